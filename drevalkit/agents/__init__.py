@@ -1,0 +1,1 @@
+"""Getting reports: importers for files other tools write (agent runners come later)."""

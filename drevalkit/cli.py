@@ -1,0 +1,343 @@
+"""The ``dreval`` command: parse options, build settings, call a stage, print a summary, set the exit code.
+
+Exit codes: 0 every result complete; 1 finished but some results partial or failed (reasons printed and recorded);
+2 bad invocation or input; 3 the judge endpoint cannot be used (unreachable, key rejected, unknown model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .agents.importers import IMPORTERS
+from .config import ConfigError, Settings, load_settings
+from .llm import LLMClient, LLMError, LLMUnavailable
+from .quality.rubric import RubricBook, RubricError, read_rubric, rubric_path
+from .schemas import Scorecard, Task, Usage
+from .scoring import ScoreJob, Scorer, result_path
+from .store import Store, StoreError
+from .tasks.loading import TaskError, load_tasks, select_task
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT, EXIT_JUDGE = 0, 1, 2, 3
+REPORT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".json")
+NO_JUDGE_HELP = (
+    "no judge configured: set DREVAL_BASE_URL and DREVAL_MODEL to any OpenAI-compatible endpoint "
+    "(e.g. DREVAL_BASE_URL=http://localhost:8000/v1 for vLLM/SGLang, or DREVAL_API_KEY for OpenAI), "
+    "or pass --base-url and --model"
+)
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+class Abort(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int) -> None:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def judge_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that talks to a judge."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="dreval.toml to read (default: ./dreval.toml if present, or DREVAL_CONFIG)."),
+        click.option("--base-url", help="OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1."),
+        click.option("--api-key", help="API key of the endpoint (prefer the DREVAL_API_KEY env var)."),
+        click.option("--model", help="Judge model name as the endpoint knows it."),
+        click.option("--concurrency", type=int, help="Concurrent requests to the endpoint (default 8)."),
+        click.option("--timeout", type=float, help="Seconds per LLM call (default 300)."),
+        click.option("--structured-output", type=click.Choice(["auto", "json_schema", "json_object", "text"]),
+                     help="How to ask for JSON; auto tries json_schema and falls back (default auto)."),
+        click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+                     help="Output folder (default ./dreval-out)."),
+        click.option("--no-cache", is_flag=True, default=False, help="Do not read or write the LLM response cache."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
+    if overrides.pop("no_cache", False):
+        overrides["cache"] = False
+    try:
+        return load_settings(config_file, overrides)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+        raise  # unreachable
+
+
+def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
+    if not settings.base_url and not settings.api_key:
+        fail(NO_JUDGE_HELP, EXIT_BAD_INPUT)
+    if not settings.model:
+        fail("no judge model set: pass --model or set DREVAL_MODEL", EXIT_BAD_INPUT)
+    try:
+        store = Store(settings.store_path)
+    except StoreError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+        raise
+    return store, LLMClient(settings, store)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="dreval")
+def main() -> None:
+    """dreval: evaluate deep-research agents with adaptive rubrics and fact-checking."""
+
+
+def _collect_reports(paths: tuple[Path, ...]) -> tuple[list[Path], str | None]:
+    """Report files from the arguments (folders expanded) and the folder name if exactly one folder was given."""
+    files: list[Path] = []
+    folder_name = None
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES)
+            if not found:
+                raise Abort(f"{path}: no report files ({', '.join(REPORT_SUFFIXES)}) in this folder", EXIT_BAD_INPUT)
+            files.extend(found)
+            folder_name = path.resolve().name if len(paths) == 1 else None
+        elif path.exists():
+            files.append(path)
+        else:
+            raise Abort(f"{path}: no such file or folder", EXIT_BAD_INPUT)
+    return files, folder_name
+
+
+def _build_jobs(
+    reports: list[Path], system: str, task_file: Path | None, task_id: str | None, prompt: str | None,
+    tasks_file: Path | None,
+) -> list[ScoreJob]:
+    given = [name for name, value in (("--task", task_file), ("--prompt", prompt), ("--tasks", tasks_file)) if value]
+    if len(given) != 1:
+        raise Abort("give exactly one of --task FILE, --prompt TEXT or --tasks FILE (reports named by task id)",
+                    EXIT_BAD_INPUT)
+    if tasks_file is not None:
+        by_id = {t.id: t for t in load_tasks(tasks_file)}
+        jobs = []
+        for path in reports:
+            task = by_id.get(path.stem)
+            problem = "" if task else f"no task with id {path.stem!r} (the report's file name) in {tasks_file}"
+            jobs.append(ScoreJob(path, system, path.stem, task, problem))
+        return jobs
+    if len(reports) != 1:
+        raise Abort("--task and --prompt score one report; for many, use --tasks with files named <task id>.md",
+                    EXIT_BAD_INPUT)
+    if prompt is not None:
+        if not prompt.strip():
+            raise Abort("--prompt is empty", EXIT_BAD_INPUT)
+        task = Task.model_validate({"prompt": prompt.strip()})
+    else:
+        assert task_file is not None
+        task = select_task(load_tasks(task_file), task_id, task_file)
+    return [ScoreJob(reports[0], system, task.id, task)]
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+_STATUS_STYLE = {"complete": "green", "partial": "yellow", "failed": "red"}
+
+
+def _status(status: str) -> str:
+    return f"[{_STATUS_STYLE[status]}]{status}[/]"
+
+
+def _dimension_table(card: Scorecard) -> Table:
+    table = Table(title=f"{card.system} / {card.task_id}: {_status(card.status)}")
+    for column, justify in (("dimension", "left"), ("weight", "right"), ("score", "right"), ("status", "left")):
+        table.add_column(column, justify=justify)
+    assert card.quality is not None
+    for dim_id, dim in card.quality.dimension_scores.items():
+        spread = f" ± {dim.spread.std:.2f}" if dim.spread else ""
+        table.add_row(dim_id, f"{dim.weight:.2f}", _fmt(dim.score) + spread, _status(dim.status))
+    spread = f" ± {card.quality.spread.std:.2f}" if card.quality.spread else ""
+    table.add_row("[bold]total[/]", f"{card.quality.weight_judged:.2f}", f"[bold]{_fmt(card.quality.total)}[/]" + spread,
+                  _status(card.quality.status))
+    return table
+
+
+def _results_table(cards: list[Scorecard]) -> Table:
+    table = Table(title="dreval score")
+    for column in ("system", "task", "status", "total", "calls", "tokens in/out", "s"):
+        table.add_column(column, justify="left" if column in ("system", "task", "status") else "right",
+                         overflow="fold")
+    for card in cards[:50]:
+        total = card.quality.total if card.quality else None
+        table.add_row(card.system, card.task_id, _status(card.status), _fmt(total), str(card.usage.calls),
+                      f"{card.usage.prompt_tokens}/{card.usage.completion_tokens}", f"{card.seconds:.1f}")
+    return table
+
+
+def _summary(cards: list[Scorecard], skipped: int, out: Path) -> None:
+    if len(cards) == 1 and cards[0].quality is not None:
+        stdout.print(_dimension_table(cards[0]))
+    else:
+        stdout.print(_results_table(cards))
+        if len(cards) > 50:
+            stdout.print(f"... and {len(cards) - 50} more results")
+    for card in cards:
+        for reason in card.reasons[:3]:
+            stderr.print(f"[yellow]{card.system}/{card.task_id}:[/] {reason}", highlight=False, soft_wrap=True)
+    totals = [c.quality.total for c in cards if c.quality and c.quality.total is not None]
+    counts = {s: sum(c.status == s for c in cards) for s in ("complete", "partial", "failed")}
+    line = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    if skipped:
+        line += f" ({skipped} already done, skipped)"
+    if totals:
+        line += f"; mean total {sum(totals) / len(totals):.2f}/10"
+    usage = Usage()
+    for card in cards:
+        usage.add(card.usage)
+    line += f"; {usage.calls} LLM calls, {usage.cache_hits} cache hits, {usage.prompt_tokens} prompt tokens"
+    stdout.print(line, highlight=False)
+    where = result_path(out, cards[0].system, cards[0].task_id) if len(cards) == 1 else out / "results"
+    stdout.print(f"results: {where}", highlight=False)
+
+
+@main.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--task", "task_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Task file (JSON, or JSONL with --task-id).")
+@click.option("--task-id", help="Which task of --task to use.")
+@click.option("--prompt", help="Score against this task prompt instead of a task file.")
+@click.option("--tasks", "tasks_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Tasks for many reports; each report file is named <task id>.md or .json.")
+@click.option("--system", help="Name of the system that wrote the reports (default: the folder's name, or 'default').")
+@click.option("--format", "report_format", type=click.Choice(sorted(IMPORTERS)),
+              help="Report format (default: by file suffix; .json is DeepResearchEval).")
+@click.option("--samples", type=int, help="Judge each report N times and record mean and spread (default 1).")
+@click.option("--rubric", "rubric_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Use this frozen rubric instead of building or reusing OUT/rubrics/<task>.json.")
+@click.option("--rebuild-rubrics", is_flag=True, help="Build rubrics anew even if frozen ones exist.")
+@click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists.")
+@click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5).")
+@judge_options
+def score(reports: tuple[Path, ...], task_file: Path | None, task_id: str | None, prompt: str | None,
+          tasks_file: Path | None, system: str | None, report_format: str | None, samples: int | None,
+          rubric_file: Path | None, rebuild_rubrics: bool, no_resume: bool, max_report_mb: float | None,
+          config_file: Path | None, **judge: Any) -> None:
+    """Score REPORTS (files or folders) for quality against each task's adaptive rubric."""
+    settings = build_settings(config_file, samples=samples, max_report_mb=max_report_mb, **judge)
+    try:
+        files, folder_name = _collect_reports(reports)
+        jobs = _build_jobs(files, system or folder_name or "default", task_file, task_id, prompt, tasks_file)
+        fixed = read_rubric(rubric_file) if rubric_file else None
+        if fixed is not None and any(job.task_id != fixed.task_id for job in jobs):
+            raise Abort(f"{rubric_file} is the rubric of task {fixed.task_id!r}; it cannot score other tasks",
+                        EXIT_BAD_INPUT)
+    except (Abort, TaskError, RubricError) as exc:
+        fail(str(exc), getattr(exc, "code", EXIT_BAD_INPUT))
+        return
+    if report_format:
+        for job in jobs:
+            job.report_format = report_format
+    store, llm = open_judge(settings)
+    cards, skipped = asyncio.run(_score(settings, store, llm, jobs, fixed, rebuild_rubrics, not no_resume))
+    _summary(cards, skipped, settings.out)
+    if len(cards) == 1 and cards[0].status == "failed" and cards[0].quality is None:
+        fail(cards[0].reasons[0] if cards[0].reasons else "the report could not be scored", EXIT_BAD_INPUT)
+    sys.exit(EXIT_OK if all(c.status == "complete" for c in cards) else EXIT_INCOMPLETE)
+
+
+async def _score(settings: Settings, store: Store, llm: LLMClient, jobs: list[ScoreJob], fixed: Any,
+                 rebuild: bool, resume: bool) -> tuple[list[Scorecard], int]:
+    skipped = 0
+    try:
+        await llm.check()
+        scorer = Scorer(settings, llm, RubricBook(settings.out, llm, rebuild=rebuild, fixed=fixed))
+        with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TextColumn("{task.description}"), console=stderr, transient=True,
+                      disable=len(jobs) < 2) as progress:
+            bar = progress.add_task("", total=len(jobs))
+
+            def done(card: Scorecard, was_skipped: bool) -> None:
+                nonlocal skipped
+                skipped += was_skipped
+                progress.update(bar, advance=1, description=f"{card.task_id}: {card.status}")
+
+            cards = await scorer.score_all(jobs, on_done=done, resume=resume)
+    except LLMUnavailable as exc:
+        fail(f"{exc} (finished results are kept in {settings.out})", EXIT_JUDGE)
+        raise
+    finally:
+        await llm.close()
+        store.close()
+    return cards, skipped
+
+
+@main.command()
+@click.argument("tasks_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--task-id", "task_ids", multiple=True, help="Only these task ids (repeatable).")
+@click.option("--rebuild", is_flag=True, help="Build anew even if frozen rubrics exist.")
+@judge_options
+def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_file: Path | None,
+           **judge: Any) -> None:
+    """Build and freeze the adaptive rubric of each task in TASKS_FILE into OUT/rubrics/."""
+    settings = build_settings(config_file, **judge)
+    try:
+        tasks = load_tasks(tasks_file)
+        if task_ids:
+            tasks = [select_task(tasks, tid, tasks_file) for tid in task_ids]
+    except TaskError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+        return
+    store, llm = open_judge(settings)
+
+    async def build_all() -> list[tuple[Task, str]]:
+        book = RubricBook(settings.out, llm, rebuild=rebuild)
+        try:
+            await llm.check()
+
+            async def one(task: Task) -> tuple[Task, str]:
+                try:
+                    built, _ = await book.get(task)
+                    return task, f"{len(built.dimensions)} dimensions, hash {built.hash}"
+                except (LLMError, RubricError) as exc:
+                    if isinstance(exc, LLMUnavailable):
+                        raise
+                    return task, f"failed: {exc}"
+
+            return list(await asyncio.gather(*(one(t) for t in tasks)))
+        except LLMUnavailable as exc:
+            fail(str(exc), EXIT_JUDGE)
+            raise
+        finally:
+            await llm.close()
+            store.close()
+
+    results = asyncio.run(build_all())
+    for task, outcome in results:
+        stdout.print(f"{rubric_path(settings.out, task.id)}: {outcome}", highlight=False)
+    sys.exit(EXIT_INCOMPLETE if any(o.startswith("failed") for _, o in results) else EXIT_OK)
+
+
+@main.command("config")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
+def show_config(config_file: Path | None) -> None:
+    """Show the effective settings (secrets masked) and where the store lives."""
+    settings = build_settings(config_file)
+    shown = settings.model_dump(mode="json")
+    shown["api_key"] = "set (hidden)" if settings.api_key else None
+    for key, value in shown.items():
+        stdout.print(f"{key} = {value!r}", highlight=False)
+    stdout.print(f"store = {str(settings.store_path)!r}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

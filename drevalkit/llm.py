@@ -1,0 +1,376 @@
+"""LLM client: structured output from any OpenAI-compatible endpoint, with retries, caching and usage accounting.
+
+Structured output uses ``response_format: json_schema`` when the server supports it and falls back to
+``json_object`` or plain text (schema in the prompt, validation, a repair turn) when it does not. Every valid answer
+is cached in the store, keyed by model, messages, schema, parameters and sample index, so a repeated run makes no
+calls. Transient failures (429, 5xx, timeouts, dropped connections) are retried with jittered exponential backoff
+that honours ``Retry-After``; invalid output is retried a bounded number of times and then fails explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, TypeVar
+
+import openai
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ValidationError
+
+from .config import Settings
+from .schemas import JudgeInfo, Usage, stable_hash
+from .store import Store
+
+T = TypeVar("T", bound=BaseModel)
+
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+STRUCTURED_MODES = ("json_schema", "json_object", "text")
+_MAX_RETRY_AFTER = 600.0
+_REPAIR_ECHO_CHARS = 4000
+
+
+class LLMError(RuntimeError):
+    """A call that could not produce a valid answer. ``usage`` holds what the failed attempts consumed."""
+
+    def __init__(self, message: str, usage: Usage | None = None):
+        super().__init__(message)
+        self.usage = usage or Usage()
+
+
+class LLMUnavailable(LLMError):
+    """The endpoint cannot serve this run at all (unreachable, key rejected, unknown model, no credit)."""
+
+
+class LLMOutputError(LLMError):
+    """The model kept answering with output that does not match the schema."""
+
+
+class LLMCallFailed(LLMError):
+    """A call still failed after all retries (timeouts, server errors, rate limits, a rejected request)."""
+
+
+@dataclass
+class LLMResult(Generic[T]):
+    value: T
+    usage: Usage
+    cached: bool
+
+
+class _InvalidOutput(Exception):
+    pass
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """JSON Schema of ``model`` in the strict form OpenAI, vLLM and SGLang accept: closed objects, all required."""
+    schema = model.model_json_schema(by_alias=True)
+
+    def tighten(node: Any) -> None:
+        if isinstance(node, dict):
+            node.pop("default", None)
+            if node.get("type") == "object" and "properties" in node:
+                node["additionalProperties"] = False
+                node["required"] = list(node["properties"])
+            for value in node.values():
+                tighten(value)
+        elif isinstance(node, list):
+            for value in node:
+                tighten(value)
+
+    tighten(schema)
+    return schema
+
+
+def parse_json_object(text: str) -> Any:
+    """Parse a JSON object from model text, tolerating code fences and prose around it."""
+    stripped = text.strip()
+    fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", stripped, re.DOTALL)
+    if fenced:
+        stripped = fenced.group(1)
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        start, end = stripped.find("{"), stripped.rfind("}")
+        if start == -1 or end <= start:
+            raise
+        return json.loads(stripped[start : end + 1])
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{where}: {err['msg']}")
+    more = len(exc.errors()) - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _retry_after_seconds(exc: openai.APIStatusError) -> float | None:
+    headers = exc.response.headers if exc.response is not None else {}
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return float(raw_ms) / 1000.0
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        try:
+            return max(parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            return None
+
+
+def _is_context_overflow(exc: openai.APIStatusError) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("context length", "context window", "maximum context", "too many tokens"))
+
+
+def _is_format_rejection(exc: openai.APIStatusError) -> bool:
+    return exc.status_code in (400, 422) and not _is_context_overflow(exc)
+
+
+class LLMClient:
+    """One endpoint and model. Concurrency is bounded by one semaphore per client (one client per endpoint)."""
+
+    def __init__(self, settings: Settings, store: Store | None = None):
+        if not settings.model:
+            raise LLMUnavailable("no judge model set: pass --model or set DREVAL_MODEL")
+        self.settings = settings
+        self.model = settings.model
+        self.base_url = settings.base_url or OPENAI_DEFAULT_URL
+        api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
+        self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout)
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._store = store if settings.cache else None
+        self._mode_index = 0 if settings.structured_output in ("auto", "json_schema") else STRUCTURED_MODES.index(
+            settings.structured_output
+        )
+        self._auto_mode = settings.structured_output == "auto"
+        self.total = Usage()
+
+    @property
+    def mode(self) -> str:
+        return STRUCTURED_MODES[self._mode_index]
+
+    @property
+    def judge_info(self) -> JudgeInfo:
+        return JudgeInfo(model=self.model, endpoint=self.settings.endpoint_label() or self.base_url, backend="openai")
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def check(self) -> None:
+        """Fail fast with a one-line reason when the endpoint is unreachable or rejects the key."""
+        try:
+            await self._client.with_options(timeout=min(self.settings.timeout, 15.0), max_retries=1).models.list()
+        except openai.AuthenticationError as exc:
+            raise LLMUnavailable(f"the judge endpoint {self.base_url} rejected the API key ({exc.status_code})") from None
+        except openai.APIConnectionError as exc:
+            raise LLMUnavailable(f"cannot reach the judge endpoint {self.base_url}: {exc.__cause__ or exc}") from None
+        except openai.APIStatusError:
+            pass  # many servers do not implement /models; the first real call will tell
+
+    def cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any], params: dict[str, Any]) -> str:
+        return stable_hash({"model": self.model, "messages": messages, "schema": schema, "params": params}, 64)
+
+    async def structured(
+        self,
+        messages: list[dict[str, str]],
+        output: type[T],
+        *,
+        sample: int = 0,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> LLMResult[T]:
+        """Ask for an answer that validates against ``output``; raises an ``LLMError`` subclass on failure."""
+        schema = strict_json_schema(output)
+        params = {
+            "temperature": self.settings.judge_temperature() if temperature is None else temperature,
+            "max_tokens": max_tokens or self.settings.max_tokens,
+            "seed": self.settings.seed + sample,
+            "sample": sample,
+        }
+        key = self.cache_key(messages, schema, params)
+        if self._store is not None:
+            hit = self._store.get_llm(key)
+            if hit is not None:
+                try:
+                    value = output.model_validate_json(hit[0])
+                except ValidationError:
+                    value = None
+                if value is not None:
+                    usage = Usage(cache_hits=1)
+                    self.total.add(usage)
+                    return LLMResult(value, usage, cached=True)
+
+        usage = Usage()
+        try:
+            value, content = await self._generate(messages, output, schema, params, usage)
+        except LLMError as exc:
+            usage.failed_calls += 1
+            exc.usage = usage
+            self.total.add(usage)
+            raise
+        if self._store is not None:
+            self._store.put_llm(key, self.model, content, usage.model_dump())
+        self.total.add(usage)
+        return LLMResult(value, usage, cached=False)
+
+    async def _generate(
+        self,
+        messages: list[dict[str, str]],
+        output: type[T],
+        schema: dict[str, Any],
+        params: dict[str, Any],
+        usage: Usage,
+    ) -> tuple[T, str]:
+        conversation = list(messages)
+        max_tokens = params["max_tokens"]
+        last_problem = ""
+        for _ in range(self.settings.invalid_retries + 1):
+            content, finish_reason = await self._complete(conversation, output.__name__, schema, params, max_tokens, usage)
+            try:
+                if finish_reason == "length":
+                    raise _InvalidOutput(f"the answer was cut off at {max_tokens} tokens")
+                value = output.model_validate(parse_json_object(content))
+                return value, value.model_dump_json(by_alias=True)
+            except json.JSONDecodeError as exc:
+                last_problem = f"not valid JSON ({exc.msg} at position {exc.pos})"
+            except ValidationError as exc:
+                last_problem = f"does not match the schema ({_describe_validation_error(exc)})"
+            except _InvalidOutput as exc:
+                last_problem = str(exc)
+                max_tokens = min(max_tokens * 2, 32768)
+                continue
+            conversation = conversation + [
+                {"role": "assistant", "content": content[:_REPAIR_ECHO_CHARS]},
+                {
+                    "role": "user",
+                    "content": f"That answer is {last_problem}. Reply again with only the corrected JSON object.",
+                },
+            ]
+        raise LLMOutputError(
+            f"model output invalid after {self.settings.invalid_retries + 1} attempts: {last_problem}"
+        )
+
+    @staticmethod
+    def _with_schema(messages: list[dict[str, str]], schema: dict[str, Any]) -> list[dict[str, str]]:
+        """Append the schema to the last message, so the shared prefix (instructions, report) stays identical."""
+        instruction = (
+            "\n\nAnswer with a single JSON object, and nothing else, that conforms to this JSON Schema:\n"
+            "```json\n" + json.dumps(schema, ensure_ascii=False) + "\n```"
+        )
+        last = dict(messages[-1])
+        last["content"] = last["content"] + instruction
+        return [*messages[:-1], last]
+
+    def _response_format(self, name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+        if self.mode == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": name[:64], "schema": schema, "strict": True}}
+        if self.mode == "json_object":
+            return {"type": "json_object"}
+        return None
+
+    async def _complete(
+        self,
+        messages: list[dict[str, str]],
+        name: str,
+        schema: dict[str, Any],
+        params: dict[str, Any],
+        max_tokens: int,
+        usage: Usage,
+    ) -> tuple[str, str | None]:
+        """One chat completion with transient-error retries; returns (content, finish_reason).
+
+        In ``auto`` mode a request the server rejects (400/422) moves the client to the next structured-output mode
+        for good, and the call is sent again in that mode.
+        """
+        attempt = 0
+        while True:
+            mode_used = self._mode_index
+            kwargs: dict[str, Any] = {
+                "model": self.model,
+                "messages": messages if self.mode == "json_schema" else self._with_schema(messages, schema),
+                "temperature": params["temperature"],
+                "max_tokens": max_tokens,
+                "seed": params["seed"],
+            }
+            response_format = self._response_format(name, schema)
+            if response_format is not None:
+                kwargs["response_format"] = response_format
+            try:
+                async with self._semaphore:
+                    started = time.perf_counter()
+                    response = await self._client.chat.completions.create(**kwargs)
+                    usage.latency_s += time.perf_counter() - started
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise LLMUnavailable(f"the judge endpoint rejected the API key ({exc.status_code})") from None
+            except openai.NotFoundError as exc:
+                raise LLMUnavailable(
+                    f"the judge endpoint {self.base_url} has no model {self.model!r} or no chat API ({exc.status_code})"
+                ) from None
+            except openai.APIStatusError as exc:
+                if exc.status_code == 429 and "insufficient_quota" in str(exc):
+                    raise LLMUnavailable("the judge endpoint reports exhausted credit (insufficient_quota)") from None
+                if _is_format_rejection(exc) and self._auto_mode and mode_used < len(STRUCTURED_MODES) - 1:
+                    self._mode_index = max(self._mode_index, mode_used + 1)
+                    continue
+                if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
+                    attempt = await self._backoff(attempt, usage, f"HTTP {exc.status_code}", _retry_after_seconds(exc))
+                    continue
+                raise LLMCallFailed(f"the judge rejected the request (HTTP {exc.status_code}): {_short(exc)}") from None
+            except openai.APITimeoutError:
+                attempt = await self._backoff(attempt, usage, f"no answer within {self.settings.timeout:g}s", None)
+                continue
+            except openai.APIConnectionError as exc:
+                try:
+                    attempt = await self._backoff(attempt, usage, f"connection failed ({exc.__cause__ or exc})", None)
+                except LLMCallFailed as failed:
+                    raise LLMUnavailable(f"cannot reach the judge endpoint {self.base_url}: {failed}") from None
+                continue
+            usage.calls += 1
+            self._account(response, usage)
+            if not response.choices:
+                return "", None
+            choice = response.choices[0]
+            return choice.message.content or "", choice.finish_reason
+
+    async def _backoff(self, attempt: int, usage: Usage, problem: str, retry_after: float | None) -> int:
+        if attempt >= self.settings.max_retries:
+            raise LLMCallFailed(f"{problem}; gave up after {attempt + 1} attempts")
+        usage.retries += 1
+        if retry_after is not None:
+            delay = min(retry_after, _MAX_RETRY_AFTER)
+        else:
+            delay = min(self.settings.backoff_max, self.settings.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
+        await asyncio.sleep(delay)
+        return attempt + 1
+
+    def _account(self, response: Any, usage: Usage) -> None:
+        reported = getattr(response, "usage", None)
+        if reported is None:
+            return
+        prompt = reported.prompt_tokens or 0
+        completion = reported.completion_tokens or 0
+        details = getattr(reported, "prompt_tokens_details", None)
+        cached = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
+        usage.prompt_tokens += prompt
+        usage.completion_tokens += completion
+        usage.cached_tokens += cached
+        price = self.settings.price_for(self.model)
+        if price is not None:
+            usage.cost += price.cost(prompt, cached, completion)
+
+
+def _short(exc: Exception, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,1 @@
+"""Adaptive point-wise quality: per-task rubrics, per-dimension judging, weighted aggregation."""

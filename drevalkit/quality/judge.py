@@ -1,0 +1,175 @@
+"""Judge a report against a frozen rubric, one dimension per call, and aggregate the scores.
+
+Prompt layout for prefix caching: the fixed instructions, the task and the report come first and are identical in
+every call for a report; only the dimension and its criteria (the last part) vary. The first call runs alone so the
+server has the shared prefix cached before the other dimensions (and samples) are sent in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..llm import LLMClient, LLMError, LLMUnavailable
+from ..schemas import (
+    CriterionScore,
+    Dimension,
+    DimensionScore,
+    QualityResult,
+    Report,
+    Rubric,
+    Spread,
+    Task,
+    Usage,
+)
+from .rubric import PROMPTS, load_general_rubric
+
+
+class CriterionJudgement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rationale: str
+    score: float = Field(ge=0, le=10)
+
+
+def judgement_model(dimension: Dimension) -> type[BaseModel]:
+    """Output schema for one dimension: exactly one entry per criterion id (closed, all required)."""
+    fields = {
+        f"c{i}": (CriterionJudgement, Field(alias=criterion.id))
+        for i, criterion in enumerate(dimension.criteria)
+    }
+    return create_model(
+        "DimensionJudgement",
+        __config__=ConfigDict(extra="forbid", populate_by_name=False),
+        **fields,
+    )
+
+
+@dataclass
+class DimensionOutcome:
+    """One judging pass of one dimension: criterion id -> judgement, or the reason it failed."""
+
+    dimension_id: str
+    sample: int
+    judgements: dict[str, CriterionJudgement] | None
+    error: str = ""
+
+
+def judge_messages(task: Task, report: Report, dimension: Dimension) -> list[dict[str, str]]:
+    general = load_general_rubric()
+    system = PROMPTS.render("judge_system.j2", scale=general.score_scale, bands=general.score_bands)
+    shared = PROMPTS.render("judge_context.j2", task=task, report_text=report.text)
+    varying = PROMPTS.render("judge_dimension.j2", dimension=dimension)
+    return [{"role": "system", "content": system}, {"role": "user", "content": shared + "\n\n" + varying}]
+
+
+async def judge_dimension(
+    llm: LLMClient, task: Task, report: Report, dimension: Dimension, sample: int, usage: Usage
+) -> DimensionOutcome:
+    model = judgement_model(dimension)
+    try:
+        result = await llm.structured(judge_messages(task, report, dimension), model, sample=sample)
+    except LLMUnavailable:
+        raise
+    except LLMError as exc:
+        usage.add(exc.usage)
+        return DimensionOutcome(dimension.id, sample, None, str(exc))
+    usage.add(result.usage)
+    judgements = {c.id: getattr(result.value, f"c{i}") for i, c in enumerate(dimension.criteria)}
+    return DimensionOutcome(dimension.id, sample, judgements)
+
+
+async def judge_report(
+    llm: LLMClient, task: Task, report: Report, rubric: Rubric, samples: int = 1
+) -> tuple[QualityResult, Usage]:
+    usage = Usage()
+    jobs = [(sample, dim) for sample in range(samples) for dim in rubric.dimensions]
+    first = await judge_dimension(llm, task, report, jobs[0][1], jobs[0][0], usage)
+    rest = await asyncio.gather(*(judge_dimension(llm, task, report, dim, s, usage) for s, dim in jobs[1:]))
+    return aggregate(rubric, [first, *rest], samples), usage
+
+
+def _spread(values: list[float]) -> Spread | None:
+    if len(values) < 2:
+        return None
+    return Spread(n=len(values), std=statistics.stdev(values), min=min(values), max=max(values))
+
+
+def aggregate(rubric: Rubric, outcomes: list[DimensionOutcome], samples: int) -> QualityResult:
+    """``S_d = sum_c w_c s_c`` per sample, averaged over the samples that succeeded; ``total = sum_d W_d S_d``
+    over judged dimensions, renormalised and flagged ``partial`` when some dimension could not be judged."""
+    by_dimension: dict[str, list[DimensionOutcome]] = {d.id: [] for d in rubric.dimensions}
+    for outcome in outcomes:
+        by_dimension[outcome.dimension_id].append(outcome)
+
+    scores: list[CriterionScore] = []
+    dimension_scores: dict[str, DimensionScore] = {}
+    reasons: list[str] = []
+    per_sample_dimension: dict[int, dict[str, float]] = {s: {} for s in range(samples)}
+    for dim in rubric.dimensions:
+        done = sorted((o for o in by_dimension[dim.id] if o.judgements is not None), key=lambda o: o.sample)
+        failed = [o for o in by_dimension[dim.id] if o.judgements is None]
+        for o in failed:
+            reasons.append(f"dimension {dim.id} (sample {o.sample}): {o.error}")
+        if not done:
+            dimension_scores[dim.id] = DimensionScore(
+                dimension_id=dim.id, weight=dim.weight, status="failed", reason=failed[0].error if failed else ""
+            )
+            continue
+        for criterion in dim.criteria:
+            values = [o.judgements[criterion.id].score for o in done]
+            scores.append(
+                CriterionScore(
+                    criterion_id=criterion.id,
+                    dimension_id=dim.id,
+                    score=statistics.fmean(values),
+                    rationale=done[0].judgements[criterion.id].rationale,
+                    samples=values,
+                    spread=_spread(values),
+                )
+            )
+        sample_scores = []
+        for o in done:
+            value = sum(c.weight * o.judgements[c.id].score for c in dim.criteria)
+            per_sample_dimension[o.sample][dim.id] = value
+            sample_scores.append(value)
+        dimension_scores[dim.id] = DimensionScore(
+            dimension_id=dim.id,
+            weight=dim.weight,
+            score=statistics.fmean(sample_scores),
+            spread=_spread(sample_scores),
+            status="complete" if not failed else "partial",
+            reason=f"{len(failed)} of {samples} samples failed" if failed else "",
+        )
+
+    judged = [d for d in rubric.dimensions if dimension_scores[d.id].score is not None]
+    weight_judged = sum(d.weight for d in judged)
+    total = None
+    if judged and weight_judged > 0:
+        total = sum(d.weight * dimension_scores[d.id].score for d in judged) / weight_judged
+    sample_totals = [
+        sum(d.weight * per_sample_dimension[s][d.id] for d in rubric.dimensions)
+        / sum(d.weight for d in rubric.dimensions)
+        for s in range(samples)
+        if len(per_sample_dimension[s]) == len(rubric.dimensions)
+    ]
+    if not judged:
+        status = "failed"
+    elif all(ds.status == "complete" for ds in dimension_scores.values()):
+        status = "complete"
+    else:
+        status = "partial"
+    return QualityResult(
+        rubric_hash=rubric.hash,
+        scores=scores,
+        dimension_scores=dimension_scores,
+        total=total,
+        weight_judged=weight_judged,
+        samples=sample_totals,
+        spread=_spread(sample_totals),
+        status=status,
+        reasons=reasons,
+    )

@@ -1,0 +1,226 @@
+"""Pydantic models of every artifact dreval reads or writes. JSON on disk; ``SCHEMA_VERSION`` marks the layout."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = "1"
+
+Status = Literal["complete", "partial", "failed"]
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def stable_hash(value: Any, length: int = 16) -> str:
+    """Hash of a JSON-serialisable value, independent of key order."""
+    payload = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
+
+
+class Persona(BaseModel):
+    id: str
+    domain: str = ""
+    name: str = ""
+    role: str = ""
+    affiliation: str = ""
+    background: str = ""
+    subdomain: str = ""
+
+
+class Task(BaseModel):
+    """A research task. ``id`` is given or derived from the prompt, so it is stable across runs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    prompt: str = Field(min_length=1)
+    language: str = "en"
+    domain: str = ""
+    persona: Persona | None = None
+    deliverables: list[str] = Field(default_factory=list)
+    time_constraint: str = ""
+    key_challenges: list[str] = Field(default_factory=list)
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_common_shapes(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "prompt" not in data:
+            for alias in ("question", "task", "query", "instruction"):
+                if isinstance(data.get(alias), str):
+                    data["prompt"] = data.pop(alias)
+                    break
+        if "id" not in data:
+            for alias in ("task_id", "qid", "uid"):
+                if alias in data:
+                    data["id"] = str(data.pop(alias))
+                    break
+        if "id" not in data and isinstance(data.get("prompt"), str):
+            data["id"] = "task-" + stable_hash(data["prompt"].strip(), 12)
+        if isinstance(data.get("id"), int):
+            data["id"] = str(data["id"])
+        return data
+
+    def content_key(self) -> str:
+        """Hash of everything that shapes a rubric (not provenance)."""
+        return stable_hash(self.model_dump(exclude={"provenance"}))
+
+
+class Citation(BaseModel):
+    index: int | None = None
+    url: str
+    title: str = ""
+
+
+class Report(BaseModel):
+    system: str
+    task_id: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    source_format: str = "markdown"
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class Criterion(BaseModel):
+    id: str
+    text: str
+    explanation: str = ""
+    weight: float = Field(ge=0)
+
+
+class Dimension(BaseModel):
+    id: str
+    name: str
+    kind: Literal["general", "specific"]
+    definition: str
+    weight: float = Field(ge=0)
+    criteria: list[Criterion]
+
+
+class JudgeInfo(BaseModel):
+    model: str
+    endpoint: str = ""
+    backend: str = "openai"
+
+
+class Rubric(BaseModel):
+    """A frozen rubric: built once per task and shared by every system scored on it."""
+
+    schema_version: str = SCHEMA_VERSION
+    task_id: str
+    dimensions: list[Dimension]
+    judge: JudgeInfo
+    prompt_version: str
+    build_key: str = Field(description="hash of task content, judge model and prompt version it was built from")
+    hash: str = ""
+    created_at: str = Field(default_factory=utc_now)
+
+    def content_hash(self) -> str:
+        return stable_hash([d.model_dump() for d in self.dimensions])
+
+    def dimension(self, dimension_id: str) -> Dimension:
+        for dim in self.dimensions:
+            if dim.id == dimension_id:
+                return dim
+        raise KeyError(dimension_id)
+
+
+class Spread(BaseModel):
+    """Spread of repeated judgements (``--samples N``)."""
+
+    n: int
+    std: float
+    min: float
+    max: float
+
+
+class CriterionScore(BaseModel):
+    criterion_id: str
+    dimension_id: str
+    score: float = Field(description="mean over samples, 0-10")
+    rationale: str
+    samples: list[float] = Field(default_factory=list)
+    spread: Spread | None = None
+
+
+class DimensionScore(BaseModel):
+    dimension_id: str
+    weight: float
+    score: float | None = Field(default=None, description="sum of criterion weight x score; None if not judged")
+    spread: Spread | None = None
+    status: Status
+    reason: str = ""
+
+
+class QualityResult(BaseModel):
+    rubric_hash: str
+    scores: list[CriterionScore] = Field(default_factory=list)
+    dimension_scores: dict[str, DimensionScore] = Field(default_factory=dict)
+    total: float | None = Field(default=None, description="weighted over judged dimensions; None if none judged")
+    weight_judged: float = Field(default=0.0, description="share of dimension weight behind `total` (1.0 = all)")
+    samples: list[float] = Field(default_factory=list, description="total of each complete judging pass")
+    spread: Spread | None = None
+    status: Status
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    """Resource use of one call or a sum of calls. Cache hits cost nothing and are counted apart."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    failed_calls: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    latency_s: float = 0.0
+    cost: float = 0.0
+
+    def add(self, other: "Usage") -> "Usage":
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+class ReportRef(BaseModel):
+    path: str
+    sha256: str
+    words: int
+    source_format: str
+    citations: int
+
+
+class Provenance(BaseModel):
+    dreval_version: str
+    schema_version: str = SCHEMA_VERSION
+    judge: JudgeInfo
+    prompt_versions: dict[str, str] = Field(default_factory=dict)
+    config_hash: str
+    samples: int = 1
+    started_at: str
+    finished_at: str = ""
+
+
+class Scorecard(BaseModel):
+    schema_version: str = SCHEMA_VERSION
+    system: str
+    task_id: str
+    task: Task | None = None
+    report_ref: ReportRef | None = None
+    quality: QualityResult | None = None
+    provenance: Provenance
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+    status: Status
+    reasons: list[str] = Field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Research tasks: loading task files (generation from personas comes later)."""

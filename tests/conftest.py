@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drevalkit.config import Settings
+from drevalkit.schemas import Task
+from tests.servers.openai_server import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture
+def judge_server():
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Settings pointing at a test server, with the store and outputs in the test's folder and fast backoff."""
+
+    def make(server: FakeOpenAIServer, **overrides) -> Settings:
+        values = dict(
+            base_url=server.url,
+            api_key="test-secret-key",
+            model=server.model,
+            home=tmp_path / "home",
+            out=tmp_path / "out",
+            backoff_base=0.01,
+            backoff_max=0.05,
+            timeout=3.0,
+        )
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def sample_task() -> Task:
+    return Task.model_validate_json((SAMPLES / "task.json").read_text())
+
+
+@pytest.fixture
+def sample_report_path(tmp_path) -> Path:
+    path = tmp_path / "reports" / "jwst-first-years.md"
+    path.parent.mkdir(parents=True)
+    shutil.copy(SAMPLES / "report.md", path)
+    return path
+
+
+@pytest.fixture
+def judge_env(judge_server, tmp_path, monkeypatch):
+    """Environment for CLI runs against the test server (no config file, store in the test folder)."""
+    monkeypatch.chdir(tmp_path)
+    for key in list(__import__("os").environ):
+        if key.startswith("DREVAL_") or key == "OPENAI_API_KEY":
+            monkeypatch.delenv(key)
+    env = {
+        "DREVAL_BASE_URL": judge_server.url,
+        "DREVAL_MODEL": judge_server.model,
+        "DREVAL_API_KEY": "test-secret-key",
+        "DREVAL_HOME": str(tmp_path / "home"),
+        "DREVAL_BACKOFF_BASE": "0.01",
+        "DREVAL_BACKOFF_MAX": "0.05",
+        "DREVAL_TIMEOUT": "3",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env

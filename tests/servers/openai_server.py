@@ -1,0 +1,280 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
+
+It answers ``/v1/chat/completions`` with JSON generated from the request's schema (``response_format`` json_schema,
+or a schema block in the prompt for json_object / text mode), deterministically per request. It can inject faults
+(429 with Retry-After, 500, hangs, invalid JSON, garbage, truncation, schema violations), reject structured-output
+modes like servers without json_schema support, and simulate latency (prefill and decode rates) with a prefix cache,
+reporting ``cached_tokens`` the way vLLM, SGLang and OpenAI do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_SCHEMA_BLOCK = re.compile(r"```json\n(\{.*\})\n```", re.DOTALL)
+FAULT_KINDS = ("429", "500", "timeout", "invalid_json", "garbage", "truncated", "schema_violation")
+BLOCK = 16
+
+
+def count_tokens(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def _fraction(*parts: str) -> float:
+    digest = hashlib.sha256("\x00".join(parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def fake_value(schema: dict[str, Any], defs: dict[str, Any], seed: str, path: str = "") -> Any:
+    """A deterministic value that validates against ``schema``."""
+    if "$ref" in schema:
+        return fake_value(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, seed, path)
+    if "anyOf" in schema:
+        return fake_value(schema["anyOf"][0], defs, seed, path)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {
+            key: fake_value(sub, defs, seed, f"{path}.{key}") for key, sub in schema.get("properties", {}).items()
+        }
+    if kind == "array":
+        low, high = schema.get("minItems", 1), schema.get("maxItems", 4)
+        count = max(low, min(high, 3))
+        return [fake_value(schema.get("items", {}), defs, seed, f"{path}[{i}]") for i in range(count)]
+    if kind in ("number", "integer"):
+        low = schema.get("minimum", 0)
+        high = schema.get("maximum", low + 10)
+        value = low + (high - low) * (0.35 + 0.6 * _fraction(seed, path))
+        return int(round(value)) if kind == "integer" else round(value, 1)
+    if kind == "boolean":
+        return _fraction(seed, path) > 0.5
+    name = path.rsplit(".", 1)[-1] or "text"
+    return f"{name.replace('_', ' ')} {int(_fraction(seed, path) * 1000)}"
+
+
+class PrefixCache:
+    """Block-level prefix cache over token sequences, like vLLM's automatic prefix caching."""
+
+    def __init__(self, capacity_blocks: int = 200_000):
+        self.capacity = capacity_blocks
+        self._blocks: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _chain(tokens: list[str]) -> list[str]:
+        hashes, running = [], hashlib.sha256()
+        for start in range(0, len(tokens) - len(tokens) % BLOCK, BLOCK):
+            running.update("\x00".join(tokens[start : start + BLOCK]).encode("utf-8"))
+            hashes.append(running.copy().hexdigest())
+        return hashes
+
+    def lookup(self, tokens: list[str]) -> tuple[int, list[str]]:
+        chain = self._chain(tokens)
+        hit = 0
+        with self._lock:
+            for block in chain:
+                if block not in self._blocks:
+                    break
+                self._blocks.move_to_end(block)
+                hit += 1
+        return hit * BLOCK, chain
+
+    def insert(self, chain: list[str]) -> None:
+        with self._lock:
+            for block in chain:
+                self._blocks[block] = None
+                self._blocks.move_to_end(block)
+            while len(self._blocks) > self.capacity:
+                self._blocks.popitem(last=False)
+
+
+class FakeOpenAIServer:
+    def __init__(
+        self,
+        model: str = "test-judge",
+        *,
+        fault_rate: float = 0.0,
+        fault_kinds: tuple[str, ...] = FAULT_KINDS,
+        seed: int = 0,
+        reject_formats: tuple[str, ...] = (),
+        hang_seconds: float = 5.0,
+        prefill_tokens_per_s: float | None = None,
+        decode_tokens_per_s: float | None = None,
+        prefix_cache: bool = True,
+    ):
+        self.model = model
+        self.fault_rate = fault_rate
+        self.fault_kinds = fault_kinds
+        self.faults: deque[str] = deque()
+        self.reject_formats = set(reject_formats)
+        self.hang_seconds = hang_seconds
+        self.prefill_rate = prefill_tokens_per_s
+        self.decode_rate = decode_tokens_per_s
+        self.cache = PrefixCache() if prefix_cache else None
+        self.responder: Callable[[dict[str, Any]], str | None] | None = None
+        self.requests: list[dict[str, Any]] = []
+        self.completions = 0
+        self.faults_injected: list[str] = []
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def start(self) -> "FakeOpenAIServer":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": "not found"}})
+                    return
+                status, payload, headers = server.handle_chat(body)
+                self._send(status, payload, headers)
+
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(payload).encode("utf-8")
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.block_on_close = False
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- behaviour -------------------------------------------------------------------------------------------
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            if self.faults:
+                return self.faults.popleft()
+            if self.fault_rate and self._rng.random() < self.fault_rate:
+                return self._rng.choice(self.fault_kinds)
+        return None
+
+    @staticmethod
+    def _schema_of(body: dict[str, Any]) -> dict[str, Any] | None:
+        response_format = body.get("response_format") or {}
+        if response_format.get("type") == "json_schema":
+            return response_format["json_schema"]["schema"]
+        match = _SCHEMA_BLOCK.search(body["messages"][-1]["content"])
+        return json.loads(match.group(1)) if match else None
+
+    def handle_chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            self.requests.append(body)
+        if body.get("model") != self.model:
+            return 404, {"error": {"message": f"model {body.get('model')!r} not found", "type": "not_found"}}, {}
+        format_type = (body.get("response_format") or {}).get("type", "text")
+        if format_type in self.reject_formats:
+            return 400, {"error": {"message": f"response_format {format_type} is not supported"}}, {}
+
+        fault = self._next_fault()
+        if fault:
+            with self._lock:
+                self.faults_injected.append(fault)
+        if fault == "429":
+            return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"retry-after": "0"}
+        if fault == "500":
+            return 500, {"error": {"message": "internal error"}}, {}
+        if fault == "timeout":
+            time.sleep(self.hang_seconds)
+            return 504, {"error": {"message": "gateway timeout"}}, {}
+
+        prompt_text = "\n".join(f"<{m['role']}>{m['content']}" for m in body["messages"])
+        tokens = _TOKEN.findall(prompt_text)
+        cached, chain = self.cache.lookup(tokens) if self.cache else (0, [])
+        if self.prefill_rate:
+            time.sleep((len(tokens) - cached) / self.prefill_rate)
+        if self.cache:
+            self.cache.insert(chain)
+
+        seed = hashlib.sha256(
+            (prompt_text + str(body.get("seed")) + str(body.get("response_format"))).encode("utf-8")
+        ).hexdigest()
+        content = self.responder(body) if self.responder else None
+        finish_reason = "stop"
+        if content is None:
+            schema = self._schema_of(body)
+            content = json.dumps(fake_value(schema, schema.get("$defs", {}), seed)) if schema else "OK"
+        if fault == "invalid_json":
+            content = content[: max(1, len(content) // 2)] + " ,,}"
+        elif fault == "garbage":
+            content = "I am happy to help! The report looks excellent overall."
+        elif fault == "truncated":
+            content, finish_reason = content[: len(content) // 3], "length"
+        elif fault == "schema_violation":
+            content = json.dumps({"unexpected": True})
+        completion_tokens = count_tokens(content)
+        if self.decode_rate:
+            time.sleep(completion_tokens / self.decode_rate)
+        with self._lock:
+            self.completions += 1
+        return (
+            200,
+            {
+                "id": f"chatcmpl-{seed[:12]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": self.model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
+                ],
+                "usage": {
+                    "prompt_tokens": len(tokens),
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": len(tokens) + completion_tokens,
+                    "prompt_tokens_details": {"cached_tokens": cached},
+                },
+            },
+            {},
+        )
