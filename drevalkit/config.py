@@ -79,7 +79,7 @@ class Settings(BaseModel):
         host = parts.hostname or ""
         if parts.port:
             host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+        return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
     def config_hash(self) -> str:
         """Hash of the settings that can change a score (not secrets, paths or concurrency)."""

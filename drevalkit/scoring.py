@@ -24,6 +24,7 @@ from .llm import LLMClient, LLMError, LLMUnavailable
 from .quality.judge import judge_report
 from .quality.rubric import PROMPTS as QUALITY_PROMPTS
 from .quality.rubric import RubricBook, RubricError
+from .report.html import write_scorecard
 from .schemas import Provenance, ReportRef, Scorecard, Task, Usage, utc_now
 
 
@@ -89,6 +90,7 @@ class Scorer:
             status="failed",
         )
         usage = Usage()
+        rubric = None
         try:
             if job.problem:
                 raise ReportError(job.problem)
@@ -125,6 +127,7 @@ class Scorer:
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
         atomic_write_text(result_path(self.settings.out, job.system, job.task_id), card.model_dump_json(indent=2))
+        write_scorecard(self.settings.out, card, rubric)
         return card
 
     async def score_all(

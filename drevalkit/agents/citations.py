@@ -11,10 +11,19 @@ _REFERENCES_HEADING = re.compile(
     r"\s*:?\s*(?:\*\*)?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_URL = re.compile(r"https?://[^\s<>\"'\])]+(?:\([^\s<>\"']*\))?[^\s<>\"'\]).,;:!?]*", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s<>\"'\]]+", re.IGNORECASE)
 _MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _ENTRY_INDEX = re.compile(r"^\s*(?:[-*]\s*)?(?:\[\^?(\d{1,4})\]:?|(\d{1,4})[.)]|\^(\d{1,4}):?)\s*")
 _MARKER_GROUP = re.compile(r"\[(\d{1,4}(?:\s*(?:[,;]|[-\u2013])\s*\d{1,4})*)\](?!\()")
+
+
+def _trim_url(url: str) -> str:
+    """Drop sentence punctuation after a URL, and a closing parenthesis that does not belong to it."""
+    while url and url[-1] in ".,;:!?*_)":
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
 
 
 def split_references(text: str) -> tuple[str, str]:
@@ -63,7 +72,7 @@ def parse_reference_entries(section: str) -> list[Citation]:
             index = int(next(g for g in index_match.groups() if g))
             rest = line[index_match.end() :]
         md = _MD_LINK.search(rest)
-        url = md.group(2) if md else url_match.group(0)
+        url = md.group(2) if md else _trim_url(url_match.group(0))
         citations.append(Citation(index=index, url=url, title=_clean_title(rest)))
     return citations
 

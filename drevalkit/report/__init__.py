@@ -1,0 +1,1 @@
+"""Human-readable outputs: HTML scorecards (leaderboards come later)."""

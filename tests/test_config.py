@@ -1,0 +1,60 @@
+from pathlib import Path
+
+import pytest
+
+from drevalkit.config import ConfigError, Price, load_settings
+
+
+def test_precedence_file_then_env_then_overrides(tmp_path: Path):
+    config = tmp_path / "dreval.toml"
+    config.write_text('model = "from-file"\nconcurrency = 3\nsamples = 2\n[prices."m"]\ninput = 1.0\noutput = 2.0\n')
+    env = {"DREVAL_MODEL": "from-env", "DREVAL_CONCURRENCY": "5"}
+    settings = load_settings(config, {"concurrency": 7, "samples": None}, environ=env)
+    assert settings.model == "from-env"
+    assert settings.concurrency == 7
+    assert settings.samples == 2
+    assert settings.prices["m"].output == 2.0
+
+
+def test_unknown_key_and_bad_values_are_clear(tmp_path: Path):
+    config = tmp_path / "dreval.toml"
+    config.write_text('modle = "typo"\n')
+    with pytest.raises(ConfigError, match="unknown keys: modle"):
+        load_settings(config, environ={})
+    with pytest.raises(ConfigError, match="concurrency"):
+        load_settings(None, {"concurrency": 0}, environ={})
+    config.write_text("not = [valid")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(config, environ={})
+
+
+def test_secrets_never_in_dumps_or_endpoint_label(tmp_path: Path):
+    settings = load_settings(
+        None, {"base_url": "https://user:pw@judge.example:8443/v1/?key=abc", "api_key": "sk-very-secret"}, environ={}
+    )
+    assert "sk-very-secret" not in repr(settings)
+    assert "sk-very-secret" not in settings.model_dump_json()
+    assert settings.endpoint_label() == "https://judge.example:8443/v1"
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {"api_key": "sk-very-secret", "samples": 0}, environ={})
+    assert "sk-very-secret" not in str(info.value)
+
+
+def test_openai_key_fallback_and_home_override(tmp_path: Path):
+    settings = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_HOME": str(tmp_path)})
+    assert settings.api_key.get_secret_value() == "k1"
+    assert settings.store_path == tmp_path / "store.sqlite3"
+
+
+def test_config_hash_ignores_secrets_and_concurrency():
+    a = load_settings(None, {"model": "m", "api_key": "x", "concurrency": 1}, environ={})
+    b = load_settings(None, {"model": "m", "api_key": "y", "concurrency": 9}, environ={})
+    c = load_settings(None, {"model": "m", "samples": 3}, environ={})
+    assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_price_cost_counts_cached_tokens_at_their_rate():
+    price = Price(input=2.0, cached_input=0.5, output=8.0)
+    assert price.cost(prompt_tokens=1_000_000, cached_tokens=400_000, completion_tokens=100_000) == pytest.approx(
+        0.6 * 2.0 + 0.4 * 0.5 + 0.1 * 8.0
+    )
