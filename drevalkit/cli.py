@@ -21,6 +21,7 @@ from . import __version__
 from .agents.importers import IMPORTERS
 from .config import ConfigError, Settings, load_settings
 from .llm import LLMClient, LLMError, LLMUnavailable
+from .report.html import scorecard_path
 from .quality.rubric import RubricBook, RubricError, read_rubric, rubric_path
 from .schemas import Scorecard, Task, Usage
 from .scoring import ScoreJob, Scorer, result_path
@@ -206,8 +207,11 @@ def _summary(cards: list[Scorecard], skipped: int, out: Path) -> None:
         usage.add(card.usage)
     line += f"; {usage.calls} LLM calls, {usage.cache_hits} cache hits, {usage.prompt_tokens} prompt tokens"
     stdout.print(line, highlight=False)
-    where = result_path(out, cards[0].system, cards[0].task_id) if len(cards) == 1 else out / "results"
-    stdout.print(f"results: {where}", highlight=False)
+    if len(cards) == 1:
+        stdout.print(f"result: {result_path(out, cards[0].system, cards[0].task_id)}", highlight=False)
+        stdout.print(f"scorecard: {scorecard_path(out, cards[0].system, cards[0].task_id)}", highlight=False)
+    else:
+        stdout.print(f"results: {out / 'results'}  scorecards: {out / 'html'}", highlight=False)
 
 
 @main.command()
@@ -250,7 +254,7 @@ def score(reports: tuple[Path, ...], task_file: Path | None, task_id: str | None
     store, llm = open_judge(settings)
     cards, skipped = asyncio.run(_score(settings, store, llm, jobs, fixed, rebuild_rubrics, not no_resume))
     _summary(cards, skipped, settings.out)
-    if len(cards) == 1 and cards[0].status == "failed" and cards[0].quality is None:
+    if len(cards) == 1 and cards[0].status == "failed" and cards[0].report_ref is None:
         fail(cards[0].reasons[0] if cards[0].reasons else "the report could not be scored", EXIT_BAD_INPUT)
     sys.exit(EXIT_OK if all(c.status == "complete" for c in cards) else EXIT_INCOMPLETE)
 

@@ -169,3 +169,39 @@ def test_rubric_command_and_fixed_rubric(judge_env, judge_server, tmp_path):
 def test_config_command_masks_secret(judge_env):
     result = invoke("config")
     assert result.exit_code == 0 and "test-secret-key" not in result.output and "set (hidden)" in result.output
+
+
+def test_judge_that_answers_garbage_is_failed_not_zero(judge_env, judge_server):
+    judge_server.responder = lambda body: "What a wonderful report! 10/10."
+    result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
+    assert result.exit_code == 1
+    card = _card(Path("dreval-out/results/default/jwst-first-years.json"))
+    assert card.status == "failed" and card.quality is None
+    assert "rubric could not be built" in card.reasons[0] and "not valid JSON" in card.reasons[0]
+    assert card.usage.failed_calls >= 1 and card.usage.calls >= 3
+
+
+def test_judge_that_never_answers_is_recorded(judge_env, monkeypatch, tmp_path):
+    with FakeOpenAIServer(hang_seconds=1.0, fault_rate=1.0, fault_kinds=("timeout",)) as server:
+        monkeypatch.setenv("DREVAL_BASE_URL", server.url)
+        monkeypatch.setenv("DREVAL_TIMEOUT", "0.2")
+        monkeypatch.setenv("DREVAL_MAX_RETRIES", "1")
+        frozen = tmp_path / "frozen.json"
+        _write_sample_rubric(frozen)
+        result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--rubric", frozen)
+    assert result.exit_code == 1
+    card = _card(Path("dreval-out/results/default/jwst-first-years.json"))
+    assert card.status == "failed" and card.quality.total is None
+    assert all(d.status == "failed" and d.score is None for d in card.quality.dimension_scores.values())
+    assert "no answer within 0.2s" in card.reasons[0]
+
+
+def _write_sample_rubric(path: Path) -> None:
+    from drevalkit.schemas import Criterion, Dimension, JudgeInfo, Rubric
+
+    dims = [Dimension(id=d, name=d, kind="general", definition="d", weight=0.5,
+                      criteria=[Criterion(id=f"{d}.1", text="t", weight=1.0)]) for d in ("coverage", "clarity")]
+    rubric = Rubric(task_id="jwst-first-years", dimensions=dims, judge=JudgeInfo(model="m"), prompt_version="p",
+                    build_key="k")
+    rubric.hash = rubric.content_hash()
+    path.write_text(rubric.model_dump_json())

@@ -43,7 +43,7 @@ def judgement_model(dimension: Dimension) -> type[BaseModel]:
     }
     return create_model(
         "DimensionJudgement",
-        __config__=ConfigDict(extra="forbid", populate_by_name=False),
+        __config__=ConfigDict(extra="forbid"),
         **fields,
     )
 

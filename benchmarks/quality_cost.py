@@ -1,0 +1,118 @@
+"""Quality-judging cost: calls, prompt tokens, prefix-cache reuse and wall time per report.
+
+Scores N synthetic long reports (built from the sample report) against a local OpenAI-compatible server that
+simulates prefill and decode rates and a block prefix cache (like vLLM / SGLang). The LLM response cache is off, so
+every figure is a real request. Run: ``python benchmarks/quality_cost.py [--reports 8] [--report-tokens 12000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from drevalkit.config import Settings  # noqa: E402
+from drevalkit.llm import LLMClient  # noqa: E402
+from drevalkit.quality.rubric import RubricBook  # noqa: E402
+from drevalkit.schemas import Task, Usage  # noqa: E402
+from drevalkit.scoring import ScoreJob, Scorer  # noqa: E402
+from tests.servers.openai_server import FakeOpenAIServer, count_tokens  # noqa: E402
+
+
+def make_reports(folder: Path, count: int, target_tokens: int) -> list[Path]:
+    body = (ROOT / "samples" / "report.md").read_text()
+    main, _, references = body.partition("## References")
+    paths = []
+    for i in range(count):
+        parts, part = [], 0
+        while count_tokens("\n".join(parts)) < target_tokens:
+            part += 1
+            parts.append(main.replace("# ", f"# Part {part} of report {i}: ", 1))
+        path = folder / f"report-{i}.md"
+        path.write_text("\n".join(parts) + "\n## References" + references)
+        paths.append(path)
+    return paths
+
+
+async def score_all(settings: Settings, task: Task, paths: list[Path]) -> tuple[list, Usage, Usage, float]:
+    llm = LLMClient(settings, store=None)
+    try:
+        book = RubricBook(settings.out, llm)
+        _, rubric_usage = await book.get(task)
+        scorer = Scorer(settings, llm, book)
+        jobs = [ScoreJob(p, f"system-{i}", task.id, task) for i, p in enumerate(paths)]
+        started = time.perf_counter()
+        cards = await asyncio.gather(*(scorer.score(job) for job in jobs))
+        wall = time.perf_counter() - started
+    finally:
+        await llm.close()
+    judge_usage = Usage()
+    for card in cards:
+        judge_usage.add(card.usage)
+    return cards, rubric_usage, judge_usage, wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=8)
+    parser.add_argument("--report-tokens", type=int, default=12000)
+    parser.add_argument("--prefill", type=float, default=8000.0, help="simulated prefill tokens/s per request")
+    parser.add_argument("--decode", type=float, default=400.0, help="simulated decode tokens/s per request")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    args = parser.parse_args()
+
+    task = Task.model_validate_json((ROOT / "samples" / "task.json").read_text())
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = make_reports(Path(tmp), args.reports, args.report_tokens)
+        report_tokens = sum(count_tokens(p.read_text()) for p in paths) / len(paths)
+        for concurrency in args.concurrency:
+            with FakeOpenAIServer(prefill_tokens_per_s=args.prefill, decode_tokens_per_s=args.decode) as server:
+                settings = Settings(
+                    base_url=server.url, api_key="bench", model=server.model, concurrency=concurrency,
+                    home=Path(tmp) / f"home-{concurrency}", out=Path(tmp) / f"out-{concurrency}", cache=False,
+                )
+                cards, rubric_usage, usage, wall = asyncio.run(score_all(settings, task, paths))
+            n = len(cards)
+            assert all(c.status == "complete" for c in cards), [c.reasons for c in cards]
+            uncached = (usage.prompt_tokens - usage.cached_tokens) / n
+            rows.append({
+                "concurrency": concurrency,
+                "reports": n,
+                "report_tokens": round(report_tokens),
+                "rubric_calls_per_task": rubric_usage.calls,
+                "calls_per_report": usage.calls / n,
+                "prompt_tokens_per_report": round(usage.prompt_tokens / n),
+                "cached_tokens_per_report": round(usage.cached_tokens / n),
+                "uncached_prompt_over_report_tokens": round(uncached / report_tokens, 3),
+                "no_prefix_reuse_prompt_over_report_tokens": round(usage.prompt_tokens / n / report_tokens, 3),
+                "completion_tokens_per_report": round(usage.completion_tokens / n),
+                "wall_s_per_report": round(wall / n, 3),
+                "wall_s_total": round(wall, 2),
+            })
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"quality_cost: {args.reports} reports of ~{round(report_tokens)} tokens; simulated prefill "
+          f"{args.prefill:g} tok/s, decode {args.decode:g} tok/s, block prefix cache")
+    header = ["concurrency", "calls_per_report", "prompt_tokens_per_report", "cached_tokens_per_report",
+              "uncached_prompt_over_report_tokens", "no_prefix_reuse_prompt_over_report_tokens",
+              "wall_s_per_report", "wall_s_total"]
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join(str(row[h]) for h in header))
+    print("target: uncached prompt tokens / report tokens <= 1.5 (the paper's layout, re-sending the report per "
+          "dimension with no shared prefix, is the no_prefix_reuse column)")
+    print(f"rubric building: {rows[0]['rubric_calls_per_task']} calls per task, amortised over every report")
+    print(f"peak memory: {peak_mb:.0f} MB")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
