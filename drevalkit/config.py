@@ -59,6 +59,29 @@ class Settings(BaseModel):
     cache: bool = True
     max_report_mb: float = Field(default=5.0, gt=0)
     prices: dict[str, Price] = Field(default_factory=dict)
+    # fact-checking: search
+    search: str = Field(default="local", description="search backend: local, serper, searxng, tavily, brave")
+    search_results: int = Field(default=5, ge=1, le=20, description="results per query")
+    search_concurrency: int = Field(default=4, ge=1)
+    serper_url: str = "https://google.serper.dev/search"
+    searxng_url: str | None = None
+    tavily_url: str = "https://api.tavily.com/search"
+    brave_url: str = "https://api.search.brave.com/res/v1/web/search"
+    serper_api_key: SecretStr | None = None
+    tavily_api_key: SecretStr | None = None
+    brave_api_key: SecretStr | None = None
+    # fact-checking: fetching pages
+    allow_private_urls: bool = False
+    fetch_concurrency: int = Field(default=16, ge=1)
+    fetch_per_host: int = Field(default=2, ge=1)
+    fetch_timeout: float = Field(default=15.0, gt=0, description="connect and read timeout, seconds")
+    fetch_total_timeout: float = Field(default=30.0, gt=0, description="cap on one fetch, seconds")
+    fetch_max_mb: float = Field(default=10.0, gt=0, description="cap on a page's (decompressed) size")
+    fetch_max_redirects: int = Field(default=5, ge=0)
+    # fact-checking: claims and verification
+    max_claims: int = Field(default=40, ge=1)
+    rounds: int = Field(default=2, ge=1, le=5)
+    embedding_model: str | None = Field(default=None, description="sentence-transformers model path for ranking")
 
     @field_validator("base_url")
     @classmethod
@@ -101,6 +124,11 @@ class Settings(BaseModel):
         return self.home / "store.sqlite3"
 
 
+# Keys read from the variables their services document, without the DREVAL_ prefix (prefixed ones also work).
+_PLAIN_ENV = {"serper_api_key": "SERPER_API_KEY", "tavily_api_key": "TAVILY_API_KEY", "brave_api_key": "BRAVE_API_KEY",
+              "api_key": "OPENAI_API_KEY"}
+
+
 def _env_values(environ: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in Settings.model_fields:
@@ -109,8 +137,9 @@ def _env_values(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is not None and raw != "":
             values[name] = raw
-    if "api_key" not in values and environ.get("OPENAI_API_KEY"):
-        values["api_key"] = environ["OPENAI_API_KEY"]
+    for name, variable in _PLAIN_ENV.items():
+        if name not in values and environ.get(variable):
+            values[name] = environ[variable]
     return values
 
 

@@ -186,11 +186,100 @@ class Usage(BaseModel):
     cached_tokens: int = 0
     latency_s: float = 0.0
     cost: float = 0.0
+    searches: int = 0
+    fetches: int = 0
 
     def add(self, other: "Usage") -> "Usage":
         for name in type(self).model_fields:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
+
+
+ClaimKind = Literal["number", "date", "event", "person", "organization", "place", "other"]
+VerdictLabel = Literal["right", "wrong", "unknown", "failed"]
+
+
+class Claim(BaseModel):
+    """A self-contained verifiable statement from a report, linked to where it came from."""
+
+    id: str
+    text: str
+    sentence: str
+    section: str = ""
+    cited_refs: list[int] = Field(default_factory=list)
+    kind: ClaimKind = "other"
+    worthiness: float = Field(default=0.5, ge=0, le=1)
+    queries: list[str] = Field(default_factory=list)
+
+
+class SearchHit(BaseModel):
+    url: str
+    title: str = ""
+    snippet: str = ""
+
+
+class FetchRecord(BaseModel):
+    """The outcome of fetching one URL; failures are recorded too, so a URL is never fetched twice."""
+
+    url: str
+    final_url: str = ""
+    ok: bool
+    http_status: int | None = None
+    content_type: str = ""
+    title: str = ""
+    content_sha256: str = ""
+    error: str = ""
+    fetched_at: str = Field(default_factory=utc_now)
+    via: Literal["web", "corpus"] = "web"
+
+
+class Evidence(BaseModel):
+    """A passage of a fetched document shown to the verifier."""
+
+    id: str
+    url: str
+    title: str = ""
+    passage: str
+    retrieved_at: str
+    content_sha256: str
+    via: Literal["citation", "search"]
+    score: float = 0.0
+
+
+class Verdict(BaseModel):
+    claim_id: str
+    label: VerdictLabel
+    rationale: str = ""
+    evidence_ids: list[str] = Field(default_factory=list)
+    cited_source_supports: bool | None = None
+    round: int = 1
+
+
+class FactCheckCounts(BaseModel):
+    right: int = 0
+    wrong: int = 0
+    unknown: int = 0
+    failed: int = 0
+
+
+class FactCheckResult(BaseModel):
+    claims: list[Claim] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    fetches: list[FetchRecord] = Field(default_factory=list)
+    counts: FactCheckCounts = Field(default_factory=FactCheckCounts)
+    ratios: dict[str, float | None] = Field(
+        default_factory=dict, description="right / wrong / unknown over claims with a verdict (failed excluded)"
+    )
+    citation_accuracy: float | None = Field(
+        default=None, description="share of checked cited claims whose cited source supports them"
+    )
+    claims_found: int = 0
+    claims_skipped: int = Field(default=0, description="over the --max-claims budget, least check-worthy first")
+    search_backend: str = ""
+    replay: bool = False
+    status: Status
+    reasons: list[str] = Field(default_factory=list)
 
 
 class ReportRef(BaseModel):
@@ -219,6 +308,7 @@ class Scorecard(BaseModel):
     task: Task | None = None
     report_ref: ReportRef | None = None
     quality: QualityResult | None = None
+    factcheck: FactCheckResult | None = None
     provenance: Provenance
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0

@@ -1,0 +1,1 @@
+"""Active fact-checking: claims, search, fetch and extract, evidence ranking, verification."""
