@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,10 @@ from .config import ConfigError, Settings, load_settings
 from .llm import LLMClient, LLMError, LLMUnavailable
 from .report.html import scorecard_path
 from .quality.rubric import RubricBook, RubricError, read_rubric, rubric_path
-from .schemas import Scorecard, Task, Usage
+from .factcheck.corpus import CorpusError, add_folder, corpus_files
+from .factcheck.pipeline import open_factchecker
+from .factcheck.search import BACKENDS, SearchError
+from .schemas import Rubric, Scorecard, Task, Usage
 from .scoring import ScoreJob, Scorer, result_path
 from .store import Store, StoreError
 from .tasks.loading import TaskError, load_tasks, select_task
@@ -121,9 +126,11 @@ def _collect_reports(paths: tuple[Path, ...]) -> tuple[list[Path], str | None]:
 
 def _build_jobs(
     reports: list[Path], system: str, task_file: Path | None, task_id: str | None, prompt: str | None,
-    tasks_file: Path | None,
+    tasks_file: Path | None, task_required: bool = True,
 ) -> list[ScoreJob]:
     given = [name for name, value in (("--task", task_file), ("--prompt", prompt), ("--tasks", tasks_file)) if value]
+    if not given and not task_required:
+        return [ScoreJob(path, system, path.stem, None) for path in reports]
     if len(given) != 1:
         raise Abort("give exactly one of --task FILE, --prompt TEXT or --tasks FILE (reports named by task id)",
                     EXIT_BAD_INPUT)
@@ -173,21 +180,58 @@ def _dimension_table(card: Scorecard) -> Table:
     return table
 
 
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _factcheck_table(card: Scorecard) -> Table:
+    fc = card.factcheck
+    assert fc is not None
+    table = Table(title=f"fact-check: {_status(fc.status)} ({len(fc.claims)} claims checked"
+                        + (f", {fc.claims_skipped} over budget" if fc.claims_skipped else "") + ")")
+    for column in ("right", "wrong", "unknown", "failed", "citation accuracy", "searches", "fetches"):
+        table.add_column(column, justify="right")
+    c = fc.counts
+    table.add_row(f"{c.right} ({_pct(fc.ratios.get('right'))})", f"{c.wrong} ({_pct(fc.ratios.get('wrong'))})",
+                  f"{c.unknown} ({_pct(fc.ratios.get('unknown'))})", str(c.failed), _pct(fc.citation_accuracy),
+                  str(card.usage.searches), str(card.usage.fetches))
+    return table
+
+
+def _wrong_claims(card: Scorecard, limit: int = 5) -> None:
+    fc = card.factcheck
+    assert fc is not None
+    claims = {c.id: c for c in fc.claims}
+    wrong = [v for v in fc.verdicts if v.label == "wrong"]
+    for verdict in wrong[:limit]:
+        stdout.print(f"[red]wrong[/] {claims[verdict.claim_id].text}", highlight=False, soft_wrap=True)
+        stdout.print(f"      {verdict.rationale}", highlight=False, soft_wrap=True, style="dim")
+    if len(wrong) > limit:
+        stdout.print(f"... and {len(wrong) - limit} more wrong claims (see the result file)")
+
+
 def _results_table(cards: list[Scorecard]) -> Table:
     table = Table(title="dreval score")
-    for column in ("system", "task", "status", "total", "calls", "tokens in/out", "s"):
+    for column in ("system", "task", "status", "quality", "right", "wrong", "claims", "calls", "tokens in/out", "s"):
         table.add_column(column, justify="left" if column in ("system", "task", "status") else "right",
                          overflow="fold")
     for card in cards[:50]:
         total = card.quality.total if card.quality else None
-        table.add_row(card.system, card.task_id, _status(card.status), _fmt(total), str(card.usage.calls),
+        fc = card.factcheck
+        table.add_row(card.system, card.task_id, _status(card.status), _fmt(total),
+                      _pct(fc.ratios.get("right")) if fc else "—", _pct(fc.ratios.get("wrong")) if fc else "—",
+                      str(len(fc.claims)) if fc else "—", str(card.usage.calls),
                       f"{card.usage.prompt_tokens}/{card.usage.completion_tokens}", f"{card.seconds:.1f}")
     return table
 
 
 def _summary(cards: list[Scorecard], skipped: int, out: Path) -> None:
-    if len(cards) == 1 and cards[0].quality is not None:
-        stdout.print(_dimension_table(cards[0]))
+    if len(cards) == 1 and (cards[0].quality is not None or cards[0].factcheck is not None):
+        if cards[0].quality is not None and cards[0].quality.dimension_scores:
+            stdout.print(_dimension_table(cards[0]))
+        if cards[0].factcheck is not None:
+            stdout.print(_factcheck_table(cards[0]))
+            _wrong_claims(cards[0])
     else:
         stdout.print(_results_table(cards))
         if len(cards) > 50:
@@ -206,6 +250,8 @@ def _summary(cards: list[Scorecard], skipped: int, out: Path) -> None:
     for card in cards:
         usage.add(card.usage)
     line += f"; {usage.calls} LLM calls, {usage.cache_hits} cache hits, {usage.prompt_tokens} prompt tokens"
+    if usage.searches or usage.fetches:
+        line += f", {usage.searches} searches, {usage.fetches} pages"
     stdout.print(line, highlight=False)
     if len(cards) == 1:
         stdout.print(f"result: {result_path(out, cards[0].system, cards[0].task_id)}", highlight=False)
@@ -214,33 +260,85 @@ def _summary(cards: list[Scorecard], skipped: int, out: Path) -> None:
         stdout.print(f"results: {out / 'results'}  scorecards: {out / 'html'}", highlight=False)
 
 
+def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that pick the reports, their tasks and how results are stored."""
+    options = [
+        click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path)),
+        click.option("--task", "task_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Task file (JSON, or JSONL with --task-id)."),
+        click.option("--task-id", help="Which task of --task to use."),
+        click.option("--prompt", help="Score against this task prompt instead of a task file."),
+        click.option("--tasks", "tasks_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Tasks for many reports; each report file is named <task id>.md or .json."),
+        click.option("--system", help="Name of the system that wrote the reports (default: the folder's name, "
+                     "or 'default')."),
+        click.option("--format", "report_format", type=click.Choice(sorted(IMPORTERS)),
+                     help="Report format (default: by file suffix; .json is DeepResearchEval)."),
+        click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists."),
+        click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def factcheck_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--search", type=click.Choice(sorted(BACKENDS)),
+                     help="Search backend (default local: the offline evidence store and indexed folders)."),
+        click.option("--max-claims", type=int, help="Claims checked per report, most check-worthy first (default 40)."),
+        click.option("--rounds", type=int, help="Search-and-verify rounds; later rounds retry unknown claims "
+                     "with refined queries (default 2)."),
+        click.option("--allow-private-urls", is_flag=True, default=None,
+                     help="Allow fetching loopback and private-network addresses (off by default)."),
+        click.option("--replay", is_flag=True, help="Use stored searches and pages only: no web requests."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @main.command()
-@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--task", "task_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Task file (JSON, or JSONL with --task-id).")
-@click.option("--task-id", help="Which task of --task to use.")
-@click.option("--prompt", help="Score against this task prompt instead of a task file.")
-@click.option("--tasks", "tasks_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Tasks for many reports; each report file is named <task id>.md or .json.")
-@click.option("--system", help="Name of the system that wrote the reports (default: the folder's name, or 'default').")
-@click.option("--format", "report_format", type=click.Choice(sorted(IMPORTERS)),
-              help="Report format (default: by file suffix; .json is DeepResearchEval).")
+@report_options
+@click.option("--no-quality", is_flag=True, help="Skip rubric judging (fact-check only).")
+@click.option("--no-factcheck", is_flag=True, help="Skip fact-checking (quality only).")
 @click.option("--samples", type=int, help="Judge each report N times and record mean and spread (default 1).")
 @click.option("--rubric", "rubric_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Use this frozen rubric instead of building or reusing OUT/rubrics/<task>.json.")
 @click.option("--rebuild-rubrics", is_flag=True, help="Build rubrics anew even if frozen ones exist.")
-@click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists.")
-@click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5).")
+@factcheck_options
 @judge_options
-def score(reports: tuple[Path, ...], task_file: Path | None, task_id: str | None, prompt: str | None,
-          tasks_file: Path | None, system: str | None, report_format: str | None, samples: int | None,
-          rubric_file: Path | None, rebuild_rubrics: bool, no_resume: bool, max_report_mb: float | None,
-          config_file: Path | None, **judge: Any) -> None:
-    """Score REPORTS (files or folders) for quality against each task's adaptive rubric."""
-    settings = build_settings(config_file, samples=samples, max_report_mb=max_report_mb, **judge)
+def score(no_quality: bool, no_factcheck: bool, rubric_file: Path | None, rebuild_rubrics: bool,
+          **options: Any) -> None:
+    """Score REPORTS (files or folders): quality against each task's adaptive rubric, and an active fact-check."""
+    if no_quality and no_factcheck:
+        fail("--no-quality and --no-factcheck leave nothing to do", EXIT_BAD_INPUT)
+    _run(options, quality=not no_quality, factcheck=not no_factcheck, rubric_file=rubric_file,
+         rebuild_rubrics=rebuild_rubrics)
+
+
+@main.command()
+@report_options
+@factcheck_options
+@judge_options
+def factcheck(**options: Any) -> None:
+    """Fact-check REPORTS: extract claims, find evidence (cited sources first, then search), verify each claim.
+
+    A task is optional here; without one, results are named after the report files.
+    """
+    _run(options, quality=False, factcheck=True)
+
+
+def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file: Path | None = None,
+         rebuild_rubrics: bool = False) -> None:
+    reports, report_format, no_resume = options.pop("reports"), options.pop("report_format"), options.pop("no_resume")
+    task_file, task_id, prompt = options.pop("task_file"), options.pop("task_id"), options.pop("prompt")
+    tasks_file, system, replay = options.pop("tasks_file"), options.pop("system"), options.pop("replay")
+    settings = build_settings(options.pop("config_file"), **options)
     try:
         files, folder_name = _collect_reports(reports)
-        jobs = _build_jobs(files, system or folder_name or "default", task_file, task_id, prompt, tasks_file)
+        jobs = _build_jobs(files, system or folder_name or "default", task_file, task_id, prompt, tasks_file,
+                           task_required=quality)
         fixed = read_rubric(rubric_file) if rubric_file else None
         if fixed is not None and any(job.task_id != fixed.task_id for job in jobs):
             raise Abort(f"{rubric_file} is the rubric of task {fixed.task_id!r}; it cannot score other tasks",
@@ -248,34 +346,53 @@ def score(reports: tuple[Path, ...], task_file: Path | None, task_id: str | None
     except (Abort, TaskError, RubricError) as exc:
         fail(str(exc), getattr(exc, "code", EXIT_BAD_INPUT))
         return
-    if report_format:
-        for job in jobs:
-            job.report_format = report_format
+    for job in jobs:
+        job.report_format = report_format
     store, llm = open_judge(settings)
-    cards, skipped = asyncio.run(_score(settings, store, llm, jobs, fixed, rebuild_rubrics, not no_resume))
+    plan = _Plan(quality, factcheck, fixed, rebuild_rubrics, not no_resume, replay)
+    cards, skipped = asyncio.run(_score(settings, store, llm, jobs, plan))
     _summary(cards, skipped, settings.out)
     if len(cards) == 1 and cards[0].status == "failed" and cards[0].report_ref is None:
         fail(cards[0].reasons[0] if cards[0].reasons else "the report could not be scored", EXIT_BAD_INPUT)
     sys.exit(EXIT_OK if all(c.status == "complete" for c in cards) else EXIT_INCOMPLETE)
 
 
-async def _score(settings: Settings, store: Store, llm: LLMClient, jobs: list[ScoreJob], fixed: Any,
-                 rebuild: bool, resume: bool) -> tuple[list[Scorecard], int]:
+@dataclass
+class _Plan:
+    quality: bool
+    factcheck: bool
+    fixed_rubric: Rubric | None
+    rebuild_rubrics: bool
+    resume: bool
+    replay: bool
+
+
+async def _score(settings: Settings, store: Store, llm: LLMClient, jobs: list[ScoreJob],
+                 plan: _Plan) -> tuple[list[Scorecard], int]:
     skipped = 0
     try:
-        await llm.check()
-        scorer = Scorer(settings, llm, RubricBook(settings.out, llm, rebuild=rebuild, fixed=fixed))
-        with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.description}"), console=stderr, transient=True,
-                      disable=len(jobs) < 2) as progress:
-            bar = progress.add_task("", total=len(jobs))
+        async with AsyncExitStack() as stack:
+            checker = None
+            if plan.factcheck:
+                checker = await stack.enter_async_context(open_factchecker(settings, llm, store, replay=plan.replay))
+            await llm.check()
+            rubrics = (RubricBook(settings.out, llm, rebuild=plan.rebuild_rubrics, fixed=plan.fixed_rubric)
+                       if plan.quality else None)
+            scorer = Scorer(settings, llm, rubrics, checker)
+            with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          TextColumn("{task.description}"), console=stderr, transient=True,
+                          disable=len(jobs) < 2) as progress:
+                bar = progress.add_task("", total=len(jobs))
 
-            def done(card: Scorecard, was_skipped: bool) -> None:
-                nonlocal skipped
-                skipped += was_skipped
-                progress.update(bar, advance=1, description=f"{card.task_id}: {card.status}")
+                def done(card: Scorecard, was_skipped: bool) -> None:
+                    nonlocal skipped
+                    skipped += was_skipped
+                    progress.update(bar, advance=1, description=f"{card.task_id}: {card.status}")
 
-            cards = await scorer.score_all(jobs, on_done=done, resume=resume)
+                cards = await scorer.score_all(jobs, on_done=done, resume=plan.resume)
+    except SearchError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+        raise
     except LLMUnavailable as exc:
         fail(f"{exc} (finished results are kept in {settings.out})", EXIT_JUDGE)
         raise
@@ -329,6 +446,44 @@ def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_fi
     for task, outcome in results:
         stdout.print(f"{rubric_path(settings.out, task.id)}: {outcome}", highlight=False)
     sys.exit(EXIT_INCOMPLETE if any(o.startswith("failed") for _, o in results) else EXIT_OK)
+
+
+@main.group()
+def corpus() -> None:
+    """The offline evidence corpus searched by the `local` backend (stored in DREVAL_HOME)."""
+
+
+@corpus.command("add")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False))
+def corpus_add(folder: Path, config_file: Path | None) -> None:
+    """Index the HTML, PDF, text and markdown files below FOLDER.
+
+    A urls.json in FOLDER mapping file names to URLs stores each file under that URL, so reports citing those URLs
+    are checked against the local copies without network access.
+    """
+    settings = build_settings(config_file)
+    try:
+        files = corpus_files(folder)
+        store = Store(settings.store_path)
+    except (CorpusError, StoreError) as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+        return
+    try:
+        with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), console=stderr,
+                      transient=True, disable=len(files) < 20) as progress:
+            bar = progress.add_task("", total=len(files))
+            report = add_folder(store, folder, int(settings.fetch_max_mb * 1_000_000),
+                                on_file=lambda _: progress.advance(bar))
+    except CorpusError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+        return
+    finally:
+        store.close()
+    for name, reason in report.failed:
+        stderr.print(f"[yellow]skipped {name}:[/] {reason}", highlight=False, soft_wrap=True)
+    stdout.print(f"indexed {len(report.added)} documents from {folder} into {settings.store_path}", highlight=False)
+    sys.exit(EXIT_OK if report.added else EXIT_INCOMPLETE)
 
 
 @main.command("config")

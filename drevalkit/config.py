@@ -113,6 +113,10 @@ class Settings(BaseModel):
                 "max_tokens": self.max_tokens,
                 "seed": self.seed,
                 "samples": self.samples,
+                "search": self.search,
+                "search_results": self.search_results,
+                "max_claims": self.max_claims,
+                "rounds": self.rounds,
             }
         )
 

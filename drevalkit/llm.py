@@ -72,6 +72,8 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     def tighten(node: Any) -> None:
         if isinstance(node, dict):
             node.pop("default", None)
+            if "const" in node:  # single-value Literal: an enum of one is understood by every server
+                node["enum"] = [node.pop("const")]
             if node.get("type") == "object" and "properties" in node:
                 node["additionalProperties"] = False
                 node["required"] = list(node["properties"])

@@ -21,11 +21,24 @@ from .agents.importers import ReportError, load_report
 from .config import Settings
 from .files import atomic_write_text, safe_filename
 from .llm import LLMClient, LLMError, LLMUnavailable
+from .factcheck.claims import PROMPTS as FACTCHECK_PROMPTS
+from .factcheck.pipeline import FactChecker
 from .quality.judge import judge_report
 from .quality.rubric import PROMPTS as QUALITY_PROMPTS
 from .quality.rubric import RubricBook, RubricError
 from .report.html import write_scorecard
-from .schemas import Provenance, ReportRef, Scorecard, Task, Usage, utc_now
+from .schemas import (
+    FactCheckResult,
+    Provenance,
+    QualityResult,
+    Report,
+    ReportRef,
+    Rubric,
+    Scorecard,
+    Task,
+    Usage,
+    utc_now,
+)
 
 
 @dataclass
@@ -44,6 +57,18 @@ def result_path(out_dir: Path, system: str, task_id: str) -> Path:
     return Path(out_dir) / "results" / safe_filename(system) / f"{safe_filename(task_id)}.json"
 
 
+def _combine(quality: QualityResult | None, factcheck: FactCheckResult | None) -> tuple[str, list[str]]:
+    """Overall status: complete only if every part ran complete; failed only if every part failed."""
+    parts = [(name, part) for name, part in (("quality", quality), ("fact-check", factcheck)) if part is not None]
+    reasons = [f"{name}: {reason}" for name, part in parts for reason in part.reasons]
+    statuses = {part.status for _, part in parts}
+    if statuses == {"complete"}:
+        return "complete", reasons
+    if statuses == {"failed"}:
+        return "failed", reasons
+    return "partial", reasons
+
+
 def read_scorecard(path: Path) -> Scorecard | None:
     try:
         return Scorecard.model_validate_json(path.read_text(encoding="utf-8"))
@@ -52,33 +77,74 @@ def read_scorecard(path: Path) -> Scorecard | None:
 
 
 class Scorer:
-    def __init__(self, settings: Settings, llm: LLMClient, rubrics: RubricBook):
+    """Scores reports with the quality half (needs a task), the fact-check half, or both."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm: LLMClient,
+        rubrics: RubricBook | None,
+        factchecker: FactChecker | None = None,
+    ):
+        if rubrics is None and factchecker is None:
+            raise ValueError("nothing to score: both quality and fact-checking are off")
         self.settings = settings
         self.llm = llm
         self.rubrics = rubrics
+        self.factchecker = factchecker
+
+    def _prompt_versions(self) -> dict[str, str]:
+        versions = {}
+        if self.rubrics is not None:
+            versions["quality"] = QUALITY_PROMPTS.version
+        if self.factchecker is not None:
+            versions["factcheck"] = FACTCHECK_PROMPTS.version
+        return versions
 
     def _provenance(self, started_at: str) -> Provenance:
         return Provenance(
             dreval_version=__version__,
             judge=self.llm.judge_info,
-            prompt_versions={"quality": QUALITY_PROMPTS.version},
+            prompt_versions=self._prompt_versions(),
             config_hash=self.settings.config_hash(),
             samples=self.settings.samples,
             started_at=started_at,
         )
 
     def is_finished(self, job: ScoreJob) -> Scorecard | None:
-        """The existing complete result for this job under the same judge and settings, if any."""
+        """The existing complete result for this job with the same parts, judge, settings and prompts, if any."""
         previous = read_scorecard(result_path(self.settings.out, job.system, job.task_id))
         if (
             previous is not None
             and previous.status == "complete"
             and previous.provenance.config_hash == self.settings.config_hash()
             and previous.provenance.judge.model == self.llm.model
-            and previous.provenance.prompt_versions.get("quality") == QUALITY_PROMPTS.version
+            and previous.provenance.prompt_versions == self._prompt_versions()
         ):
             return previous
         return None
+
+    async def _quality(self, task: Task, report: Report, usage: Usage) -> tuple[QualityResult | None, Rubric | None]:
+        assert self.rubrics is not None
+        try:
+            rubric, rubric_usage = await self.rubrics.get(task)
+        except RubricError as exc:
+            return QualityResult(rubric_hash="", status="failed", reasons=[str(exc)]), None
+        except LLMUnavailable:
+            raise
+        except LLMError as exc:
+            usage.add(exc.usage)
+            return QualityResult(rubric_hash="", status="failed", reasons=[f"rubric could not be built: {exc}"]), None
+        usage.add(rubric_usage)
+        quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples)
+        usage.add(judge_usage)
+        return quality, rubric
+
+    async def _factcheck(self, report: Report, usage: Usage) -> FactCheckResult:
+        assert self.factchecker is not None
+        result, check_usage = await self.factchecker.check(report)
+        usage.add(check_usage)
+        return result
 
     async def score(self, job: ScoreJob) -> Scorecard:
         started, started_at = time.perf_counter(), utc_now()
@@ -94,7 +160,6 @@ class Scorer:
         try:
             if job.problem:
                 raise ReportError(job.problem)
-            assert job.task is not None
             report = load_report(
                 job.report_path,
                 system=job.system,
@@ -109,20 +174,23 @@ class Scorer:
                 source_format=report.source_format,
                 citations=len(report.citations),
             )
-            rubric, rubric_usage = await self.rubrics.get(job.task)
-            usage.add(rubric_usage)
-            quality, judge_usage = await judge_report(self.llm, job.task, report, rubric, self.settings.samples)
-            usage.add(judge_usage)
-            card.quality = quality
-            card.status = quality.status
-            card.reasons = list(quality.reasons)
+            parts = []
+            if self.rubrics is not None:
+                if job.task is None:
+                    raise ReportError(f"quality scoring of {job.report_path} needs a task (--task, --prompt, --tasks)")
+                parts.append(self._quality(job.task, report, usage))
+            if self.factchecker is not None:
+                parts.append(self._factcheck(report, usage))
+            outcomes = list(await asyncio.gather(*parts))
+            if self.rubrics is not None:
+                card.quality, rubric = outcomes.pop(0)
+            if self.factchecker is not None:
+                card.factcheck = outcomes.pop(0)
+            card.status, card.reasons = _combine(card.quality, card.factcheck)
         except LLMUnavailable:
             raise
-        except (ReportError, RubricError) as exc:
+        except ReportError as exc:
             card.reasons = [str(exc)]
-        except LLMError as exc:
-            usage.add(exc.usage)
-            card.reasons = [f"rubric could not be built: {exc}"]
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()

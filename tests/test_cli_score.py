@@ -157,7 +157,7 @@ def test_rubric_command_and_fixed_rubric(judge_env, judge_server, tmp_path):
     shutil.copy(frozen, tmp_path / "frozen.json")
     calls = judge_server.completions
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--rubric",
-                    tmp_path / "frozen.json", "--out", tmp_path / "other")
+                    tmp_path / "frozen.json", "--out", tmp_path / "other", "--no-factcheck")
     assert result.exit_code == 0
     card = _card(tmp_path / "other" / "results" / "default" / "jwst-first-years.json")
     rubric_calls = judge_server.completions - calls
@@ -176,7 +176,7 @@ def test_judge_that_answers_garbage_is_failed_not_zero(judge_env, judge_server):
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
     assert result.exit_code == 1
     card = _card(Path("dreval-out/results/default/jwst-first-years.json"))
-    assert card.status == "failed" and card.quality is None
+    assert card.status == "failed" and card.quality.status == "failed" and card.quality.total is None
     assert "rubric could not be built" in card.reasons[0] and "not valid JSON" in card.reasons[0]
     assert card.usage.failed_calls >= 1 and card.usage.calls >= 3
 

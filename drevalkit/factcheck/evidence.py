@@ -1,0 +1,124 @@
+"""Split fetched documents into passages and rank them against a claim.
+
+BM25 is the default ranker (no model needed). When ``sentence-transformers`` is installed and a model path is
+configured (``embedding_model``), BM25's best candidates are re-ranked by embedding similarity.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were which with".split()
+)
+PASSAGE_WORDS = 120
+
+
+def terms(text: str) -> list[str]:
+    return [t for t in (w.lower() for w in _WORD.findall(text)) if t not in _STOP]
+
+
+def split_passages(text: str, target_words: int = PASSAGE_WORDS) -> list[str]:
+    """Paragraph-aligned passages of about ``target_words`` words; long paragraphs are cut with overlap."""
+    passages: list[str] = []
+    current: list[str] = []
+    for paragraph in (p.strip() for p in re.split(r"\n\s*\n|\n", text)):
+        if not paragraph:
+            continue
+        words = paragraph.split()
+        if len(words) > target_words * 1.5:
+            if current:
+                passages.append(" ".join(current))
+                current = []
+            step = target_words - target_words // 4
+            for start in range(0, len(words), step):
+                passages.append(" ".join(words[start : start + target_words]))
+                if start + target_words >= len(words):
+                    break
+            continue
+        if current and len(current) + len(words) > target_words:
+            passages.append(" ".join(current))
+            current = []
+        current.extend(words)
+    if current:
+        passages.append(" ".join(current))
+    return passages
+
+
+@dataclass
+class Candidate:
+    """A passage of one document, with where it came from."""
+
+    url: str
+    title: str
+    passage: str
+    content_sha256: str
+    retrieved_at: str
+    via: str
+    score: float = 0.0
+
+
+def bm25_scores(query: str, passages: list[str], k1: float = 1.5, b: float = 0.75) -> list[float]:
+    docs = [terms(p) for p in passages]
+    if not docs:
+        return []
+    avg = sum(len(d) for d in docs) / len(docs) or 1.0
+    df = Counter(t for d in docs for t in set(d))
+    n = len(docs)
+    q_terms = set(terms(query))
+    scores = []
+    for doc in docs:
+        tf = Counter(doc)
+        score = 0.0
+        for term in q_terms:
+            if term not in tf:
+                continue
+            idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+            score += idf * tf[term] * (k1 + 1) / (tf[term] + k1 * (1 - b + b * len(doc) / avg))
+        scores.append(score)
+    return scores
+
+
+class Reranker(Protocol):
+    def similarities(self, query: str, passages: list[str]) -> list[float]: ...
+
+
+class EmbeddingReranker:
+    """Cosine similarity with a local sentence-transformers model (loaded once, CPU)."""
+
+    def __init__(self, model_path: str):
+        self.model = _load_sentence_transformer(model_path)
+
+    def similarities(self, query: str, passages: list[str]) -> list[float]:
+        vectors = self.model.encode([query, *passages], normalize_embeddings=True, convert_to_numpy=True)
+        return [float(vectors[0] @ v) for v in vectors[1:]]
+
+
+@lru_cache(maxsize=2)
+def _load_sentence_transformer(model_path: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_path, device="cpu")
+
+
+def rank(query: str, candidates: list[Candidate], top: int, reranker: Reranker | None = None) -> list[Candidate]:
+    """Best ``top`` passages for the query: BM25, then optional embedding re-ranking of BM25's best."""
+    if not candidates:
+        return []
+    scores = bm25_scores(query, [c.passage for c in candidates])
+    for candidate, score in zip(candidates, scores):
+        candidate.score = score
+    ordered = sorted(candidates, key=lambda c: -c.score)
+    if reranker is not None:
+        pool = ordered[: max(top * 4, 12)]
+        for candidate, similarity in zip(pool, reranker.similarities(query, [c.passage for c in pool])):
+            candidate.score = similarity
+        ordered = sorted(pool, key=lambda c: -c.score)
+    best = [c for c in ordered if c.score > 0][:top]
+    return best

@@ -1,0 +1,341 @@
+"""Fetch web pages for the fact-checker: once per URL, within hard limits, and never into the local network.
+
+Report URLs are untrusted input, so every fetch is bounded: connect/read timeouts, a total cap per fetch (slow-drip
+and never-ending responses), a size cap on the decoded body (gzip bombs), a redirect cap with loop detection, and an
+allow-list of content types. Unless ``allow_private_urls`` is set, every hop's host is resolved and refused when it
+points at a loopback, private, link-local (cloud metadata) or otherwise non-public address, because a cited URL must
+not be able to make dreval probe the machine or network it runs on.
+
+Every outcome, failures included, goes to the store, so a URL is fetched at most once across runs and a replay run
+(``replay=True``) can evaluate again from the store alone, without the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html as html_lib
+import io
+import ipaddress
+import re
+import socket
+import zlib
+from dataclasses import dataclass
+
+import httpx
+import pypdf
+import trafilatura
+
+from .. import __version__
+from ..config import Settings
+from ..schemas import FetchRecord
+from ..store import Store
+
+USER_AGENT = f"drevalkit/{__version__} (+fact-check)"
+_ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9,application/pdf;q=0.8,*/*;q=0.1"
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
+PDF_TYPE = "application/pdf"
+# Types that say nothing about the content: the body is accepted only if it turns out to be a PDF.
+_SNIFFED_TYPES = frozenset({"", "application/octet-stream"})
+
+_LOCAL_NAMES = ("localhost", "metadata.google.internal")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_SPACE = re.compile(r"\s+")
+
+
+def is_public_address(ip: str) -> bool:
+    """True if ``ip`` is a globally routable unicast address; IPv4 embedded in IPv6 is judged by the IPv4 part."""
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        elif addr.sixtofour is not None:
+            addr = addr.sixtofour
+        elif addr in _NAT64:
+            addr = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        elif addr.is_site_local:
+            return False
+    return addr.is_global and not (
+        addr.is_loopback
+        or addr.is_private
+        or addr.is_link_local
+        or addr.is_multicast
+        or addr.is_reserved
+        or addr.is_unspecified
+    )
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (a module function so tests can stand in for DNS)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+@dataclass
+class _Page:
+    """What is known about a fetch so far; filled in hop by hop so a timeout can still report where it stopped."""
+
+    url: str
+    final_url: str
+    status: int | None = None
+    content_type: str = ""
+    charset: str | None = None
+    body: bytes = b""
+
+
+def _parse_content_type(value: str) -> tuple[str, str | None]:
+    mime, _, params = value.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset" and val.strip():
+            charset = val.strip().strip("\"'")
+    return mime.strip().lower(), charset
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    try:
+        return data.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # unknown charset name
+        return data.decode("utf-8", errors="replace")
+
+
+def _one_line(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def extract_text(content_type: str, data: bytes, charset: str | None) -> tuple[str, str]:
+    """(text, title) of a page body; raises ValueError with a one-line reason when there is no usable text."""
+    if content_type == PDF_TYPE:
+        try:
+            reader = pypdf.PdfReader(io.BytesIO(data))
+            text = "\n\n".join(page.extract_text() or "" for page in reader.pages)
+            title = (reader.metadata.title if reader.metadata else None) or ""
+        # pypdf reports corrupt files with many exception types (its own, KeyError, struct errors, ...).
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"cannot read PDF: {_one_line(str(exc)) or type(exc).__name__}") from exc
+    elif content_type in HTML_TYPES:
+        page = _decode(data, charset)
+        text = trafilatura.extract(page, include_comments=False, include_tables=True, favor_recall=True) or ""
+        metadata = trafilatura.extract_metadata(page)
+        title = metadata.title if metadata is not None and metadata.title else ""
+        if not title and (match := _TITLE_TAG.search(page)):
+            title = html_lib.unescape(match.group(1))
+    else:
+        text = _decode(data, charset)
+        heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE) if content_type != "text/plain" else None
+        title = heading.group(1) if heading else ""
+    if not text.strip():
+        raise ValueError("no extractable text")
+    return text.strip(), _one_line(str(title))
+
+
+class Fetcher:
+    """Fetches pages through the store; use as ``async with Fetcher(settings, store) as fetcher``.
+
+    ``fetches`` counts URLs for which a request was sent (a redirect chain counts once); ``reused`` counts answers
+    served from the store.
+    """
+
+    def __init__(self, settings: Settings, store: Store, *, replay: bool = False):
+        self.settings = settings
+        self.store = store
+        self.replay = replay
+        self.fetches = 0
+        self.reused = 0
+        self._max_bytes = int(settings.fetch_max_mb * 1024 * 1024)
+        self._client: httpx.AsyncClient | None = None
+        self._inflight: dict[str, asyncio.Task[tuple[FetchRecord, str | None]]] = {}
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._all: asyncio.Semaphore | None = None
+
+    async def __aenter__(self) -> "Fetcher":
+        self._all = asyncio.Semaphore(self.settings.fetch_concurrency)
+        if not self.replay:
+            self._client = httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.settings.fetch_timeout),
+                headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip"},
+            )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pending = list(self._inflight.values())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def fetch(self, url: str) -> tuple[FetchRecord, str | None]:
+        """The record and extracted text of ``url`` (text is None on failure); from the store when it is there."""
+        stored = self._from_store(url)
+        if stored is not None:
+            self.reused += 1
+            return stored
+        if self.replay:
+            return FetchRecord(url=url, ok=False, error="not in the evidence store (replay)"), None
+        if self._client is None:
+            raise RuntimeError("Fetcher must be used as 'async with Fetcher(...) as fetcher'")
+        task = self._inflight.get(url)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch_and_store(url))
+            self._inflight[url] = task
+            task.add_done_callback(lambda _: self._inflight.pop(url, None))
+        # Shielded: one caller giving up must not cancel the request the other callers are waiting for.
+        return await asyncio.shield(task)
+
+    def _from_store(self, url: str) -> tuple[FetchRecord, str | None] | None:
+        record = self.store.get_fetch(url)
+        if record is None:
+            return None
+        if not record.ok:
+            return record, None
+        text = self.store.get_document(record.content_sha256)
+        return None if text is None else (record, text)
+
+    async def _fetch_and_store(self, url: str) -> tuple[FetchRecord, str | None]:
+        record, text = await self._fetch_new(url)
+        # In a thread: indexing a large document for full-text search would otherwise stall every other fetch.
+        await asyncio.to_thread(self.store.put_fetch, record, text)
+        return record, text
+
+    async def _fetch_new(self, url: str) -> tuple[FetchRecord, str | None]:
+        page = _Page(url=url, final_url=url)
+        try:
+            host = httpx.URL(url).host
+        except httpx.InvalidURL as exc:
+            return self._failed(page, f"invalid URL: {_one_line(str(exc))}"), None
+        assert self._all is not None
+        # The host slot is taken first so that URLs queued behind one busy host do not hold global slots.
+        async with self._host_limit(host), self._all:
+            total = self.settings.fetch_total_timeout
+            try:
+                error = await asyncio.wait_for(self._download(page), total)
+            except asyncio.TimeoutError:
+                error = f"timed out: no complete page within {total:g} s (fetch_total_timeout)"
+            except httpx.TimeoutException as exc:
+                error = f"timed out ({type(exc).__name__}) after {self.settings.fetch_timeout:g} s (fetch_timeout)"
+            except httpx.ConnectError as exc:
+                error = f"cannot connect: {_one_line(str(exc)) or type(exc).__name__}"
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                error = f"{type(exc).__name__}: {_one_line(str(exc))}"
+        if error is not None:
+            return self._failed(page, error), None
+        try:
+            text, title = await asyncio.to_thread(extract_text, page.content_type, page.body, page.charset)
+        except ValueError as exc:
+            return self._failed(page, str(exc)), None
+        record = FetchRecord(
+            url=url,
+            final_url=page.final_url,
+            ok=True,
+            http_status=page.status,
+            content_type=page.content_type,
+            title=title,
+        )
+        return record, text
+
+    def _host_limit(self, host: str) -> asyncio.Semaphore:
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self.settings.fetch_per_host)
+        return self._hosts[host]
+
+    @staticmethod
+    def _failed(page: _Page, error: str) -> FetchRecord:
+        return FetchRecord(
+            url=page.url,
+            final_url=page.final_url,
+            ok=False,
+            http_status=page.status,
+            content_type=page.content_type,
+            error=error,
+        )
+
+    async def _download(self, page: _Page) -> str | None:
+        """Follow redirects by hand so each hop passes the URL check; fill ``page``; return an error or None."""
+        assert self._client is not None
+        url, seen = page.url, set()
+        for hop in range(self.settings.fetch_max_redirects + 1):
+            page.final_url, page.status, page.content_type = url, None, ""
+            seen.add(url)
+            refusal = await self._check_url(url)
+            if refusal is not None:
+                return refusal
+            if hop == 0:
+                self.fetches += 1
+            async with self._client.stream("GET", url) as response:
+                page.status = response.status_code
+                location = response.headers.get("location")
+                if not (response.is_redirect and location):
+                    return await self._read_body(response, page)
+            url = str(httpx.URL(url).join(location))
+            if url in seen:
+                return f"redirect loop: {url} was already visited"
+        return f"too many redirects (more than {self.settings.fetch_max_redirects})"
+
+    async def _check_url(self, url: str) -> str | None:
+        """Why ``url`` must not be requested (scheme, or a host that is or resolves to a non-public address)."""
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https"):
+            return f"unsupported URL scheme {parsed.scheme or '(none)'!r}: only http and https are fetched"
+        host = parsed.host
+        if not host:
+            return "URL has no host"
+        if self.settings.allow_private_urls:
+            return None
+        name = host.lower().rstrip(".")
+        if name in _LOCAL_NAMES or name.endswith(".localhost"):
+            return f"refused: {host} is a local host name (pass --allow-private-urls to allow)"
+        try:
+            addresses = await resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        except (OSError, UnicodeError) as exc:
+            return f"cannot resolve host {host}: {_one_line(str(exc))}"
+        for address in addresses:
+            if not is_public_address(address):
+                return f"refused: {address} is a private/loopback address (pass --allow-private-urls to allow)"
+        return None if addresses else f"cannot resolve host {host}: no addresses"
+
+    async def _read_body(self, response: httpx.Response, page: _Page) -> str | None:
+        """Check status, type and size, then read the body into ``page``, inflating gzip within the size cap."""
+        page.content_type, page.charset = _parse_content_type(response.headers.get("content-type", ""))
+        if not response.is_success:
+            return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+        accepted = page.content_type in HTML_TYPES or page.content_type in TEXT_TYPES or page.content_type == PDF_TYPE
+        if not accepted and page.content_type not in _SNIFFED_TYPES:
+            return f"unsupported content type {page.content_type}"
+        cap_mb = f"{self.settings.fetch_max_mb:g} MB"
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            return f"page too large: Content-Length {declared} bytes is over the {cap_mb} cap (fetch_max_mb)"
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            return f"unsupported content encoding {encoding}"
+        # Inflated here rather than by httpx, which inflates each network read whole (64 KB of gzip can become
+        # 64 MB at once); with max_length, memory never exceeds the cap however well the body compresses.
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding.endswith("gzip") else None
+        body = bytearray()
+        too_large = f"page too large: more than {cap_mb}{' after decompression' if inflater else ''} (fetch_max_mb)"
+        try:
+            async for raw in response.aiter_raw():
+                if inflater is None:
+                    body += raw
+                while inflater is not None and raw and len(body) <= self._max_bytes:
+                    body += inflater.decompress(raw, self._max_bytes + 1 - len(body))
+                    raw = inflater.unconsumed_tail
+                if len(body) > self._max_bytes:
+                    return too_large
+        except zlib.error as exc:
+            return f"cannot decode the response body: {exc}"
+        page.body = bytes(body)
+        if not accepted:
+            if b"%PDF-" not in page.body[:1024]:
+                return f"unsupported content type {page.content_type or '(none)'}"
+            page.content_type = PDF_TYPE
+        return None

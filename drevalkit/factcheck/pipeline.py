@@ -1,0 +1,215 @@
+"""The bounded fact-checking pipeline for one report.
+
+extract claims (one call per chunk) -> for each claim: cited sources, then one web search -> fetch + extract ->
+rank passages -> verify in batches -> for claims left unknown, another round with the verifier's refined query
+(``rounds``). Searches and fetches go through the store, so no query or URL is requested twice, and a replay run
+reads only stored evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from ..config import Settings
+from ..llm import LLMClient
+from ..store import Store
+from ..schemas import Claim, Evidence, FactCheckCounts, FactCheckResult, FetchRecord, Report, Usage, Verdict
+from .claims import extract_claims
+from .evidence import Candidate, EmbeddingReranker, Reranker, rank, split_passages
+from .fetch import Fetcher
+from .search import Searcher, SearchError, SearchUnavailable, make_backend
+from .verify import BATCH_SIZE, verify_batch
+
+CITED_PASSAGES = 2
+SEARCH_PASSAGES = 3
+FETCHES_PER_QUERY = 3
+
+
+@dataclass
+class FactChecker:
+    """Shared services for fact-checking many reports (one LLM client, searcher and fetcher)."""
+
+    llm: LLMClient
+    searcher: Searcher
+    fetcher: Fetcher
+    max_claims: int = 40
+    rounds: int = 2
+    reranker: Reranker | None = None
+
+    async def check(self, report: Report) -> tuple[FactCheckResult, Usage]:
+        run = _ReportRun(self, report)
+        return await run.execute()
+
+
+@dataclass
+class _ReportRun:
+    checker: FactChecker
+    report: Report
+    usage: Usage = field(default_factory=Usage)
+    reasons: list[str] = field(default_factory=list)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    fetches: dict[str, FetchRecord] = field(default_factory=dict)
+    queries: set[str] = field(default_factory=set)
+
+    async def execute(self) -> tuple[FactCheckResult, Usage]:
+        checker = self.checker
+        extraction = await extract_claims(self.report, checker.llm, checker.max_claims)
+        self.usage.add(extraction.usage)
+        self.reasons.extend(extraction.failed_chunks)
+        claims = extraction.claims
+        if not claims:
+            status = "failed" if extraction.failed_chunks else "complete"
+            if not extraction.failed_chunks:
+                self.reasons.append("no verifiable claims found in the report")
+            return self._result(claims, {}, extraction, status), self.usage
+
+        citation_urls = {c.index: c.url for c in self.report.citations if c.index is not None}
+        per_claim: dict[str, list[Evidence]] = {c.id: [] for c in claims}
+        verdicts: dict[str, Verdict] = {}
+        pending = {c.id: c.queries[0] for c in claims}
+        for round_number in range(1, checker.rounds + 1):
+            if not pending:
+                break
+            todo = [c for c in claims if c.id in pending]
+            found = await asyncio.gather(
+                *(self._gather(c, pending[c.id], citation_urls if round_number == 1 else {}) for c in todo)
+            )
+            for claim, items in zip(todo, found):
+                known = {e.id for e in per_claim[claim.id]}
+                per_claim[claim.id].extend(e for e in items if e.id not in known)
+            batches = [todo[i : i + BATCH_SIZE] for i in range(0, len(todo), BATCH_SIZE)]
+            outcomes = await asyncio.gather(
+                *(self._verify(batch, per_claim, round_number) for batch in batches)
+            )
+            pending = {}
+            for batch_verdicts, follow_ups in outcomes:
+                for verdict in batch_verdicts:
+                    previous = verdicts.get(verdict.claim_id)
+                    if previous is not None and verdict.cited_source_supports is None:
+                        verdict.cited_source_supports = previous.cited_source_supports
+                    verdicts[verdict.claim_id] = verdict
+                for claim_id, query in follow_ups.items():
+                    if query not in self.queries:
+                        pending[claim_id] = query
+        failed = sum(v.label == "failed" for v in verdicts.values())
+        if failed:
+            self.reasons.append(f"{failed} claim(s) could not be verified (see their verdicts)")
+        status = "partial" if failed or extraction.failed_chunks or self._search_stopped() else "complete"
+        return self._result(claims, verdicts, extraction, status), self.usage
+
+    def _search_stopped(self) -> bool:
+        return any(r.startswith("search stopped") for r in self.reasons)
+
+    async def _verify(
+        self, batch: list[Claim], per_claim: dict[str, list[Evidence]], round_number: int
+    ) -> tuple[list[Verdict], dict[str, str]]:
+        shown: dict[str, Evidence] = {}
+        for claim in batch:
+            for item in per_claim[claim.id]:
+                shown.setdefault(item.id, item)
+        return await verify_batch(self.checker.llm, batch, list(shown.values()), round_number, self.usage)
+
+    async def _gather(self, claim: Claim, query: str, citation_urls: dict[int, str]) -> list[Evidence]:
+        """Evidence for one claim: passages of its cited sources, then of the top search results."""
+        cited_urls = [citation_urls[r] for r in claim.cited_refs if r in citation_urls]
+        cited = await self._candidates(cited_urls, "citation")
+        found: list[Evidence] = [self._register(c) for c in rank(claim.text, cited, CITED_PASSAGES,
+                                                                  self.checker.reranker)]
+        hits = await self._search(query)
+        urls = [h.url for h in hits if h.url not in cited_urls][:FETCHES_PER_QUERY]
+        searched = await self._candidates(urls, "search")
+        found += [self._register(c) for c in rank(f"{claim.text} {query}", searched, SEARCH_PASSAGES,
+                                                  self.checker.reranker)]
+        return found
+
+    async def _search(self, query: str) -> list:
+        self.queries.add(query)
+        try:
+            return await self.checker.searcher.search(query)
+        except SearchUnavailable as exc:
+            message = f"search stopped: {exc}"
+            if message not in self.reasons:
+                self.reasons.append(message)
+        except SearchError as exc:
+            self.reasons.append(f"search failed for {query!r}: {exc}")
+        return []
+
+    async def _candidates(self, urls: list[str], via: str) -> list[Candidate]:
+        results = await asyncio.gather(*(self.checker.fetcher.fetch(url) for url in dict.fromkeys(urls)))
+        candidates = []
+        for record, text in results:
+            self.fetches[record.url] = record
+            if not record.ok or not text:
+                continue
+            for passage in split_passages(text):
+                candidates.append(
+                    Candidate(url=record.final_url or record.url, title=record.title, passage=passage,
+                              content_sha256=record.content_sha256, retrieved_at=record.fetched_at, via=via)
+                )
+        return candidates
+
+    def _register(self, candidate: Candidate) -> Evidence:
+        key = hashlib.sha256(f"{candidate.content_sha256}\0{candidate.passage}\0{candidate.via}".encode()).hexdigest()
+        existing = self.evidence.get(key)
+        if existing is None:
+            # ids come from content, not arrival order, so prompts (and cached answers) are reproducible
+            taken = {e.id for e in self.evidence.values()}
+            length = 6
+            while f"e{key[:length]}" in taken:
+                length += 2
+            existing = Evidence(
+                id=f"e{key[:length]}", url=candidate.url, title=candidate.title, passage=candidate.passage,
+                retrieved_at=candidate.retrieved_at, content_sha256=candidate.content_sha256, via=candidate.via,
+                score=round(candidate.score, 4),
+            )
+            self.evidence[key] = existing
+        return existing
+
+    def _result(self, claims: list[Claim], verdicts: dict[str, Verdict], extraction, status: str) -> FactCheckResult:
+        ordered = [verdicts[c.id] for c in claims if c.id in verdicts]
+        counts = FactCheckCounts(**{
+            label: sum(v.label == label for v in ordered) for label in ("right", "wrong", "unknown", "failed")
+        })
+        judged = counts.right + counts.wrong + counts.unknown
+        ratios = {
+            label: (getattr(counts, label) / judged if judged else None) for label in ("right", "wrong", "unknown")
+        }
+        support = [v.cited_source_supports for v in ordered if v.cited_source_supports is not None]
+        used = {eid for v in ordered for eid in v.evidence_ids}
+        self.usage.searches += len(self.queries)
+        self.usage.fetches += len(self.fetches)
+        return FactCheckResult(
+            claims=claims,
+            verdicts=ordered,
+            evidence=[e for e in self.evidence.values() if e.id in used],
+            fetches=list(self.fetches.values()),
+            counts=counts,
+            ratios=ratios,
+            citation_accuracy=(sum(support) / len(support)) if support else None,
+            claims_found=extraction.found,
+            claims_skipped=extraction.skipped,
+            search_backend=self.checker.searcher.backend.name,
+            replay=self.checker.searcher.replay,
+            status=status,
+            reasons=self.reasons,
+        )
+
+
+@asynccontextmanager
+async def open_factchecker(
+    settings: Settings, llm: LLMClient, store: Store, *, replay: bool = False
+) -> AsyncIterator[FactChecker]:
+    """Build the search backend, searcher, fetcher and ranker from settings; closes their connections after."""
+    backend = make_backend(settings, store)
+    reranker = EmbeddingReranker(settings.embedding_model) if settings.embedding_model else None
+    async with httpx.AsyncClient(timeout=settings.fetch_timeout) as client, Fetcher(
+        settings, store, replay=replay
+    ) as fetcher:
+        searcher = Searcher(backend, store, settings, client=client, replay=replay)
+        yield FactChecker(llm, searcher, fetcher, settings.max_claims, settings.rounds, reranker)

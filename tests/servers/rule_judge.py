@@ -1,0 +1,81 @@
+"""A deterministic rule-based stand-in for an LLM on the fact-check prompts, plugged into FakeOpenAIServer.
+
+Extraction: every numbered sentence with a figure becomes a claim. Verification: a claim is right when one evidence
+passage contains all its figures, wrong when a passage on the same subject (most of its words) has other figures,
+unknown otherwise (with a follow-up query). Other prompts fall back to the server's schema-driven answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_SENTENCE = re.compile(r"^(S\d+): (.+)$", re.MULTILINE)
+_EVIDENCE = re.compile(r"^\[(e[0-9a-f]+)\] (\(cited by the report\) )?.*?\n(.+?)(?=\n\n|\n</evidence>)", re.MULTILINE | re.DOTALL)
+_CLAIM = re.compile(r"^(c\d+): (.+?)(?: \(the report cites its sources [\d, ]+ for this\))?$", re.MULTILINE)
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_WORD = re.compile(r"[a-z]{4,}")
+_MARKER = re.compile(r"\[\d+(?:[,\-]\s*\d+)*\]")
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+def _schema_name(body: dict[str, Any]) -> str:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "")
+
+
+def extract(prompt: str, schema: dict[str, Any]) -> str:
+    limit = int(re.search(r"at most (\d+)", prompt).group(1))
+    allowed = set(schema["$defs"]["ExtractedClaim"]["properties"]["sentence_id"]["enum"])
+    claims = []
+    for sentence_id, text in _SENTENCE.findall(prompt):
+        text = _MARKER.sub("", text).strip()
+        if sentence_id in allowed and _numbers(text):
+            claims.append({
+                "sentence_id": sentence_id,
+                "claim": text,
+                "kind": "number",
+                "worthiness": min(1.0, 0.3 + 0.1 * len(_numbers(text))),
+                "queries": [" ".join(text.split()[:10])],
+            })
+    return json.dumps({"claims": claims[:limit]})
+
+
+def verify(prompt: str, schema: dict[str, Any]) -> str:
+    evidence = [(eid, bool(cited), passage) for eid, cited, passage in _EVIDENCE.findall(prompt)]
+    claims = dict(_CLAIM.findall(prompt.split("<claims>", 1)[1]))
+    answer = {}
+    for claim_id in schema["required"]:
+        text = claims[claim_id]
+        figures = _numbers(text)
+        words = set(_WORD.findall(text.lower()))
+        verdict = {"rationale": "No passage settles this claim.", "label": "unknown", "evidence_ids": [],
+                   "cited_source_supports": "not_cited", "follow_up_query": " ".join(text.split()[:8]) + " facts"}
+        for eid, cited, passage in evidence:
+            if figures and figures <= _numbers(passage):
+                verdict.update(rationale=f"{eid} states the same figures.", label="right", evidence_ids=[eid],
+                               follow_up_query="", cited_source_supports="yes" if cited else "not_cited")
+                break
+        else:
+            for eid, cited, passage in evidence:
+                overlap = len(words & set(_WORD.findall(passage.lower()))) / max(len(words), 1)
+                if overlap >= 0.6:
+                    verdict.update(rationale=f"{eid} gives different figures.", label="wrong", evidence_ids=[eid],
+                                   follow_up_query="", cited_source_supports="no" if cited else "not_cited")
+                    break
+        answer[claim_id] = verdict
+    return json.dumps(answer)
+
+
+def respond(body: dict[str, Any]) -> str | None:
+    name = _schema_name(body)
+    prompt = body["messages"][-1]["content"]
+    schema = body["response_format"]["json_schema"]["schema"] if name else {}
+    if name == "ExtractedClaims":
+        return extract(prompt, schema)
+    if name == "BatchVerdicts":
+        return verify(prompt, schema)
+    return None

@@ -1,0 +1,230 @@
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from drevalkit.agents.importers import load_report
+from drevalkit.factcheck.claims import content_blocks, extract_claims, segment
+from drevalkit.factcheck.evidence import bm25_scores, split_passages
+from drevalkit.factcheck.pipeline import open_factchecker
+from drevalkit.llm import LLMClient
+from drevalkit.schemas import Report
+from drevalkit.store import Store
+from tests.servers import rule_judge
+from tests.servers.openai_server import FakeOpenAIServer
+from tests.servers.page_server import PageServer
+from tests.servers.search_server import FakeSearchServer
+from tests.servers.static_site import StaticSite
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+URLS = json.loads((SAMPLES / "corpus" / "urls.json").read_text())
+
+LABELLED = """# Grid storage in 2024
+
+Copy
+Share
+
+## Deployment
+
+The Hornsdale Power Reserve opened in December 2017 [1]. It was expanded to 150 MW in 2020 [2][3].
+Experts think storage matters.
+
+| Country | GW |
+| --- | --- |
+| China | 35 |
+
+```python
+print("not prose")
+```
+
+## Outlook
+
+- Tesla supplied the original 100 MW system [1].
+- Costs fell by 90% between 2010 and 2023 (BNEF).
+
+## References
+[1] Hornsdale. https://a.example/h
+[2] AEMO. https://b.example/a
+[3] Neoen. https://c.example/n
+"""
+
+# hand labels: (section, sentence start, cited refs) of every sentence segmentation must keep, in order
+EXPECTED = [
+    ("Deployment", "The Hornsdale Power Reserve opened", [1]),
+    ("Deployment", "It was expanded to 150 MW", [2, 3]),
+    ("Deployment", "Experts think storage matters", []),
+    ("Deployment", "Country: China; GW: 35", []),
+    ("Outlook", "Tesla supplied the original 100 MW", [1]),
+    ("Outlook", "Costs fell by 90%", []),
+]
+
+
+def _report(text: str) -> Report:
+    from drevalkit.agents.citations import parse_citations
+
+    citations, meta = parse_citations(text)
+    return Report(system="s", task_id="t", text=text, citations=citations, meta=meta)
+
+
+def test_segmentation_matches_hand_labels():
+    sentences = segment(_report(LABELLED))
+    got = [(s.section, s.text, s.cited_refs) for s in sentences]
+    assert len(got) == len(EXPECTED), got
+    for (section, text, refs), (want_section, want_start, want_refs) in zip(got, EXPECTED):
+        assert section == want_section and text.startswith(want_start) and refs == want_refs
+    joined = " ".join(t for _, t in content_blocks(LABELLED))
+    for boilerplate in ("Copy", "Share", "print(", "https://a.example", "Grid storage in 2024", "---"):
+        assert boilerplate not in joined
+
+
+def _extract(server, make_settings, report, max_claims):
+    async def go():
+        client = LLMClient(make_settings(server))
+        try:
+            return await extract_claims(report, client, max_claims)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def test_claim_extraction_links_sentence_section_refs_and_budget(make_settings):
+    with FakeOpenAIServer() as server:
+        server.responder = rule_judge.respond
+        result = _extract(server, make_settings, _report(LABELLED), max_claims=3)
+        request = server.requests[0]
+    schema = request["response_format"]["json_schema"]["schema"]
+    assert schema["$defs"]["ExtractedClaim"]["properties"]["sentence_id"]["enum"] == [f"S{i}" for i in range(1, 7)]
+    assert result.found == 5 and result.skipped == 2 and len(result.claims) == 3
+    by_start = {c.sentence.split()[0]: c for c in result.claims}
+    assert by_start["It"].cited_refs == [2, 3] and by_start["It"].section == "Deployment"
+    assert [c.id for c in result.claims] == ["c1", "c2", "c3"]
+    assert all(c.queries for c in result.claims)
+
+
+def test_extraction_failure_is_reported_not_empty(make_settings):
+    with FakeOpenAIServer() as server:
+        server.responder = lambda body: "no json"
+        result = _extract(server, make_settings, _report(LABELLED), max_claims=10)
+    assert result.claims == [] and result.failed_chunks and "could not be extracted" in result.failed_chunks[0]
+
+
+def test_passages_and_bm25():
+    text = "\n".join(["Webb launched on 25 December 2021."] + ["Filler sentence about nothing much. " * 40])
+    passages = split_passages(text, target_words=50)
+    assert passages[0].startswith("Webb launched") and all(len(p.split()) <= 50 for p in passages)
+    scores = bm25_scores("When did Webb launch in December?", passages)
+    assert scores[0] == max(scores) > 0
+
+
+@pytest.fixture
+def web(tmp_path):
+    """The sample corpus served over HTTP, a search API that indexes it, and the sample report citing it."""
+    with StaticSite(SAMPLES / "corpus") as site, FakeSearchServer() as search:
+        search.corpus = [
+            {"url": site.url(name), "title": name, "text": re.sub(r"<[^>]+>", " ", (SAMPLES / "corpus" / name).read_text())}
+            for name in URLS
+        ]
+        text = (SAMPLES / "report.md").read_text()
+        for name, url in URLS.items():
+            text = text.replace(url, site.url(name))
+        report_path = tmp_path / "report.md"
+        report_path.write_text(text)
+        yield site, search, report_path
+
+
+def _check(judge, settings, report_path, replay=False):
+    async def go():
+        report = load_report(report_path, system="s", task_id="jwst", max_bytes=10**7)
+        with Store(settings.store_path) as store:
+            client = LLMClient(settings, store)
+            try:
+                async with open_factchecker(settings, client, store, replay=replay) as checker:
+                    return await checker.check(report)
+            finally:
+                await client.close()
+
+    return asyncio.run(go())
+
+
+def test_factcheck_end_to_end_cites_fetched_evidence(web, make_settings):
+    site, search, report_path = web
+    with FakeOpenAIServer() as judge:
+        judge.responder = rule_judge.respond
+        settings = make_settings(judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True)
+        result, usage = _check(judge, settings, report_path)
+    assert result.status == "complete", result.reasons
+    assert len(result.claims) > 10
+    assert result.counts.right > 0 and result.counts.wrong > 0
+    fetched = {f.url: f for f in result.fetches}
+    evidence = {e.id: e for e in result.evidence}
+    for verdict in result.verdicts:
+        if verdict.label in ("right", "wrong"):
+            assert verdict.evidence_ids
+        for eid in verdict.evidence_ids:
+            item = evidence[eid]
+            assert fetched[item.url].ok and item.content_sha256 == fetched[item.url].content_sha256
+    assert all(count == 1 for count in site.hits.values())  # no URL fetched twice
+    queries = [r["params"]["q"] for r in search.requests]
+    assert len(queries) == len(set(queries))  # no query sent twice
+    assert len(search.requests) / len(result.claims) <= 2.0
+    assert result.citation_accuracy is not None
+    wrong = [c.text for c in result.claims if any(v.claim_id == c.id and v.label == "wrong" for v in result.verdicts)]
+    assert any("6 billion" in t for t in wrong), wrong  # the deliberate error in the sample report
+    assert usage.searches >= len(set(queries)) and usage.fetches == len(result.fetches)
+
+    # replay: stored evidence and cached answers only, zero network calls, the same verdicts
+    calls, hits, searches = judge.completions, dict(site.hits), len(search.requests)
+    with FakeOpenAIServer() as judge2:
+        settings2 = settings.model_copy(update={"base_url": judge.url})
+        replayed, usage2 = _check(judge2, settings2, report_path, replay=True)
+    assert [v.model_dump() for v in replayed.verdicts] == [v.model_dump() for v in result.verdicts]
+    assert usage2.calls == 0 and judge.completions == calls and dict(site.hits) == hits
+    assert len(search.requests) == searches and replayed.replay
+
+
+def test_active_round_retries_unknown_claims(web, make_settings):
+    site, search, report_path = web
+    with FakeOpenAIServer() as judge:
+        judge.responder = rule_judge.respond
+        settings = make_settings(judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True,
+                                 rounds=2)
+        result, _ = _check(judge, settings, report_path)
+    second = [v for v in result.verdicts if v.round == 2]
+    queries = [r["params"]["q"] for r in search.requests]
+    assert second and any(q.endswith(" facts") for q in queries)
+
+
+def test_hostile_cited_urls_finish_within_cap(make_settings, tmp_path):
+    with PageServer() as pages, FakeSearchServer() as search, FakeOpenAIServer() as judge:
+        judge.responder = rule_judge.respond
+        hostile = ["/drip", "/stall", "/huge", "/gzip-bomb", "/image.png", "/loop", "/error", "/to-metadata"]
+        refs = "\n".join(f"[{i}] Page {i}. {pages.url(p)}" for i, p in enumerate(hostile, start=1))
+        markers = "".join(f"[{i}]" for i in range(1, len(hostile) + 1))
+        path = tmp_path / "hostile.md"
+        path.write_text(f"# R\n\nThe plant opened in 2017 with 100 MW {markers}.\n\n## References\n{refs}\n")
+        settings = make_settings(judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True,
+                                 fetch_total_timeout=1.5, fetch_max_mb=1)
+        started = time.monotonic()
+        result, _ = _check(judge, settings, path)
+        elapsed = time.monotonic() - started
+    assert elapsed < 15
+    records = {f.url: f for f in result.fetches}
+    for page in hostile:
+        record = records[pages.url(page)]
+        assert not record.ok and record.error
+    assert result.verdicts[0].label == "unknown"
+
+
+def test_private_urls_are_not_fetched_without_permission(make_settings, tmp_path):
+    with PageServer() as pages, FakeOpenAIServer() as judge:
+        judge.responder = rule_judge.respond
+        path = tmp_path / "r.md"
+        path.write_text(f"# R\n\nThe plant opened in 2017 [1].\n\n## References\n[1] P. {pages.url('/article')}\n")
+        settings = make_settings(judge, search="local")
+        result, _ = _check(judge, settings, path)
+    assert sum(pages.hits.values()) == 0
+    assert all(not f.ok and "private" in f.error for f in result.fetches)

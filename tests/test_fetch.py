@@ -1,0 +1,290 @@
+"""The page fetcher against a real local server: extraction, hostile pages, the private-address guard, caching."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+
+import pytest
+
+from drevalkit.config import Settings
+from drevalkit.factcheck import fetch as fetch_module
+from drevalkit.factcheck.fetch import Fetcher, is_public_address
+from drevalkit.schemas import FetchRecord
+from drevalkit.store import Store
+from tests.servers.page_server import PageServer
+
+TOTAL_CAP = 1.5
+REFUSED = "refused: {} is a private/loopback address (pass --allow-private-urls to allow)"
+
+
+@pytest.fixture
+def pages():
+    with PageServer() as server:
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "s.sqlite3") as opened:
+        yield opened
+
+
+def fetch_settings(tmp_path, **overrides) -> Settings:
+    values = dict(
+        home=tmp_path,
+        allow_private_urls=True,
+        fetch_timeout=5.0,
+        fetch_total_timeout=TOTAL_CAP,
+        fetch_max_mb=1,
+        fetch_max_redirects=3,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def fetch_urls(settings: Settings, store: Store, urls: list[str], *, replay: bool = False):
+    """Fetch ``urls`` one after the other with a new Fetcher; return the results and the fetcher (for its counters)."""
+
+    async def run():
+        async with Fetcher(settings, store, replay=replay) as fetcher:
+            return [await fetcher.fetch(url) for url in urls], fetcher
+
+    return asyncio.run(run())
+
+
+def fetch_one(settings: Settings, store: Store, url: str) -> tuple[FetchRecord, str | None]:
+    results, _ = fetch_urls(settings, store, [url])
+    return results[0]
+
+
+# -- extraction ----------------------------------------------------------------------------------------------------
+def test_article_keeps_the_article_and_drops_the_boilerplate(tmp_path, pages, store):
+    url = pages.url("/article")
+    record, text = fetch_one(fetch_settings(tmp_path), store, url)
+    assert record.ok and record.error == ""
+    assert (record.http_status, record.content_type, record.final_url, record.via) == (200, "text/html", url, "web")
+    assert record.title.startswith("Grid batteries in Europe")
+    assert "more than 7 gigawatts" in text and "Lithium iron phosphate" in text and "7.1" in text  # table kept
+    for boilerplate in ("NAVHOME", "NAVNEWS", "NAVLETTER", "FOOTERCORP", "FOOTERPRIVACY"):
+        assert boilerplate not in text
+    assert store.get_fetch(url) == record
+    assert store.get_document(record.content_sha256) == text
+    assert [hit.url for hit in store.search_documents("lithium phosphate", 3)] == [url]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "title", "expected"),
+    [
+        ("/plain", "text/plain", "", "Hornsdale Power Reserve in South Australia opened in December 2017."),
+        ("/notes.md", "text/markdown", "Storage notes", "Pumped hydro still holds **over 90%**"),
+        ("/plain-gzip", "text/plain", "", "Hornsdale Power Reserve in South Australia opened in December 2017."),
+        ("/latin1", "text/plain", "", "Le café de la gare vend des crêpes."),
+        ("/report.pdf", "application/pdf", "Storage Report", "Installed capacity reached 7.1 gigawatts."),
+        ("/report-download", "application/pdf", "Storage Report", "Battery storage report 2024."),  # sniffed
+    ],
+)
+def test_text_markdown_and_pdf(tmp_path, pages, store, path, content_type, title, expected):
+    record, text = fetch_one(fetch_settings(tmp_path), store, pages.url(path))
+    assert record.ok, record.error
+    assert (record.content_type, record.title) == (content_type, title)
+    assert expected in text
+    assert store.get_document(record.content_sha256) == text
+
+
+def test_redirect_chain_is_followed_to_the_page(tmp_path, pages, store):
+    url = pages.url("/chain/3")
+    record, text = fetch_one(fetch_settings(tmp_path, fetch_max_redirects=3), store, url)
+    assert record.ok and "7 gigawatts" in text
+    assert (record.url, record.final_url) == (url, pages.url("/article"))
+    assert [pages.hits[p] for p in ("/chain/3", "/chain/2", "/chain/1", "/article")] == [1, 1, 1, 1]
+
+
+# -- hostile pages ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/drip", f"timed out: no complete page within {TOTAL_CAP:g} s (fetch_total_timeout)"),
+        ("/stall", f"timed out: no complete page within {TOTAL_CAP:g} s (fetch_total_timeout)"),
+        ("/huge", "page too large: more than 1 MB (fetch_max_mb)"),
+        ("/huge-declared", f"page too large: Content-Length {200 << 20} bytes is over the 1 MB cap (fetch_max_mb)"),
+        ("/gzip-bomb", "page too large: more than 1 MB after decompression (fetch_max_mb)"),
+        ("/bad-gzip", "cannot decode the response body: Error -3 while decompressing data: incorrect header check"),
+        ("/brotli", "unsupported content encoding br"),
+        ("/image.png", "unsupported content type image/png"),
+        ("/blob", "unsupported content type application/octet-stream"),
+        ("/loop", "redirect loop: {base}/loop was already visited"),
+        ("/chain/9", "too many redirects (more than 3)"),
+        ("/to-ftp", "unsupported URL scheme 'ftp': only http and https are fetched"),
+        ("/error", "HTTP 500 Internal Server Error"),
+        ("/missing", "HTTP 404 Not Found"),
+        ("/empty", "no extractable text"),
+    ],
+)
+def test_hostile_pages_fail_within_the_caps_and_are_stored(tmp_path, pages, store, path, error):
+    url = pages.url(path)
+    started = time.monotonic()
+    record, text = fetch_one(fetch_settings(tmp_path), store, url)
+    assert time.monotonic() - started < TOTAL_CAP + 1.0
+    assert text is None and not record.ok
+    assert record.error == error.format(base=pages.url("")), record.error
+    assert store.get_fetch(url) == record
+
+
+def test_read_timeout_is_reported(tmp_path, pages, store):
+    record, _ = fetch_one(fetch_settings(tmp_path, fetch_timeout=0.3), store, pages.url("/stall"))
+    assert record.error == "timed out (ReadTimeout) after 0.3 s (fetch_timeout)"
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/file.txt", "file:///etc/passwd", "not a url", "http:///nohost"])
+def test_unsupported_urls_are_refused_without_a_request(tmp_path, store, url):
+    results, fetcher = fetch_urls(fetch_settings(tmp_path), store, [url])
+    record, text = results[0]
+    assert text is None and not record.ok and fetcher.fetches == 0
+    assert record.error.startswith(("unsupported URL scheme", "URL has no host", "invalid URL")), record.error
+
+
+# -- private-address guard -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("ip", "public"),
+    [
+        ("127.0.0.1", False),
+        ("127.8.9.10", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("172.31.255.255", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
+        ("::1", False),
+        ("::", False),
+        ("fc00::1", False),
+        ("fd12:3456::1", False),
+        ("fe80::1", False),
+        ("fe80::1%eth0", False),
+        ("fec0::1", False),  # site-local
+        ("ff02::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("::ffff:169.254.169.254", False),
+        ("2002:7f00:1::", False),  # 6to4 wrapping 127.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 wrapping 10.0.0.1
+        ("not-an-ip", False),
+        ("8.8.8.8", True),
+        ("1.1.1.1", True),
+        ("::ffff:8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+    ],
+)
+def test_is_public_address(ip, public):
+    assert is_public_address(ip) is public
+
+
+def test_guard_refuses_loopback_before_any_request(tmp_path, pages, store):
+    settings = fetch_settings(tmp_path, allow_private_urls=False)
+    urls = [pages.url("/article"), pages.url("/article", host="localhost"), "http://metadata.google.internal/x"]
+    results, fetcher = fetch_urls(settings, store, urls)
+    errors = [record.error for record, _ in results]
+    assert errors == [
+        REFUSED.format("127.0.0.1"),
+        "refused: localhost is a local host name (pass --allow-private-urls to allow)",
+        "refused: metadata.google.internal is a local host name (pass --allow-private-urls to allow)",
+    ]
+    assert not pages.hits and fetcher.fetches == 0
+    assert not store.get_fetch(urls[0]).ok
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Resolve test names from a table; IP literals resolve to themselves; anything else does not resolve."""
+    table = {"public.test": ["93.184.216.34", "127.0.0.1"], "private.test": ["10.0.0.5"]}
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host in table:
+            return table[host]
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+
+    monkeypatch.setattr(fetch_module, "resolve", resolve)
+    return table
+
+
+def test_guard_checks_every_resolved_address(tmp_path, pages, store, fake_dns):
+    settings = fetch_settings(tmp_path, allow_private_urls=False)
+    results, _ = fetch_urls(settings, store, [f"http://public.test:{pages.port}/article", "https://nowhere.test/"])
+    assert results[0][0].error == REFUSED.format("127.0.0.1")
+    assert results[1][0].error.startswith("cannot resolve host nowhere.test: ")
+    assert not pages.hits
+
+
+def test_guard_checks_each_redirect_hop(tmp_path, pages, store, fake_dns, monkeypatch):
+    # Let the test server itself through, so the refusal can only come from the check of the redirect targets.
+    monkeypatch.setattr(fetch_module, "is_public_address", lambda ip: ip == "127.0.0.1" or is_public_address(ip))
+    settings = fetch_settings(tmp_path, allow_private_urls=False)
+    to_private = pages.url(f"/redirect?to=http://private.test:{pages.port}/article")
+    results, fetcher = fetch_urls(settings, store, [pages.url("/to-metadata"), to_private, pages.url("/plain")])
+    (metadata, _), (private, _), (plain, text) = results
+    assert metadata.error == REFUSED.format("169.254.169.254")
+    assert metadata.final_url == "http://169.254.169.254/latest/meta-data"
+    assert private.error == REFUSED.format("10.0.0.5")
+    assert private.final_url == f"http://private.test:{pages.port}/article"
+    assert plain.ok and "Hornsdale" in text
+    assert (pages.hits["/to-metadata"], pages.hits["/redirect"], pages.hits["/article"]) == (1, 1, 0)
+    assert fetcher.fetches == 3
+
+
+# -- caching, sharing, limits, replay ----------------------------------------------------------------------------------
+def test_a_url_is_fetched_once_across_fetchers(tmp_path, pages, store):
+    settings = fetch_settings(tmp_path)
+    article, failing = pages.url("/article"), pages.url("/error")
+    first, fetcher = fetch_urls(settings, store, [article, failing, article, failing])
+    assert (fetcher.fetches, fetcher.reused) == (2, 2)
+    assert first[0] == first[2] and first[1] == first[3]
+    with Store(tmp_path / "s.sqlite3") as reopened:
+        again, fetcher = fetch_urls(settings, reopened, [article, failing])
+    assert (fetcher.fetches, fetcher.reused) == (0, 2)
+    assert again == first[:2]
+    assert (pages.hits["/article"], pages.hits["/error"]) == (1, 1)
+
+
+def test_concurrent_fetches_of_one_url_share_one_request(tmp_path, pages, store):
+    async def run():
+        async with Fetcher(fetch_settings(tmp_path), store) as fetcher:
+            return await asyncio.gather(*(fetcher.fetch(pages.url("/slow")) for _ in range(8))), fetcher
+
+    results, fetcher = asyncio.run(run())
+    assert pages.hits["/slow"] == 1 and fetcher.fetches == 1
+    assert all(result == results[0] for result in results) and results[0][0].ok
+
+
+def test_per_host_limit(tmp_path, pages, store):
+    async def run():
+        async with Fetcher(fetch_settings(tmp_path, fetch_per_host=2), store) as fetcher:
+            return await asyncio.gather(*(fetcher.fetch(pages.url(f"/slow?n={n}")) for n in range(4)))
+
+    results = asyncio.run(run())
+    assert all(record.ok for record, _ in results)
+    assert pages.hits["/slow"] == 4 and pages.max_active == 2
+
+
+def test_replay_uses_the_store_only(tmp_path, pages, store):
+    settings = fetch_settings(tmp_path)
+    stored_url, new_url, corpus_url = pages.url("/plain"), pages.url("/article"), "https://corpus.example/doc"
+    fetch_one(settings, store, stored_url)
+    store.put_fetch(FetchRecord(url=corpus_url, ok=True, via="corpus", title="Corpus doc"), "Offline corpus text.")
+    results, fetcher = fetch_urls(settings, store, [stored_url, corpus_url, new_url], replay=True)
+    (stored, stored_text), (corpus, corpus_text), (missing, missing_text) = results
+    assert stored.ok and "Hornsdale" in stored_text
+    assert corpus.via == "corpus" and corpus_text == "Offline corpus text."
+    assert missing_text is None and missing.error == "not in the evidence store (replay)"
+    assert store.get_fetch(new_url) is None
+    assert (fetcher.fetches, fetcher.reused) == (0, 2)
+    assert dict(pages.hits) == {"/plain": 1}
