@@ -205,3 +205,69 @@ def _write_sample_rubric(path: Path) -> None:
                     build_key="k")
     rubric.hash = rubric.content_hash()
     path.write_text(rubric.model_dump_json())
+
+
+def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monkeypatch, tmp_path):
+    from tests.servers import rule_judge
+    from tests.servers.search_server import FakeSearchServer
+    from tests.servers.static_site import StaticSite
+
+    judge_server.responder = rule_judge.respond
+    urls = json.loads((SAMPLES / "corpus" / "urls.json").read_text())
+    with StaticSite(SAMPLES / "corpus") as site, FakeSearchServer() as search:
+        search.corpus = [{"url": site.url(n), "title": n, "text": (SAMPLES / "corpus" / n).read_text()} for n in urls]
+        text = (SAMPLES / "report.md").read_text()
+        for name, url in urls.items():
+            text = text.replace(url, site.url(name))
+        report = tmp_path / "jwst-first-years.md"
+        report.write_text(text)
+        monkeypatch.setenv("DREVAL_SEARXNG_URL", search.url("searxng"))
+        args = ("score", report, "--task", SAMPLES / "task.json", "--search", "searxng", "--max-claims", 12)
+
+        refused = invoke(*args, "--out", tmp_path / "guarded")
+        assert sum(site.hits.values()) == 0  # no --allow-private-urls: nothing on 127.0.0.1 is fetched
+        guarded = _card(tmp_path / "guarded" / "results" / "default" / "jwst-first-years.json")
+        assert all(not f.ok and "private" in f.error for f in guarded.factcheck.fetches)
+        assert refused.exit_code == 0
+
+        result = invoke(*args, "--allow-private-urls")
+        assert result.exit_code == 0, result.output + result.stderr
+        card = _card(tmp_path / "dreval-out" / "results" / "default" / "jwst-first-years.json")
+        assert card.quality.status == "complete" and card.factcheck.status == "complete"
+        assert len(card.factcheck.claims) == 12 and card.factcheck.claims_skipped > 0
+        assert card.factcheck.counts.right > 0 and "fact-check" in result.output
+        assert card.provenance.prompt_versions.keys() == {"quality", "factcheck"}
+        html = (tmp_path / "dreval-out" / "html" / "default" / "jwst-first-years.html").read_text()
+        assert "Fact-check" in html
+        served, searched, calls = dict(site.hits), len(search.requests), judge_server.completions
+
+        replay = invoke("factcheck", report, "--search", "searxng", "--max-claims", 12, "--replay", "--out",
+                        tmp_path / "replay")
+        assert replay.exit_code == 0, replay.stderr
+        replayed = _card(tmp_path / "replay" / "results" / "default" / "jwst-first-years.json")
+        assert replayed.quality is None and replayed.factcheck.replay
+        assert [v.label for v in replayed.factcheck.verdicts] == [v.label for v in card.factcheck.verdicts]
+        assert dict(site.hits) == served and len(search.requests) == searched and judge_server.completions == calls
+
+
+def test_corpus_add_makes_cited_urls_resolve_offline(judge_env, judge_server, tmp_path):
+    from tests.servers import rule_judge
+
+    judge_server.responder = rule_judge.respond
+    added = invoke("corpus", "add", SAMPLES / "corpus")
+    assert added.exit_code == 0 and "indexed 8 documents" in added.output
+    result = invoke("factcheck", SAMPLES / "report.md", "--max-claims", 10)
+    assert result.exit_code == 0, result.stderr
+    card = _card(Path("dreval-out/results/default/report.json"))
+    assert card.factcheck.search_backend == "local"
+    assert card.factcheck.fetches and all(f.ok and f.via == "corpus" for f in card.factcheck.fetches)
+    assert card.factcheck.counts.right > 0
+    assert invoke("corpus", "add", tmp_path / "missing").exit_code == 2
+
+
+def test_search_backend_misconfiguration_is_one_line(judge_env, monkeypatch):
+    monkeypatch.delenv("SERPER_API_KEY", raising=False)
+    result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--search", "serper")
+    assert result.exit_code == 2 and "SERPER_API_KEY" in result.stderr
+    both = invoke("score", SAMPLES / "report.md", "--prompt", "x", "--no-quality", "--no-factcheck")
+    assert both.exit_code == 2 and "nothing to do" in both.stderr

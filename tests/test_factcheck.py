@@ -201,7 +201,8 @@ def test_active_round_retries_unknown_claims(web, make_settings):
 def test_hostile_cited_urls_finish_within_cap(make_settings, tmp_path):
     with PageServer() as pages, FakeSearchServer() as search, FakeOpenAIServer() as judge:
         judge.responder = rule_judge.respond
-        hostile = ["/drip", "/stall", "/huge", "/gzip-bomb", "/image.png", "/loop", "/error", "/to-metadata"]
+        # (never a redirect to a non-loopback address here: with the guard off it would really be requested)
+        hostile = ["/drip", "/stall", "/huge", "/gzip-bomb", "/image.png", "/loop", "/error", "/huge-declared"]
         refs = "\n".join(f"[{i}] Page {i}. {pages.url(p)}" for i, p in enumerate(hostile, start=1))
         markers = "".join(f"[{i}]" for i in range(1, len(hostile) + 1))
         path = tmp_path / "hostile.md"

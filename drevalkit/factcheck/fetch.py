@@ -86,6 +86,9 @@ class _Page:
     content_type: str = ""
     charset: str | None = None
     body: bytes = b""
+    # a refusal by the address guard or a failed DNS lookup depends on settings and the network, not on the page:
+    # it is not stored, so a later run with --allow-private-urls or a working resolver fetches the page
+    durable: bool = True
 
 
 def _parse_content_type(value: str) -> tuple[str, str | None]:
@@ -201,13 +204,15 @@ class Fetcher:
         return None if text is None else (record, text)
 
     async def _fetch_and_store(self, url: str) -> tuple[FetchRecord, str | None]:
-        record, text = await self._fetch_new(url)
-        # In a thread: indexing a large document for full-text search would otherwise stall every other fetch.
-        await asyncio.to_thread(self.store.put_fetch, record, text)
+        page = _Page(url=url, final_url=url)
+        record, text = await self._fetch_new(page)
+        if page.durable:
+            # In a thread: indexing a large document for full-text search would otherwise stall every other fetch.
+            await asyncio.to_thread(self.store.put_fetch, record, text)
         return record, text
 
-    async def _fetch_new(self, url: str) -> tuple[FetchRecord, str | None]:
-        page = _Page(url=url, final_url=url)
+    async def _fetch_new(self, page: _Page) -> tuple[FetchRecord, str | None]:
+        url = page.url
         try:
             host = httpx.URL(url).host
         except httpx.InvalidURL as exc:
@@ -265,7 +270,7 @@ class Fetcher:
         for hop in range(self.settings.fetch_max_redirects + 1):
             page.final_url, page.status, page.content_type = url, None, ""
             seen.add(url)
-            refusal = await self._check_url(url)
+            refusal = await self._check_url(url, page)
             if refusal is not None:
                 return refusal
             if hop == 0:
@@ -280,7 +285,7 @@ class Fetcher:
                 return f"redirect loop: {url} was already visited"
         return f"too many redirects (more than {self.settings.fetch_max_redirects})"
 
-    async def _check_url(self, url: str) -> str | None:
+    async def _check_url(self, url: str, page: _Page) -> str | None:
         """Why ``url`` must not be requested (scheme, or a host that is or resolves to a non-public address)."""
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https"):
@@ -290,6 +295,7 @@ class Fetcher:
             return "URL has no host"
         if self.settings.allow_private_urls:
             return None
+        page.durable = False  # from here on a refusal depends on settings and DNS, not on the page
         name = host.lower().rstrip(".")
         if name in _LOCAL_NAMES or name.endswith(".localhost"):
             return f"refused: {host} is a local host name (pass --allow-private-urls to allow)"
@@ -300,7 +306,10 @@ class Fetcher:
         for address in addresses:
             if not is_public_address(address):
                 return f"refused: {address} is a private/loopback address (pass --allow-private-urls to allow)"
-        return None if addresses else f"cannot resolve host {host}: no addresses"
+        if not addresses:
+            return f"cannot resolve host {host}: no addresses"
+        page.durable = True
+        return None
 
     async def _read_body(self, response: httpx.Response, page: _Page) -> str | None:
         """Check status, type and size, then read the body into ``page``, inflating gzip within the size cap."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 
@@ -13,13 +14,20 @@ from ..resources import data_path
 from ..schemas import Rubric, Scorecard
 
 
+def is_http_url(url: str) -> bool:
+    """Only http(s) URLs become links: a ``javascript:`` or ``data:`` URL from a hostile page stays plain text."""
+    return urlsplit(url).scheme.lower() in ("http", "https")
+
+
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_path("templates"))),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["http_url"] = is_http_url
+    return env
 
 
 def render_scorecard(card: Scorecard, rubric: Rubric | None = None) -> str:
