@@ -11,6 +11,7 @@ $(BIN)/dreval: pyproject.toml
 	@touch $@
 
 demo: $(BIN)/dreval
+	$(BIN)/dreval corpus add samples/corpus
 	$(BIN)/dreval score samples/report.md --task samples/task.json
 
 test: $(BIN)/dreval
@@ -18,6 +19,7 @@ test: $(BIN)/dreval
 
 bench: $(BIN)/dreval
 	$(BIN)/python benchmarks/quality_cost.py
+	$(BIN)/python benchmarks/factcheck_cost.py
 
 clean:
 	rm -rf $(VENV) dreval-out dist build .pytest_cache

@@ -1,0 +1,147 @@
+"""Fact-check cost: claims, LLM calls, searches and fetches per claim, and wall time, for 10 reports at once.
+
+Everything runs on this machine: the sample corpus is served over HTTP, a fake search API indexes it (with a
+simulated search latency), and a local OpenAI-compatible server with simulated prefill/decode rates plays the LLM
+(a deterministic rule-based judge: it extracts every sentence with a figure and checks figures against passages).
+The reports are synthetic: sentences drawn from the corpus pages, some with a figure altered, each cited to its page.
+Run: ``python benchmarks/factcheck_cost.py [--reports 10] [--max-claims 40]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from drevalkit.agents.importers import load_report  # noqa: E402
+from drevalkit.config import Settings  # noqa: E402
+from drevalkit.factcheck.fetch import extract_text  # noqa: E402
+from drevalkit.factcheck.pipeline import open_factchecker  # noqa: E402
+from drevalkit.llm import LLMClient  # noqa: E402
+from drevalkit.schemas import Usage  # noqa: E402
+from drevalkit.store import Store  # noqa: E402
+from tests.servers import rule_judge  # noqa: E402
+from tests.servers.openai_server import FakeOpenAIServer  # noqa: E402
+from tests.servers.search_server import FakeSearchServer  # noqa: E402
+from tests.servers.static_site import StaticSite  # noqa: E402
+
+CORPUS = ROOT / "samples" / "corpus"
+
+
+def corpus_sentences() -> list[tuple[str, str]]:
+    """(file name, sentence) for every corpus sentence that states a figure."""
+    pairs = []
+    for name in json.loads((CORPUS / "urls.json").read_text()):
+        kind = "text/html" if name.endswith(".html") else "text/plain"
+        text, _ = extract_text(kind, (CORPUS / name).read_bytes(), "utf-8")
+        for sentence in re.split(r"(?<=[.!?])\s+", text.replace("\n", " ")):
+            if re.search(r"\d", sentence) and 8 <= len(sentence.split()) <= 45:
+                pairs.append((name, sentence.strip()))
+    return pairs
+
+
+def make_report(index: int, pairs: list[tuple[str, str]], site: StaticSite, sentences: int) -> str:
+    rng = random.Random(index)
+    chosen = rng.sample(pairs, min(sentences, len(pairs)))
+    names = sorted({name for name, _ in chosen})
+    lines = [f"# Synthetic report {index}", ""]
+    for n, (name, sentence) in enumerate(chosen):
+        if n % 10 == 0:
+            lines += ["", f"## Section {n // 10 + 1}", ""]
+        if rng.random() < 0.2:  # alter a figure: a claim the evidence contradicts
+            sentence = re.sub(r"\d+", lambda m: str(int(m.group(0)) + 3), sentence, count=1)
+        lines.append(f"{sentence.rstrip('.')} [{names.index(name) + 1}].")
+    lines += ["", "## References"] + [f"[{i}] {name}. {site.url(name)}" for i, name in enumerate(names, start=1)]
+    return "\n".join(lines)
+
+
+async def check_all(settings: Settings, paths: list[Path]) -> tuple[list, float]:
+    with Store(settings.store_path) as store:
+        llm = LLMClient(settings, store=None)
+        try:
+            async with open_factchecker(settings, llm, store) as checker:
+                started = time.perf_counter()
+                reports = [load_report(p, system="bench", task_id=p.stem, max_bytes=10**7) for p in paths]
+                results = await asyncio.gather(*(checker.check(r) for r in reports))
+                wall = time.perf_counter() - started
+                return [(r, u, checker) for r, u in results], wall
+        finally:
+            await llm.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=10)
+    parser.add_argument("--sentences", type=int, default=40, help="sentences per synthetic report")
+    parser.add_argument("--max-claims", type=int, default=40)
+    parser.add_argument("--prefill", type=float, default=8000.0, help="simulated LLM prefill tokens/s")
+    parser.add_argument("--decode", type=float, default=400.0, help="simulated LLM decode tokens/s")
+    parser.add_argument("--search-latency", type=float, default=0.3, help="simulated seconds per search request")
+    args = parser.parse_args()
+
+    pairs = corpus_sentences()
+    with tempfile.TemporaryDirectory() as tmp, StaticSite(CORPUS) as site, FakeSearchServer(
+        delay=args.search_latency
+    ) as search, FakeOpenAIServer(prefill_tokens_per_s=args.prefill, decode_tokens_per_s=args.decode) as judge:
+        judge.responder = rule_judge.respond
+        search.corpus = [{"url": site.url(n), "title": n, "text": s} for n, s in pairs]
+        paths = []
+        for i in range(args.reports):
+            path = Path(tmp) / f"report-{i}.md"
+            path.write_text(make_report(i, pairs, site, args.sentences))
+            paths.append(path)
+        settings = Settings(
+            base_url=judge.url, api_key="bench", model=judge.model, concurrency=32, home=Path(tmp) / "home",
+            cache=False, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True,
+            max_claims=args.max_claims,
+        )
+        results, wall = asyncio.run(check_all(settings, paths))
+        api_searches = len(search.requests)
+        page_requests = sum(site.hits.values())
+
+    total = Usage()
+    claims = 0
+    labels = {"right": 0, "wrong": 0, "unknown": 0, "failed": 0}
+    for result, usage, _ in results:
+        total.add(usage)
+        claims += len(result.claims)
+        for label in labels:
+            labels[label] += getattr(result.counts, label)
+    checker = results[0][2]
+    per_claim = lambda value: round(value / claims, 3)  # noqa: E731
+    figures = {
+        "reports": len(results),
+        "claims_per_report": round(claims / len(results), 1),
+        "llm_calls_per_claim": per_claim(total.calls),
+        "search_queries_per_claim": per_claim(total.searches),
+        "search_api_requests_per_claim": per_claim(api_searches),
+        "pages_per_claim": per_claim(total.fetches),
+        "page_requests_per_claim": per_claim(page_requests),
+        "prompt_tokens_per_claim": per_claim(total.prompt_tokens),
+        "completion_tokens_per_claim": per_claim(total.completion_tokens),
+        "wall_s_total": round(wall, 2),
+        "wall_s_per_report": round(wall / len(results), 2),
+        "verdicts": labels,
+        "fetcher_requests": checker.fetcher.fetches,
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    print(f"factcheck_cost: {len(results)} reports at once; simulated LLM prefill {args.prefill:g} tok/s, decode "
+          f"{args.decode:g} tok/s; search latency {args.search_latency:g} s")
+    for key, value in figures.items():
+        print(f"{key:32s} {value}")
+    print("targets: <= 1 verification call per claim on average (extraction amortised), <= 1.5 searches per claim")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
