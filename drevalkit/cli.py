@@ -21,7 +21,7 @@ from rich.table import Table
 
 from . import __version__
 from .agents.importers import IMPORTERS
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, load_settings, redact_url
 from .llm import LLMClient, LLMError, LLMUnavailable
 from .report.html import scorecard_path
 from .quality.rubric import RubricBook, RubricError, read_rubric, rubric_path
@@ -106,31 +106,48 @@ def main() -> None:
     """dreval: evaluate deep-research agents with adaptive rubrics and fact-checking."""
 
 
-def _collect_reports(paths: tuple[Path, ...]) -> tuple[list[Path], str | None]:
-    """Report files from the arguments (folders expanded) and the folder name if exactly one folder was given."""
-    files: list[Path] = []
-    folder_name = None
+def _collect_reports(paths: tuple[Path, ...]) -> list[tuple[Path, str | None]]:
+    """Report files from the arguments, folders expanded, each with the name of the folder it was found in."""
+    files: list[tuple[Path, str | None]] = []
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES)
             if not found:
                 raise Abort(f"{path}: no report files ({', '.join(REPORT_SUFFIXES)}) in this folder", EXIT_BAD_INPUT)
-            files.extend(found)
-            folder_name = path.resolve().name if len(paths) == 1 else None
+            files.extend((p, path.resolve().name) for p in found)
         elif path.exists():
-            files.append(path)
+            files.append((path, None))
         else:
             raise Abort(f"{path}: no such file or folder", EXIT_BAD_INPUT)
-    return files, folder_name
+    return files
 
 
 def _build_jobs(
-    reports: list[Path], system: str, task_file: Path | None, task_id: str | None, prompt: str | None,
-    tasks_file: Path | None, task_required: bool = True,
+    files: list[tuple[Path, str | None]], system: str | None, task_file: Path | None, task_id: str | None,
+    prompt: str | None, tasks_file: Path | None, task_required: bool = True,
 ) -> list[ScoreJob]:
+    """One job per report; the system is --system, else the report's folder name, else 'default'."""
+    jobs = _jobs_for(files, system, task_file, task_id, prompt, tasks_file, task_required)
+    seen: dict[tuple[str, str], Path] = {}
+    for job in jobs:
+        key = (job.system, job.task_id)
+        if key in seen:
+            raise Abort(f"{seen[key]} and {job.report_path} would both be the result of system {job.system!r} on "
+                        f"task {job.task_id!r}; score them separately or give each folder its own --system",
+                        EXIT_BAD_INPUT)
+        seen[key] = job.report_path
+    return jobs
+
+
+def _jobs_for(
+    files: list[tuple[Path, str | None]], system: str | None, task_file: Path | None, task_id: str | None,
+    prompt: str | None, tasks_file: Path | None, task_required: bool,
+) -> list[ScoreJob]:
+    reports = [path for path, _ in files]
+    systems = {path: system or folder or "default" for path, folder in files}
     given = [name for name, value in (("--task", task_file), ("--prompt", prompt), ("--tasks", tasks_file)) if value]
     if not given and not task_required:
-        return [ScoreJob(path, system, path.stem, None) for path in reports]
+        return [ScoreJob(path, systems[path], path.stem, None) for path in reports]
     if len(given) != 1:
         raise Abort("give exactly one of --task FILE, --prompt TEXT or --tasks FILE (reports named by task id)",
                     EXIT_BAD_INPUT)
@@ -140,7 +157,7 @@ def _build_jobs(
         for path in reports:
             task = by_id.get(path.stem)
             problem = "" if task else f"no task with id {path.stem!r} (the report's file name) in {tasks_file}"
-            jobs.append(ScoreJob(path, system, path.stem, task, problem))
+            jobs.append(ScoreJob(path, systems[path], path.stem, task, problem))
         return jobs
     if len(reports) != 1:
         raise Abort("--task and --prompt score one report; for many, use --tasks with files named <task id>.md",
@@ -152,7 +169,7 @@ def _build_jobs(
     else:
         assert task_file is not None
         task = select_task(load_tasks(task_file), task_id, task_file)
-    return [ScoreJob(reports[0], system, task.id, task)]
+    return [ScoreJob(reports[0], systems[reports[0]], task.id, task)]
 
 
 def _fmt(value: float | None) -> str:
@@ -336,8 +353,7 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
     tasks_file, system, replay = options.pop("tasks_file"), options.pop("system"), options.pop("replay")
     settings = build_settings(options.pop("config_file"), **options)
     try:
-        files, folder_name = _collect_reports(reports)
-        jobs = _build_jobs(files, system or folder_name or "default", task_file, task_id, prompt, tasks_file,
+        jobs = _build_jobs(_collect_reports(reports), system, task_file, task_id, prompt, tasks_file,
                            task_required=quality)
         fixed = read_rubric(rubric_file) if rubric_file else None
         if fixed is not None and any(job.task_id != fixed.task_id for job in jobs):
@@ -349,7 +365,7 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
     for job in jobs:
         job.report_format = report_format
     store, llm = open_judge(settings)
-    plan = _Plan(quality, factcheck, fixed, rebuild_rubrics, not no_resume, replay)
+    plan = _Plan(quality, factcheck, fixed, rebuild_rubrics, not (no_resume or rebuild_rubrics), replay)
     cards, skipped = asyncio.run(_score(settings, store, llm, jobs, plan))
     _summary(cards, skipped, settings.out)
     if len(cards) == 1 and cards[0].status == "failed" and cards[0].report_ref is None:
@@ -492,7 +508,11 @@ def show_config(config_file: Path | None) -> None:
     """Show the effective settings (secrets masked) and where the store lives."""
     settings = build_settings(config_file)
     shown = settings.model_dump(mode="json")
-    shown["api_key"] = "set (hidden)" if settings.api_key else None
+    for name, value in shown.items():
+        if name.endswith("api_key"):
+            shown[name] = "set (hidden)" if value else None
+        elif name.endswith("_url") and value:
+            shown[name] = redact_url(value)
     for key, value in shown.items():
         stdout.print(f"{key} = {value!r}", highlight=False)
     stdout.print(f"store = {str(settings.store_path)!r}", highlight=False)

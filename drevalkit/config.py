@@ -22,6 +22,21 @@ CONFIG_FILE_NAME = "dreval.toml"
 ENV_PREFIX = "DREVAL_"
 
 
+def redact_url(url: str) -> str:
+    """A URL without credentials, query string or fragment: safe for messages, logs and results."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(invalid URL)"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if port:
+        host = f"{host}:{port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
 class ConfigError(ValueError):
     """Settings that cannot be used; the message says which and how to fix it."""
 
@@ -95,14 +110,8 @@ class Settings(BaseModel):
         return 0.0 if self.samples == 1 else 0.7
 
     def endpoint_label(self) -> str:
-        """The endpoint without credentials or query string, safe to record in results."""
-        if not self.base_url:
-            return ""
-        parts = urlsplit(self.base_url)
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+        """The endpoint without credentials or query string, safe to record in results and messages."""
+        return redact_url(self.base_url) if self.base_url else ""
 
     def config_hash(self) -> str:
         """Hash of the settings that can change a score (not secrets, paths or concurrency)."""
@@ -129,8 +138,7 @@ class Settings(BaseModel):
 
 
 # Keys read from the variables their services document, without the DREVAL_ prefix (prefixed ones also work).
-_PLAIN_ENV = {"serper_api_key": "SERPER_API_KEY", "tavily_api_key": "TAVILY_API_KEY", "brave_api_key": "BRAVE_API_KEY",
-              "api_key": "OPENAI_API_KEY"}
+_PLAIN_ENV = {"serper_api_key": "SERPER_API_KEY", "tavily_api_key": "TAVILY_API_KEY", "brave_api_key": "BRAVE_API_KEY"}
 
 
 def _env_values(environ: dict[str, str]) -> dict[str, Any]:
@@ -177,6 +185,10 @@ def load_settings(
         values.update(_file_values(config_file))
     values.update(_env_values(environ))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    # OPENAI_API_KEY only as a last resort, and only for OpenAI itself: never sent to another endpoint
+    base_url = str(values.get("base_url") or "")
+    if "api_key" not in values and environ.get("OPENAI_API_KEY") and (not base_url or "api.openai.com" in base_url):
+        values["api_key"] = environ["OPENAI_API_KEY"]
     try:
         return Settings(**values)
     except ValidationError as exc:

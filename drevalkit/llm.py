@@ -11,26 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 
 import openai
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 
-from .config import Settings
+from .config import Settings, redact_url
 from .schemas import JudgeInfo, Usage, stable_hash
+from .retry import backoff_delay, retry_after_seconds
 from .store import Store
 
 T = TypeVar("T", bound=BaseModel)
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 STRUCTURED_MODES = ("json_schema", "json_object", "text")
-_MAX_RETRY_AFTER = 600.0
 _REPAIR_ECHO_CHARS = 4000
 
 
@@ -111,33 +109,18 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def _retry_after_seconds(exc: openai.APIStatusError) -> float | None:
-    headers = exc.response.headers if exc.response is not None else {}
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return float(raw_ms) / 1000.0
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        try:
-            return max(parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)
-        except (TypeError, ValueError):
-            return None
-
-
 def _is_context_overflow(exc: openai.APIStatusError) -> bool:
     text = str(exc).lower()
     return any(word in text for word in ("context length", "context window", "maximum context", "too many tokens"))
 
 
+_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "structured", "guided", "grammar")
+
+
 def _is_format_rejection(exc: openai.APIStatusError) -> bool:
-    return exc.status_code in (400, 422) and not _is_context_overflow(exc)
+    """A 400/422 that blames the structured-output request (not the prompt, e.g. a content filter or its length)."""
+    text = str(exc).lower()
+    return exc.status_code in (400, 422) and not _is_context_overflow(exc) and any(w in text for w in _FORMAT_WORDS)
 
 
 class LLMClient:
@@ -149,6 +132,7 @@ class LLMClient:
         self.settings = settings
         self.model = settings.model
         self.base_url = settings.base_url or OPENAI_DEFAULT_URL
+        self.endpoint = redact_url(self.base_url)  # for messages: never the credentials a URL may carry
         api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
         self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
@@ -165,7 +149,7 @@ class LLMClient:
 
     @property
     def judge_info(self) -> JudgeInfo:
-        return JudgeInfo(model=self.model, endpoint=self.settings.endpoint_label() or self.base_url, backend="openai")
+        return JudgeInfo(model=self.model, endpoint=self.endpoint, backend="openai")
 
     async def close(self) -> None:
         await self._client.close()
@@ -173,13 +157,20 @@ class LLMClient:
     async def check(self) -> None:
         """Fail fast with a one-line reason when the endpoint is unreachable or rejects the key."""
         try:
-            await self._client.with_options(timeout=min(self.settings.timeout, 15.0), max_retries=1).models.list()
+            models = await self._client.with_options(timeout=min(self.settings.timeout, 15.0), max_retries=1).models.list()
         except openai.AuthenticationError as exc:
-            raise LLMUnavailable(f"the judge endpoint {self.base_url} rejected the API key ({exc.status_code})") from None
+            raise LLMUnavailable(f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})") from None
         except openai.APIConnectionError as exc:
-            raise LLMUnavailable(f"cannot reach the judge endpoint {self.base_url}: {exc.__cause__ or exc}") from None
+            raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {exc.__cause__ or exc}") from None
         except openai.APIStatusError:
-            pass  # many servers do not implement /models; the first real call will tell
+            return  # many servers do not implement /models; the first real call will tell
+        except Exception as exc:  # noqa: BLE001 - the SDK fails in many ways on a body that is not its API's
+            raise LLMUnavailable(
+                f"{self.endpoint} does not answer like an OpenAI-compatible API ({type(exc).__name__}); "
+                "check --base-url (it usually ends in /v1)"
+            ) from None
+        if not hasattr(models, "data"):
+            raise LLMUnavailable(f"{self.endpoint} does not answer like an OpenAI-compatible API; check --base-url")
 
     def cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any], params: dict[str, Any]) -> str:
         return stable_hash({"model": self.model, "messages": messages, "schema": schema, "params": params}, 64)
@@ -318,7 +309,7 @@ class LLMClient:
                 raise LLMUnavailable(f"the judge endpoint rejected the API key ({exc.status_code})") from None
             except openai.NotFoundError as exc:
                 raise LLMUnavailable(
-                    f"the judge endpoint {self.base_url} has no model {self.model!r} or no chat API ({exc.status_code})"
+                    f"the judge endpoint {self.endpoint} has no model {self.model!r} or no chat API ({exc.status_code})"
                 ) from None
             except openai.APIStatusError as exc:
                 if exc.status_code == 429 and "insufficient_quota" in str(exc):
@@ -327,7 +318,7 @@ class LLMClient:
                     self._mode_index = max(self._mode_index, mode_used + 1)
                     continue
                 if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
-                    attempt = await self._backoff(attempt, usage, f"HTTP {exc.status_code}", _retry_after_seconds(exc))
+                    attempt = await self._backoff(attempt, usage, f"HTTP {exc.status_code}", retry_after_seconds(exc.response.headers if exc.response is not None else None))
                     continue
                 raise LLMCallFailed(f"the judge rejected the request (HTTP {exc.status_code}): {_short(exc)}") from None
             except openai.APITimeoutError:
@@ -337,8 +328,11 @@ class LLMClient:
                 try:
                     attempt = await self._backoff(attempt, usage, f"connection failed ({exc.__cause__ or exc})", None)
                 except LLMCallFailed as failed:
-                    raise LLMUnavailable(f"cannot reach the judge endpoint {self.base_url}: {failed}") from None
+                    raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {failed}") from None
                 continue
+            if not hasattr(response, "choices"):
+                raise LLMUnavailable(f"{self.endpoint} answered with something that is not a chat completion; "
+                                     "check --base-url (it usually ends in /v1)")
             usage.calls += 1
             self._account(response, usage)
             if not response.choices:
@@ -350,11 +344,7 @@ class LLMClient:
         if attempt >= self.settings.max_retries:
             raise LLMCallFailed(f"{problem}; gave up after {attempt + 1} attempts")
         usage.retries += 1
-        if retry_after is not None:
-            delay = min(retry_after, _MAX_RETRY_AFTER)
-        else:
-            delay = min(self.settings.backoff_max, self.settings.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
-        await asyncio.sleep(delay)
+        await asyncio.sleep(backoff_delay(attempt, self.settings.backoff_base, self.settings.backoff_max, retry_after))
         return attempt + 1
 
     def _account(self, response: Any, usage: Usage) -> None:

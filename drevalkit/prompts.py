@@ -4,14 +4,15 @@ templates (they include each other), so every result records exactly which wordi
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cached_property
 
 import jinja2
 
 
 def fence_untrusted(text: str, tag: str) -> str:
-    """Neutralise closing tags inside untrusted text so it cannot end its own delimiter block."""
-    return text.replace(f"</{tag}", f"<\\/{tag}")
+    """Neutralise closing tags inside untrusted text (any case or spacing) so it cannot end its own block."""
+    return re.sub(rf"<\s*/\s*({re.escape(tag)})", r"<\\/\1", text, flags=re.IGNORECASE)
 
 
 class PromptSet:

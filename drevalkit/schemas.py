@@ -24,6 +24,12 @@ def stable_hash(value: Any, length: int = 16) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:length]
 
 
+class StrictModel(BaseModel):
+    """Base of the output models LLMs are asked for: closed objects, so unknown keys are invalid output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class Persona(BaseModel):
     id: str
     domain: str = ""
@@ -296,6 +302,7 @@ class Provenance(BaseModel):
     judge: JudgeInfo
     prompt_versions: dict[str, str] = Field(default_factory=dict)
     config_hash: str
+    input_key: str = Field(default="", description="hash of the report file, task, fixed rubric and replay flag")
     samples: int = 1
     started_at: str
     finished_at: str = ""

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import __version__
+from .aio import gather_or_cancel
 from .agents.importers import ReportError, load_report
 from .config import Settings
 from .files import atomic_write_text, safe_filename
@@ -37,6 +38,7 @@ from .schemas import (
     Scorecard,
     Task,
     Usage,
+    stable_hash,
     utc_now,
 )
 
@@ -101,18 +103,30 @@ class Scorer:
             versions["factcheck"] = FACTCHECK_PROMPTS.version
         return versions
 
-    def _provenance(self, started_at: str) -> Provenance:
+    def _provenance(self, job: ScoreJob, started_at: str) -> Provenance:
         return Provenance(
             dreval_version=__version__,
             judge=self.llm.judge_info,
             prompt_versions=self._prompt_versions(),
             config_hash=self.settings.config_hash(),
+            input_key=self.input_key(job) or "",
             samples=self.settings.samples,
             started_at=started_at,
         )
 
+    def input_key(self, job: ScoreJob) -> str | None:
+        """What a result was computed from: the report file's bytes, the task, a fixed rubric, replay or not."""
+        try:
+            report_sha = hashlib.sha256(job.report_path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+        fixed = self.rubrics.fixed.hash if self.rubrics is not None and self.rubrics.fixed is not None else None
+        replay = self.factchecker.searcher.replay if self.factchecker is not None else None
+        task = job.task.content_key() if job.task is not None else None
+        return stable_hash({"report": report_sha, "task": task, "rubric": fixed, "replay": replay})
+
     def is_finished(self, job: ScoreJob) -> Scorecard | None:
-        """The existing complete result for this job with the same parts, judge, settings and prompts, if any."""
+        """The existing complete result for this job from the same inputs, parts, judge, settings and prompts."""
         previous = read_scorecard(result_path(self.settings.out, job.system, job.task_id))
         if (
             previous is not None
@@ -120,6 +134,7 @@ class Scorer:
             and previous.provenance.config_hash == self.settings.config_hash()
             and previous.provenance.judge.model == self.llm.model
             and previous.provenance.prompt_versions == self._prompt_versions()
+            and previous.provenance.input_key == self.input_key(job)
         ):
             return previous
         return None
@@ -152,7 +167,7 @@ class Scorer:
             system=job.system,
             task_id=job.task_id,
             task=job.task,
-            provenance=self._provenance(started_at),
+            provenance=self._provenance(job, started_at),
             status="failed",
         )
         usage = Usage()
@@ -181,7 +196,7 @@ class Scorer:
                 parts.append(self._quality(job.task, report, usage))
             if self.factchecker is not None:
                 parts.append(self._factcheck(report, usage))
-            outcomes = list(await asyncio.gather(*parts))
+            outcomes = await gather_or_cancel(*parts)
             if self.rubrics is not None:
                 card.quality, rubric = outcomes.pop(0)
             if self.factchecker is not None:
@@ -191,6 +206,9 @@ class Scorer:
             raise
         except ReportError as exc:
             card.reasons = [str(exc)]
+        except Exception as exc:  # noqa: BLE001 - one report's unexpected failure must not end the batch
+            card.status = "failed"
+            card.reasons = [f"internal error while scoring ({type(exc).__name__}: {exc}); please report it"]
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
@@ -218,11 +236,4 @@ class Scorer:
                 on_done(card, False)
             return card
 
-        tasks = [asyncio.ensure_future(run(job)) for job in jobs]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+        return await gather_or_cancel(*(run(job) for job in jobs))

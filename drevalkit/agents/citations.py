@@ -12,7 +12,7 @@ _REFERENCES_HEADING = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _URL = re.compile(r"https?://[^\s<>\"'\]]+", re.IGNORECASE)
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _ENTRY_INDEX = re.compile(r"^\s*(?:[-*]\s*)?(?:\[\^?(\d{1,4})\]:?|(\d{1,4})[.)]|\^(\d{1,4}):?)\s*")
 _MARKER_GROUP = re.compile(r"\[(\d{1,4}(?:\s*(?:[,;]|[-\u2013])\s*\d{1,4})*)\](?!\()")
 
@@ -52,7 +52,7 @@ def cited_indices(body: str) -> list[int]:
 
 
 def _clean_title(text: str) -> str:
-    text = _MD_LINK.sub(lambda m: m.group(1), text)
+    text = MD_LINK.sub(lambda m: m.group(1), text)
     text = _URL.sub("", text)
     text = re.sub(r"\b(?:available at|retrieved from|url)\s*:?\s*$", "", text.strip(), flags=re.IGNORECASE)
     return text.strip(" \t-–—:;,.<>()[]*_\"'")
@@ -71,7 +71,7 @@ def parse_reference_entries(section: str) -> list[Citation]:
         if index_match:
             index = int(next(g for g in index_match.groups() if g))
             rest = line[index_match.end() :]
-        md = _MD_LINK.search(rest)
+        md = MD_LINK.search(rest)
         url = md.group(2) if md else _trim_url(url_match.group(0))
         citations.append(Citation(index=index, url=url, title=_clean_title(rest)))
     return citations
@@ -82,7 +82,7 @@ def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
     body, section = split_references(text)
     citations = parse_reference_entries(section) if section else []
     known_urls = {c.url for c in citations}
-    for match in _MD_LINK.finditer(body):
+    for match in MD_LINK.finditer(body):
         url = match.group(2)
         if url not in known_urls:
             known_urls.add(url)

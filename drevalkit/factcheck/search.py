@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import html
-import random
 import re
-import time
 from collections.abc import Callable, Iterable
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
 
-from ..config import Settings
+from ..config import Settings, redact_url
+from ..retry import backoff_delay, retry_after_seconds
 from ..schemas import SearchHit
 from ..store import Store
 
-_MAX_RETRY_AFTER = 600.0
 _EXCERPT_CHARS = 200
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
@@ -104,29 +101,6 @@ def clean_hits(raw: Iterable[tuple[Any, Any, Any]], k: int) -> list[SearchHit]:
     return hits
 
 
-def _safe_url(url: str) -> str:
-    """A URL without credentials or query string, safe for messages."""
-    try:
-        parts = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return "(invalid URL)"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.host}{port}{parts.path}"
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        try:
-            return max(parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)
-        except (TypeError, ValueError):
-            return None
-
-
 def _items(container: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
     """The result objects under ``container[key]``; a missing or non-list value is a malformed answer."""
     value = container.get(key)
@@ -146,7 +120,7 @@ class _HTTPBackend:
         self._key = api_key.get_secret_value() if api_key is not None else ""
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(url={_safe_url(self.url)!r})"
+        return f"{type(self).__name__}(url={redact_url(self.url)!r})"
 
     async def search(self, client: httpx.AsyncClient, query: str, k: int) -> list[SearchHit]:
         try:
@@ -206,12 +180,12 @@ class _HTTPBackend:
             return SearchUnavailable(f"{self.name} reports exhausted credit or quota (HTTP {status}): {detail}")
         if status in (404, 405):
             return SearchUnavailable(
-                f"{self.name} has no search API at {_safe_url(self.url)} (HTTP {status}): check the URL setting"
+                f"{self.name} has no search API at {redact_url(self.url)} (HTTP {status}): check the URL setting"
             )
         if status in (408, 429) or status >= 500:
             return SearchRetryable(
                 f"{self.name} answered HTTP {status}: {detail}", status=status,
-                retry_after=_retry_after(response.headers),
+                retry_after=retry_after_seconds(response.headers),
             )
         return SearchError(f"{self.name} rejected the query (HTTP {status}): {detail}")
 
@@ -244,7 +218,7 @@ class SearxngBackend(_HTTPBackend):
 
     def _key_message(self, status: int) -> str:
         return (
-            f"the SearXNG instance at {_safe_url(self.url)} refused the request (HTTP {status}): enable the json "
+            f"the SearXNG instance at {redact_url(self.url)} refused the request (HTTP {status}): enable the json "
             "format (search.formats in its settings.yml) and check its access rules"
         )
 
@@ -311,7 +285,7 @@ def register_backend(name: str, factory: BackendFactory) -> None:
 
 def _url(url: str | None, variable: str) -> str:
     if not url or not _is_web_url(url):
-        raise SearchError(f"{variable} must be an http(s) URL, got {_safe_url(url) if url else 'nothing'}")
+        raise SearchError(f"{variable} must be an http(s) URL, got {redact_url(url) if url else 'nothing'}")
     return url
 
 
@@ -437,7 +411,8 @@ class Searcher:
                     raise self._give_up(exc, attempt + 1) from None
                 attempt += 1
                 self.retries += 1
-                await asyncio.sleep(self._delay(attempt, exc.retry_after))
+                await asyncio.sleep(backoff_delay(attempt - 1, self.settings.backoff_base, self.settings.backoff_max,
+                                                  exc.retry_after))
                 continue
             self.store.put_search(self.backend.name, query, self.k, hits)
             return hits
@@ -450,9 +425,3 @@ class Searcher:
         if exc.unreachable:
             return self._stop(SearchUnavailable(f"cannot reach {self.backend.name}: {exc} ({attempts} attempts)"))
         return SearchError(f"{exc}; gave up after {attempts} attempts")
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, _MAX_RETRY_AFTER)
-        base = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempt - 1))
-        return base * random.uniform(0.5, 1.0)

@@ -8,25 +8,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
 from ..llm import LLMClient, LLMError, LLMUnavailable
-from ..schemas import Claim, Evidence, Usage, Verdict
+from ..schemas import Claim, Evidence, StrictModel, Usage, Verdict
 from .claims import PROMPTS
 
 BATCH_SIZE = 5
 MAX_EVIDENCE_PER_VERDICT = 5
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 def verdict_model(claim_ids: list[str], evidence_ids: list[str]) -> type[BaseModel]:
     evidence_id = Literal[tuple(evidence_ids)]  # type: ignore[valid-type]
     item = create_model(
         "ClaimVerdict",
-        __base__=_Strict,
+        __base__=StrictModel,
         rationale=(str, Field(description="one to three sentences")),
         label=(Literal["right", "wrong", "unknown"], ...),
         evidence_ids=(list[evidence_id], Field(max_length=MAX_EVIDENCE_PER_VERDICT)),
@@ -34,7 +31,7 @@ def verdict_model(claim_ids: list[str], evidence_ids: list[str]) -> type[BaseMod
         follow_up_query=(str, Field(description="for unknown claims: a better search query; else empty")),
     )
     fields = {f"v{i}": (item, Field(alias=claim_id)) for i, claim_id in enumerate(claim_ids)}
-    return create_model("BatchVerdicts", __config__=ConfigDict(extra="forbid"), **fields)
+    return create_model("BatchVerdicts", __base__=StrictModel, **fields)
 
 
 def verify_messages(claims: list[Claim], evidence: list[Evidence]) -> list[dict[str, str]]:

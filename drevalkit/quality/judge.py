@@ -7,12 +7,12 @@ server has the shared prefix cached before the other dimensions (and samples) ar
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
+from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..schemas import (
     CriterionScore,
@@ -22,15 +22,14 @@ from ..schemas import (
     Report,
     Rubric,
     Spread,
+    StrictModel,
     Task,
     Usage,
 )
 from .rubric import PROMPTS, load_general_rubric
 
 
-class CriterionJudgement(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CriterionJudgement(StrictModel):
     rationale: str
     score: float = Field(ge=0, le=10)
 
@@ -41,11 +40,7 @@ def judgement_model(dimension: Dimension) -> type[BaseModel]:
         f"c{i}": (CriterionJudgement, Field(alias=criterion.id))
         for i, criterion in enumerate(dimension.criteria)
     }
-    return create_model(
-        "DimensionJudgement",
-        __config__=ConfigDict(extra="forbid"),
-        **fields,
-    )
+    return create_model("DimensionJudgement", __base__=StrictModel, **fields)
 
 
 @dataclass
@@ -88,7 +83,7 @@ async def judge_report(
     usage = Usage()
     jobs = [(sample, dim) for sample in range(samples) for dim in rubric.dimensions]
     first = await judge_dimension(llm, task, report, jobs[0][1], jobs[0][0], usage)
-    rest = await asyncio.gather(*(judge_dimension(llm, task, report, dim, s, usage) for s, dim in jobs[1:]))
+    rest = await gather_or_cancel(*(judge_dimension(llm, task, report, dim, s, usage) for s, dim in jobs[1:]))
     return aggregate(rubric, [first, *rest], samples), usage
 
 

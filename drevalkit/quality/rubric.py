@@ -13,13 +13,14 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from ..files import atomic_write_text, safe_filename
+from ..aio import gather_or_cancel
 from ..llm import LLMClient
 from ..prompts import PromptSet
 from ..resources import data_path
-from ..schemas import Criterion, Dimension, Rubric, Task, Usage, stable_hash
+from ..schemas import Criterion, Dimension, Rubric, StrictModel, Task, Usage, stable_hash
 
 PROMPTS = PromptSet("drevalkit.quality")
 MAX_SPECIFIC_DIMENSIONS = 3
@@ -57,11 +58,8 @@ def load_general_rubric(path: Path | None = None) -> GeneralRubric:
 
 
 # Output models the rubric builder asks the LLM for.
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-
-class _SpecificDimension(_Strict):
+class _SpecificDimension(StrictModel):
     name: str = Field(description="short name of the task-specific dimension")
     definition: str = Field(description="one sentence: what this dimension measures for this task")
     weight: float = Field(ge=0, le=1)
@@ -71,12 +69,12 @@ def dimension_plan_model(general: GeneralRubric) -> type[BaseModel]:
     """Schema of the first rubric call: task-specific dimensions plus a weight for each general dimension."""
     weights = create_model(
         "GeneralWeights",
-        __base__=_Strict,
+        __base__=StrictModel,
         **{d.id: (float, Field(ge=0, le=1)) for d in general.dimensions},
     )
     return create_model(
         "DimensionPlan",
-        __base__=_Strict,
+        __base__=StrictModel,
         analysis=(str, Field(description="what this task's reader needs most, briefly")),
         specific_dimensions=(
             list[_SpecificDimension],
@@ -86,13 +84,13 @@ def dimension_plan_model(general: GeneralRubric) -> type[BaseModel]:
     )
 
 
-class _CriterionDraft(_Strict):
+class _CriterionDraft(StrictModel):
     criterion: str = Field(description="what the judge checks in the report")
     explanation: str = Field(description="what a strong report does to satisfy it")
     weight: float = Field(ge=0, le=1)
 
 
-class CriteriaPlan(_Strict):
+class CriteriaPlan(StrictModel):
     criteria: list[_CriterionDraft] = Field(min_length=2, max_length=8)
 
 
@@ -155,7 +153,7 @@ async def build_rubric(task: Task, llm: LLMClient) -> tuple[Rubric, Usage]:
         usage.add(result.usage)
         return result.value
 
-    plans = await asyncio.gather(*(criteria_for(name, definition) for _, name, _, definition, _ in skeleton))
+    plans = await gather_or_cancel(*(criteria_for(name, definition) for _, name, _, definition, _ in skeleton))
     dimension_weights = _normalise([weight for *_, weight in skeleton])
     dimensions = []
     for (dim_id, name, kind, definition, _), weight, criteria_plan in zip(skeleton, dimension_weights, plans):
