@@ -141,7 +141,6 @@ class LLMClient:
             settings.structured_output
         )
         self._auto_mode = settings.structured_output == "auto"
-        self.total = Usage()
 
     @property
     def mode(self) -> str:
@@ -201,9 +200,7 @@ class LLMClient:
                 except ValidationError:
                     value = None
                 if value is not None:
-                    usage = Usage(cache_hits=1)
-                    self.total.add(usage)
-                    return LLMResult(value, usage, cached=True)
+                    return LLMResult(value, Usage(cache_hits=1), cached=True)
 
         usage = Usage()
         try:
@@ -211,11 +208,9 @@ class LLMClient:
         except LLMError as exc:
             usage.failed_calls += 1
             exc.usage = usage
-            self.total.add(usage)
             raise
         if self._store is not None:
             self._store.put_llm(key, self.model, content, usage.model_dump())
-        self.total.add(usage)
         return LLMResult(value, usage, cached=False)
 
     async def _generate(

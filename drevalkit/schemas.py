@@ -134,12 +134,6 @@ class Rubric(BaseModel):
     def content_hash(self) -> str:
         return stable_hash([d.model_dump() for d in self.dimensions])
 
-    def dimension(self, dimension_id: str) -> Dimension:
-        for dim in self.dimensions:
-            if dim.id == dimension_id:
-                return dim
-        raise KeyError(dimension_id)
-
 
 class Spread(BaseModel):
     """Spread of repeated judgements (``--samples N``)."""
@@ -237,6 +231,7 @@ class FetchRecord(BaseModel):
     error: str = ""
     fetched_at: str = Field(default_factory=utc_now)
     via: Literal["web", "corpus"] = "web"
+    guarded: bool = Field(default=True, description="fetched with the private-address guard on")
 
 
 class Evidence(BaseModel):
@@ -249,6 +244,7 @@ class Evidence(BaseModel):
     retrieved_at: str
     content_sha256: str
     via: Literal["citation", "search"]
+    cited_ref: int | None = Field(default=None, description="the report's reference number, for cited sources")
     score: float = 0.0
 
 

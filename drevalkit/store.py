@@ -145,10 +145,6 @@ class Store:
             ).fetchall()
         return [SearchHit(url=url, title=title or "", snippet=snippet or "") for url, title, snippet in rows]
 
-    def count_documents(self) -> int:
-        with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM fetches WHERE record LIKE '%\"ok\":true%'").fetchone()[0]
-
     def close(self) -> None:
         with self._lock:
             self._conn.close()

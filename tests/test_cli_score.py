@@ -166,9 +166,50 @@ def test_rubric_command_and_fixed_rubric(judge_env, judge_server, tmp_path):
     assert wrong.exit_code == 2 and "cannot score other tasks" in wrong.stderr
 
 
-def test_config_command_masks_secret(judge_env):
+def test_config_command_masks_secrets(judge_env, monkeypatch):
+    monkeypatch.setenv("DREVAL_BASE_URL", "https://user:tok3n@gw.example/v1?api-key=SECRET")
     result = invoke("config")
-    assert result.exit_code == 0 and "test-secret-key" not in result.output and "set (hidden)" in result.output
+    assert result.exit_code == 0 and "set (hidden)" in result.output
+    for secret in ("test-secret-key", "tok3n", "SECRET"):
+        assert secret not in result.output
+    unreachable = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--base-url",
+                         "http://user:tok3n@127.0.0.1:9/v1?api-key=SECRET")
+    assert unreachable.exit_code == 3 and "tok3n" not in unreachable.stderr and "SECRET" not in unreachable.stderr
+
+
+def test_endpoint_that_is_not_an_openai_api_exits_3(judge_env, monkeypatch, tmp_path):
+    from tests.servers.static_site import StaticSite
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "models").write_text("<html><body>Login</body></html>")
+    with StaticSite(tmp_path / "site") as site:
+        result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--base-url", site.url(""))
+    assert result.exit_code == 3 and "OpenAI-compatible" in result.stderr
+
+
+def test_two_reports_for_one_result_are_refused(judge_env, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(SAMPLES / "report.md", tmp_path / folder / "jwst-first-years.md")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text((SAMPLES / "task.json").read_text().replace("\n", " "))
+    clash = invoke("score", tmp_path / "a", tmp_path / "b", "--tasks", tasks, "--system", "same", "--no-factcheck")
+    assert clash.exit_code == 2 and "would both be the result" in clash.stderr
+    per_folder = invoke("score", tmp_path / "a", tmp_path / "b", "--tasks", tasks, "--no-factcheck")
+    assert per_folder.exit_code == 0
+    assert {p.parent.name for p in (tmp_path / "dreval-out" / "results").rglob("*.json")} == {"a", "b"}
+
+
+def test_changed_report_is_scored_again(judge_env, judge_server, tmp_path):
+    report = tmp_path / "r.md"
+    shutil.copy(SAMPLES / "report.md", report)
+    args = ("score", report, "--task", SAMPLES / "task.json", "--no-factcheck")
+    assert invoke(*args).exit_code == 0
+    report.write_text("# Short\n\nA much shorter report about Webb, launched in 2021.\n")
+    again = invoke(*args)
+    assert again.exit_code == 0 and "already done" not in again.output
+    card = _card(tmp_path / "dreval-out" / "results" / "default" / "jwst-first-years.json")
+    assert card.report_ref.words < 20
 
 
 def test_judge_that_answers_garbage_is_failed_not_zero(judge_env, judge_server):
@@ -241,8 +282,9 @@ def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monk
         assert "Fact-check" in html
         served, searched, calls = dict(site.hits), len(search.requests), judge_server.completions
 
+        # pages fetched with the guard off are only reused with the flag (they may be private)
         replay = invoke("factcheck", report, "--search", "searxng", "--max-claims", 12, "--replay", "--out",
-                        tmp_path / "replay")
+                        tmp_path / "replay", "--allow-private-urls")
         assert replay.exit_code == 0, replay.stderr
         replayed = _card(tmp_path / "replay" / "results" / "default" / "jwst-first-years.json")
         assert replayed.quality is None and replayed.factcheck.replay

@@ -40,10 +40,15 @@ def test_secrets_never_in_dumps_or_endpoint_label(tmp_path: Path):
     assert "sk-very-secret" not in str(info.value)
 
 
-def test_openai_key_fallback_and_home_override(tmp_path: Path):
+def test_openai_key_only_for_openai_and_home_override(tmp_path: Path):
     settings = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_HOME": str(tmp_path)})
     assert settings.api_key.get_secret_value() == "k1"
     assert settings.store_path == tmp_path / "store.sqlite3"
+    local = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_BASE_URL": "http://127.0.0.1:8000/v1"})
+    assert local.api_key is None  # never sent to another endpoint
+    config = tmp_path / "dreval.toml"
+    config.write_text('api_key = "from-file"\n')
+    assert load_settings(config, environ={"OPENAI_API_KEY": "k1"}).api_key.get_secret_value() == "from-file"
 
 
 def test_config_hash_ignores_secrets_and_concurrency():

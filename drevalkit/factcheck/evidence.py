@@ -61,6 +61,7 @@ class Candidate:
     content_sha256: str
     retrieved_at: str
     via: str
+    cited_ref: int | None = None
     score: float = 0.0
 
 

@@ -154,6 +154,7 @@ class Fetcher:
         self._max_bytes = int(settings.fetch_max_mb * 1024 * 1024)
         self._client: httpx.AsyncClient | None = None
         self._inflight: dict[str, asyncio.Task[tuple[FetchRecord, str | None]]] = {}
+        self._passing_failures: dict[str, FetchRecord] = {}
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._all: asyncio.Semaphore | None = None
 
@@ -178,6 +179,9 @@ class Fetcher:
 
     async def fetch(self, url: str) -> tuple[FetchRecord, str | None]:
         """The record and extracted text of ``url`` (text is None on failure); from the store when it is there."""
+        if url in self._passing_failures:
+            self.reused += 1
+            return self._passing_failures[url], None
         stored = self._from_store(url)
         if stored is not None:
             self.reused += 1
@@ -198,6 +202,12 @@ class Fetcher:
         record = self.store.get_fetch(url)
         if record is None:
             return None
+        if not record.guarded and not self.settings.allow_private_urls:
+            # fetched with the address guard off: it may be a private page, so it is not used without the flag
+            if self.replay:
+                return record.model_copy(update={
+                    "ok": False, "error": "stored with --allow-private-urls; pass it to use this page"}), None
+            return None
         if not record.ok:
             return record, None
         text = self.store.get_document(record.content_sha256)
@@ -206,7 +216,10 @@ class Fetcher:
     async def _fetch_and_store(self, url: str) -> tuple[FetchRecord, str | None]:
         page = _Page(url=url, final_url=url)
         record, text = await self._fetch_new(page)
-        if page.durable:
+        record.guarded = not self.settings.allow_private_urls
+        if not page.durable:
+            self._passing_failures[url] = record  # not stored, but not requested again in this run either
+        else:
             # In a thread: indexing a large document for full-text search would otherwise stall every other fetch.
             await asyncio.to_thread(self.store.put_fetch, record, text)
         return record, text
@@ -221,17 +234,26 @@ class Fetcher:
         # The host slot is taken first so that URLs queued behind one busy host do not hold global slots.
         async with self._host_limit(host), self._all:
             total = self.settings.fetch_total_timeout
+            # Failures that may pass (no answer, a dropped connection, server trouble) are not stored, so a later
+            # run tries again; a page that answers but drips forever is a property of the page and is stored.
+            transient = False
             try:
                 error = await asyncio.wait_for(self._download(page), total)
             except asyncio.TimeoutError:
                 error = f"timed out: no complete page within {total:g} s (fetch_total_timeout)"
+                transient = page.status is None
             except httpx.TimeoutException as exc:
                 error = f"timed out ({type(exc).__name__}) after {self.settings.fetch_timeout:g} s (fetch_timeout)"
+                transient = True
             except httpx.ConnectError as exc:
                 error = f"cannot connect: {_one_line(str(exc)) or type(exc).__name__}"
+                transient = True
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 error = f"{type(exc).__name__}: {_one_line(str(exc))}"
+                transient = isinstance(exc, httpx.TransportError)
         if error is not None:
+            if transient or page.status in (408, 429) or (page.status or 0) >= 500:
+                page.durable = False
             return self._failed(page, error), None
         try:
             text, title = await asyncio.to_thread(extract_text, page.content_type, page.body, page.charset)

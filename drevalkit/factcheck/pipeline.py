@@ -56,6 +56,7 @@ class _ReportRun:
     evidence: dict[str, Evidence] = field(default_factory=dict)
     fetches: dict[str, FetchRecord] = field(default_factory=dict)
     queries: set[str] = field(default_factory=set)
+    search_problems: int = 0
 
     async def execute(self) -> tuple[FactCheckResult, Usage]:
         checker = self.checker
@@ -73,6 +74,7 @@ class _ReportRun:
         per_claim: dict[str, list[Evidence]] = {c.id: [] for c in claims}
         verdicts: dict[str, Verdict] = {}
         pending = {c.id: c.queries[0] for c in claims}
+        spare = {c.id: c.queries[1] for c in claims if len(c.queries) > 1}
         for round_number in range(1, checker.rounds + 1):
             if not pending:
                 break
@@ -94,31 +96,32 @@ class _ReportRun:
                     if previous is not None and verdict.cited_source_supports is None:
                         verdict.cited_source_supports = previous.cited_source_supports
                     verdicts[verdict.claim_id] = verdict
-                for claim_id, query in follow_ups.items():
-                    if query not in self.queries:
-                        pending[claim_id] = query
+                    if verdict.label == "unknown":
+                        # the verifier's refined query, else the extractor's second one
+                        query = follow_ups.get(verdict.claim_id) or spare.pop(verdict.claim_id, "")
+                        if query and query not in self.queries:
+                            pending[verdict.claim_id] = query
         failed = sum(v.label == "failed" for v in verdicts.values())
         if failed:
             self.reasons.append(f"{failed} claim(s) could not be verified (see their verdicts)")
-        status = "partial" if failed or extraction.failed_chunks or self._search_stopped() else "complete"
+        if failed == len(claims):
+            status = "failed"
+        elif failed or extraction.failed_chunks or self.search_problems:
+            status = "partial"
+        else:
+            status = "complete"
         return self._result(claims, verdicts, extraction, status), self.usage
-
-    def _search_stopped(self) -> bool:
-        return any(r.startswith("search stopped") for r in self.reasons)
 
     async def _verify(
         self, batch: list[Claim], per_claim: dict[str, list[Evidence]], round_number: int
     ) -> tuple[list[Verdict], dict[str, str]]:
-        shown: dict[str, Evidence] = {}
-        for claim in batch:
-            for item in per_claim[claim.id]:
-                shown.setdefault(item.id, item)
-        return await verify_batch(self.checker.llm, batch, list(shown.values()), round_number, self.usage)
+        return await verify_batch(self.checker.llm, batch, per_claim, round_number, self.usage)
 
     async def _gather(self, claim: Claim, query: str, citation_urls: dict[int, str]) -> list[Evidence]:
         """Evidence for one claim: passages of its cited sources, then of the top search results."""
-        cited_urls = [citation_urls[r] for r in claim.cited_refs if r in citation_urls]
-        cited = await self._candidates(cited_urls, "citation")
+        cited_refs = {citation_urls[r]: r for r in claim.cited_refs if r in citation_urls}
+        cited_urls = list(cited_refs)
+        cited = await self._candidates(cited_urls, "citation", cited_refs)
         found: list[Evidence] = [self._register(c) for c in rank(claim.text, cited, CITED_PASSAGES,
                                                                   self.checker.reranker)]
         hits = await self._search(query)
@@ -133,14 +136,16 @@ class _ReportRun:
         try:
             return await self.checker.searcher.search(query)
         except SearchUnavailable as exc:
+            self.search_problems += 1
             message = f"search stopped: {exc}"
             if message not in self.reasons:
                 self.reasons.append(message)
         except SearchError as exc:
+            self.search_problems += 1
             self.reasons.append(f"search failed for {query!r}: {exc}")
         return []
 
-    async def _candidates(self, urls: list[str], via: str) -> list[Candidate]:
+    async def _candidates(self, urls: list[str], via: str, refs: dict[str, int] | None = None) -> list[Candidate]:
         results = await gather_or_cancel(*(self.checker.fetcher.fetch(url) for url in dict.fromkeys(urls)))
         candidates = []
         for record, text in results:
@@ -150,23 +155,25 @@ class _ReportRun:
             for passage in split_passages(text):
                 candidates.append(
                     Candidate(url=record.final_url or record.url, title=record.title, passage=passage,
-                              content_sha256=record.content_sha256, retrieved_at=record.fetched_at, via=via)
+                              content_sha256=record.content_sha256, retrieved_at=record.fetched_at, via=via,
+                              cited_ref=(refs or {}).get(record.url))
                 )
         return candidates
 
     def _register(self, candidate: Candidate) -> Evidence:
-        key = hashlib.sha256(f"{candidate.content_sha256}\0{candidate.passage}\0{candidate.via}".encode()).hexdigest()
+        identity = f"{candidate.content_sha256}\0{candidate.passage}\0{candidate.via}\0{candidate.cited_ref}"
+        key = hashlib.sha256(identity.encode()).hexdigest()
         existing = self.evidence.get(key)
         if existing is None:
             # ids come from content, not arrival order, so prompts (and cached answers) are reproducible
             taken = {e.id for e in self.evidence.values()}
-            length = 6
+            length = 10
             while f"e{key[:length]}" in taken:
                 length += 2
             existing = Evidence(
                 id=f"e{key[:length]}", url=candidate.url, title=candidate.title, passage=candidate.passage,
                 retrieved_at=candidate.retrieved_at, content_sha256=candidate.content_sha256, via=candidate.via,
-                score=round(candidate.score, 4),
+                cited_ref=candidate.cited_ref, score=round(candidate.score, 4),
             )
             self.evidence[key] = existing
         return existing
@@ -187,8 +194,8 @@ class _ReportRun:
         return FactCheckResult(
             claims=claims,
             verdicts=ordered,
-            evidence=[e for e in self.evidence.values() if e.id in used],
-            fetches=list(self.fetches.values()),
+            evidence=sorted((e for e in self.evidence.values() if e.id in used), key=lambda e: e.id),
+            fetches=sorted(self.fetches.values(), key=lambda f: f.url),
             counts=counts,
             ratios=ratios,
             citation_accuracy=(sum(support) / len(support)) if support else None,

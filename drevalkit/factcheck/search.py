@@ -329,8 +329,8 @@ class Searcher:
     concurrent identical queries share one request. Requests are bounded by ``search_concurrency`` and retried on
     429/5xx/timeouts/connection errors. Once the backend is unusable (key rejected, no credit, rate limit or
     unreachable after all retries) every later uncached query raises the same ``SearchUnavailable`` at once, so
-    the run stops searching but keeps what it has. In replay mode nothing is sent: uncached queries answer ``[]``
-    and are noted in ``problems``. The ``local`` backend reads the store directly and is neither cached nor retried.
+    the run stops searching but keeps what it has. In replay mode nothing is sent: an uncached query raises
+    ``SearchError``, so the caller records the gap. The ``local`` backend reads the store directly and is neither cached nor retried.
     """
 
     def __init__(self, backend: SearchBackend, store: Store, settings: Settings, *,
@@ -343,7 +343,6 @@ class Searcher:
         self.searches = 0  # requests actually sent, retries included
         self.retries = 0
         self.cache_hits = 0
-        self.problems: list[str] = []
         self._local = backend if isinstance(backend, LocalBackend) else None
         if client is None and self._local is None and not replay:
             raise ValueError(f"the {backend.name} search backend needs an httpx.AsyncClient (client=...)")
@@ -370,8 +369,7 @@ class Searcher:
             self.cache_hits += 1
             return cached[0]
         if self.replay:
-            self.problems.append(f"replay: no stored {self.backend.name} results for {query!r}; treated as none found")
-            return []
+            raise SearchError(f"no stored {self.backend.name} results for this query (replay sends no requests)")
         self._raise_if_unavailable()
         future = self._inflight.get(query)
         if future is None:

@@ -12,7 +12,10 @@ import re
 from typing import Any
 
 _SENTENCE = re.compile(r"^(S\d+): (.+)$", re.MULTILINE)
-_EVIDENCE = re.compile(r"^\[(e[0-9a-f]+)\] (\(cited by the report\) )?.*?\n(.+?)(?=\n\n|\n</evidence>)", re.MULTILINE | re.DOTALL)
+_EVIDENCE = re.compile(
+    r"^\[(e[0-9a-f]+)\] (\(cited by the report as \[\d+\]\) )?.*?\n(.+?)(?=\n\n|\n</evidence>)", re.MULTILINE | re.DOTALL
+)
+_OWN_EVIDENCE = re.compile(r"^(c\d+): .*?\n\s+evidence for this claim: (.+)$", re.MULTILINE)
 _CLAIM = re.compile(r"^(c\d+): (.+?)(?: \(the report cites its sources [\d, ]+ for this\))?$", re.MULTILINE)
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _WORD = re.compile(r"[a-z]{4,}")
@@ -45,11 +48,14 @@ def extract(prompt: str, schema: dict[str, Any]) -> str:
 
 
 def verify(prompt: str, schema: dict[str, Any]) -> str:
-    evidence = [(eid, bool(cited), passage) for eid, cited, passage in _EVIDENCE.findall(prompt)]
-    claims = dict(_CLAIM.findall(prompt.split("<claims>", 1)[1]))
+    all_evidence = [(eid, bool(cited), passage) for eid, cited, passage in _EVIDENCE.findall(prompt)]
+    claims_part = prompt.split("<claims>", 1)[1]
+    claims = dict(_CLAIM.findall(claims_part))
+    own = {cid: {e.strip() for e in ids.split(",")} for cid, ids in _OWN_EVIDENCE.findall(claims_part)}
     answer = {}
     for claim_id in schema["required"]:
         text = claims[claim_id]
+        evidence = [item for item in all_evidence if item[0] in own.get(claim_id, set())]
         figures = _numbers(text)
         words = set(_WORD.findall(text.lower()))
         verdict = {"rationale": "No passage settles this claim.", "label": "unknown", "evidence_ids": [],
@@ -72,7 +78,7 @@ def verify(prompt: str, schema: dict[str, Any]) -> str:
 
 def respond(body: dict[str, Any]) -> str | None:
     name = _schema_name(body)
-    prompt = body["messages"][-1]["content"]
+    prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")  # not a repair turn
     schema = body["response_format"]["json_schema"]["schema"] if name else {}
     if name == "ExtractedClaims":
         return extract(prompt, schema)
