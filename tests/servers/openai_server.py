@@ -17,8 +17,9 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.servers.base import JSONHandler, LocalHTTPServer
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SCHEMA_BLOCK = re.compile(r"```json\n(\{.*\})\n```", re.DOTALL)
@@ -99,7 +100,7 @@ class PrefixCache:
                 self._blocks.popitem(last=False)
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LocalHTTPServer):
     def __init__(
         self,
         model: str = "test-judge",
@@ -128,24 +129,16 @@ class FakeOpenAIServer:
         self.faults_injected: list[str] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> "FakeOpenAIServer":
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
                     self._send(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
@@ -161,36 +154,7 @@ class FakeOpenAIServer:
                 status, payload, headers = server.handle_chat(body)
                 self._send(status, payload, headers)
 
-            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode("utf-8")
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    for key, value in (headers or {}).items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    def __enter__(self) -> "FakeOpenAIServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(Handler)
 
     # -- behaviour -------------------------------------------------------------------------------------------
     def _next_fault(self) -> str | None:

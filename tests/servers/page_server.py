@@ -21,9 +21,11 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers.base import LocalHTTPServer
 
 ARTICLE_HTML = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Grid batteries in Europe | Energy Weekly</title></head>
@@ -97,22 +99,15 @@ def gzip_bomb(size_mb: int = 64) -> bytes:
     return gzip.compress(bytes(size_mb << 20), compresslevel=9)
 
 
-class PageServer:
+class PageServer(LocalHTTPServer):
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.active = 0
         self.max_active = 0
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        assert self._httpd is not None
-        return self._httpd.server_address[1]
-
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
 
@@ -120,24 +115,11 @@ class PageServer:
         class Handler(PageHandler):
             server_state = self
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
+        return self._serve(Handler, poll_interval=0.05)
 
     def stop(self) -> None:
-        self.stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    def __enter__(self) -> "PageServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.stopping.set()  # ends the handlers that hang on purpose
+        super().stop()
 
     def hit(self, path: str) -> None:
         with self.lock:

@@ -16,9 +16,10 @@ import re
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.servers.base import JSONHandler, LocalHTTPServer
 
 FAULT_KINDS = ("429", "500", "402", "quota", "malformed", "shape", "hang")
 PATHS = {
@@ -45,7 +46,7 @@ def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
 
 
-class FakeSearchServer:
+class FakeSearchServer(LocalHTTPServer):
     def __init__(
         self,
         *,
@@ -65,13 +66,11 @@ class FakeSearchServer:
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        assert self._httpd is not None
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def url(self, api: str) -> str:
         path = next(path for path, name in PATHS.items() if name == api)
@@ -84,12 +83,7 @@ class FakeSearchServer:
     def start(self) -> "FakeSearchServer":
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 self._handle("GET")
 
@@ -114,38 +108,7 @@ class FakeSearchServer:
                 status, payload, headers = server.handle(request)
                 self._send(status, payload, headers)
 
-            def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
-                if isinstance(payload, str):
-                    data, content_type = payload.encode("utf-8"), "text/html; charset=utf-8"
-                else:
-                    data, content_type = json.dumps(payload).encode("utf-8"), "application/json"
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", content_type)
-                    self.send_header("content-length", str(len(data)))
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-
-    def __enter__(self) -> "FakeSearchServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(Handler, poll_interval=0.05)
 
     # -- behaviour -------------------------------------------------------------------------------------------
     def requests_to(self, api: str) -> list[dict[str, Any]]:
