@@ -16,13 +16,15 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
 from .agents.importers import IMPORTERS
 from .config import ConfigError, Settings, load_settings, redact_url
-from .llm import LLMClient, LLMError, LLMUnavailable
+from .llm import LLMClient, LLMError, LLMUnavailable, backend_kind
+from .local_model import GET_A_JUDGE, LocalModelError, resolve_local_model
 from .report.html import scorecard_path
 from .quality.rubric import RubricBook, RubricError, read_rubric, rubric_path
 from .factcheck.corpus import CorpusError, add_folder, corpus_files
@@ -35,11 +37,6 @@ from .tasks.loading import TaskError, load_tasks, select_task
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_BAD_INPUT, EXIT_JUDGE = 0, 1, 2, 3
 REPORT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".json")
-NO_JUDGE_HELP = (
-    "no judge configured: set DREVAL_BASE_URL and DREVAL_MODEL to any OpenAI-compatible endpoint "
-    "(e.g. DREVAL_BASE_URL=http://localhost:8000/v1 for vLLM/SGLang, or DREVAL_API_KEY for OpenAI), "
-    "or pass --base-url and --model"
-)
 
 stderr = Console(stderr=True)
 stdout = Console()
@@ -52,7 +49,7 @@ class Abort(Exception):
 
 
 def fail(message: str, code: int) -> None:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -61,6 +58,9 @@ def judge_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
                      help="dreval.toml to read (default: ./dreval.toml if present, or DREVAL_CONFIG)."),
+        click.option("--backend", type=click.Choice(["auto", "openai", "local"]),
+                     help="Judge backend: an OpenAI-compatible endpoint or the embedded local model (default auto: "
+                     "the endpoint if one is configured, else the local model)."),
         click.option("--base-url", help="OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1."),
         click.option("--api-key", help="API key of the endpoint (prefer the DREVAL_API_KEY env var)."),
         click.option("--model", help="Judge model name as the endpoint knows it."),
@@ -88,16 +88,39 @@ def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
 
 
 def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
-    if not settings.base_url and not settings.api_key:
-        fail(NO_JUDGE_HELP, EXIT_BAD_INPUT)
-    if not settings.model:
+    """The store and the judge: an OpenAI-compatible endpoint, or the embedded local model when none is set."""
+    kind = backend_kind(settings)
+    if kind == "openai" and not settings.base_url and not settings.api_key:
+        fail(GET_A_JUDGE, EXIT_BAD_INPUT)
+    if kind == "openai" and not settings.model:
         fail("no judge model set: pass --model or set DREVAL_MODEL", EXIT_BAD_INPUT)
     try:
         store = Store(settings.store_path)
     except StoreError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
         raise
-    return store, LLMClient(settings, store)
+    if kind == "openai":
+        return store, LLMClient(settings, store)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                      console=stderr, transient=True) as progress:
+
+            def on_progress(description: str, total: int) -> Callable[[int], None]:
+                bar = progress.add_task(description, total=total)
+                return lambda done: progress.advance(bar, done)
+
+            model = resolve_local_model(settings.local_model, settings.home, on_progress=on_progress)
+    except (LocalModelError, OSError) as exc:
+        store.close()
+        fail(str(exc), EXIT_BAD_INPUT)
+        raise
+    from .local_backend import LocalChatBackend
+
+    if settings.backend == "auto":
+        stderr.print(f"no endpoint configured (DREVAL_BASE_URL): using the embedded local judge {model.label} "
+                     "(slow on CPU; serve a model with vLLM/SGLang or use OpenAI for real evaluations)",
+                     highlight=False, soft_wrap=True, markup=False)
+    return store, LLMClient(settings, store, LocalChatBackend(model, settings))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -184,13 +207,13 @@ def _status(status: str) -> str:
 
 
 def _dimension_table(card: Scorecard) -> Table:
-    table = Table(title=f"{card.system} / {card.task_id}: {_status(card.status)}")
+    table = Table(title=f"{escape(card.system)} / {escape(card.task_id)}: {_status(card.status)}")
     for column, justify in (("dimension", "left"), ("weight", "right"), ("score", "right"), ("status", "left")):
         table.add_column(column, justify=justify)
     assert card.quality is not None
     for dim_id, dim in card.quality.dimension_scores.items():
         spread = f" ± {dim.spread.std:.2f}" if dim.spread else ""
-        table.add_row(dim_id, f"{dim.weight:.2f}", _fmt(dim.score) + spread, _status(dim.status))
+        table.add_row(escape(dim_id), f"{dim.weight:.2f}", _fmt(dim.score) + spread, _status(dim.status))
     spread = f" ± {card.quality.spread.std:.2f}" if card.quality.spread else ""
     table.add_row("[bold]total[/]", f"{card.quality.weight_judged:.2f}", f"[bold]{_fmt(card.quality.total)}[/]" + spread,
                   _status(card.quality.status))
@@ -221,8 +244,8 @@ def _wrong_claims(card: Scorecard, limit: int = 5) -> None:
     claims = {c.id: c for c in fc.claims}
     wrong = [v for v in fc.verdicts if v.label == "wrong"]
     for verdict in wrong[:limit]:
-        stdout.print(f"[red]wrong[/] {claims[verdict.claim_id].text}", highlight=False, soft_wrap=True)
-        stdout.print(f"      {verdict.rationale}", highlight=False, soft_wrap=True, style="dim")
+        stdout.print(f"[red]wrong[/] {escape(claims[verdict.claim_id].text)}", highlight=False, soft_wrap=True)
+        stdout.print(f"      {verdict.rationale}", highlight=False, soft_wrap=True, style="dim", markup=False)
     if len(wrong) > limit:
         stdout.print(f"... and {len(wrong) - limit} more wrong claims (see the result file)")
 
@@ -235,7 +258,7 @@ def _results_table(cards: list[Scorecard]) -> Table:
     for card in cards[:50]:
         total = card.quality.total if card.quality else None
         fc = card.factcheck
-        table.add_row(card.system, card.task_id, _status(card.status), _fmt(total),
+        table.add_row(escape(card.system), escape(card.task_id), _status(card.status), _fmt(total),
                       _pct(fc.ratios.get("right")) if fc else "—", _pct(fc.ratios.get("wrong")) if fc else "—",
                       str(len(fc.claims)) if fc else "—", str(card.usage.calls),
                       f"{card.usage.prompt_tokens}/{card.usage.completion_tokens}", f"{card.seconds:.1f}")
@@ -255,7 +278,8 @@ def _summary(cards: list[Scorecard], skipped: int, out: Path) -> None:
             stdout.print(f"... and {len(cards) - 50} more results")
     for card in cards:
         for reason in card.reasons[:3]:
-            stderr.print(f"[yellow]{card.system}/{card.task_id}:[/] {reason}", highlight=False, soft_wrap=True)
+            stderr.print(f"[yellow]{escape(card.system)}/{escape(card.task_id)}:[/] {escape(reason)}", highlight=False,
+                         soft_wrap=True)
     totals = [c.quality.total for c in cards if c.quality and c.quality.total is not None]
     counts = {s: sum(c.status == s for c in cards) for s in ("complete", "partial", "failed")}
     line = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
@@ -271,10 +295,11 @@ def _summary(cards: list[Scorecard], skipped: int, out: Path) -> None:
         line += f", {usage.searches} searches, {usage.fetches} pages"
     stdout.print(line, highlight=False)
     if len(cards) == 1:
-        stdout.print(f"result: {result_path(out, cards[0].system, cards[0].task_id)}", highlight=False)
-        stdout.print(f"scorecard: {scorecard_path(out, cards[0].system, cards[0].task_id)}", highlight=False)
+        stdout.print(f"result: {result_path(out, cards[0].system, cards[0].task_id)}", highlight=False, markup=False)
+        stdout.print(f"scorecard: {scorecard_path(out, cards[0].system, cards[0].task_id)}", highlight=False,
+                     markup=False)
     else:
-        stdout.print(f"results: {out / 'results'}  scorecards: {out / 'html'}", highlight=False)
+        stdout.print(f"results: {out / 'results'}  scorecards: {out / 'html'}", highlight=False, markup=False)
 
 
 def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -460,7 +485,7 @@ def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_fi
 
     results = asyncio.run(build_all())
     for task, outcome in results:
-        stdout.print(f"{rubric_path(settings.out, task.id)}: {outcome}", highlight=False)
+        stdout.print(f"{rubric_path(settings.out, task.id)}: {outcome}", highlight=False, markup=False)
     sys.exit(EXIT_INCOMPLETE if any(o.startswith("failed") for _, o in results) else EXIT_OK)
 
 
@@ -497,8 +522,9 @@ def corpus_add(folder: Path, config_file: Path | None) -> None:
     finally:
         store.close()
     for name, reason in report.failed:
-        stderr.print(f"[yellow]skipped {name}:[/] {reason}", highlight=False, soft_wrap=True)
-    stdout.print(f"indexed {len(report.added)} documents from {folder} into {settings.store_path}", highlight=False)
+        stderr.print(f"[yellow]skipped {escape(name)}:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+    stdout.print(f"indexed {len(report.added)} documents from {folder} into {settings.store_path}", highlight=False,
+                 markup=False)
     sys.exit(EXIT_OK if report.added else EXIT_INCOMPLETE)
 
 
@@ -514,8 +540,8 @@ def show_config(config_file: Path | None) -> None:
         elif name.endswith("_url") and value:
             shown[name] = redact_url(value)
     for key, value in shown.items():
-        stdout.print(f"{key} = {value!r}", highlight=False)
-    stdout.print(f"store = {str(settings.store_path)!r}", highlight=False)
+        stdout.print(f"{key} = {value!r}", highlight=False, markup=False)
+    stdout.print(f"store = {str(settings.store_path)!r}", highlight=False, markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,10 +55,16 @@ class Price(BaseModel):
 
 
 class Settings(BaseModel):
+    backend: Literal["auto", "openai", "local"] = Field(
+        default="auto", description="auto: the endpoint if DREVAL_BASE_URL or a key is set, else the local model"
+    )
     base_url: str | None = None
     api_key: SecretStr | None = None
     model: str | None = None
     concurrency: int = Field(default=8, ge=1, description="concurrent requests per LLM endpoint")
+    local_model: Path | None = Field(default=None, description="GGUF file for the local backend")
+    local_context: int = Field(default=16384, ge=512, description="context window of the local model, tokens")
+    local_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model")
     timeout: float = Field(default=300.0, gt=0, description="seconds per LLM call")
     max_retries: int = Field(default=6, ge=0, description="retries on 429/5xx/timeouts/connection errors")
     invalid_retries: int = Field(default=2, ge=0, description="extra attempts when the output is invalid")

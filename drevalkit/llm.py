@@ -14,7 +14,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import openai
 from openai import AsyncOpenAI
@@ -123,40 +123,46 @@ def _is_format_rejection(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422) and not _is_context_overflow(exc) and any(w in text for w in _FORMAT_WORDS)
 
 
-class LLMClient:
-    """One endpoint and model. Concurrency is bounded by one semaphore per client (one client per endpoint)."""
+class ChatBackend(Protocol):
+    """Where chat completions come from: an OpenAI-compatible endpoint or the embedded local model."""
 
-    def __init__(self, settings: Settings, store: Store | None = None):
+    name: str
+    model: str  # the model's name in requests, results and cache keys
+    endpoint: str  # where it runs, safe to print (no credentials)
+    model_sha256: str
+
+    async def create(self, request: dict[str, Any]) -> Any:
+        """A chat completion (the SDK's ChatCompletion type); raises openai errors or an ``LLMError``."""
+
+    async def check(self) -> None:
+        """Raise ``LLMUnavailable`` with a one-line reason when the backend cannot serve this run."""
+
+    async def close(self) -> None: ...
+
+
+class OpenAIChatBackend:
+    name = "openai"
+    model_sha256 = ""
+
+    def __init__(self, settings: Settings):
         if not settings.model:
             raise LLMUnavailable("no judge model set: pass --model or set DREVAL_MODEL")
-        self.settings = settings
         self.model = settings.model
         self.base_url = settings.base_url or OPENAI_DEFAULT_URL
         self.endpoint = redact_url(self.base_url)  # for messages: never the credentials a URL may carry
+        self._check_timeout = min(settings.timeout, 15.0)
         api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
         self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout)
-        self._semaphore = asyncio.Semaphore(settings.concurrency)
-        self._store = store if settings.cache else None
-        self._mode_index = 0 if settings.structured_output in ("auto", "json_schema") else STRUCTURED_MODES.index(
-            settings.structured_output
-        )
-        self._auto_mode = settings.structured_output == "auto"
 
-    @property
-    def mode(self) -> str:
-        return STRUCTURED_MODES[self._mode_index]
-
-    @property
-    def judge_info(self) -> JudgeInfo:
-        return JudgeInfo(model=self.model, endpoint=self.endpoint, backend="openai")
+    async def create(self, request: dict[str, Any]) -> Any:
+        return await self._client.chat.completions.create(**request)
 
     async def close(self) -> None:
         await self._client.close()
 
     async def check(self) -> None:
-        """Fail fast with a one-line reason when the endpoint is unreachable or rejects the key."""
         try:
-            models = await self._client.with_options(timeout=min(self.settings.timeout, 15.0), max_retries=1).models.list()
+            models = await self._client.with_options(timeout=self._check_timeout, max_retries=1).models.list()
         except openai.AuthenticationError as exc:
             raise LLMUnavailable(f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})") from None
         except openai.APIConnectionError as exc:
@@ -170,6 +176,46 @@ class LLMClient:
             ) from None
         if not hasattr(models, "data"):
             raise LLMUnavailable(f"{self.endpoint} does not answer like an OpenAI-compatible API; check --base-url")
+
+
+def backend_kind(settings: Settings) -> str:
+    """``auto`` means an endpoint when one is configured, else the embedded local model."""
+    if settings.backend != "auto":
+        return settings.backend
+    return "openai" if settings.base_url or settings.api_key else "local"
+
+
+class LLMClient:
+    """One backend and model. Concurrency is bounded by one semaphore per client (one client per endpoint)."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, backend: ChatBackend | None = None):
+        self.settings = settings
+        self.backend = backend or OpenAIChatBackend(settings)
+        self.model = self.backend.model
+        self.endpoint = self.backend.endpoint
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._store = store if settings.cache else None
+        self._mode_index = 0 if settings.structured_output in ("auto", "json_schema") else STRUCTURED_MODES.index(
+            settings.structured_output
+        )
+        self._auto_mode = settings.structured_output == "auto"
+
+    @property
+    def mode(self) -> str:
+        return STRUCTURED_MODES[self._mode_index]
+
+    @property
+    def judge_info(self) -> JudgeInfo:
+        return JudgeInfo(
+            model=self.model, endpoint=self.endpoint, backend=self.backend.name, model_sha256=self.backend.model_sha256
+        )
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    async def check(self) -> None:
+        """Fail fast with a one-line reason when the backend cannot serve this run."""
+        await self.backend.check()
 
     def cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any], params: dict[str, Any]) -> str:
         return stable_hash({"model": self.model, "messages": messages, "schema": schema, "params": params}, 64)
@@ -298,7 +344,7 @@ class LLMClient:
             try:
                 async with self._semaphore:
                     started = time.perf_counter()
-                    response = await self._client.chat.completions.create(**kwargs)
+                    response = await self.backend.create(kwargs)
                     usage.latency_s += time.perf_counter() - started
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise LLMUnavailable(f"the judge endpoint rejected the API key ({exc.status_code})") from None

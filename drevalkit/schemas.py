@@ -117,6 +117,7 @@ class JudgeInfo(BaseModel):
     model: str
     endpoint: str = ""
     backend: str = "openai"
+    model_sha256: str = Field(default="", description="sha256 of the model file, for the embedded local judge")
 
 
 class Rubric(BaseModel):

@@ -115,8 +115,11 @@ def test_unreachable_and_missing_judge(judge_env, monkeypatch):
     assert len(result.stderr.strip().splitlines()) == 1
     monkeypatch.delenv("DREVAL_BASE_URL")
     monkeypatch.delenv("DREVAL_API_KEY")
+    monkeypatch.setattr("drevalkit.local_model.DEFAULT_PARTS", ("drevalkit_test_no_such_model_part",))
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
-    assert result.exit_code == 2 and "no judge configured: set DREVAL_BASE_URL" in result.stderr
+    assert result.exit_code == 2 and "no judge available" in result.stderr
+    assert "DREVAL_BASE_URL" in result.stderr and 'pip install "drevalkit[local]"' in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

