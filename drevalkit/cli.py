@@ -329,6 +329,8 @@ def factcheck_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--search", type=click.Choice(sorted(BACKENDS)),
                      help="Search backend (default local: the offline evidence store and indexed folders)."),
         click.option("--max-claims", type=int, help="Claims checked per report, most check-worthy first (default 40)."),
+        click.option("--evidence-per-claim", type=int,
+                     help="Evidence passages shown to the verifier per claim, cited sources first (default 5)."),
         click.option("--rounds", type=int, help="Search-and-verify rounds; later rounds retry unknown claims "
                      "with refined queries (default 2)."),
         click.option("--allow-private-urls", is_flag=True, default=None,

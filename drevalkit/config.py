@@ -101,6 +101,7 @@ class Settings(BaseModel):
     fetch_max_redirects: int = Field(default=5, ge=0)
     # fact-checking: claims and verification
     max_claims: int = Field(default=40, ge=1)
+    evidence_per_claim: int = Field(default=5, ge=1, le=20, description="passages shown per claim (cited first)")
     rounds: int = Field(default=2, ge=1, le=5)
     embedding_model: str | None = Field(default=None, description="sentence-transformers model path for ranking")
 
@@ -132,6 +133,7 @@ class Settings(BaseModel):
                 "search_results": self.search_results,
                 "max_claims": self.max_claims,
                 "rounds": self.rounds,
+                "evidence_per_claim": self.evidence_per_claim,
             }
         )
 

@@ -252,6 +252,7 @@ class Evidence(BaseModel):
 class Verdict(BaseModel):
     claim_id: str
     label: VerdictLabel
+    quote: str = Field(default="", description="the evidence sentence the verifier found relevant")
     rationale: str = ""
     evidence_ids: list[str] = Field(default_factory=list)
     cited_source_supports: bool | None = None

@@ -26,8 +26,7 @@ from .fetch import Fetcher
 from .search import Searcher, SearchError, SearchUnavailable, make_backend
 from .verify import BATCH_SIZE, verify_batch
 
-CITED_PASSAGES = 2
-SEARCH_PASSAGES = 3
+MAX_CITED_PASSAGES = 2
 FETCHES_PER_QUERY = 3
 
 
@@ -41,6 +40,7 @@ class FactChecker:
     max_claims: int = 40
     rounds: int = 2
     reranker: Reranker | None = None
+    passages_per_claim: int = 5
 
     async def check(self, report: Report) -> tuple[FactCheckResult, Usage]:
         run = _ReportRun(self, report)
@@ -122,12 +122,14 @@ class _ReportRun:
         cited_refs = {citation_urls[r]: r for r in claim.cited_refs if r in citation_urls}
         cited_urls = list(cited_refs)
         cited = await self._candidates(cited_urls, "citation", cited_refs)
-        found: list[Evidence] = [self._register(c) for c in rank(claim.text, cited, CITED_PASSAGES,
+        budget = self.checker.passages_per_claim
+        cited_top = min(MAX_CITED_PASSAGES, budget - 1) if budget > 1 else 1
+        found: list[Evidence] = [self._register(c) for c in rank(claim.text, cited, cited_top,
                                                                   self.checker.reranker)]
         hits = await self._search(query)
         urls = [h.url for h in hits if h.url not in cited_urls][:FETCHES_PER_QUERY]
         searched = await self._candidates(urls, "search")
-        found += [self._register(c) for c in rank(f"{claim.text} {query}", searched, SEARCH_PASSAGES,
+        found += [self._register(c) for c in rank(f"{claim.text} {query}", searched, max(budget - len(found), 0),
                                                   self.checker.reranker)]
         return found
 
@@ -219,4 +221,5 @@ async def open_factchecker(
         settings, store, replay=replay
     ) as fetcher:
         searcher = Searcher(backend, store, settings, client=client, replay=replay)
-        yield FactChecker(llm, searcher, fetcher, settings.max_claims, settings.rounds, reranker)
+        yield FactChecker(llm, searcher, fetcher, settings.max_claims, settings.rounds, reranker,
+                          settings.evidence_per_claim)

@@ -27,7 +27,8 @@ def _verdict_item(name: str, evidence_ids: list[str]) -> type[BaseModel]:
     return create_model(
         name,
         __base__=StrictModel,
-        rationale=(str, Field(description="one to three sentences")),
+        quote=(str, Field(description="the evidence sentence that addresses the claim, copied exactly; empty if none")),
+        rationale=(str, Field(description="one to three sentences comparing the claim with the quote")),
         label=(Literal["right", "wrong", "unknown"], ...),
         evidence_ids=evidence_field,
         cited_source_supports=(Literal["yes", "no", "unclear", "not_cited"], ...),
@@ -103,6 +104,7 @@ async def verify_batch(
             Verdict(
                 claim_id=claim.id,
                 label=label,
+                quote=answer.quote.strip(),
                 rationale=rationale,
                 evidence_ids=used,
                 cited_source_supports=supports,

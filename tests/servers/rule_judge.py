@@ -58,7 +58,7 @@ def verify(prompt: str, schema: dict[str, Any]) -> str:
         evidence = [item for item in all_evidence if item[0] in own.get(claim_id, set())]
         figures = _numbers(text)
         words = set(_WORD.findall(text.lower()))
-        verdict = {"rationale": "No passage settles this claim.", "label": "unknown", "evidence_ids": [],
+        verdict = {"quote": "", "rationale": "No passage settles this claim.", "label": "unknown", "evidence_ids": [],
                    "cited_source_supports": "not_cited", "follow_up_query": " ".join(text.split()[:8]) + " facts"}
         for eid, cited, passage in evidence:
             if figures and figures <= _numbers(passage):
