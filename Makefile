@@ -1,7 +1,11 @@
-# Quick start: `make demo` scores the sample report (needs a judge endpoint), `make test` runs the test suite.
+# Quick start: `make demo` scores the demo report offline with the embedded local judge (or the endpoint in
+# DREVAL_BASE_URL if one is set); `make test` runs the test suite.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+
+DEMO = samples/demo
+DEMO_OPTIONS = --rubric $(DEMO)/rubric.json --max-claims 4 --rounds 1 --evidence-per-claim 2
 
 .PHONY: demo test bench clean
 
@@ -10,16 +14,21 @@ $(BIN)/dreval: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $@
 
-demo: $(BIN)/dreval
+$(VENV)/.local-judge: pyproject.toml $(BIN)/dreval
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[local]"
+	@touch $@
+
+demo: $(VENV)/.local-judge
 	$(BIN)/dreval corpus add samples/corpus
-	$(BIN)/dreval score samples/report.md --task samples/task.json
+	$(BIN)/dreval score $(DEMO)/report.md --task $(DEMO)/task.json $(DEMO_OPTIONS)
 
 test: $(BIN)/dreval
 	$(BIN)/python -m pytest -q
 
-bench: $(BIN)/dreval
+bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/quality_cost.py
 	$(BIN)/python benchmarks/factcheck_cost.py
+	$(BIN)/python benchmarks/local_judge.py
 
 clean:
 	rm -rf $(VENV) dreval-out dist build .pytest_cache
