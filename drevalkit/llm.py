@@ -130,6 +130,7 @@ class ChatBackend(Protocol):
     model: str  # the model's name in requests, results and cache keys
     endpoint: str  # where it runs, safe to print (no credentials)
     model_sha256: str
+    max_concurrency: int | None  # a cap of the backend itself (the local model generates one answer at a time)
 
     async def create(self, request: dict[str, Any]) -> Any:
         """A chat completion (the SDK's ChatCompletion type); raises openai errors or an ``LLMError``."""
@@ -143,6 +144,7 @@ class ChatBackend(Protocol):
 class OpenAIChatBackend:
     name = "openai"
     model_sha256 = ""
+    max_concurrency: int | None = None  # the settings decide
 
     def __init__(self, settings: Settings):
         if not settings.model:
@@ -179,10 +181,10 @@ class OpenAIChatBackend:
 
 
 def backend_kind(settings: Settings) -> str:
-    """``auto`` means an endpoint when one is configured, else the embedded local model."""
+    """``auto`` means an endpoint when one is configured (a base URL, or a key with a model), else the local model."""
     if settings.backend != "auto":
         return settings.backend
-    return "openai" if settings.base_url or settings.api_key else "local"
+    return "openai" if settings.base_url or (settings.api_key and settings.model) else "local"
 
 
 class LLMClient:
@@ -193,7 +195,8 @@ class LLMClient:
         self.backend = backend or OpenAIChatBackend(settings)
         self.model = self.backend.model
         self.endpoint = self.backend.endpoint
-        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        limit = self.backend.max_concurrency
+        self._semaphore = asyncio.Semaphore(min(settings.concurrency, limit) if limit else settings.concurrency)
         self._store = store if settings.cache else None
         self._mode_index = 0 if settings.structured_output in ("auto", "json_schema") else STRUCTURED_MODES.index(
             settings.structured_output

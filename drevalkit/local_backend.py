@@ -23,16 +23,25 @@ from .local_model import LocalModel
 _FIELDS = ("messages", "max_tokens", "temperature", "seed", "response_format", "top_p", "stop")
 
 
+def available_cpus() -> int:
+    """CPUs this process may use (affinity and container limits), not the host's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class LocalChatBackend:
     name = "local"
     endpoint = "in-process (xllamacpp)"
+    max_concurrency = 1  # one generation at a time per loaded model
 
     def __init__(self, model: LocalModel, settings: Settings):
         self.local = model
         self.model = model.label
         self.model_sha256 = model.sha256
         self._context = settings.local_context
-        self._threads = settings.local_threads or max(1, os.cpu_count() or 1)
+        self._threads = settings.local_threads or available_cpus()
         self._server: Any = None
         self._load_lock = threading.Lock()
         self._generate: asyncio.Lock | None = None
@@ -68,7 +77,10 @@ class LocalChatBackend:
             self._generate = asyncio.Lock()
         body = {key: request[key] for key in _FIELDS if key in request}
         async with self._generate:
-            answer = await asyncio.to_thread(server.handle_chat_completions, body)
+            try:
+                answer = await asyncio.to_thread(server.handle_chat_completions, body)
+            except Exception as exc:  # noqa: BLE001 - e.g. a schema the runtime cannot turn into a grammar
+                raise LLMCallFailed(f"the local model could not run the request: {exc}") from None
         if not isinstance(answer, dict) or "error" in answer:
             error = answer.get("error") if isinstance(answer, dict) else answer
             message = error.get("message", error) if isinstance(error, dict) else error

