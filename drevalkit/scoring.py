@@ -53,6 +53,7 @@ class ScoreJob:
     task: Task | None
     problem: str = ""
     report_format: str | None = None
+    input_key: str | None = None  # filled once by Scorer.input_key
 
 
 def result_path(out_dir: Path, system: str, task_id: str) -> Path:
@@ -116,6 +117,8 @@ class Scorer:
 
     def input_key(self, job: ScoreJob) -> str | None:
         """What a result was computed from: the report file's bytes, the task, a fixed rubric, replay or not."""
+        if job.input_key is not None:
+            return job.input_key
         try:
             report_sha = hashlib.sha256(job.report_path.read_bytes()).hexdigest()
         except OSError:
@@ -123,7 +126,8 @@ class Scorer:
         fixed = self.rubrics.fixed.hash if self.rubrics is not None and self.rubrics.fixed is not None else None
         replay = self.factchecker.searcher.replay if self.factchecker is not None else None
         task = job.task.content_key() if job.task is not None else None
-        return stable_hash({"report": report_sha, "task": task, "rubric": fixed, "replay": replay})
+        job.input_key = stable_hash({"report": report_sha, "task": task, "rubric": fixed, "replay": replay})
+        return job.input_key
 
     def is_finished(self, job: ScoreJob) -> Scorecard | None:
         """The existing complete result for this job from the same inputs, parts, judge, settings and prompts."""
