@@ -23,17 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.agents.importers import load_report  # noqa: E402
+from drevalkit.reports.importers import load_report  # noqa: E402
 from drevalkit.config import Settings  # noqa: E402
 from drevalkit.factcheck.fetch import extract_text  # noqa: E402
 from drevalkit.factcheck.pipeline import open_factchecker  # noqa: E402
-from drevalkit.llm import LLMClient  # noqa: E402
+from drevalkit.llm import open_llm  # noqa: E402
 from drevalkit.schemas import Usage  # noqa: E402
 from drevalkit.store import Store  # noqa: E402
-from tests.servers import rule_judge  # noqa: E402
-from tests.servers.openai_server import FakeOpenAIServer  # noqa: E402
-from tests.servers.search_server import FakeSearchServer  # noqa: E402
-from tests.servers.static_site import StaticSite  # noqa: E402
+from drevalkit.testing import rule_judge  # noqa: E402
+from drevalkit.testing.openai_server import FakeOpenAIServer  # noqa: E402
+from drevalkit.testing.search_server import FakeSearchServer  # noqa: E402
+from drevalkit.testing.static_site import StaticSite  # noqa: E402
 
 CORPUS = ROOT / "samples" / "corpus"
 
@@ -67,7 +67,7 @@ def make_report(index: int, pairs: list[tuple[str, str]], site: StaticSite, sent
 
 async def check_all(settings: Settings, paths: list[Path]) -> tuple[list, float]:
     with Store(settings.store_path) as store:
-        llm = LLMClient(settings, store=None)
+        llm = open_llm(settings)
         try:
             async with open_factchecker(settings, llm, store) as checker:
                 started = time.perf_counter()

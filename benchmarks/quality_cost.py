@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from drevalkit.config import Settings  # noqa: E402
-from drevalkit.llm import LLMClient  # noqa: E402
+from drevalkit.llm import open_llm  # noqa: E402
 from drevalkit.quality.rubric import RubricBook  # noqa: E402
 from drevalkit.schemas import Task, Usage  # noqa: E402
 from drevalkit.scoring import ScoreJob, Scorer  # noqa: E402
-from tests.servers.openai_server import FakeOpenAIServer, count_tokens  # noqa: E402
+from drevalkit.testing.openai_server import FakeOpenAIServer, count_tokens  # noqa: E402
 
 
 def make_reports(folder: Path, count: int, target_tokens: int) -> list[Path]:
@@ -43,7 +43,7 @@ def make_reports(folder: Path, count: int, target_tokens: int) -> list[Path]:
 
 
 async def score_all(settings: Settings, task: Task, paths: list[Path]) -> tuple[list, Usage, Usage, float]:
-    llm = LLMClient(settings, store=None)
+    llm = open_llm(settings)
     try:
         book = RubricBook(settings.out, llm)
         _, rubric_usage = await book.get(task)

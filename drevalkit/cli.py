@@ -21,10 +21,9 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 
 from . import __version__
-from .agents.importers import IMPORTERS
+from .reports.importers import IMPORTERS
 from .config import ConfigError, Settings, load_settings, redact_url
-from .llm import LLMClient, LLMError, LLMUnavailable, backend_kind
-from .local_model import GET_A_JUDGE, LocalModelError, resolve_local_model
+from .llm import LLMClient, LLMError, LLMUnavailable, backend_kind, open_llm
 from .report.html import scorecard_path
 from .quality.rubric import RubricBook, RubricError, read_rubric, rubric_path
 from .factcheck.corpus import CorpusError, add_folder, corpus_files
@@ -90,17 +89,11 @@ def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
 def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
     """The store and the judge: an OpenAI-compatible endpoint, or the embedded local model when none is set."""
     kind = backend_kind(settings)
-    if kind == "openai" and not settings.base_url and not settings.api_key:
-        fail(GET_A_JUDGE, EXIT_BAD_INPUT)
-    if kind == "openai" and not settings.model:
-        fail("no judge model set: pass --model or set DREVAL_MODEL", EXIT_BAD_INPUT)
     try:
         store = Store(settings.store_path)
     except StoreError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
         raise
-    if kind == "openai":
-        return store, LLMClient(settings, store)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                       console=stderr, transient=True) as progress:
@@ -109,18 +102,16 @@ def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
                 bar = progress.add_task(description, total=total)
                 return lambda done: progress.advance(bar, done)
 
-            model = resolve_local_model(settings.local_model, settings.home, on_progress=on_progress)
-    except (LocalModelError, OSError) as exc:
+            llm = open_llm(settings, store, on_progress)
+    except LLMUnavailable as exc:
         store.close()
         fail(str(exc), EXIT_BAD_INPUT)
         raise
-    from .local_backend import LocalChatBackend
-
-    if settings.backend == "auto":
-        stderr.print(f"no endpoint configured (DREVAL_BASE_URL): using the embedded local judge {model.label} "
+    if kind == "local" and settings.backend == "auto":
+        stderr.print(f"no endpoint configured (DREVAL_BASE_URL): using the embedded local judge {llm.model} "
                      "(slow on CPU; serve a model with vLLM/SGLang or use OpenAI for real evaluations)",
                      highlight=False, soft_wrap=True, markup=False)
-    return store, LLMClient(settings, store, LocalChatBackend(model, settings))
+    return store, llm
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -314,7 +305,7 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Tasks for many reports; each report file is named <task id>.md or .json."),
         click.option("--system", help="Name of the system that wrote the reports (default: the folder's name, "
                      "or 'default')."),
-        click.option("--format", "report_format", type=click.Choice(sorted(IMPORTERS)),
+        click.option("--format", "report_format", type=click.Choice(IMPORTERS.names()),
                      help="Report format (default: by file suffix; .json is DeepResearchEval)."),
         click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists."),
         click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."),

@@ -1,4 +1,9 @@
-"""One settings object, from (lowest to highest priority) defaults, ``dreval.toml``, ``DREVAL_*`` env vars, CLI options."""
+"""One settings object, from (lowest to highest priority) defaults, ``dreval.toml``, ``DREVAL_*`` env vars, CLI options.
+
+Fields are grouped in sections (judge, local, search, fetch, factcheck, output): ``dreval.toml`` takes them flat or
+under ``[section]`` tables, and ``dreval config`` shows them by section. Each field declares whether it can change a
+score; the config hash (and so the resume key) is computed from exactly those.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +46,46 @@ class ConfigError(ValueError):
     """Settings that cannot be used; the message says which and how to fix it."""
 
 
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+
+
+def check_base_url(url: str) -> str:
+    """An endpoint URL as given, or a ``ValueError``: only http(s) with a host, and no credentials, query string or
+    fragment (user:pass would become Basic auth instead of the key, and ``?key=`` would corrupt every request path)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError("base_url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL with a host, e.g. http://localhost:8000/v1 (got "
+                         f"{redact_url(url)!r})")
+    if parts.username or parts.password:
+        raise ValueError("base_url must not carry credentials (user:password@): set the key with DREVAL_API_KEY")
+    if parts.query or parts.fragment:
+        raise ValueError("base_url must not carry a query string or fragment: set the key with DREVAL_API_KEY and "
+                         "give the path only, e.g. https://host/v1")
+    return url
+
+
+def is_openai_host(url: str) -> bool:
+    """True only for OpenAI's own API host, exactly (not a host that merely contains the name)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    return host == "api.openai.com"
+
+
+def score_fields() -> list[str]:
+    """Names of the settings that can change a score."""
+    return [name for name, info in Settings.model_fields.items() if (info.json_schema_extra or {}).get("score")]
+
+
+def section_of(name: str) -> str:
+    return (Settings.model_fields[name].json_schema_extra or {})["section"]  # type: ignore[index]
+
+
 class Price(BaseModel):
     """Price in currency units per million tokens."""
 
@@ -54,61 +99,88 @@ class Price(BaseModel):
         return (uncached * self.input + cached_tokens * cached_rate + completion_tokens * self.output) / 1e6
 
 
+SECTIONS = ("judge", "local", "search", "fetch", "factcheck", "output")
+
+
+def setting(default: Any = None, *, section: str, score: bool = False, **field: Any) -> Any:
+    """A settings field declared with its section and whether it can change a score. The config hash and the
+    resume key are computed from the ``score=True`` fields, so they cannot drift from the code."""
+    assert section in SECTIONS, section
+    extra = {"section": section, "score": score}
+    if "default_factory" in field:
+        return Field(json_schema_extra=extra, **field)
+    return Field(default=default, json_schema_extra=extra, **field)
+
+
 class Settings(BaseModel):
-    backend: Literal["auto", "openai", "local"] = Field(
-        default="auto", description="auto: the endpoint if DREVAL_BASE_URL or a key is set, else the local model"
-    )
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    model: str | None = None
-    concurrency: int = Field(default=8, ge=1, description="concurrent requests per LLM endpoint")
-    local_model: Path | None = Field(default=None, description="GGUF file for the local backend")
-    local_context: int = Field(default=16384, ge=512, description="context window of the local model, tokens")
-    local_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model")
-    timeout: float = Field(default=300.0, gt=0, description="seconds per LLM call")
-    max_retries: int = Field(default=6, ge=0, description="retries on 429/5xx/timeouts/connection errors")
-    invalid_retries: int = Field(default=2, ge=0, description="extra attempts when the output is invalid")
-    backoff_base: float = Field(default=1.0, ge=0)
-    backoff_max: float = Field(default=60.0, ge=0)
-    structured_output: Literal["auto", "json_schema", "json_object", "text"] = "auto"
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int = Field(default=4096, ge=16)
-    seed: int = 0
-    samples: int = Field(default=1, ge=1, le=50)
-    out: Path = Path("dreval-out")
-    home: Path = Field(default_factory=lambda: Path(platformdirs.user_cache_dir("dreval")))
-    cache: bool = True
-    max_report_mb: float = Field(default=5.0, gt=0)
-    prices: dict[str, Price] = Field(default_factory=dict)
+    # judge: which model answers, and how it is asked
+    backend: Literal["auto", "openai", "local"] = setting(
+        "auto", section="judge", description="auto: the endpoint if DREVAL_BASE_URL or a key is set, else the local model")
+    base_url: str | None = setting(section="judge", description="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
+    api_key: SecretStr | None = setting(section="judge")
+    model: str | None = setting(section="judge", score=True)
+    cache_scope: str | None = setting(
+        section="judge", description="share cached answers between endpoints that serve the same weights (replicas): "
+        "give them the same name; by default answers are cached per endpoint")
+    context_tokens: int | None = setting(
+        section="judge", score=True, ge=512, description="the endpoint model's context window; longer reports fail fast")
+    concurrency: int = setting(8, section="judge", ge=1, description="concurrent requests per LLM endpoint")
+    timeout: float = setting(300.0, section="judge", gt=0, description="seconds per LLM call")
+    max_retries: int = setting(6, section="judge", ge=0, description="retries on 429/5xx/timeouts/connection errors")
+    invalid_retries: int = setting(2, section="judge", ge=0, description="extra attempts when the output is invalid")
+    backoff_base: float = setting(1.0, section="judge", ge=0)
+    backoff_max: float = setting(60.0, section="judge", ge=0)
+    structured_output: Literal["auto", "json_schema", "json_object", "text"] = setting("auto", section="judge",
+                                                                                       score=True)
+    temperature: float | None = setting(section="judge", score=True, ge=0, le=2)
+    max_tokens: int = setting(4096, section="judge", score=True, ge=16)
+    seed: int = setting(0, section="judge", score=True)
+    samples: int = setting(1, section="judge", score=True, ge=1, le=50)
+    prices: dict[str, Price] = setting(section="judge", default_factory=dict)
+    # the embedded local model
+    local_model: Path | None = setting(section="local", description="GGUF file for the local backend")
+    local_context: int = setting(16384, section="local", score=True, ge=512,
+                                 description="context window of the local model, tokens")
+    local_threads: int | None = setting(section="local", ge=1, description="CPU threads for the local model")
     # fact-checking: search
-    search: str = Field(default="local", description="search backend: local, serper, searxng, tavily, brave")
-    search_results: int = Field(default=5, ge=1, le=20, description="results per query")
-    search_concurrency: int = Field(default=4, ge=1)
-    serper_url: str = "https://google.serper.dev/search"
-    searxng_url: str | None = None
-    tavily_url: str = "https://api.tavily.com/search"
-    brave_url: str = "https://api.search.brave.com/res/v1/web/search"
-    serper_api_key: SecretStr | None = None
-    tavily_api_key: SecretStr | None = None
-    brave_api_key: SecretStr | None = None
+    search: str = setting("local", section="search", score=True,
+                          description="search backend: local, serper, searxng, tavily, brave (or a plug-in)")
+    search_results: int = setting(5, section="search", score=True, ge=1, le=20, description="results per query")
+    search_concurrency: int = setting(4, section="search", ge=1)
+    search_timeout: float = setting(10.0, section="search", gt=0, description="seconds per local (store) search")
+    serper_url: str = setting("https://google.serper.dev/search", section="search", score=True)
+    searxng_url: str | None = setting(section="search", score=True)
+    tavily_url: str = setting("https://api.tavily.com/search", section="search", score=True)
+    brave_url: str = setting("https://api.search.brave.com/res/v1/web/search", section="search", score=True)
+    serper_api_key: SecretStr | None = setting(section="search")
+    tavily_api_key: SecretStr | None = setting(section="search")
+    brave_api_key: SecretStr | None = setting(section="search")
     # fact-checking: fetching pages
-    allow_private_urls: bool = False
-    fetch_concurrency: int = Field(default=16, ge=1)
-    fetch_per_host: int = Field(default=2, ge=1)
-    fetch_timeout: float = Field(default=15.0, gt=0, description="connect and read timeout, seconds")
-    fetch_total_timeout: float = Field(default=30.0, gt=0, description="cap on one fetch, seconds")
-    fetch_max_mb: float = Field(default=10.0, gt=0, description="cap on a page's (decompressed) size")
-    fetch_max_redirects: int = Field(default=5, ge=0)
+    allow_private_urls: bool = setting(False, section="fetch", score=True)
+    fetch_concurrency: int = setting(16, section="fetch", ge=1)
+    fetch_per_host: int = setting(2, section="fetch", ge=1)
+    fetch_timeout: float = setting(15.0, section="fetch", gt=0, description="connect and read timeout, seconds")
+    fetch_total_timeout: float = setting(30.0, section="fetch", gt=0, description="cap on one fetch, seconds")
+    fetch_max_mb: float = setting(10.0, section="fetch", score=True, gt=0,
+                                  description="cap on a page's (decompressed) size")
+    fetch_max_redirects: int = setting(5, section="fetch", score=True, ge=0)
     # fact-checking: claims and verification
-    max_claims: int = Field(default=40, ge=1)
-    evidence_per_claim: int = Field(default=5, ge=1, le=20, description="passages shown per claim (cited first)")
-    rounds: int = Field(default=2, ge=1, le=5)
-    embedding_model: str | None = Field(default=None, description="sentence-transformers model path for ranking")
+    max_claims: int = setting(40, section="factcheck", score=True, ge=1)
+    evidence_per_claim: int = setting(5, section="factcheck", score=True, ge=1, le=20,
+                                      description="passages shown per claim (cited first)")
+    rounds: int = setting(2, section="factcheck", score=True, ge=1, le=5)
+    embedding_model: str | None = setting(section="factcheck", score=True,
+                                          description="sentence-transformers model path for ranking")
+    # output and storage
+    out: Path = setting(Path("dreval-out"), section="output")
+    home: Path = setting(section="output", default_factory=lambda: Path(platformdirs.user_cache_dir("dreval")))
+    cache: bool = setting(True, section="output", description="read and write the LLM response cache")
+    max_report_mb: float = setting(5.0, section="output", gt=0)
 
     @field_validator("base_url")
     @classmethod
-    def _strip_slash(cls, value: str | None) -> str | None:
-        return value.rstrip("/") if value else value
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return check_base_url(value.strip()).rstrip("/") if value and value.strip() else None
 
     def judge_temperature(self) -> float:
         """Greedy for one sample; some randomness when repeated samples should show the judge's spread."""
@@ -121,21 +193,10 @@ class Settings(BaseModel):
         return redact_url(self.base_url) if self.base_url else ""
 
     def config_hash(self) -> str:
-        """Hash of the settings that can change a score (not secrets, paths or concurrency)."""
-        return stable_hash(
-            {
-                "model": self.model,
-                "temperature": self.judge_temperature(),
-                "max_tokens": self.max_tokens,
-                "seed": self.seed,
-                "samples": self.samples,
-                "search": self.search,
-                "search_results": self.search_results,
-                "max_claims": self.max_claims,
-                "rounds": self.rounds,
-                "evidence_per_claim": self.evidence_per_claim,
-            }
-        )
+        """Hash of every field declared ``score=True`` (the judge temperature as it will be used)."""
+        values = {name: getattr(self, name) for name in score_fields()}
+        values["temperature"] = self.judge_temperature()
+        return stable_hash(values)
 
     def price_for(self, model: str) -> Price | None:
         return self.prices.get(model)
@@ -171,10 +232,23 @@ def _file_values(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - set(Settings.model_fields))
+    values: dict[str, Any] = {}
+    unknown = []
+    for key, value in data.items():
+        if key in SECTIONS and isinstance(value, dict):  # [judge], [fetch], ... tables hold their fields
+            for name, inner in value.items():
+                if name in Settings.model_fields and section_of(name) == key:
+                    values[name] = inner
+                else:
+                    unknown.append(f"{key}.{name}")
+        elif key in Settings.model_fields:
+            values[key] = value
+        else:
+            unknown.append(key)
     if unknown:
-        raise ConfigError(f"config file {path} has unknown keys: {', '.join(unknown)}")
-    return data
+        raise ConfigError(f"config file {path} has unknown keys: {', '.join(sorted(unknown))} (see `dreval config` "
+                          "for the settings of each section)")
+    return values
 
 
 def load_settings(
@@ -195,7 +269,7 @@ def load_settings(
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     # OPENAI_API_KEY only as a last resort, and only for OpenAI itself: never sent to another endpoint
     base_url = str(values.get("base_url") or "")
-    if "api_key" not in values and environ.get("OPENAI_API_KEY") and (not base_url or "api.openai.com" in base_url):
+    if "api_key" not in values and environ.get("OPENAI_API_KEY") and (not base_url or is_openai_host(base_url)):
         values["api_key"] = environ["OPENAI_API_KEY"]
     try:
         return Settings(**values)

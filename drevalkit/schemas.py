@@ -118,6 +118,8 @@ class JudgeInfo(BaseModel):
     endpoint: str = ""
     backend: str = "openai"
     model_sha256: str = Field(default="", description="sha256 of the model file, for the embedded local judge")
+    identity: str = Field(default="", description="what tells these weights apart: endpoint, file hash or cache scope")
+    structured_output: str = Field(default="auto", description="how JSON was asked for")
 
 
 class Rubric(BaseModel):

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from . import __version__
 from .aio import gather_or_cancel
-from .agents.importers import ReportError, load_report
+from .reports.importers import ReportError, load_report
 from .config import Settings
 from .files import atomic_write_text, safe_filename
 from .llm import LLMClient, LLMError, LLMUnavailable

@@ -7,7 +7,7 @@ import pytest
 
 from drevalkit.config import Settings
 from drevalkit.schemas import Task
-from tests.servers.openai_server import FakeOpenAIServer
+from drevalkit.testing.openai_server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

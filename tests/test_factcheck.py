@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.agents.importers import load_report
+from drevalkit.reports.importers import load_report
 from drevalkit.factcheck.claims import content_blocks, extract_claims, segment
 from drevalkit.factcheck.evidence import bm25_scores, split_passages
 from drevalkit.factcheck.pipeline import open_factchecker
-from drevalkit.llm import LLMClient
+from drevalkit.llm import open_llm
 from drevalkit.schemas import Report
 from drevalkit.store import Store
-from tests.servers import rule_judge
-from tests.servers.openai_server import FakeOpenAIServer
-from tests.servers.page_server import PageServer
-from tests.servers.search_server import FakeSearchServer
-from tests.servers.static_site import StaticSite
+from drevalkit.testing import rule_judge
+from drevalkit.testing.openai_server import FakeOpenAIServer
+from drevalkit.testing.page_server import PageServer
+from drevalkit.testing.search_server import FakeSearchServer
+from drevalkit.testing.static_site import StaticSite
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 URLS = json.loads((SAMPLES / "corpus" / "urls.json").read_text())
@@ -63,7 +63,7 @@ EXPECTED = [
 
 
 def _report(text: str) -> Report:
-    from drevalkit.agents.citations import parse_citations
+    from drevalkit.reports.citations import parse_citations
 
     citations, meta = parse_citations(text)
     return Report(system="s", task_id="t", text=text, citations=citations, meta=meta)
@@ -82,7 +82,7 @@ def test_segmentation_matches_hand_labels():
 
 def _extract(server, make_settings, report, max_claims):
     async def go():
-        client = LLMClient(make_settings(server))
+        client = open_llm(make_settings(server))
         try:
             return await extract_claims(report, client, max_claims)
         finally:
@@ -140,7 +140,7 @@ def _check(judge, settings, report_path, replay=False):
     async def go():
         report = load_report(report_path, system="s", task_id="jwst", max_bytes=10**7)
         with Store(settings.store_path) as store:
-            client = LLMClient(settings, store)
+            client = open_llm(settings, store)
             try:
                 async with open_factchecker(settings, client, store, replay=replay) as checker:
                     return await checker.check(report)

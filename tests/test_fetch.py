@@ -14,7 +14,7 @@ from drevalkit.factcheck import fetch as fetch_module
 from drevalkit.factcheck.fetch import Fetcher, is_public_address
 from drevalkit.schemas import FetchRecord
 from drevalkit.store import Store
-from tests.servers.page_server import PageServer
+from drevalkit.testing.page_server import PageServer
 
 TOTAL_CAP = 1.5
 REFUSED = "refused: {} is a private/loopback address (pass --allow-private-urls to allow)"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.agents.importers import ReportError, load_report
+from drevalkit.reports.importers import ReportError, load_report
 from drevalkit.tasks.loading import TaskError, load_tasks, select_task
 
 MB = 1_000_000

@@ -5,9 +5,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from drevalkit.config import Price
-from drevalkit.llm import LLMCallFailed, LLMClient, LLMOutputError, LLMUnavailable, parse_json_object, strict_json_schema
+from drevalkit.llm import LLMCallFailed, LLMOutputError, open_llm, LLMUnavailable, parse_json_object, strict_json_schema
 from drevalkit.store import Store
-from tests.servers.openai_server import FakeOpenAIServer
+from drevalkit.testing.openai_server import FakeOpenAIServer
 
 
 class Verdict(BaseModel):
@@ -26,7 +26,7 @@ def run(coro):
 
 
 async def _ask(settings, store=None, messages=MESSAGES, **kw):
-    client = LLMClient(settings, store)
+    client = open_llm(settings, store)
     try:
         return await client.structured(messages, Verdict, **kw), client
     finally:
@@ -167,7 +167,7 @@ def test_unknown_model_and_dead_endpoint_are_unavailable(make_settings, judge_se
 
 def test_check_reports_dead_endpoint_fast(make_settings, judge_server):
     async def check(settings):
-        client = LLMClient(settings)
+        client = open_llm(settings)
         try:
             await client.check()
         finally:
@@ -196,7 +196,7 @@ def test_concurrency_is_bounded(make_settings):
         settings = make_settings(server, concurrency=2)
 
         async def many():
-            client = LLMClient(settings)
+            client = open_llm(settings)
             try:
                 msgs = [[{"role": "user", "content": f"q{i}"}] for i in range(8)]
                 return await asyncio.gather(*(client.structured(m, Verdict) for m in msgs))

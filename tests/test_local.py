@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drevalkit.config import Settings
 from drevalkit.llm import LLMClient, backend_kind
-from drevalkit.local_model import GET_A_JUDGE, LocalModelError, resolve_local_model
+from drevalkit.llm.local_model import GET_A_JUDGE, LocalModelError, resolve_local_model
 from drevalkit.store import Store
 
 
@@ -70,7 +70,7 @@ def test_missing_model_explains_both_ways(tmp_path):
 
 
 def test_user_model_is_hashed_once(tmp_path, monkeypatch):
-    import drevalkit.local_model as local_model
+    import drevalkit.llm.local_model as local_model
 
     model_file = tmp_path / "my.gguf"
     model_file.write_bytes(b"GGUF-model")
@@ -119,14 +119,14 @@ class Answer(BaseModel):
 
 def test_real_local_model_structured_output_usage_and_cache(tmp_path):
     pytest.importorskip("xllamacpp")
-    from drevalkit.local_backend import LocalChatBackend
+    from drevalkit.llm.backends.local import LocalChatBackend
 
     settings = Settings(home=tmp_path, local_model=_smollm2(), local_context=2048, max_tokens=64)
     model = resolve_local_model(settings.local_model, settings.home)
     messages = [{"role": "user", "content": "Rate Paris as a capital city from 0 to 10. Answer in JSON."}]
 
     async def ask(store):
-        client = LLMClient(settings, store, LocalChatBackend(model, settings))
+        client = LLMClient(settings, LocalChatBackend(model, settings), store)
         try:
             await client.check()
             return await client.structured(messages, Answer), client

@@ -3,12 +3,12 @@ import json
 
 import pytest
 
-from drevalkit.llm import LLMClient
+from drevalkit.llm import open_llm
 from drevalkit.quality.judge import DimensionOutcome, CriterionJudgement, aggregate, judge_messages, judge_report
 from drevalkit.quality.rubric import RubricBook, RubricError, build_key, read_rubric, rubric_path
 from drevalkit.schemas import Criterion, Dimension, JudgeInfo, Report, Rubric
 from drevalkit.store import Store
-from tests.servers.openai_server import FakeOpenAIServer
+from drevalkit.testing.openai_server import FakeOpenAIServer
 
 
 def _rubric() -> Rubric:
@@ -67,7 +67,7 @@ def test_samples_mean_and_spread():
 def _build(settings, task, rebuild=False):
     async def go():
         with Store(settings.store_path) as store:
-            client = LLMClient(settings, store)
+            client = open_llm(settings, store)
             try:
                 return await RubricBook(settings.out, client, rebuild=rebuild).get(task)
             finally:
@@ -130,7 +130,7 @@ def test_judging_enums_every_criterion_and_warms_prefix(make_settings, sample_ta
         settings = make_settings(server)
 
         async def go():
-            client = LLMClient(settings)
+            client = open_llm(settings)
             try:
                 return await judge_report(client, sample_task, report, rubric, samples=2)
             finally:

@@ -17,7 +17,7 @@ from drevalkit.factcheck.search import (
 )
 from drevalkit.schemas import FetchRecord, SearchHit
 from drevalkit.store import Store
-from tests.servers.search_server import FakeSearchServer
+from drevalkit.testing.search_server import FakeSearchServer
 
 KEYS = {"serper": "serper-secret-1", "tavily": "tvly-secret-2", "brave": "brave-secret-3"}
 

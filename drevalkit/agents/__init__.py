@@ -1,1 +1,1 @@
-"""Getting reports: importers for files other tools write (agent runners come later)."""
+"""The agent runner and its protocols (openai-tools, mirothinker): produces reports and traces."""

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from ..agents.citations import MD_LINK, cited_indices, split_references
+from ..reports.citations import MD_LINK, cited_indices, split_references
 from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..prompts import PromptSet

@@ -8,7 +8,7 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from tests.servers.base import LocalHTTPServer
+from drevalkit.testing.base import LocalHTTPServer
 
 
 class StaticSite(LocalHTTPServer):

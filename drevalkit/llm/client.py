@@ -14,42 +14,22 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import openai
-from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 
-from .config import Settings, redact_url
-from .schemas import JudgeInfo, Usage, stable_hash
-from .retry import backoff_delay, retry_after_seconds
-from .store import Store
+from ..config import Settings
+from ..retry import backoff_delay, retry_after_seconds
+from ..schemas import JudgeInfo, Usage, stable_hash
+from ..store import Store
+from .backends import ChatBackend
+from .errors import LLMCallFailed, LLMError, LLMOutputError, LLMUnavailable
 
 T = TypeVar("T", bound=BaseModel)
 
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 STRUCTURED_MODES = ("json_schema", "json_object", "text")
 _REPAIR_ECHO_CHARS = 4000
-
-
-class LLMError(RuntimeError):
-    """A call that could not produce a valid answer. ``usage`` holds what the failed attempts consumed."""
-
-    def __init__(self, message: str, usage: Usage | None = None):
-        super().__init__(message)
-        self.usage = usage or Usage()
-
-
-class LLMUnavailable(LLMError):
-    """The endpoint cannot serve this run at all (unreachable, key rejected, unknown model, no credit)."""
-
-
-class LLMOutputError(LLMError):
-    """The model kept answering with output that does not match the schema."""
-
-
-class LLMCallFailed(LLMError):
-    """A call still failed after all retries (timeouts, server errors, rate limits, a rejected request)."""
 
 
 @dataclass
@@ -123,76 +103,12 @@ def _is_format_rejection(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422) and not _is_context_overflow(exc) and any(w in text for w in _FORMAT_WORDS)
 
 
-class ChatBackend(Protocol):
-    """Where chat completions come from: an OpenAI-compatible endpoint or the embedded local model."""
-
-    name: str
-    model: str  # the model's name in requests, results and cache keys
-    endpoint: str  # where it runs, safe to print (no credentials)
-    model_sha256: str
-    max_concurrency: int | None  # a cap of the backend itself (the local model generates one answer at a time)
-
-    async def create(self, request: dict[str, Any]) -> Any:
-        """A chat completion (the SDK's ChatCompletion type); raises openai errors or an ``LLMError``."""
-
-    async def check(self) -> None:
-        """Raise ``LLMUnavailable`` with a one-line reason when the backend cannot serve this run."""
-
-    async def close(self) -> None: ...
-
-
-class OpenAIChatBackend:
-    name = "openai"
-    model_sha256 = ""
-    max_concurrency: int | None = None  # the settings decide
-
-    def __init__(self, settings: Settings):
-        if not settings.model:
-            raise LLMUnavailable("no judge model set: pass --model or set DREVAL_MODEL")
-        self.model = settings.model
-        self.base_url = settings.base_url or OPENAI_DEFAULT_URL
-        self.endpoint = redact_url(self.base_url)  # for messages: never the credentials a URL may carry
-        self._check_timeout = min(settings.timeout, 15.0)
-        api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
-        self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout)
-
-    async def create(self, request: dict[str, Any]) -> Any:
-        return await self._client.chat.completions.create(**request)
-
-    async def close(self) -> None:
-        await self._client.close()
-
-    async def check(self) -> None:
-        try:
-            models = await self._client.with_options(timeout=self._check_timeout, max_retries=1).models.list()
-        except openai.AuthenticationError as exc:
-            raise LLMUnavailable(f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})") from None
-        except openai.APIConnectionError as exc:
-            raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {exc.__cause__ or exc}") from None
-        except openai.APIStatusError:
-            return  # many servers do not implement /models; the first real call will tell
-        except Exception as exc:  # noqa: BLE001 - the SDK fails in many ways on a body that is not its API's
-            raise LLMUnavailable(
-                f"{self.endpoint} does not answer like an OpenAI-compatible API ({type(exc).__name__}); "
-                "check --base-url (it usually ends in /v1)"
-            ) from None
-        if not hasattr(models, "data"):
-            raise LLMUnavailable(f"{self.endpoint} does not answer like an OpenAI-compatible API; check --base-url")
-
-
-def backend_kind(settings: Settings) -> str:
-    """``auto`` means an endpoint when one is configured (a base URL, or a key with a model), else the local model."""
-    if settings.backend != "auto":
-        return settings.backend
-    return "openai" if settings.base_url or (settings.api_key and settings.model) else "local"
-
-
 class LLMClient:
     """One backend and model. Concurrency is bounded by one semaphore per client (one client per endpoint)."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, backend: ChatBackend | None = None):
+    def __init__(self, settings: Settings, backend: ChatBackend, store: Store | None = None):
         self.settings = settings
-        self.backend = backend or OpenAIChatBackend(settings)
+        self.backend = backend
         self.model = self.backend.model
         self.endpoint = self.backend.endpoint
         limit = self.backend.max_concurrency
@@ -210,7 +126,8 @@ class LLMClient:
     @property
     def judge_info(self) -> JudgeInfo:
         return JudgeInfo(
-            model=self.model, endpoint=self.endpoint, backend=self.backend.name, model_sha256=self.backend.model_sha256
+            model=self.model, endpoint=self.endpoint, backend=self.backend.name, model_sha256=self.backend.model_sha256,
+            identity=self.backend.identity, structured_output=self.settings.structured_output,
         )
 
     async def close(self) -> None:
@@ -221,7 +138,10 @@ class LLMClient:
         await self.backend.check()
 
     def cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any], params: dict[str, Any]) -> str:
-        return stable_hash({"model": self.model, "messages": messages, "schema": schema, "params": params}, 64)
+        """Answers are shared only by calls to the same weights: the model name and the backend's identity (its
+        endpoint, the local model's sha256, or a ``cache_scope`` the user gives deliberate replicas)."""
+        return stable_hash({"model": self.model, "identity": self.backend.identity, "backend": self.backend.name,
+                            "messages": messages, "schema": schema, "params": params}, 64)
 
     async def structured(
         self,

@@ -7,7 +7,6 @@ folder and verified against a pinned sha256; else an error that explains both wa
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib
 import json
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import atomic_write_text
+from ..files import atomic_write_text
 
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 DEFAULT_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
@@ -47,6 +46,18 @@ class LocalModel:
     def label(self) -> str:
         """The model's name in results and cache keys: file name plus a prefix of its hash (exact weights)."""
         return f"{self.path.name}@{self.sha256[:12]}"
+
+
+def _lock_file(handle: object) -> None:
+    """An exclusive lock on an open file (POSIX flock, or msvcrt on Windows), held until the file is closed."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+        return
+    fcntl.flock(handle, fcntl.LOCK_EX)  # type: ignore[attr-defined]
 
 
 def file_sha256(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
@@ -162,7 +173,7 @@ def resolve_local_model(
         raise LocalModelError(GET_A_JUDGE)
     target.parent.mkdir(parents=True, exist_ok=True)
     with (target.parent / ".assemble.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a second process waits, then finds the model ready
+        _lock_file(lock)  # a second process waits, then finds the model ready
         if not (verified.is_file() and verified.read_text().strip() == expected_sha256 and target.is_file()):
             callback = on_progress("assembling the local judge model (once)", expected_size) if on_progress else None
             assemble(part_files, target, expected_sha256, callback)

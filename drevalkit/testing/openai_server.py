@@ -19,7 +19,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from tests.servers.base import JSONHandler, LocalHTTPServer
+from drevalkit.testing.base import JSONHandler, LocalHTTPServer
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SCHEMA_BLOCK = re.compile(r"```json\n(\{.*\})\n```", re.DOTALL)

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.servers.base import LocalHTTPServer
+from drevalkit.testing.base import LocalHTTPServer
 
 ARTICLE_HTML = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Grid batteries in Europe | Energy Weekly</title></head>

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, TypeVar
+
+_S = TypeVar("_S", bound="LocalHTTPServer")
 
 
 class LocalHTTPServer:
@@ -17,10 +19,10 @@ class LocalHTTPServer:
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
-    def start(self) -> Self:
+    def start(self: _S) -> _S:
         raise NotImplementedError
 
-    def _serve(self, handler_class: Any, poll_interval: float = 0.5) -> Self:
+    def _serve(self: _S, handler_class: Any, poll_interval: float = 0.5) -> _S:
         # Daemon request threads: stop() must not wait on handlers that hang on purpose.
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
         self._httpd.daemon_threads = True
@@ -41,7 +43,7 @@ class LocalHTTPServer:
             self._httpd.shutdown()
             self._httpd.server_close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _S) -> _S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

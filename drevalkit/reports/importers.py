@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..registry import Registry
 from ..schemas import Report
 from .citations import parse_citations
 
@@ -25,6 +26,10 @@ class ReportImporter(Protocol):
         """Report text (markdown) and metadata from the file's decoded content."""
 
 
+IMPORTERS: Registry[type[ReportImporter]] = Registry("report format", "drevalkit.importers")
+
+
+@IMPORTERS.register("markdown")
 class MarkdownImporter:
     name = "markdown"
     suffixes = (".md", ".markdown", ".txt", ".text")
@@ -33,6 +38,7 @@ class MarkdownImporter:
         return raw, {}
 
 
+@IMPORTERS.register("deepresearcheval")
 class DeepResearchEvalImporter:
     """DeepResearchEval output: ``{"entries": [{"response": "..."}]}``."""
 
@@ -54,24 +60,18 @@ class DeepResearchEvalImporter:
         return response, meta
 
 
-IMPORTERS: dict[str, ReportImporter] = {imp.name: imp for imp in (MarkdownImporter(), DeepResearchEvalImporter())}
-
-
-def register_importer(importer: ReportImporter) -> None:
-    IMPORTERS[importer.name] = importer
-
-
 def importer_for(path: Path, format_name: str | None = None) -> ReportImporter:
+    """The importer named by ``format_name``, else the first whose suffixes match the file, else markdown."""
     if format_name:
         try:
-            return IMPORTERS[format_name]
-        except KeyError:
-            raise ReportError(f"unknown report format {format_name!r}; known: {', '.join(sorted(IMPORTERS))}") from None
+            return IMPORTERS.get(format_name)()
+        except LookupError as exc:
+            raise ReportError(str(exc)) from None
     suffix = path.suffix.lower()
-    for importer in IMPORTERS.values():
+    for _, importer in IMPORTERS.items():
         if suffix in importer.suffixes:
-            return importer
-    return IMPORTERS["markdown"]
+            return importer()
+    return MarkdownImporter()
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:

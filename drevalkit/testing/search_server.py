@@ -19,7 +19,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.servers.base import JSONHandler, LocalHTTPServer
+from drevalkit.testing.base import JSONHandler, LocalHTTPServer
 
 FAULT_KINDS = ("429", "500", "402", "quota", "malformed", "shape", "hang")
 PATHS = {

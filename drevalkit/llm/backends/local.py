@@ -15,9 +15,10 @@ from typing import Any
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
 
-from .config import Settings
-from .llm import LLMCallFailed, LLMUnavailable
-from .local_model import LocalModel
+from ...config import Settings
+from ..errors import LLMCallFailed, LLMUnavailable
+from ..local_model import LocalModel, LocalModelError, resolve_local_model
+from . import CHAT_BACKENDS, ProgressFactory
 
 # Request fields the in-process server understands; others (e.g. the OpenAI client's extras) are dropped.
 _FIELDS = ("messages", "max_tokens", "temperature", "seed", "response_format", "top_p", "stop")
@@ -40,7 +41,9 @@ class LocalChatBackend:
         self.local = model
         self.model = model.label
         self.model_sha256 = model.sha256
+        self.identity = model.sha256  # the exact weights
         self._context = settings.local_context
+        self.context_tokens = settings.local_context
         self._threads = settings.local_threads or available_cpus()
         self._server: Any = None
         self._load_lock = threading.Lock()
@@ -92,3 +95,12 @@ class LocalChatBackend:
 
     async def close(self) -> None:
         self._server = None
+
+
+@CHAT_BACKENDS.register("local")
+def make_local_backend(settings: Settings, on_progress: ProgressFactory | None = None) -> LocalChatBackend:
+    try:
+        model = resolve_local_model(settings.local_model, settings.home, on_progress=on_progress)
+    except (LocalModelError, OSError) as exc:
+        raise LLMUnavailable(str(exc)) from None
+    return LocalChatBackend(model, settings)

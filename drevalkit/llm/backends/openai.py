@@ -1,0 +1,67 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, OpenRouter, vLLM, SGLang, Ollama, llama.cpp server)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import openai
+from openai import AsyncOpenAI
+
+from ...config import OPENAI_DEFAULT_URL, redact_url
+from ..errors import LLMUnavailable
+from . import CHAT_BACKENDS, ProgressFactory
+
+if TYPE_CHECKING:
+    from ...config import Settings
+
+
+class OpenAIChatBackend:
+    name = "openai"
+    model_sha256 = ""
+    max_concurrency: int | None = None  # the settings decide
+
+    def __init__(self, settings: "Settings"):
+        if not settings.model:
+            raise LLMUnavailable("no judge model set: pass --model or set DREVAL_MODEL")
+        self.model = settings.model
+        self.base_url = settings.base_url or OPENAI_DEFAULT_URL
+        self.endpoint = redact_url(self.base_url)  # for messages: never the credentials a URL may carry
+        # Two servers can serve different weights under one model alias: answers are cached per endpoint unless
+        # the user names deliberate replicas of one model with a shared ``cache_scope``.
+        self.identity = settings.cache_scope or self.endpoint
+        self.context_tokens = settings.context_tokens
+        self._check_timeout = min(settings.timeout, 15.0)
+        api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
+        self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout)
+
+    async def create(self, request: dict[str, Any]) -> Any:
+        return await self._client.chat.completions.create(**request)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def check(self) -> None:
+        try:
+            models = await self._client.with_options(timeout=self._check_timeout, max_retries=1).models.list()
+        except openai.AuthenticationError as exc:
+            raise LLMUnavailable(f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})") from None
+        except openai.APIConnectionError as exc:
+            raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {exc.__cause__ or exc}") from None
+        except openai.APIStatusError:
+            return  # many servers do not implement /models; the first real call will tell
+        except Exception as exc:  # noqa: BLE001 - the SDK fails in many ways on a body that is not its API's
+            raise LLMUnavailable(
+                f"{self.endpoint} does not answer like an OpenAI-compatible API ({type(exc).__name__}); "
+                "check --base-url (it usually ends in /v1)"
+            ) from None
+        if not hasattr(models, "data"):
+            raise LLMUnavailable(f"{self.endpoint} does not answer like an OpenAI-compatible API; check --base-url")
+
+
+@CHAT_BACKENDS.register("openai")
+def make_openai_backend(settings: "Settings", on_progress: ProgressFactory | None = None) -> OpenAIChatBackend:
+    if not settings.base_url and not settings.api_key:
+        from ..local_model import GET_A_JUDGE
+
+        raise LLMUnavailable(GET_A_JUDGE)
+    return OpenAIChatBackend(settings)

@@ -1,0 +1,1 @@
+"""Reading reports: importers for each format (a registry keyed by name) and citation parsing."""
