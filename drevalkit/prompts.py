@@ -1,18 +1,149 @@
 """Prompt templates: jinja2 files shipped next to each stage. A stage's prompt version is a hash of all its
-templates (they include each other), so every result records exactly which wording produced it."""
+templates (they include each other) and of the fence format, so every result records exactly which wording
+produced it.
+
+Untrusted text (the task, the report, its sentences and claims, web pages, and whatever an LLM wrote from them,
+such as rubric dimensions and criteria) only enters a prompt through the ``fence`` filter, which returns a block::
+
+    <<<REPORT 3f9a1c0b7d2e>>>
+    ...the text...
+    <<<END REPORT 3f9a1c0b7d2e>>>
+
+The id is derived from the block's name and content, and is chosen so that it does not occur in the content: the
+text cannot contain its own end marker, yet the same text always gets the same block (the LLM response cache and
+the server's prefix cache both need byte-identical prompts). On top of that, ``neutralise`` breaks anything in the
+text that could pass for a marker: runs of three or more angle brackets (so no ``<<<...>>>`` marker of any block),
+closing tags of any name (``</report>``, ``</system>``), chat-template control tokens (``<|im_end|>``,
+``[INST]``, ``<<SYS>>``, ``<end_of_turn>``), also when written with look-alike characters (fullwidth ``＜／``,
+``〈``, ``‹``, ...), HTML entities or URL/backslash escapes (``&lt;/``, ``%3C/``, ``\\u003c``), or with spaces or
+invisible characters slipped in (``<\\u200b/report``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from functools import cached_property
 
 import jinja2
 
+FENCE_FORMAT = "fence-1"  # part of every prompt version: change it whenever fence() or neutralise() output changes
+BOUNDARY_LENGTH = 12  # hex digits of the block id
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
-def fence_untrusted(text: str, tag: str) -> str:
-    """Neutralise closing tags inside untrusted text (any case or spacing) so it cannot end its own block."""
-    return re.sub(rf"<\s*/\s*({re.escape(tag)})", r"<\\/\1", text, flags=re.IGNORECASE)
+# Characters a reader or a tokenizer may skip over: whitespace, format characters (zero-width space, joiners, word
+# joiner, bidi controls, BOM), soft hyphen, variation selectors, Hangul fillers, tag characters, combining marks.
+_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff\u0300-\u036f"
+)
+_INVISIBLE_ENTITY = r"&(?:nbsp|shy|zwj|zwnj|lrm|rlm|#0*160|#0*173|#0*8203|#x0*a0|#x0*ad|#x0*200[b-f]);?"
+_GAP = rf"(?:[\s{_INVISIBLE}]|{_INVISIBLE_ENTITY})*"  # any spacing, also across lines (for tags)
+_INLINE_GAP = rf"(?:[^\S\n{_INVISIBLE}]|[{_INVISIBLE}]|{_INVISIBLE_ENTITY})*"  # spacing within one line (for runs)
+
+# Look-alikes of "<" and ">": (character class, weight) where the weight counts how many angles a glyph shows.
+_OPEN_1 = "<\uff1c\ufe64\u3008\u2329\u27e8\u2039\u276e\u276c\u2770\u29fc\u02c2\u1438\u2989\u2991\u227a"
+_OPEN_2 = "\u300a\u226a\u27ea\u00ab"
+_OPEN_3 = "\u22d8"
+_CLOSE_1 = ">\uff1e\ufe65\u3009\u232a\u27e9\u203a\u276f\u276d\u2771\u29fd\u02c3\u1433\u298a\u2992\u227b"
+_CLOSE_2 = "\u300b\u226b\u27eb\u00bb"
+_CLOSE_3 = "\u22d9"
+_OPEN_ESCAPED = r"&lt;?|&#0*60;?|&#x0*3c;?|%3c|\\u003c|\\x3c|\\074"
+_CLOSE_ESCAPED = r"&gt;?|&#0*62;?|&#x0*3e;?|%3e|\\u003e|\\x3e|\\076"
+_SLASH = r"(?:[/\uff0f\u2044\u2215\u29f8\u2571\u27cb\u2f03\u3033]|&sol;|&#0*47;?|&#x0*2f;?|%2f|\\u002f|\\x2f)"
+_PIPE = r"(?:[|\uff5c\u2223\u01c0\u2502\u23d0\u05c0]|&vert;|&verbar;|&#0*124;?|&#x0*7c;?|%7c|\\u007c)"
+_OPEN = rf"(?:[{_OPEN_1}{_OPEN_2}{_OPEN_3}]|{_OPEN_ESCAPED})"
+_CLOSE = rf"(?:[{_CLOSE_1}{_CLOSE_2}{_CLOSE_3}]|{_CLOSE_ESCAPED})"
+_LETTER = r"[^\W\d_]"
+
+_OPEN_RUN = re.compile(rf"{_OPEN}(?:{_INLINE_GAP}{_OPEN})+|[{_OPEN_3}]", re.IGNORECASE)
+_CLOSE_RUN = re.compile(rf"{_CLOSE}(?:{_INLINE_GAP}{_CLOSE})+|[{_CLOSE_3}]", re.IGNORECASE)
+_OPEN_TOKEN = re.compile(_OPEN, re.IGNORECASE)
+_CLOSE_TOKEN = re.compile(_CLOSE, re.IGNORECASE)
+# A closing tag of any name: "<" + "/" + a letter, whatever the glyphs, escapes and invisible characters between.
+_CLOSING_TAG = re.compile(rf"{_OPEN}{_GAP}{_SLASH}{_GAP}(?={_LETTER})", re.IGNORECASE)
+# Chat-template control tokens: <|im_end|>, <|eot_id|>, <｜end▁of▁sentence｜>, [INST], [/INST], <<SYS>>,
+# <start_of_turn>, <end_of_turn>.
+_PIPE_TOKEN = re.compile(rf"{_OPEN}[{_INVISIBLE}]*{_PIPE}", re.IGNORECASE)
+_CHAT_WORD = re.compile(
+    rf"(?:\[|{_OPEN})({_GAP}{_SLASH}?{_GAP}(?:INST|SYS|start_of_turn|end_of_turn|im_start|im_end)\b)", re.IGNORECASE
+)
+
+
+def _weight(token: str) -> int:
+    if len(token) > 1:  # an escape such as &lt; stands for one angle
+        return 1
+    if token in _OPEN_3 or token in _CLOSE_3:
+        return 3
+    return 2 if token in _OPEN_2 or token in _CLOSE_2 else 1
+
+
+def _collapse(token: re.Pattern[str], replacement: str):
+    def collapse(match: re.Match[str]) -> str:
+        run = match.group(0)
+        return replacement if sum(_weight(t) for t in token.findall(run)) >= 3 else run
+
+    return collapse
+
+
+def neutralise(text: str) -> str:
+    """Break everything in ``text`` that could pass for a block marker, a closing tag or a chat control token.
+
+    Runs of three or more angle brackets become ``<<`` or ``>>``; the ``<`` of a closing tag or of a control token
+    becomes ``(`` (``</report>`` reads ``(/report>``, ``<|im_end|>`` reads ``(|im_end|>``). The rest is unchanged.
+    """
+    text = _OPEN_RUN.sub(_collapse(_OPEN_TOKEN, "<<"), text)
+    text = _CLOSE_RUN.sub(_collapse(_CLOSE_TOKEN, ">>"), text)
+    text = _CHAT_WORD.sub(lambda m: "(" + m.group(1), text)
+    text = _PIPE_TOKEN.sub("(|", text)
+    return _CLOSING_TAG.sub("(/", text)
+
+
+def boundary(name: str, content: str) -> str:
+    """The block id for ``content``: a hash of the name and content, re-hashed until it does not occur in it."""
+    lowered = content.lower()
+    for attempt in itertools.count():
+        digest = hashlib.sha256(f"{name}\0{attempt}\0{content}".encode("utf-8", "surrogatepass")).hexdigest()
+        candidate = digest[:BOUNDARY_LENGTH]
+        if candidate not in lowered:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+class Fenced(str):
+    """A block of untrusted text with its markers: the string is the whole block; ``start`` and ``end`` are the
+    marker lines and ``id`` the block id, for templates that name them
+    (``{% set r = text | fence("report") %}... ends at {{ r.end }}``)."""
+
+    name: str
+    id: str
+    content: str
+
+    def __new__(cls, name: str, block_id: str, content: str) -> Fenced:
+        start, end = f"<<<{name} {block_id}>>>", f"<<<END {name} {block_id}>>>"
+        self = super().__new__(cls, f"{start}\n{content}\n{end}" if content else f"{start}\n{end}")
+        self.name, self.id, self.content = name, block_id, content
+        return self
+
+    @property
+    def start(self) -> str:
+        return f"<<<{self.name} {self.id}>>>"
+
+    @property
+    def end(self) -> str:
+        return f"<<<END {self.name} {self.id}>>>"
+
+
+def fence(value: object, name: str) -> Fenced:
+    """Untrusted ``value`` as a block named ``name`` (``"report"`` gives ``<<<REPORT id>>>``); the jinja filter
+    ``fence``, usable as ``{{ text | fence("report") }}`` or around a section: ``{% filter fence("task") %}``."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"a fence name is a word of letters, digits and underscores, not {name!r}")
+    text = "" if value is None else str(value)
+    content = neutralise(text.replace("\r\n", "\n").strip("\r\n"))
+    label = name.upper()
+    return Fenced(label, boundary(label, content), content)
 
 
 class PromptSet:
@@ -28,14 +159,14 @@ class PromptSet:
             lstrip_blocks=True,
             autoescape=False,
         )
-        self._env.filters["fence"] = fence_untrusted
+        self._env.filters["fence"] = fence
 
     def render(self, name: str, **values: object) -> str:
         return self._env.get_template(name).render(**values).strip()
 
     @cached_property
     def version(self) -> str:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(FENCE_FORMAT.encode() + b"\0")
         for name in sorted(self._env.list_templates()):
             source, _, _ = self._env.loader.get_source(self._env, name)
             digest.update(name.encode() + b"\0" + source.encode("utf-8") + b"\0")

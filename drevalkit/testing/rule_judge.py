@@ -12,11 +12,17 @@ import re
 from typing import Any
 
 _SENTENCE = re.compile(r"^(S\d+): (.+)$", re.MULTILINE)
+# A fenced block (drevalkit.prompts.fence): <<<NAME id>>> ... <<<END NAME id>>>, with the line before it.
+_BLOCK = r"<<<{name} (?P<block>[0-9a-f]+)>>>\n(.*?)\n?<<<END {name} (?P=block)>>>"
 _EVIDENCE = re.compile(
-    r"^\[(e[0-9a-f]+)\] (\(cited by the report as \[\d+\]\) )?.*?\n(.+?)(?=\n\n|\n</evidence>)", re.MULTILINE | re.DOTALL
+    r"^\[(e[0-9a-f]+)\]( \(cited by the report as \[\d+\]\))?\n" + _BLOCK.format(name="EVIDENCE"),
+    re.MULTILINE | re.DOTALL,
 )
-_OWN_EVIDENCE = re.compile(r"^(c\d+): .*?\n\s+evidence for this claim: (.+)$", re.MULTILINE)
-_CLAIM = re.compile(r"^(c\d+): (.+?)(?: \(the report cites its sources [\d, ]+ for this\))?$", re.MULTILINE)
+_CLAIM = re.compile(
+    r"^(c\d+) \(evidence for this claim: ([^;)]+)(?:;[^)]*)?\):\n" + _BLOCK.format(name="CLAIM"),
+    re.MULTILINE | re.DOTALL,
+)
+_BLOCK_END = re.compile(r"<<<END [A-Z_]+ [0-9a-f]+>>>")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _WORD = re.compile(r"[a-z]{4,}")
 _MARKER = re.compile(r"\[\d+(?:[,\-]\s*\d+)*\]")
@@ -30,8 +36,14 @@ def _schema_name(body: dict[str, Any]) -> str:
     return ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "")
 
 
+def _after_blocks(prompt: str) -> str:
+    """The instructions after the last fenced block (the blocks may hold any text)."""
+    ends = list(_BLOCK_END.finditer(prompt))
+    return prompt[ends[-1].end():] if ends else prompt
+
+
 def extract(prompt: str, schema: dict[str, Any]) -> str:
-    limit = int(re.search(r"at most (\d+)", prompt).group(1))
+    limit = int(re.search(r"at most (\d+)", _after_blocks(prompt)).group(1))
     allowed = set(schema["$defs"]["ExtractedClaim"]["properties"]["sentence_id"]["enum"])
     claims = []
     for sentence_id, text in _SENTENCE.findall(prompt):
@@ -48,10 +60,14 @@ def extract(prompt: str, schema: dict[str, Any]) -> str:
 
 
 def verify(prompt: str, schema: dict[str, Any]) -> str:
-    all_evidence = [(eid, bool(cited), passage) for eid, cited, passage in _EVIDENCE.findall(prompt)]
-    claims_part = prompt.split("<claims>", 1)[1]
-    claims = dict(_CLAIM.findall(claims_part))
-    own = {cid: {e.strip() for e in ids.split(",")} for cid, ids in _OWN_EVIDENCE.findall(claims_part)}
+    # the passage is what follows the title and URL lines of its block
+    all_evidence = [
+        (eid, bool(cited), block.split("\n\n", 1)[-1]) for eid, cited, _, block in _EVIDENCE.findall(prompt)
+    ]
+    claims, own = {}, {}
+    for claim_id, ids, _, text in _CLAIM.findall(prompt):
+        claims[claim_id] = text
+        own[claim_id] = {e.strip() for e in ids.split(",")} - {"none"}
     answer = {}
     for claim_id in schema["required"]:
         text = claims[claim_id]
