@@ -1,0 +1,59 @@
+"""Text from reports, web pages and judge output made safe to print on a terminal.
+
+Such text may carry escape sequences that recolour or clear the screen, move the cursor to overwrite earlier
+output, set the window title, plant hyperlinks whose target differs from their text (OSC 8), or talk to the
+terminal itself (DCS, APC); carriage returns and backspaces can overprint a line, and bidirectional overrides can
+make text display in a different order than it reads. ``terminal_safe`` removes all of these and keeps the
+printable text (any script, emoji included), newlines and tabs.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ESC-introduced and 8-bit C1 sequences with their parameters and payloads (ECMA-48). Payloads of control strings
+# stop at any control character, so a string that is never terminated costs linear time and leaves plain text.
+_ESCAPE_SEQUENCE = re.compile(
+    r"""
+      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]       # CSI: colours, cursor moves, erase, modes
+    | (?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])                     # OSC (window title, OSC 8 hyperlinks, clipboard),
+      [^\x00-\x1f\x7f-\x9f]* (?:\x07|\x1b\\|\x9c)                 # DCS, SOS, PM, APC: payload up to BEL or ST
+    | \x1b [\x20-\x2f]+ [\x30-\x7e]                               # nF: character sets, ESC # 8 (fill with E)
+    | \x1b [\x30-\x7e]                                            # Fp, Fe, Fs: ESC 7, ESC M, ESC c (reset)
+    """,
+    re.VERBOSE,
+)
+# What is left after the sequences: lone ESC and every other C0 control but tab and newline, DEL, C1 controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI), as used in
+# "Trojan Source" text; the plain marks (LRM, RLM, ALM) stay, they cannot reorder a line.
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_LINE_SEPARATOR = re.compile("\r\n|[\r\u2028\u2029\x85]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without escape sequences, control characters (newline and tab kept) and bidi overrides.
+
+    Line breaks of any kind (CRLF, a lone CR, U+2028, U+2029, NEL) become newlines first, so a carriage return
+    cannot overprint the start of a line. Safe to apply twice; printable characters are never changed.
+    """
+    text = _LINE_SEPARATOR.sub("\n", text)
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    text = _CONTROL.sub("", text)
+    return _BIDI_CONTROL.sub("", text)
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """``terminal_safe`` text on one line: every run of whitespace (newlines, tabs) becomes one space, and text
+    longer than ``limit`` characters is cut at a word boundary where possible and ends with an ellipsis."""
+    text = _WHITESPACE.sub(" ", terminal_safe(text)).strip()
+    if limit is None or len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if text[limit - 1] != " " and space >= (limit - 1) * 2 // 3:  # do not end in the middle of a word
+        cut = cut[:space]
+    return cut.rstrip() + "…"
