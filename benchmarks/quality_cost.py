@@ -45,7 +45,7 @@ def make_reports(folder: Path, count: int, target_tokens: int) -> list[Path]:
 async def score_all(settings: Settings, task: Task, paths: list[Path]) -> tuple[list, Usage, Usage, float]:
     llm = open_llm(settings)
     try:
-        book = RubricBook(settings.out, llm)
+        book = RubricBook(settings.layout, llm)
         _, rubric_usage = await book.get(task)
         scorer = Scorer(settings, llm, book)
         jobs = [ScoreJob(p, f"system-{i}", task.id, task) for i, p in enumerate(paths)]

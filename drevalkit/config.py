@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from .layout import OutputLayout
 from .schemas import stable_hash
 
 if sys.version_info >= (3, 11):
@@ -200,6 +201,10 @@ class Settings(BaseModel):
 
     def price_for(self, model: str) -> Price | None:
         return self.prices.get(model)
+
+    @property
+    def layout(self) -> OutputLayout:
+        return OutputLayout(self.out)
 
     @property
     def store_path(self) -> Path:

@@ -128,9 +128,10 @@ class Rubric(BaseModel):
     schema_version: str = SCHEMA_VERSION
     task_id: str
     dimensions: list[Dimension]
-    judge: JudgeInfo
-    prompt_version: str
-    build_key: str = Field(description="hash of task content, judge model and prompt version it was built from")
+    judge: JudgeInfo = Field(default_factory=lambda: JudgeInfo(model="hand-written", backend="none"))
+    prompt_version: str = ""
+    build_key: str = Field(default="", description="hash of task content, judge model and prompt version it was "
+                           "built from; empty for a hand-written rubric")
     hash: str = ""
     created_at: str = Field(default_factory=utc_now)
 
@@ -183,7 +184,8 @@ class Usage(BaseModel):
     calls: int = 0
     cache_hits: int = 0
     failed_calls: int = 0
-    retries: int = 0
+    retries: int = Field(default=0, description="requests sent again after 429/5xx/timeouts/connection errors")
+    repairs: int = Field(default=0, description="attempts made again after invalid output (bad JSON, schema)")
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0

@@ -30,7 +30,7 @@ def test_unknown_key_and_bad_values_are_clear(tmp_path: Path):
 
 def test_secrets_never_in_dumps_or_endpoint_label(tmp_path: Path):
     settings = load_settings(
-        None, {"base_url": "https://user:pw@judge.example:8443/v1/?key=abc", "api_key": "sk-very-secret"}, environ={}
+        None, {"base_url": "https://judge.example:8443/v1/", "api_key": "sk-very-secret"}, environ={}
     )
     assert "sk-very-secret" not in repr(settings)
     assert "sk-very-secret" not in settings.model_dump_json()
@@ -38,6 +38,10 @@ def test_secrets_never_in_dumps_or_endpoint_label(tmp_path: Path):
     with pytest.raises(ConfigError) as info:
         load_settings(None, {"api_key": "sk-very-secret", "samples": 0}, environ={})
     assert "sk-very-secret" not in str(info.value)
+    for url in ("https://user:pw@judge.example/v1", "https://judge.example/v1?key=pw", "https://judge.example/v1#pw"):
+        with pytest.raises(ConfigError) as info:
+            load_settings(None, {"base_url": url}, environ={})
+        assert "pw" not in str(info.value) and "base_url must not carry" in str(info.value)
 
 
 def test_openai_key_only_for_openai_and_home_override(tmp_path: Path):
@@ -46,6 +50,12 @@ def test_openai_key_only_for_openai_and_home_override(tmp_path: Path):
     assert settings.store_path == tmp_path / "store.sqlite3"
     local = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_BASE_URL": "http://127.0.0.1:8000/v1"})
     assert local.api_key is None  # never sent to another endpoint
+    for lookalike in ("https://api.openai.com.attacker.example/v1", "https://evil.example/api.openai.com/v1",
+                      "https://xapi.openai.com/v1"):
+        settings = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_BASE_URL": lookalike})
+        assert settings.api_key is None, lookalike
+    official = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_BASE_URL": "https://API.openai.com/v1"})
+    assert official.api_key.get_secret_value() == "k1"
     config = tmp_path / "dreval.toml"
     config.write_text('api_key = "from-file"\n')
     assert load_settings(config, environ={"OPENAI_API_KEY": "k1"}).api_key.get_secret_value() == "from-file"
@@ -56,6 +66,30 @@ def test_config_hash_ignores_secrets_and_concurrency():
     b = load_settings(None, {"model": "m", "api_key": "y", "concurrency": 9}, environ={})
     c = load_settings(None, {"model": "m", "samples": 3}, environ={})
     assert a.config_hash() == b.config_hash() != c.config_hash()
+
+
+def test_config_hash_follows_every_declared_score_field():
+    from drevalkit.config import Settings, score_fields, section_of
+
+    base = Settings()
+    changed = {"model": "m2", "allow_private_urls": True, "embedding_model": "x", "structured_output": "text",
+               "local_context": 4096, "fetch_max_mb": 2.0, "search": "serper", "rounds": 1}
+    for name, value in changed.items():
+        assert name in score_fields()
+        assert base.model_copy(update={name: value}).config_hash() != base.config_hash(), name
+    for name in ("concurrency", "timeout", "out", "cache", "cache_scope", "fetch_concurrency"):
+        assert name not in score_fields()
+    assert all(section_of(name) for name in Settings.model_fields)
+
+
+def test_config_file_sections(tmp_path: Path):
+    config = tmp_path / "dreval.toml"
+    config.write_text('model = "flat"\n[fetch]\nfetch_max_mb = 2.5\n[judge]\nconcurrency = 3\n')
+    settings = load_settings(config, environ={})
+    assert (settings.model, settings.fetch_max_mb, settings.concurrency) == ("flat", 2.5, 3)
+    config.write_text('[fetch]\nmodel = "wrong section"\n')
+    with pytest.raises(ConfigError, match="fetch.model"):
+        load_settings(config, environ={})
 
 
 def test_price_cost_counts_cached_tokens_at_their_rate():

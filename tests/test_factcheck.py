@@ -229,3 +229,18 @@ def test_private_urls_are_not_fetched_without_permission(make_settings, tmp_path
         result, _ = _check(judge, settings, path)
     assert sum(pages.hits.values()) == 0
     assert all(not f.ok and "private" in f.error for f in result.fetches)
+
+
+def test_paragraph_longer_than_the_sentence_splitter_accepts_is_split_first(monkeypatch):
+    from drevalkit.factcheck import claims
+
+    nlp = claims.sentence_splitter()
+    monkeypatch.setattr(nlp, "max_length", 20_000)  # spaCy raises on longer texts, as it does on > 1M by default
+    monkeypatch.setattr(claims, "MAX_BLOCK_CHARS", 10_000)
+    text = " ".join(f"Mission {i} launched {i} satellites in 2024." for i in range(1500))  # one 65K-char paragraph
+    assert len(text) > 3 * nlp.max_length
+    sentences = claims.segment(Report(system="s", task_id="t", text=text))
+    assert len(sentences) == 1500
+    assert sentences[-1].text == "Mission 1499 launched 1499 satellites in 2024."
+    pieces = claims.bounded_pieces("One two. Three four five. " + "x" * 50, 30)
+    assert pieces[0] == "One two. Three four five." and all(len(p) <= 30 for p in pieces)

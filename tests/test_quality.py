@@ -1,11 +1,12 @@
 import asyncio
 import json
+import re
 
 import pytest
 
 from drevalkit.llm import open_llm
 from drevalkit.quality.judge import DimensionOutcome, CriterionJudgement, aggregate, judge_messages, judge_report
-from drevalkit.quality.rubric import RubricBook, RubricError, build_key, read_rubric, rubric_path
+from drevalkit.quality.rubric import RubricBook, RubricError, build_key, read_rubric
 from drevalkit.schemas import Criterion, Dimension, JudgeInfo, Report, Rubric
 from drevalkit.store import Store
 from drevalkit.testing.openai_server import FakeOpenAIServer
@@ -69,7 +70,7 @@ def _build(settings, task, rebuild=False):
         with Store(settings.store_path) as store:
             client = open_llm(settings, store)
             try:
-                return await RubricBook(settings.out, client, rebuild=rebuild).get(task)
+                return await RubricBook(settings.layout, client, rebuild=rebuild).get(task)
             finally:
                 await client.close()
 
@@ -88,7 +89,7 @@ def test_rubric_is_built_frozen_and_reused(judge_server, make_settings, sample_t
         assert sum(c.weight for c in dim.criteria) == pytest.approx(1.0)
         assert all(c.id.startswith(dim.id + ".") for c in dim.criteria)
     assert usage.calls == 1 + len(ids)
-    path = rubric_path(settings.out, sample_task.id)
+    path = settings.layout.rubric(sample_task.id)
     assert read_rubric(path) == rubric
     calls = judge_server.completions
     again, usage = _build(settings.model_copy(update={"cache": False}), sample_task)
@@ -103,12 +104,60 @@ def test_frozen_rubric_mismatch_and_tampering(judge_server, make_settings, sampl
         _build(settings, changed)
     rebuilt, _ = _build(settings, changed, rebuild=True)
     assert rebuilt.build_key == build_key(changed, settings.model)
-    path = rubric_path(settings.out, sample_task.id)
+    path = settings.layout.rubric(sample_task.id)
+    frozen = read_rubric(path)
     data = json.loads(path.read_text())
     data["dimensions"][0]["weight"] = 0.99
     path.write_text(json.dumps(data))
-    with pytest.raises(RubricError, match="edited after it was frozen"):
+    edited = read_rubric(path)  # an edit is used as it now is, under a new hash (so results are scored again)
+    assert edited.hash != frozen.hash
+    assert sum(d.weight for d in edited.dimensions) == pytest.approx(1.0)
+
+
+def _hand_written(weights: list, criterion_weights: list | None = None) -> dict:
+    return {
+        "task_id": "t",
+        "dimensions": [
+            {"id": f"d{i}", "name": f"D{i}", "kind": "general", "definition": "x", "weight": w,
+             "criteria": [{"id": f"d{i}.{j}", "text": "c", "weight": cw}
+                          for j, cw in enumerate(criterion_weights or [1, 3], start=1)]}
+            for i, w in enumerate(weights, start=1)
+        ],
+    }
+
+
+def test_hand_written_rubric_weights_are_normalised_so_totals_stay_within_0_10(tmp_path):
+    from drevalkit.quality.judge import DimensionOutcome, CriterionJudgement, aggregate
+
+    path = tmp_path / "rubric.json"
+    path.write_text(json.dumps(_hand_written([3, 7], [30, 70])))
+    rubric = read_rubric(path)
+    assert [d.weight for d in rubric.dimensions] == pytest.approx([0.3, 0.7])
+    assert [c.weight for c in rubric.dimensions[1].criteria] == pytest.approx([0.3, 0.7])
+    outcomes = [DimensionOutcome(d.id, 0, {c.id: CriterionJudgement(rationale="r", score=10) for c in d.criteria})
+                for d in rubric.dimensions]
+    result = aggregate(rubric, outcomes, 1)
+    assert result.total == pytest.approx(10.0) and result.status == "complete"
+
+
+@pytest.mark.parametrize("weights, criterion_weights, message", [
+    ([3, -1], None, "dimension 'd2' has weight -1"),
+    ([3, None], None, "dimension 'd2' has no weight"),
+    ([0, 0], None, "every dimension weight is 0"),
+    ([1, 1], [0, 0], "every criterion weight of dimension 'd1' is 0"),
+    ([1, "x"], None, "dimension 'd2' has a non-numeric weight"),
+    ([1, 1], [1, -2], "criterion 'd1.2' of dimension 'd1' has weight -2"),
+])
+def test_bad_rubric_weights_are_refused_naming_the_dimension(tmp_path, weights, criterion_weights, message):
+    data = _hand_written(weights, criterion_weights)
+    for dim in data["dimensions"]:
+        if dim["weight"] is None:
+            del dim["weight"]
+    path = tmp_path / "rubric.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RubricError) as info:
         read_rubric(path)
+    assert message in str(info.value)
 
 
 def test_judge_prompt_layout_shares_the_report_prefix(sample_task):
@@ -119,7 +168,9 @@ def test_judge_prompt_layout_shares_the_report_prefix(sample_task):
     assert first[0] == second[0]
     shared = first[1]["content"].split("Evaluate the report above")[0]
     assert second[1]["content"].startswith(shared) and report.text.split("</")[0] in shared
-    assert shared.count("</report>") == 1  # the report cannot close its own block
+    boundary = re.search(r"<<<REPORT (\w+)>>>", shared).group(1)
+    closing = re.findall(rf"^<<<END REPORT {boundary}>>>$", shared, re.MULTILINE)
+    assert len(closing) == 1 and "</report>" not in shared  # the report cannot close its own block
     assert "a.1" in first[1]["content"] and "a.1" not in second[1]["content"]
 
 
@@ -138,7 +189,12 @@ def test_judging_enums_every_criterion_and_warms_prefix(make_settings, sample_ta
 
         result, usage = asyncio.run(go())
         schemas = [r["response_format"]["json_schema"]["schema"] for r in server.requests]
+        timeline = sorted(server.timeline, key=lambda entry: entry[0])
     assert result.status == "complete" and usage.calls == 4
+    # the first call is answered before any other is sent, so the server has the shared prefix cached for them
+    first_answered = timeline[0][1]
+    assert all(received >= first_answered for received, _, _ in timeline[1:])
+    assert timeline[0][2]["messages"] == server.requests[0]["messages"]
     assert {tuple(s["required"]) for s in schemas} == {("a.1", "a.2"), ("b.1",)}
     assert all(s["additionalProperties"] is False for s in schemas)
     assert usage.cached_tokens > 0  # later calls reuse the first call's prefix

@@ -127,6 +127,24 @@ def content_blocks(report_text: str) -> list[tuple[str, str]]:
 
 
 _SPACY_LOCK = threading.Lock()
+# spaCy refuses texts over nlp.max_length (1M characters) and its memory grows with the text: a block longer than
+# this is cut first, at a sentence end where there is one, else at a space, else anywhere.
+MAX_BLOCK_CHARS = 100_000
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s")
+
+
+def bounded_pieces(block: str, limit: int | None = None) -> list[str]:
+    """``block`` in pieces of at most ``limit`` characters, cut at the last sentence end (or space) before it."""
+    limit = limit or MAX_BLOCK_CHARS
+    pieces = []
+    while len(block) > limit:
+        window = block[:limit]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window, limit // 2)]
+        cut = ends[-1] if ends else (window.rfind(" ", limit // 2) + 1 or limit)
+        pieces.append(block[:cut].strip())
+        block = block[cut:]
+    pieces.append(block.strip())
+    return [piece for piece in pieces if piece]
 
 
 def segment(report: Report) -> list[Sentence]:
@@ -136,7 +154,7 @@ def segment(report: Report) -> list[Sentence]:
     previous_section = None
     for section, block in content_blocks(report.text):
         with _SPACY_LOCK:  # one pipeline object serves every report; run it in one thread at a time
-            pieces = [span.text.strip() for span in nlp(block).sents]
+            pieces = [span.text.strip() for part in bounded_pieces(block) for span in nlp(part).sents]
         for text in _merge_fragments(pieces):
             if len(text.split()) < 3 and not any(ch.isdigit() for ch in text):
                 continue

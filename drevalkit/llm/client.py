@@ -193,7 +193,8 @@ class LLMClient:
         conversation = list(messages)
         max_tokens = params["max_tokens"]
         last_problem = ""
-        for _ in range(self.settings.invalid_retries + 1):
+        for attempt in range(self.settings.invalid_retries + 1):
+            usage.repairs += attempt > 0  # a new attempt after invalid output
             content, finish_reason = await self._complete(conversation, output.__name__, schema, params, max_tokens, usage)
             try:
                 if finish_reason == "length":

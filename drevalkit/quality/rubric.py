@@ -9,15 +9,18 @@ model, so they are stable and cannot be misspelt.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from ..files import atomic_write_text, safe_filename
+from ..files import atomic_write_text
+from ..layout import OutputLayout
 from ..aio import gather_or_cancel
-from ..llm import LLMClient
+from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..prompts import PromptSet
 from ..resources import data_path
 from ..schemas import Criterion, Dimension, Rubric, StrictModel, Task, Usage, stable_hash
@@ -95,9 +98,11 @@ class CriteriaPlan(StrictModel):
 
 
 def _normalise(weights: list[float]) -> list[float]:
-    total = sum(weights)
-    if total <= 0:
-        return [1.0 / len(weights)] * len(weights)
+    """Weights summing to 1; weights that already do are kept as they are, so a frozen rubric reads back
+    bit-identical (and keeps its hash)."""
+    total = sum(weights)  # > 0: checked by _check_weights
+    if abs(total - 1.0) < 1e-9:
+        return list(weights)
     return [w / total for w in weights]
 
 
@@ -154,13 +159,11 @@ async def build_rubric(task: Task, llm: LLMClient) -> tuple[Rubric, Usage]:
         return result.value
 
     plans = await gather_or_cancel(*(criteria_for(name, definition) for _, name, _, definition, _ in skeleton))
-    dimension_weights = _normalise([weight for *_, weight in skeleton])
     dimensions = []
-    for (dim_id, name, kind, definition, _), weight, criteria_plan in zip(skeleton, dimension_weights, plans):
-        criterion_weights = _normalise([c.weight for c in criteria_plan.criteria])
+    for (dim_id, name, kind, definition, weight), criteria_plan in zip(skeleton, plans):
         criteria = [
-            Criterion(id=f"{dim_id}.{i}", text=c.criterion.strip(), explanation=c.explanation.strip(), weight=w)
-            for i, (c, w) in enumerate(zip(criteria_plan.criteria, criterion_weights), start=1)
+            Criterion(id=f"{dim_id}.{i}", text=c.criterion.strip(), explanation=c.explanation.strip(), weight=c.weight)
+            for i, c in enumerate(criteria_plan.criteria, start=1)
         ]
         dimensions.append(
             Dimension(id=dim_id, name=name, kind=kind, definition=definition, weight=weight, criteria=criteria)
@@ -172,41 +175,103 @@ async def build_rubric(task: Task, llm: LLMClient) -> tuple[Rubric, Usage]:
         prompt_version=PROMPTS.version,
         build_key=build_key(task, llm.model),
     )
+    _check_weights(rubric.model_dump(), f"the rubric the judge built for task {task.id!r}")
+    rubric = normalised(rubric)
     rubric.hash = rubric.content_hash()
     return rubric, usage
 
 
-def rubric_path(out_dir: Path, task_id: str) -> Path:
-    return Path(out_dir) / "rubrics" / f"{safe_filename(task_id)}.json"
+def _check_weights(data: Any, where: str) -> None:
+    """Refuse a missing, non-numeric, negative or all-zero weight with a message naming the dimension."""
+    dimensions = data.get("dimensions") if isinstance(data, dict) else None
+    if not isinstance(dimensions, list) or not dimensions:
+        raise RubricError(f"{where}: a rubric needs a non-empty 'dimensions' list")
+
+    def weight_of(item: Any, what: str) -> float:
+        value = item.get("weight") if isinstance(item, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RubricError(f"{where}: {what} has {'no' if value is None else 'a non-numeric'} weight")
+        if value < 0 or value != value or value == float("inf"):
+            raise RubricError(f"{where}: {what} has weight {value}; weights must be finite and >= 0")
+        return float(value)
+
+    names = []
+    for number, dim in enumerate(dimensions, start=1):
+        if not isinstance(dim, dict):
+            raise RubricError(f"{where}: dimension {number} is not an object")
+        name = f"dimension {dim.get('id') or number!r}"
+        names.append(name)
+        weight_of(dim, name)
+        criteria = dim.get("criteria")
+        if not isinstance(criteria, list) or not criteria:
+            raise RubricError(f"{where}: {name} has no criteria")
+        criterion_weights = [weight_of(c, f"criterion {(c.get('id') if isinstance(c, dict) else None) or i!r} "
+                                          f"of {name}") for i, c in enumerate(criteria, start=1)]
+        if sum(criterion_weights) <= 0:
+            raise RubricError(f"{where}: every criterion weight of {name} is 0")
+    if sum(weight_of(dim, name) for dim, name in zip(dimensions, names)) <= 0:
+        raise RubricError(f"{where}: every dimension weight is 0")
+
+
+def normalised(rubric: Rubric) -> Rubric:
+    """Dimension weights summing to 1, and criterion weights summing to 1 within each dimension, so a total is
+    always within 0-10 whatever scale the weights were written in (3/7, percentages, ...)."""
+    dimension_weights = _normalise([d.weight for d in rubric.dimensions])
+    dimensions = []
+    for dim, weight in zip(rubric.dimensions, dimension_weights):
+        criteria = [c.model_copy(update={"weight": w})
+                    for c, w in zip(dim.criteria, _normalise([c.weight for c in dim.criteria]))]
+        dimensions.append(dim.model_copy(update={"weight": weight, "criteria": criteria}))
+    return rubric.model_copy(update={"dimensions": dimensions})
 
 
 def read_rubric(path: Path) -> Rubric:
+    """A rubric file, generated or hand-written, checked and normalised. A rubric edited after it was frozen is
+    used as it now is: its hash is recomputed, so results judged with the old one are scored again."""
     try:
-        rubric = Rubric.model_validate_json(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise RubricError(f"cannot read rubric {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RubricError(f"{path} is not valid JSON: {exc}") from None
+    _check_weights(data, str(path))
+    try:
+        rubric = Rubric.model_validate(data)
     except ValidationError as exc:
-        raise RubricError(f"{path} is not a valid rubric: {exc.error_count()} problem(s), first: "
-                          f"{exc.errors(include_url=False)[0]['msg']}") from None
-    if not rubric.dimensions or any(not d.criteria for d in rubric.dimensions):
-        raise RubricError(f"{path}: a rubric needs at least one dimension and every dimension a criterion")
-    if rubric.hash and rubric.hash != rubric.content_hash():
-        raise RubricError(f"{path}: the rubric was edited after it was frozen (hash mismatch); rebuild it")
-    if not rubric.hash:
-        rubric.hash = rubric.content_hash()
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RubricError(f"{path} is not a valid rubric: {exc.error_count()} problem(s), first at {where}: "
+                          f"{first['msg']}") from None
+    ids = [d.id for d in rubric.dimensions] + [c.id for d in rubric.dimensions for c in d.criteria]
+    if len(set(ids)) != len(ids):
+        raise RubricError(f"{path}: dimension and criterion ids must be unique")
+    rubric = normalised(rubric)
+    rubric.hash = rubric.content_hash()
     return rubric
 
 
 class RubricBook:
     """Frozen rubrics of one output folder; builds each task's rubric once, even under concurrency."""
 
-    def __init__(self, out_dir: Path, llm: LLMClient, *, rebuild: bool = False, fixed: Rubric | None = None):
-        self.out_dir = Path(out_dir)
+    def __init__(self, layout: OutputLayout, llm: LLMClient, *, rebuild: bool = False, fixed: Rubric | None = None):
+        self.layout = layout
         self.llm = llm
         self.rebuild = rebuild
         self.fixed = fixed
         self._locks: dict[str, asyncio.Lock] = {}
         self._rebuilt: set[str] = set()
+
+    def current_hash(self, task: Task) -> str | None:
+        """Hash of the rubric a score of ``task`` would use now, without building one (None: it would be built)."""
+        if self.fixed is not None:
+            return self.fixed.hash
+        path = self.layout.rubric(task.id)
+        if self.rebuild or not path.exists():
+            return None
+        try:
+            return read_rubric(path).hash
+        except RubricError:
+            return None
 
     async def get(self, task: Task) -> tuple[Rubric, Usage]:
         """The task's frozen rubric (built now if needed) and the usage spent building it."""
@@ -214,11 +279,11 @@ class RubricBook:
             return self.fixed, Usage()
         lock = self._locks.setdefault(task.id, asyncio.Lock())
         async with lock:
-            path = rubric_path(self.out_dir, task.id)
+            path = self.layout.rubric(task.id)
             expected = build_key(task, self.llm.model)
             if path.exists() and not (self.rebuild and task.id not in self._rebuilt):
                 rubric = read_rubric(path)
-                if rubric.build_key != expected:
+                if rubric.build_key and rubric.build_key != expected:
                     raise RubricError(
                         f"the frozen rubric {path} was built from a different task text, judge model or prompt "
                         "version; pass --rebuild-rubrics to replace it or --rubric FILE to use a specific one"
@@ -229,3 +294,23 @@ class RubricBook:
             self._rebuilt.add(task.id)
             return rubric, usage
 
+
+
+async def build_rubrics(
+    layout: OutputLayout, llm: LLMClient, tasks: list[Task], *, rebuild: bool = False
+) -> list[tuple[str, str | None]]:
+    """Freeze the rubric of every task: (summary, None) or ("", the reason it failed) per task, in order.
+    ``LLMUnavailable`` (no judge at all) propagates; one task's failure does not stop the others."""
+    await llm.check()
+    book = RubricBook(layout, llm, rebuild=rebuild)
+
+    async def one(task: Task) -> tuple[str, str | None]:
+        try:
+            built, _ = await book.get(task)
+        except LLMUnavailable:
+            raise
+        except (LLMError, RubricError) as exc:
+            return "", str(exc)
+        return f"{len(built.dimensions)} dimensions, hash {built.hash}", None
+
+    return list(await gather_or_cancel(*(one(t) for t in tasks)))

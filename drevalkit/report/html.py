@@ -4,14 +4,13 @@ scripts or remote content (Content-Security-Policy)."""
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
 
-from ..files import atomic_write_text, safe_filename
 from ..resources import data_path
 from ..schemas import Rubric, Scorecard
+from ..text import terminal_safe
 
 
 def is_http_url(url: str) -> bool:
@@ -25,6 +24,8 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(data_path("templates"))),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # control characters and escape sequences have no business in a page (and break some viewers)
+        finalize=lambda value: terminal_safe(value) if isinstance(value, str) else value,
     )
     env.filters["http_url"] = is_http_url
     return env
@@ -34,13 +35,3 @@ def render_scorecard(card: Scorecard, rubric: Rubric | None = None) -> str:
     names = {d.id: d.name for d in rubric.dimensions} if rubric else {}
     criteria = {c.id: c.text for d in rubric.dimensions for c in d.criteria} if rubric else {}
     return _environment().get_template("scorecard.html.j2").render(card=card, names=names, criteria=criteria)
-
-
-def scorecard_path(out_dir: Path, system: str, task_id: str) -> Path:
-    return Path(out_dir) / "html" / safe_filename(system) / f"{safe_filename(task_id)}.html"
-
-
-def write_scorecard(out_dir: Path, card: Scorecard, rubric: Rubric | None = None) -> Path:
-    path = scorecard_path(out_dir, card.system, card.task_id)
-    atomic_write_text(path, render_scorecard(card, rubric))
-    return path

@@ -4,7 +4,9 @@ It answers ``/v1/chat/completions`` with JSON generated from the request's schem
 or a schema block in the prompt for json_object / text mode), deterministically per request. It can inject faults
 (429 with Retry-After, 500, hangs, invalid JSON, garbage, truncation, schema violations), reject structured-output
 modes like servers without json_schema support, and simulate latency (prefill and decode rates) with a prefix cache,
-reporting ``cached_tokens`` the way vLLM, SGLang and OpenAI do.
+reporting ``cached_tokens`` the way vLLM, SGLang and OpenAI do; ``max_sequences`` bounds how many requests are
+computed at once (the rest queue), as on a GPU server. ``timeline`` records when each answered request arrived and
+was answered, so tests can check ordering (e.g. that the first judging call finished before the others started).
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class FakeOpenAIServer(LocalHTTPServer):
         prefill_tokens_per_s: float | None = None,
         decode_tokens_per_s: float | None = None,
         prefix_cache: bool = True,
+        max_sequences: int | None = None,
     ):
         self.model = model
         self.fault_rate = fault_rate
@@ -123,6 +126,11 @@ class FakeOpenAIServer(LocalHTTPServer):
         self.prefill_rate = prefill_tokens_per_s
         self.decode_rate = decode_tokens_per_s
         self.cache = PrefixCache() if prefix_cache else None
+        # A GPU server runs a bounded batch of sequences at once; the rest queue (None: unbounded).
+        self.max_sequences = max_sequences
+        self._slots = threading.BoundedSemaphore(max_sequences) if max_sequences else None
+        # (received, answered, request body) of every completion answered 200, for ordering checks
+        self.timeline: list[tuple[float, float, dict[str, Any]]] = []
         self.responder: Callable[[dict[str, Any]], str | None] | None = None
         self.requests: list[dict[str, Any]] = []
         self.completions = 0
@@ -174,6 +182,7 @@ class FakeOpenAIServer(LocalHTTPServer):
         return json.loads(match.group(1)) if match else None
 
     def handle_chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        received = time.perf_counter()
         with self._lock:
             self.requests.append(body)
         if body.get("model") != self.model:
@@ -194,6 +203,12 @@ class FakeOpenAIServer(LocalHTTPServer):
             time.sleep(self.hang_seconds)
             return 504, {"error": {"message": "gateway timeout"}}, {}
 
+        if self._slots is None:
+            return self._complete(body, fault, received)
+        with self._slots:
+            return self._complete(body, fault, received)
+
+    def _complete(self, body: dict[str, Any], fault: str | None, received: float) -> tuple[int, dict[str, Any], dict[str, str]]:
         prompt_text = "\n".join(f"<{m['role']}>{m['content']}" for m in body["messages"])
         tokens = _TOKEN.findall(prompt_text)
         cached, chain = self.cache.lookup(tokens) if self.cache else (0, [])
@@ -223,6 +238,7 @@ class FakeOpenAIServer(LocalHTTPServer):
             time.sleep(completion_tokens / self.decode_rate)
         with self._lock:
             self.completions += 1
+            self.timeline.append((received, time.perf_counter(), body))
         return (
             200,
             {

@@ -1,8 +1,10 @@
-"""``dreval score``: compose the quality stage into a ``Scorecard`` per report, written atomically.
+"""Compose the quality and fact-check stages into a ``Scorecard`` per report, written atomically.
 
 Bad input and failed judging are recorded in the scorecard (``failed`` / ``partial`` with reasons), never as zeros.
-Finished results are skipped on a re-run, so an interrupted batch resumes where it stopped. Only an endpoint that
-cannot serve the run at all (``LLMUnavailable``) stops the batch; everything finished before is already on disk.
+The two halves are independent: an unexpected error in one is recorded as that half's failure and the other half's
+result is kept. Finished results are skipped on a re-run only when everything they were computed from is unchanged
+(see ``Scorer.resume_key``), so an interrupted batch resumes where it stopped. Only a judge that cannot serve the run
+at all (``LLMUnavailable``) stops the batch; everything finished before is already on disk.
 """
 
 from __future__ import annotations
@@ -11,24 +13,23 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from . import __version__
-from .aio import gather_or_cancel
-from .reports.importers import ReportError, load_report
-from .config import Settings
-from .files import atomic_write_text, safe_filename
-from .llm import LLMClient, LLMError, LLMUnavailable
-from .factcheck.claims import PROMPTS as FACTCHECK_PROMPTS
-from .factcheck.pipeline import FactChecker
-from .quality.judge import judge_report
-from .quality.rubric import PROMPTS as QUALITY_PROMPTS
-from .quality.rubric import RubricBook, RubricError
-from .report.html import write_scorecard
-from .schemas import (
+from .. import __version__
+from ..aio import gather_or_cancel
+from ..config import Settings
+from ..factcheck.claims import PROMPTS as FACTCHECK_PROMPTS
+from ..factcheck.pipeline import FactChecker
+from ..files import atomic_write_text
+from ..llm import LLMClient, LLMError, LLMUnavailable
+from ..quality.judge import judge_report
+from ..quality.rubric import PROMPTS as QUALITY_PROMPTS
+from ..quality.rubric import RubricBook, RubricError
+from ..report.html import render_scorecard
+from ..reports.importers import ReportError, importer_for, load_report
+from ..schemas import (
     FactCheckResult,
     Provenance,
     QualityResult,
@@ -41,23 +42,7 @@ from .schemas import (
     stable_hash,
     utc_now,
 )
-
-
-@dataclass
-class ScoreJob:
-    """One report to score. ``problem`` is set when the job is known to be unscoreable before it starts."""
-
-    report_path: Path
-    system: str
-    task_id: str
-    task: Task | None
-    problem: str = ""
-    report_format: str | None = None
-    input_key: str | None = None  # filled once by Scorer.input_key
-
-
-def result_path(out_dir: Path, system: str, task_id: str) -> Path:
-    return Path(out_dir) / "results" / safe_filename(system) / f"{safe_filename(task_id)}.json"
+from .jobs import ScoreJob
 
 
 def _combine(quality: QualityResult | None, factcheck: FactCheckResult | None) -> tuple[str, list[str]]:
@@ -72,11 +57,15 @@ def _combine(quality: QualityResult | None, factcheck: FactCheckResult | None) -
     return "partial", reasons
 
 
-def read_scorecard(path: Path) -> Scorecard | None:
+def read_scorecard(path: Any) -> Scorecard | None:
     try:
         return Scorecard.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValidationError):
+    except (OSError, ValidationError, ValueError):
         return None
+
+
+def _internal(exc: BaseException, where: str) -> str:
+    return f"internal error in the {where} ({type(exc).__name__}: {exc}); please report it"
 
 
 class Scorer:
@@ -92,6 +81,7 @@ class Scorer:
         if rubrics is None and factchecker is None:
             raise ValueError("nothing to score: both quality and fact-checking are off")
         self.settings = settings
+        self.layout = settings.layout
         self.llm = llm
         self.rubrics = rubrics
         self.factchecker = factchecker
@@ -116,34 +106,41 @@ class Scorer:
         )
 
     def input_key(self, job: ScoreJob) -> str | None:
-        """What a result was computed from: the report file's bytes, the task, a fixed rubric, replay or not."""
+        """What a result is computed from besides settings and judge: the report file's bytes and the format it is
+        read in, the task, and replay or not. None when the report cannot be read."""
         if job.input_key is not None:
             return job.input_key
         try:
             report_sha = hashlib.sha256(job.report_path.read_bytes()).hexdigest()
-        except OSError:
+            report_format = importer_for(job.report_path, job.report_format).name
+        except (OSError, ReportError):
             return None
-        fixed = self.rubrics.fixed.hash if self.rubrics is not None and self.rubrics.fixed is not None else None
         replay = self.factchecker.searcher.replay if self.factchecker is not None else None
         task = job.task.content_key() if job.task is not None else None
-        job.input_key = stable_hash({"report": report_sha, "task": task, "rubric": fixed, "replay": replay})
+        job.input_key = stable_hash({"report": report_sha, "format": report_format, "task": task, "replay": replay})
         return job.input_key
 
     def is_finished(self, job: ScoreJob) -> Scorecard | None:
-        """The existing complete result for this job from the same inputs, parts, judge, settings and prompts."""
-        previous = read_scorecard(result_path(self.settings.out, job.system, job.task_id))
-        if (
-            previous is not None
-            and previous.status == "complete"
-            and previous.provenance.config_hash == self.settings.config_hash()
-            and previous.provenance.judge.model == self.llm.model
+        """The existing complete result for this job, if it was computed from exactly what this run would use: the
+        same inputs, parts, judge (backend, model, endpoint identity, weights), score-affecting settings, prompts,
+        and the rubric content that is in force now."""
+        previous = read_scorecard(self.layout.result(job.system, job.task_id))
+        if previous is None or previous.status != "complete":
+            return None
+        judge, now = previous.provenance.judge, self.llm.judge_info
+        same = (
+            previous.provenance.config_hash == self.settings.config_hash()
+            and (judge.backend, judge.model, judge.identity, judge.model_sha256, judge.structured_output)
+            == (now.backend, now.model, now.identity, now.model_sha256, now.structured_output)
             and previous.provenance.prompt_versions == self._prompt_versions()
             and previous.provenance.input_key == self.input_key(job)
-        ):
-            return previous
-        return None
+        )
+        if same and self.rubrics is not None:
+            rubric_hash = self.rubrics.current_hash(job.task) if job.task is not None else None
+            same = rubric_hash is not None and previous.quality is not None and previous.quality.rubric_hash == rubric_hash
+        return previous if same else None
 
-    async def _quality(self, task: Task, report: Report, usage: Usage) -> tuple[QualityResult | None, Rubric | None]:
+    async def _quality(self, task: Task, report: Report, usage: Usage) -> tuple[QualityResult, Rubric | None]:
         assert self.rubrics is not None
         try:
             rubric, rubric_usage = await self.rubrics.get(task)
@@ -155,13 +152,23 @@ class Scorer:
             usage.add(exc.usage)
             return QualityResult(rubric_hash="", status="failed", reasons=[f"rubric could not be built: {exc}"]), None
         usage.add(rubric_usage)
-        quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples)
+        try:
+            quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples)
+        except LLMUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the fact-check half must survive a bug here
+            return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[_internal(exc, "quality judging")]), rubric
         usage.add(judge_usage)
         return quality, rubric
 
     async def _factcheck(self, report: Report, usage: Usage) -> FactCheckResult:
         assert self.factchecker is not None
-        result, check_usage = await self.factchecker.check(report)
+        try:
+            result, check_usage = await self.factchecker.check(report)
+        except LLMUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the quality half must survive a bug here
+            return FactCheckResult(status="failed", reasons=[_internal(exc, "fact-check")])
         usage.add(check_usage)
         return result
 
@@ -179,7 +186,8 @@ class Scorer:
         try:
             if job.problem:
                 raise ReportError(job.problem)
-            report = load_report(
+            report = await asyncio.to_thread(
+                load_report,
                 job.report_path,
                 system=job.system,
                 task_id=job.task_id,
@@ -212,13 +220,23 @@ class Scorer:
             card.reasons = [str(exc)]
         except Exception as exc:  # noqa: BLE001 - one report's unexpected failure must not end the batch
             card.status = "failed"
-            card.reasons = [f"internal error while scoring ({type(exc).__name__}: {exc}); please report it"]
+            card.reasons = [_internal(exc, "scorer")]
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
-        atomic_write_text(result_path(self.settings.out, job.system, job.task_id), card.model_dump_json(indent=2))
-        write_scorecard(self.settings.out, card, rubric)
+        self._write(card, rubric)
         return card
+
+    def _write(self, card: Scorecard, rubric: Rubric | None) -> None:
+        """The result JSON always; the HTML page when it renders (a rendering bug is recorded, not fatal)."""
+        try:
+            page: str | None = render_scorecard(card, rubric)
+        except Exception as exc:  # noqa: BLE001
+            page = None
+            card.reasons.append(f"the HTML scorecard could not be rendered ({type(exc).__name__}: {exc})")
+        atomic_write_text(self.layout.result(card.system, card.task_id), card.model_dump_json(indent=2))
+        if page is not None:
+            atomic_write_text(self.layout.scorecard(card.system, card.task_id), page)
 
     async def score_all(
         self,
@@ -230,7 +248,7 @@ class Scorer:
         in_flight = asyncio.Semaphore(max(2, self.settings.concurrency))
 
         async def run(job: ScoreJob) -> Scorecard:
-            if resume and (finished := self.is_finished(job)) is not None:
+            if resume and (finished := await asyncio.to_thread(self.is_finished, job)) is not None:
                 if on_done:
                     on_done(finished, True)
                 return finished

@@ -1,0 +1,123 @@
+"""Options shared by several commands, defined once, and the judge they open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..config import ConfigError, Settings, load_settings
+from ..llm import LLMClient, LLMUnavailable, backend_kind, open_llm
+from ..store import Store, StoreError
+from .app import EXIT_BAD_INPUT, fail
+from .render import stderr
+
+
+def _apply(options: list[Callable[[Any], Any]], func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                        help="dreval.toml to read (default: ./dreval.toml if present, or DREVAL_CONFIG).")(func)
+
+
+def judge_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of every command that talks to a judge."""
+    return _apply([
+        config_option,
+        click.option("--backend", type=click.Choice(["auto", "openai", "local"]),
+                     help="Judge backend: an OpenAI-compatible endpoint or the embedded local model (default auto: "
+                     "the endpoint if one is configured, else the local model)."),
+        click.option("--base-url", help="OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1."),
+        click.option("--api-key", help="API key of the endpoint (prefer the DREVAL_API_KEY env var)."),
+        click.option("--model", help="Judge model name as the endpoint knows it."),
+        click.option("--concurrency", type=int, help="Concurrent requests to the endpoint (default 8)."),
+        click.option("--timeout", type=float, help="Seconds per LLM call (default 300)."),
+        click.option("--structured-output", type=click.Choice(["auto", "json_schema", "json_object", "text"]),
+                     help="How to ask for JSON; auto tries json_schema and falls back (default auto)."),
+        click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+                     help="Output folder (default ./dreval-out)."),
+        click.option("--no-cache", is_flag=True, default=False, help="Do not read or write the LLM response cache."),
+    ], func)
+
+
+def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that pick the reports, their tasks and how results are stored."""
+    from ..reports.importers import IMPORTERS
+
+    return _apply([
+        click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path)),
+        click.option("--task", "task_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Task file (JSON, or JSONL with --task-id)."),
+        click.option("--task-id", help="Which task of --task to use."),
+        click.option("--prompt", help="Score against this task prompt instead of a task file."),
+        click.option("--tasks", "tasks_file", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Tasks for many reports; each report file is named <task id>.md or .json."),
+        click.option("--system", help="Name of the system that wrote the reports (default: the folder's name, "
+                     "or 'default')."),
+        click.option("--format", "report_format", type=click.Choice(IMPORTERS.names()),
+                     help="Report format (default: by file suffix; .json is DeepResearchEval)."),
+        click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists."),
+        click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."),
+    ], func)
+
+
+def factcheck_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    from ..factcheck.search import BACKENDS
+
+    return _apply([
+        click.option("--search", type=click.Choice(sorted(BACKENDS)),
+                     help="Search backend (default local: the offline evidence store and indexed folders)."),
+        click.option("--max-claims", type=int, help="Claims checked per report, most check-worthy first (default 40)."),
+        click.option("--evidence-per-claim", type=int,
+                     help="Evidence passages shown to the verifier per claim, cited sources first (default 5)."),
+        click.option("--rounds", type=int, help="Search-and-verify rounds; later rounds retry unknown claims "
+                     "with refined queries (default 2)."),
+        click.option("--allow-private-urls", is_flag=True, default=None,
+                     help="Allow fetching loopback and private-network addresses (off by default)."),
+        click.option("--replay", is_flag=True, help="Use stored searches and pages only: no web requests."),
+    ], func)
+
+
+def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
+    if overrides.pop("no_cache", False):
+        overrides["cache"] = False
+    try:
+        return load_settings(config_file, overrides)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+
+
+def open_store(settings: Settings) -> Store:
+    try:
+        return Store(settings.store_path)
+    except StoreError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+
+
+def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
+    """The store and the judge: an OpenAI-compatible endpoint, or the embedded local model when none is set."""
+    store = open_store(settings)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
+                      console=stderr, transient=True) as progress:
+
+            def on_progress(description: str, total: int) -> Callable[[int], None]:
+                bar = progress.add_task(description, total=total)
+                return lambda done: progress.advance(bar, done)
+
+            llm = open_llm(settings, store, on_progress)
+    except LLMUnavailable as exc:
+        store.close()
+        fail(str(exc), EXIT_BAD_INPUT)
+    if backend_kind(settings) == "local" and settings.backend == "auto":
+        stderr.print(f"no endpoint configured (DREVAL_BASE_URL): using the embedded local judge {llm.model} "
+                     "(slow on CPU; serve a model with vLLM/SGLang or use OpenAI for real evaluations)",
+                     highlight=False, soft_wrap=True, markup=False)
+    return store, llm

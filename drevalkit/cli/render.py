@@ -1,0 +1,148 @@
+"""Terminal rendering: consoles, tables and summaries. Text from reports, pages and judges is hostile: it is
+stripped of control characters and escape sequences and has its rich markup escaped before it is printed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..layout import OutputLayout
+from ..schemas import Scorecard, Usage
+from ..text import terminal_safe
+
+
+def _width(stream: object) -> int | None:
+    """Piped to a file, tables keep one row per line instead of wrapping into unreadable narrow columns."""
+    return None if getattr(stream, "isatty", lambda: False)() else 200
+
+
+stderr = Console(stderr=True, width=_width(sys.stderr))
+stdout = Console(width=_width(sys.stdout))
+
+
+def safe(text: object) -> str:
+    """Untrusted text ready for a rich markup string: controls stripped, markup escaped."""
+    return escape(terminal_safe(str(text)))
+
+
+def plain(text: object) -> str:
+    """Untrusted text for ``markup=False`` printing: controls stripped."""
+    return terminal_safe(str(text))
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+_STATUS_STYLE = {"complete": "green", "partial": "yellow", "failed": "red"}
+
+
+def status(value: str) -> str:
+    return f"[{_STATUS_STYLE[value]}]{value}[/]"
+
+
+def dimension_table(card: Scorecard) -> Table:
+    table = Table(title=f"{safe(card.system)} / {safe(card.task_id)}: {status(card.status)}")
+    for column, justify in (("dimension", "left"), ("weight", "right"), ("score", "right"), ("status", "left")):
+        table.add_column(column, justify=justify)
+    assert card.quality is not None
+    for dim_id, dim in card.quality.dimension_scores.items():
+        spread = f" ± {dim.spread.std:.2f}" if dim.spread else ""
+        table.add_row(safe(dim_id), f"{dim.weight:.2f}", _fmt(dim.score) + spread, status(dim.status))
+    spread = f" ± {card.quality.spread.std:.2f}" if card.quality.spread else ""
+    table.add_row("[bold]total[/]", f"{card.quality.weight_judged:.2f}", f"[bold]{_fmt(card.quality.total)}[/]" + spread,
+                  status(card.quality.status))
+    return table
+
+
+def factcheck_table(card: Scorecard) -> Table:
+    fc = card.factcheck
+    assert fc is not None
+    table = Table(title=f"fact-check: {status(fc.status)} ({len(fc.claims)} claims checked"
+                        + (f", {fc.claims_skipped} over budget" if fc.claims_skipped else "") + ")")
+    for column in ("right", "wrong", "unknown", "failed", "citation accuracy", "searches", "fetches"):
+        table.add_column(column, justify="right")
+    c = fc.counts
+    table.add_row(f"{c.right} ({_pct(fc.ratios.get('right'))})", f"{c.wrong} ({_pct(fc.ratios.get('wrong'))})",
+                  f"{c.unknown} ({_pct(fc.ratios.get('unknown'))})", str(c.failed), _pct(fc.citation_accuracy),
+                  str(card.usage.searches), str(card.usage.fetches))
+    return table
+
+
+def print_wrong_claims(card: Scorecard, limit: int = 5) -> None:
+    fc = card.factcheck
+    assert fc is not None
+    claims = {c.id: c for c in fc.claims}
+    wrong = [v for v in fc.verdicts if v.label == "wrong"]
+    for verdict in wrong[:limit]:
+        stdout.print(f"[red]wrong[/] {safe(claims[verdict.claim_id].text)}", highlight=False, soft_wrap=True)
+        stdout.print(f"      {plain(verdict.rationale)}", highlight=False, soft_wrap=True, style="dim", markup=False)
+    if len(wrong) > limit:
+        stdout.print(f"... and {len(wrong) - limit} more wrong claims (see the result file)")
+
+
+def results_table(cards: list[Scorecard], limit: int = 50) -> Table:
+    table = Table(title="dreval score")
+    for column in ("system", "task", "status", "quality", "right", "wrong", "claims", "calls", "tokens in/out", "s"):
+        table.add_column(column, justify="left" if column in ("system", "task", "status") else "right",
+                         overflow="fold")
+    for card in cards[:limit]:
+        total = card.quality.total if card.quality else None
+        fc = card.factcheck
+        table.add_row(safe(card.system), safe(card.task_id), status(card.status), _fmt(total),
+                      _pct(fc.ratios.get("right")) if fc else "—", _pct(fc.ratios.get("wrong")) if fc else "—",
+                      str(len(fc.claims)) if fc else "—", str(card.usage.calls),
+                      f"{card.usage.prompt_tokens}/{card.usage.completion_tokens}", f"{card.seconds:.1f}")
+    return table
+
+
+def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: OutputLayout) -> None:
+    """What this run did (results reused from an earlier run are counted apart, not re-summarised)."""
+    if len(scored) == 1 and not skipped and (scored[0].quality is not None or scored[0].factcheck is not None):
+        card = scored[0]
+        if card.quality is not None and card.quality.dimension_scores:
+            stdout.print(dimension_table(card))
+        if card.factcheck is not None:
+            stdout.print(factcheck_table(card))
+            print_wrong_claims(card)
+    elif scored:
+        stdout.print(results_table(scored))
+        if len(scored) > 50:
+            stdout.print(f"... and {len(scored) - 50} more results")
+    for card in scored:
+        for reason in card.reasons[:3]:
+            stderr.print(f"[yellow]{safe(card.system)}/{safe(card.task_id)}:[/] {safe(reason)}", highlight=False,
+                         soft_wrap=True)
+    counts = {s: sum(c.status == s for c in scored) for s in ("complete", "partial", "failed")}
+    line = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing scored"
+    if skipped:
+        line += f" ({len(skipped)} already done in an earlier run, skipped)"
+    totals = [c.quality.total for c in scored if c.quality and c.quality.total is not None]
+    if totals:
+        line += f"; mean total {sum(totals) / len(totals):.2f}/10"
+    usage = Usage()
+    for card in scored:
+        usage.add(card.usage)
+    line += f"; {usage.calls} LLM calls, {usage.cache_hits} cache hits, {usage.prompt_tokens} prompt tokens"
+    if usage.searches or usage.fetches:
+        line += f", {usage.searches} searches, {usage.fetches} pages"
+    stdout.print(line, highlight=False)
+    cards = scored + skipped
+    if len(cards) == 1:
+        print_path("result", layout.result(cards[0].system, cards[0].task_id))
+        print_path("scorecard", layout.scorecard(cards[0].system, cards[0].task_id))
+    else:
+        stdout.print(f"results: {plain(layout.results_dir)}  scorecards: {plain(layout.html_dir)}", highlight=False,
+                     markup=False)
+
+
+def print_path(label: str, path: Path) -> None:
+    stdout.print(f"{label}: {plain(path)}", highlight=False, markup=False)

@@ -1,0 +1,53 @@
+"""Where every output of a run goes. One object owns the paths, so no stage builds one by hand::
+
+    OUT/rubrics/<task>.json              frozen rubrics, shared by every system
+    OUT/results/<system>/<task>.json     one Scorecard per report
+    OUT/html/<system>/<task>.html        its scorecard page
+    OUT/leaderboard.{csv,json,md,html}   systems compared
+    OUT/run.json                         the manifest of the last run
+
+Ids become file names through ``safe_filename``: distinct ids never share a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import safe_filename
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def rubrics_dir(self) -> Path:
+        return self.root / "rubrics"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def html_dir(self) -> Path:
+        return self.root / "html"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "run.json"
+
+    def rubric(self, task_id: str) -> Path:
+        return self.rubrics_dir / f"{safe_filename(task_id)}.json"
+
+    def result(self, system: str, task_id: str) -> Path:
+        return self.results_dir / safe_filename(system) / f"{safe_filename(task_id)}.json"
+
+    def scorecard(self, system: str, task_id: str) -> Path:
+        return self.html_dir / safe_filename(system) / f"{safe_filename(task_id)}.html"
+
+    def leaderboard(self, suffix: str) -> Path:
+        return self.root / f"leaderboard.{suffix.lstrip('.')}"
