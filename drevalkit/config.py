@@ -140,8 +140,9 @@ class Settings(BaseModel):
     prices: dict[str, Price] = setting(section="judge", default_factory=dict)
     # the embedded local model
     local_model: Path | None = setting(section="local", description="GGUF file for the local backend")
-    local_context: int = setting(16384, section="local", score=True, ge=512,
-                                 description="context window of the local model, tokens")
+    local_context: int = setting(16384, section="local", score=True, ge=0,
+                                 description="context window of the local model in tokens; 0: as much as the model "
+                                 "supports (its trained context length)")
     local_threads: int | None = setting(section="local", ge=1, description="CPU threads for the local model")
     # fact-checking: search
     search: str = setting("local", section="search", score=True,
@@ -177,6 +178,13 @@ class Settings(BaseModel):
     home: Path = setting(section="output", default_factory=lambda: Path(platformdirs.user_cache_dir("dreval")))
     cache: bool = setting(True, section="output", description="read and write the LLM response cache")
     max_report_mb: float = setting(5.0, section="output", gt=0)
+
+    @field_validator("local_context")
+    @classmethod
+    def _check_local_context(cls, value: int) -> int:
+        if 0 < value < 512:
+            raise ValueError("local_context must be 0 (the model's own maximum) or at least 512 tokens")
+        return value
 
     @field_validator("base_url")
     @classmethod

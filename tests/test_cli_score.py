@@ -427,3 +427,47 @@ def test_a_crash_in_one_half_keeps_the_other(judge_env, monkeypatch, tmp_path):
     card = _card(tmp_path / "dreval-out" / "results" / "x" / "jwst-first-years.json")  # the JSON is written anyway
     assert card.quality.status == "complete" and any("simulated template bug" in r for r in card.reasons)
     assert not (tmp_path / "dreval-out" / "html" / "x" / "jwst-first-years.html").exists()
+
+
+def test_report_longer_than_the_judge_context_is_one_line_and_failed_quality(judge_env, judge_server, monkeypatch,
+                                                                              tmp_path):
+    monkeypatch.setenv("DREVAL_CONTEXT_TOKENS", "3000")
+    result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--no-factcheck")
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if "does not fit the judge's context" in line]
+    assert len(lines) == 1 and "3000 (context_tokens)" in lines[0]
+    card = _card(tmp_path / "dreval-out" / "results" / "default" / "jwst-first-years.json")
+    assert card.status == "failed" and card.quality.status == "failed" and card.quality.total is None
+    assert judge_server.completions == 8  # building the rubric only: no judging call was sent
+
+
+def test_interrupted_batch_exits_130_and_keeps_finished_results(judge_env, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    reports = tmp_path / "slow"
+    reports.mkdir()
+    base = json.loads((SAMPLES / "task.json").read_text())
+    tasks = [dict(base, id=f"t{i}", prompt=base["prompt"] + f" (variant {i})") for i in range(6)]
+    for task in tasks:
+        shutil.copy(SAMPLES / "report.md", reports / f"{task['id']}.md")
+    (tmp_path / "tasks.jsonl").write_text("\n".join(json.dumps(t) for t in tasks))
+    with FakeOpenAIServer(prefill_tokens_per_s=20000) as server:  # about 0.15 s per judging call
+        env = dict(os.environ, DREVAL_BASE_URL=server.url, DREVAL_CONCURRENCY="1")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "drevalkit.cli", "score", str(reports), "--tasks", str(tmp_path / "tasks.jsonl"),
+             "--no-factcheck"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        results = tmp_path / "dreval-out" / "results" / "slow"
+        deadline = time.monotonic() + 60
+        while not list(results.glob("*.json")) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    kept = list(results.glob("*.json"))
+    assert process.returncode == 130, stderr
+    assert 1 <= len(kept) < 6 and all(_card(p).status == "complete" for p in kept)
+    assert f"interrupted: {len(kept)} of 6 results are finished and kept" in stderr
+    assert "Traceback" not in stderr

@@ -168,3 +168,46 @@ def test_cli_uses_the_local_judge_when_no_endpoint_is_set(judge_env, monkeypatch
     assert card.provenance.judge.backend == "local" and len(card.provenance.judge.model_sha256) == 64
     assert card.status in ("complete", "partial") and result.exit_code in (0, 1)
     assert card.usage.calls >= 2
+
+
+def test_local_context_zero_uses_the_models_trained_context(tmp_path):
+    from drevalkit.llm.backends.local import LocalChatBackend
+
+    settings = Settings(home=tmp_path, local_model=_smollm2(), local_context=0)
+    backend = LocalChatBackend(resolve_local_model(settings.local_model, settings.home), settings)
+    assert backend.context_tokens == 8192  # SmolLM2-135M's llama.context_length, read from the GGUF header
+    sized = LocalChatBackend(resolve_local_model(settings.local_model, settings.home),
+                             settings.model_copy(update={"local_context": 2048}))
+    assert sized.context_tokens == 2048
+
+
+def test_gguf_header_reader_is_bounded(tmp_path):
+    import struct
+
+    from drevalkit.llm.gguf import GGUFError, context_length
+
+    def gguf(*pairs: bytes, keys: int | None = None) -> Path:
+        path = tmp_path / f"m{len(list(tmp_path.iterdir()))}.gguf"
+        path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, len(pairs) if keys is None else keys) + b"".join(pairs))
+        return path
+
+    def string(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    arch = string("general.architecture") + struct.pack("<I", 8) + string("qwen2")
+    tokens = string("tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, 3) + struct.pack("<3f", 0.1, 0.2, 0.3)
+    length = string("qwen2.context_length") + struct.pack("<II", 4, 32768)
+    assert context_length(gguf(arch, tokens, length)) == 32768
+    assert context_length(gguf(arch, tokens)) is None
+    with pytest.raises(GGUFError, match="truncated"):
+        context_length(gguf(arch, keys=5))
+    with pytest.raises(GGUFError, match="metadata keys"):
+        context_length(gguf(keys=10**9))
+    huge = struct.pack("<Q", 1 << 40)
+    with pytest.raises(GGUFError, match="metadata string"):
+        context_length(gguf(huge))
+    (tmp_path / "not.gguf").write_bytes(b"nope")
+    with pytest.raises(GGUFError, match="not a GGUF"):
+        context_length(tmp_path / "not.gguf")
+    with pytest.raises(ValueError, match="local_context must be 0"):
+        Settings(local_context=100)

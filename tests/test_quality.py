@@ -198,3 +198,29 @@ def test_judging_enums_every_criterion_and_warms_prefix(make_settings, sample_ta
     assert {tuple(s["required"]) for s in schemas} == {("a.1", "a.2"), ("b.1",)}
     assert all(s["additionalProperties"] is False for s in schemas)
     assert usage.cached_tokens > 0  # later calls reuse the first call's prefix
+
+
+def test_report_that_does_not_fit_the_judge_context_fails_once_with_both_numbers(make_settings, sample_task):
+    rubric = _rubric()
+    report = Report(system="s", task_id="t", text="A long report sentence with figures like 42. " * 2000)
+
+    def judge(settings):
+        async def go():
+            client = open_llm(settings)
+            try:
+                return await judge_report(client, sample_task, report, rubric)
+            finally:
+                await client.close()
+
+        return asyncio.run(go())
+
+    with FakeOpenAIServer() as server:
+        result, usage = judge(make_settings(server, context_tokens=16000))
+        assert server.completions == 0 and usage.calls == 0
+        assert result.status == "failed" and result.total is None
+        (reason,) = result.reasons
+        assert "does not fit the judge's context" in reason and "16000 (context_tokens)" in reason
+        needed = int(re.search(r"needs about (\d+) tokens", reason).group(1))
+        assert 20000 < needed < 40000  # ~90K characters of ASCII text plus the 4096 reserved for the answer
+        fits, _ = judge(make_settings(server, context_tokens=128000))
+        assert fits.status == "complete" and server.completions == len(rubric.dimensions)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, create_model
 
 from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
+from ..llm.tokens import estimate_messages_tokens
 from ..schemas import (
     CriterionScore,
     Dimension,
@@ -77,10 +78,29 @@ async def judge_dimension(
     return DimensionOutcome(dimension.id, sample, judgements)
 
 
+def context_problem(llm: LLMClient, task: Task, report: Report, rubric: Rubric) -> str:
+    """Why the report cannot fit the judge's context window (one line with both numbers), or "" if it can or the
+    window is unknown. Checked once before judging instead of failing every dimension on its own."""
+    context = llm.backend.context_tokens
+    if not context:
+        return ""
+    prompt = max(estimate_messages_tokens(judge_messages(task, report, d)) for d in rubric.dimensions)
+    needed = prompt + llm.settings.max_tokens
+    if needed <= context:
+        return ""
+    setting = "local_context" if llm.backend.name == "local" else "context_tokens"
+    return (f"the report does not fit the judge's context: judging it needs about {needed} tokens (a prompt of "
+            f"about {prompt} with the report, plus {llm.settings.max_tokens} for the answer) but the judge has "
+            f"{context} ({setting}); use a judge with a longer context")
+
+
 async def judge_report(
     llm: LLMClient, task: Task, report: Report, rubric: Rubric, samples: int = 1
 ) -> tuple[QualityResult, Usage]:
     usage = Usage()
+    too_long = context_problem(llm, task, report, rubric)
+    if too_long:
+        return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[too_long]), usage
     jobs = [(sample, dim) for sample in range(samples) for dim in rubric.dimensions]
     first = await judge_dimension(llm, task, report, jobs[0][1], jobs[0][0], usage)
     rest = await gather_or_cancel(*(judge_dimension(llm, task, report, dim, s, usage) for s, dim in jobs[1:]))

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ...config import Settings
 from ..errors import LLMCallFailed, LLMUnavailable
+from ..gguf import GGUFError, context_length
 from ..local_model import LocalModel, LocalModelError, resolve_local_model
 from . import CHAT_BACKENDS, ProgressFactory
 
@@ -32,6 +33,17 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _trained_context(model: LocalModel) -> int:
+    """The context length the model was trained with, from its GGUF metadata (``local_context = 0``)."""
+    try:
+        length = context_length(model.path)
+    except (OSError, GGUFError) as exc:
+        raise LLMUnavailable(f"cannot read the context length of {model.path}: {exc}") from None
+    if not length:
+        raise LLMUnavailable(f"{model.path} does not say its context length: set local_context to a number")
+    return length
+
+
 class LocalChatBackend:
     name = "local"
     endpoint = "in-process (xllamacpp)"
@@ -42,8 +54,8 @@ class LocalChatBackend:
         self.model = model.label
         self.model_sha256 = model.sha256
         self.identity = model.sha256  # the exact weights
-        self._context = settings.local_context
-        self.context_tokens = settings.local_context
+        self._context = settings.local_context or _trained_context(model)
+        self.context_tokens = self._context
         self._threads = settings.local_threads or available_cpus()
         self._server: Any = None
         self._load_lock = threading.Lock()

@@ -1,0 +1,80 @@
+"""Read a GGUF model file's metadata header (bounded: it stops at the key it needs, and refuses absurd sizes).
+
+Used for the context window the model was trained with (``<architecture>.context_length``), so the local judge can
+use as much context as the model supports when asked (``local_context = 0``).
+Format: magic ``GGUF``, version (u32), tensor count (u64), key-value count (u64), then key-value pairs of a
+length-prefixed UTF-8 key, a value type (u32) and the value; all little-endian.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+_STRING, _ARRAY = 8, 9
+MAX_KEYS = 100_000
+MAX_STRING = 1 << 20  # a longer key or value means the file is not what it claims
+
+
+class GGUFError(ValueError):
+    pass
+
+
+def _read(handle: BinaryIO, fmt: str) -> int | float | bool:
+    size = struct.calcsize("<" + fmt)
+    data = handle.read(size)
+    if len(data) != size:
+        raise GGUFError("truncated metadata")
+    return struct.unpack("<" + fmt, data)[0]
+
+
+def _string(handle: BinaryIO) -> str:
+    length = int(_read(handle, "Q"))
+    if length > MAX_STRING:
+        raise GGUFError(f"a metadata string of {length} bytes")
+    data = handle.read(length)
+    if len(data) != length:
+        raise GGUFError("truncated metadata")
+    return data.decode("utf-8", errors="replace")
+
+
+def _value(handle: BinaryIO, kind: int) -> object:
+    if kind in _SCALARS:
+        return _read(handle, _SCALARS[kind])
+    if kind == _STRING:
+        return _string(handle)
+    if kind == _ARRAY:
+        inner, count = int(_read(handle, "I")), int(_read(handle, "Q"))
+        if inner in _SCALARS:  # skipped in one seek: tokenizer tables hold hundreds of thousands of entries
+            handle.seek(count * struct.calcsize("<" + _SCALARS[inner]), 1)
+        else:
+            for _ in range(count):
+                _value(handle, inner)
+        return None
+    raise GGUFError(f"unknown metadata value type {kind}")
+
+
+def context_length(path: Path) -> int | None:
+    """The ``<architecture>.context_length`` of a GGUF file, or None when it does not say."""
+    with Path(path).open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise GGUFError(f"{path} is not a GGUF file")
+        version = _read(handle, "I")
+        if version < 2:
+            raise GGUFError(f"GGUF version {version} is not supported")
+        _read(handle, "Q")  # tensors
+        keys = int(_read(handle, "Q"))
+        if keys > MAX_KEYS:
+            raise GGUFError(f"{keys} metadata keys")
+        architecture = None
+        for _ in range(keys):
+            key = _string(handle)
+            kind = int(_read(handle, "I"))
+            value = _value(handle, kind)
+            if key == "general.architecture":
+                architecture = value
+            elif architecture and key == f"{architecture}.context_length" and isinstance(value, int):
+                return value
+    return None
