@@ -1,12 +1,13 @@
 import asyncio
 import socket
+import time
 
 import httpx
 import pytest
 
 from drevalkit.config import Settings
+from drevalkit.factcheck import search as search_module
 from drevalkit.factcheck.search import (
-    BACKENDS,
     LocalBackend,
     Searcher,
     SearchError,
@@ -15,6 +16,7 @@ from drevalkit.factcheck.search import (
     normalise_query,
     register_backend,
 )
+from drevalkit.registry import Registry, RegistryError
 from drevalkit.schemas import FetchRecord, SearchHit
 from drevalkit.store import Store
 from drevalkit.testing.search_server import FakeSearchServer
@@ -310,6 +312,85 @@ def test_local_backend_searches_stored_documents(tmp_path):
         assert store.get_search("local", "webb launch", settings.search_results) is None
 
 
+def test_local_search_is_time_limited(tmp_path):
+    settings = Settings(search="local", home=tmp_path, search_timeout=1e-9)
+    with Store(settings.store_path) as store:
+        for n in range(600):
+            store.put_fetch(FetchRecord(url=f"https://p{n}.example/", ok=True, title=f"P{n}"),
+                            f"common words in page number {n} " * 5)
+        searcher = Searcher(make_backend(settings, store), store, settings)
+        with pytest.raises(SearchError, match=r"local: the local search took longer than 1e-09 s.*SEARCH_TIMEOUT"):
+            run(searcher.search("common words"))
+
+
+def test_local_search_fills_k_past_non_web_urls(tmp_path):
+    settings = Settings(search="local", home=tmp_path, search_results=3)
+    with Store(settings.store_path) as store:
+        for n in range(3):  # better matches, but file:// URLs are not web results
+            store.put_fetch(FetchRecord(url=f"file:///corpus/{n}.txt", ok=True), "quokka quokka quokka island")
+        for n in range(4):
+            store.put_fetch(FetchRecord(url=f"https://q{n}.example/", ok=True), f"a quokka on the island, page {n}")
+        hits = run(Searcher(make_backend(settings, store), store, settings).search("quokka island"))
+    assert len(hits) == 3 and all(h.url.startswith("https://q") for h in hits)
+
+
+def _check_reports(tmp_path, pages: dict[str, str], texts: list[str]):
+    """Fact-check each report text with one FactChecker (local search over ``pages``, the rule-based judge)."""
+    from drevalkit.factcheck.pipeline import open_factchecker
+    from drevalkit.llm import open_llm
+    from drevalkit.reports.citations import parse_citations
+    from drevalkit.schemas import Report
+    from drevalkit.testing import rule_judge
+    from drevalkit.testing.openai_server import FakeOpenAIServer
+
+    reports = []
+    for text in texts:
+        citations, meta = parse_citations(text)
+        reports.append(Report(system="s", task_id="t", text=text, citations=citations, meta=meta))
+    with FakeOpenAIServer() as judge:
+        judge.responder = rule_judge.respond
+        settings = Settings(search="local", home=tmp_path / "home", base_url=judge.url, api_key="k",
+                            model=judge.model, rounds=1, timeout=5.0)
+        with Store(settings.store_path) as store:
+            for url, page in pages.items():
+                store.put_fetch(FetchRecord(url=url, ok=True, title=url.split("/")[2]), page)
+
+            async def main():
+                llm = open_llm(settings, store)
+                try:
+                    async with open_factchecker(settings, llm, store) as checker:
+                        return [(await checker.check(report))[0] for report in reports], checker
+                finally:
+                    await llm.close()
+
+            return run(main())
+
+
+HORNSDALE = "The Hornsdale battery opened in December 2017 with 100 MW of storage capacity."
+
+
+def test_a_store_holding_a_10_mb_page_still_answers_a_one_line_report(tmp_path):
+    pages = {"https://hostile.example/": "battery storage capacity megawatt " * 300_000,  # 10.2 MB
+             "https://grid.example/hornsdale": HORNSDALE}
+    started = time.monotonic()
+    (result,), checker = _check_reports(tmp_path, pages, [f"# Grid\n\n{HORNSDALE}\n"])
+    # schema 1 did not finish in 14 minutes; what time this takes is the ranking of the page's 13,000 passages
+    assert time.monotonic() - started < 30
+    assert result.status == "complete", result.reasons
+    assert {f.url for f in result.fetches} == set(pages) and [v.label for v in result.verdicts] == ["right"]
+
+
+def test_a_page_is_split_once_per_checker(tmp_path):
+    pages = {"https://grid.example/hornsdale": f"{HORNSDALE}\n\nIt was expanded to 150 MW in 2020.",
+             "https://news.example/battery": "Hornsdale battery news: the battery opened in 2017; 150 MW in 2020."}
+    reports = [f"# Grid\n\n{HORNSDALE} It was expanded to 150 MW in 2020.\n",
+               "# Grid again\n\nThe Hornsdale battery was expanded to 150 MW of capacity in 2020.\n"]
+    results, checker = _check_reports(tmp_path, pages, reports)
+    assert sum(len(r.claims) for r in results) >= 3
+    assert all({f.url for f in r.fetches} == set(pages) for r in results)
+    assert checker.passage_splits == 2  # one per page, however many claims and reports used it
+
+
 def test_normalise_query():
     assert normalise_query("  a\n\tb   c ") == "a b c"
 
@@ -338,26 +419,61 @@ def test_searcher_needs_a_client_for_network_backends(tmp_path):
             Searcher(make_backend(settings, store), store, settings)
 
 
-def test_registered_backend_is_made_and_cached(tmp_path):
+@pytest.fixture
+def backends(monkeypatch):
+    """A copy of the backend registry for one test, so what it registers is gone afterwards."""
+    registry = Registry("search backend", "drevalkit.tests.no_plugins")
+    for name, factory in search_module.BACKENDS.items():
+        registry.register(name, factory)
+    monkeypatch.setattr(search_module, "BACKENDS", registry)
+    return registry
+
+
+def test_registered_backend_is_made_and_cached(tmp_path, backends):
     class Fixed:
-        name = "fixed"
+        name = "fixed"  # no ``remote`` attribute: taken as remote, so its answers are stored
         calls = 0
 
         async def search(self, client, query, k):
             Fixed.calls += 1
             return [SearchHit(url=f"https://fixed.example/{query.replace(' ', '-')}")]
 
-    register_backend("fixed", lambda settings, store: Fixed())
-    try:
-        settings = Settings(search="fixed", home=tmp_path)
+    backends.register("fixed", lambda settings, store: Fixed())
+    settings = Settings(search="fixed", home=tmp_path)
 
-        async def main():
-            with Store(settings.store_path) as store:
-                async with httpx.AsyncClient() as client:
-                    searcher = Searcher(make_backend(settings, store), store, settings, client=client)
-                    return [await searcher.search("a b"), await searcher.search("a  b")]
+    async def main():
+        with Store(settings.store_path) as store:
+            async with httpx.AsyncClient() as client:
+                searcher = Searcher(make_backend(settings, store), store, settings, client=client)
+                return [await searcher.search("a b"), await searcher.search("a  b")]
 
-        first, second = run(main())
-    finally:
-        BACKENDS.pop("fixed")
+    first, second = run(main())
     assert first == second == [SearchHit(url="https://fixed.example/a-b")] and Fixed.calls == 1
+
+
+def test_registry_names_and_the_old_register_function(tmp_path, backends):
+    assert backends.names() == ["brave", "local", "searxng", "serper", "tavily"]
+    assert sorted(backends) == backends.names() and "local" in backends and " Local " in backends
+    with pytest.raises(RegistryError, match="unknown search backend 'bing': choose one of brave, local, searxng"):
+        backends.get("bing")
+
+    class Offline:
+        name = "offline"
+        remote = False  # reads nothing over the network: no client needed, nothing stored
+
+        async def search(self, client, query, k):
+            assert client is None
+            return [SearchHit(url="https://offline.example/")]
+
+    register_backend("Offline", lambda settings, store: Offline())
+    assert "offline" in backends.names()
+    settings = Settings(search="offline", home=tmp_path)
+    with Store(settings.store_path) as store:
+        searcher = Searcher(make_backend(settings, store), store, settings)
+
+        async def twice():
+            return await searcher.search("a"), await searcher.search("a")
+
+        assert run(twice()) == ([SearchHit(url="https://offline.example/")],) * 2
+        assert searcher.searches == 2 and searcher.cache_hits == 0
+        assert store.get_search("offline", "a", settings.search_results) is None

@@ -8,7 +8,9 @@ reads only stored evidence.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from .verify import BATCH_SIZE, verify_batch
 
 MAX_CITED_PASSAGES = 2
 FETCHES_PER_QUERY = 3
+PASSAGE_CACHE_CHARS = 32_000_000  # split documents kept per FactChecker (least recently used dropped beyond this)
 
 
 @dataclass
@@ -41,10 +44,42 @@ class FactChecker:
     rounds: int = 2
     reranker: Reranker | None = None
     passages_per_claim: int = 5
+    passage_splits: int = field(default=0, init=False)  # documents split into passages (the rest came from cache)
+    _passages: OrderedDict[str, tuple[str, ...]] = field(default_factory=OrderedDict, init=False, repr=False)
+    _passage_chars: int = field(default=0, init=False, repr=False)
+    _splitting: dict[str, asyncio.Future[tuple[str, ...]]] = field(default_factory=dict, init=False, repr=False)
 
     async def check(self, report: Report) -> tuple[FactCheckResult, Usage]:
         run = _ReportRun(self, report)
         return await run.execute()
+
+    async def passages(self, text: str, sha256: str = "") -> tuple[str, ...]:
+        """``split_passages(text)``, computed once per document (by content hash) for as long as this checker
+        lives, so a page cited by 40 claims is split once; the split runs in a worker thread, and concurrent
+        callers for one document wait for the same split."""
+        key = sha256 or hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        cached = self._passages.get(key)
+        if cached is not None:
+            self._passages.move_to_end(key)
+            return cached
+        future = self._splitting.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._split(key, text))
+            self._splitting[key] = future
+            future.add_done_callback(lambda _: self._splitting.pop(key, None))
+        return await asyncio.shield(future)
+
+    async def _split(self, key: str, text: str) -> tuple[str, ...]:
+        passages = tuple(await asyncio.to_thread(split_passages, text))
+        self.passage_splits += 1
+        size = sum(map(len, passages))
+        if size <= PASSAGE_CACHE_CHARS:
+            self._passages[key] = passages
+            self._passage_chars += size
+            while self._passage_chars > PASSAGE_CACHE_CHARS:
+                _, dropped = self._passages.popitem(last=False)
+                self._passage_chars -= sum(map(len, dropped))
+        return passages
 
 
 @dataclass
@@ -154,7 +189,7 @@ class _ReportRun:
             self.fetches[record.url] = record
             if not record.ok or not text:
                 continue
-            for passage in split_passages(text):
+            for passage in await self.checker.passages(text, record.content_sha256):
                 candidates.append(
                     Candidate(url=record.final_url or record.url, title=record.title, passage=passage,
                               content_sha256=record.content_sha256, retrieved_at=record.fetched_at, via=via,

@@ -20,9 +20,10 @@ import httpx
 from pydantic import SecretStr
 
 from ..config import Settings, redact_url
+from ..registry import Registry, RegistryError
 from ..retry import backoff_delay, retry_after_seconds
 from ..schemas import SearchHit
-from ..store import Store
+from ..store import DEFAULT_SEARCH_TIMEOUT, Store, StoreError, StoreTimeout
 
 _EXCERPT_CHARS = 200
 _TAG = re.compile(r"<[^>]*>")
@@ -59,9 +60,15 @@ class SearchRetryable(SearchError):
 
 
 class SearchBackend(Protocol):
-    """One search API. ``search`` sends one request and raises a ``SearchError`` subclass on failure."""
+    """One search API. ``search`` sends one request and raises a ``SearchError`` subclass on failure.
+
+    ``remote``: the backend sends requests (it needs an ``httpx.AsyncClient``, and the ``Searcher`` stores its
+    answers and retries its transient failures); a backend that reads local data (``local``) sets it False. A
+    backend without the attribute is taken as remote.
+    """
 
     name: str
+    remote: bool
 
     async def search(self, client: httpx.AsyncClient, query: str, k: int) -> list[SearchHit]: ...
 
@@ -113,6 +120,7 @@ class _HTTPBackend:
     """Shared request handling: one request per search, failures sorted into retry, skip this query, or stop."""
 
     name = ""
+    remote = True
     key_variable = ""  # where the user sets the key, for messages; "" when the API takes none
 
     def __init__(self, url: str, api_key: SecretStr | None = None):
@@ -263,24 +271,39 @@ class BraveBackend(_HTTPBackend):
 
 
 class LocalBackend:
-    """BM25 over the documents already in the store (fetched pages, a loaded offline corpus): no network, no key."""
+    """BM25 over the documents already in the store (fetched pages, a loaded offline corpus): no network, no key.
+
+    Each search runs in a worker thread, off the event loop, and is stopped after ``timeout`` seconds (a
+    ``SearchError`` that says so). It asks the store for twice ``k`` hits, since non-web URLs (``file://`` corpus
+    files without a URL map) are left out of the results.
+    """
 
     name = "local"
+    remote = False
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, timeout: float = DEFAULT_SEARCH_TIMEOUT):
         self.store = store
+        self.timeout = timeout
 
     async def search(self, client: httpx.AsyncClient | None, query: str, k: int) -> list[SearchHit]:
-        return clean_hits(((h.url, h.title, h.snippet) for h in self.store.search_documents(query, k)), k)
+        try:
+            found = await self.store.arun(self.store.search_documents, query, 2 * k, timeout=self.timeout)
+        except StoreTimeout as exc:
+            raise SearchError(f"local: {exc} (DREVAL_SEARCH_TIMEOUT sets the limit)") from None
+        except StoreError as exc:
+            raise SearchError(f"local: {exc}") from None
+        return clean_hits(((h.url, h.title, h.snippet) for h in found), k)
 
 
 BackendFactory = Callable[[Settings, Store], SearchBackend]
-BACKENDS: dict[str, BackendFactory] = {}
+# name -> factory; plug-ins add theirs under the "drevalkit.search_backends" entry-point group
+BACKENDS: Registry[BackendFactory] = Registry("search backend", "drevalkit.search_backends")
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
-    """Make a backend available to ``make_backend`` (and so to ``settings.search``) under ``name``."""
-    BACKENDS[name.lower()] = factory
+    """Make a backend available to ``make_backend`` (and so to ``settings.search``) under ``name``; the same as
+    ``BACKENDS.register(name, factory)``."""
+    BACKENDS.register(name, factory)
 
 
 def _url(url: str | None, variable: str) -> str:
@@ -304,21 +327,38 @@ def _make_searxng(settings: Settings, store: Store) -> SearchBackend:
     return SearxngBackend(_url(settings.searxng_url, "DREVAL_SEARXNG_URL"))
 
 
-register_backend("local", lambda settings, store: LocalBackend(store))
-register_backend("serper", lambda settings, store: SerperBackend(
-    _url(settings.serper_url, "DREVAL_SERPER_URL"), _key(settings.serper_api_key, "serper", "SERPER_API_KEY")))
-register_backend("searxng", _make_searxng)
-register_backend("tavily", lambda settings, store: TavilyBackend(
-    _url(settings.tavily_url, "DREVAL_TAVILY_URL"), _key(settings.tavily_api_key, "tavily", "TAVILY_API_KEY")))
-register_backend("brave", lambda settings, store: BraveBackend(
-    _url(settings.brave_url, "DREVAL_BRAVE_URL"), _key(settings.brave_api_key, "brave", "BRAVE_API_KEY")))
+@BACKENDS.register("local")
+def _make_local(settings: Settings, store: Store) -> SearchBackend:
+    return LocalBackend(store, settings.search_timeout)
+
+
+@BACKENDS.register("serper")
+def _make_serper(settings: Settings, store: Store) -> SearchBackend:
+    return SerperBackend(_url(settings.serper_url, "DREVAL_SERPER_URL"),
+                         _key(settings.serper_api_key, "serper", "SERPER_API_KEY"))
+
+
+BACKENDS.register("searxng", _make_searxng)
+
+
+@BACKENDS.register("tavily")
+def _make_tavily(settings: Settings, store: Store) -> SearchBackend:
+    return TavilyBackend(_url(settings.tavily_url, "DREVAL_TAVILY_URL"),
+                         _key(settings.tavily_api_key, "tavily", "TAVILY_API_KEY"))
+
+
+@BACKENDS.register("brave")
+def _make_brave(settings: Settings, store: Store) -> SearchBackend:
+    return BraveBackend(_url(settings.brave_url, "DREVAL_BRAVE_URL"),
+                        _key(settings.brave_api_key, "brave", "BRAVE_API_KEY"))
 
 
 def make_backend(settings: Settings, store: Store) -> SearchBackend:
     """The backend named by ``settings.search``; a ``SearchError`` says what is missing (name, key or URL)."""
-    factory = BACKENDS.get(settings.search.strip().lower())
-    if factory is None:
-        raise SearchError(f"unknown search backend {settings.search!r}: choose one of {', '.join(sorted(BACKENDS))}")
+    try:
+        factory = BACKENDS.get(settings.search)
+    except RegistryError as exc:
+        raise SearchError(str(exc)) from None
     return factory(settings, store)
 
 
@@ -330,7 +370,9 @@ class Searcher:
     429/5xx/timeouts/connection errors. Once the backend is unusable (key rejected, no credit, rate limit or
     unreachable after all retries) every later uncached query raises the same ``SearchUnavailable`` at once, so
     the run stops searching but keeps what it has. In replay mode nothing is sent: an uncached query raises
-    ``SearchError``, so the caller records the gap. The ``local`` backend reads the store directly and is neither cached nor retried.
+    ``SearchError``, so the caller records the gap. A backend that is not ``remote`` (``local``, which reads the
+    store) needs no client and is neither cached nor retried. Store reads and writes run in worker threads, off the
+    event loop; concurrent identical queries share one cache lookup as well as one request.
     """
 
     def __init__(self, backend: SearchBackend, store: Store, settings: Settings, *,
@@ -343,8 +385,8 @@ class Searcher:
         self.searches = 0  # requests actually sent, retries included
         self.retries = 0
         self.cache_hits = 0
-        self._local = backend if isinstance(backend, LocalBackend) else None
-        if client is None and self._local is None and not replay:
+        self._remote = bool(getattr(backend, "remote", True))
+        if client is None and self._remote and not replay:
             raise ValueError(f"the {backend.name} search backend needs an httpx.AsyncClient (client=...)")
         self._client = client
         self._semaphore = asyncio.Semaphore(settings.search_concurrency)
@@ -361,19 +403,12 @@ class Searcher:
         query = normalise_query(query)
         if not query:
             return []
-        if self._local is not None:
+        if not self._remote:
             self.searches += 1
-            return await self._local.search(self._client, query, self.k)
-        cached = self.store.get_search(self.backend.name, query, self.k)
-        if cached is not None:
-            self.cache_hits += 1
-            return cached[0]
-        if self.replay:
-            raise SearchError(f"no stored {self.backend.name} results for this query (replay sends no requests)")
-        self._raise_if_unavailable()
+            return await self.backend.search(self._client, query, self.k)
         future = self._inflight.get(query)
         if future is None:
-            future = asyncio.ensure_future(self._fetch(query))
+            future = asyncio.ensure_future(self._lookup(query))
             self._inflight[query] = future
             future.add_done_callback(lambda done: self._forget(query, done))
         # shield: a caller that is cancelled must not cancel the request other callers are waiting for
@@ -392,6 +427,17 @@ class Searcher:
         if self._unavailable is None:
             self._unavailable = exc
         return self._unavailable
+
+    async def _lookup(self, query: str) -> list[SearchHit]:
+        """The stored answer, else (outside replay, while the backend is usable) a new request."""
+        cached = await self.store.arun(self.store.get_search, self.backend.name, query, self.k)
+        if cached is not None:
+            self.cache_hits += 1
+            return cached[0]
+        if self.replay:
+            raise SearchError(f"no stored {self.backend.name} results for this query (replay sends no requests)")
+        self._raise_if_unavailable()
+        return await self._fetch(query)
 
     async def _fetch(self, query: str) -> list[SearchHit]:
         assert self._client is not None  # checked in __init__ for every backend that sends requests
@@ -412,7 +458,7 @@ class Searcher:
                 await asyncio.sleep(backoff_delay(attempt - 1, self.settings.backoff_base, self.settings.backoff_max,
                                                   exc.retry_after))
                 continue
-            self.store.put_search(self.backend.name, query, self.k, hits)
+            await self.store.arun(self.store.put_search, self.backend.name, query, self.k, hits)
             return hits
 
     def _give_up(self, exc: SearchRetryable, attempts: int) -> SearchError:
