@@ -261,6 +261,9 @@ class Verdict(BaseModel):
     evidence_ids: list[str] = Field(default_factory=list)
     cited_source_supports: bool | None = None
     round: int = 1
+    flags: list[str] = Field(default_factory=list, description="what dreval's own checks found: a quote not in the "
+                             "evidence, figures that differ from the evidence, a failed re-verification")
+    reverified: bool = Field(default=False, description="sent back once because its figures differed from the quote")
 
 
 class FactCheckCounts(BaseModel):

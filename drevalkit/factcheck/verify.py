@@ -1,12 +1,18 @@
 """Verify claims in small batches against the evidence passages gathered for each of them.
 
 Each claim's schema entry only allows the ids of its own passages, so a verdict can only rest on evidence that was
-fetched for that claim; a right/wrong verdict citing nothing becomes unknown. Whether a claim's cited source
-supports it is only recorded when a passage of that very source (by reference number) was shown.
+fetched for that claim. A verdict must stand on that evidence, whatever the judge: a right/wrong verdict citing
+nothing, or whose quote does not occur in the passages it cites (after whitespace, case and quote normalisation),
+becomes unknown; a right verdict whose figures differ from its quote is re-verified once with the discrepancy named
+(see ``numbers``). Whether a claim's cited source supports it is only recorded when a passage of that very source
+(by reference number) was shown.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
@@ -14,6 +20,7 @@ from pydantic import BaseModel, Field, create_model
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..schemas import Claim, Evidence, StrictModel, Usage, Verdict
 from .claims import PROMPTS
+from .numbers import describe, mismatches
 
 BATCH_SIZE = 5
 MAX_EVIDENCE_PER_VERDICT = 5
@@ -45,18 +52,109 @@ def verdict_model(per_claim: dict[str, list[str]]) -> type[BaseModel]:
     return create_model("BatchVerdicts", __base__=StrictModel, **fields)
 
 
-def verify_messages(claims: list[Claim], evidence: list[Evidence], per_claim: dict[str, list[str]]) -> list[dict]:
+def verify_messages(claims: list[Claim], evidence: list[Evidence], per_claim: dict[str, list[str]],
+                    notes: dict[str, str] | None = None) -> list[dict]:
     return [
         {"role": "system", "content": PROMPTS.render("verify_system.j2")},
         {
             "role": "user",
-            "content": PROMPTS.render("verify_batch.j2", claims=claims, evidence=evidence, per_claim=per_claim),
+            "content": PROMPTS.render("verify_batch.j2", claims=claims, evidence=evidence, per_claim=per_claim,
+                                      notes=notes or {}),
         },
     ]
 
 
 def _unknown(claim: Claim, reason: str, round_number: int) -> Verdict:
     return Verdict(claim_id=claim.id, label="unknown", rationale=reason, round=round_number)
+
+
+_QUOTE_CHARS = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'",
+                               "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
+                               "–": "-", "—": "-", "−": "-", " ": " "})
+_ELLIPSIS = re.compile(r"\.\.\.+|…|\[\s*\.\.\.\s*\]")
+MIN_QUOTE_WORDS = 3
+
+
+def _normal(text: str) -> str:
+    """Whitespace, case, quote, dash and markdown-emphasis differences removed."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_CHARS).casefold()
+    text = re.sub(r"[*_`]+", "", text)
+    return " ".join(text.split())
+
+
+def quote_in(quote: str, passages: list[str]) -> bool:
+    """True if ``quote`` (at least a few words; an ellipsis may skip text) occurs in one of ``passages``."""
+    pieces = [_normal(p).strip(" '\".,;:") for p in _ELLIPSIS.split(quote)]
+    pieces = [p for p in pieces if p]
+    if sum(len(p.split()) for p in pieces) < MIN_QUOTE_WORDS:
+        return False
+    for passage in map(_normal, passages):
+        position = 0
+        for piece in pieces:
+            found = passage.find(piece, position)
+            if found < 0:
+                break
+            position = found + len(piece)
+        else:
+            return True
+    return False
+
+
+@dataclass
+class _Checked:
+    verdict: Verdict
+    follow_up: str
+    mismatch: str  # the numeric discrepancy of a right verdict, for re-verification
+
+
+async def _ask(llm: LLMClient, claims: list[Claim], evidence_for: dict[str, list[Evidence]],
+               notes: dict[str, str], usage: Usage) -> BaseModel | str:
+    """The verifier's answer for ``claims``, or the reason it could not be had."""
+    shown: dict[str, Evidence] = {}
+    for claim in claims:
+        for item in evidence_for.get(claim.id, []):
+            shown.setdefault(item.id, item)
+    per_claim = {c.id: [e.id for e in evidence_for.get(c.id, [])] for c in claims}
+    try:
+        result = await llm.structured(
+            verify_messages(claims, list(shown.values()), per_claim, notes), verdict_model(per_claim),
+            temperature=0.0,
+        )
+    except LLMUnavailable:
+        raise
+    except LLMError as exc:
+        usage.add(exc.usage)
+        return f"verification failed: {exc}"
+    usage.add(result.usage)
+    return result.value
+
+
+def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidence]], round_number: int) -> _Checked:
+    """A verdict that stands on its evidence: a right/wrong label needs cited evidence that contains its quote;
+    a right label whose figures differ from the quote's is flagged."""
+    own = {e.id: e for e in evidence_for.get(claim.id, [])}
+    used = list(dict.fromkeys(answer.evidence_ids))
+    label, rationale, quote = answer.label, answer.rationale.strip(), answer.quote.strip()
+    flags: list[str] = []
+    mismatch = ""
+    if label != "unknown" and not used:
+        flags.append(f"no evidence cited for a {label} verdict")
+        label = "unknown"
+    elif label != "unknown" and not quote_in(quote, [own[e].passage for e in used if e in own]):
+        flags.append(f"quote not found in evidence (the {label} verdict's quote is not in the passages it cites)")
+        label = "unknown"
+    elif label == "right":
+        mismatch = describe(mismatches(claim.text, quote))
+        if mismatch:
+            flags.append(f"numbers differ: {mismatch}")
+    own_cited = any(e.via == "citation" and e.cited_ref in claim.cited_refs for e in own.values())
+    supports = None
+    if own_cited and answer.cited_source_supports in ("yes", "no"):
+        supports = answer.cited_source_supports == "yes"
+    verdict = Verdict(claim_id=claim.id, label=label, quote=quote, rationale=rationale, evidence_ids=used,
+                      cited_source_supports=supports, round=round_number, flags=flags)
+    follow_up = answer.follow_up_query.strip() if label == "unknown" else ""
+    return _Checked(verdict, follow_up, mismatch)
 
 
 async def verify_batch(
@@ -66,51 +164,34 @@ async def verify_batch(
     round_number: int,
     usage: Usage,
 ) -> tuple[list[Verdict], dict[str, str]]:
-    """Verdicts for the batch and the verifier's follow-up queries for its unknown claims."""
-    shown: dict[str, Evidence] = {}
-    for claim in claims:
-        for item in evidence_for.get(claim.id, []):
-            shown.setdefault(item.id, item)
-    if not shown:
+    """Verdicts for the batch and the verifier's follow-up queries for its unknown claims.
+
+    A ``right`` verdict whose figures differ from its quote is sent back once with the discrepancy named
+    (``reverify_numbers``, on by default); if the verifier still calls it right with the same discrepancy, the
+    verdict becomes ``unknown``. The flag is recorded either way."""
+    if not any(evidence_for.get(c.id) for c in claims):
         return [_unknown(c, "no evidence could be retrieved", round_number) for c in claims], {}
-    per_claim = {c.id: [e.id for e in evidence_for.get(c.id, [])] for c in claims}
-    try:
-        result = await llm.structured(
-            verify_messages(claims, list(shown.values()), per_claim), verdict_model(per_claim), temperature=0.0
-        )
-    except LLMUnavailable:
-        raise
-    except LLMError as exc:
-        usage.add(exc.usage)
-        return [
-            Verdict(claim_id=c.id, label="failed", rationale=f"verification failed: {exc}", round=round_number)
-            for c in claims
-        ], {}
-    usage.add(result.usage)
-    verdicts, follow_ups = [], {}
-    for i, claim in enumerate(claims):
-        answer = getattr(result.value, f"v{i}")
-        used = list(dict.fromkeys(answer.evidence_ids))
-        label, rationale = answer.label, answer.rationale.strip()
-        if label != "unknown" and not used:
-            label, rationale = "unknown", f"{rationale} [no evidence cited for a {answer.label} verdict]".strip()
-        own_cited = any(
-            e.via == "citation" and e.cited_ref in claim.cited_refs for e in evidence_for.get(claim.id, [])
-        )
-        supports = None
-        if own_cited and answer.cited_source_supports in ("yes", "no"):
-            supports = answer.cited_source_supports == "yes"
-        verdicts.append(
-            Verdict(
-                claim_id=claim.id,
-                label=label,
-                quote=answer.quote.strip(),
-                rationale=rationale,
-                evidence_ids=used,
-                cited_source_supports=supports,
-                round=round_number,
-            )
-        )
-        if label == "unknown" and answer.follow_up_query.strip():
-            follow_ups[claim.id] = answer.follow_up_query.strip()
+    answer = await _ask(llm, claims, evidence_for, {}, usage)
+    if isinstance(answer, str):
+        return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}
+    checked = {c.id: _check(c, getattr(answer, f"v{i}"), evidence_for, round_number) for i, c in enumerate(claims)}
+    doubtful = [c for c in claims if checked[c.id].mismatch]
+    if doubtful and llm.settings.reverify_numbers:
+        notes = {c.id: f"A numeric check found that {checked[c.id].mismatch}. Compare the figures again before "
+                       "deciding." for c in doubtful}
+        second = await _ask(llm, doubtful, evidence_for, notes, usage)
+        for i, claim in enumerate(doubtful):
+            first = checked[claim.id]
+            if isinstance(second, str):
+                first.verdict.flags.append(f"re-verification failed: {second}")
+                continue
+            again = _check(claim, getattr(second, f"v{i}"), evidence_for, round_number)
+            again.verdict.reverified = True
+            again.verdict.flags = first.verdict.flags + [f for f in again.verdict.flags if f not in first.verdict.flags]
+            if again.mismatch:  # still right although the figures differ: the verdict does not stand
+                again.verdict.label = "unknown"
+                again.verdict.rationale += " [unknown: the figures still differ after re-verification]"
+            checked[claim.id] = again
+    verdicts = [checked[c.id].verdict for c in claims]
+    follow_ups = {c.id: checked[c.id].follow_up for c in claims if checked[c.id].follow_up}
     return verdicts, follow_ups

@@ -2,7 +2,8 @@
 
 Extraction: every numbered sentence with a figure becomes a claim. Verification: a claim is right when one evidence
 passage contains all its figures, wrong when a passage on the same subject (most of its words) has other figures,
-unknown otherwise (with a follow-up query). Other prompts fall back to the server's schema-driven answers.
+unknown otherwise (with a follow-up query); the quote is the passage sentence holding the figures (or sharing most
+words). Other prompts fall back to the server's schema-driven answers.
 """
 
 from __future__ import annotations
@@ -30,6 +31,19 @@ _MARKER = re.compile(r"\[\d+(?:[,\-]\s*\d+)*\]")
 
 def _numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+def _sentences(passage: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", passage) if s.strip()]
+
+
+def _quote(passage: str, figures: set[str], words: set[str]) -> str:
+    """The passage sentence that holds the claim's figures, else the one sharing most of its words."""
+    sentences = _sentences(passage) or [passage]
+    for sentence in sentences:
+        if figures and figures <= _numbers(sentence):
+            return sentence
+    return max(sentences, key=lambda s: len(words & set(_WORD.findall(s.lower()))))
 
 
 def _schema_name(body: dict[str, Any]) -> str:
@@ -79,6 +93,7 @@ def verify(prompt: str, schema: dict[str, Any]) -> str:
         for eid, cited, passage in evidence:
             if figures and figures <= _numbers(passage):
                 verdict.update(rationale=f"{eid} states the same figures.", label="right", evidence_ids=[eid],
+                               quote=_quote(passage, figures, words),
                                follow_up_query="", cited_source_supports="yes" if cited else "not_cited")
                 break
         else:
@@ -86,6 +101,7 @@ def verify(prompt: str, schema: dict[str, Any]) -> str:
                 overlap = len(words & set(_WORD.findall(passage.lower()))) / max(len(words), 1)
                 if overlap >= 0.6:
                     verdict.update(rationale=f"{eid} gives different figures.", label="wrong", evidence_ids=[eid],
+                                   quote=_quote(passage, figures, words),
                                    follow_up_query="", cited_source_supports="no" if cited else "not_cited")
                     break
         answer[claim_id] = verdict

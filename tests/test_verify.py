@@ -1,0 +1,123 @@
+"""Verdicts must stand on their evidence, whatever the judge says: quotes are checked against the passages, and a
+``right`` verdict whose figures differ from its quote is re-verified once with the discrepancy named."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from drevalkit.factcheck.numbers import figures, mismatches
+from drevalkit.factcheck.verify import quote_in, verify_batch
+from drevalkit.llm import open_llm
+from drevalkit.schemas import Claim, Evidence, Usage
+from drevalkit.testing.openai_server import FakeOpenAIServer
+
+PASSAGE = ("The programme was approved in 2011. In that year Congress capped the development cost at US$8 billion, "
+           "after a review found the earlier estimate of “US$5 billion” unrealistic.")
+
+
+def test_quote_matching_ignores_whitespace_case_quotes_and_emphasis():
+    assert quote_in("congress capped the  development cost at **US$8 billion**", [PASSAGE])
+    assert quote_in('the earlier estimate of "US$5 billion" unrealistic', [PASSAGE])
+    assert quote_in("The programme was approved ... capped the development cost", [PASSAGE])  # an ellipsis skips
+    assert not quote_in("Congress capped development costs at US$6 billion", [PASSAGE])  # the claim, not the source
+    assert not quote_in("capped the development cost ... The programme was approved", [PASSAGE])  # out of order
+    assert not quote_in("US$8 billion", [PASSAGE])  # too short to show anything
+    assert not quote_in("", [PASSAGE])
+
+
+def test_figures_and_mismatches():
+    assert [(f.kind, f.value) for f in figures("capped at US$6 billion in 2011, up 12.5%, 3,400 units, €1.2m")] == [
+        ("money", 6e9), ("year", 2011), ("percent", 12.5), ("number", 3400), ("money", 1.2e6)]
+    assert mismatches("Congress capped costs at US$6 billion.", PASSAGE)
+    assert not mismatches("Congress capped costs at $8bn in 2011.", PASSAGE)
+    assert not mismatches("It cost about US$8.5 billion.", PASSAGE)  # hedged: within 10%
+    assert not mismatches("It launched with 3 instruments.", "It was approved in 2011.")  # no figure of that kind
+
+
+CLAIMS = [
+    Claim(id="c1", text="Congress capped development costs at US$6 billion.", sentence="s"),
+    Claim(id="c2", text="The programme was approved in 2011.", sentence="s"),
+    Claim(id="c3", text="Congress capped the development cost at US$8 billion.", sentence="s"),
+]
+EVIDENCE = Evidence(id="e1", url="https://a.example/cost", passage=PASSAGE, retrieved_at="now",
+                    content_sha256="x", via="search")
+
+
+def _answer(label: str, quote: str) -> dict:
+    return {"quote": quote, "rationale": "r", "label": label, "evidence_ids": ["e1"],
+            "cited_source_supports": "not_cited", "follow_up_query": ""}
+
+
+def _verify(make_settings, answers, **settings):
+    """Run the real verifier against a server that answers ``answers(request number, claim ids, prompt)``."""
+    with FakeOpenAIServer() as server:
+        def respond(body):
+            ids = body["response_format"]["json_schema"]["schema"]["required"]
+            return json.dumps(answers(len(server.requests), ids, body["messages"][1]["content"]))
+
+        server.responder = respond
+
+        async def go():
+            client = open_llm(make_settings(server, **settings))
+            try:
+                return await verify_batch(client, CLAIMS, {c.id: [EVIDENCE] for c in CLAIMS}, 1, Usage())
+            finally:
+                await client.close()
+
+        verdicts, _ = asyncio.run(go())
+        return {v.claim_id: v for v in verdicts}, server.requests
+
+
+def test_a_judge_that_calls_everything_right_is_held_to_its_evidence(make_settings):
+    def always_right(number, ids, prompt):
+        quotes = {"c1": CLAIMS[0].text,  # quotes the claim itself, as the small local judge does
+                  "c2": "The programme was approved in 2011.",
+                  "c3": "Congress capped the development cost at US$8 billion"}
+        if number > 1:  # the re-verification of c1 cannot happen: its first verdict already failed the quote check
+            raise AssertionError("unexpected second call")
+        return {cid: _answer("right", quotes[cid]) for cid in ids}
+
+    verdicts, requests = _verify(make_settings, always_right)
+    assert len(requests) == 1
+    assert verdicts["c1"].label == "unknown" and "quote not found in evidence" in verdicts["c1"].flags[0]
+    assert verdicts["c2"].label == "right" and not verdicts["c2"].flags
+    assert verdicts["c3"].label == "right" and not verdicts["c3"].flags
+
+
+def test_right_verdict_with_other_figures_is_sent_back_once_with_the_discrepancy(make_settings):
+    quote = "Congress capped the development cost at US$8 billion"
+
+    def stubborn(number, ids, prompt):
+        return {cid: _answer("right", quote if cid != "c2" else "The programme was approved in 2011.") for cid in ids}
+
+    verdicts, requests = _verify(make_settings, stubborn)
+    assert len(requests) == 2
+    note = requests[1]["messages"][1]["content"]
+    assert "'US$6 billion'" in note and "'US$8 billion'" in note and "A note from dreval" in note
+    assert requests[1]["response_format"]["json_schema"]["schema"]["required"] == ["c1"]
+    c1 = verdicts["c1"]
+    assert c1.label == "unknown" and c1.reverified and any("numbers differ" in f for f in c1.flags)
+
+    def corrected(number, ids, prompt):
+        label = "wrong" if number == 2 else "right"
+        return {cid: _answer(label if cid == "c1" else "right", quote) for cid in ids}
+
+    verdicts, requests = _verify(make_settings, corrected)
+    assert verdicts["c1"].label == "wrong" and verdicts["c1"].reverified
+    assert any("numbers differ" in f for f in verdicts["c1"].flags)  # recorded either way
+
+
+def test_without_reverification_the_flag_is_recorded_and_the_label_kept(make_settings):
+    def right(number, ids, prompt):
+        return {cid: _answer("right", "Congress capped the development cost at US$8 billion") for cid in ids}
+
+    verdicts, requests = _verify(make_settings, right, reverify_numbers=False)
+    assert len(requests) == 1
+    assert verdicts["c1"].label == "right" and not verdicts["c1"].reverified
+    assert verdicts["c1"].flags == ["numbers differ: the claim says 'US$6 billion' but the quoted evidence says "
+                                    "'US$8 billion'"]
+    # c2's year is not in that quote, but a quote without any year cannot contradict it: no flag
+    assert verdicts["c2"].label == "right" and not verdicts["c2"].flags
