@@ -39,10 +39,25 @@ _INVISIBLE = (
     "\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff\u0300-\u036f"
 )
 _INVISIBLE_ENTITY = r"&(?:nbsp|shy|zwj|zwnj|lrm|rlm|#0*160|#0*173|#0*8203|#x0*a0|#x0*ad|#x0*200[b-f]);?"
-_GAP = rf"(?:[\s{_INVISIBLE}]|{_INVISIBLE_ENTITY})*"  # any spacing, also across lines (for tags)
-_INLINE_GAP = rf"(?:[^\S\n{_INVISIBLE}]|[{_INVISIBLE}]|{_INVISIBLE_ENTITY})*"  # spacing within one line (for runs)
+_GAP_COUNTER = itertools.count()
 
-# Look-alikes of "<" and ">": (character class, weight) where the weight counts how many angles a glyph shows.
+
+def _atomic(body: str) -> str:
+    """``body`` matched without backtracking into it (Python 3.10 has no atomic groups): spacing is consumed in
+    one go, so long runs of spaces or invisible characters cost linear time."""
+    name = f"gap{next(_GAP_COUNTER)}"
+    return f"(?=(?P<{name}>{body}))(?P={name})"
+
+
+def _gap() -> str:  # any spacing, also across lines (inside tags)
+    return _atomic(rf"(?:[\s{_INVISIBLE}]|{_INVISIBLE_ENTITY})*")
+
+
+def _inline_gap() -> str:  # spacing within one line (between the brackets of a run)
+    return _atomic(rf"(?:[^\S\n{_INVISIBLE}]|[{_INVISIBLE}]|{_INVISIBLE_ENTITY})*")
+
+
+# Look-alikes of "<" and ">", by how many angles a glyph shows (1, 2 or 3), and their escaped forms.
 _OPEN_1 = "<\uff1c\ufe64\u3008\u2329\u27e8\u2039\u276e\u276c\u2770\u29fc\u02c2\u1438\u2989\u2991\u227a"
 _OPEN_2 = "\u300a\u226a\u27ea\u00ab"
 _OPEN_3 = "\u22d8"
@@ -57,17 +72,18 @@ _OPEN = rf"(?:[{_OPEN_1}{_OPEN_2}{_OPEN_3}]|{_OPEN_ESCAPED})"
 _CLOSE = rf"(?:[{_CLOSE_1}{_CLOSE_2}{_CLOSE_3}]|{_CLOSE_ESCAPED})"
 _LETTER = r"[^\W\d_]"
 
-_OPEN_RUN = re.compile(rf"{_OPEN}(?:{_INLINE_GAP}{_OPEN})+|[{_OPEN_3}]", re.IGNORECASE)
-_CLOSE_RUN = re.compile(rf"{_CLOSE}(?:{_INLINE_GAP}{_CLOSE})+|[{_CLOSE_3}]", re.IGNORECASE)
+_OPEN_RUN = re.compile(rf"{_OPEN}(?:{_inline_gap()}{_OPEN})+|[{_OPEN_3}]", re.IGNORECASE)
+_CLOSE_RUN = re.compile(rf"{_CLOSE}(?:{_inline_gap()}{_CLOSE})+|[{_CLOSE_3}]", re.IGNORECASE)
 _OPEN_TOKEN = re.compile(_OPEN, re.IGNORECASE)
 _CLOSE_TOKEN = re.compile(_CLOSE, re.IGNORECASE)
 # A closing tag of any name: "<" + "/" + a letter, whatever the glyphs, escapes and invisible characters between.
-_CLOSING_TAG = re.compile(rf"{_OPEN}{_GAP}{_SLASH}{_GAP}(?={_LETTER})", re.IGNORECASE)
+_CLOSING_TAG = re.compile(rf"{_OPEN}{_gap()}{_SLASH}{_gap()}(?={_LETTER})", re.IGNORECASE)
 # Chat-template control tokens: <|im_end|>, <|eot_id|>, <｜end▁of▁sentence｜>, [INST], [/INST], <<SYS>>,
 # <start_of_turn>, <end_of_turn>.
-_PIPE_TOKEN = re.compile(rf"{_OPEN}[{_INVISIBLE}]*{_PIPE}", re.IGNORECASE)
+_PIPE_TOKEN = re.compile(rf"{_OPEN}{_atomic(f'[{_INVISIBLE}]*')}{_PIPE}", re.IGNORECASE)
 _CHAT_WORD = re.compile(
-    rf"(?:\[|{_OPEN})({_GAP}{_SLASH}?{_GAP}(?:INST|SYS|start_of_turn|end_of_turn|im_start|im_end)\b)", re.IGNORECASE
+    rf"(?:\[|{_OPEN})(?P<rest>{_gap()}(?:{_SLASH}{_gap()})?(?:INST|SYS|start_of_turn|end_of_turn|im_start|im_end)\b)",
+    re.IGNORECASE,
 )
 
 
@@ -95,7 +111,7 @@ def neutralise(text: str) -> str:
     """
     text = _OPEN_RUN.sub(_collapse(_OPEN_TOKEN, "<<"), text)
     text = _CLOSE_RUN.sub(_collapse(_CLOSE_TOKEN, ">>"), text)
-    text = _CHAT_WORD.sub(lambda m: "(" + m.group(1), text)
+    text = _CHAT_WORD.sub(lambda m: "(" + m.group("rest"), text)
     text = _PIPE_TOKEN.sub("(|", text)
     return _CLOSING_TAG.sub("(/", text)
 
@@ -112,27 +128,21 @@ def boundary(name: str, content: str) -> str:
 
 
 class Fenced(str):
-    """A block of untrusted text with its markers: the string is the whole block; ``start`` and ``end`` are the
-    marker lines and ``id`` the block id, for templates that name them
-    (``{% set r = text | fence("report") %}... ends at {{ r.end }}``)."""
+    """A block of untrusted text with its markers: the string is the whole block; ``start`` and ``end`` are its
+    marker lines and ``id`` its id, for templates that name them (``{% set r = text | fence("report") %}`` ...
+    ``the report ends at {{ r.end }}``)."""
 
     name: str
     id: str
     content: str
+    start: str
+    end: str
 
     def __new__(cls, name: str, block_id: str, content: str) -> Fenced:
         start, end = f"<<<{name} {block_id}>>>", f"<<<END {name} {block_id}>>>"
         self = super().__new__(cls, f"{start}\n{content}\n{end}" if content else f"{start}\n{end}")
-        self.name, self.id, self.content = name, block_id, content
+        self.name, self.id, self.content, self.start, self.end = name, block_id, content, start, end
         return self
-
-    @property
-    def start(self) -> str:
-        return f"<<<{self.name} {self.id}>>>"
-
-    @property
-    def end(self) -> str:
-        return f"<<<END {self.name} {self.id}>>>"
 
 
 def fence(value: object, name: str) -> Fenced:
