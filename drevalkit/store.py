@@ -129,7 +129,7 @@ def _decode_text(value: bytes | str, chars: int | None = None) -> str:
 def index_body(prefix: str) -> str:
     """What goes into the full-text index for the indexed part of a document (its first ``INDEX_CHARS``
     characters): lower case, without stop words (queries never search for them; leaving them out makes the index
-    about a sixth smaller).""
+    about a sixth smaller).
 
     The index is contentless, so removing an entry means giving it these exact values again: this must stay a pure
     function of the text, and a change to it needs a new ``_INDEX_FORMAT`` (the store then rebuilds its index).
@@ -158,8 +158,9 @@ def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str
         lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
     hits: list[tuple[int, int]] = []  # (position, term number)
     for number, prefix in enumerate(dict.fromkeys(_stem_prefix(t) for t in terms)):
-        found, start = 0, 0
-        while found < _TERM_MATCHES:
+        found, start, tries = 0, 0, 0
+        while found < _TERM_MATCHES and tries < 16 * _TERM_MATCHES:  # bounded even if it is mostly inside words
+            tries += 1
             at = lowered.find(prefix, start)
             if at < 0:
                 break
@@ -173,7 +174,7 @@ def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str
         hits.sort()
         counts: dict[int, int] = {}
         left = 0
-        for right, (at, number) in enumerate(hits):  # sliding window over the hits: the most distinct terms
+        for at, number in hits:  # sliding window over the hits: the most distinct terms
             counts[number] = counts.get(number, 0) + 1
             while at - hits[left][0] > width * 2 // 3:
                 gone = hits[left][1]
@@ -228,6 +229,9 @@ class Store:
         """Create the tables, or bring a store of an older schema (or index format) up to this one, in one
         transaction; another process opening the store meanwhile waits for it."""
         conn = self._conn
+        meta = self._meta()
+        if meta.get("schema_version") == str(STORE_SCHEMA_VERSION) and meta.get("index_format") == _INDEX_FORMAT:
+            return  # the usual case: nothing to create or change, no write lock taken
         conn.execute(f"PRAGMA busy_timeout={_MIGRATION_BUSY_MS}")
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -241,10 +245,14 @@ class Store:
         finally:
             conn.execute("PRAGMA busy_timeout=30000")
 
-    def _upgrade(self) -> None:
+    def _meta(self) -> dict[str, str]:
         conn = self._conn
         has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall()) if has_meta else {}
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall()) if has_meta else {}
+
+    def _upgrade(self) -> None:
+        conn = self._conn
+        meta = self._meta()  # again, inside the transaction: another process may have upgraded it meanwhile
         version = int(meta["schema_version"]) if "schema_version" in meta else None
         if version is not None and version > STORE_SCHEMA_VERSION:
             raise StoreError(
