@@ -1,20 +1,27 @@
-"""The page fetcher against a real local server: extraction, hostile pages, the private-address guard, caching."""
+"""The page fetcher against a real local server: extraction, hostile pages, the private-address guard and its
+pinned connections, caching, and extraction bounded in time and memory."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
+import sys
 import time
 
+import httpx
 import pytest
 
 from drevalkit.config import Settings
+from drevalkit.factcheck import extract as extract_module
 from drevalkit.factcheck import fetch as fetch_module
 from drevalkit.factcheck.fetch import Fetcher, is_public_address
 from drevalkit.schemas import FetchRecord
 from drevalkit.store import Store
-from drevalkit.testing.page_server import PageServer
+from drevalkit.testing.page_server import PageServer, big_article, hostile_page, make_pdf
 
 TOTAL_CAP = 1.5
 REFUSED = "refused: {} is a private/loopback address (pass --allow-private-urls to allow)"
@@ -318,3 +325,206 @@ def test_replay_uses_the_store_only(tmp_path, pages, store):
     assert store.get_fetch(new_url) is None
     assert (fetcher.fetches, fetcher.reused) == (0, 2)
     assert dict(pages.hits) == {"/plain": 1}
+
+
+# -- connections go to the vetted address (no DNS rebinding) -------------------------------------------------------
+@pytest.fixture
+def lookups(monkeypatch):
+    """Names the fetcher's own check resolved (``resolve``), and names the system resolver was asked for."""
+    seen = {"vetted": [], "system": []}
+    real_getaddrinfo = socket.getaddrinfo
+
+    async def resolve(host: str, port: int) -> list[str]:
+        seen["vetted"].append(host)
+        if host.endswith(".test"):  # a rebinding server would answer a second lookup with a private address
+            return ["127.0.0.1"] if seen["vetted"].count(host) == 1 or host != "rebind.test" else ["10.0.0.5"]
+        return [str(ipaddress.ip_address(host))]
+
+    def getaddrinfo(host, *args, **kwargs):
+        seen["system"].append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "resolve", resolve)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    # the test server is on loopback: let 127.0.0.1 pass the check, so that what is tested is where the connection goes
+    monkeypatch.setattr(fetch_module, "is_public_address", lambda ip: ip == "127.0.0.1" or is_public_address(ip))
+    return seen
+
+
+def test_the_connection_goes_to_the_vetted_address_without_a_second_lookup(tmp_path, pages, store, lookups):
+    settings = fetch_settings(tmp_path, allow_private_urls=False)
+    # rebind.test resolves to 127.0.0.1 once, then to 10.0.0.5; the system resolver does not know it at all
+    record, text = fetch_one(settings, store, f"http://rebind.test:{pages.port}/article")
+    assert record.ok, record.error
+    assert "7 gigawatts" in text
+    assert lookups["vetted"] == ["rebind.test"]  # one lookup, by the check
+    assert "rebind.test" not in lookups["system"]  # and none by the HTTP client
+    assert pages.hosts == [f"rebind.test:{pages.port}"]  # the Host header keeps the name
+
+
+def test_each_redirect_hop_connects_to_its_own_vetted_address(tmp_path, pages, store, lookups):
+    settings = fetch_settings(tmp_path, allow_private_urls=False)
+    url = f"http://first.test:{pages.port}/redirect?to=http://second.test:{pages.port}/chain/1"
+    record, text = fetch_one(settings, store, url)
+    assert record.ok and "7 gigawatts" in text, record.error
+    assert lookups["vetted"] == ["first.test", "second.test", "second.test"]  # every hop checked
+    assert not {"first.test", "second.test"} & set(lookups["system"])
+    assert pages.hosts == [f"first.test:{pages.port}", f"second.test:{pages.port}", f"second.test:{pages.port}"]
+
+
+def test_a_connection_without_a_vetted_address_is_refused(pages):
+    """The guarded client fails closed: a request that did not go through the check cannot connect anywhere."""
+
+    async def run():
+        async with httpx.AsyncClient(transport=fetch_module._PinnedTransport(), trust_env=False) as client:
+            return await client.get(pages.url("/plain"))
+
+    with pytest.raises(httpx.ConnectError, match="was not vetted by the private-address guard"):
+        asyncio.run(run())
+    assert not pages.hits
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for pinned.test (made with the openssl command line)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=pinned.test", "-addext", "subjectAltName=DNS:pinned.test"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_tls_is_checked_against_the_host_name_not_the_address(tmp_path, store, lookups, certificate, monkeypatch):
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts the test certificate, and only it
+    settings = fetch_settings(tmp_path, allow_private_urls=False)
+    with PageServer(tls=context) as server:
+        good, wrong = f"https://pinned.test:{server.port}/article", f"https://other.test:{server.port}/article"
+        (record, text), (mismatch, _) = fetch_urls(settings, store, [good, wrong])[0]
+        assert record.ok and "7 gigawatts" in text, record.error
+        # both names resolve to the same vetted address: only the name decides whether the certificate fits
+        assert not mismatch.ok
+        assert mismatch.error.startswith("cannot connect:") and "certificate verify failed" in mismatch.error
+        assert "Hostname mismatch" in mismatch.error, mismatch.error
+        assert "pinned.test" in server.server_names and "other.test" in server.server_names  # SNI: the names
+        assert server.hosts == [f"pinned.test:{server.port}"]
+    assert not {"pinned.test", "other.test"} & set(lookups["system"])
+
+
+def test_without_the_guard_names_resolve_as_usual(tmp_path, pages, store):
+    record, text = fetch_one(fetch_settings(tmp_path, allow_private_urls=True), store, pages.url("/plain", "localhost"))
+    assert record.ok and "Hornsdale" in text and not record.guarded
+
+
+# -- extraction bounded in time and memory --------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["anchors", "li", "deep"])
+def test_filler_page_is_refused_quickly_and_stored(tmp_path, pages, store, kind):
+    url = pages.url(f"/hostile/{kind}?mb=3")
+    started = time.monotonic()
+    record, text = fetch_one(fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10), store, url)
+    assert time.monotonic() - started < 15
+    assert text is None and not record.ok
+    assert record.error.startswith("extraction refused: the markup is repetitive filler"), record.error
+    assert "(MAX_COMPRESSION_RATIO)" in record.error
+    assert store.get_fetch(url) == record  # a property of the page: a durable failure
+
+
+def test_large_honest_page_is_extracted_in_a_worker(tmp_path, pages, store):
+    assert extract_module.needs_worker("text/html", len(big_article(300)))
+    record, text = fetch_one(fetch_settings(tmp_path), store, pages.url("/big-article?kb=300"))
+    assert record.ok and record.error == "", record.error
+    assert record.title.startswith("Grid batteries in Europe")
+    assert "Lithium iron phosphate" in text and "NAVHOME" not in text and len(text) > 250_000
+
+
+def test_markup_over_the_cap_is_cut_and_the_cut_is_recorded(tmp_path, pages, store):
+    size = len(big_article(1700))
+    assert size > extract_module.MAX_HTML_CHARS
+    record, text = fetch_one(fetch_settings(tmp_path, fetch_max_mb=4), store, pages.url("/big-article?kb=1700"))
+    assert record.ok and "Lithium iron phosphate" in text
+    assert len(text) < extract_module.MAX_HTML_CHARS
+    assert record.error.startswith("page cut: text extracted from the first ")
+    assert f"of {size:,} characters of markup (MAX_HTML_CHARS)" in record.error
+    assert store.get_fetch(record.url) == record
+
+
+def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages, store, monkeypatch):
+    pool = extract_module.extraction_pool()
+    settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
+    fetch_one(settings, store, pages.url("/report.pdf"))  # a warm worker, so that only the extraction is timed
+    killed, started_workers = pool.killed, pool.started
+    monkeypatch.setattr(extract_module, "EXTRACT_TIMEOUT_S", 0.5)
+    slow = pages.url("/hostile/soup?mb=1.5&varied=1")  # varied words: not filler; some seconds of trafilatura
+    began = time.monotonic()
+    record, text = fetch_one(settings, store, slow)
+    assert time.monotonic() - began < 3
+    assert text is None and record.error == "extraction timed out: not done within 0.5 s (EXTRACT_TIMEOUT_S)"
+    assert store.get_fetch(slow) == record
+    assert pool.killed == killed + 1
+    monkeypatch.setattr(extract_module, "EXTRACT_TIMEOUT_S", 20.0)
+    results, _ = fetch_urls(settings, store, [pages.url("/big-article?kb=200"), pages.url("/report-download")])
+    assert all(record.ok for record, _ in results), [record.error for record, _ in results]
+    assert pool.started > started_workers  # the killed worker was replaced
+
+
+def test_giving_up_on_an_extraction_kills_its_worker(tmp_path, pages, store):
+    pool = extract_module.extraction_pool()
+    settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
+    fetch_one(settings, store, pages.url("/report.pdf"))  # a warm worker
+    killed = pool.killed
+    slow = pages.url("/hostile/li?mb=1.5&varied=1")
+
+    async def run():
+        async with Fetcher(settings, store) as fetcher:
+            task = asyncio.ensure_future(fetcher.fetch(slow))
+            while not pool.busy:  # downloaded, and extracting
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)
+        return task
+
+    began = time.monotonic()
+    task = asyncio.run(run())
+    assert time.monotonic() - began < 3  # not the seconds the extraction would take
+    assert task.cancelled() and pool.killed == killed + 1
+    assert store.get_fetch(slow) is None  # nothing recorded: the page was not judged
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS behaves like this on Linux")
+def test_a_worker_over_its_memory_limit_fails_the_page_and_is_replaced():
+    pool = extract_module.ExtractionPool(size=1, memory_mb=150)
+    try:
+        page = hostile_page("soup", 1_500_000, True)
+        with pytest.raises(extract_module.ExtractionError, match=r"ran out of memory \(over the 150 MB limit"):
+            pool.run("text/html", page, "utf-8", timeout=60)
+        extracted = pool.run("application/pdf", make_pdf(), None, timeout=60)
+        assert "7.1 gigawatts" in extracted.text and pool.started == 2
+    finally:
+        pool.close()
+
+
+def test_cut_in_process(monkeypatch):
+    monkeypatch.setattr(extract_module, "MAX_HTML_CHARS", 60_000)
+    page = big_article(200)
+    extracted = extract_module.extract_page("text/html", page, "utf-8")
+    assert "Grid-scale battery storage" in extracted.text
+    assert extracted.note.startswith("page cut: text extracted from the first 5")
+    assert extracted.note.endswith(f"of {len(page):,} characters of markup (MAX_HTML_CHARS)")
+
+
+def test_script_bodies_are_dropped_in_linear_time():
+    drop = extract_module.drop_script_bodies
+    assert drop("<p>a</p><script src=x>var a = '<p>';</script><p>b</p>") == "<p>a</p><script src=x></script><p>b</p>"
+    assert drop("<STYLE>p {}</Style ><p>b</p>") == "<STYLE></Style ><p>b</p>"
+    json_ld = '<script type="application/ld+json">{"headline": "T"}</script>'
+    assert drop(json_ld + "<p>b</p>") == json_ld + "<p>b</p>"
+    assert drop("<p>a</p><script>unclosed <p>swallowed</p>") == "<p>a</p><script>"
+    assert drop("<p>a</p><script") == "<p>a</p><script"
+    started = time.monotonic()
+    for hostile in ("<script" * 300_000, "<script>" * 300_000, "<script></script>" * 150_000, "<style " * 300_000):
+        drop(hostile)
+    assert time.monotonic() - started < 3

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..schemas import FetchRecord
 from ..store import Store
-from .fetch import extract_text
+from .extract import extract_text_bounded
 
 SUFFIX_TYPES = {
     ".html": "text/html",
@@ -71,7 +71,7 @@ def add_folder(
             size = path.stat().st_size
             if size > max_bytes:
                 raise ValueError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB cap")
-            text, title = extract_text(SUFFIX_TYPES[path.suffix.lower()], path.read_bytes(), None)
+            text, title = extract_text_bounded(SUFFIX_TYPES[path.suffix.lower()], path.read_bytes(), None)
         except (OSError, ValueError) as exc:
             report.failed.append((relative, str(exc)))
         else:

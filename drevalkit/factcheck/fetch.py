@@ -1,10 +1,14 @@
 """Fetch web pages for the fact-checker: once per URL, within hard limits, and never into the local network.
 
 Report URLs are untrusted input, so every fetch is bounded: connect/read timeouts, a total cap per fetch (slow-drip
-and never-ending responses), a size cap on the decoded body (gzip bombs), a redirect cap with loop detection, and an
-allow-list of content types. Unless ``allow_private_urls`` is set, every hop's host is resolved and refused when it
-points at a loopback, private, link-local (cloud metadata) or otherwise non-public address, because a cited URL must
-not be able to make dreval probe the machine or network it runs on.
+and never-ending responses), a size cap on the decoded body (gzip bombs), a redirect cap with loop detection, an
+allow-list of content types, and extraction in worker processes under time and memory limits (see ``extract``).
+Unless ``allow_private_urls`` is set, every hop's host is resolved and refused when it points at a loopback, private,
+link-local (cloud metadata) or otherwise non-public address, because a cited URL must not be able to make dreval
+probe the machine or network it runs on. The connection then goes to the addresses that were checked, never through
+a second lookup (which a DNS-rebinding server would answer with 127.0.0.1); the Host header, the TLS server name and
+the certificate check keep the URL's host name. Environment proxies are not used while the guard is on: a proxy
+would resolve the name itself.
 
 Every outcome, failures included, goes to the store, so a URL is fetched at most once across runs and a replay run
 (``replay=True``) can evaluate again from the store alone, without the network.
@@ -13,35 +17,40 @@ Every outcome, failures included, goes to the store, so a URL is fetched at most
 from __future__ import annotations
 
 import asyncio
-import html as html_lib
-import io
+import contextvars
 import ipaddress
 import re
 import socket
+import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import httpcore
 import httpx
-import pypdf
-import trafilatura
 
 from .. import __version__
 from ..config import Settings
 from ..schemas import FetchRecord
 from ..store import Store
+from .extract import (  # noqa: F401 - extract_text and the type sets are also used from here
+    EXTRACT_WORKERS,
+    HTML_TYPES,
+    PDF_TYPE,
+    TEXT_TYPES,
+    ExtractionError,
+    extract_async,
+    extract_text,
+)
 
 USER_AGENT = f"drevalkit/{__version__} (+fact-check)"
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9,application/pdf;q=0.8,*/*;q=0.1"
 
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
-PDF_TYPE = "application/pdf"
 # Types that say nothing about the content: the body is accepted only if it turns out to be a PDF.
 _SNIFFED_TYPES = frozenset({"", "application/octet-stream"})
 
 _LOCAL_NAMES = ("localhost", "metadata.google.internal")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 
 
@@ -101,41 +110,78 @@ def _parse_content_type(value: str) -> tuple[str, str | None]:
     return mime.strip().lower(), charset
 
 
-def _decode(data: bytes, charset: str | None) -> str:
-    try:
-        return data.decode(charset or "utf-8", errors="replace")
-    except LookupError:  # unknown charset name
-        return data.decode("utf-8", errors="replace")
-
-
 def _one_line(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def extract_text(content_type: str, data: bytes, charset: str | None) -> tuple[str, str]:
-    """(text, title) of a page body; raises ValueError with a one-line reason when there is no usable text."""
-    if content_type == PDF_TYPE:
-        try:
-            reader = pypdf.PdfReader(io.BytesIO(data))
-            text = "\n\n".join(page.extract_text() or "" for page in reader.pages)
-            title = (reader.metadata.title if reader.metadata else None) or ""
-        # pypdf reports corrupt files with many exception types (its own, KeyError, struct errors, ...).
-        except Exception as exc:  # noqa: BLE001
-            raise ValueError(f"cannot read PDF: {_one_line(str(exc)) or type(exc).__name__}") from exc
-    elif content_type in HTML_TYPES:
-        page = _decode(data, charset)
-        text = trafilatura.extract(page, include_comments=False, include_tables=True, favor_recall=True) or ""
-        metadata = trafilatura.extract_metadata(page)
-        title = metadata.title if metadata is not None and metadata.title else ""
-        if not title and (match := _TITLE_TAG.search(page)):
-            title = html_lib.unescape(match.group(1))
-    else:
-        text = _decode(data, charset)
-        heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE) if content_type != "text/plain" else None
-        title = heading.group(1) if heading else ""
-    if not text.strip():
-        raise ValueError("no extractable text")
-    return text.strip(), _one_line(str(title))
+@dataclass(frozen=True)
+class _Pin:
+    """The addresses the guard vetted for one host and port: the only ones a connection may go to."""
+
+    host: str  # as the connection pool sees it: the URL's host, IDNA-encoded, without brackets
+    port: int
+    addresses: tuple[str, ...]
+
+
+# The pin of the request this task is sending; read by the network backend when it opens a connection.
+_PIN: contextvars.ContextVar[_Pin | None] = contextvars.ContextVar("drevalkit_fetch_pin", default=None)
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections to the vetted addresses of the current request's pin, never to a fresh lookup.
+
+    TLS is unaffected: httpcore starts it on the returned stream with the URL's host name as the server name, so SNI
+    and the certificate check use the name, not the address. A connection with no matching pin is refused, so a code
+    path that skips the guard fails closed.
+    """
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        pin = _PIN.get()
+        if pin is None or (pin.host, pin.port) != (host.lower(), port):
+            raise httpcore.ConnectError(f"refused: {host}:{port} was not vetted by the private-address guard")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        error: Exception = httpcore.ConnectError(f"cannot resolve host {host}: no addresses")
+        for address in pin.addresses:  # in resolver order, each with the time left
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=left, local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("refused: unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, with its connection pool connecting through ``_PinnedBackend``."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=True)  # SSL_CERT_FILE / SSL_CERT_DIR are still honoured
+        pool = getattr(self, "_pool", None)
+        # httpx offers no public way to choose the pool's network backend: set it, and refuse to run unguarded if an
+        # httpx or httpcore release changes these internals (the tests also check that connections are pinned).
+        if type(pool) is not httpcore.AsyncConnectionPool or not isinstance(
+                getattr(pool, "_network_backend", None), httpcore.AsyncNetworkBackend):
+            raise RuntimeError("this httpx/httpcore version does not allow pinning connections to vetted addresses; "
+                               "pass --allow-private-urls to fetch without the private-address guard")
+        pool._network_backend = _PinnedBackend()
 
 
 class Fetcher:
@@ -157,14 +203,19 @@ class Fetcher:
         self._passing_failures: dict[str, FetchRecord] = {}
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._all: asyncio.Semaphore | None = None
+        self._extracting: asyncio.Semaphore | None = None
 
     async def __aenter__(self) -> "Fetcher":
         self._all = asyncio.Semaphore(self.settings.fetch_concurrency)
+        # at most as many extractions waiting in threads as there are workers, so they never fill the thread pool
+        self._extracting = asyncio.Semaphore(EXTRACT_WORKERS)
         if not self.replay:
+            guarded = not self.settings.allow_private_urls
             self._client = httpx.AsyncClient(
                 follow_redirects=False,
                 timeout=httpx.Timeout(self.settings.fetch_timeout),
                 headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip"},
+                **({"transport": _PinnedTransport(), "trust_env": False} if guarded else {}),
             )
         return self
 
@@ -255,19 +306,27 @@ class Fetcher:
             if transient or page.status in (408, 429) or (page.status or 0) >= 500:
                 page.durable = False
             return self._failed(page, error), None
+        assert self._extracting is not None
         try:
-            text, title = await asyncio.to_thread(extract_text, page.content_type, page.body, page.charset)
+            async with self._extracting:
+                extracted = await extract_async(page.content_type, page.body, page.charset)
         except ValueError as exc:
+            if isinstance(exc, ExtractionError) and not exc.durable:
+                page.durable = False
             return self._failed(page, str(exc)), None
+        finally:
+            page.body = b""  # the text is all that is kept
         record = FetchRecord(
             url=url,
             final_url=page.final_url,
             ok=True,
             http_status=page.status,
             content_type=page.content_type,
-            title=title,
+            title=extracted.title,
+            # FetchRecord has no field for notes yet: on a page that was read, ``error`` says what was left out
+            error=extracted.note,
         )
-        return record, text
+        return record, extracted.text
 
     def _host_limit(self, host: str) -> asyncio.Semaphore:
         if host not in self._hosts:
@@ -292,46 +351,55 @@ class Fetcher:
         for hop in range(self.settings.fetch_max_redirects + 1):
             page.final_url, page.status, page.content_type = url, None, ""
             seen.add(url)
-            refusal = await self._check_url(url, page)
+            refusal, pin = await self._check_url(url, page)
             if refusal is not None:
                 return refusal
             if hop == 0:
                 self.fetches += 1
-            async with self._client.stream("GET", url) as response:
-                page.status = response.status_code
-                location = response.headers.get("location")
-                if not (response.is_redirect and location):
-                    return await self._read_body(response, page)
+            pinned = _PIN.set(pin)  # the connection, if a new one is opened, goes to the addresses just checked
+            try:
+                async with self._client.stream("GET", url) as response:
+                    page.status = response.status_code
+                    location = response.headers.get("location")
+                    if not (response.is_redirect and location):
+                        return await self._read_body(response, page)
+            finally:
+                _PIN.reset(pinned)
             url = str(httpx.URL(url).join(location))
             if url in seen:
                 return f"redirect loop: {url} was already visited"
         return f"too many redirects (more than {self.settings.fetch_max_redirects})"
 
-    async def _check_url(self, url: str, page: _Page) -> str | None:
-        """Why ``url`` must not be requested (scheme, or a host that is or resolves to a non-public address)."""
+    async def _check_url(self, url: str, page: _Page) -> tuple[str | None, _Pin | None]:
+        """Why ``url`` must not be requested (scheme, or a host that is or resolves to a non-public address), or
+        else the addresses its connection must go to (None with the guard off)."""
         parsed = httpx.URL(url)
         if parsed.scheme not in ("http", "https"):
-            return f"unsupported URL scheme {parsed.scheme or '(none)'!r}: only http and https are fetched"
+            return f"unsupported URL scheme {parsed.scheme or '(none)'!r}: only http and https are fetched", None
         host = parsed.host
         if not host:
-            return "URL has no host"
+            return "URL has no host", None
         if self.settings.allow_private_urls:
-            return None
+            return None, None
         page.durable = False  # from here on a refusal depends on settings and DNS, not on the page
         name = host.lower().rstrip(".")
         if name in _LOCAL_NAMES or name.endswith(".localhost"):
-            return f"refused: {host} is a local host name (pass --allow-private-urls to allow)"
+            return f"refused: {host} is a local host name (pass --allow-private-urls to allow)", None
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        # the name the connection is for (IDNA-encoded by httpx), which is not always what getaddrinfo would make of
+        # the Unicode form
+        raw_host = parsed.raw_host.decode("ascii").lower()
         try:
-            addresses = await resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80))
+            addresses = list(dict.fromkeys(await resolve(raw_host, port)))
         except (OSError, UnicodeError) as exc:
-            return f"cannot resolve host {host}: {_one_line(str(exc))}"
+            return f"cannot resolve host {host}: {_one_line(str(exc))}", None
         for address in addresses:
             if not is_public_address(address):
-                return f"refused: {address} is a private/loopback address (pass --allow-private-urls to allow)"
+                return f"refused: {address} is a private/loopback address (pass --allow-private-urls to allow)", None
         if not addresses:
-            return f"cannot resolve host {host}: no addresses"
+            return f"cannot resolve host {host}: no addresses", None
         page.durable = True
-        return None
+        return None, _Pin(raw_host, port, tuple(address.split("%", 1)[0] for address in addresses))
 
     async def _read_body(self, response: httpx.Response, page: _Page) -> str | None:
         """Check status, type and size, then read the body into ``page``, inflating gzip within the size cap."""

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
+import random
 import select
 import socket
+import ssl
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -79,8 +83,13 @@ def make_pdf(lines: tuple[str, ...] = PDF_LINES, title: str = PDF_TITLE) -> byte
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /Title ({_pdf_escape(title)}) >>".encode("latin-1"),
     ]
+    return _pdf_file(objects, info=f"<< /Title ({_pdf_escape(title)}) >>".encode("latin-1"))
+
+
+def _pdf_file(objects: list[bytes], info: bytes | None) -> bytes:
+    if info is not None:
+        objects = [*objects, info]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -89,8 +98,72 @@ def make_pdf(lines: tuple[str, ...] = PDF_LINES, title: str = PDF_TITLE) -> byte
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    info_ref = b" /Info %d 0 R" % len(objects) if info is not None else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info_ref, xref)
     return bytes(out)
+
+
+def _words(rng: random.Random, count: int = 4000) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(count)]
+
+
+HOSTILE_KINDS = ("anchors", "li", "deep", "soup", "pdf")
+
+
+@functools.cache
+def hostile_page(kind: str, size: int, varied: bool = False, seed: int = 7) -> bytes:
+    """About ``size`` bytes of a page built to stall an extractor (see the module docstring); cached per process."""
+    rng = random.Random(seed)
+    vocabulary = _words(rng)
+
+    def word() -> str:
+        return rng.choice(vocabulary) if varied else "word"
+
+    units = {
+        "anchors": lambda: f'<a href="/{word()}">{word()}</a>',
+        "li": lambda: f"<li>{word()} {word()} ",
+        "deep": lambda: f"<div><span>{word()} " if varied else "<div>",
+        "soup": lambda: f"<p><span>{word()} {word()}</span> <b>{word()}</b> <i>{word()}</i></p>\n",
+        "pdf": lambda: f"({word()} {word()}) Tj 0 -1 Td ",
+    }
+    unit = units[kind]
+    parts, length = [], 0
+    while length < size:
+        part = unit()
+        parts.append(part)
+        length += len(part)
+    body = "".join(parts)
+    if kind == "pdf":
+        return make_pdf_stream(f"BT /F1 12 Tf 72 720 Td {body} ET".encode("latin-1"))
+    opening = "<ul>" if kind == "li" else ""
+    return f"<!DOCTYPE html><html><head><title>Hostile {kind}</title></head><body>{opening}{body}".encode()
+
+
+@functools.cache
+def big_article(kilobytes: int, seed: int = 3) -> bytes:
+    """The article followed by ``kilobytes`` KB of ordinary (varied) paragraphs: a large but honest page."""
+    rng = random.Random(seed)
+    vocabulary = _words(rng)
+    paragraphs, length = [], 0
+    while length < kilobytes * 1024:
+        sentence = ". ".join(" ".join(rng.choices(vocabulary, k=12)).capitalize() for _ in range(5))
+        paragraphs.append(f"<p>{sentence}.</p>\n")
+        length += len(paragraphs[-1])
+    more = "<section><h2>Background</h2>" + "".join(paragraphs) + "</section>"
+    return ARTICLE_HTML.replace("</article>", more + "</article>").encode("utf-8")
+
+
+def make_pdf_stream(stream: bytes) -> bytes:
+    """A one-page PDF whose page content is ``stream`` (PDF operators), uncompressed."""
+    return _pdf_file([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ], info=None)
 
 
 @functools.cache
@@ -100,7 +173,12 @@ def gzip_bomb(size_mb: int = 64) -> bytes:
 
 
 class PageServer(LocalHTTPServer):
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
+        self.server_names: list[str | None] = []
+        if tls is not None:
+            tls.sni_callback = lambda sock, name, context: self.server_names.append(name)
+        self.hosts: list[str] = []
         self.hits: Counter[str] = Counter()
         self.active = 0
         self.max_active = 0
@@ -109,7 +187,7 @@ class PageServer(LocalHTTPServer):
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def start(self) -> "PageServer":
         class Handler(PageHandler):
@@ -131,10 +209,26 @@ class PageHandler(BaseHTTPRequestHandler):
     timeout = 10  # a blocked write to a client that stopped reading ends instead of hanging
     server_state: PageServer
 
+    tls_failed = False
+
     def log_message(self, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        tls = self.server_state.tls
+        if tls is not None:
+            self.request.settimeout(self.timeout)
+            try:
+                self.request = tls.wrap_socket(self.request, server_side=True)
+            except OSError:  # the client refused the certificate (or spoke plain HTTP): nothing to answer
+                self.tls_failed = True
+                self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
+                return
+        super().setup()
+
     def handle(self) -> None:
+        if self.tls_failed:
+            return
         try:
             super().handle()
         except OSError:  # the client went away: broken pipe, reset (it closed with our data unread), or stalled
@@ -144,6 +238,7 @@ class PageHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = parts.path
         self.server_state.hit(path)
+        self.server_state.hosts.append(self.headers.get("Host", ""))
         routes: dict[str, Callable[[], None]] = {
             "/article": lambda: self._send(200, "text/html; charset=utf-8", ARTICLE_HTML.encode("utf-8")),
             "/plain": lambda: self._send(200, "text/plain; charset=utf-8", PLAIN_TEXT.encode("utf-8")),
@@ -170,8 +265,15 @@ class PageHandler(BaseHTTPRequestHandler):
             "/bad-gzip": lambda: self._send(200, "text/html", b"this is not gzip", {"Content-Encoding": "gzip"}),
             "/brotli": lambda: self._send(200, "text/html", b"\x0b\x02\x80hello\x03", {"Content-Encoding": "br"}),
         }
+        query = parse_qs(parts.query)
         if path in routes:
             routes[path]()
+        elif path.startswith("/hostile/") and path[9:] in HOSTILE_KINDS:
+            kind = path[9:]
+            body = hostile_page(kind, int(float(query.get("mb", ["1"])[0]) * 1_000_000), "varied" in query)
+            self._send(200, "application/pdf" if kind == "pdf" else "text/html; charset=utf-8", body)
+        elif path == "/big-article":
+            self._send(200, "text/html; charset=utf-8", big_article(int(query.get("kb", ["200"])[0])))
         elif path.startswith("/chain/") and path[7:].isdigit():
             left = int(path[7:])
             self._redirect(f"/chain/{left - 1}" if left > 1 else "/article")
@@ -250,3 +352,14 @@ class PageHandler(BaseHTTPRequestHandler):
             return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
         except OSError:
             return True
+
+
+def main() -> None:
+    """Serve until standard input closes; print the port first."""
+    with PageServer() as server:
+        print(server.port, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
