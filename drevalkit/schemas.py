@@ -273,6 +273,18 @@ class FactCheckCounts(BaseModel):
     failed: int = 0
 
 
+class CitedSource(BaseModel):
+    """One source the report cites for the checked claims: could it be read, and did it support them."""
+
+    index: int
+    url: str
+    reachable: bool
+    error: str = ""
+    claims: list[str] = Field(default_factory=list, description="ids of the checked claims citing it")
+    supported: int = Field(default=0, description="claims it was judged to support")
+    unsupported: int = Field(default=0, description="claims it was judged not to support")
+
+
 class FactCheckResult(BaseModel):
     claims: list[Claim] = Field(default_factory=list)
     verdicts: list[Verdict] = Field(default_factory=list)
@@ -283,8 +295,18 @@ class FactCheckResult(BaseModel):
         default_factory=dict, description="right / wrong / unknown over claims with a verdict (failed excluded)"
     )
     citation_accuracy: float | None = Field(
-        default=None, description="share of checked cited claims whose cited source supports them"
+        default=None, description="share of the checked cited claims whose (reachable) cited source was judged, "
+        "that it supports"
     )
+    citation_reachability: float | None = Field(
+        default=None, description="share of the cited sources of checked claims that could be read"
+    )
+    cited_sources: list[CitedSource] = Field(default_factory=list)
+    citations_unresolved: int = Field(default=0, description="cited reference numbers with no URL in the report")
+    evidence_coverage: float | None = Field(
+        default=None, description="share of checked claims that were shown at least one evidence passage"
+    )
+    fetch_failures: dict[str, int] = Field(default_factory=dict, description="failed fetches by cause")
     claims_found: int = 0
     claims_skipped: int = Field(default=0, description="over the --max-claims budget, least check-worthy first")
     search_backend: str = ""

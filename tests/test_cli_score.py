@@ -21,6 +21,10 @@ def _card(path: Path) -> Scorecard:
 
 
 def test_score_sample_end_to_end_then_cached(judge_env, judge_server, tmp_path):
+    from drevalkit.testing import rule_judge
+
+    judge_server.responder = rule_judge.respond  # fact-check prompts get a rule-based stand-in's real verdicts
+    assert invoke("corpus", "add", SAMPLES / "corpus").exit_code == 0  # the cited pages, offline
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
     assert result.exit_code == 0, result.output + result.stderr
     out = tmp_path / "dreval-out"
@@ -45,7 +49,11 @@ def test_score_sample_end_to_end_then_cached(judge_env, judge_server, tmp_path):
     assert _card(out / "results" / "default" / "jwst-first-years.json").usage.cache_hits > 0
 
 
-def test_batch_folder_with_bad_inputs_records_every_outcome(judge_env, tmp_path):
+def test_batch_folder_with_bad_inputs_records_every_outcome(judge_env, judge_server, tmp_path):
+    from drevalkit.testing import rule_judge
+
+    judge_server.responder = rule_judge.respond
+    assert invoke("corpus", "add", SAMPLES / "corpus").exit_code == 0
     reports = tmp_path / "sysA"
     reports.mkdir()
     shutil.copy(SAMPLES / "report.md", reports / "jwst-first-years.md")
@@ -325,7 +333,11 @@ def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monk
         assert sum(site.hits.values()) == 0  # no --allow-private-urls: nothing on 127.0.0.1 is fetched
         guarded = _card(tmp_path / "guarded" / "results" / "default" / "jwst-first-years.json")
         assert all(not f.ok and "private" in f.error for f in guarded.factcheck.fetches)
-        assert refused.exit_code == 0
+        # nothing could be read: the fact-check says so (it is never complete without evidence)
+        assert refused.exit_code == 1 and guarded.factcheck.status == "failed"
+        assert guarded.factcheck.evidence_coverage == 0.0 and guarded.factcheck.citation_reachability == 0.0
+        assert guarded.factcheck.fetch_failures == {"private address refused": len(guarded.factcheck.fetches)}
+        assert "no evidence retrieved" in guarded.factcheck.reasons[0] and "private address refused" in refused.stderr
 
         result = invoke(*args, "--allow-private-urls")
         assert result.exit_code == 0, result.output + result.stderr

@@ -244,3 +244,48 @@ def test_paragraph_longer_than_the_sentence_splitter_accepts_is_split_first(monk
     assert sentences[-1].text == "Mission 1499 launched 1499 satellites in 2024."
     pieces = claims.bounded_pieces("One two. Three four five. " + "x" * 50, 30)
     assert pieces[0] == "One two. Three four five." and all(len(p) <= 30 for p in pieces)
+
+
+def _cited_report(tmp_path, live: int, dead: int) -> tuple[Path, Path]:
+    """A report of claims with figures, each citing its own source: ``live`` pages in a folder to serve (each
+    stating its claim), ``dead`` on hosts that do not resolve. Returns (report, site folder)."""
+    folder = tmp_path / "site"
+    folder.mkdir(exist_ok=True)
+    lines, refs = ["# Report", ""], []
+    for n in range(1, live + dead + 1):
+        sentence = f"The observatory recorded {100 + n} events in {2000 + n}"
+        lines.append(f"{sentence} [{n}].")
+        if n <= live:
+            (folder / f"p{n}.html").write_text(f"<html><head><title>Log {n}</title></head><body><article><p>"
+                                               f"{sentence}, the yearly log shows.</p></article></body></html>")
+            refs.append(f"[{n}] Log {n}. {{site}}/p{n}.html")
+        else:
+            refs.append(f"[{n}] Dead source {n}. http://dead-source-{n}.invalid/page")
+    path = tmp_path / f"cited-{live}-{dead}.md"
+    path.write_text("\n".join(lines + ["", "## References"] + refs) + "\n")
+    return path, folder
+
+
+@pytest.mark.parametrize("live, dead, status", [(0, 4, "failed"), (1, 3, "partial"), (3, 1, "complete")])
+def test_factcheck_status_tells_how_much_evidence_it_had(make_settings, tmp_path, live, dead, status):
+    report, folder = _cited_report(tmp_path, live, dead)
+    with StaticSite(folder) as site, FakeOpenAIServer() as judge:
+        report.write_text(report.read_text().replace("{site}", site.url("").rstrip("/")))
+        judge.responder = rule_judge.respond
+        settings = make_settings(judge, allow_private_urls=True, rounds=1)  # local search over an empty store
+        result, _ = _check(judge, settings, report)
+    assert len(result.claims) == live + dead
+    assert result.status == status, result.reasons
+    assert result.evidence_coverage == pytest.approx(live / (live + dead))
+    assert result.citation_reachability == pytest.approx(live / (live + dead))
+    assert result.fetch_failures == {"DNS": dead}
+    assert [s.reachable for s in result.cited_sources] == [True] * live + [False] * dead
+    if status == "failed":
+        assert result.reasons[0] == (f"no evidence retrieved for any of the {dead} claims: {dead} fetches failed "
+                                     f"(DNS {dead}), local search found nothing")
+        assert result.citation_accuracy is None
+    elif status == "partial":
+        assert result.reasons[0].startswith(f"evidence for only {live} of {live + dead} claims (coverage 25%")
+    if live:
+        assert sum(s.supported for s in result.cited_sources) == live and result.citation_accuracy == 1.0
+        assert result.counts.right == live

@@ -68,13 +68,17 @@ def factcheck_table(card: Scorecard) -> Table:
     assert fc is not None
     table = Table(title=f"fact-check: {status(fc.status)} ({len(fc.claims)} claims checked"
                         + (f", {fc.claims_skipped} over budget" if fc.claims_skipped else "") + ")")
-    for column in ("right", "wrong", "unknown", "failed", "flagged", "citation accuracy", "searches", "fetches"):
+    for column in ("right", "wrong", "unknown", "failed", "flagged", "evidence coverage", "citations readable",
+                   "citation accuracy", "searches", "fetches"):
         table.add_column(column, justify="right")
     c = fc.counts
     flagged = sum(bool(v.flags) for v in fc.verdicts)
     table.add_row(f"{c.right} ({_pct(fc.ratios.get('right'))})", f"{c.wrong} ({_pct(fc.ratios.get('wrong'))})",
                   f"{c.unknown} ({_pct(fc.ratios.get('unknown'))})", str(c.failed), str(flagged),
-                  _pct(fc.citation_accuracy), str(card.usage.searches), str(card.usage.fetches))
+                  _pct(fc.evidence_coverage), _pct(fc.citation_reachability), _pct(fc.citation_accuracy),
+                  str(card.usage.searches), str(card.usage.fetches))
+    if fc.fetch_failures:
+        table.caption = "fetch failures: " + ", ".join(f"{safe(cause)} {n}" for cause, n in fc.fetch_failures.items())
     return table
 
 

@@ -22,6 +22,7 @@ from ..aio import gather_or_cancel
 from ..llm import LLMClient
 from ..store import Store
 from ..schemas import Claim, Evidence, FactCheckCounts, FactCheckResult, FetchRecord, Report, Usage, Verdict
+from .accounting import MIN_EVIDENCE_COVERAGE, cited_sources, describe_failures, failure_causes
 from .claims import extract_claims
 from .evidence import Candidate, EmbeddingReranker, Reranker, rank, split_passages
 from .fetch import Fetcher
@@ -30,6 +31,7 @@ from .verify import BATCH_SIZE, verify_batch
 
 MAX_CITED_PASSAGES = 2
 FETCHES_PER_QUERY = 3
+MAX_PASSAGES_PER_DOCUMENT = 1500  # about 180K words: ranking cost per claim stays bounded whatever a page holds
 PASSAGE_CACHE_CHARS = 32_000_000  # split documents kept per FactChecker (least recently used dropped beyond this)
 
 
@@ -70,7 +72,8 @@ class FactChecker:
         return await asyncio.shield(future)
 
     async def _split(self, key: str, text: str) -> tuple[str, ...]:
-        passages = tuple(await asyncio.to_thread(split_passages, text))
+        # a page longer than any real source (a hostile one) is ranked on its first passages only
+        passages = tuple((await asyncio.to_thread(split_passages, text))[:MAX_PASSAGES_PER_DOCUMENT])
         self.passage_splits += 1
         size = sum(map(len, passages))
         if size <= PASSAGE_CACHE_CHARS:
@@ -92,6 +95,9 @@ class _ReportRun:
     fetches: dict[str, FetchRecord] = field(default_factory=dict)
     queries: set[str] = field(default_factory=set)
     search_problems: int = 0
+    empty_searches: int = 0
+    per_claim: dict[str, list[Evidence]] = field(default_factory=dict)
+    citation_urls: dict[int, str] = field(default_factory=dict)
 
     async def execute(self) -> tuple[FactCheckResult, Usage]:
         checker = self.checker
@@ -105,8 +111,8 @@ class _ReportRun:
                 self.reasons.append("no verifiable claims found in the report")
             return self._result(claims, {}, extraction, status), self.usage
 
-        citation_urls = {c.index: c.url for c in self.report.citations if c.index is not None}
-        per_claim: dict[str, list[Evidence]] = {c.id: [] for c in claims}
+        citation_urls = self.citation_urls = {c.index: c.url for c in self.report.citations if c.index is not None}
+        per_claim = self.per_claim = {c.id: [] for c in claims}
         verdicts: dict[str, Verdict] = {}
         pending = {c.id: c.queries[0] for c in claims}
         spare = {c.id: c.queries[1] for c in claims if len(c.queries) > 1}
@@ -139,13 +145,35 @@ class _ReportRun:
         failed = sum(v.label == "failed" for v in verdicts.values())
         if failed:
             self.reasons.append(f"{failed} claim(s) could not be verified (see their verdicts)")
+        with_evidence = sum(bool(per_claim[c.id]) for c in claims)
+        coverage = with_evidence / len(claims)
         if failed == len(claims):
             status = "failed"
+        elif not with_evidence:
+            status = "failed"
+            self.reasons.insert(0, f"no evidence retrieved for any of the {len(claims)} claims: {self._gaps(claims)}")
+        elif coverage < MIN_EVIDENCE_COVERAGE:
+            status = "partial"
+            self.reasons.insert(0, f"evidence for only {with_evidence} of {len(claims)} claims (coverage "
+                                   f"{coverage:.0%}, below {MIN_EVIDENCE_COVERAGE:.0%}): {self._gaps(claims)}")
         elif failed or extraction.failed_chunks or self.search_problems:
             status = "partial"
         else:
             status = "complete"
         return self._result(claims, verdicts, extraction, status), self.usage
+
+    def _gaps(self, claims: list[Claim]) -> str:
+        """Why evidence is missing: fetch failures by cause, unresolved markers, and what search found."""
+        parts = [describe_failures(failure_causes(self.fetches.values()))]
+        unresolved = {r for c in claims for r in c.cited_refs if r not in self.citation_urls}
+        if unresolved:
+            parts.append(f"{len(unresolved)} cited reference number(s) have no URL in the report")
+        backend = self.checker.searcher.backend.name
+        if self.queries and self.empty_searches == len(self.queries):
+            parts.append(f"{backend} search found nothing")
+        elif self.empty_searches:
+            parts.append(f"{backend} search found nothing for {self.empty_searches} of {len(self.queries)} queries")
+        return ", ".join(parts)
 
     async def _verify(
         self, batch: list[Claim], per_claim: dict[str, list[Evidence]], round_number: int
@@ -159,19 +187,22 @@ class _ReportRun:
         cited = await self._candidates(cited_urls, "citation", cited_refs)
         budget = self.checker.passages_per_claim
         cited_top = min(MAX_CITED_PASSAGES, budget - 1) if budget > 1 else 1
-        found: list[Evidence] = [self._register(c) for c in rank(claim.text, cited, cited_top,
-                                                                  self.checker.reranker)]
+        ranked = await asyncio.to_thread(rank, claim.text, cited, cited_top, self.checker.reranker)
+        found: list[Evidence] = [self._register(c) for c in ranked]
         hits = await self._search(query)
         urls = [h.url for h in hits if h.url not in cited_urls][:FETCHES_PER_QUERY]
         searched = await self._candidates(urls, "search")
-        found += [self._register(c) for c in rank(f"{claim.text} {query}", searched, max(budget - len(found), 0),
-                                                  self.checker.reranker)]
+        ranked = await asyncio.to_thread(rank, f"{claim.text} {query}", searched, max(budget - len(found), 0),
+                                         self.checker.reranker)
+        found += [self._register(c) for c in ranked]
         return found
 
     async def _search(self, query: str) -> list:
         self.queries.add(query)
         try:
-            return await self.checker.searcher.search(query)
+            hits = await self.checker.searcher.search(query)
+            self.empty_searches += not hits
+            return hits
         except SearchUnavailable as exc:
             self.search_problems += 1
             message = f"search stopped: {exc}"
@@ -225,6 +256,8 @@ class _ReportRun:
             label: (getattr(counts, label) / judged if judged else None) for label in ("right", "wrong", "unknown")
         }
         support = [v.cited_source_supports for v in ordered if v.cited_source_supports is not None]
+        sources, unresolved = cited_sources(claims, verdicts, self.citation_urls, self.fetches)
+        checked = [c for c in claims if c.id in self.per_claim]
         used = {eid for v in ordered for eid in v.evidence_ids}
         self.usage.searches += len(self.queries)
         self.usage.fetches += len(self.fetches)
@@ -236,6 +269,11 @@ class _ReportRun:
             counts=counts,
             ratios=ratios,
             citation_accuracy=(sum(support) / len(support)) if support else None,
+            citation_reachability=(sum(s.reachable for s in sources) / len(sources)) if sources else None,
+            cited_sources=sources,
+            citations_unresolved=unresolved,
+            evidence_coverage=(sum(bool(self.per_claim[c.id]) for c in checked) / len(checked)) if checked else None,
+            fetch_failures=failure_causes(self.fetches.values()),
             claims_found=extraction.found,
             claims_skipped=extraction.skipped,
             search_backend=self.checker.searcher.backend.name,

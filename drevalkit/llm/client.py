@@ -162,7 +162,7 @@ class LLMClient:
         }
         key = self.cache_key(messages, schema, params)
         if self._store is not None:
-            hit = self._store.get_llm(key)
+            hit = await self._store.arun(self._store.get_llm, key)
             if hit is not None:
                 try:
                     value = output.model_validate_json(hit[0])
@@ -179,7 +179,7 @@ class LLMClient:
             exc.usage = usage
             raise
         if self._store is not None:
-            self._store.put_llm(key, self.model, content, usage.model_dump())
+            await self._store.arun(self._store.put_llm, key, self.model, content, usage.model_dump())
         return LLMResult(value, usage, cached=False)
 
     async def _generate(
