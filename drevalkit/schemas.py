@@ -212,6 +212,7 @@ class Claim(BaseModel):
     sentence: str
     section: str = ""
     cited_refs: list[int] = Field(default_factory=list)
+    cited_urls: list[str] = Field(default_factory=list)  # cited inline (links, bare URLs), not as a numbered reference
     kind: ClaimKind = "other"
     worthiness: float = Field(default=0.5, ge=0, le=1)
     queries: list[str] = Field(default_factory=list)
@@ -234,6 +235,7 @@ class FetchRecord(BaseModel):
     title: str = ""
     content_sha256: str = ""
     error: str = ""
+    note: str = Field(default="", description="on a page that was read: what was left out (e.g. markup cut)")
     fetched_at: str = Field(default_factory=utc_now)
     via: Literal["web", "corpus"] = "web"
     guarded: bool = Field(default=True, description="fetched with the private-address guard on")

@@ -448,8 +448,8 @@ def test_markup_over_the_cap_is_cut_and_the_cut_is_recorded(tmp_path, pages, sto
     record, text = fetch_one(fetch_settings(tmp_path, fetch_max_mb=4), store, pages.url("/big-article?kb=1700"))
     assert record.ok and "Lithium iron phosphate" in text
     assert len(text) < extract_module.MAX_HTML_CHARS
-    assert record.error.startswith("page cut: text extracted from the first ")
-    assert f"of {size:,} characters of markup (MAX_HTML_CHARS)" in record.error
+    assert record.note.startswith("page cut: text extracted from the first ")
+    assert f"of {size:,} characters of markup (MAX_HTML_CHARS)" in record.note
     assert store.get_fetch(record.url) == record
 
 

@@ -233,7 +233,7 @@ class Fetcher:
         if url in self._passing_failures:
             self.reused += 1
             return self._passing_failures[url], None
-        stored = self._from_store(url)
+        stored = await self.store.arun(self._from_store, url)
         if stored is not None:
             self.reused += 1
             return stored
@@ -323,8 +323,7 @@ class Fetcher:
             http_status=page.status,
             content_type=page.content_type,
             title=extracted.title,
-            # FetchRecord has no field for notes yet: on a page that was read, ``error`` says what was left out
-            error=extracted.note,
+            note=extracted.note,
         )
         return record, extracted.text
 
