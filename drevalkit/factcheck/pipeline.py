@@ -23,7 +23,7 @@ from ..llm import LLMClient
 from ..store import Store
 from ..schemas import Claim, Evidence, FactCheckCounts, FactCheckResult, FetchRecord, Report, Usage, Verdict
 from .accounting import MIN_EVIDENCE_COVERAGE, cited_sources, describe_failures, failure_causes
-from .claims import extract_claims
+from .claims import PROMPTS, extract_claims
 from .evidence import Candidate, EmbeddingReranker, Reranker, rank, split_passages
 from .fetch import Fetcher
 from .search import Searcher, SearchError, SearchUnavailable, make_backend
@@ -50,6 +50,11 @@ class FactChecker:
     _passages: OrderedDict[str, tuple[str, ...]] = field(default_factory=OrderedDict, init=False, repr=False)
     _passage_chars: int = field(default=0, init=False, repr=False)
     _splitting: dict[str, asyncio.Future[tuple[str, ...]]] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def prompt_version(self) -> str:
+        """Version of the fact-check prompts (extraction and verification), recorded in results."""
+        return PROMPTS.version
 
     async def check(self, report: Report) -> tuple[FactCheckResult, Usage]:
         run = _ReportRun(self, report)

@@ -261,6 +261,11 @@ class RubricBook:
         self._locks: dict[str, asyncio.Lock] = {}
         self._rebuilt: set[str] = set()
 
+    @property
+    def prompt_version(self) -> str:
+        """Version of the quality prompts (rubric building and judging), recorded in results."""
+        return PROMPTS.version
+
     def current_hash(self, task: Task) -> str | None:
         """Hash of the rubric a score of ``task`` would use now, without building one (None: it would be built)."""
         if self.fixed is not None:

@@ -20,12 +20,10 @@ from pydantic import ValidationError
 from .. import __version__
 from ..aio import gather_or_cancel
 from ..config import Settings
-from ..factcheck.claims import PROMPTS as FACTCHECK_PROMPTS
 from ..factcheck.pipeline import FactChecker
 from ..files import atomic_write_text
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..quality.judge import judge_report
-from ..quality.rubric import PROMPTS as QUALITY_PROMPTS
 from ..quality.rubric import RubricBook, RubricError
 from ..report.html import render_scorecard
 from ..reports.importers import ReportError, importer_for, load_report
@@ -89,9 +87,9 @@ class Scorer:
     def _prompt_versions(self) -> dict[str, str]:
         versions = {}
         if self.rubrics is not None:
-            versions["quality"] = QUALITY_PROMPTS.version
+            versions["quality"] = self.rubrics.prompt_version
         if self.factchecker is not None:
-            versions["factcheck"] = FACTCHECK_PROMPTS.version
+            versions["factcheck"] = self.factchecker.prompt_version
         return versions
 
     def _provenance(self, job: ScoreJob, started_at: str) -> Provenance:
