@@ -1,20 +1,106 @@
-"""Citations of a markdown report: ``[n]`` markers, a References list, and inline links."""
+"""Citations of a markdown report: markers, a References list, footnote definitions, inline links and URLs.
+
+Marker styles read (``scan_citations``), each giving reference numbers:
+
+* ``[n]``, ``[n, m]``, ``[n; m]``, ``[n-m]`` / ``[n–m]`` / ``[n—m]`` (ranges of at most 50 expand), ``[1][2]``,
+  ``[cite: n, m]``;
+* ``[^n]`` footnotes (their ``[^n]: ...`` definitions are reference entries, with or without a References heading);
+* ``【n†source】``, ``【n†L10-L20】``, ``【n:m†source】`` (the first number is taken), ``【n】``, ``［n］`` and
+  ``[n†L10-L20]``;
+* superscript digits ``¹``, ``¹²``, ``¹,³``, ``¹⁻³``, ``⁽¹⁾`` and ``<sup>1</sup>``.
+
+Inline links ``[title](url)`` (also in parentheses, ``([example.com](https://...))``) and bare URLs
+(``(https://...)``, ``<https://...>`` or in the text) cite their URL. IPv6 hosts (``http://[2001:db8::1]:8080/x``)
+are read whole.
+
+Not citations: numbers of 0 or above 999 (``[0]``, ``[2024]``, ``[1990-2000]``: years and code, not reference
+numbers), anything in inline code (`` `a[1]` ``), brackets glued to a one-letter or dotted/underscored identifier
+(``a[1]``, ``x[2][3]``, ``obj.items[1]``), superscripts that are powers (``10³``, ``2⁸``; but ``in 2023¹`` cites),
+``²``/``³`` after a unit or a one-letter symbol (``km²``, ``m³``, ``x²``), images ``![alt](url)``.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Literal
 
 from ..schemas import Citation
 
 _REFERENCES_HEADING = re.compile(
-    r"^\s{0,3}(?:#{1,6}\s*|\*\*)?(?:references|sources|bibliography|works cited|citations|reference list)"
-    r"\s*:?\s*(?:\*\*)?\s*$",
+    r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?(?:references|sources|bibliography|works cited|citations|reference list)"
+    r"\s*:?\s*(?:\*\*|__)?\s*:?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_URL = re.compile(r"https?://[^\s<>\"'\]]+", re.IGNORECASE)
-MD_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+# a host: an IPv6 literal in brackets (with an optional zone and port), or anything up to the path
+_HOST = r"(?:\[[0-9A-Fa-f:.]+(?:%25[\w.~-]+)?\](?::\d{1,5})?|[^\s<>\"'\[\](){}|\\^`/?#]+)"
+# a URL in running text (its trailing punctuation is dropped by _trim_url)
+_URL = re.compile(rf"https?://{_HOST}(?:[/?#][^\s<>\"'\[\]|`]*)?", re.IGNORECASE)
+# a URL inside parentheses (a link target, ``(https://...)``): parentheses in it must balance
+_URL_BALANCED = rf"https?://{_HOST}(?:[/?#](?:[^\s()<>\"'\[\]|`]|\([^\s()<>\"']*\))*)?"
+MD_LINK = re.compile(
+    rf"(?<!!)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*<?({_URL_BALANCED})>?(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)",
+    re.IGNORECASE,
+)
 _ENTRY_INDEX = re.compile(r"^\s*(?:[-*]\s*)?(?:\[\^?(\d{1,4})\]:?|(\d{1,4})[.)]|\^(\d{1,4}):?)\s*")
-_MARKER_GROUP = re.compile(r"\[(\d{1,4}(?:\s*(?:[,;]|[-\u2013])\s*\d{1,4})*)\](?!\()")
+# ``[^n]: ...`` footnote and ``[n]: ...`` link definitions: never rendered as prose, wherever they stand
+DEFINITION = re.compile(r"^ {0,3}\[\^?(\d{1,4})\]:[ \t]*(?=\S)", re.MULTILINE)
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+MAX_REFERENCE_NUMBER = 999
+MAX_RANGE = 50
+_SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_FROM_SUPERSCRIPT = str.maketrans(_SUPERSCRIPTS + "˒⁻", "0123456789,-")
+_NUMBERS = r"\d{1,4}(?:\s*(?:[,;，、]|[-\u2010\u2013\u2014])\s*\d{1,4})*"
+_SUP_RUN = rf"[{_SUPERSCRIPTS}]+(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]+)*"
+# units (and one-letter symbols) that take a ² or ³ exponent: ``km²`` is an area, not a citation
+_UNITS = frozenset("m cm mm km nm µm μm ft in yd mi s ms kg g ha pc ly au sq mc px dm hm gm".split())
+
+_TOKEN = re.compile(
+    "|".join(
+        [
+            r"(?P<code>`[^`\n]+`)",
+            r"(?P<image>!\[(?P<alt>[^\]\n]*)\]\([^)\n]*\))",
+            rf"(?P<paren_links>\(\s*{MD_LINK.pattern}(?:\s*[,;]\s*{MD_LINK.pattern})*\s*\))",
+            rf"(?P<link>{MD_LINK.pattern})",
+            rf"(?P<paren>\(\s*(?i:(?:sources?|see|via|from|ref|retrieved from)\s*:?\s*)?<?{_URL_BALANCED}>?"
+            rf"(?:\s*[,;]\s*<?{_URL_BALANCED}>?)*\s*\))",
+            rf"(?P<url><?{_URL.pattern}>?)",
+            r"(?P<dagger>\[(?P<dagger_n>\d{1,4})†[^\[\]\n]{0,100}\])",
+            rf"(?P<lenticular>[【［](?P<lenticular_n>{_NUMBERS})(?::\d{{1,4}})?(?:†[^【】［］\n]{{0,100}})?[】］])",
+            r"(?P<footnote>\[\^(?P<footnote_n>\d{1,4})\](?!:))",
+            rf"(?P<bracket>\[(?:cite:\s*)?(?P<bracket_n>{_NUMBERS})\](?!\())",
+            rf"(?P<sup_html><sup>\s*\[?(?P<sup_html_n>{_NUMBERS})\]?\s*</sup>)",
+            rf"(?P<sup>⁽{_SUP_RUN}⁾|{_SUP_RUN})",
+        ]
+    ),
+    re.IGNORECASE,
+)
+_KINDS = (
+    "code", "image", "paren_links", "link", "paren", "url", "dagger", "lenticular", "footnote", "bracket", "sup_html",
+    "sup",
+)
+_BETWEEN_MARKERS = re.compile(r"\s*[,;]?\s*")
+_IDENTIFIER_BEFORE = re.compile(r"[\w.]+$")
+
+
+@dataclass(frozen=True)
+class CitationToken:
+    """A span of text that cites (or looks like a citation but is code or an image, ``kind`` says which).
+
+    ``marker``: reference numbers (``refs``); ``link``: ``[title](url)``, its ``text`` the title (``enclosed`` for
+    links in parentheses, ``([example.com](https://...))``, which are not part of the sentence's wording; their
+    ``text`` is the titles joined by commas); ``url``: a bare URL (``enclosed`` when it stood in parentheses or
+    angle brackets); ``code``: inline code, its ``text`` the code; ``image``: its ``text`` the alt text.
+    """
+
+    start: int
+    end: int
+    kind: Literal["marker", "link", "url", "code", "image"]
+    refs: tuple[int, ...] = ()
+    urls: tuple[str, ...] = ()
+    text: str = ""
+    enclosed: bool = False
 
 
 def _trim_url(url: str) -> str:
@@ -26,6 +112,131 @@ def _trim_url(url: str) -> str:
     return url
 
 
+def _reference_numbers(group: str) -> tuple[int, ...] | None:
+    """The numbers of ``1, 3-5`` (ranges expanded), or None if one is not a plausible reference number."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*[,;，、]\s*", group.strip()):
+        bounds = re.split(r"\s*[-\u2010\u2013\u2014]\s*", part)
+        values = [int(b) for b in bounds if b]
+        if not values or len(values) > 2 or not all(0 < v <= MAX_REFERENCE_NUMBER for v in values):
+            return None
+        if len(values) == 2:
+            low, high = values
+            numbers.extend(range(low, high + 1) if 0 < high - low <= MAX_RANGE else (low, high))
+        else:
+            numbers.append(values[0])
+    return tuple(numbers)
+
+
+def _is_exponent(text: str, start: int, digits: str) -> bool:
+    """True if a superscript at ``start`` is an exponent, not a citation.
+
+    After a number, only a power of ten or of a one-digit base (``10⁶``, ``2³``): ``in 2023¹`` cites. ``²`` and
+    ``³`` after a unit or a one-letter symbol (``km²``, ``m³``, ``x²``) are exponents too.
+    """
+    before = text[start - 1] if start else " "
+    if before in _SUPERSCRIPTS + "⁻⁺^":
+        return True
+    if before.isdigit():
+        number = re.search(r"[\d.,]+$", text[max(0, start - 24) : start])
+        base = number.group(0).lstrip(".,") if number else before
+        return base == "10" or len(base) == 1
+    if digits not in ("2", "3"):
+        return False
+    word = re.search(r"[A-Za-zµμ]+$", text[max(0, start - 8) : start])
+    return bool(word) and (len(word.group(0)) == 1 or word.group(0).lower() in _UNITS)
+
+
+def _glued_to_code(text: str, start: int) -> bool:
+    """True if ``[n]`` at ``start`` indexes an identifier (``a[1]``, ``obj.items[1]``, ``snake_case[2]``)."""
+    found = _IDENTIFIER_BEFORE.search(text, max(0, start - 80), start)
+    if not found:
+        return False
+    word = found.group(0)
+    if word.endswith("."):  # "grew.[1]": a full stop, then the marker
+        return False
+    return (len(word) == 1 and word.isalpha()) or "_" in word or bool(re.search(r"[A-Za-z]\.[A-Za-z]", word))
+
+
+def _marker(kind: str, match: re.Match[str], text: str, previous: CitationToken | None) -> CitationToken | None:
+    start, end = match.span()
+    if kind in ("dagger", "lenticular", "footnote"):
+        refs = _reference_numbers(match.group(f"{kind}_n"))
+    elif kind in ("bracket", "sup_html"):
+        chained = previous is not None and previous.kind == "code" and previous.end == start
+        if kind == "bracket" and (chained or _glued_to_code(text, start)):
+            return CitationToken(start, end, "code", text=match.group(0))  # chains like x[1][2] stay code
+        refs = _reference_numbers(match.group(f"{kind}_n"))
+        if kind == "sup_html" and refs is not None and _is_exponent(text, start, match.group("sup_html_n").strip()):
+            refs = None
+    else:  # superscript digits
+        digits = match.group(0).strip("⁽⁾").translate(_FROM_SUPERSCRIPT)
+        refs = None if _is_exponent(text, start, digits) else _reference_numbers(digits)
+    if refs is None:
+        return None
+    return CitationToken(start, end, "marker", refs=refs)
+
+
+def scan_citations(text: str) -> list[CitationToken]:
+    """The citation tokens of ``text`` (one block of prose), in order; adjacent markers form one token."""
+    tokens: list[CitationToken] = []
+    for match in _TOKEN.finditer(text):
+        kind = next(k for k in _KINDS if match.group(k) is not None)
+        start, end = match.span()
+        token: CitationToken | None
+        if kind == "code":
+            token = CitationToken(start, end, "code", text=match.group(0)[1:-1])
+        elif kind == "image":
+            token = CitationToken(start, end, "image", text=match.group("alt"))
+        elif kind == "link":
+            inner = MD_LINK.match(match.group(0))
+            assert inner is not None
+            token = CitationToken(start, end, "link", urls=(inner.group(2),), text=inner.group(1))
+        elif kind == "paren_links":  # ([example.com](https://...)): a citation set apart from the wording
+            links = list(MD_LINK.finditer(match.group(0)))
+            token = CitationToken(start, end, "link", urls=tuple(m.group(2) for m in links),
+                                  text=", ".join(m.group(1).strip() for m in links), enclosed=True)
+        elif kind == "paren":
+            urls = tuple(_trim_url(u.group(0)) for u in re.finditer(_URL_BALANCED, match.group(0), re.IGNORECASE))
+            token = CitationToken(start, end, "url", urls=urls, text=match.group(0), enclosed=True)
+        elif kind == "url":
+            raw = match.group(0)
+            if raw.startswith("<") and raw.endswith(">"):  # an autolink <https://...>
+                token = CitationToken(start, end, "url", urls=(raw[1:-1],), text=raw, enclosed=True)
+            else:  # in the text: its trailing punctuation stays text
+                lead = 1 if raw.startswith("<") else 0
+                url = _trim_url(raw[lead:].rstrip(">"))
+                token = CitationToken(start + lead, start + lead + len(url), "url", urls=(url,), text=url)
+        else:
+            token = _marker(kind, match, text, tokens[-1] if tokens else None)
+        if token is None:
+            continue
+        last = tokens[-1] if tokens else None
+        if (
+            token.kind == "marker"
+            and last is not None
+            and last.kind == "marker"
+            and _BETWEEN_MARKERS.fullmatch(text, last.end, token.start)
+        ):
+            tokens[-1] = CitationToken(last.start, token.end, "marker", refs=last.refs + token.refs)
+        else:
+            tokens.append(token)
+    return tokens
+
+
+def prose_lines(text: str) -> str:
+    """``text`` with fenced code and footnote/link definitions blanked (line numbers kept)."""
+    lines = text.split("\n")
+    in_code = False
+    for number, line in enumerate(lines):
+        if _FENCE.match(line):
+            in_code = not in_code
+            lines[number] = ""
+        elif in_code or DEFINITION.match(line):
+            lines[number] = ""
+    return "\n".join(lines)
+
+
 def split_references(text: str) -> tuple[str, str]:
     """(body, references section); the section is the last References heading to the end of the text."""
     matches = list(_REFERENCES_HEADING.finditer(text))
@@ -35,20 +246,20 @@ def split_references(text: str) -> tuple[str, str]:
     return text[:start], text[start:]
 
 
+def _unique(numbers: list[int]) -> list[int]:
+    return list(dict.fromkeys(numbers))
+
+
 def cited_indices(body: str) -> list[int]:
-    """Reference numbers cited by ``[n]``, ``[n, m]`` and ``[n-m]`` markers, in order of first use."""
-    seen: dict[int, None] = {}
-    for match in _MARKER_GROUP.finditer(body):
-        for part in re.split(r"\s*[,;]\s*", match.group(1)):
-            bounds = re.split(r"\s*[-\u2013]\s*", part)
-            if len(bounds) == 2:
-                low, high = int(bounds[0]), int(bounds[1])
-                numbers = range(low, high + 1) if 0 < high - low <= 50 else (low, high)
-            else:
-                numbers = (int(bounds[0]),)
-            for number in numbers:
-                seen.setdefault(number, None)
-    return list(seen)
+    """Reference numbers cited by the markers of ``body`` (every style above), in order of first use."""
+    return _unique([n for t in scan_citations(prose_lines(body)) if t.kind == "marker" for n in t.refs])
+
+
+def cited_urls(body: str) -> list[str]:
+    """URLs cited inline in ``body`` (links and bare URLs, not images), in order of first use."""
+    return list(
+        dict.fromkeys(u for t in scan_citations(prose_lines(body)) if t.kind in ("link", "url") for u in t.urls)
+    )
 
 
 def _clean_title(text: str) -> str:
@@ -58,37 +269,52 @@ def _clean_title(text: str) -> str:
     return text.strip(" \t-–—:;,.<>()[]*_\"'")
 
 
+def _entry(line: str) -> Citation | None:
+    url_match = _URL.search(line)
+    if not url_match:
+        return None
+    index_match = _ENTRY_INDEX.match(line)
+    index = None
+    rest = line
+    if index_match:
+        index = int(next(g for g in index_match.groups() if g))
+        rest = line[index_match.end() :]
+    md = MD_LINK.search(rest)
+    url = md.group(2) if md else _trim_url(url_match.group(0))
+    return Citation(index=index, url=url, title=_clean_title(rest))
+
+
 def parse_reference_entries(section: str) -> list[Citation]:
     """Entries of a References section that carry a URL; numbered entries keep their number."""
-    citations: list[Citation] = []
-    for line in section.splitlines()[1:]:
-        url_match = _URL.search(line)
-        if not url_match:
-            continue
-        index_match = _ENTRY_INDEX.match(line)
-        index = None
-        rest = line
-        if index_match:
-            index = int(next(g for g in index_match.groups() if g))
-            rest = line[index_match.end() :]
-        md = MD_LINK.search(rest)
-        url = md.group(2) if md else _trim_url(url_match.group(0))
-        citations.append(Citation(index=index, url=url, title=_clean_title(rest)))
-    return citations
+    return [entry for line in section.splitlines()[1:] if (entry := _entry(line)) is not None]
 
 
 def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
-    """All citations of a report and a summary of marker use (cited numbers without an entry, and the reverse)."""
+    """All citations of a report and a summary of marker use (cited numbers without an entry, and the reverse).
+
+    Numbered entries come from the References section and from ``[^n]: url`` definitions anywhere; URLs cited
+    inline (links, bare URLs) that are not an entry's URL follow with ``index=None``.
+    """
     body, section = split_references(text)
     citations = parse_reference_entries(section) if section else []
-    known_urls = {c.url for c in citations}
-    for match in MD_LINK.finditer(body):
-        url = match.group(2)
-        if url not in known_urls:
-            known_urls.add(url)
-            citations.append(Citation(index=None, url=url, title=match.group(1).strip()))
     numbered = {c.index for c in citations if c.index is not None}
-    markers = cited_indices(body)
+    for match in DEFINITION.finditer(body):
+        line_end = body.find("\n", match.start())
+        entry = _entry(body[match.start() : line_end if line_end >= 0 else len(body)])
+        if entry is not None and entry.index not in numbered:
+            numbered.add(entry.index)
+            citations.append(entry)
+    known_urls = {c.url for c in citations}
+    tokens = scan_citations(prose_lines(body))
+    for token in tokens:
+        if token.kind not in ("link", "url"):
+            continue
+        title = token.text.strip() if token.kind == "link" and len(token.urls) == 1 else ""
+        for url in token.urls:
+            if url not in known_urls:
+                known_urls.add(url)
+                citations.append(Citation(index=None, url=url, title=title))
+    markers = _unique([n for t in tokens if t.kind == "marker" for n in t.refs])
     summary = {
         "cited_indices": markers,
         "dangling_markers": [n for n in markers if n not in numbered],
