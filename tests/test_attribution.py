@@ -1,0 +1,170 @@
+"""Citation attribution on a hand-labelled set of report fragments, with both sentence splitters.
+
+``tests/data/attribution.jsonl``: one fragment a line, each with the sentences segmentation must keep, in order:
+the start of the sentence text (and, for some, its end: the markers must stay in the text), the reference numbers
+it cites (``refs``) and the URLs it cites inline that are not a numbered reference's (``urls``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from drevalkit.factcheck import claims
+from drevalkit.reports.citations import parse_citations
+from drevalkit.schemas import Report
+
+DATA = Path(__file__).resolve().parent / "data" / "attribution.jsonl"
+ITEMS = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _blank():
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def _model():
+    import spacy
+
+    try:
+        return spacy.load(claims.SPACY_MODEL, exclude=["ner", "lemmatizer"])
+    except OSError:
+        pytest.skip(f"{claims.SPACY_MODEL} is not installed")
+
+
+_PIPELINES = {"model": _model, "blank": _blank}
+_LOADED: dict[str, object] = {}
+
+
+@pytest.fixture(params=list(_PIPELINES))
+def splitter(request, monkeypatch):
+    """Segmentation with one of the two sentence splitters."""
+    if request.param not in _LOADED:
+        _LOADED[request.param] = _PIPELINES[request.param]()
+    nlp = _LOADED[request.param]
+    monkeypatch.setattr(claims, "sentence_splitter", lambda: nlp)
+    return request.param
+
+
+def _report(text: str) -> Report:
+    citations, meta = parse_citations(text)
+    return Report(system="s", task_id="t", text=text, citations=citations, meta=meta)
+
+
+def _score(item: dict) -> tuple[int, int, list[str]]:
+    """(correct sentences, sentences counted, mistakes) of one fragment; an unexpected sentence counts as wrong."""
+    got = claims.segment(_report(item["text"]))
+    mistakes: list[str] = []
+    correct = 0
+    position = 0
+    for want in item["sentences"]:
+        match = next((i for i in range(position, len(got)) if got[i].text.startswith(want["starts"])), None)
+        if match is None:
+            mistakes.append(f"{item['id']}: no sentence starting {want['starts']!r} in {[s.text for s in got]}")
+            continue
+        for extra in got[position:match]:
+            mistakes.append(f"{item['id']}: unexpected sentence {extra.text!r}")
+        position = match + 1
+        sentence = got[match]
+        problems = []
+        if "ends" in want and not sentence.text.endswith(want["ends"]):
+            problems.append(f"does not end with {want['ends']!r}")
+        if sentence.cited_refs != want["refs"]:
+            problems.append(f"refs {sentence.cited_refs} != {want['refs']}")
+        if sentence.cited_urls != want["urls"]:
+            problems.append(f"urls {sentence.cited_urls} != {want['urls']}")
+        if problems:
+            mistakes.append(f"{item['id']}: {sentence.text!r} " + "; ".join(problems))
+        else:
+            correct += 1
+    extras = got[position:]
+    mistakes.extend(f"{item['id']}: unexpected sentence {s.text!r}" for s in extras)
+    unexpected = sum("unexpected sentence" in m for m in mistakes)
+    return correct, len(item["sentences"]) + unexpected, mistakes
+
+
+def test_labelled_set_covers_every_style():
+    assert sum(len(item["sentences"]) for item in ITEMS) >= 40
+    styles = " ".join(item["style"] for item in ITEMS)
+    for style in ("claim [n].", "claim.[n]", "claim. [n] Next sentence.", "[n, m]", "[n–m]", "[^n]", "【n†source】",
+                  "【n†L10-L20】", "[n†L10-L20]", "superscript", "[title](url)", "(https://...)", "IPv6",
+                  "end of a paragraph", "line break", "list items", "table rows", "not citations", "no citation"):
+        assert style in styles, style
+
+
+def test_attribution_accuracy_on_the_labelled_set(splitter):
+    correct = counted = 0
+    mistakes: list[str] = []
+    for item in ITEMS:
+        c, n, m = _score(item)
+        correct, counted = correct + c, counted + n
+        mistakes.extend(m)
+    accuracy = correct / counted
+    print(f"\nattribution accuracy with the {splitter} splitter: {correct}/{counted} = {accuracy:.1%}")
+    assert accuracy == 1.0, "\n".join(mistakes)
+
+
+def test_markers_stay_in_the_sentence_text_and_plain_text_drops_them(splitter):
+    text = "Module prices fell by half in 2023, driven by solar panels. [38] Most significantly, storage doubled.[39]"
+    first, second = claims.segment(_report(text))
+    assert first.text == "Module prices fell by half in 2023, driven by solar panels. [38]" and first.cited_refs == [38]
+    assert first.plain == "Module prices fell by half in 2023, driven by solar panels."
+    assert second.text == "Most significantly, storage doubled.[39]"
+    assert second.plain == "Most significantly, storage doubled."
+
+
+def test_inline_urls_of_numbered_references_are_cited_by_number(splitter):
+    text = (
+        "The reserve opened in 2017 per the [operator](https://src.example/1). A blog (https://blog.example/x) "
+        "disagrees [2].\n\n## References\n[1] Operator. https://src.example/1\n[2] Review. https://src.example/2\n"
+    )
+    first, second = claims.segment(_report(text))
+    assert (first.cited_refs, first.cited_urls) == ([1], [])
+    assert (second.cited_refs, second.cited_urls) == ([2], ["https://blog.example/x"])
+    assert second.text == "A blog (https://blog.example/x) disagrees [2]."
+
+
+def test_flattened_tables_are_text_never_header_claims(splitter):
+    text = (
+        "| Country | GW | China | 35 |\n|---|---|---|---|\n| India | 12 | Japan | 8 |\n\n"  # a data row in the header
+        "| Country | GW |\n|---|---|\n| India | 12 | Japan | 8 |\n\n"  # a row of another width
+        "| Country | GW | |---|---| | China | 35 |\n\n"  # the whole table on one line
+        "| Country | GW |\n| China | 35 |\n\n"  # no delimiter row
+        "| Country | Country |\n|---|---|\n| China | 35 |\n\n"  # repeated names
+        "| | 2022 | 2023 |\n|---|---|---|\n| China | 30 | 35 |\n\n"  # years are column names; first may be empty
+        "Country GW China 35 India 12\n"  # pasted as plain text
+    )
+    blocks = [block for _, block in claims.content_blocks(text)]
+    assert blocks == [
+        "Country; GW; China; 35",
+        "India; 12; Japan; 8",
+        "India; 12; Japan; 8",
+        "Country; GW; China; 35",
+        "China; 35",
+        "China; 35",
+        "China; 2022: 30; 2023: 35",
+        "Country GW China 35 India 12",
+    ]
+    sentences = claims.segment(_report(text))
+    assert [s.text for s in sentences] == blocks  # a table row is one sentence, the splitter never cuts it
+
+
+def test_segmentation_stays_fast_on_a_long_marker_heavy_report(splitter):
+    paragraph = (
+        "Solar grew 20% in 2023 [1][2]. Wind grew.[3] See the [IEA review](https://iea.example/a_b) and "
+        "(https://x.example/y). Hydro¹ fell 【4†source】. [5] Storage rose [6-8].\n\n"
+    )
+    text = "# Report\n\n" + paragraph * (50_000 // len(paragraph) + 1)
+    report = _report(text)
+    started = time.perf_counter()
+    sentences = claims.segment(report)
+    elapsed = time.perf_counter() - started
+    assert len(sentences) == 5 * (50_000 // len(paragraph) + 1)
+    assert {tuple(s.cited_refs) for s in sentences} == {(1, 2), (3,), (), (1, 4, 5), (6, 7, 8)}
+    assert elapsed < 20, elapsed
