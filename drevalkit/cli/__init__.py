@@ -1,6 +1,6 @@
 """The ``dreval`` command: one module per command group over the stages; see ``app`` for exit codes."""
 
-from . import config, corpus, rubric, score  # noqa: F401 - each module registers its commands
+from . import config, corpus, imports, rubric, score  # noqa: F401 - each module registers its commands
 from .app import main
 
 __all__ = ["main"]

@@ -1,77 +1,106 @@
-"""Read report files into ``Report`` models. Each format is an importer in a registry keyed by name.
+"""Read report files into ``Report`` models, and import them as normalised reports with sidecars.
+
+Each format is an importer in a registry keyed by name (``IMPORTERS``; the formats live in
+``drevalkit.reports.formats``). The format of a file is the one named, else the one its suffix says (``.md``,
+``.html``), else, for ``.json`` / ``.jsonl``, the one whose ``sniff`` recognises the parsed content. Every report
+then goes through the same pipeline (``finish``): interface chrome removed (``drevalkit.reports.chrome``),
+citation markers and the References list normalised (``formats.references``), and error or give-up messages
+recognised (``drevalkit.reports.failures``).
 
 Reports are hostile input: size is capped, binary content and empty files are refused with a clear reason.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from ..registry import Registry
+from .. import __version__
+from ..files import atomic_write_text, safe_filename
 from ..schemas import Report
+from . import formats  # noqa: F401 - registers the built-in formats
+from .chrome import strip_chrome
 from .citations import parse_citations
+from .failures import detect_failure
+from .formats.base import (
+    IMPORTERS,
+    ImportedReport,
+    ReportError,
+    ReportImporter,
+    Source,
+    looks_like_jsonl,
+    parse_json_or_jsonl,
+)
+from .formats.markdown import MarkdownImporter
+from .formats.references import normalise_references
+from .sidecar import ImportSidecar, SourceEntry, is_sidecar, sha256_text, write_sidecar
+
+__all__ = [
+    "IMPORTERS", "ImportOutcome", "ImportedReport", "ReportError", "ReportImporter", "Source", "finish",
+    "import_reports", "importer_for", "load_report", "read_reports", "read_text_file",
+]
+
+JSON_SUFFIXES = (".json", ".jsonl")
+IMPORT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".json", ".jsonl", ".html", ".htm", ".xhtml")
 
 
-class ReportError(ValueError):
-    """A report file that cannot be scored; the message says why."""
+class _LegacyImporter:
+    """An importer written for the old protocol, ``parse(raw, path) -> (text, meta)``."""
+
+    def __init__(self, importer: Any):
+        self._importer = importer
+        self.name = importer.name
+        self.suffixes = tuple(getattr(importer, "suffixes", ()))
+
+    def read(self, raw: str, path: Path) -> list[ImportedReport]:
+        text, meta = self._importer.parse(raw, path)
+        return [ImportedReport(text=text, format=self.name, source_path=str(path), meta=dict(meta or {}))]
 
 
-class ReportImporter(Protocol):
-    name: str
-    suffixes: tuple[str, ...]
-
-    def parse(self, raw: str, path: Path) -> tuple[str, dict[str, Any]]:
-        """Report text (markdown) and metadata from the file's decoded content."""
+def as_reader(importer: Any) -> Any:
+    return importer if hasattr(importer, "read") else _LegacyImporter(importer)
 
 
-IMPORTERS: Registry[type[ReportImporter]] = Registry("report format", "drevalkit.importers")
+def _instance(name: str) -> Any:
+    try:
+        return as_reader(IMPORTERS.get(name)())
+    except LookupError as exc:
+        raise ReportError(str(exc)) from None
 
 
-@IMPORTERS.register("markdown")
-class MarkdownImporter:
-    name = "markdown"
-    suffixes = (".md", ".markdown", ".txt", ".text")
-
-    def parse(self, raw: str, path: Path) -> tuple[str, dict[str, Any]]:
-        return raw, {}
-
-
-@IMPORTERS.register("deepresearcheval")
-class DeepResearchEvalImporter:
-    """DeepResearchEval output: ``{"entries": [{"response": "..."}]}``."""
-
-    name = "deepresearcheval"
-    suffixes = (".json",)
-
-    def parse(self, raw: str, path: Path) -> tuple[str, dict[str, Any]]:
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ReportError(f"{path}: malformed JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
-        entries = data.get("entries") if isinstance(data, dict) else None
-        if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
-            raise ReportError(f"{path}: expected a DeepResearchEval JSON object with a non-empty 'entries' list")
-        response = entries[0].get("response")
-        if not isinstance(response, str):
-            raise ReportError(f"{path}: entries[0].response is missing or not a string")
-        meta = {k: v for k, v in entries[0].items() if k != "response" and isinstance(v, (str, int, float))}
-        return response, meta
+def sniff_format(path: Path, raw: str) -> str:
+    """The format of a JSON / JSONL report file, from its content."""
+    data = parse_json_or_jsonl(raw, path)
+    for name, importer in IMPORTERS.items():
+        sniff = getattr(importer, "sniff", None)
+        if sniff is not None and sniff(data):
+            return name
+    shape = "JSONL lines" if looks_like_jsonl(raw) else type(data).__name__
+    raise ReportError(f"{path}: unknown report format ({shape}); expected a DeepResearchEval object with 'entries', "
+                      "DeepResearch Bench lines {id, prompt, article}, a MiroEval array {id, query, response}, or "
+                      "an OpenAI Responses result with 'output' (or name one with --format)")
 
 
-def importer_for(path: Path, format_name: str | None = None) -> ReportImporter:
-    """The importer named by ``format_name``, else the first whose suffixes match the file, else markdown."""
-    if format_name:
-        try:
-            return IMPORTERS.get(format_name)()
-        except LookupError as exc:
-            raise ReportError(str(exc)) from None
-    suffix = path.suffix.lower()
-    for _, importer in IMPORTERS.items():
-        if suffix in importer.suffixes:
-            return importer()
-    return MarkdownImporter()
+def importer_for(path: Path, format_name: str | None = None, raw: str | None = None,
+                 max_bytes: int = 100_000_000) -> Any:
+    """The importer named by ``format_name``, else by the file's suffix, else (JSON) by its content, else
+    markdown."""
+    if format_name and format_name != "auto":
+        return _instance(format_name)
+    suffix = Path(path).suffix.lower()
+    if suffix not in JSON_SUFFIXES:
+        for name, importer in IMPORTERS.items():
+            if suffix in getattr(importer, "suffixes", ()) and not hasattr(importer, "sniff"):
+                return _instance(name)
+        return MarkdownImporter()
+    if raw is None:
+        raw = read_text_file(Path(path), max_bytes)
+    return _instance(sniff_format(Path(path), raw))
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:
@@ -96,14 +125,190 @@ def read_text_file(path: Path, max_bytes: int) -> str:
     return text
 
 
+def finish(report: ImportedReport) -> ImportedReport:
+    """The shared pipeline: chrome removed, markers and References normalised, give-up messages recognised.
+
+    A failed report keeps its original text (it is what the agent returned, kept for inspection)."""
+    if report.error is not None:
+        return report
+    original = report.text
+    stripped = strip_chrome(original)
+    report.removed.extend(stripped.removed)
+    if not report.prompt and stripped.question:
+        report.prompt = stripped.question
+        report.notes.append("prompt taken from the question the export echoes")
+    normalised = normalise_references(stripped.text)
+    report.notes.extend(normalised.notes)
+    text = normalised.text.strip()
+    if report.failure is None:
+        if not text and any(r["rule"] == "gemini-conversation" for r in stripped.removed):
+            report.failure = "plan-only: the export holds the research plan and interface text but no report"
+        else:
+            report.failure = detect_failure(text)
+    report.text = original.strip() if report.failure else text
+    return report
+
+
+_CACHE: OrderedDict[tuple[Any, ...], tuple[int, tuple[str, list[ImportedReport]]]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_MAX_BYTES = 64_000_000  # of source files whose reports are memoised
+_CACHE_MAX_FILES = 256
+
+
+def read_reports(path: Path, format_name: str | None = None, *, max_bytes: int) -> tuple[str, list[ImportedReport]]:
+    """(format name, every report in the file, finished). Files are parsed once per change: results are memoised
+    (bounded) by path, size, modification time and format, so listing a folder's reports and then scoring them,
+    or scoring the many reports of one JSONL, reads each file once."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+        key: tuple[Any, ...] | None = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, format_name)
+    except OSError:
+        key = None
+    if key is not None and key[1] <= max_bytes:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key][1]
+    raw = read_text_file(path, max_bytes)
+    importer = importer_for(path, format_name, raw)
+    reports = [finish(report) for report in importer.read(raw, path)]
+    for report in reports:
+        if report.task_id is None and report.error is None and len(reports) == 1:
+            report.task_id = path.stem
+    result = (importer.name, reports)
+    if key is not None:
+        with _CACHE_LOCK:
+            _CACHE[key] = (key[1], result)
+            while len(_CACHE) > _CACHE_MAX_FILES or sum(size for size, _ in _CACHE.values()) > _CACHE_MAX_BYTES:
+                _CACHE.popitem(last=False)
+    return result
+
+
+def _pick(path: Path, reports: list[ImportedReport], task_id: str | None) -> ImportedReport:
+    if len(reports) == 1:
+        return reports[0]
+    for report in reports:
+        if report.task_id == task_id:
+            return report
+    known = ", ".join(r.task_id for r in reports[:5] if r.task_id) + (" ..." if len(reports) > 5 else "")
+    raise ReportError(f"{path} holds {len(reports)} reports, none for task {task_id!r} (ids: {known})")
+
+
 def load_report(
     path: Path, *, system: str, task_id: str, max_bytes: int, format_name: str | None = None
 ) -> Report:
-    importer = importer_for(path, format_name)
-    text, meta = importer.parse(read_text_file(path, max_bytes), path)
-    text = text.strip()
+    """The report of ``task_id`` in the file (the only one, for single-report files), ready to score. A failed
+    report (an error or give-up message, or one its import sidecar marks failed) raises ``ReportError`` with the
+    reason, so the scorer records a failed result."""
+    path = Path(path)
+    name, reports = read_reports(path, format_name, max_bytes=max_bytes)
+    report = _pick(path, reports, task_id)
+    if report.error is not None:
+        raise ReportError(report.error)
+    if report.failure is not None:
+        if report.failure.startswith("empty:"):
+            raise ReportError(f"{path}: the report text is empty")
+        raise ReportError(f"{path}: failed report ({report.failure})")
+    text = report.text.strip()
     if not text:
         raise ReportError(f"{path}: the report text is empty")
     citations, citation_summary = parse_citations(text)
-    meta = {**meta, **citation_summary, "path": str(path)}
-    return Report(system=system, task_id=task_id, text=text, citations=citations, source_format=importer.name, meta=meta)
+    meta = {
+        **report.meta, **citation_summary, "path": str(path),
+        "import": {"entry": report.entry, "prompt": report.prompt, "sources_used": len(report.sources_used),
+                   "sources_unused": len(report.sources_unused), "chrome_removed": len(report.removed),
+                   "notes": report.notes},
+    }
+    return Report(system=system, task_id=report.task_id or task_id, text=text, citations=citations,
+                  source_format=name, meta=meta)
+
+
+# ---------------------------------------------------------------------------------------------------- importing
+
+
+@dataclass
+class ImportOutcome:
+    """What ``import_reports`` did: files read, reports written (and which of them failed), and problems."""
+
+    files: int = 0
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)  # (report file, reason)
+    problems: list[str] = field(default_factory=list)  # files or entries that could not be imported
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.failed
+
+
+def collect_import_files(paths: Iterable[Path]) -> list[Path]:
+    """Files from the arguments, folders expanded (report suffixes; sidecars and hidden files left out)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                                and not is_sidecar(p) and p.suffix.lower() in IMPORT_SUFFIXES))
+        else:
+            files.append(path)
+    return files
+
+
+def _sources(sources: list[Source]) -> list[SourceEntry]:
+    return [SourceEntry(index=s.index, url=s.url, title=s.title) for s in sources]
+
+
+def import_reports(
+    paths: Iterable[Path], out: Path, *, format_name: str | None = None, max_bytes: int = 100_000_000,
+    on_file: Callable[[Path], None] | None = None,
+) -> ImportOutcome:
+    """Import every report of every file into ``out`` as ``<task id>.md`` with a ``<task id>.meta.json`` sidecar.
+
+    A file that cannot be read, an entry that cannot be read and a second report for the same task id are
+    problems (nothing written for them); an error or give-up message is written, with its sidecar marking it
+    failed and why."""
+    outcome = ImportOutcome()
+    out = Path(out)
+    taken: dict[str, str] = {}
+    for path in collect_import_files(paths):
+        outcome.files += 1
+        try:
+            try:
+                name, reports = read_reports(path, format_name, max_bytes=max_bytes)
+                source_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            except ReportError as exc:
+                outcome.problems.append(str(exc))
+                continue
+            except OSError as exc:
+                outcome.problems.append(f"{path}: cannot read ({exc.strerror})")
+                continue
+            for report in reports:
+                where = f"{path}" + (f" ({report.entry})" if report.entry and len(reports) > 1 else "")
+                if report.error is not None:
+                    outcome.problems.append(report.error)
+                    continue
+                task_id = report.task_id or path.stem
+                if task_id in taken:
+                    outcome.problems.append(f"{where}: a second report for task {task_id!r} (the first came from "
+                                            f"{taken[task_id]}); not imported")
+                    continue
+                taken[task_id] = where
+                target = out / f"{safe_filename(task_id)}.md"
+                text = report.text.rstrip() + "\n"
+                if report.failure and not report.text.strip():
+                    text = f"<!-- dreval import: failed report ({report.failure}); the file held no report text -->\n"
+                sidecar = ImportSidecar(
+                    task_id=task_id, status="failed" if report.failure else "imported", failure=report.failure,
+                    format=name, source_file=str(path), source_entry=report.entry, source_sha256=source_sha,
+                    prompt=report.prompt, text_sha256=sha256_text(text), sources_used=_sources(report.sources_used),
+                    sources_unused=_sources(report.sources_unused), removed=report.removed, notes=report.notes,
+                    meta=report.meta, dreval_version=__version__,
+                )
+                atomic_write_text(target, text)
+                write_sidecar(target, sidecar)
+                outcome.written.append(target)
+                if report.failure:
+                    outcome.failed.append((target, report.failure))
+        finally:
+            if on_file is not None:
+                on_file(path)
+    return outcome

@@ -1,25 +1,162 @@
-"""Read tasks from JSON (one task or a list) or JSONL files, with errors that name the file and line."""
+"""Read tasks from JSON (one task or a list) or JSONL files, with errors that name the file and line.
+
+Besides dreval's own task shape (``samples/task.json``), the task files of the common benchmarks are understood;
+each is a shape in the ``TASK_FORMATS`` registry, recognised item by item:
+
+- ``drb``: DeepResearch Bench (and DeepResearchEval) ``query.jsonl`` lines ``{id, topic, language, prompt}``;
+  ``topic`` becomes the domain.
+- ``deepresearcheval``: DeepResearchEval's generated tasks ``{task_id, domain, expert: {name, role, affiliation,
+  background, subdomain}, query: {deep_research_query, key_challenges, expected_search_rounds, time_sensitivity,
+  time_constraint}, ...}`` and the flat intermediate form with ``deep_research_query`` at the top; the expert
+  becomes the persona.
+- ``miroeval``: MiroEval queries ``{id, chat_id, query, rewritten_query, files, annotation: {language, domain,
+  ...}}`` (also its result files); the prompt is ``rewritten_query``, else ``query``.
+- ``dreval``: anything ``Task`` accepts (``prompt`` or ``question`` / ``task`` / ``query`` / ``instruction``).
+
+``load_tasks`` is strict: any bad item or a repeated id refuses the file, except in DeepResearchEval's generated
+tasks, which number tasks per expert (``task_1`` for each), where a repeated id is renamed ``<id>-2``, ``<id>-3`` in
+file order (the original id kept in ``provenance.original_id``). ``import_tasks`` (``dreval import --tasks``) keeps
+the good items, lists the bad ones with reasons, and renames every repeated id with another prompt that way.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from ..registry import Registry
 from ..schemas import Task
+
+MAX_TASK_FILE_BYTES = 200_000_000
 
 
 class TaskError(ValueError):
     """A task file or task id that cannot be used; the message says why."""
 
 
-def _task_from(data: Any, where: str) -> Task:
+Shape = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+TASK_FORMATS: Registry[Shape] = Registry("task format", "drevalkit.task_formats")
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _id(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "persona"
+
+
+def _challenges(value: Any) -> list[str]:
+    if isinstance(value, str) and value.strip():
+        return [value.strip()]
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return []
+
+
+@TASK_FORMATS.register("drb")
+def drb_shape(item: dict[str, Any]) -> dict[str, Any] | None:
+    """``{id, topic, language, prompt}``."""
+    if "topic" not in item or _text(item.get("prompt")) is None or "id" not in item:
+        return None
+    return {"id": _id(item["id"]), "prompt": item["prompt"].strip(), "language": item.get("language") or "en",
+            "domain": item.get("topic") or "", "provenance": {"format": "drb"}}
+
+
+@TASK_FORMATS.register("deepresearcheval")
+def deepresearcheval_shape(item: dict[str, Any]) -> dict[str, Any] | None:
+    """Generated tasks, nested (``query.deep_research_query``) or flat (``deep_research_query``)."""
+    query = item.get("query") if isinstance(item.get("query"), dict) else item
+    prompt = _text(query.get("deep_research_query"))
+    if prompt is None:
+        return None
+    task: dict[str, Any] = {"prompt": prompt, "language": item.get("language") or "en",
+                            "domain": item.get("domain") or "", "time_constraint": query.get("time_constraint") or "",
+                            "key_challenges": _challenges(query.get("key_challenges"))}
+    identifier = item.get("task_id", item.get("id"))
+    if identifier is not None:
+        task["id"] = _id(identifier)
+    expert = item.get("expert") or item.get("persona")
+    if isinstance(expert, dict) and _text(expert.get("name")):
+        task["persona"] = {"id": _slug(expert["name"]), "name": expert["name"],
+                           **{k: str(expert[k]) for k in ("role", "affiliation", "background", "subdomain", "domain")
+                              if isinstance(expert.get(k), str)}}
+        task["persona"].setdefault("domain", task["domain"])
+    provenance: dict[str, Any] = {"format": "deepresearcheval"}
+    for key in ("expected_search_rounds", "time_sensitivity"):
+        if key in query:
+            provenance[key] = query[key]
+    for key in ("retention_reason", "generated_timestamp"):
+        if isinstance(item.get(key), str):
+            provenance[key] = item[key]
+    task["provenance"] = provenance
+    return task
+
+
+@TASK_FORMATS.register("miroeval")
+def miroeval_shape(item: dict[str, Any]) -> dict[str, Any] | None:
+    """``{id, chat_id, query, rewritten_query, annotation}``."""
+    if "rewritten_query" not in item and not ("chat_id" in item and "query" in item):
+        return None
+    prompt = _text(item.get("rewritten_query")) or _text(item.get("query"))
+    if prompt is None or "id" not in item:
+        return None
+    annotation = item.get("annotation") if isinstance(item.get("annotation"), dict) else {}
+    provenance: dict[str, Any] = {"format": "miroeval"}
+    if _text(item.get("query")) and _text(item.get("query")) != prompt:
+        provenance["original_query"] = item["query"].strip()
+    for key in ("chat_id",):
+        if key in item:
+            provenance[key] = item[key]
+    for key in ("category", "pattern", "origin_id"):
+        if key in annotation:
+            provenance[key] = annotation[key]
+    if isinstance(item.get("files"), list) and item["files"]:
+        provenance["files"] = [f.get("filename", "") if isinstance(f, dict) else str(f) for f in item["files"]][:50]
+    return {"id": _id(item["id"]), "prompt": prompt, "language": annotation.get("language") or "en",
+            "domain": annotation.get("domain") or "", "provenance": provenance}
+
+
+@TASK_FORMATS.register("dreval")
+def dreval_shape(item: dict[str, Any]) -> dict[str, Any] | None:
+    """dreval's own shape, and the aliases ``Task`` accepts."""
+    return item
+
+
+_AUTO_ORDER = ("deepresearcheval", "miroeval", "drb", "dreval")
+
+
+def normalise_task(item: Any, format_name: str | None = None) -> dict[str, Any] | None:
+    """The task dict for one item of a task file in ``format_name`` (or the first shape that fits it)."""
+    if not isinstance(item, dict):
+        return None
+    names = [format_name] if format_name and format_name != "auto" else list(_AUTO_ORDER)
+    names += [n for n in TASK_FORMATS.names() if n not in names and not format_name]
+    for name in names:
+        shaped = TASK_FORMATS.get(name)(item)
+        if shaped is not None:
+            return shaped
+    return None
+
+
+def _task_from(data: Any, where: str, format_name: str | None = None) -> Task:
     if not isinstance(data, dict):
         raise TaskError(f"{where}: a task must be a JSON object")
+    shaped = normalise_task(data, format_name)
+    if shaped is None:
+        raise TaskError(f"{where}: not a {format_name} task")
     try:
-        return Task.model_validate(data)
+        return Task.model_validate(shaped)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'task'}: {e['msg']}" for e in exc.errors(include_url=False)[:3]
@@ -27,39 +164,125 @@ def _task_from(data: Any, where: str) -> Task:
         raise TaskError(f"{where}: invalid task ({problems})") from None
 
 
-def load_tasks(path: Path) -> list[Task]:
-    """All tasks in a file: JSONL (one per line), a JSON list, or a single JSON object."""
+def _read(path: Path) -> str:
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_TASK_FILE_BYTES:
+            raise TaskError(f"{path}: {size / 1e6:.0f} MB is larger than the {MAX_TASK_FILE_BYTES / 1e6:.0f} MB limit "
+                            "for task files")
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskError(f"{path}: cannot read the task file ({exc})") from None
-    stripped = text.strip()
-    if not stripped:
+    if not text.strip():
         raise TaskError(f"{path}: the task file is empty")
-    tasks: list[Task] = []
+    return text
+
+
+def _items(path: Path, text: str) -> list[tuple[str, Any, str | None]]:
+    """(where, item, problem) for every item: a JSON list, an object (with a ``tasks`` list, or one task), or
+    JSONL lines."""
+    stripped = text.strip()
     try:
         data = json.loads(stripped)
     except json.JSONDecodeError:
-        data = None
+        items = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                items.append((f"{path}:{number}", json.loads(line), None))
             except json.JSONDecodeError as exc:
-                raise TaskError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
-            tasks.append(_task_from(item, f"{path}:{number}"))
-    if data is not None:
-        items = data if isinstance(data, list) else [data]
-        tasks = [_task_from(item, f"{path}[{i}]") for i, item in enumerate(items)]
-    seen: set[str] = set()
+                items.append((f"{path}:{number}", None, f"{path}:{number}: malformed JSON ({exc.msg})"))
+        return items
+    if isinstance(data, dict) and isinstance(data.get("tasks"), list):
+        data = data["tasks"]
+    if isinstance(data, list):
+        return [(f"{path}[{i}]", item, None) for i, item in enumerate(data)]
+    return [(f"{path}[0]", data, None)]
+
+
+def load_tasks(path: Path, format_name: str | None = None) -> list[Task]:
+    """All tasks in a file: JSONL (one per line), a JSON list, or a single JSON object."""
+    tasks: list[Task] = []
+    for where, item, problem in _items(path, _read(path)):
+        if problem:
+            raise TaskError(problem)
+        tasks.append(_task_from(item, where, format_name))
+    kept: dict[str, Task] = {}
     for task in tasks:
-        if task.id in seen:
-            raise TaskError(f"{path}: task id {task.id!r} appears more than once")
-        seen.add(task.id)
-    if not tasks:
+        if task.id in kept:
+            if _generated(task) and _generated(kept[task.id]):
+                task = _renamed(task, kept)
+            else:
+                raise TaskError(f"{path}: task id {task.id!r} appears more than once (dreval import --tasks renames "
+                                "repeated ids)")
+        kept[task.id] = task
+    if not kept:
         raise TaskError(f"{path}: no tasks found")
-    return tasks
+    return list(kept.values())
+
+
+def _generated(task: Task) -> bool:
+    """DeepResearchEval numbers its generated tasks per expert (task_1, task_2, ... for each), so there a repeated id
+    is expected and renamed rather than refused."""
+    return task.provenance.get("format") == "deepresearcheval"
+
+
+def _renamed(task: Task, taken: dict[str, Task] | set[str]) -> Task:
+    n = 2
+    while f"{task.id}-{n}" in taken:
+        n += 1
+    return task.model_copy(update={"id": f"{task.id}-{n}", "provenance": {**task.provenance, "original_id": task.id}})
+
+
+@dataclass
+class TaskImport:
+    """What ``import_tasks`` read: the tasks, and every file or item it could not use, with the reason."""
+
+    tasks: list[Task] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)
+    duplicates: int = 0  # the same task (id and prompt) found again, kept once
+    files: int = 0
+
+
+def import_tasks(paths: Iterable[Path], format_name: str | None = None) -> TaskImport:
+    """Tasks from many files, tolerant: unreadable files and bad items are listed, the rest are kept. A repeated id
+    with the same prompt is kept once; with another prompt it is renamed ``<id>-2`` (listed in ``renamed``)."""
+    result = TaskImport()
+    by_id: dict[str, Task] = {}
+    seen: set[tuple[str, str]] = set()  # (id as found, prompt) of every task kept
+    for path in map(Path, paths):
+        result.files += 1
+        try:
+            items = _items(path, _read(path))
+        except TaskError as exc:
+            result.problems.append(str(exc))
+            continue
+        found = 0
+        for where, item, problem in items:
+            if problem:
+                result.problems.append(problem)
+                continue
+            try:
+                task = _task_from(item, where, format_name)
+            except TaskError as exc:
+                result.problems.append(str(exc))
+                continue
+            found += 1
+            if (task.id, task.prompt) in seen:
+                result.duplicates += 1
+                continue
+            seen.add((task.id, task.prompt))
+            if task.id in by_id:
+                renamed = _renamed(task, by_id)
+                result.renamed.append(f"{where}: task id {task.id!r} is taken by another task; renamed {renamed.id}")
+                task = renamed
+            by_id[task.id] = task
+            result.tasks.append(task)
+        if not found and not any(p.startswith(str(path)) for p in result.problems):
+            result.problems.append(f"{path}: no tasks found")
+    return result
 
 
 def select_task(tasks: list[Task], task_id: str | None, path: Path) -> Task:
