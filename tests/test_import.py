@@ -275,6 +275,19 @@ def test_chrome_rules_leave_the_report_proper_alone():
                               "Gemini can make mistakes, so double-check it\n")
     assert standalone.text == "# T\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\nText."
     assert [r["rule"] for r in standalone.removed] == ["gemini-export-to-sheets", "gemini-disclaimer"]
+    flattened = "Table 1 Year Cost 2011 8.835 Export to Sheets Section 2 Launch"
+    assert strip_chrome(flattened).text == flattened  # not known to be a Gemini export: left alone
+    assert strip_chrome(flattened, product="gemini").text == "Table 1 Year Cost 2011 8.835 Section 2 Launch"
+
+
+def test_gemini_export_without_its_conversation_block(tmp_path):
+    doc = json.loads((GEMINI / "deep_research_8_20250821_113000.json").read_text())
+    response = doc["entries"][0]["response"]
+    doc["entries"][0]["response"] = response[response.index("Four Instruments"):]
+    path = tmp_path / "deep_research_8_20250821_113000.json"
+    path.write_text(json.dumps(doc))
+    (report,) = _read(path)[1]
+    assert "Export to Sheets" not in report.text and "5-28 micrometres NIRSpec can take" in report.text
     plain = "# A report\n\nNothing to remove here [1].\n\n## References\n\n[1] A. https://a.example/x"
     assert strip_chrome(plain).text == plain and not strip_chrome(plain).removed
     buttons = strip_chrome("Share\nCopy\n\n# Title\n\nBody.\n\nRegenerate\nCopy")

@@ -9,7 +9,7 @@ returned with the rule that made it, for the import sidecar.
 | rule | product | what is removed |
 | --- | --- | --- |
 | ``gemini-conversation`` | Gemini | a leading ``Conversation with Gemini`` block through the end of the Deep Research chrome: the echoed question, the research plan (``Here's a research plan ...``, ``Research Websites``, the numbered steps, ``More``, ``Analyze Results``, ``Create Report``, ``Ready in a few mins``), the ``Edit plan`` / ``Start research`` buttons, ``I've completed your research ...``, the ``<title> Completed <date> Deep Research`` status, the disclaimer and the canvas toolbar ``<title> Contents Export Create`` |
-| ``gemini-export-to-sheets`` | Gemini | ``Export to Sheets`` (the button under every table) on a line of its own; in a Gemini export (one that starts with the conversation block, whose text is flattened) also between words |
+| ``gemini-export-to-sheets`` | Gemini | ``Export to Sheets`` (the button under every table) on a line of its own; in a Gemini export (one that starts with the conversation block, or whose file says it comes from gemini.google.com; its text is flattened) also between words |
 | ``gemini-disclaimer`` | Gemini | ``Gemini can make mistakes, so double-check it`` on a line of its own; in a Gemini export also between words |
 | ``gemini-link-suffix`` | Gemini | ``Opens in a new window`` at the end of a link text |
 | ``chatgpt-conversation`` | ChatGPT | a leading ``You said:`` ... ``ChatGPT said:`` block (the echoed question) |
@@ -219,12 +219,13 @@ def _buttons(text: str, out: Stripped) -> str:
     return "\n".join(lines[start:end])
 
 
-def strip_chrome(text: str) -> Stripped:
+def strip_chrome(text: str, product: str | None = None) -> Stripped:
     """The text without interface chrome (see the module docstring for the rules), what was removed, and the
-    question a conversation header echoed."""
+    question a conversation header echoed. ``product="gemini"`` says the text is a Gemini export even without its
+    conversation block (the importer knows it from the file, e.g. a gemini.google.com URL)."""
     out = Stripped(text="")
     text = _gemini_head(text, out)
-    gemini = bool(out.removed)
+    gemini = bool(out.removed) or product == "gemini"
     text = _drop_phrase(text, "Export to Sheets", "gemini-export-to-sheets", out, inline=gemini)
     text = _drop_phrase(text, _GEMINI_DISCLAIMER, "gemini-disclaimer", out, inline=gemini)
     suffixes = len(_GEMINI_LINK_SUFFIX.findall(text))

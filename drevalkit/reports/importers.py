@@ -132,7 +132,8 @@ def finish(report: ImportedReport) -> ImportedReport:
     if report.error is not None:
         return report
     original = report.text
-    stripped = strip_chrome(original)
+    gemini = str(report.meta.get("url", "")).startswith("https://gemini.google.com/")
+    stripped = strip_chrome(original, product="gemini" if gemini else None)
     report.removed.extend(stripped.removed)
     if not report.prompt and stripped.question:
         report.prompt = stripped.question
@@ -220,7 +221,7 @@ def load_report(
                    "sources_unused": len(report.sources_unused), "chrome_removed": len(report.removed),
                    "notes": report.notes},
     }
-    return Report(system=system, task_id=report.task_id or task_id, text=text, citations=citations,
+    return Report(system=system, task_id=task_id, text=text, citations=citations,
                   source_format=name, meta=meta)
 
 
