@@ -278,7 +278,7 @@ class FactCheckCounts(BaseModel):
 class CitedSource(BaseModel):
     """One source the report cites for the checked claims: could it be read, and did it support them."""
 
-    index: int
+    index: int | None = Field(description="its reference number; None for a source linked inline")
     url: str
     reachable: bool
     error: str = ""

@@ -289,3 +289,23 @@ def test_factcheck_status_tells_how_much_evidence_it_had(make_settings, tmp_path
     if live:
         assert sum(s.supported for s in result.cited_sources) == live and result.citation_accuracy == 1.0
         assert result.counts.right == live
+
+
+def test_sources_linked_inline_are_fetched_as_cited_sources(make_settings, tmp_path):
+    report, folder = _cited_report(tmp_path, 2, 0)
+    with StaticSite(folder) as site, FakeOpenAIServer() as judge:
+        text = "# Report\n\n" + "\n".join(
+            f"The observatory recorded {100 + n} events in {2000 + n} ([yearly log]({site.url(f'p{n}.html')}))."
+            for n in (1, 2)) + "\n"
+        report.write_text(text)
+        judge.responder = rule_judge.respond
+        settings = make_settings(judge, allow_private_urls=True, rounds=1)
+        result, _ = _check(judge, settings, report)
+        prompts = [r["messages"][1]["content"] for r in judge.requests if "BatchVerdicts" in json.dumps(
+            r.get("response_format", {}))]
+    assert [c.cited_urls for c in result.claims] == [[site.url("p1.html")], [site.url("p2.html")]]
+    assert result.status == "complete" and result.counts.right == 2
+    assert [(s.index, s.reachable, s.supported) for s in result.cited_sources] == [(None, True, 1), (None, True, 1)]
+    assert result.citation_accuracy == 1.0 and result.citation_reachability == 1.0
+    assert all(e.via == "citation" and e.cited_ref is None for e in result.evidence)
+    assert "(cited by the report inline)" in prompts[0] and "None" not in prompts[0].split("Claims to check")[0]

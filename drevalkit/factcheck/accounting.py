@@ -56,24 +56,29 @@ def cited_sources(claims: list[Claim], verdicts: dict[str, Verdict], citation_ur
                   fetches: dict[str, FetchRecord]) -> tuple[list[CitedSource], int]:
     """Every source the checked claims cite: reachable or not, and how often it supported them; plus the number of
     cited reference numbers that resolve to no URL in the report (dangling markers)."""
-    sources: dict[int, CitedSource] = {}
+    sources: dict[str, CitedSource] = {}
     dangling: set[int] = set()
     for claim in claims:
         verdict = verdicts.get(claim.id)
+        cited: dict[str, int | None] = {}
         for ref in claim.cited_refs:
-            url = citation_urls.get(ref)
-            if url is None:
+            if ref in citation_urls:
+                cited.setdefault(citation_urls[ref], ref)
+            else:
                 dangling.add(ref)
-                continue
-            source = sources.get(ref)
+        for url in claim.cited_urls:  # linked inline
+            cited.setdefault(url, None)
+        for url, ref in cited.items():
+            source = sources.get(url)
             if source is None:
                 record = fetches.get(url)
                 source = CitedSource(index=ref, url=url, reachable=bool(record and record.ok),
                                      error="" if record is None or record.ok else record.error)
-                sources[ref] = source
+                sources[url] = source
             source.claims.append(claim.id)
             if verdict is not None and verdict.cited_source_supports is True:
                 source.supported += 1
             elif verdict is not None and verdict.cited_source_supports is False:
                 source.unsupported += 1
-    return [sources[ref] for ref in sorted(sources)], len(dangling)
+    ordered = sorted(sources.values(), key=lambda s: (s.index is None, s.index or 0, s.url))
+    return ordered, len(dangling)

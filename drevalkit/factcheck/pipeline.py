@@ -116,7 +116,7 @@ class _ReportRun:
                 self.reasons.append("no verifiable claims found in the report")
             return self._result(claims, {}, extraction, status), self.usage
 
-        citation_urls = self.citation_urls = {c.index: c.url for c in self.report.citations if c.index is not None}
+        self.citation_urls = {c.index: c.url for c in self.report.citations if c.index is not None}
         per_claim = self.per_claim = {c.id: [] for c in claims}
         verdicts: dict[str, Verdict] = {}
         pending = {c.id: c.queries[0] for c in claims}
@@ -126,7 +126,7 @@ class _ReportRun:
                 break
             todo = [c for c in claims if c.id in pending]
             found = await gather_or_cancel(
-                *(self._gather(c, pending[c.id], citation_urls if round_number == 1 else {}) for c in todo)
+                *(self._gather(c, pending[c.id], first_round=round_number == 1) for c in todo)
             )
             for claim, items in zip(todo, found):
                 known = {e.id for e in per_claim[claim.id]}
@@ -185,9 +185,14 @@ class _ReportRun:
     ) -> tuple[list[Verdict], dict[str, str]]:
         return await verify_batch(self.checker.llm, batch, per_claim, round_number, self.usage)
 
-    async def _gather(self, claim: Claim, query: str, citation_urls: dict[int, str]) -> list[Evidence]:
-        """Evidence for one claim: passages of its cited sources, then of the top search results."""
-        cited_refs = {citation_urls[r]: r for r in claim.cited_refs if r in citation_urls}
+    async def _gather(self, claim: Claim, query: str, *, first_round: bool) -> list[Evidence]:
+        """Evidence for one claim: passages of its cited sources (in the first round), then of the top search
+        results. Cited sources are its numbered references and the URLs it links inline."""
+        cited_refs: dict[str, int | None] = {}
+        if first_round:
+            cited_refs = {self.citation_urls[r]: r for r in claim.cited_refs if r in self.citation_urls}
+            for url in claim.cited_urls:
+                cited_refs.setdefault(url, None)
         cited_urls = list(cited_refs)
         cited = await self._candidates(cited_urls, "citation", cited_refs)
         budget = self.checker.passages_per_claim

@@ -147,7 +147,9 @@ def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidenc
         mismatch = describe(mismatches(claim.text, quote))
         if mismatch:
             flags.append(f"numbers differ: {mismatch}")
-    own_cited = any(e.via == "citation" and e.cited_ref in claim.cited_refs for e in own.values())
+    # a passage of a source the claim itself cites: by reference number, or linked inline (no number)
+    own_cited = any(e.via == "citation" and (e.cited_ref is None or e.cited_ref in claim.cited_refs)
+                    for e in own.values())
     supports = None
     if own_cited and answer.cited_source_supports in ("yes", "no"):
         supports = answer.cited_source_supports == "yes"
