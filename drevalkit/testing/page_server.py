@@ -76,15 +76,7 @@ def make_pdf(lines: tuple[str, ...] = PDF_LINES, title: str = PDF_TITLE) -> byte
     """A minimal valid one-page PDF whose text pypdf extracts (pypdf's writer cannot add text by itself)."""
     shown = " 0 -16 Td ".join(f"({_pdf_escape(line)}) Tj" for line in lines)
     stream = f"BT /F1 12 Tf 72 720 Td {shown} ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    return _pdf_file(objects, info=f"<< /Title ({_pdf_escape(title)}) >>".encode("latin-1"))
+    return make_pdf_stream(stream, info=f"<< /Title ({_pdf_escape(title)}) >>".encode("latin-1"))
 
 
 def _pdf_file(objects: list[bytes], info: bytes | None) -> bytes:
@@ -154,7 +146,7 @@ def big_article(kilobytes: int, seed: int = 3) -> bytes:
     return ARTICLE_HTML.replace("</article>", more + "</article>").encode("utf-8")
 
 
-def make_pdf_stream(stream: bytes) -> bytes:
+def make_pdf_stream(stream: bytes, info: bytes | None = None) -> bytes:
     """A one-page PDF whose page content is ``stream`` (PDF operators), uncompressed."""
     return _pdf_file([
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -163,7 +155,7 @@ def make_pdf_stream(stream: bytes) -> bytes:
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
         b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ], info=None)
+    ], info=info)
 
 
 @functools.cache
