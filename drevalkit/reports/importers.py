@@ -38,7 +38,7 @@ from .formats.base import (
 )
 from .formats.markdown import MarkdownImporter
 from .formats.references import normalise_references
-from .sidecar import ImportSidecar, SourceEntry, is_sidecar, sha256_text, write_sidecar
+from .sidecar import ImportSidecar, SourceEntry, is_sidecar, sha256_text, sidecar_path, write_sidecar
 
 __all__ = [
     "IMPORTERS", "ImportOutcome", "ImportedReport", "ReportError", "ReportImporter", "Source", "finish",
@@ -103,8 +103,7 @@ def importer_for(path: Path, format_name: str | None = None, raw: str | None = N
     return _instance(sniff_format(Path(path), raw))
 
 
-def read_text_file(path: Path, max_bytes: int) -> str:
-    """Decode a text file, refusing missing, oversized, binary and empty files with a one-line reason."""
+def _file_bytes(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -113,7 +112,13 @@ def read_text_file(path: Path, max_bytes: int) -> str:
         raise ReportError(
             f"{path}: {size / 1e6:.1f} MB is larger than the {max_bytes / 1e6:.1f} MB limit (raise --max-report-mb)"
         )
-    data = path.read_bytes()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _decode(path: Path, data: bytes) -> str:
     if b"\x00" in data[:8192]:
         raise ReportError(f"{path}: binary content, not a text report")
     try:
@@ -123,6 +128,11 @@ def read_text_file(path: Path, max_bytes: int) -> str:
     if not text.strip():
         raise ReportError(f"{path}: the report is empty")
     return text
+
+
+def read_text_file(path: Path, max_bytes: int) -> str:
+    """Decode a text file, refusing missing, oversized, binary and empty files with a one-line reason."""
+    return _decode(path, _file_bytes(path, max_bytes))
 
 
 def finish(report: ImportedReport) -> ImportedReport:
@@ -157,32 +167,32 @@ _CACHE_MAX_FILES = 256
 
 
 def read_reports(path: Path, format_name: str | None = None, *, max_bytes: int) -> tuple[str, list[ImportedReport]]:
-    """(format name, every report in the file, finished). Files are parsed once per change: results are memoised
-    (bounded) by path, size, modification time and format, so listing a folder's reports and then scoring them,
-    or scoring the many reports of one JSONL, reads each file once."""
+    """(format name, every report in the file, finished). Files are parsed once per content: results are memoised
+    (bounded) by path, content hash and format, so listing a folder's reports and then scoring them, or scoring
+    the many reports of one JSONL, parses each file once."""
     path = Path(path)
-    try:
-        stat = path.stat()
-        key: tuple[Any, ...] | None = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, format_name)
+    data = _file_bytes(path, max_bytes)
+    try:  # a markdown report's sidecar is part of what it is read from
+        side = sidecar_path(path).stat()
+        side_key: tuple[int, int] | None = (side.st_size, side.st_mtime_ns)
     except OSError:
-        key = None
-    if key is not None and key[1] <= max_bytes:
-        with _CACHE_LOCK:
-            if key in _CACHE:
-                _CACHE.move_to_end(key)
-                return _CACHE[key][1]
-    raw = read_text_file(path, max_bytes)
+        side_key = None
+    key = (str(path.resolve()), hashlib.sha256(data).hexdigest(), format_name, side_key)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key][1]
+    raw = _decode(path, data)
     importer = importer_for(path, format_name, raw)
     reports = [finish(report) for report in importer.read(raw, path)]
     for report in reports:
         if report.task_id is None and report.error is None and len(reports) == 1:
             report.task_id = path.stem
     result = (importer.name, reports)
-    if key is not None:
-        with _CACHE_LOCK:
-            _CACHE[key] = (key[1], result)
-            while len(_CACHE) > _CACHE_MAX_FILES or sum(size for size, _ in _CACHE.values()) > _CACHE_MAX_BYTES:
-                _CACHE.popitem(last=False)
+    with _CACHE_LOCK:
+        _CACHE[key] = (len(data), result)
+        while len(_CACHE) > _CACHE_MAX_FILES or sum(size for size, _ in _CACHE.values()) > _CACHE_MAX_BYTES:
+            _CACHE.popitem(last=False)
     return result
 
 
