@@ -28,6 +28,8 @@ test: $(BIN)/dreval
 bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/quality_cost.py
 	$(BIN)/python benchmarks/factcheck_cost.py
+	$(BIN)/python benchmarks/store_scale.py
+	$(BIN)/python benchmarks/hostile_pages.py
 	$(BIN)/python benchmarks/local_judge.py
 
 clean:

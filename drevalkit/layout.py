@@ -3,7 +3,6 @@
     OUT/rubrics/<task>.json              frozen rubrics, shared by every system
     OUT/results/<system>/<task>.json     one Scorecard per report
     OUT/html/<system>/<task>.html        its scorecard page
-    OUT/leaderboard.{csv,json,md,html}   systems compared
     OUT/run.json                         the manifest of the last run
 
 Ids become file names through ``safe_filename``: distinct ids never share a file.
@@ -48,6 +47,3 @@ class OutputLayout:
 
     def scorecard(self, system: str, task_id: str) -> Path:
         return self.html_dir / safe_filename(system) / f"{safe_filename(task_id)}.html"
-
-    def leaderboard(self, suffix: str) -> Path:
-        return self.root / f"leaderboard.{suffix.lstrip('.')}"

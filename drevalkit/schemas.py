@@ -337,6 +337,23 @@ class Provenance(BaseModel):
     finished_at: str = ""
 
 
+class RunManifest(BaseModel):
+    """``OUT/run.json``: what the last scoring run into this folder did, for audits and resumed runs."""
+
+    schema_version: str = SCHEMA_VERSION
+    dreval_version: str
+    judge: JudgeInfo
+    config_hash: str
+    started_at: str
+    finished_at: str
+    jobs: int
+    scored: int = Field(description="results computed in this run")
+    skipped: int = Field(description="finished results of an earlier run, reused")
+    statuses: dict[str, int] = Field(default_factory=dict, description="of every result of the run")
+    results: list[str] = Field(default_factory=list, description="result files, relative to the output folder")
+    usage: "Usage" = Field(default_factory=lambda: Usage())
+
+
 class Scorecard(BaseModel):
     schema_version: str = SCHEMA_VERSION
     system: str

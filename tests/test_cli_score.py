@@ -80,6 +80,12 @@ def test_batch_folder_with_bad_inputs_records_every_outcome(judge_env, judge_ser
     for name in ("empty-task", "binary-task", "unknown-task"):
         assert cards[name].quality is None  # a failure is never a zero score
     assert "unknown-task" in result.stderr
+    from drevalkit.schemas import RunManifest
+
+    manifest = RunManifest.model_validate_json((tmp_path / "dreval-out" / "run.json").read_text())
+    assert manifest.jobs == 5 and manifest.scored == 5 and manifest.skipped == 0
+    assert manifest.statuses == {"complete": 2, "failed": 3} and len(manifest.results) == 5
+    assert all((tmp_path / "dreval-out" / r).exists() for r in manifest.results)
 
 
 def test_injected_faults_are_retried_and_repaired_to_complete_results(judge_env, tmp_path, monkeypatch):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
+from .. import __version__
 from ..config import Settings
+from ..files import atomic_write_text
 from ..factcheck.pipeline import open_factchecker
 from ..llm import LLMClient
 from ..quality.rubric import RubricBook
-from ..schemas import Rubric, Scorecard
+from ..schemas import RunManifest, Rubric, Scorecard, Usage, utc_now
 from ..store import Store
 from .jobs import ScoreJob
 from .scorer import Scorer
@@ -51,6 +55,7 @@ async def score_jobs(
     """Score ``jobs``; ``on_done(card, skipped)`` is called as each finishes. Raises ``LLMUnavailable`` when the
     judge cannot serve the run and ``SearchError`` when the search backend is misconfigured."""
     outcome = BatchOutcome()
+    started_at = utc_now()
 
     def done(card: Scorecard, was_skipped: bool) -> None:
         if was_skipped:
@@ -67,4 +72,20 @@ async def score_jobs(
                    if plan.quality else None)
         scorer = Scorer(settings, llm, rubrics, checker)
         outcome.cards = await scorer.score_all(jobs, on_done=done, resume=plan.resume and not plan.rebuild_rubrics)
+    await asyncio.to_thread(_write_manifest, settings, llm, outcome, started_at)
     return outcome
+
+
+def _write_manifest(settings: Settings, llm: LLMClient, outcome: BatchOutcome, started_at: str) -> None:
+    layout = settings.layout
+    usage = Usage()
+    for card in outcome.scored:
+        usage.add(card.usage)
+    manifest = RunManifest(
+        dreval_version=__version__, judge=llm.judge_info, config_hash=settings.config_hash(), started_at=started_at,
+        finished_at=utc_now(), jobs=len(outcome.cards), scored=len(outcome.scored), skipped=len(outcome.skipped),
+        statuses=dict(Counter(card.status for card in outcome.cards)),
+        results=[layout.result(c.system, c.task_id).relative_to(layout.root).as_posix() for c in outcome.cards],
+        usage=usage,
+    )
+    atomic_write_text(layout.manifest, manifest.model_dump_json(indent=2))
