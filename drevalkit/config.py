@@ -171,8 +171,9 @@ class Settings(BaseModel):
     evidence_per_claim: int = setting(5, section="factcheck", score=True, ge=1, le=20,
                                       description="passages shown per claim (cited first)")
     rounds: int = setting(2, section="factcheck", score=True, ge=1, le=5)
-    reverify_numbers: bool = setting(True, section="factcheck", score=True,
-                                     description="send a right verdict whose figures differ from its quote back once")
+    reverify: bool = setting(True, section="factcheck", score=True,
+                             description="send a verdict back once when its quote is not in its evidence or its "
+                             "figures differ from the quote")
     embedding_model: str | None = setting(section="factcheck", score=True,
                                           description="sentence-transformers model path for ranking")
     # output and storage

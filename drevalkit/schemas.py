@@ -265,7 +265,7 @@ class Verdict(BaseModel):
     round: int = 1
     flags: list[str] = Field(default_factory=list, description="what dreval's own checks found: a quote not in the "
                              "evidence, figures that differ from the evidence, a failed re-verification")
-    reverified: bool = Field(default=False, description="sent back once because its figures differed from the quote")
+    reverified: bool = Field(default=False, description="sent back once: its quote was not in its evidence or its figures differed")
 
 
 class FactCheckCounts(BaseModel):

@@ -73,18 +73,33 @@ def _verify(make_settings, answers, **settings):
 
 def test_a_judge_that_calls_everything_right_is_held_to_its_evidence(make_settings):
     def always_right(number, ids, prompt):
-        quotes = {"c1": CLAIMS[0].text,  # quotes the claim itself, as the small local judge does
+        quotes = {"c1": CLAIMS[0].text,  # quotes the claim itself, as the small local judge does, every time
                   "c2": "The programme was approved in 2011.",
                   "c3": "Congress capped the development cost at US$8 billion"}
-        if number > 1:  # the re-verification of c1 cannot happen: its first verdict already failed the quote check
-            raise AssertionError("unexpected second call")
         return {cid: _answer("right", quotes[cid]) for cid in ids}
 
     verdicts, requests = _verify(make_settings, always_right)
-    assert len(requests) == 1
-    assert verdicts["c1"].label == "unknown" and "quote not found in evidence" in verdicts["c1"].flags[0]
-    assert verdicts["c2"].label == "right" and not verdicts["c2"].flags
+    assert len(requests) == 2  # c1 is sent back once: its quote is not in the passage
+    assert requests[1]["response_format"]["json_schema"]["schema"]["required"] == ["c1"]
+    assert "not in the passages it cites (e1)" in requests[1]["messages"][1]["content"]
+    assert verdicts["c1"].label == "unknown" and verdicts["c1"].reverified
+    assert "quote not found in evidence" in verdicts["c1"].flags[0]
+    assert verdicts["c2"].label == "right" and not verdicts["c2"].flags and not verdicts["c2"].reverified
     assert verdicts["c3"].label == "right" and not verdicts["c3"].flags
+
+
+def test_a_verdict_with_a_bad_quote_stands_once_the_judge_quotes_its_evidence(make_settings):
+    def quotes_better_when_told(number, ids, prompt):
+        quote = CLAIMS[0].text if number == 1 else "Congress capped the development cost at US$8 billion"
+        return {cid: _answer("wrong" if cid == "c1" else "right", quote if cid == "c1" else {
+            "c2": "The programme was approved in 2011.", "c3": "capped the development cost at US$8 billion"}[cid])
+            for cid in ids}
+
+    verdicts, requests = _verify(make_settings, quotes_better_when_told)
+    assert len(requests) == 2
+    assert verdicts["c1"].label == "wrong" and verdicts["c1"].reverified
+    assert verdicts["c1"].quote == "Congress capped the development cost at US$8 billion"
+    assert "quote not found in evidence" in verdicts["c1"].flags[0]  # what happened first is still recorded
 
 
 def test_right_verdict_with_other_figures_is_sent_back_once_with_the_discrepancy(make_settings):
@@ -114,7 +129,7 @@ def test_without_reverification_the_flag_is_recorded_and_the_label_kept(make_set
     def right(number, ids, prompt):
         return {cid: _answer("right", "Congress capped the development cost at US$8 billion") for cid in ids}
 
-    verdicts, requests = _verify(make_settings, right, reverify_numbers=False)
+    verdicts, requests = _verify(make_settings, right, reverify=False)
     assert len(requests) == 1
     assert verdicts["c1"].label == "right" and not verdicts["c1"].reverified
     assert verdicts["c1"].flags == ["numbers differ: the claim says 'US$6 billion' but the quoted evidence says "

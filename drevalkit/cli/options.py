@@ -62,7 +62,7 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--system", help="Name of the system that wrote the reports (default: the folder's name, "
                      "or 'default')."),
         click.option("--format", "report_format", type=click.Choice(IMPORTERS.names()),
-                     help="Report format (default: by file suffix; .json is DeepResearchEval)."),
+                     help="Report format (default: detected from the file name and content)."),
         click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists."),
         click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."),
     ], func)

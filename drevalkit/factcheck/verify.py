@@ -104,7 +104,8 @@ def quote_in(quote: str, passages: list[str]) -> bool:
 class _Checked:
     verdict: Verdict
     follow_up: str
-    mismatch: str  # the numeric discrepancy of a right verdict, for re-verification
+    mismatch: str  # the numeric discrepancy of a right verdict
+    note: str  # what to tell the verifier when the verdict is sent back ("" when it stands)
 
 
 async def _ask(llm: LLMClient, claims: list[Claim], evidence_for: dict[str, list[Evidence]],
@@ -136,17 +137,22 @@ def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidenc
     used = list(dict.fromkeys(answer.evidence_ids))
     label, rationale, quote = answer.label, answer.rationale.strip(), answer.quote.strip()
     flags: list[str] = []
-    mismatch = ""
+    mismatch = note = ""
     if label != "unknown" and not used:
         flags.append(f"no evidence cited for a {label} verdict")
+        note = f"Your {label} verdict cited no passage. Cite the passage it rests on, or answer unknown."
         label = "unknown"
     elif label != "unknown" and not quote_in(quote, [own[e].passage for e in used if e in own]):
         flags.append(f"quote not found in evidence (the {label} verdict's quote is not in the passages it cites)")
+        note = (f"Your {label} verdict quoted text that is not in the passages it cites ({', '.join(used)}). Copy "
+                "the sentence that settles the claim exactly as it is written in one of those passages (not the "
+                "claim itself), or answer unknown.")
         label = "unknown"
     elif label == "right":
         mismatch = describe(mismatches(claim.text, quote))
         if mismatch:
             flags.append(f"numbers differ: {mismatch}")
+            note = f"A numeric check found that {mismatch}. Compare the figures again before deciding."
     # a passage of a source the claim itself cites: by reference number, or linked inline (no number)
     own_cited = any(e.via == "citation" and (e.cited_ref is None or e.cited_ref in claim.cited_refs)
                     for e in own.values())
@@ -156,7 +162,7 @@ def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidenc
     verdict = Verdict(claim_id=claim.id, label=label, quote=quote, rationale=rationale, evidence_ids=used,
                       cited_source_supports=supports, round=round_number, flags=flags)
     follow_up = answer.follow_up_query.strip() if label == "unknown" else ""
-    return _Checked(verdict, follow_up, mismatch)
+    return _Checked(verdict, follow_up, mismatch, note)
 
 
 async def verify_batch(
@@ -168,19 +174,18 @@ async def verify_batch(
 ) -> tuple[list[Verdict], dict[str, str]]:
     """Verdicts for the batch and the verifier's follow-up queries for its unknown claims.
 
-    A ``right`` verdict whose figures differ from its quote is sent back once with the discrepancy named
-    (``reverify_numbers``, on by default); if the verifier still calls it right with the same discrepancy, the
-    verdict becomes ``unknown``. The flag is recorded either way."""
+    A verdict that does not stand (its quote is not in the passages it cites, or it is ``right`` while its figures
+    differ from its quote) is sent back once with the problem named (``reverify``, on by default). If the answer
+    still does not stand, the verdict is ``unknown``. The flags are recorded either way."""
     if not any(evidence_for.get(c.id) for c in claims):
         return [_unknown(c, "no evidence could be retrieved", round_number) for c in claims], {}
     answer = await _ask(llm, claims, evidence_for, {}, usage)
     if isinstance(answer, str):
         return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}
     checked = {c.id: _check(c, getattr(answer, f"v{i}"), evidence_for, round_number) for i, c in enumerate(claims)}
-    doubtful = [c for c in claims if checked[c.id].mismatch]
-    if doubtful and llm.settings.reverify_numbers:
-        notes = {c.id: f"A numeric check found that {checked[c.id].mismatch}. Compare the figures again before "
-                       "deciding." for c in doubtful}
+    doubtful = [c for c in claims if checked[c.id].note]
+    if doubtful and llm.settings.reverify:
+        notes = {c.id: checked[c.id].note for c in doubtful}
         second = await _ask(llm, doubtful, evidence_for, notes, usage)
         for i, claim in enumerate(doubtful):
             first = checked[claim.id]
