@@ -1,6 +1,6 @@
 """One settings object, from (lowest to highest priority) defaults, ``dreval.toml``, ``DREVAL_*`` env vars, CLI options.
 
-Fields are grouped in sections (judge, local, search, fetch, factcheck, output): ``dreval.toml`` takes them flat or
+Fields are grouped in sections (judge, local, search, fetch, factcheck, tasks, output): ``dreval.toml`` takes them flat or
 under ``[section]`` tables, and ``dreval config`` shows them by section. Each field declares whether it can change a
 score; the config hash (and so the resume key) is computed from exactly those.
 """
@@ -100,7 +100,7 @@ class Price(BaseModel):
         return (uncached * self.input + cached_tokens * cached_rate + completion_tokens * self.output) / 1e6
 
 
-SECTIONS = ("judge", "local", "search", "fetch", "factcheck", "output")
+SECTIONS = ("judge", "local", "search", "fetch", "factcheck", "tasks", "output")
 
 
 def setting(default: Any = None, *, section: str, score: bool = False, **field: Any) -> Any:
@@ -176,6 +176,32 @@ class Settings(BaseModel):
                              "figures differ from the quote")
     embedding_model: str | None = setting(section="factcheck", score=True,
                                           description="sentence-transformers model path for ranking")
+    # task generation (dreval generate-tasks); none of these changes a score
+    generator_model: str | None = setting(section="tasks", description="model that writes personas and tasks "
+                                          "(default: model)")
+    answer_model: str | None = setting(section="tasks", description="model that answers each task without search "
+                                       "for the necessity filter (default: judge_model, else model)")
+    judge_model: str | None = setting(section="tasks", description="model that judges the two task filters "
+                                      "(default: model)")
+    task_candidates: int = setting(4, section="tasks", ge=1, le=12, description="candidate tasks per persona")
+    task_language: str = setting("en", section="tasks", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+                                 description="language of generated tasks (a code: en, zh, de, pt-BR, ...)")
+    qualification_threshold: float = setting(0.7, section="tasks", ge=0, le=1, description="keep a task the "
+                                             "qualification judge says needs deep research with at least this "
+                                             "confidence")
+    necessity_threshold: float = setting(0.7, section="tasks", ge=0, le=1, description="keep a task whose "
+                                         "no-search answer scores at most this quality (0-1)")
+    dedup_method: Literal["auto", "embedding", "lexical"] = setting(
+        "auto", section="tasks", description="near-duplicate detection: embedding (sentence-transformers), "
+        "lexical, or auto (embedding when installed)")
+    dedup_threshold: float | None = setting(section="tasks", gt=0, le=1, description="similarity at which two "
+                                            "tasks are near-duplicates (default 0.85 embedding, 0.6 lexical)")
+    searchability_min_results: int = setting(3, section="tasks", ge=1, description="distinct results a kept task's "
+                                             "key queries must return")
+    searchability_min_domains: int = setting(2, section="tasks", ge=1, description="distinct web sites among them")
+    searchability_queries: int = setting(3, section="tasks", ge=1, le=8, description="key queries searched per task")
+    revalidate_days: int = setting(180, section="tasks", ge=1, description="a time-sensitive task is due for "
+                                   "revalidation this many days after it was generated")
     # output and storage
     out: Path = setting(Path("dreval-out"), section="output")
     home: Path = setting(section="output", default_factory=lambda: Path(platformdirs.user_cache_dir("dreval")))

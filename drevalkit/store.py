@@ -1,5 +1,7 @@
 """SQLite store shared by every run: the LLM response cache, search results, fetch records and fetched documents
-(content-addressed by sha256), with an FTS5 index over the documents for the offline ``local`` search backend.
+(content-addressed by sha256), with an FTS5 index over the documents for the offline ``local`` search backend,
+and the journal of resumable runs (``dreval generate-tasks``): the final output of each finished step, so a run
+restarted after a crash or Ctrl-C repeats none of them.
 
 WAL mode with a busy timeout makes it safe for several processes; each write is its own transaction, so a crash
 loses at most the write in flight. It lives in the user cache directory (``DREVAL_HOME`` moves it).
@@ -37,7 +39,7 @@ from .schemas import FetchRecord, SearchHit, utc_now
 
 T = TypeVar("T")
 
-STORE_SCHEMA_VERSION = 2
+STORE_SCHEMA_VERSION = 3  # 3: the journal table
 INDEX_CHARS = 200_000  # characters of each document that go into the full-text index (and are searched for snippets)
 SNIPPET_CHARS = 240  # about the length of a snippet
 DEFAULT_SEARCH_TIMEOUT = 10.0  # seconds; ``settings.search_timeout`` is what the ``local`` backend passes
@@ -62,6 +64,9 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS documents (sha256 TEXT PRIMARY KEY, text TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS doc_index (id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, "
     "title TEXT NOT NULL, indexed_chars INTEGER NOT NULL)",
+    # journal: one row per finished step of a resumable run (run id, stage, the step's key) holding its output
+    "CREATE TABLE IF NOT EXISTS journal (run TEXT NOT NULL, stage TEXT NOT NULL, key TEXT NOT NULL, "
+    "output TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (run, stage, key))",
 )
 # contentless (content=''): the index only, no copy of the text; rowid = doc_index.id
 _FTS_TABLE = ("CREATE VIRTUAL TABLE IF NOT EXISTS doc_fts "
@@ -475,6 +480,35 @@ class Store:
             finally:
                 conn.set_progress_handler(None, 0)
         return hits
+
+    # -- journal of resumable runs ---------------------------------------------------------------------------
+    def get_journal(self, run: str, stage: str, key: str) -> Any | None:
+        """The recorded output of one finished step, or None when it has not finished."""
+        with self._reader() as conn:
+            row = conn.execute("SELECT output FROM journal WHERE run = ? AND stage = ? AND key = ?",
+                               (run, stage, key)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put_journal(self, run: str, stage: str, key: str, output: Any) -> None:
+        """Record the output of a finished step (JSON-serialisable); replaces an earlier record of it."""
+        payload = json.dumps(output, ensure_ascii=False, sort_keys=True)
+        with self._writer() as conn:
+            conn.execute("INSERT OR REPLACE INTO journal(run, stage, key, output, created_at) VALUES (?, ?, ?, ?, ?)",
+                         (run, stage, key, payload, time.time()))
+
+    def journal_entries(self, run: str, stage: str | None = None) -> dict[tuple[str, str], Any]:
+        """Every recorded step of a run (of one stage), keyed by (stage, key)."""
+        query, args = "SELECT stage, key, output FROM journal WHERE run = ?", [run]
+        if stage is not None:
+            query, args = query + " AND stage = ?", [run, stage]
+        with self._reader() as conn:
+            rows = conn.execute(query, args).fetchall()
+        return {(s, k): json.loads(o) for s, k, o in rows}
+
+    def clear_journal(self, run: str) -> int:
+        """Forget every step of a run (to start it anew); returns how many were recorded."""
+        with self._writer() as conn:
+            return conn.execute("DELETE FROM journal WHERE run = ?", (run,)).rowcount
 
     def close(self) -> None:
         with self._pool_lock:
