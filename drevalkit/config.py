@@ -1,8 +1,8 @@
 """One settings object, from (lowest to highest priority) defaults, ``dreval.toml``, ``DREVAL_*`` env vars, CLI options.
 
-Fields are grouped in sections (judge, local, search, fetch, factcheck, tasks, output): ``dreval.toml`` takes them flat or
-under ``[section]`` tables, and ``dreval config`` shows them by section. Each field declares whether it can change a
-score; the config hash (and so the resume key) is computed from exactly those.
+Fields are grouped in sections (judge, local, search, fetch, factcheck, tasks, output, agent): ``dreval.toml`` takes
+them flat or under ``[section]`` tables, and ``dreval config`` shows them by section. Each field declares whether it
+can change a score; the config hash (and so the resume key) is computed from exactly those.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class Price(BaseModel):
         return (uncached * self.input + cached_tokens * cached_rate + completion_tokens * self.output) / 1e6
 
 
-SECTIONS = ("judge", "local", "search", "fetch", "factcheck", "tasks", "output")
+SECTIONS = ("judge", "local", "search", "fetch", "factcheck", "tasks", "output", "agent")
 
 
 def setting(default: Any = None, *, section: str, score: bool = False, **field: Any) -> Any:
@@ -207,6 +207,36 @@ class Settings(BaseModel):
     home: Path = setting(section="output", default_factory=lambda: Path(platformdirs.user_cache_dir("dreval")))
     cache: bool = setting(True, section="output", description="read and write the LLM response cache")
     max_report_mb: float = setting(5.0, section="output", gt=0)
+    # the agent runner (dreval run-agent): the agent's own endpoint, separate from the judge's, and its limits
+    agent_base_url: str | None = setting(section="agent", description="OpenAI-compatible endpoint of the agent model")
+    agent_api_key: SecretStr | None = setting(section="agent")
+    agent_model: str | None = setting(section="agent", description="agent model name as its endpoint knows it")
+    agent_protocol: str = setting("openai-tools", section="agent",
+                                  description="how tools are offered: openai-tools, mirothinker (or a plug-in)")
+    agent_concurrency: int = setting(4, section="agent", ge=1, description="tasks run at once")
+    agent_max_turns: int = setting(50, section="agent", ge=1, description="model calls per task before the final "
+                                   "report is asked for")
+    agent_time_cap: float = setting(1800.0, section="agent", gt=0, description="seconds of research per task")
+    agent_context_tokens: int = setting(131072, section="agent", ge=1024,
+                                        description="context budget of the agent model in tokens")
+    agent_timeout: float = setting(600.0, section="agent", gt=0, description="seconds per agent model call")
+    agent_max_tokens: int | None = setting(section="agent", ge=16, description="tokens per turn (default: the "
+                                           "protocol's, 8192 for openai-tools and 16384 for mirothinker)")
+    agent_temperature: float | None = setting(section="agent", ge=0, le=2, description="default: the protocol's")
+    agent_top_p: float | None = setting(section="agent", gt=0, le=1, description="default: the protocol's")
+    agent_repetition_penalty: float | None = setting(section="agent", gt=0, description="sent as an extra body "
+                                                     "field; default: the protocol's")
+    agent_keep_tool_results: int = setting(5, section="agent", ge=-1, description="tool results kept verbatim in "
+                                           "what is sent, older ones replaced by a placeholder; -1 keeps all")
+    agent_max_tool_chars: int = setting(100_000, section="agent", ge=1000,
+                                        description="a tool result longer than this is cut, with a marker")
+    agent_page_chars: int = setting(20_000, section="agent", ge=500,
+                                    description="characters of a read page given to the agent")
+    agent_extract: Literal["off", "agent", "judge"] = setting(
+        "off", section="agent", description="summarise read pages with an 'extract what was asked' call to the "
+        "agent's model or the judge's; off: the page text cut to agent_page_chars")
+    agent_max_failures: int = setting(3, section="agent", ge=1, description="malformed or repeated tool calls in a "
+                                      "row that end a task")
 
     @field_validator("local_context")
     @classmethod
@@ -215,7 +245,7 @@ class Settings(BaseModel):
             raise ValueError("local_context must be 0 (the model's own maximum) or at least 512 tokens")
         return value
 
-    @field_validator("base_url")
+    @field_validator("base_url", "agent_base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
         return check_base_url(value.strip()).rstrip("/") if value and value.strip() else None

@@ -4,6 +4,11 @@ It records where the report came from (file, format, entry, sha256), the task id
 source lists (used, and read but not used), the interface chrome removed, what normalisation changed, and, for a
 give-up message, that the report failed and why. ``load_report`` reads it: a failed report is refused with its
 reason (so scoring records a failed result), and the prompt lets a report be scored without a task file.
+
+``dreval run-agent`` writes the same sidecar (format ``dreval-agent``) with an ``agent`` block: how the run ended
+(termination reason, limits hit), its counts (turns, tool calls, tokens, time), the citation map from each ``[n]``
+to the page the agent read, and the citations to pages it never read. Its ``flags()`` are shown in the scorecard.
+The run's trace, ``<task id>.trace.jsonl``, sits beside it; like the sidecar it is never taken for a report.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from ..files import atomic_write_text
 from ..schemas import utc_now
 
 SUFFIX = ".meta.json"
+TRACE_SUFFIX = ".trace.jsonl"
 SCHEMA = "dreval-import/1"
 MAX_SIDECAR_BYTES = 20_000_000
 
@@ -26,6 +32,65 @@ class SourceEntry(BaseModel):
     index: int | None = None
     url: str
     title: str = ""
+
+
+Termination = Literal["finished", "turn_cap", "time_cap", "context_cap", "repeated_failures", "endpoint_error",
+                      "internal_error"]
+LIMIT_NAMES = {"turn_cap": "the turn cap", "time_cap": "the time cap", "context_cap": "the context budget",
+               "repeated_failures": "repeated failed tool calls"}
+
+
+class AgentCitation(BaseModel):
+    """Where one ``[n]`` of an agent's report points, and whether the agent read that page during its run."""
+
+    index: int | None = None
+    url: str = ""
+    title: str = ""
+    read: bool = False
+    read_url: str = Field(default="", description="the URL the agent fetched it as (before redirects), if read")
+    problem: str = Field(default="", description="why it is flagged: a page never read, or a number without entry")
+
+
+class AgentRun(BaseModel):
+    """What ``dreval run-agent`` did for one task (see ``drevalkit.agents``)."""
+
+    protocol: str
+    model: str
+    endpoint: str = ""
+    termination: Termination
+    cut_short: bool = Field(default=False, description="a limit ended the research before the agent finished")
+    limits_hit: list[str] = Field(default_factory=list)
+    turns: int = 0
+    tool_calls: int = 0
+    tool_errors: int = 0
+    searches: int = 0
+    pages_read: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    extract_tokens: int = Field(default=0, description="tokens of the calls that extracted what was asked from pages")
+    seconds: float = 0.0
+    report_truncated: bool = Field(default=False, description="the final report was cut at the token limit")
+    citations: list[AgentCitation] = Field(default_factory=list)
+    unread_citations: list[AgentCitation] = Field(default_factory=list)
+    trace_file: str = ""
+    settings: dict[str, Any] = Field(default_factory=dict, description="the limits and sampling of the run")
+    prompt_version: str = ""
+
+    def flags(self) -> list[str]:
+        """One line per thing a reader of the scorecard should know about how this report was produced."""
+        flags = []
+        if self.cut_short:
+            limits = ", ".join(LIMIT_NAMES.get(limit, limit) for limit in self.limits_hit) or self.termination
+            flags.append(f"agent run cut short by {limits} after {self.turns} turns; the report was written from "
+                         "what the agent had")
+        if self.report_truncated:
+            flags.append("the agent's final report was cut at its token limit")
+        for citation in self.unread_citations:
+            label = f"[{citation.index}]" if citation.index is not None else citation.url
+            flags.append(f"citation {label} {citation.problem or 'points to a page the agent never read'}"
+                         + (f": {citation.url}" if citation.url and citation.index is not None else ""))
+        return flags
 
 
 class ImportSidecar(BaseModel):
@@ -44,6 +109,7 @@ class ImportSidecar(BaseModel):
     removed: list[dict[str, str]] = Field(default_factory=list, description="interface chrome removed: rule, text")
     notes: list[str] = Field(default_factory=list)
     meta: dict[str, Any] = Field(default_factory=dict)
+    agent: AgentRun | None = Field(default=None, description="set by dreval run-agent")
     dreval_version: str = ""
     imported_at: str = Field(default_factory=utc_now)
 
@@ -51,7 +117,9 @@ class ImportSidecar(BaseModel):
 
 
 def is_sidecar(path: Path) -> bool:
-    return Path(path).name.endswith(SUFFIX)
+    """A file written beside a report that is not a report: its sidecar, or the trace of the agent run."""
+    name = Path(path).name
+    return name.endswith(SUFFIX) or name.endswith(TRACE_SUFFIX)
 
 
 def sidecar_path(report_path: Path) -> Path:

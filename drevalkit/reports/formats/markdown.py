@@ -1,5 +1,6 @@
-"""Markdown or plain text: one report per file, named ``<task id>.md``. A sidecar written by ``dreval import``
-(``<task id>.meta.json``) supplies the task id, the prompt and, for a give-up message, the failure."""
+"""Markdown or plain text: one report per file, named ``<task id>.md``. A sidecar written by ``dreval import`` or
+``dreval run-agent`` (``<task id>.meta.json``) supplies the task id, the prompt and, for a give-up message, the
+failure; an agent run's sidecar also its flags (cut short, citations to pages never read), in ``meta["flags"]``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ class MarkdownImporter:
         report.meta = {"imported_from": sidecar.source_file, "imported_format": sidecar.format,
                        "imported_entry": sidecar.source_entry}
         unchanged = not sidecar.text_sha256 or sidecar.text_sha256 == sha256_text(raw)
+        if sidecar.agent is not None and unchanged:  # written by dreval run-agent: how the report was produced
+            report.meta["agent"] = sidecar.agent.model_dump(exclude={"settings"})
+            report.meta["flags"] = sidecar.agent.flags()
         if sidecar.status == "failed":
             if unchanged:
                 report.failure = sidecar.failure or "marked failed by its import sidecar"
