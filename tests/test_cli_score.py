@@ -437,7 +437,7 @@ def test_a_crash_in_one_half_keeps_the_other(judge_env, monkeypatch, tmp_path):
     assert card.quality.status == "complete" and card.quality.total is not None
     assert card.factcheck.status == "failed" and "simulated fact-check bug" in card.factcheck.reasons[0]
 
-    def broken_render(card, rubric=None):
+    def broken_render(card, rubric=None, report=None, report_note=""):
         raise ValueError("simulated template bug")
 
     monkeypatch.setattr("drevalkit.scoring.scorer.render_scorecard", broken_render)

@@ -109,8 +109,9 @@ def results_table(cards: list[Scorecard], limit: int = 50) -> Table:
     return table
 
 
-def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: OutputLayout) -> None:
-    """What this run did (results reused from an earlier run are counted apart, not re-summarised)."""
+def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: OutputLayout, html: bool = True) -> None:
+    """What this run did (results reused from an earlier run are counted apart, not re-summarised); ``html``:
+    whether scorecard pages were written."""
     if len(scored) == 1 and not skipped and (scored[0].quality is not None or scored[0].factcheck is not None):
         card = scored[0]
         if card.quality is not None and card.quality.dimension_scores:
@@ -143,10 +144,11 @@ def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: Out
     cards = scored + skipped
     if len(cards) == 1:
         print_path("result", layout.result(cards[0].system, cards[0].task_id))
-        print_path("scorecard", layout.scorecard(cards[0].system, cards[0].task_id))
+        if html:
+            print_path("scorecard", layout.scorecard(cards[0].system, cards[0].task_id))
     else:
-        stdout.print(f"results: {plain(layout.results_dir)}  scorecards: {plain(layout.html_dir)}", highlight=False,
-                     markup=False)
+        pages = f"  scorecards: {plain(layout.html_dir)}" if html else ""
+        stdout.print(f"results: {plain(layout.results_dir)}{pages}", highlight=False, markup=False)
 
 
 def print_path(label: str, path: Path) -> None:

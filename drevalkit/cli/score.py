@@ -29,15 +29,17 @@ from .render import plain, print_summary, stderr
 @click.option("--rubric", "rubric_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Use this frozen rubric instead of building or reusing OUT/rubrics/<task>.json.")
 @click.option("--rebuild-rubrics", is_flag=True, help="Build rubrics anew even if frozen ones exist.")
+@click.option("--no-html", is_flag=True, help="Write only the result JSON, no HTML scorecard (dreval html "
+              "renders it later).")
 @factcheck_options
 @judge_options
-def score(no_quality: bool, no_factcheck: bool, rubric_file: Path | None, rebuild_rubrics: bool,
+def score(no_quality: bool, no_factcheck: bool, rubric_file: Path | None, rebuild_rubrics: bool, no_html: bool,
           **options: Any) -> None:
     """Score REPORTS (files or folders): quality against each task's adaptive rubric, and an active fact-check."""
     if no_quality and no_factcheck:
         fail("--no-quality and --no-factcheck leave nothing to do", EXIT_BAD_INPUT)
     _run(options, quality=not no_quality, factcheck=not no_factcheck, rubric_file=rubric_file,
-         rebuild_rubrics=rebuild_rubrics)
+         rebuild_rubrics=rebuild_rubrics, html=not no_html)
 
 
 @main.command()
@@ -53,7 +55,7 @@ def factcheck(**options: Any) -> None:
 
 
 def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file: Path | None = None,
-         rebuild_rubrics: bool = False) -> None:
+         rebuild_rubrics: bool = False, html: bool = True) -> None:
     picked = {name: options.pop(name) for name in
               ("reports", "report_format", "no_resume", "task_file", "task_id", "prompt", "tasks_file", "system",
                "replay")}
@@ -68,7 +70,7 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
     except (JobError, TaskError, RubricError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     plan = ScorePlan(quality=quality, factcheck=factcheck, fixed_rubric=fixed, rebuild_rubrics=rebuild_rubrics,
-                     resume=not picked["no_resume"], replay=picked["replay"])
+                     resume=not picked["no_resume"], replay=picked["replay"], html=html)
     store, llm = open_judge(settings)
     finished: list[Scorecard] = []
     try:
@@ -91,7 +93,7 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
         fail(f"{exc} ({len(finished)} finished results are kept in {settings.out})", EXIT_JUDGE)
     finally:
         store.close()
-    print_summary(outcome.scored, outcome.skipped, settings.layout)
+    print_summary(outcome.scored, outcome.skipped, settings.layout, html=html)
     cards = outcome.cards
     if len(cards) == 1 and cards[0].status == "failed" and cards[0].report_ref is None:
         fail(cards[0].reasons[0] if cards[0].reasons else "the report could not be scored", EXIT_BAD_INPUT)

@@ -1,37 +1,76 @@
-"""HTML scorecards. Reports, tasks and rationales are untrusted text: autoescaping is on and the page allows no
-scripts or remote content (Content-Security-Policy)."""
+"""The HTML machinery shared by dreval's pages: the jinja2 environment, the page assets and their
+Content-Security-Policy.
+
+Every page is one self-contained file (inline CSS, inline SVG, no remote content) that works from ``file://``.
+Reports, tasks, web passages and judge rationales are untrusted: jinja2 escapes everything that is not dreval's
+own markup, control characters are removed, report markdown goes through a real sanitiser
+(``drevalkit.report.markdown``), and the policy allows no script and no style but the page's own, named by their
+sha256 hashes (never ``unsafe-inline``), no images, frames, forms or connections.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 import jinja2
+from markupsafe import Markup
 
 from ..resources import data_path
-from ..schemas import Rubric, Scorecard
 from ..text import terminal_safe
+from .urls import is_http_url
+
+__all__ = ["asset", "content_security_policy", "environment", "is_http_url", "render_scorecard"]
 
 
-def is_http_url(url: str) -> bool:
-    """Only http(s) URLs become links: a ``javascript:`` or ``data:`` URL from a hostile page stays plain text."""
-    return urlsplit(url).scheme.lower() in ("http", "https")
+def _finalize(value: object) -> object:
+    # dreval's own markup (sanitised report HTML, the SVG chart) passes; any other text loses control characters
+    # and escape sequences (they have no business in a page and confuse some viewers), then is escaped
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return terminal_safe(value)
+    return value
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_path("templates"))),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        # control characters and escape sequences have no business in a page (and break some viewers)
-        finalize=lambda value: terminal_safe(value) if isinstance(value, str) else value,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.filters["http_url"] = is_http_url
+    env.filters["pct"] = lambda value, digits=0: "—" if value is None else f"{100 * value:.{digits}f}%"
+    env.filters["num"] = lambda value, digits=2: "—" if value is None else f"{value:.{digits}f}"
     return env
 
 
-def render_scorecard(card: Scorecard, rubric: Rubric | None = None) -> str:
-    names = {d.id: d.name for d in rubric.dimensions} if rubric else {}
-    criteria = {c.id: c.text for d in rubric.dimensions for c in d.criteria} if rubric else {}
-    return _environment().get_template("scorecard.html.j2").render(card=card, names=names, criteria=criteria)
+@lru_cache(maxsize=None)
+def asset(name: str) -> Markup:
+    """A shipped CSS or JavaScript file, to inline verbatim (its hash goes into the page's policy)."""
+    text = (data_path("templates") / name).read_text(encoding="utf-8")
+    return Markup(text)
+
+
+def _hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def content_security_policy(styles: list[str], scripts: list[str] = ()) -> str:  # type: ignore[assignment]
+    """A policy allowing exactly these inline ``<style>`` and ``<script>`` contents and nothing else."""
+    script_src = " ".join(_hash(s) for s in scripts) if scripts else "'none'"
+    return ("default-src 'none'; style-src " + " ".join(_hash(s) for s in styles) + f"; script-src {script_src}; "
+            "img-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+def render_scorecard(*args, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    """See ``drevalkit.report.scorecard.render_scorecard`` (kept here for existing imports)."""
+    from .scorecard import render_scorecard as render
+
+    return render(*args, **kwargs)

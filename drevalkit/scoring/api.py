@@ -40,6 +40,7 @@ async def ascore_report(
     factcheck: bool = True,
     report_format: str | None = None,
     resume: bool = True,
+    html: bool = True,
     settings: Settings | None = None,
     **overrides: Any,
 ) -> Scorecard:
@@ -51,7 +52,7 @@ async def ascore_report(
     fixed = read_rubric(Path(rubric)) if isinstance(rubric, (str, Path)) else rubric
     path = Path(report)
     job = ScoreJob(path, system, the_task.id if the_task else path.stem, the_task, report_format=report_format)
-    plan = ScorePlan(quality=quality, factcheck=factcheck, fixed_rubric=fixed, resume=resume)
+    plan = ScorePlan(quality=quality, factcheck=factcheck, fixed_rubric=fixed, resume=resume, html=html)
     store = await asyncio.to_thread(Store, settings.store_path)
     try:
         llm = open_llm(settings, store)

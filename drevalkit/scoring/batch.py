@@ -22,7 +22,8 @@ from .scorer import Scorer
 
 @dataclass
 class ScorePlan:
-    """What a run does: which halves, which rubric, and whether finished results are kept."""
+    """What a run does: which halves, which rubric, whether finished results are kept, and whether pages are
+    written."""
 
     quality: bool = True
     factcheck: bool = True
@@ -30,6 +31,7 @@ class ScorePlan:
     rebuild_rubrics: bool = False
     resume: bool = True
     replay: bool = False
+    html: bool = True  # write each result's HTML scorecard (dreval score --no-html turns it off)
 
 
 @dataclass
@@ -70,7 +72,7 @@ async def score_jobs(
         await llm.check()
         rubrics = (RubricBook(settings.layout, llm, rebuild=plan.rebuild_rubrics, fixed=plan.fixed_rubric)
                    if plan.quality else None)
-        scorer = Scorer(settings, llm, rubrics, checker)
+        scorer = Scorer(settings, llm, rubrics, checker, html=plan.html)
         outcome.cards = await scorer.score_all(jobs, on_done=done, resume=plan.resume and not plan.rebuild_rubrics)
     await asyncio.to_thread(_write_manifest, settings, llm, outcome, started_at)
     return outcome

@@ -25,7 +25,7 @@ from ..files import atomic_write_text
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..quality.judge import judge_report
 from ..quality.rubric import RubricBook, RubricError
-from ..report.html import render_scorecard
+from ..report.scorecard import render_scorecard
 from ..reports.importers import ReportError, importer_for, load_report
 from ..schemas import (
     FactCheckResult,
@@ -75,6 +75,7 @@ class Scorer:
         llm: LLMClient,
         rubrics: RubricBook | None,
         factchecker: FactChecker | None = None,
+        html: bool = True,
     ):
         if rubrics is None and factchecker is None:
             raise ValueError("nothing to score: both quality and fact-checking are off")
@@ -83,6 +84,7 @@ class Scorer:
         self.llm = llm
         self.rubrics = rubrics
         self.factchecker = factchecker
+        self.html = html  # write the HTML scorecard beside each result
 
     def _prompt_versions(self) -> dict[str, str]:
         versions = {}
@@ -181,6 +183,7 @@ class Scorer:
         )
         usage = Usage()
         rubric = None
+        report: Report | None = None
         try:
             if job.problem:
                 raise ReportError(job.problem)
@@ -222,19 +225,23 @@ class Scorer:
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
-        self._write(card, rubric)
+        self._write(card, rubric, report)
         return card
 
-    def _write(self, card: Scorecard, rubric: Rubric | None) -> None:
-        """The result JSON always; the HTML page when it renders (a rendering bug is recorded, not fatal)."""
-        try:
-            page: str | None = render_scorecard(card, rubric)
-        except Exception as exc:  # noqa: BLE001
-            page = None
-            card.reasons.append(f"the HTML scorecard could not be rendered ({type(exc).__name__}: {exc})")
+    def _write(self, card: Scorecard, rubric: Rubric | None, report: Report | None = None) -> None:
+        """The result JSON always; the HTML page (unless turned off) when it renders (a rendering bug is recorded,
+        not fatal). With pages off, an earlier page of this result is removed rather than left stale."""
+        page: str | None = None
+        if self.html:
+            try:
+                page = render_scorecard(card, rubric, report)
+            except Exception as exc:  # noqa: BLE001
+                card.reasons.append(f"the HTML scorecard could not be rendered ({type(exc).__name__}: {exc})")
         atomic_write_text(self.layout.result(card.system, card.task_id), card.model_dump_json(indent=2))
         if page is not None:
             atomic_write_text(self.layout.scorecard(card.system, card.task_id), page)
+        elif not self.html:
+            self.layout.scorecard(card.system, card.task_id).unlink(missing_ok=True)
 
     async def score_all(
         self,
