@@ -4,6 +4,7 @@
     OUT/results/<system>/<task>.json     one Scorecard per report
     OUT/html/<system>/<task>.html        its scorecard page
     OUT/run.json                         the manifest of the last run
+    OUT/leaderboard.{csv,json,md,html}   the leaderboard of every result in OUT (dreval leaderboard)
 
 Ids become file names through ``safe_filename``: distinct ids never share a file.
 """
@@ -38,6 +39,10 @@ class OutputLayout:
     @property
     def manifest(self) -> Path:
         return self.root / "run.json"
+
+    def leaderboard(self, format_name: str) -> Path:
+        """``OUT/leaderboard.<csv|json|md|html>``."""
+        return self.root / f"leaderboard.{format_name}"
 
     def rubric(self, task_id: str) -> Path:
         return self.rubrics_dir / f"{safe_filename(task_id)}.json"

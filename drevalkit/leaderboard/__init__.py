@@ -1,0 +1,21 @@
+"""Leaderboards: results of many systems aggregated with bootstrap confidence intervals, paired significance of
+neighbouring gaps and rank bands (``board``), on the statistics of ``stats``. Rendering is in
+``drevalkit.report.leaderboard``."""
+
+from .board import (
+    Estimate,
+    Gap,
+    Leaderboard,
+    LeaderboardError,
+    SystemRow,
+    build_leaderboard,
+    find_results,
+    leaderboard_json,
+    mixing,
+    results_root,
+)
+
+__all__ = [
+    "Estimate", "Gap", "Leaderboard", "LeaderboardError", "SystemRow", "build_leaderboard", "find_results",
+    "leaderboard_json", "mixing", "results_root",
+]

@@ -1,0 +1,243 @@
+"""The leaderboard as CSV, JSON, Markdown and a self-contained HTML page.
+
+Every mean is printed with its interval and the number of tasks behind it, the method (bootstrap, resamples,
+seed, paired test, correction) is printed with every table, and missing, failed and unreadable results are
+counted beside the means. System names and task ids are untrusted text: escaped in HTML and Markdown, and CSV
+cells that a spreadsheet would read as a formula are prefixed with a quote. The HTML page sorts its tables with a
+small inline script that the page's Content-Security-Policy allows by its hash; each cell links to the per-system
+breakdown, whose cells link to the scorecards behind them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from ..leaderboard.board import Estimate, Leaderboard, SystemRow, leaderboard_json
+from ..text import one_line
+from .html import asset, content_security_policy, environment
+
+FORMATS = ("csv", "json", "md", "html")
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def fmt(estimate: Estimate, kind: str = "score") -> str:
+    """``6.61 [6.20, 7.01]``; ratios as percentages; an empty estimate as a dash."""
+    if estimate.mean is None:
+        return "—"
+    if kind == "ratio":
+        return f"{100 * estimate.mean:.0f}% [{100 * (estimate.low or 0):.0f}, {100 * (estimate.high or 0):.0f}]"
+    if kind == "int":
+        return f"{estimate.mean:,.0f} [{estimate.low or 0:,.0f}, {estimate.high or 0:,.0f}]"
+    if kind == "cost":
+        return f"{estimate.mean:.4f} [{estimate.low or 0:.4f}, {estimate.high or 0:.4f}]"
+    if kind == "seconds":
+        return f"{estimate.mean:.1f} [{estimate.low or 0:.1f}, {estimate.high or 0:.1f}]"
+    return f"{estimate.mean:.2f} [{estimate.low or 0:.2f}, {estimate.high or 0:.2f}]"
+
+
+def counts(row: SystemRow) -> str:
+    text = f"{row.complete} complete, {row.partial} partial, {row.failed} failed, {row.missing} missing"
+    if row.unreadable:
+        text += f", {row.unreadable} unreadable"
+    return text
+
+
+def method_lines(board: Leaderboard) -> list[str]:
+    m = board.method
+    lines = [
+        f"Ranked by {m.rank_by} on the {len(board.shared_tasks)} tasks every ranked system has a value for "
+        f"(task set: {len(board.tasks)} tasks, {board.task_set}).",
+        f"Intervals: {m.intervals}. Neighbouring gaps: {m.paired_test}; multiple comparisons: {m.correction}. "
+        "Systems whose gap is not significant share a rank band.",
+        "Means use " + ("complete and partial" if m.include_partial else "complete") + " parts only (quality for "
+        "totals and dimensions, the fact-check for ratios and citations); n is the number of tasks behind a mean. "
+        "Right / wrong / unknown: micro = over all claims with a verdict, macro = mean of per-report ratios.",
+    ]
+    if board.judges:
+        lines.append("Judge: " + "; ".join(board.judges) + ". Prompt versions: "
+                     + "; ".join(f"{part} {', '.join(v)}" for part, v in board.prompt_versions.items()) + ".")
+    return lines
+
+
+def _gap_of(board: Leaderboard) -> dict[str, object]:
+    return {gap.upper: gap for gap in board.gaps}
+
+
+# ------------------------------------------------------------------------------------------------------ CSV
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    text = one_line(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def to_csv(board: Leaderboard) -> str:
+    """One row per system; every estimate as mean, low, high, n; the method in the last columns."""
+    dims = list(board.dimension_names)
+    estimates = [("quality", "quality"), ("shared", "shared"), *((f"dim_{d}", d) for d in dims),
+                 ("specific", "specific"), ("right_micro", "right_micro"), ("wrong_micro", "wrong_micro"),
+                 ("unknown_micro", "unknown_micro"), ("right_macro", "right_macro"), ("wrong_macro", "wrong_macro"),
+                 ("unknown_macro", "unknown_macro"), ("citation_accuracy", "citation_accuracy"),
+                 ("citation_reachability", "citation_reachability"), ("tokens_per_report", "tokens"),
+                 ("cost_per_report", "cost"), ("seconds_per_report", "seconds")]
+    header = ["rank", "rank_low", "rank_high", "system", "tasks_in_set", "results", "complete", "partial", "failed",
+              "missing", "unreadable", "outside_task_set", "claims"]
+    for name, _ in estimates:
+        header += [f"{name}_mean", f"{name}_low", f"{name}_high", f"{name}_n"]
+    header += ["judge_sd", "task_sd", "gap_to_next_diff", "gap_to_next_low", "gap_to_next_high", "gap_to_next_p",
+               "gap_to_next_p_adjusted", "gap_to_next_significant", "ranked_on_tasks", "interval_method", "level",
+               "resamples", "seed", "paired_test", "correction"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    gaps = _gap_of(board)
+    for row in board.systems:
+        line: list[object] = [row.rank, row.rank_low, row.rank_high, row.system, len(board.tasks), row.results,
+                              row.complete, row.partial, row.failed, row.missing, row.unreadable,
+                              row.outside_task_set, row.claims]
+        for name, attribute in estimates:
+            estimate = row.dimensions.get(attribute, Estimate()) if name.startswith("dim_") else getattr(row, attribute)
+            line += [_number(estimate.mean, 6), _number(estimate.low, 6), _number(estimate.high, 6), estimate.n]
+        jv = row.judge_variance
+        line += [_number(jv.judge_sd, 6) if jv else "", _number(jv.task_sd, 6) if jv else ""]
+        gap = gaps.get(row.system)
+        if gap is not None:
+            line += [_number(gap.diff, 6), _number(gap.low, 6), _number(gap.high, 6), f"{gap.p:.6g}",  # type: ignore[attr-defined]
+                     f"{gap.p_adjusted:.6g}", str(gap.significant).lower()]  # type: ignore[attr-defined]
+        else:
+            line += ["", "", "", "", "", ""]
+        m = board.method
+        line += [len(board.shared_tasks), m.intervals, m.level, m.resamples, m.seed, m.paired_test, m.correction]
+        writer.writerow([_cell(value) for value in line])
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------- Markdown
+
+
+def md_escape(text: str) -> str:
+    text = one_line(text)
+    out = []
+    for char in text:
+        if char in "\\`*_[]<>|#~!{}":
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _md_table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |",
+             "| " + " | ".join("---:" if i in right else "---" for i in range(len(header))) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def to_markdown(board: Leaderboard) -> str:
+    gaps = _gap_of(board)
+    lines = ["# dreval leaderboard", ""]
+    lines += [md_escape(line) for line in method_lines(board)]
+    lines.append("")
+    rows = []
+    for row in board.systems:
+        gap = gaps.get(row.system)
+        gap_text = "—"
+        if gap is not None:
+            gap_text = (f"{gap.diff:+.2f} [{gap.low:+.2f}, {gap.high:+.2f}], p={gap.p_adjusted:.3g}"  # type: ignore[attr-defined]
+                        + (" significant" if gap.significant else " not significant"))  # type: ignore[attr-defined]
+        rows.append([row.rank or "—", md_escape(row.system), fmt(row.shared, "ratio" if board.method.rank_by.startswith("right") else "score") + f" (n={row.shared.n})",
+                     fmt(row.quality) + f" (n={row.quality.n})", counts(row), gap_text])
+    lines += ["## Ranking", ""]
+    lines += _md_table(["rank", "system", "ranked metric, shared tasks [95% CI]", "mean total quality, own tasks",
+                        "results", "gap to the next system (paired, adjusted p)"], rows, {2, 3})
+    unranked = [row for row in board.systems if not row.rank and row.unranked_reason]
+    if unranked:
+        lines += [""] + [f"- {md_escape(row.system)} is not ranked: {md_escape(row.unranked_reason)}" for row in unranked]
+    dims = list(board.dimension_names)
+    lines += ["", "## Quality dimensions", ""]
+    lines += _md_table(["system", *(md_escape(board.dimension_names[d]) for d in dims), "task-specific"],
+                       [[md_escape(r.system), *(fmt(r.dimensions.get(d, Estimate())) for d in dims), fmt(r.specific)]
+                        for r in board.systems], set(range(1, len(dims) + 2)))
+    lines += ["", "## Fact-check", ""]
+    lines += _md_table(
+        ["system", "claims", "right (micro)", "right (macro)", "wrong (micro)", "wrong (macro)", "unknown (micro)",
+         "unknown (macro)", "citation accuracy", "citation reachability"],
+        [[md_escape(r.system), str(r.claims), fmt(r.right_micro, "ratio"), fmt(r.right_macro, "ratio"),
+          fmt(r.wrong_micro, "ratio"), fmt(r.wrong_macro, "ratio"), fmt(r.unknown_micro, "ratio"),
+          fmt(r.unknown_macro, "ratio"), fmt(r.citation_accuracy, "ratio"), fmt(r.citation_reachability, "ratio")]
+         for r in board.systems], set(range(1, 10)))
+    lines += ["", "## Cost per report", ""]
+    lines += _md_table(["system", "tokens", "cost", "seconds"],
+                       [[md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds")]
+                        for r in board.systems], {1, 2, 3})
+    noisy = [r for r in board.systems if r.judge_variance]
+    if noisy:
+        lines += ["", "## Judge variance (repeated judging)", ""]
+        lines += _md_table(["system", "passes", "judge SD within a report", "SD over tasks", "judge part of the SE",
+                            "SE over tasks"],
+                           [[md_escape(r.system), str(r.judge_variance.samples), f"{r.judge_variance.judge_sd:.3f}",  # type: ignore[union-attr]
+                             f"{r.judge_variance.task_sd:.3f}", f"{r.judge_variance.judge_se:.3f}",  # type: ignore[union-attr]
+                             f"{r.judge_variance.task_se:.3f}"] for r in noisy], {1, 2, 3, 4, 5})  # type: ignore[union-attr]
+    if board.mixed:
+        lines += ["", "## Mixed results (shown because of --allow-mixed)", ""]
+        lines += [f"- {md_escape(text)}" for text in board.mixed]
+    if board.problems:
+        lines += ["", "## Problems", ""]
+        lines += [f"- {md_escape(text)}" for text in board.problems]
+    lines += ["", f"dreval {board.dreval_version}, {board.generated_at}, results in {md_escape(board.results_dir)}", ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------ HTML
+
+
+def _href(target: Path, page: Path | None) -> str:
+    base = page.parent if page is not None else Path.cwd()
+    relative = os.path.relpath(target, base)
+    return quote(Path(relative).as_posix())
+
+
+def to_html(board: Leaderboard, page: Path | None = None, page_root: Path | None = None) -> str:
+    """The page; ``page`` is where it will be written (links to scorecards are relative to it) and
+    ``page_root`` the output folder the scorecards' paths are relative to."""
+    root = Path(page_root) if page_root else (Path(board.results_dir).parent
+                                              if Path(board.results_dir).name == "results" else Path(board.results_dir))
+    links = {}
+    for row in board.systems:
+        for cell in row.tasks:
+            if cell.scorecard:
+                links[(row.system, cell.task_id)] = _href(root / cell.scorecard, page)
+    style, script = asset("leaderboard.css"), asset("leaderboard.js")
+    return environment().get_template("leaderboard.html.j2").render(
+        board=board, policy=content_security_policy([str(style)], [str(script)]), style=style, script=script,
+        links=links, fmt=fmt, counts=counts, method=method_lines(board), gaps=_gap_of(board),
+        dims=list(board.dimension_names), empty=Estimate(), rank_is_ratio=board.method.rank_by.startswith("right"),
+    )
+
+
+def render(board: Leaderboard, format_name: str, page: Path | None = None, page_root: Path | None = None) -> str:
+    if format_name == "csv":
+        return to_csv(board)
+    if format_name == "json":
+        return leaderboard_json(board)
+    if format_name == "md":
+        return to_markdown(board)
+    if format_name == "html":
+        return to_html(board, page, page_root)
+    raise ValueError(f"unknown leaderboard format {format_name!r}; expected one of {', '.join(FORMATS)}")
