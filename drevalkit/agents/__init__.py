@@ -1,1 +1,15 @@
-"""The agent runner and its protocols (openai-tools, mirothinker): produces reports and traces."""
+"""The agent runner (``dreval run-agent``) and its protocols: any model behind an OpenAI-compatible endpoint runs
+as a research agent with dreval's tools and limits, and each task leaves a report, a sidecar and a trace that
+``dreval score`` reads.
+
+    from drevalkit.agents import run_agent
+    summary = run_agent(settings, tasks, Path("reports/my-agent"))
+
+Protocols (``openai-tools``, ``mirothinker``) are in the ``PROTOCOLS`` registry; see ``protocol.Protocol``.
+"""
+
+from .protocol import PROTOCOLS, Protocol, get_protocol, load_builtin_protocols
+from .runner import AgentRunError, AgentRunner, RunSummary, TaskOutcome, arun_agent, run_agent
+
+__all__ = ["PROTOCOLS", "AgentRunError", "AgentRunner", "Protocol", "RunSummary", "TaskOutcome", "arun_agent",
+           "get_protocol", "load_builtin_protocols", "run_agent"]

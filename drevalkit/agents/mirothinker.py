@@ -1,0 +1,198 @@
+"""``mirothinker``: MiroThinker v1.0's in-prompt tool protocol, for the model served by SGLang or vLLM without a tool
+parser.
+
+The system prompt lists the tools by MCP server and tool name with their JSON schemas, under the names the model was
+trained on: ``search_and_scrape_webpage`` / ``google_search`` (``q``, ``num``, ...) and ``jina_scrape_llm_summary`` /
+``scrape_and_extract_info`` (``url``, ``info_to_extract``). The model ends a message with one block::
+
+    <use_mcp_tool>
+    <server_name>search_and_scrape_webpage</server_name>
+    <tool_name>google_search</tool_name>
+    <arguments>{"q": "..."}</arguments>
+    </use_mcp_tool>
+
+The result goes back as one user message, in the JSON shapes of the original tools (Serper's ``organic`` list; a
+scrape's ``extracted_info``), cut at ``agent_max_tool_chars`` (100,000) with a marker. Only the last
+``agent_keep_tool_results`` (5) results are sent verbatim, older ones as "Tool result is omitted to save tokens.";
+every assistant message is kept, its ``<think>`` text included. A malformed call (unreadable block, bad JSON, a
+missing argument) and a repeated query are rolled back: the reply is dropped and the turn asked again (the model
+samples at temperature 1.0), and a few in a row end the research; an unknown tool is answered with an error. A reply
+without a tool call ends the research, and one more turn asks for the report in markdown with numeric citations.
+
+Sampling defaults: temperature 1.0, top_p 0.95, repetition_penalty 1.05 (an extra body field), 16384 tokens a turn.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..schemas import Task
+from .endpoint import Reply
+from .protocol import (
+    OMITTED,
+    PROTOCOLS,
+    Conversation,
+    Protocol,
+    Sampling,
+    Step,
+    ToolCall,
+    final_prompt_text,
+    strip_thinking,
+)
+from .tools import PROMPTS, ReadOutcome, SearchOutcome
+
+SEARCH_SERVER, SEARCH_TOOL = "search_and_scrape_webpage", "google_search"
+READ_SERVER, READ_TOOL = "jina_scrape_llm_summary", "scrape_and_extract_info"
+_TOOL_OPS = {SEARCH_TOOL: ("search", SEARCH_SERVER), READ_TOOL: ("read", READ_SERVER)}
+
+SERVERS: list[dict[str, Any]] = [
+    {"name": SEARCH_SERVER, "tools": [{
+        "name": SEARCH_TOOL,
+        "description": "Search the web (Google-style results: title, link, snippet). This run's search backend uses "
+                       "q and num; the other fields are accepted and have no effect.",
+        "schema": {"type": "object", "properties": {
+            "q": {"type": "string", "description": "search query"},
+            "gl": {"type": "string", "description": "region code, e.g. us"},
+            "hl": {"type": "string", "description": "language code, e.g. en"},
+            "location": {"type": "string"},
+            "num": {"type": "integer", "description": "number of results"},
+            "tbs": {"type": "string", "description": "time filter, e.g. qdr:y"},
+            "page": {"type": "integer"},
+            "autocorrect": {"type": "boolean"},
+        }, "required": ["q"]},
+    }]},
+    {"name": READ_SERVER, "tools": [{
+        "name": READ_TOOL,
+        "description": "Read a URL (web page, PDF, text file) and return what it says about info_to_extract. Read "
+                       "a page before citing it.",
+        "schema": {"type": "object", "properties": {
+            "url": {"type": "string", "description": "the URL to read"},
+            "info_to_extract": {"type": "string", "description": "what to find on the page, usually a question"},
+        }, "required": ["url", "info_to_extract"]},
+    }]},
+]
+
+_BLOCK = re.compile(r"<use_mcp_tool>(.*?)</use_mcp_tool>", re.DOTALL | re.IGNORECASE)
+_OPEN = re.compile(r"<use_mcp_tool>", re.IGNORECASE)
+_FIELD = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE)
+          for name in ("server_name", "tool_name", "arguments")}
+_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def strip_tool_markup(text: str) -> str:
+    """``text`` without tool-call blocks (an unterminated block takes the rest of the text with it)."""
+    text = _BLOCK.sub("", text)
+    opening = _OPEN.search(text)
+    return (text[: opening.start()] if opening else text).strip()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+@PROTOCOLS.register("mirothinker")
+class MiroThinkerProtocol(Protocol):
+    name = "mirothinker"
+    sampling = Sampling(temperature=1.0, top_p=0.95, max_tokens=16384, repetition_penalty=1.05)
+    final_prompt_after_finish = True
+    rolls_back = True
+
+    def start(self, task: Task) -> Conversation:
+        servers = [{"name": s["name"], "tools": [{**t, "schema": json.dumps(t["schema"], ensure_ascii=False)}
+                                                 for t in s["tools"]]} for s in SERVERS]
+        conversation = Conversation()
+        system = PROMPTS.render("mirothinker_system.j2", today=self.today(), servers=servers, omitted=OMITTED)
+        conversation.add("system", {"role": "system", "content": system})
+        conversation.add("task", {"role": "user", "content": PROMPTS.render(
+            "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint)})
+        return conversation
+
+    def parse(self, reply: Reply) -> Step:
+        visible = strip_thinking(reply.content)
+        step = Step(text=strip_tool_markup(visible))
+        blocks = _BLOCK.findall(visible)
+        if not blocks:
+            if _OPEN.search(visible):
+                step.problem = "the tool call is not terminated (no </use_mcp_tool>)"
+            return step
+        if len(blocks) > 1:
+            step.notes.append(f"{len(blocks)} tool calls in one message: only the first is run")
+        step.calls.append(self._call(blocks[0]))
+        return step
+
+    def _call(self, block: str) -> ToolCall:
+        values = {}
+        for name, pattern in _FIELD.items():
+            match = pattern.search(block)
+            values[name] = match.group(1).strip() if match else None
+        call = ToolCall(name=values["tool_name"] or "", op="", server=values["server_name"] or "",
+                        raw=block.strip())
+        missing = [name for name, value in values.items() if value is None]
+        if missing:
+            call.problem = f"the tool call has no <{'>, <'.join(missing)}>"
+            return call
+        raw_args = values["arguments"] or "{}"
+        fenced = _FENCE.match(raw_args)
+        if fenced:
+            raw_args = fenced.group(1)
+        try:
+            arguments = json.loads(raw_args)
+        except json.JSONDecodeError as exc:
+            call.problem = f"the arguments are not valid JSON ({exc.msg} at position {exc.pos})"
+            return call
+        if not isinstance(arguments, dict):
+            call.problem = "the arguments must be a JSON object"
+            return call
+        known = _TOOL_OPS.get(call.name)
+        if known is None:
+            call.arguments = arguments
+            return call  # an unknown tool: answered with an error, not rolled back
+        call.op = known[0]  # type: ignore[assignment]
+        if call.op == "search":
+            query, num = arguments.get("q"), arguments.get("num")
+            if not isinstance(query, str) or not query.strip():
+                call.problem = f"{SEARCH_TOOL} needs a non-empty string 'q'"
+            call.arguments = {"query": query if isinstance(query, str) else "",
+                              "num": num if isinstance(num, int) and not isinstance(num, bool) else None}
+        else:
+            url, info = arguments.get("url"), arguments.get("info_to_extract")
+            if not isinstance(url, str) or not url.strip():
+                call.problem = f"{READ_TOOL} needs a non-empty string 'url'"
+            call.arguments = {"url": url if isinstance(url, str) else "", "info": info if isinstance(info, str) else ""}
+        return call
+
+    def add_reply(self, conversation: Conversation, reply: Reply, turn: int) -> None:
+        content = reply.content
+        if reply.reasoning and "<think>" not in content.lower():  # the server split the thinking off: put it back
+            content = f"<think>\n{reply.reasoning.strip()}\n</think>\n\n{content.lstrip()}"
+        conversation.add("assistant", {"role": "assistant", "content": content}, turn)
+
+    def add_results(self, conversation: Conversation, step: Step, results: list[tuple[str, bool]], turn: int) -> None:
+        for text, error in results[:1]:
+            conversation.add("tool_error" if error else "tool_result", {"role": "user", "content": text}, turn)
+
+    def format_search(self, call: ToolCall, outcome: SearchOutcome) -> str:
+        if outcome.error:
+            return self.format_error(call, outcome.error)
+        organic = [{"title": h.title, "link": h.url, "snippet": h.snippet, "position": i}
+                   for i, h in enumerate(outcome.hits, start=1)]
+        return _dumps({"organic": organic,
+                       "searchParameters": {"q": outcome.query, "num": len(organic), "type": "search"}})
+
+    def format_read(self, call: ToolCall, outcome: ReadOutcome) -> str:
+        if outcome.error:
+            return _dumps({"success": False, "url": outcome.url, "extracted_info": "", "error": outcome.error})
+        return _dumps({"success": True, "url": outcome.url, "title": outcome.title,
+                       "extracted_info": outcome.text, "error": "",
+                       "scrape_stats": {"char_count": outcome.page_chars, "all_content_displayed": not outcome.cut}})
+
+    def format_error(self, call: ToolCall | None, message: str) -> str:
+        return _dumps({"success": False, "error": message})
+
+    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
+        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
+
+    def final_text(self, reply: Reply) -> str:
+        return strip_tool_markup(strip_thinking(reply.content))

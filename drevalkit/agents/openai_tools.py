@@ -1,0 +1,131 @@
+"""``openai-tools``: native function calling (``tools``, ``tool_calls``, ``role: tool``), for models served with a
+tool parser (vLLM ``--enable-auto-tool-choice --tool-call-parser ...``, SGLang ``--tool-call-parser ...``, OpenAI,
+and the like).
+
+Two tools, ``web_search(query, num)`` and ``read_url(url, info_to_extract)``. Every call gets a ``role: tool``
+answer, errors included (malformed arguments, an unknown tool, a repeated query), so the model can recover; a
+reply without tool calls is the report. The final turn (after a limit) is sent with ``tool_choice: "none"``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..schemas import Task
+from .endpoint import Reply
+from .protocol import PROTOCOLS, Conversation, Protocol, Sampling, Step, ToolCall, final_prompt_text, strip_thinking
+from .tools import PROMPTS, ReadOutcome, SearchOutcome
+
+SEARCH, READ = "web_search", "read_url"
+
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {
+        "name": SEARCH,
+        "description": "Search the web. Returns result titles, URLs and snippets; read a page before citing it.",
+        "parameters": {"type": "object", "properties": {
+            "query": {"type": "string", "description": "the search query"},
+            "num": {"type": "integer", "description": "how many results to return (at most the run's limit)"},
+        }, "required": ["query"]},
+    }},
+    {"type": "function", "function": {
+        "name": READ,
+        "description": "Read a web page (HTML, PDF or text) and return its text, or, when the run summarises "
+                       "pages, what it says about info_to_extract.",
+        "parameters": {"type": "object", "properties": {
+            "url": {"type": "string", "description": "the http(s) URL to read"},
+            "info_to_extract": {"type": "string", "description": "what you want to learn from the page"},
+        }, "required": ["url"]},
+    }},
+]
+
+
+@PROTOCOLS.register("openai-tools")
+class OpenAIToolsProtocol(Protocol):
+    name = "openai-tools"
+    sampling = Sampling(max_tokens=8192)
+    final_prompt_after_finish = False
+    rolls_back = False
+
+    def start(self, task: Task) -> Conversation:
+        conversation = Conversation()
+        system = PROMPTS.render("openai_tools_system.j2", today=self.today(), search_tool=SEARCH, read_tool=READ)
+        conversation.add("system", {"role": "system", "content": system})
+        conversation.add("task", {"role": "user", "content": PROMPTS.render(
+            "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint)})
+        return conversation
+
+    def request(self, conversation: Conversation, *, final: bool = False, keep: int | None = None,
+                max_tokens: int | None = None) -> dict[str, Any]:
+        request = super().request(conversation, final=final, keep=keep, max_tokens=max_tokens)
+        request["tools"] = TOOLS
+        request["tool_choice"] = "none" if final else "auto"
+        return request
+
+    def parse(self, reply: Reply) -> Step:
+        step = Step(text=strip_thinking(reply.content))
+        for raw in reply.tool_calls:
+            op = {SEARCH: "search", READ: "read"}.get(raw.name, "")
+            call = ToolCall(name=raw.name, op=op, call_id=raw.id, raw=raw.arguments)  # type: ignore[arg-type]
+            try:
+                arguments = json.loads(raw.arguments) if raw.arguments.strip() else {}
+            except json.JSONDecodeError as exc:
+                call.problem = f"the arguments of {raw.name} are not valid JSON ({exc.msg} at position {exc.pos})"
+                step.calls.append(call)
+                continue
+            if not isinstance(arguments, dict):
+                call.problem = f"the arguments of {raw.name} must be a JSON object"
+                step.calls.append(call)
+                continue
+            if raw.name == SEARCH:
+                query = arguments.get("query")
+                if not isinstance(query, str) or not query.strip():
+                    call.problem = f"{SEARCH} needs a non-empty string 'query'"
+                num = arguments.get("num")
+                call.arguments = {"query": query if isinstance(query, str) else "",
+                                  "num": num if isinstance(num, int) and not isinstance(num, bool) else None}
+            elif raw.name == READ:
+                url = arguments.get("url")
+                if not isinstance(url, str) or not url.strip():
+                    call.problem = f"{READ} needs a non-empty string 'url'"
+                info = arguments.get("info_to_extract")
+                call.arguments = {"url": url if isinstance(url, str) else "",
+                                  "info": info if isinstance(info, str) else ""}
+            else:
+                call.arguments = arguments
+            step.calls.append(call)
+        return step
+
+    def add_reply(self, conversation: Conversation, reply: Reply, turn: int) -> None:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+                for call in reply.tool_calls
+            ]
+        conversation.add("assistant", message, turn)
+
+    def add_results(self, conversation: Conversation, step: Step, results: list[tuple[str, bool]], turn: int) -> None:
+        for call, (text, error) in zip(step.calls, results):
+            conversation.add("tool_error" if error else "tool_result",
+                             {"role": "tool", "tool_call_id": call.call_id, "content": text}, turn)
+
+    def format_search(self, call: ToolCall, outcome: SearchOutcome) -> str:
+        if outcome.error:
+            return self.format_error(call, outcome.error)
+        results = [{"title": h.title, "url": h.url, "snippet": h.snippet} for h in outcome.hits]
+        return json.dumps({"query": outcome.query, "results": results}, ensure_ascii=False, indent=1)
+
+    def format_read(self, call: ToolCall, outcome: ReadOutcome) -> str:
+        if outcome.error:
+            return self.format_error(call, outcome.error)
+        header = f"URL: {outcome.final_url or outcome.url}\nTitle: {outcome.title}\n"
+        if outcome.extracted:
+            header += f"(what the page says about: {call.arguments.get('info', '')})\n"
+        return header + "\n" + outcome.text
+
+    def format_error(self, call: ToolCall | None, message: str) -> str:
+        return f"Error: {message}"
+
+    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
+        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
