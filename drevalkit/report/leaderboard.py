@@ -186,6 +186,17 @@ def to_markdown(board: Leaderboard) -> str:
     lines += _md_table(["system", "tokens", "cost", "seconds"],
                        [[md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds")]
                         for r in board.systems], {1, 2, 3})
+    lines += ["", "## Per task (total quality; status where there is none)", ""]
+    matrix = []
+    for number, task in enumerate(board.tasks):
+        cells = []
+        for row in board.systems:
+            cell = row.tasks[number]
+            cells.append(f"{cell.total:.2f}" + ("" if cell.status == "complete" else f" ({cell.status})")
+                         if cell.total is not None else cell.status)
+        matrix.append([md_escape(task), *cells])
+    lines += _md_table(["task", *(md_escape(r.system) for r in board.systems)], matrix,
+                       set(range(1, len(board.systems) + 1)))
     noisy = [r for r in board.systems if r.judge_variance]
     if noisy:
         lines += ["", "## Judge variance (repeated judging)", ""]

@@ -1,0 +1,132 @@
+"""Properties of the leaderboard's statistics: seeded bootstrap intervals over tasks, paired tests, Holm's
+correction, rank bands and the judge's variance."""
+
+import time
+
+import numpy as np
+import pytest
+
+from drevalkit.leaderboard import stats
+
+
+def test_bootstrap_is_seeded_and_repeatable():
+    values = list(np.random.default_rng(1).normal(6, 1, 40))
+    first = stats.bootstrap_mean(values, seed=7)
+    assert first == stats.bootstrap_mean(values, seed=7)
+    other = stats.bootstrap_mean(values, seed=8)
+    assert other.mean == first.mean and (other.low, other.high) != (first.low, first.high)
+    assert first.n == 40 and stats.bootstrap_mean([]) is None
+
+
+def test_interval_covers_the_mean_and_the_truth_about_as_often_as_it_says():
+    rng = np.random.default_rng(3)
+    covered = 0
+    trials = 300
+    for trial in range(trials):
+        values = rng.normal(5.0, 1.5, 30)
+        interval = stats.bootstrap_mean(values, resamples=2000, seed=trial)
+        assert interval.low <= interval.mean <= interval.high  # always holds the point estimate
+        covered += interval.low <= 5.0 <= interval.high
+    # a 95% percentile interval over 30 tasks covers the true mean close to 95% of the time (it runs a little
+    # narrow at small n); far off either way would mean a broken resampler
+    assert 0.88 <= covered / trials <= 0.99
+
+
+def test_interval_narrows_with_more_tasks():
+    rng = np.random.default_rng(5)
+    widths = {}
+    for n in (10, 40, 160):
+        runs = [stats.bootstrap_mean(rng.normal(6, 1, n), resamples=2000, seed=n) for _ in range(20)]
+        widths[n] = float(np.mean([r.high - r.low for r in runs]))
+    assert widths[10] > widths[40] > widths[160]
+    assert widths[40] / widths[160] == pytest.approx(2.0, rel=0.25)  # 1 / sqrt(n): four times the tasks, half
+
+
+def test_ten_thousand_resamples_are_fast():
+    values = list(np.random.default_rng(0).normal(6, 1, 100))
+    started = time.perf_counter()
+    stats.bootstrap_mean(values)
+    stats.paired_bootstrap(values, [v - 0.1 for v in values])
+    assert time.perf_counter() - started < 2.0
+
+
+def test_paired_test_detects_a_planted_difference_an_unpaired_view_misses():
+    rng = np.random.default_rng(11)
+    difficulty = rng.normal(6, 1.5, 30)  # tasks differ a lot; the systems differ a little, consistently
+    a = difficulty + 0.3 + rng.normal(0, 0.15, 30)
+    b = difficulty + rng.normal(0, 0.15, 30)
+    test = stats.paired_bootstrap(list(a), list(b))
+    assert test.p < 0.001 and test.low > 0 and test.diff == pytest.approx(float((a - b).mean()))
+    ci_a, ci_b = stats.bootstrap_mean(list(a)), stats.bootstrap_mean(list(b))
+    assert ci_a.low < ci_b.high  # the two intervals overlap: comparing them separately would not tell them apart
+
+
+def test_paired_test_does_not_find_a_null_difference():
+    rng = np.random.default_rng(13)
+    false_positives = 0
+    for trial in range(100):
+        difficulty = rng.normal(6, 1.5, 40)
+        a = difficulty + rng.normal(0, 0.4, 40)
+        b = difficulty + rng.normal(0, 0.4, 40)
+        test = stats.paired_bootstrap(list(a), list(b), resamples=2000, seed=trial)
+        assert 0 < test.p <= 1
+        false_positives += test.p < 0.05
+    assert false_positives <= 12  # about 5 expected
+    same = stats.paired_bootstrap([5.0, 6.0, 7.0], [5.0, 6.0, 7.0])
+    assert same.diff == 0 and same.p == 1.0
+
+
+def test_paired_test_needs_aligned_tasks():
+    with pytest.raises(ValueError):
+        stats.paired_bootstrap([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError):
+        stats.paired_bootstrap([], [])
+
+
+def test_ratio_of_sums_is_a_micro_average_resampled_by_task():
+    interval = stats.bootstrap_ratio([8, 1, 9], [10, 10, 10])
+    assert interval.mean == pytest.approx(18 / 30)
+    assert interval.low < interval.mean < interval.high
+    assert stats.bootstrap_ratio([0, 0], [0, 0]) is None
+    # a task with many claims weighs more than in the macro mean of per-task ratios
+    micro = stats.bootstrap_ratio([90, 0], [100, 1])
+    macro = stats.bootstrap_mean([0.9, 0.0])
+    assert micro.mean == pytest.approx(90 / 101) and macro.mean == pytest.approx(0.45)
+
+
+def test_holm_adjustment():
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.holm([0.5]) == [0.5]
+    assert stats.holm([0.001, 0.9]) == pytest.approx([0.002, 0.9])
+    raw = list(np.random.default_rng(2).uniform(0, 0.2, 8))
+    adjusted = stats.holm(raw)
+    assert all(a >= r for a, r in zip(adjusted, raw)) and max(adjusted) <= 1.0
+    order = np.argsort(raw)
+    assert all(adjusted[order[i]] <= adjusted[order[i + 1]] for i in range(len(raw) - 1))  # monotone
+
+
+def test_rank_bands_chain_systems_not_told_apart():
+    assert stats.rank_bands([]) == [(1, 1)]
+    assert stats.rank_bands([True, True]) == [(1, 1), (2, 2), (3, 3)]
+    assert stats.rank_bands([False, False]) == [(1, 3)] * 3
+    assert stats.rank_bands([True, False, True]) == [(1, 1), (2, 3), (2, 3), (4, 4)]
+
+
+def test_judge_variance_beside_task_variance_and_in_two_stage_intervals():
+    rng = np.random.default_rng(17)
+    truth = rng.normal(6, 0.5, 30)
+    samples = [list(t + rng.normal(0, 1.0, 3)) for t in truth]  # a noisy judge, three passes per report
+    totals = [float(np.mean(s)) for s in samples]
+    noise = stats.judge_noise(totals, samples)
+    assert noise.samples == 3 and noise.tasks == 30
+    assert noise.judge_sd == pytest.approx(1.0, rel=0.25)
+    assert noise.task_sd == pytest.approx(float(np.std(totals, ddof=1)))
+    assert noise.judge_se == pytest.approx(1.0 / np.sqrt(3) / np.sqrt(30), rel=0.3)
+    plain = stats.bootstrap_mean(totals)
+    nested = stats.bootstrap_mean(totals, samples=samples)
+    assert nested.mean == plain.mean
+    assert nested.high - nested.low > plain.high - plain.low  # the judge's variance widens the interval
+    assert stats.judge_noise(totals, [[t] for t in totals]) is None  # one pass: nothing to say
+    paired = stats.paired_bootstrap(totals, [t - 0.2 for t in totals], samples_a=samples,
+                                    samples_b=[[t - 0.2] for t in totals])
+    assert paired.diff == pytest.approx(0.2) and paired.high - paired.low > 0
