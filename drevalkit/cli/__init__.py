@@ -1,6 +1,7 @@
 """The ``dreval`` command: one module per command group over the stages; see ``app`` for exit codes."""
 
 from . import config, corpus, imports, rubric, score  # noqa: F401 - each module registers its commands
+from . import agent  # noqa: F401,E402 - dreval run-agent
 from . import report  # noqa: F401,E402 - dreval html, dreval leaderboard
 from .app import main
 
