@@ -415,7 +415,8 @@ def render_markdown(text: str, highlights: Iterable[Highlight] = ()) -> Rendered
                 hl, first, _ = child_edits[0].value  # type: ignore[misc]
                 open_tag = Token("html_inline", "", 0)
                 ident = f' id="s-{hl.claims[0][0]}"' if first else ""
-                open_tag.content = f'<mark class="hl v-{hl.verdict}"{ident}>'
+                title = html.escape("claim " + ", ".join(f"{n}: {label}" for n, label in hl.claims), quote=True)
+                open_tag.content = f'<mark class="hl v-{hl.verdict}"{ident} title="{title}">'
                 close_tag = Token("html_inline", "", 0)
                 close_tag.content = "</mark>"
                 rewritten.extend([open_tag, child, close_tag])
