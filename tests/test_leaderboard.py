@@ -267,3 +267,21 @@ def test_leaderboard_command(tmp_path, monkeypatch):
     refused = _invoke("leaderboard", out)
     assert refused.exit_code == 2 and "different judges" in refused.output and "--allow-mixed" in refused.output
     assert _invoke("leaderboard", out, "--allow-mixed", "--resamples", 200).exit_code == 0
+
+
+def test_too_few_shared_tasks_make_no_significance_claim(tmp_path):
+    out = tmp_path / "out"
+    for task, (a, b) in {"t1": (9.0, 2.0), "t2": (8.5, 2.5), "t3": (9.2, 1.5)}.items():
+        write(out, make_card("strong", task, a))
+        write(out, make_card("weak", task, b))
+    board = build_leaderboard(out, resamples=500)
+    (gap,) = board.gaps
+    assert gap.diff > 6 and gap.p is None and not gap.significant and "fewer than the 6" in gap.note
+    assert {r.rank for r in board.systems} == {"1-2"}
+    assert any("no gap is tested" in p for p in board.problems)
+    assert "not tested" in to_markdown(board) and "not tested" in to_html(board)
+    single = tmp_path / "single"
+    write(single, make_card("only", "t1", 7.0))
+    row = build_leaderboard(single, resamples=200).systems[0]
+    assert row.quality.mean == 7.0 and row.quality.low is None and row.quality.n == 1
+    assert "no interval" in to_markdown(build_leaderboard(single, resamples=200))

@@ -112,8 +112,12 @@ def _terminal_table(board: Leaderboard) -> Table:
     ratio = board.method.rank_by.startswith("right")
     for row in board.systems:
         gap = gaps.get(row.system)
-        gap_text = (f"{gap.diff:+.2f}, p={gap.p_adjusted:.3g} " + ("[green]significant[/]" if gap.significant
-                                                                    else "not significant")) if gap else ""
+        gap_text = ""
+        if gap is not None and gap.p_adjusted is None:
+            gap_text = f"{gap.diff:+.2f}, not tested"
+        elif gap is not None:
+            gap_text = f"{gap.diff:+.2f}, p={gap.p_adjusted:.3g} " + ("[green]significant[/]" if gap.significant
+                                                                     else "not significant")
         table.add_row(row.rank or "—", safe(row.system), fmt(row.shared, "ratio" if ratio else "score"),
                       f"{fmt(row.quality)} n={row.quality.n}", fmt(row.right_micro, "ratio"), str(row.complete),
                       str(row.partial), str(row.failed + row.unreadable), str(row.missing), gap_text)

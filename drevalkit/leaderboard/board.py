@@ -42,8 +42,11 @@ class Estimate(BaseModel):
 
     @classmethod
     def of(cls, interval: stats.Interval | None) -> "Estimate":
+        """One task gives a mean but no interval (resampling one value says nothing about the spread)."""
         if interval is None:
             return cls()
+        if interval.n < 2:
+            return cls(mean=interval.mean, n=interval.n)
         return cls(mean=interval.mean, low=interval.low, high=interval.high, n=interval.n)
 
 
@@ -105,17 +108,19 @@ class SystemRow(BaseModel):
 
 
 class Gap(BaseModel):
-    """A paired bootstrap test between two systems adjacent in the ranking, on their shared tasks."""
+    """A paired bootstrap test between two systems adjacent in the ranking, on their shared tasks; with fewer
+    than ``stats.MIN_TASKS_FOR_TEST`` shared tasks no test is made (``p`` is None, ``note`` says why)."""
 
     upper: str
     lower: str
     diff: float
-    low: float
-    high: float
-    p: float
-    p_adjusted: float
-    significant: bool
+    low: float | None = None
+    high: float | None = None
+    p: float | None = None
+    p_adjusted: float | None = None
+    significant: bool = False
     tasks: int
+    note: str = ""
 
 
 class Method(BaseModel):
@@ -433,18 +438,29 @@ def build_leaderboard(
                 [rank_values[row.system][t] for t in shared], resamples=resamples, seed=seed, level=level,
                 samples=[rank_samples[row.system][t] for t in shared] if judge_variance else None))
         ranked.sort(key=lambda r: (-(r.shared.mean or 0.0), r.system))
-        tests = []
-        for upper, lower in zip(ranked, ranked[1:]):
-            tests.append(stats.paired_bootstrap(
+        pairs = list(zip(ranked, ranked[1:]))
+        if len(shared) >= stats.MIN_TASKS_FOR_TEST:
+            tests = [stats.paired_bootstrap(
                 [rank_values[upper.system][t] for t in shared], [rank_values[lower.system][t] for t in shared],
                 resamples=resamples, seed=seed, level=level,
                 samples_a=[rank_samples[upper.system][t] for t in shared] if judge_variance else None,
-                samples_b=[rank_samples[lower.system][t] for t in shared] if judge_variance else None))
-        adjusted = stats.holm([t.p for t in tests]) if len(tests) > 1 else [t.p for t in tests]
-        separated = [p < alpha for p in adjusted]
-        for (upper, lower), test, p_adj, sig in zip(zip(ranked, ranked[1:]), tests, adjusted, separated):
-            gaps.append(Gap(upper=upper.system, lower=lower.system, diff=test.diff, low=test.low, high=test.high,
-                            p=test.p, p_adjusted=p_adj, significant=sig, tasks=test.n))
+                samples_b=[rank_samples[lower.system][t] for t in shared] if judge_variance else None)
+                for upper, lower in pairs]
+            adjusted = stats.holm([t.p for t in tests]) if len(tests) > 1 else [t.p for t in tests]
+            separated = [p < alpha for p in adjusted]
+            for (upper, lower), test, p_adj, sig in zip(pairs, tests, adjusted, separated):
+                gaps.append(Gap(upper=upper.system, lower=lower.system, diff=test.diff, low=test.low,
+                                high=test.high, p=test.p, p_adjusted=p_adj, significant=sig, tasks=test.n))
+        else:
+            separated = [False] * len(pairs)
+            note = (f"not tested: {len(shared)} shared task(s), fewer than the {stats.MIN_TASKS_FOR_TEST} a "
+                    "paired test needs")
+            for upper, lower in pairs:
+                diff = sum(rank_values[upper.system][t] - rank_values[lower.system][t] for t in shared) / len(shared)
+                gaps.append(Gap(upper=upper.system, lower=lower.system, diff=diff, tasks=len(shared), note=note))
+            if pairs:
+                problems.append(f"no gap is tested: the ranked systems share {len(shared)} task(s), fewer than "
+                                f"the {stats.MIN_TASKS_FOR_TEST} a paired test needs, so they share one rank band")
         for row, (first, last) in zip(ranked, stats.rank_bands(separated)):
             row.rank_low, row.rank_high = first, last
             row.rank = str(first) if first == last else f"{first}-{last}"

@@ -21,6 +21,9 @@ import numpy as np
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 0
 DEFAULT_LEVEL = 0.95
+# Fewer shared tasks than this and no gap is called significant: with 5 tasks even an exact sign test of five
+# differences all of one sign gives p = 2/32 > 0.05, while a bootstrap of so few tasks would claim p near 0.
+MIN_TASKS_FOR_TEST = 6
 _CHUNK_CELLS = 2_000_000  # drawn indices per chunk (16 MB of int64)
 
 

@@ -31,6 +31,10 @@ def fmt(estimate: Estimate, kind: str = "score") -> str:
     """``6.61 [6.20, 7.01]``; ratios as percentages; an empty estimate as a dash."""
     if estimate.mean is None:
         return "—"
+    if estimate.low is None or estimate.high is None:
+        single = {"ratio": f"{100 * estimate.mean:.0f}%", "int": f"{estimate.mean:,.0f}",
+                  "cost": f"{estimate.mean:.4f}", "seconds": f"{estimate.mean:.1f}"}.get(kind, f"{estimate.mean:.2f}")
+        return single + " [no interval: 1 task]"
     if kind == "ratio":
         return f"{100 * estimate.mean:.0f}% [{100 * (estimate.low or 0):.0f}, {100 * (estimate.high or 0):.0f}]"
     if kind == "int":
@@ -118,8 +122,10 @@ def to_csv(board: Leaderboard) -> str:
         line += [_number(jv.judge_sd, 6) if jv else "", _number(jv.task_sd, 6) if jv else ""]
         gap = gaps.get(row.system)
         if gap is not None:
-            line += [_number(gap.diff, 6), _number(gap.low, 6), _number(gap.high, 6), f"{gap.p:.6g}",  # type: ignore[attr-defined]
-                     f"{gap.p_adjusted:.6g}", str(gap.significant).lower()]  # type: ignore[attr-defined]
+            line += [_number(gap.diff, 6), _number(gap.low, 6), _number(gap.high, 6),  # type: ignore[attr-defined]
+                     "" if gap.p is None else f"{gap.p:.6g}",  # type: ignore[attr-defined]
+                     "" if gap.p_adjusted is None else f"{gap.p_adjusted:.6g}",  # type: ignore[attr-defined]
+                     str(gap.significant).lower()]  # type: ignore[attr-defined]
         else:
             line += ["", "", "", "", "", ""]
         m = board.method
@@ -158,7 +164,9 @@ def to_markdown(board: Leaderboard) -> str:
     for row in board.systems:
         gap = gaps.get(row.system)
         gap_text = "—"
-        if gap is not None:
+        if gap is not None and gap.p_adjusted is None:  # type: ignore[attr-defined]
+            gap_text = f"{gap.diff:+.2f}, {gap.note}"  # type: ignore[attr-defined]
+        elif gap is not None:
             gap_text = (f"{gap.diff:+.2f} [{gap.low:+.2f}, {gap.high:+.2f}], p={gap.p_adjusted:.3g}"  # type: ignore[attr-defined]
                         + (" significant" if gap.significant else " not significant"))  # type: ignore[attr-defined]
         rows.append([row.rank or "—", md_escape(row.system), fmt(row.shared, "ratio" if board.method.rank_by.startswith("right") else "score") + f" (n={row.shared.n})",
