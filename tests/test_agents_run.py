@@ -282,10 +282,17 @@ def test_context_budget_ends_the_research_and_the_report_still_fits(agent, make,
 
 def test_server_refusing_an_overlong_request_is_a_context_cap(make, tmp_path):
     with AgentServer(context_tokens=6000) as server:
-        settings = make(server, agent_max_tokens=1024, agent_keep_tool_results=-1)
-        outcome = run(settings, [task("t", "many-reads")], tmp_path / "r").outcomes[0]
-        assert server.refused and outcome.termination == "context_cap" and outcome.status == "report"
+        settings = make(server, agent_max_tokens=1024, agent_keep_tool_results=-1, agent_concurrency=1)
+        long, short = run(settings, [task("t", "many-reads"), task("u")], tmp_path / "r").outcomes
+        assert long.termination == "context_cap" and long.status == "report"
         assert "server" in events(tmp_path / "r", "t", "limit")[0]
+        # the final request was refused too (dreval's estimate said it fits): sent again with every result pruned
+        assert len(server.refused) == 2 and events(tmp_path / "r", "t", "error")[0]["kind"] == "context_overflow"
+        final = sent(server, "many-reads")[-1]["messages"]
+        assert all(m["content"] == OMITTED for m in final[2:-1] if m["role"] == "user")
+        # ... for that task only: the next task of the run kept every result
+        others = [m for b in server.bodies if "[scenario" not in b["messages"][1]["content"] for m in b["messages"]]
+        assert short.status == "report" and others and not any(m["content"] == OMITTED for m in others)
 
 
 def test_time_cap(make, tmp_path):

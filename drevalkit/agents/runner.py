@@ -140,6 +140,7 @@ class _TaskRun:
         self.answer: Reply | None = None  # a reply that is the report itself (openai-tools)
         self.error = ""
         self.limit_detail = ""
+        self.final_keep: int | None = None  # this task's final request prunes every result (the server said so)
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def estimate(self, request: dict[str, Any]) -> tuple[int, int]:
@@ -310,7 +311,7 @@ class _TaskRun:
         """The request that asks for the report, pruned further (all tool results as placeholders) and with fewer
         completion tokens if that is what it takes to fit the context budget; None when nothing fits."""
         budget = self.settings.agent_context_tokens
-        keeps = list(dict.fromkeys([self.protocol.keep, 0]))
+        keeps = [0] if self.final_keep == 0 else list(dict.fromkeys([self.protocol.keep, 0]))
         for keep in keeps:
             request = self.protocol.request(self.conversation, final=True, keep=keep)
             raw, estimated = self.estimate(request)
@@ -338,9 +339,9 @@ class _TaskRun:
             try:
                 reply = await self.endpoint.complete(request)
             except ContextOverflow as exc:
-                if self.protocol.keep == 0:
+                if self.final_keep == 0 or self.protocol.keep == 0:
                     return None, f"the final report request does not fit the model's context: {exc}", False
-                self.protocol.keep = 0  # prune everything and ask again
+                self.final_keep = 0  # prune every result and ask again
                 self.trace.write("error", kind="context_overflow", message=str(exc), final=True)
                 continue
             except LLMUnavailable as exc:
