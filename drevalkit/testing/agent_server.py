@@ -164,9 +164,10 @@ class ScriptedAgent:
                     state.reads.append(arguments.get("url", ""))
                 else:
                     state.unknown_called = True
-        if last["role"] == "tool" or (protocol == "mirothinker" and last["role"] == "user" and not final
-                                      and last is not messages[1]):
-            state.last_result = last.get("content") or ""
+        newest = messages[-2] if final and len(messages) > 3 else last  # the result the final prompt follows
+        if newest["role"] == "tool" or (protocol == "mirothinker" and newest["role"] == "user"
+                                        and newest is not messages[1] and str(newest["content"]).startswith("{")):
+            state.last_result = newest.get("content") or ""
         return state
 
     @staticmethod
