@@ -11,7 +11,8 @@ it read with ``[n]`` and a References list.
 A ``Script`` per task (picked by a marker in the task prompt, e.g. ``[scenario: malformed-once]``) makes it
 misbehave on purpose: malformed calls (once, or always), an unknown tool, the same query again and again, never
 stopping, citing a page it never read and a number without entry, a give-up or error message as its report, an
-empty final answer, thinking sent as ``reasoning_content``, or an endpoint that fails from a given turn on. Requests
+empty final answer, a final answer cut at the token limit, thinking sent as ``reasoning_content``, or an endpoint that
+fails from a given turn on; ``AgentServer(context_tokens=N)`` refuses longer requests as vLLM does. Requests
 for extraction ("extract what was asked", ``agent_extract``) are answered with the page's sentences that share
 words with the question.
 """
@@ -54,6 +55,7 @@ class Script:
     cite_unread: bool = False  # also cites a result it never read, and a number with no References entry
     final: str = "report"  # report, give-up, error, empty
     fail_at_turn: int | None = None  # the endpoint answers HTTP 500 from this turn on (every retry)
+    final_cut: bool = False  # the final report ends at the token limit (finish_reason "length")
     facts_per_page: int = 2
     filler_words: int = 0  # padding per note, to make turns longer (benchmarks)
 
@@ -73,6 +75,7 @@ SCENARIOS: dict[str, Script] = {
     "no-think": Script(think=False),
     "endpoint-fails": Script(fail_at_turn=3),
     "many-reads": Script(searches=2, reads=8),
+    "final-cut": Script(final_cut=True),
 }
 
 
@@ -318,6 +321,9 @@ class ScriptedAgent:
                                  script.reasoning_field else body))
         if script.reasoning_field:
             answer.reasoning = thinking
+        if script.final_cut:
+            answer.content = answer.content[: int(len(answer.content) * 0.8)]
+            answer.finish_reason = "length"
         return answer
 
     def _report(self, state: _State, script: Script, notes: list[tuple[str, ...]]) -> str:
