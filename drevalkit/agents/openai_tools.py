@@ -4,7 +4,8 @@ and the like).
 
 Two tools, ``web_search(query, num)`` and ``read_url(url, info_to_extract)``. Every call gets a ``role: tool``
 answer, errors included (malformed arguments, an unknown tool, a repeated query), so the model can recover; a
-reply without tool calls is the report. The final turn (after a limit) is sent with ``tool_choice: "none"``.
+reply without tool calls is the report (one under 40 words without a citation, such as "I will now write the report",
+gets one more turn that asks for it). The final turn (after a limit) is sent with ``tool_choice: "none"``.
 """
 
 from __future__ import annotations
