@@ -195,7 +195,7 @@ class Settings(BaseModel):
         "auto", section="tasks", description="near-duplicate detection: embedding (sentence-transformers), "
         "lexical, or auto (embedding when installed)")
     dedup_threshold: float | None = setting(section="tasks", gt=0, le=1, description="similarity at which two "
-                                            "tasks are near-duplicates (default 0.85 embedding, 0.6 lexical)")
+                                            "tasks are near-duplicates (default 0.85 embedding, 0.5 lexical)")
     searchability_min_results: int = setting(3, section="tasks", ge=1, description="distinct results a kept task's "
                                              "key queries must return")
     searchability_min_domains: int = setting(2, section="tasks", ge=1, description="distinct web sites among them")

@@ -26,6 +26,7 @@ def test_wheel_contains_data(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "drevalkit/_data/rubrics/general.json" in names
     assert "drevalkit/_data/personas/health.yaml" in names
+    assert any(n.startswith("drevalkit/tasks/prompts/") and n.endswith(".j2") for n in names)
     assert "drevalkit/_data/templates/scorecard.html.j2" in names
     assert any(n.startswith("drevalkit/quality/prompts/") and n.endswith(".j2") for n in names)
 

@@ -3,6 +3,7 @@
 from . import config, corpus, imports, rubric, score  # noqa: F401 - each module registers its commands
 from . import agent  # noqa: F401,E402 - dreval run-agent
 from . import report  # noqa: F401,E402 - dreval html, dreval leaderboard
+from . import tasks  # noqa: F401,E402 - dreval generate-tasks
 from .app import main
 
 __all__ = ["main"]
