@@ -136,6 +136,8 @@ def persona_from(item: Any, where: str, domain: str | None = None) -> Persona:
     known = set(Persona.model_fields)
     unknown = sorted(set(item) - known)
     if unknown:
+        name = item.get("name")
+        where = f"{where} ({name})" if isinstance(name, str) and name.strip() else where
         raise PersonaError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))} (persona fields: "
                            f"{', '.join(sorted(known))})")
     for name, value in item.items():

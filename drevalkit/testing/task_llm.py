@@ -89,7 +89,8 @@ class TaskScript:
 
     def __call__(self, body: dict[str, Any]) -> str | None:
         name, schema = _schema(body)
-        prompt = body["messages"][-1]["content"]
+        # the first user message holds the blocks; a repair turn after an invalid answer comes last
+        prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
         handler = {"TaskDrafts": self.drafts, "PersonaDrafts": self.personas, "Qualification": self.qualification,
                    "BaselineAnswer": self.answer, "NecessityJudgement": self.necessity,
                    "SinglePageCheck": self.single_page}.get(name)
@@ -182,7 +183,7 @@ class TaskScript:
     def qualification(self, prompt: str, schema: dict[str, Any]) -> Any:
         task = blocks(prompt).get("TASK", "")
         f = _fraction(task, "qualification")
-        confidence = self.constant_confidence if self.constant_confidence is not None else round(0.3 + 0.68 * f, 2)
+        confidence = self.constant_confidence if self.constant_confidence is not None else round(0.4 + 0.58 * f, 2)
         deep = f > 0.15 and "Summarise" not in task
         return {"reasoning": f"The task {'needs' if deep else 'does not need'} several rounds of search: it asks for "
                              "recent figures from several kinds of sources.",
