@@ -106,7 +106,9 @@ def generate_tasks(n: int | None, per_domain: int | None, out: Path, personas_di
     run_options = GenerateOptions(out=out, n=n, per_domain=per_domain, synthesize=synthesize_personas,
                                   id_prefix=id_prefix, against=list(against), as_of=as_of, resume=not no_resume)
     if dry_run:
-        run_options.searchability = bool(searchability)
+        store = open_store(settings)
+        run_options.searchability = _searchability(settings, store, searchability)
+        store.close()
         _print_plan(settings, library, run_options)
         sys.exit(EXIT_OK)
     store, llm = open_judge(settings)

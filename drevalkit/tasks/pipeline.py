@@ -819,6 +819,7 @@ class TaskRevalidator(_Pipeline):
         super().__init__(settings, store, roles, Journal(store, run_id("revalidate", tasks_file)), progress, searcher)
         self.tasks_file = Path(tasks_file)
         self.outputs = TaskOutputs(self.tasks_file)
+        self.explicit_date = bool(as_of)
         if as_of:
             self.as_of = as_of
 
@@ -861,6 +862,9 @@ class TaskRevalidator(_Pipeline):
         return record
 
     async def run(self, tasks: list[Task]) -> dict[str, Any]:
+        state = await self.journal.state()
+        if not self.explicit_date and state and state.get("status") == "running" and state.get("as_of"):
+            self.as_of = state["as_of"]  # an interrupted revalidation continues as of the day it started
         await self.journal.set_state(as_of=self.as_of, status="running")
         self.progress("qualification", 0, len(tasks))
         records = await gather_or_cancel(*(self.one(t) for t in tasks))
