@@ -202,7 +202,7 @@ def _execute(run: Callable[[], Awaitable[Any]], store: Store, journal_run: str) 
     try:
         return asyncio.run(run())
     except KeyboardInterrupt:
-        done = len(store.journal_entries(journal_run))
+        done = sum(stage != "run" for stage, _ in store.journal_entries(journal_run))
         fail(f"interrupted: {done} finished steps are recorded in the journal and no output file was written; run "
              "the same command again to continue", EXIT_INTERRUPTED)
     except LLMUnavailable as exc:
@@ -336,7 +336,7 @@ def _print_plan(settings: Settings, library: Any, options: GenerateOptions) -> N
         stdout.print(f"estimated cost at the {safe(settings.model)} price: {cost:.2f}", highlight=False)
     store = open_store(settings)
     try:
-        done = len(store.journal_entries(run_id("generate", options.out)))
+        done = sum(stage != "run" for stage, _ in store.journal_entries(run_id("generate", options.out)))
     finally:
         store.close()
     if done and options.resume:
