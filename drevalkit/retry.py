@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -17,14 +18,17 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:
-            return max(float(raw_ms) / 1000.0, 0.0)
+            value = float(raw_ms) / 1000.0
+            if math.isfinite(value):  # "nan" would make asyncio.sleep never return
+                return max(value, 0.0)
         except ValueError:
             pass
     raw = headers.get("retry-after")
     if not raw:
         return None
     try:
-        return max(float(raw), 0.0)
+        value = float(raw)
+        return max(value, 0.0) if math.isfinite(value) else None
     except ValueError:
         try:
             return max(parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)

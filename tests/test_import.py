@@ -568,3 +568,19 @@ def test_drb_and_miroeval_files_import_and_score(judge_env, tmp_path):
     assert cards["11"].status == "complete" and cards["11"].report_ref.citations == 2
     assert cards["12"].status == "failed" and "No answer found after" in cards["12"].reasons[0]
     assert cards["13"].status == "failed" and "no-response" in cards["13"].reasons[0]
+
+
+@pytest.mark.parametrize("text", [
+    "You said:" + "\n" * 3000 + "x",  # was cubic: 17 s at 3,000 newlines
+    "You said:" + "\n\n " * 3000,
+    "[" * 20000,  # was quadratic: 7 s
+    "Conversation with Gemini\n" + " \n" * 20000,  # was quadratic: 5 s
+])
+def test_chrome_rules_stay_fast_on_hostile_text(text):
+    import time
+
+    from drevalkit.reports.chrome import strip_chrome
+
+    started = time.monotonic()
+    strip_chrome(text)
+    assert time.monotonic() - started < 5

@@ -205,3 +205,13 @@ def test_concurrency_is_bounded(make_settings):
 
         results = run(many())
     assert len(results) == 8 and peak <= 2
+
+
+def test_retry_after_that_is_not_a_finite_number_is_ignored():
+    from drevalkit.retry import backoff_delay, retry_after_seconds
+
+    for bad in ("nan", "inf", "-inf", "NaN"):
+        assert retry_after_seconds({"retry-after": bad}) is None
+        assert retry_after_seconds({"retry-after-ms": bad}) is None
+    assert retry_after_seconds({"retry-after": "2"}) == 2.0
+    assert 0 <= backoff_delay(0, 1.0, 60.0, retry_after_seconds({"retry-after": "nan"})) <= 1.0

@@ -50,16 +50,18 @@ _GEMINI_DISCLAIMER = "Gemini can make mistakes, so double-check it"
 _GEMINI_PLAN = re.compile(
     r"(?:Here's|Here is|I've put together)\s+(?:a|the|my)\s+(?:research\s+)?plan\b[^\n]{0,160}?"
     r"(?:let me know[!.]?|before I start researching\.|changes\.)", re.IGNORECASE)
-_GEMINI_BUTTONS = re.compile(r"\s*Edit plan\s+(?:Start research\s*)+")
-_GEMINI_DONE = re.compile(r"\s*I've completed your research\.[^\n]{0,120}?request changes\.\s*", re.IGNORECASE)
+# No leading \s* on patterns that are searched for: on a long run of blanks that costs quadratic time.
+_GEMINI_BUTTONS = re.compile(r"Edit plan\s+(?:Start research\s*)+")
+_GEMINI_DONE = re.compile(r"I've completed your research\.[^\n]{0,120}?request changes\.\s*", re.IGNORECASE)
 _GEMINI_STATUS = re.compile(
     r"\s*[^\n]{1,200}?\s+Completed\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+(?:\d{4},?\s+)?\d{1,2}:\d{2}\s*(?:[AP]M)?\s+"
     r"Deep Research\s*")
 _GEMINI_TOOLBAR = re.compile(r"\s*(?:[^\n]{1,200}?\s+)?Contents\s+Export\s+Create\s+")
-_GEMINI_LINK_SUFFIX = re.compile(r"\[([^\]\n]*?)\s*Opens in a new window\]\(")
+_GEMINI_LINK_SUFFIX = re.compile(r"\[([^\]\n]{0,300}?)[ \t]*Opens in a new window\]\(")
 
-_CHATGPT_HEAD = re.compile(r"^\s*(?:ChatGPT\s*\n\s*)?You said:\s*\n(?P<question>.{1,20000}?)\n\s*ChatGPT said:\s*\n",
-                           re.DOTALL)
+# Line-based and bounded (at most 200 lines of question): overlapping \s* runs made the first form cubic.
+_CHATGPT_HEAD = re.compile(r"^[ \t\n]*(?:ChatGPT[ \t]*\n[ \t\n]*)?You said:[ \t]*\n(?P<question>(?:[^\n]*\n){1,200}?)"
+                           r"[ \t]*ChatGPT said:[ \t]*\n")
 _CHATGPT_SAID = re.compile(r"^\s*ChatGPT said:\s*\n")
 _CHATGPT_STATUS = re.compile(r"^[ \t]*(?:Deep )?[Rr]esearch completed in \d+\s*m(?:in(?:utes?)?)?\b[^\n]{0,120}$")
 _CHATGPT_DISCLAIMER = re.compile(r"^[ \t]*ChatGPT can make mistakes\.[^\n]{0,120}$", re.MULTILINE)
