@@ -8,10 +8,13 @@ forking dreval by declaring an entry point in the registry's group, e.g. in its 
     mysearch = "mypackage.search:make_backend"
 
 Entry points are loaded lazily, the first time a registry is asked for its names or for a name it does not have.
+A plug-in that fails to load is reported (a warning, and an error naming it when it is asked for) and skipped; the
+built-ins and the other plug-ins keep working.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar, overload
@@ -29,6 +32,7 @@ class Registry(Generic[T]):
         self.group = group  # entry-point group, e.g. "drevalkit.search_backends"
         self._items: dict[str, T] = {}
         self._discovered = False
+        self.broken: dict[str, str] = {}  # plug-ins that failed to load: name -> why
 
     @overload
     def register(self, name: str) -> Callable[[T], T]: ...
@@ -56,14 +60,17 @@ class Registry(Generic[T]):
             if point.name.lower() not in self._items:
                 try:
                     self._items[point.name.lower()] = point.load()
-                except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break dreval
-                    raise RegistryError(f"the {self.kind} plug-in {point.name!r} ({point.value}) failed to load: "
-                                        f"{type(exc).__name__}: {exc}") from None
+                except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break dreval or the others
+                    self.broken[point.name.lower()] = f"{point.value}: {type(exc).__name__}: {exc}"
+                    warnings.warn(f"the {self.kind} plug-in {point.name!r} ({point.value}) failed to load: "
+                                  f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
 
     def get(self, name: str) -> T:
         key = name.strip().lower()
         if key not in self._items:
             self._discover()
+        if key in self.broken:
+            raise RegistryError(f"the {self.kind} plug-in {name!r} failed to load ({self.broken[key]})")
         try:
             return self._items[key]
         except KeyError:

@@ -110,3 +110,12 @@ def test_scan_citations_spans_and_kinds():
         ("url", "https://z.example/a", (), ("https://z.example/a",), False),
         ("code", "`c[3]`", (), (), False),
     ]
+
+
+def test_a_run_of_thousands_of_superscript_digits_is_not_a_crash():
+    from drevalkit.reports.citations import cited_indices, parse_citations
+
+    text = "A claim" + "¹" * 10000 + ".\n\n## References\n[1] A. https://a.example/x\n"
+    citations, _ = parse_citations(text)
+    assert [c.url for c in citations] == ["https://a.example/x"]
+    assert all(n < 10000 for n in cited_indices(text))

@@ -211,3 +211,20 @@ def test_gguf_header_reader_is_bounded(tmp_path):
         context_length(tmp_path / "not.gguf")
     with pytest.raises(ValueError, match="local_context must be 0"):
         Settings(local_context=100)
+
+
+def test_gguf_header_with_nested_or_huge_arrays_is_a_gguf_error(tmp_path):
+    import struct
+
+    from drevalkit.llm.gguf import GGUFError, context_length
+
+    def string(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    nested = string("k") + struct.pack("<I", 9) + (struct.pack("<IQ", 9, 1) * 50) + struct.pack("<IQ", 4, 0)
+    huge = string("k") + struct.pack("<I", 9) + struct.pack("<IQ", 10, 1 << 62)
+    for name, body in (("nested", nested), ("huge", huge)):
+        path = tmp_path / f"{name}.gguf"
+        path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + body)
+        with pytest.raises(GGUFError):
+            context_length(path)

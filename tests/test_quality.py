@@ -224,3 +224,16 @@ def test_report_that_does_not_fit_the_judge_context_fails_once_with_both_numbers
         assert 20000 < needed < 40000  # ~90K characters of ASCII text plus the 4096 reserved for the answer
         fits, _ = judge(make_settings(server, context_tokens=128000))
         assert fits.status == "complete" and server.completions == len(rubric.dimensions)
+
+
+def test_score_report_applies_keyword_overrides_to_given_settings(make_settings, tmp_path):
+    import drevalkit
+
+    report = tmp_path / "r.md"
+    report.write_text("# Report\n\nThe bridge opened in 1998 and cost 12 million euros [1].\n")
+    with FakeOpenAIServer() as server:
+        settings = make_settings(server)
+        card = drevalkit.score_report(report, "Research bridges", settings=settings, quality=False, max_claims=1,
+                                      out=tmp_path / "elsewhere")
+    assert (tmp_path / "elsewhere" / "results" / "default").is_dir()  # the override of `out` was used
+    assert card.factcheck is not None and len(card.factcheck.claims) <= 1

@@ -16,6 +16,7 @@ _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: 
 _STRING, _ARRAY = 8, 9
 MAX_KEYS = 100_000
 MAX_STRING = 1 << 20  # a longer key or value means the file is not what it claims
+MAX_ARRAY_BYTES = 1 << 32
 
 
 class GGUFError(ValueError):
@@ -40,7 +41,9 @@ def _string(handle: BinaryIO) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _value(handle: BinaryIO, kind: int) -> object:
+def _value(handle: BinaryIO, kind: int, depth: int = 0) -> object:
+    if depth > 2:
+        raise GGUFError("metadata arrays nested too deeply")
     if kind in _SCALARS:
         return _read(handle, _SCALARS[kind])
     if kind == _STRING:
@@ -48,10 +51,15 @@ def _value(handle: BinaryIO, kind: int) -> object:
     if kind == _ARRAY:
         inner, count = int(_read(handle, "I")), int(_read(handle, "Q"))
         if inner in _SCALARS:  # skipped in one seek: tokenizer tables hold hundreds of thousands of entries
-            handle.seek(count * struct.calcsize("<" + _SCALARS[inner]), 1)
+            size = count * struct.calcsize("<" + _SCALARS[inner])
+            if size > MAX_ARRAY_BYTES:
+                raise GGUFError(f"a metadata array of {size} bytes")
+            handle.seek(size, 1)
         else:
+            if count > MAX_KEYS * 100:
+                raise GGUFError(f"a metadata array of {count} entries")
             for _ in range(count):
-                _value(handle, inner)
+                _value(handle, inner, depth + 1)
         return None
     raise GGUFError(f"unknown metadata value type {kind}")
 

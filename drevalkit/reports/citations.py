@@ -52,7 +52,8 @@ MAX_RANGE = 50
 _SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 _FROM_SUPERSCRIPT = str.maketrans(_SUPERSCRIPTS + "˒⁻", "0123456789,-")
 _NUMBERS = r"\d{1,4}(?:\s*(?:[,;，、]|[-\u2010\u2013\u2014])\s*\d{1,4})*"
-_SUP_RUN = rf"[{_SUPERSCRIPTS}]+(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]+)*"
+# bounded: reference numbers have at most 3 digits, and int() refuses runs of thousands of digits
+_SUP_RUN = rf"[{_SUPERSCRIPTS}]{{1,4}}(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]{{1,4}}){{0,20}}"
 # units (and one-letter symbols) that take a ² or ³ exponent: ``km²`` is an area, not a citation
 _UNITS = frozenset("m cm mm km nm µm μm ft in yd mi s ms kg g ha pc ly au sq mc px dm hm gm".split())
 

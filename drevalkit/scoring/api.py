@@ -45,7 +45,10 @@ async def ascore_report(
     **overrides: Any,
 ) -> Scorecard:
     """Score the report file ``report`` against ``task`` (a Task, a prompt or a task dict); see ``score_report``."""
-    settings = settings or load_settings(None, overrides)
+    if settings is None:
+        settings = load_settings(None, overrides)
+    elif overrides:  # keyword overrides apply to given settings too (validated like any settings)
+        settings = Settings.model_validate({**settings.model_dump(), **overrides})
     the_task = _task(task)
     if quality and the_task is None:
         raise ValueError("quality scoring needs a task: pass task=... or quality=False")
