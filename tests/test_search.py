@@ -477,3 +477,21 @@ def test_registry_names_and_the_old_register_function(tmp_path, backends):
         assert run(twice()) == ([SearchHit(url="https://offline.example/")],) * 2
         assert searcher.searches == 2 and searcher.cache_hits == 0
         assert store.get_search("offline", "a", settings.search_results) is None
+
+
+def test_two_instances_of_one_api_do_not_share_stored_answers(tmp_path):
+    async def search_on(server, path):
+        settings = Settings(search="searxng", searxng_url=server.url(path), home=tmp_path, backoff_base=0.01)
+        with Store(settings.store_path) as store:
+            async with httpx.AsyncClient() as client:
+                return await Searcher(make_backend(settings, store), store, settings, client=client).search("webb")
+
+    with FakeSearchServer() as a, FakeSearchServer() as b:
+        a.corpus = [{"url": "https://instance-a.example/page", "title": "a", "text": "webb telescope"}]
+        b.corpus = [{"url": "https://instance-b.example/page", "title": "b", "text": "webb telescope"}]
+        first = asyncio.run(search_on(a, "searxng"))
+        second = asyncio.run(search_on(b, "searxng"))
+        again = asyncio.run(search_on(a, "searxng"))
+    assert [h.url for h in first] == ["https://instance-a.example/page"] == [h.url for h in again]
+    assert [h.url for h in second] == ["https://instance-b.example/page"] and len(b.requests) == 1
+    assert len(a.requests) == 1  # the second search on instance A came from the store

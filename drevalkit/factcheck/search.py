@@ -64,11 +64,13 @@ class SearchBackend(Protocol):
 
     ``remote``: the backend sends requests (it needs an ``httpx.AsyncClient``, and the ``Searcher`` stores its
     answers and retries its transient failures); a backend that reads local data (``local``) sets it False. A
-    backend without the attribute is taken as remote.
+    backend without the attribute is taken as remote. ``identity`` keys its stored answers: two instances of one
+    API (e.g. two SearXNG servers) must not share them; without the attribute, the name is used.
     """
 
     name: str
     remote: bool
+    identity: str
 
     async def search(self, client: httpx.AsyncClient, query: str, k: int) -> list[SearchHit]: ...
 
@@ -129,6 +131,10 @@ class _HTTPBackend:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={redact_url(self.url)!r})"
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name} {redact_url(self.url)}"
 
     async def search(self, client: httpx.AsyncClient, query: str, k: int) -> list[SearchHit]:
         try:
@@ -386,6 +392,7 @@ class Searcher:
         self.retries = 0
         self.cache_hits = 0
         self._remote = bool(getattr(backend, "remote", True))
+        self._identity = str(getattr(backend, "identity", backend.name))  # keys the stored answers
         if client is None and self._remote and not replay:
             raise ValueError(f"the {backend.name} search backend needs an httpx.AsyncClient (client=...)")
         self._client = client
@@ -430,7 +437,7 @@ class Searcher:
 
     async def _lookup(self, query: str) -> list[SearchHit]:
         """The stored answer, else (outside replay, while the backend is usable) a new request."""
-        cached = await self.store.arun(self.store.get_search, self.backend.name, query, self.k)
+        cached = await self.store.arun(self.store.get_search, self._identity, query, self.k)
         if cached is not None:
             self.cache_hits += 1
             return cached[0]
@@ -458,7 +465,7 @@ class Searcher:
                 await asyncio.sleep(backoff_delay(attempt - 1, self.settings.backoff_base, self.settings.backoff_max,
                                                   exc.retry_after))
                 continue
-            await self.store.arun(self.store.put_search, self.backend.name, query, self.k, hits)
+            await self.store.arun(self.store.put_search, self._identity, query, self.k, hits)
             return hits
 
     def _give_up(self, exc: SearchRetryable, attempts: int) -> SearchError:
