@@ -1,0 +1,340 @@
+"""``dreval agree``: dreval's verdicts and preferences against human labels (formats: ``drevalkit.validity.labels``).
+
+dreval's side comes from result files: either read from a results folder (``--results DIR``, any folder of
+Scorecards, e.g. ``OUT/results``; each labelled report is found by the path its result recorded, else by its file
+name), or scored now with the judge settings (``score_jobs``): claim labels fact-check each labelled report (no
+task needed), pairwise labels judge each report's quality against its task. Scoring now writes ordinary results
+under ``OUT/agree/<label file name>/`` (resumable and cached like ``dreval score``: a second run makes no calls).
+
+Claims: each label is matched to one claim dreval checked in that report (``labels.match_claims``); the matched
+pairs give accuracy, Cohen's kappa over right / wrong / unknown, the confusion matrix and per-label precision and
+recall (``agreement``). dreval verdicts that failed (verification itself failed) are left out of the statistics
+and counted; labels dreval did not check are counted as not checked. Pairs: dreval prefers the report with the
+higher total (a tie when the totals differ by no more than ``tie_margin``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .. import __version__
+from ..config import Settings
+from ..files import safe_filename
+from ..leaderboard import stats
+from ..llm import LLMClient
+from ..quality.rubric import read_rubric
+from ..schemas import JudgeInfo, Scorecard, Task, utc_now
+from ..scoring import ScoreJob, ScorePlan, read_scorecard, score_jobs
+from ..store import Store
+from ..tasks.loading import load_tasks, select_task
+from . import agreement
+from .labels import DEFAULT_MIN_SIMILARITY, ClaimLabel, LabelError, PairLabel, match_claims, resolve
+
+NOT_CHECKED = "not checked"
+
+
+@dataclass
+class AgreeOptions:
+    min_similarity: float = DEFAULT_MIN_SIMILARITY
+    tie_margin: float = 0.0
+    resamples: int = stats.DEFAULT_RESAMPLES
+    seed: int = stats.DEFAULT_SEED
+    level: float = stats.DEFAULT_LEVEL
+
+
+class Estimate(BaseModel):
+    value: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, interval: stats.Interval | None) -> "Estimate | None":
+        return None if interval is None else cls(value=interval.mean, low=interval.low, high=interval.high,
+                                                 n=interval.n)
+
+
+class ClaimRow(BaseModel):
+    line: int
+    report: str
+    claim: str = ""
+    sentence: str = ""
+    label: str
+    reason: str = ""
+    source: str = ""
+    result: str = Field(default="", description="the result file dreval's verdict comes from")
+    similarity: float | None = None
+    dreval_claim: str = ""
+    dreval_sentence: str = ""
+    dreval_label: str | None = Field(default=None, description="right / wrong / unknown / failed; None: not checked")
+    dreval_rationale: str = ""
+    problem: str = ""
+
+
+class LabelCounts(BaseModel):
+    label: str
+    human: int
+    dreval: int
+    both: int
+    precision: Estimate | None = None
+    recall: Estimate | None = None
+
+
+class ClaimAgreement(BaseModel):
+    labels: int
+    no_result: int = Field(description="labels whose report has no usable fact-check result")
+    not_checked: int = Field(description="labels matched to no claim dreval checked")
+    failed: int = Field(description="matched claims whose dreval verification failed (left out)")
+    compared: int
+    accuracy: Estimate | None = None
+    kappa: Estimate | None = None
+    confusion_labels: list[str] = Field(default_factory=lambda: list(agreement.VERDICT_LABELS))
+    confusion_columns: list[str] = Field(default_factory=list)
+    confusion: list[list[int]] = Field(default_factory=list, description="rows: people's labels; columns: dreval's, "
+                                       "then failed and not checked")
+    per_label: list[LabelCounts] = Field(default_factory=list)
+
+
+class PairRow(BaseModel):
+    line: int
+    task_id: str
+    report_a: str
+    report_b: str
+    preferred: str
+    reason: str = ""
+    total_a: float | None = None
+    total_b: float | None = None
+    dreval: str | None = None
+    problem: str = ""
+
+
+class PairAgreement(BaseModel):
+    pairs: int
+    scored: int
+    human_ties: int
+    dreval_ties: int
+    tie_margin: float
+    agreement: Estimate | None = Field(default=None, description="pairs a person preferred one of; dreval's ties 1/2")
+    strict: Estimate | None = Field(default=None, description="the same, dreval's ties counted as disagreement")
+    with_ties: Estimate | None = Field(default=None, description="all pairs: dreval's a / b / tie is the person's")
+
+
+class AgreeReport(BaseModel):
+    schema_version: str = "1"
+    dreval_version: str = __version__
+    created_at: str = Field(default_factory=utc_now)
+    labels_file: str
+    kind: str
+    results: str = Field(description="where dreval's results came from")
+    scored_now: bool
+    judges: list[JudgeInfo] = Field(default_factory=list)
+    min_similarity: float
+    method: str
+    claims: ClaimAgreement | None = None
+    pairs: PairAgreement | None = None
+    claim_rows: list[ClaimRow] = Field(default_factory=list)
+    pair_rows: list[PairRow] = Field(default_factory=list)
+
+
+METHOD = ("intervals: {level:.0%} percentile bootstrap over labelled items ({resamples:,} resamples, seed {seed}): "
+          "accuracy and pairwise agreement as means of per-item scores, precision and recall as ratios of counts, "
+          "kappa on the same resamples; claims matched by word-and-number similarity >= {sim:g}, one to one")
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+def read_results(folder: Path) -> list[tuple[Path, Scorecard]]:
+    """Every result file (a Scorecard) below ``folder``; other JSON files are skipped."""
+    found = []
+    for path in sorted(Path(folder).rglob("*.json")):
+        if path.name.startswith(".") or path.name.endswith(".meta.json"):
+            continue
+        card = read_scorecard(path)
+        if card is not None:
+            found.append((path, card))
+    return found
+
+
+def find_result(results: list[tuple[Path, Scorecard]], report: Path,
+                task_id: str | None = None) -> tuple[Path, Scorecard] | None:
+    """The result of ``report`` (and of ``task_id``, when given): by the report path the result recorded, else by
+    file name when exactly one result has it."""
+    def fits(card: Scorecard) -> bool:
+        return card.report_ref is not None and (task_id is None or card.task_id == task_id)
+
+    target = report.resolve()
+    same = [(p, c) for p, c in results if fits(c) and Path(c.report_ref.path).resolve() == target]  # type: ignore[union-attr]
+    if same:
+        return same[0]
+    named = [(p, c) for p, c in results if fits(c) and Path(c.report_ref.path).name == report.name]  # type: ignore[union-attr]
+    return named[0] if len(named) == 1 else None
+
+
+def _jury(jury: list[LLMClient] | None) -> dict[str, list[LLMClient]]:
+    return {"jury": jury} if jury else {}  # judges besides the lead (score_jobs' jury)
+
+
+def _slug(path: Path) -> str:
+    digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:8]
+    return f"{safe_filename(path.stem, 50)}-{digest}"
+
+
+def agree_folder(out: Path, labels_file: Path) -> Path:
+    return Path(out) / "agree" / safe_filename(Path(labels_file).stem)
+
+
+def _check_files(paths: list[Path]) -> None:
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise LabelError(f"labelled report(s) not found: {', '.join(missing[:5])}")
+
+
+def pair_tasks(labels: list[PairLabel], labels_file: Path, tasks_file: Path | None) -> list[Task]:
+    """The task of each pair: a task file relative to the label file, or an id in ``tasks_file``."""
+    by_id = {t.id: t for t in load_tasks(tasks_file)} if tasks_file else {}
+    tasks = []
+    for label in labels:
+        path = resolve(labels_file, label.task)
+        if path.is_file():
+            tasks.append(select_task(load_tasks(path), str(label.model_extra.get("task_id") or "") or None, path))
+        elif label.task in by_id:
+            tasks.append(by_id[label.task])
+        else:
+            raise LabelError(f"{labels_file}, line {label.line}: task {label.task!r} is neither a task file (relative "
+                             "to the label file) nor an id in --tasks")
+    return tasks
+
+
+async def score_claim_reports(settings: Settings, store: Store, llm: LLMClient, labels: list[ClaimLabel],
+                              labels_file: Path, replay: bool = False, jury: list[LLMClient] | None = None,
+                              on_done: Callable[[Scorecard, bool], None] | None = None,
+                              ) -> list[tuple[Path, Scorecard]]:
+    """Fact-check every labelled report now, into ``OUT/agree/<label file>/``."""
+    reports = list(dict.fromkeys(resolve(labels_file, label.report) for label in labels))
+    _check_files(reports)
+    settings = settings.model_copy(update={"out": agree_folder(settings.out, labels_file)})
+    jobs = [ScoreJob(path, "agree", _slug(path), None) for path in reports]
+    plan = ScorePlan(quality=False, factcheck=True, replay=replay)
+    outcome = await score_jobs(settings, store, llm, jobs, plan, on_done, **_jury(jury))
+    return [(settings.layout.result(c.system, c.task_id), c) for c in outcome.cards]
+
+
+async def score_pair_reports(settings: Settings, store: Store, llm: LLMClient, labels: list[PairLabel],
+                             tasks: list[Task], labels_file: Path, jury: list[LLMClient] | None = None,
+                             on_done: Callable[[Scorecard, bool], None] | None = None,
+                             ) -> list[tuple[Path, Scorecard]]:
+    """Judge the quality of every labelled report against its pair's task now, into ``OUT/agree/<label file>/``;
+    reports with a pinned rubric are judged with it."""
+    settings = settings.model_copy(update={"out": agree_folder(settings.out, labels_file)})
+    groups: dict[str, dict[tuple[Path, str], ScoreJob]] = {}
+    for label, task in zip(labels, tasks):
+        rubric = str(resolve(labels_file, label.rubric)) if label.rubric else ""
+        for report in (label.report_a, label.report_b):
+            path = resolve(labels_file, report)
+            groups.setdefault(rubric, {})[(path.resolve(), task.id)] = ScoreJob(path, _slug(path), task.id, task)
+    _check_files([job.report_path for jobs in groups.values() for job in jobs.values()])
+    found: list[tuple[Path, Scorecard]] = []
+    for rubric, jobs in groups.items():
+        fixed = read_rubric(Path(rubric)) if rubric else None
+        plan = ScorePlan(quality=True, factcheck=False, fixed_rubric=fixed)
+        outcome = await score_jobs(settings, store, llm, list(jobs.values()), plan, on_done, **_jury(jury))
+        found += [(settings.layout.result(c.system, c.task_id), c) for c in outcome.cards]
+    return found
+
+
+# -------------------------------------------------------------------------------------------- statistics
+
+def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[tuple[Path, Scorecard]],
+                    options: AgreeOptions) -> tuple[ClaimAgreement, list[ClaimRow]]:
+    rows = [ClaimRow(line=label.line, report=label.report, claim=label.claim, sentence=label.sentence,
+                     label=label.label, reason=label.reason, source=label.source) for label in labels]
+    by_report: dict[Path, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_report.setdefault(resolve(labels_file, label.report).resolve(), []).append(i)
+    no_result = 0
+    for report, indices in by_report.items():
+        found = find_result(results, report)
+        fc = found[1].factcheck if found else None
+        if found is None or fc is None or (fc.status == "failed" and not fc.verdicts):
+            why = "no fact-check result for this report" if found is None or fc is None else \
+                f"the fact-check failed: {'; '.join(fc.reasons[:2])}"
+            for i in indices:
+                rows[i].problem = why
+            no_result += len(indices)
+            continue
+        verdicts = {v.claim_id: v for v in fc.verdicts}
+        claims = [c for c in fc.claims if c.id in verdicts]
+        matched = match_claims([labels[i] for i in indices], claims, options.min_similarity)
+        for position, i in enumerate(indices):
+            rows[i].result = str(found[0])
+            if position not in matched:
+                rows[i].problem = "not checked by dreval (no claim it checked is similar enough)"
+                continue
+            j, value = matched[position]
+            verdict = verdicts[claims[j].id]
+            rows[i].similarity = round(value, 3)
+            rows[i].dreval_claim, rows[i].dreval_sentence = claims[j].text, claims[j].sentence
+            rows[i].dreval_label, rows[i].dreval_rationale = verdict.label, verdict.rationale
+    compared = [r for r in rows if r.dreval_label in agreement.VERDICT_LABELS]
+    human = [r.label for r in compared]
+    machine = [r.dreval_label or "" for r in compared]
+    labels_order = list(agreement.VERDICT_LABELS)
+    bootstrap = dict(resamples=options.resamples, seed=options.seed, level=options.level)
+    table = agreement.confusion(human, machine, labels_order) if compared else [[0] * 3 for _ in range(3)]
+    for row_index, label in enumerate(labels_order):
+        table[row_index].append(sum(r.label == label and r.dreval_label == "failed" for r in rows))
+        table[row_index].append(sum(r.label == label and r.dreval_label is None and r.result != "" for r in rows))
+    result = ClaimAgreement(
+        labels=len(rows), no_result=no_result,
+        not_checked=sum(r.dreval_label is None and r.result != "" for r in rows),
+        failed=sum(r.dreval_label == "failed" for r in rows), compared=len(compared),
+        accuracy=Estimate.of(agreement.share_interval([float(h == m) for h, m in zip(human, machine)], **bootstrap)),
+        kappa=Estimate.of(agreement.kappa_interval(human, machine, labels_order, **bootstrap)) if compared else None,
+        confusion_columns=labels_order + ["failed", NOT_CHECKED], confusion=table,
+        per_label=[LabelCounts(label=s.label, human=s.human, dreval=s.machine, both=s.both,
+                               precision=Estimate.of(s.precision) if s.machine else None,
+                               recall=Estimate.of(s.recall) if s.human else None)
+                   for s in agreement.per_label(human, machine, labels_order, **bootstrap)],
+    )
+    return result, rows
+
+
+def pair_agreement(labels: list[PairLabel], tasks: list[Task], labels_file: Path,
+                   results: list[tuple[Path, Scorecard]], options: AgreeOptions) -> tuple[PairAgreement, list[PairRow]]:
+    rows = []
+    for label, task in zip(labels, tasks):
+        row = PairRow(line=label.line, task_id=task.id, report_a=label.report_a, report_b=label.report_b,
+                      preferred=label.preferred, reason=label.reason)
+        totals = []
+        for report in (label.report_a, label.report_b):
+            found = find_result(results, resolve(labels_file, report), task.id)
+            quality = found[1].quality if found else None
+            totals.append(quality.total if quality is not None and quality.status != "failed" else None)
+            if found is None:
+                row.problem = f"no result for {report} on task {task.id}"
+            elif totals[-1] is None:
+                row.problem = f"{report} has no quality total" + (f": {'; '.join(quality.reasons[:2])}"
+                                                                   if quality else "")
+        row.total_a, row.total_b = totals
+        if row.total_a is not None and row.total_b is not None:
+            row.dreval = agreement.machine_preference(row.total_a, row.total_b, options.tie_margin)
+        rows.append(row)
+    scored = [r for r in rows if r.dreval is not None]
+    stats_ = agreement.preference_agreement([r.preferred for r in scored],
+                                            [(r.total_a, r.total_b) for r in scored],  # type: ignore[misc]
+                                            options.tie_margin, resamples=options.resamples, seed=options.seed,
+                                            level=options.level)
+    return PairAgreement(pairs=len(rows), scored=len(scored), human_ties=stats_.human_ties,
+                         dreval_ties=stats_.machine_ties, tie_margin=options.tie_margin,
+                         agreement=Estimate.of(stats_.agreement), strict=Estimate.of(stats_.strict),
+                         with_ties=Estimate.of(stats_.with_ties)), rows
+
+
+def method_text(options: AgreeOptions) -> str:
+    return METHOD.format(level=options.level, resamples=options.resamples, seed=options.seed,
+                         sim=options.min_similarity)
