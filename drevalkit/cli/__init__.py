@@ -4,6 +4,7 @@ from . import config, corpus, imports, rubric, score  # noqa: F401 - each module
 from . import agent  # noqa: F401,E402 - dreval run-agent
 from . import report  # noqa: F401,E402 - dreval html, dreval leaderboard
 from . import tasks  # noqa: F401,E402 - dreval generate-tasks
+from . import validity  # noqa: F401,E402 - dreval stress, dreval agree
 from .app import main
 
 __all__ = ["main"]
