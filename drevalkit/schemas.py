@@ -166,6 +166,29 @@ class DimensionScore(BaseModel):
     reason: str = ""
 
 
+class JuryAgreement(BaseModel):
+    """How far the judges of a jury agree (``--judge`` given more than once)."""
+
+    judges: int
+    items: int = Field(description="criteria (or claims) judged by at least two judges")
+    statistic: Literal["krippendorff_alpha", "fleiss_kappa"]
+    value: float | None = Field(default=None, description="None: undefined (too few items, or no variation)")
+    unanimous: float | None = Field(default=None, description="share of items every judge scored (labelled) alike")
+    spread: float | None = Field(default=None, description="scores: largest difference between two judges' totals")
+    disputed: list[str] = Field(default_factory=list, description="ids of the items the judges disagree on most")
+
+
+class JurorQuality(BaseModel):
+    """One judge's own scores, kept beside the jury's mean."""
+
+    judge: JudgeInfo
+    total: float | None = None
+    dimension_scores: dict[str, float | None] = Field(default_factory=dict)
+    criterion_scores: dict[str, float] = Field(default_factory=dict, description="mean over its samples")
+    status: Status
+    reasons: list[str] = Field(default_factory=list)
+
+
 class QualityResult(BaseModel):
     rubric_hash: str
     scores: list[CriterionScore] = Field(default_factory=list)
@@ -176,6 +199,10 @@ class QualityResult(BaseModel):
     spread: Spread | None = None
     status: Status
     reasons: list[str] = Field(default_factory=list)
+    jury: list[JurorQuality] = Field(default_factory=list, description="with several judges: each one's scores "
+                                     "(the fields above are then their mean)")
+    agreement: JuryAgreement | None = Field(default=None, description="with several judges: Krippendorff's alpha "
+                                            "over the criteria")
 
 
 class Usage(BaseModel):
@@ -255,6 +282,18 @@ class Evidence(BaseModel):
     score: float = 0.0
 
 
+class JurorVerdict(BaseModel):
+    """One judge's verdict on a claim, kept beside the jury's majority."""
+
+    judge: int = Field(description="the judge's position in provenance.jury")
+    model: str = ""
+    label: VerdictLabel
+    quote: str = ""
+    rationale: str = ""
+    evidence_ids: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+
+
 class Verdict(BaseModel):
     claim_id: str
     label: VerdictLabel
@@ -266,6 +305,8 @@ class Verdict(BaseModel):
     flags: list[str] = Field(default_factory=list, description="what dreval's own checks found: a quote not in the "
                              "evidence, figures that differ from the evidence, a failed re-verification")
     reverified: bool = Field(default=False, description="sent back once: its quote was not in its evidence or its figures differed")
+    jury: list[JurorVerdict] = Field(default_factory=list, description="with several judges: each one's verdict "
+                                     "(the label above is their majority; a tie is unknown)")
 
 
 class FactCheckCounts(BaseModel):
@@ -315,6 +356,8 @@ class FactCheckResult(BaseModel):
     replay: bool = False
     status: Status
     reasons: list[str] = Field(default_factory=list)
+    agreement: JuryAgreement | None = Field(default=None, description="with several judges: Fleiss' kappa over "
+                                            "the claims every judge labelled")
 
 
 class ReportRef(BaseModel):
@@ -335,6 +378,8 @@ class Provenance(BaseModel):
     samples: int = 1
     started_at: str
     finished_at: str = ""
+    jury: list[JudgeInfo] = Field(default_factory=list, description="with several judges: all of them, the first "
+                                  "(``judge``) building rubrics and extracting claims; empty for one judge")
 
 
 class RunManifest(BaseModel):

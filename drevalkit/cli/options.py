@@ -85,6 +85,55 @@ def factcheck_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ], func)
 
 
+def jury_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--judge``, repeatable: the judges of a jury."""
+    return click.option(
+        "--judge", "judges", multiple=True, metavar="MODEL[@URL]",
+        help="A judge: MODEL@URL (an OpenAI-compatible endpoint), MODEL (the configured endpoint) or local (the "
+        "embedded model). Give it twice or more for a jury: every criterion and claim is judged by each, results "
+        "keep each judge's scores, the mean (majority for verdicts) and their agreement; the first judge builds "
+        "rubrics and extracts claims. Every judge gets the configured API key (OPENAI_API_KEY only OpenAI).")(func)
+
+
+def jury_settings(settings: Settings, specs: tuple[str, ...] | list[str]) -> list[Settings]:
+    """Settings of each ``--judge`` (the first is the lead's); the others' differ only in the judge."""
+    import os
+
+    from ..config import check_base_url, is_openai_host
+    from ..validity.jury import JudgeSpecError, parse_judge
+
+    found = []
+    for spec in specs:
+        try:
+            model, url = parse_judge(spec)
+            if model == "local" and url is None:
+                found.append(settings.model_copy(update={"backend": "local"}))
+                continue
+            url = check_base_url(url).rstrip("/") if url else settings.base_url
+        except (JudgeSpecError, ValueError) as exc:
+            fail(f"--judge {spec!r}: {exc}", EXIT_BAD_INPUT)
+        key = settings.api_key
+        openai_key = os.environ.get("OPENAI_API_KEY")
+        if key is not None and url and url != settings.base_url and openai_key \
+                and key.get_secret_value() == openai_key and not is_openai_host(url):
+            key = None  # OPENAI_API_KEY goes to OpenAI only
+        backend = "openai" if url or key else settings.backend
+        found.append(settings.model_copy(update={"backend": backend, "model": model, "base_url": url,
+                                                 "api_key": key}))
+    return found
+
+
+def open_jury(settings: list[Settings], store: Store) -> list[LLMClient]:
+    """The clients of the judges after the lead (opened by ``open_judge``)."""
+    jury = []
+    for judge_settings in settings:
+        try:
+            jury.append(open_llm(judge_settings, store))
+        except LLMUnavailable as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
+    return jury
+
+
 def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
     if overrides.pop("no_cache", False):
         overrides["cache"] = False

@@ -63,6 +63,42 @@ def dimension_table(card: Scorecard) -> Table:
     return table
 
 
+def _judge_name(judge: object) -> str:
+    model, endpoint = getattr(judge, "model", ""), getattr(judge, "endpoint", "")
+    return safe(f"{model}@{endpoint}" if endpoint else model)
+
+
+def _agreement(agreement: object) -> str:
+    value = getattr(agreement, "value", None)
+    return "undefined" if value is None else f"{value:.2f}"
+
+
+def jury_table(card: Scorecard) -> Table:
+    """Each judge's total and dimension scores beside the jury's mean, and how far they agree."""
+    q = card.quality
+    assert q is not None and q.jury
+    agreement = q.agreement
+    title = f"jury of {len(q.jury)} judges: Krippendorff's alpha {_agreement(agreement)}"
+    if agreement is not None and agreement.items:
+        title += f" over {agreement.items} criteria"
+        if agreement.spread is not None:
+            title += f", totals {agreement.spread:.2f} apart"
+    table = Table(title=title)
+    table.add_column("judge")
+    dimensions = list(q.dimension_scores)
+    for dim_id in dimensions:
+        table.add_column(safe(dim_id), justify="right")
+    table.add_column("total", justify="right")
+    for juror in q.jury:
+        table.add_row(_judge_name(juror.judge), *(_fmt(juror.dimension_scores.get(d)) for d in dimensions),
+                      _fmt(juror.total))
+    table.add_row("[bold]mean[/]", *(_fmt(q.dimension_scores[d].score) for d in dimensions),
+                  f"[bold]{_fmt(q.total)}[/]")
+    if agreement is not None and agreement.disputed:
+        table.caption = "most disputed criteria: " + ", ".join(safe(c) for c in agreement.disputed)
+    return table
+
+
 def factcheck_table(card: Scorecard) -> Table:
     fc = card.factcheck
     assert fc is not None
@@ -116,8 +152,16 @@ def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: Out
         card = scored[0]
         if card.quality is not None and card.quality.dimension_scores:
             stdout.print(dimension_table(card))
+            if card.quality.jury:
+                stdout.print(jury_table(card))
         if card.factcheck is not None:
             stdout.print(factcheck_table(card))
+            agreement = card.factcheck.agreement
+            if agreement is not None:
+                unanimous = "" if agreement.unanimous is None else f", unanimous on {_pct(agreement.unanimous)}"
+                stdout.print(f"jury of {agreement.judges} judges on the claims: Fleiss' kappa "
+                             f"{_agreement(agreement)} over {agreement.items} claims{unanimous} (verdicts are the "
+                             "majority; a tie is unknown)", highlight=False, markup=False)
             print_wrong_claims(card)
     elif scored:
         stdout.print(results_table(scored))

@@ -17,7 +17,8 @@ from ..schemas import Scorecard
 from ..scoring import BatchOutcome, JobError, ScorePlan, build_jobs, collect_reports, score_jobs
 from ..tasks.loading import TaskError
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
-from .options import build_settings, factcheck_options, judge_options, open_judge, report_options
+from .options import (build_settings, factcheck_options, judge_options, jury_option, jury_settings, open_judge,
+                      open_jury, report_options)
 from .render import plain, print_summary, stderr
 
 
@@ -32,6 +33,7 @@ from .render import plain, print_summary, stderr
 @click.option("--no-html", is_flag=True, help="Write only the result JSON, no HTML scorecard (dreval html "
               "renders it later).")
 @factcheck_options
+@jury_option
 @judge_options
 def score(no_quality: bool, no_factcheck: bool, rubric_file: Path | None, rebuild_rubrics: bool, no_html: bool,
           **options: Any) -> None:
@@ -45,6 +47,7 @@ def score(no_quality: bool, no_factcheck: bool, rubric_file: Path | None, rebuil
 @main.command()
 @report_options
 @factcheck_options
+@jury_option
 @judge_options
 def factcheck(**options: Any) -> None:
     """Fact-check REPORTS: extract claims, find evidence (cited sources first, then search), verify each claim.
@@ -59,7 +62,11 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
     picked = {name: options.pop(name) for name in
               ("reports", "report_format", "no_resume", "task_file", "task_id", "prompt", "tasks_file", "system",
                "replay")}
+    judges = options.pop("judges", ())
     settings = build_settings(options.pop("config_file"), **options)
+    members = jury_settings(settings, judges) if judges else []
+    if members:
+        settings = members[0]  # the lead judge
     try:
         jobs = build_jobs(collect_reports(picked["reports"]), system=picked["system"], task_file=picked["task_file"],
                           task_id=picked["task_id"], prompt=picked["prompt"], tasks_file=picked["tasks_file"],
@@ -72,6 +79,7 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
     plan = ScorePlan(quality=quality, factcheck=factcheck, fixed_rubric=fixed, rebuild_rubrics=rebuild_rubrics,
                      resume=not picked["no_resume"], replay=picked["replay"], html=html)
     store, llm = open_judge(settings)
+    jury = open_jury(members[1:], store)
     finished: list[Scorecard] = []
     try:
         with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -83,7 +91,7 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
                 finished.append(card)
                 progress.update(bar, advance=1, description=plain(f"{card.task_id}: {card.status}"))
 
-            outcome = asyncio.run(_score(settings, store, llm, jobs, plan, done))
+            outcome = asyncio.run(_score(settings, store, llm, jobs, plan, done, jury))
     except KeyboardInterrupt:
         fail(f"interrupted: {len(finished)} of {len(jobs)} results are finished and kept in {settings.out}; run the "
              "same command again to continue", EXIT_INTERRUPTED)
@@ -100,8 +108,10 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
     sys.exit(EXIT_OK if all(c.status == "complete" for c in cards) else EXIT_INCOMPLETE)
 
 
-async def _score(settings, store, llm, jobs, plan, done) -> BatchOutcome:  # type: ignore[no-untyped-def]
+async def _score(settings, store, llm, jobs, plan, done, jury=()) -> BatchOutcome:  # type: ignore[no-untyped-def]
     try:
-        return await score_jobs(settings, store, llm, jobs, plan, done)
+        return await score_jobs(settings, store, llm, jobs, plan, done, jury=list(jury))
     finally:
         await llm.close()
+        for judge in jury:
+            await judge.close()

@@ -46,6 +46,7 @@ class FactChecker:
     rounds: int = 2
     reranker: Reranker | None = None
     passages_per_claim: int = 5
+    jury: list[LLMClient] = field(default_factory=list)  # judges besides ``llm`` that verify every claim too
     passage_splits: int = field(default=0, init=False)  # documents split into passages (the rest came from cache)
     _passages: OrderedDict[str, tuple[str, ...]] = field(default_factory=OrderedDict, init=False, repr=False)
     _passage_chars: int = field(default=0, init=False, repr=False)
@@ -183,7 +184,7 @@ class _ReportRun:
     async def _verify(
         self, batch: list[Claim], per_claim: dict[str, list[Evidence]], round_number: int
     ) -> tuple[list[Verdict], dict[str, str]]:
-        return await verify_batch(self.checker.llm, batch, per_claim, round_number, self.usage)
+        return await verify_batch(self.checker.llm, batch, per_claim, round_number, self.usage, self.checker.jury)
 
     async def _gather(self, claim: Claim, query: str, *, first_round: bool) -> list[Evidence]:
         """Evidence for one claim: passages of its cited sources (in the first round), then of the top search
@@ -295,9 +296,10 @@ class _ReportRun:
 
 @asynccontextmanager
 async def open_factchecker(
-    settings: Settings, llm: LLMClient, store: Store, *, replay: bool = False
+    settings: Settings, llm: LLMClient, store: Store, *, replay: bool = False, jury: list[LLMClient] | None = None
 ) -> AsyncIterator[FactChecker]:
-    """Build the search backend, searcher, fetcher and ranker from settings; closes their connections after."""
+    """Build the search backend, searcher, fetcher and ranker from settings; closes their connections after. With a
+    ``jury``, claims are extracted by ``llm`` and verified by it and every judge of the jury."""
     backend = make_backend(settings, store)
     reranker = EmbeddingReranker(settings.embedding_model) if settings.embedding_model else None
     async with httpx.AsyncClient(timeout=settings.fetch_timeout) as client, Fetcher(
@@ -305,4 +307,4 @@ async def open_factchecker(
     ) as fetcher:
         searcher = Searcher(backend, store, settings, client=client, replay=replay)
         yield FactChecker(llm, searcher, fetcher, settings.max_claims, settings.rounds, reranker,
-                          settings.evidence_per_claim)
+                          settings.evidence_per_claim, list(jury or []))

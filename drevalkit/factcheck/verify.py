@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..schemas import Claim, Evidence, StrictModel, Usage, Verdict
 from .claims import PROMPTS
@@ -171,14 +173,24 @@ async def verify_batch(
     evidence_for: dict[str, list[Evidence]],
     round_number: int,
     usage: Usage,
+    jury: Sequence[LLMClient] = (),
 ) -> tuple[list[Verdict], dict[str, str]]:
     """Verdicts for the batch and the verifier's follow-up queries for its unknown claims.
 
     A verdict that does not stand (its quote is not in the passages it cites, or it is ``right`` while its figures
     differ from its quote) is sent back once with the problem named (``reverify``, on by default). If the answer
-    still does not stand, the verdict is ``unknown``. The flags are recorded either way."""
+    still does not stand, the verdict is ``unknown``. The flags are recorded either way. With a ``jury`` (judges
+    besides ``llm``), every judge verifies the batch this way and each verdict is their majority
+    (``drevalkit.validity.jury.combine_verdicts``), each judge's kept."""
     if not any(evidence_for.get(c.id) for c in claims):
         return [_unknown(c, "no evidence could be retrieved", round_number) for c in claims], {}
+    if jury:
+        from ..validity.jury import combine_verdicts
+
+        judges = [llm, *jury]
+        answers = await gather_or_cancel(*(verify_batch(j, claims, evidence_for, round_number, usage)
+                                           for j in judges))
+        return combine_verdicts([a[0] for a in answers], [a[1] for a in answers], [j.judge_info for j in judges])
     answer = await _ask(llm, claims, evidence_for, {}, usage)
     if isinstance(answer, str):
         return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}

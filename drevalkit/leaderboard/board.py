@@ -104,6 +104,10 @@ class SystemRow(BaseModel):
     cost: Estimate = Field(default_factory=Estimate)
     seconds: Estimate = Field(default_factory=Estimate)
     judge_variance: JudgeVariance | None = None
+    jury_alpha: Estimate = Field(default_factory=Estimate, description="with a jury: mean Krippendorff's alpha of "
+                                 "its judges over each report's criteria")
+    jury_kappa: Estimate = Field(default_factory=Estimate, description="with a jury: mean Fleiss' kappa of its "
+                                 "judges over each report's claims")
     tasks: list[TaskCell] = Field(default_factory=list)
 
 
@@ -151,6 +155,8 @@ class Leaderboard(BaseModel):
                                 "outside the task set")
     mixed: list[str] = Field(default_factory=list, description="what differs between the results (allow_mixed)")
     judges: list[str] = Field(default_factory=list)
+    judge_cards: dict[str, str] = Field(default_factory=dict, description="judge -> its judge card page (dreval "
+                                        "stress), relative to the output folder")
     prompt_versions: dict[str, list[str]] = Field(default_factory=dict)
 
 
@@ -343,7 +349,7 @@ def build_leaderboard(
         row.unreadable = len(unreadable_by_system.get(system, []))
         values: dict[str, list[float]] = {k: [] for k in ("total", "specific", "right_macro", "wrong_macro",
                                                            "unknown_macro", "accuracy", "reachability", "tokens",
-                                                           "cost", "seconds")}
+                                                           "cost", "seconds", "jury_alpha", "jury_kappa")}
         dims: dict[str, list[float]] = {}
         micro: dict[str, list[float]] = {"right": [], "wrong": [], "unknown": [], "verdicts": []}
         samples: list[list[float]] = []
@@ -366,6 +372,8 @@ def build_leaderboard(
                 values["seconds"].append(card.seconds)
             if _quality_used(card, include_partial):
                 assert card.quality is not None and card.quality.total is not None
+                if card.quality.agreement is not None and card.quality.agreement.value is not None:
+                    values["jury_alpha"].append(card.quality.agreement.value)
                 cell.used_quality, cell.total = True, card.quality.total
                 values["total"].append(card.quality.total)
                 samples.append(list(card.quality.samples))
@@ -394,6 +402,8 @@ def build_leaderboard(
                     if rank_by == "right":
                         rank_values[system][task] = cell.right
                         rank_samples[system][task] = []
+                if fc.agreement is not None and fc.agreement.value is not None:
+                    values["jury_kappa"].append(fc.agreement.value)
                 if fc.citation_accuracy is not None:
                     values["accuracy"].append(fc.citation_accuracy)
                 if fc.citation_reachability is not None:
@@ -416,6 +426,7 @@ def build_leaderboard(
         row.citation_accuracy = ci(values["accuracy"])
         row.citation_reachability = ci(values["reachability"])
         row.tokens, row.cost, row.seconds = ci(values["tokens"]), ci(values["cost"]), ci(values["seconds"])
+        row.jury_alpha, row.jury_kappa = ci(values["jury_alpha"]), ci(values["jury_kappa"])
         noise = stats.judge_noise(values["total"], samples)
         if noise is not None:
             row.judge_variance = JudgeVariance(**noise.__dict__)
@@ -484,6 +495,7 @@ def build_leaderboard(
     )
     dimension_names = {d: general.get(d, d) for row in rows for d in row.dimensions}
     judges = sorted({_judge_key(card) for card, _ in found.cards})
+    judge_cards = _judge_cards(root, [card for card, _ in found.cards])
     versions: dict[str, set[str]] = {}
     for card, _ in found.cards:
         for part, version in card.provenance.prompt_versions.items():
@@ -491,8 +503,24 @@ def build_leaderboard(
     return Leaderboard(
         results_dir=str(root), task_set=source, tasks=task_set, shared_tasks=shared, method=method, systems=rows,
         gaps=gaps, dimension_names=dimension_names, problems=problems, mixed=mixed, judges=judges,
-        prompt_versions={part: sorted(v) for part, v in sorted(versions.items())},
+        judge_cards=judge_cards, prompt_versions={part: sorted(v) for part, v in sorted(versions.items())},
     )
+
+
+def _judge_cards(root: Path, cards: list[Scorecard]) -> dict[str, str]:
+    """The judge card (``dreval stress``) of every judge behind the results, when one is filed in the output folder
+    the results are in (``OUT/judge-cards/``)."""
+    from ..validity.keys import card_paths
+
+    out = root.parent if root.name == "results" else root
+    found = {}
+    for card in cards:
+        for judge in [card.provenance.judge, *card.provenance.jury]:
+            page = card_paths(out, judge)[1]
+            if page.is_file():
+                found[f"{judge.model} · {judge.identity or judge.endpoint or judge.backend}"] = \
+                    page.relative_to(out).as_posix()
+    return dict(sorted(found.items()))
 
 
 def leaderboard_json(board: Leaderboard) -> str:

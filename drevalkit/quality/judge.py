@@ -8,6 +8,7 @@ server has the shared prefix cached before the other dimensions (and samples) ar
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field, create_model
@@ -95,16 +96,30 @@ def context_problem(llm: LLMClient, task: Task, report: Report, rubric: Rubric) 
 
 
 async def judge_report(
-    llm: LLMClient, task: Task, report: Report, rubric: Rubric, samples: int = 1
+    llm: LLMClient, task: Task, report: Report, rubric: Rubric, samples: int = 1, jury: Sequence[LLMClient] = ()
 ) -> tuple[QualityResult, Usage]:
+    """Judge every dimension (``samples`` times). With a ``jury`` (judges besides ``llm``), every judge judges every
+    dimension and the result is the jury's (``drevalkit.validity.jury.combine_quality``), each judge's kept."""
     usage = Usage()
-    too_long = context_problem(llm, task, report, rubric)
+    judges = [llm, *jury]
+    too_long = next((problem for judge in judges if (problem := context_problem(judge, task, report, rubric))), "")
     if too_long:
         return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[too_long]), usage
+    if jury:
+        from ..validity.jury import combine_quality
+
+        outcomes = await gather_or_cancel(*(_judge_all(judge, task, report, rubric, samples, usage)
+                                            for judge in judges))
+        return combine_quality(rubric, list(outcomes), samples, [judge.judge_info for judge in judges]), usage
+    return aggregate(rubric, await _judge_all(llm, task, report, rubric, samples, usage), samples), usage
+
+
+async def _judge_all(llm: LLMClient, task: Task, report: Report, rubric: Rubric, samples: int,
+                     usage: Usage) -> list[DimensionOutcome]:
     jobs = [(sample, dim) for sample in range(samples) for dim in rubric.dimensions]
     first = await judge_dimension(llm, task, report, jobs[0][1], jobs[0][0], usage)
     rest = await gather_or_cancel(*(judge_dimension(llm, task, report, dim, s, usage) for s, dim in jobs[1:]))
-    return aggregate(rubric, [first, *rest], samples), usage
+    return [first, *rest]
 
 
 def _spread(values: list[float]) -> Spread | None:

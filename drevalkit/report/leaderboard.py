@@ -67,6 +67,14 @@ def method_lines(board: Leaderboard) -> list[str]:
     if board.judges:
         lines.append("Judge: " + "; ".join(board.judges) + ". Prompt versions: "
                      + "; ".join(f"{part} {', '.join(v)}" for part, v in board.prompt_versions.items()) + ".")
+    if board.judge_cards:
+        lines.append("Judge cards (dreval stress): " + "; ".join(f"{judge}: {path}" for judge, path
+                                                                in board.judge_cards.items()) + ".")
+    juries = [row for row in board.systems if row.jury_alpha.mean is not None or row.jury_kappa.mean is not None]
+    if juries:
+        lines.append("Jury agreement, mean over each system's reports (1 = the judges agree fully): " + "; ".join(
+            f"{row.system}: Krippendorff's alpha {fmt(row.jury_alpha)}, Fleiss' kappa {fmt(row.jury_kappa)}"
+            for row in juries) + ".")
     return lines
 
 
@@ -246,6 +254,7 @@ def to_html(board: Leaderboard, page: Path | None = None, page_root: Path | None
     return environment().get_template("leaderboard.html.j2").render(
         board=board, policy=content_security_policy([str(style)], [str(script)]), style=style, script=script,
         links=links, fmt=fmt, counts=counts, method=method_lines(board), gaps=_gap_of(board),
+        card_links={judge: _href(root / path, page) for judge, path in board.judge_cards.items()},
         dims=list(board.dimension_names), empty=Estimate(), rank_is_ratio=board.method.rank_by.startswith("right"),
     )
 

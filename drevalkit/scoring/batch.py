@@ -53,9 +53,13 @@ async def score_jobs(
     jobs: list[ScoreJob],
     plan: ScorePlan,
     on_done: Callable[[Scorecard, bool], None] | None = None,
+    jury: list[LLMClient] | None = None,
 ) -> BatchOutcome:
     """Score ``jobs``; ``on_done(card, skipped)`` is called as each finishes. Raises ``LLMUnavailable`` when the
-    judge cannot serve the run and ``SearchError`` when the search backend is misconfigured."""
+    judge cannot serve the run and ``SearchError`` when the search backend is misconfigured. With a ``jury``
+    (judges besides ``llm``, which leads: it builds the rubrics and extracts the claims), every criterion and claim
+    is judged by every judge."""
+    jury = list(jury or [])
     outcome = BatchOutcome()
     started_at = utc_now()
 
@@ -68,11 +72,14 @@ async def score_jobs(
     async with AsyncExitStack() as stack:
         checker = None
         if plan.factcheck:
-            checker = await stack.enter_async_context(open_factchecker(settings, llm, store, replay=plan.replay))
+            checker = await stack.enter_async_context(open_factchecker(settings, llm, store, replay=plan.replay,
+                                                                       jury=jury))
         await llm.check()
+        for judge in jury:
+            await judge.check()
         rubrics = (RubricBook(settings.layout, llm, rebuild=plan.rebuild_rubrics, fixed=plan.fixed_rubric)
                    if plan.quality else None)
-        scorer = Scorer(settings, llm, rubrics, checker, html=plan.html)
+        scorer = Scorer(settings, llm, rubrics, checker, html=plan.html, jury=jury)
         outcome.cards = await scorer.score_all(jobs, on_done=done, resume=plan.resume and not plan.rebuild_rubrics)
     await asyncio.to_thread(_write_manifest, settings, llm, outcome, started_at)
     return outcome

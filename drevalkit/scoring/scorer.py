@@ -29,6 +29,7 @@ from ..report.scorecard import render_scorecard
 from ..reports.importers import ReportError, importer_for, load_report
 from ..schemas import (
     FactCheckResult,
+    JudgeInfo,
     Provenance,
     QualityResult,
     Report,
@@ -62,6 +63,10 @@ def read_scorecard(path: Any) -> Scorecard | None:
         return None
 
 
+def _identity(judge: JudgeInfo) -> tuple[str, str, str, str, str]:
+    return judge.backend, judge.model, judge.identity, judge.model_sha256, judge.structured_output
+
+
 def _internal(exc: BaseException, where: str) -> str:
     return f"internal error in the {where} ({type(exc).__name__}: {exc}); please report it"
 
@@ -76,6 +81,7 @@ class Scorer:
         rubrics: RubricBook | None,
         factchecker: FactChecker | None = None,
         html: bool = True,
+        jury: list[LLMClient] | None = None,
     ):
         if rubrics is None and factchecker is None:
             raise ValueError("nothing to score: both quality and fact-checking are off")
@@ -85,6 +91,7 @@ class Scorer:
         self.rubrics = rubrics
         self.factchecker = factchecker
         self.html = html  # write the HTML scorecard beside each result
+        self.jury = list(jury or [])  # judges besides ``llm`` that judge every criterion and claim too
 
     def _prompt_versions(self) -> dict[str, str]:
         versions = {}
@@ -103,7 +110,12 @@ class Scorer:
             input_key=self.input_key(job) or "",
             samples=self.settings.samples,
             started_at=started_at,
+            jury=self._jury_info(),
         )
+
+    def _jury_info(self) -> list[JudgeInfo]:
+        """Every judge of a jury, the lead first; empty for one judge."""
+        return [self.llm.judge_info, *(judge.judge_info for judge in self.jury)] if self.jury else []
 
     def input_key(self, job: ScoreJob) -> str | None:
         """What a result is computed from besides settings and judge: the report file's bytes and the format it is
@@ -134,6 +146,7 @@ class Scorer:
             == (now.backend, now.model, now.identity, now.model_sha256, now.structured_output)
             and previous.provenance.prompt_versions == self._prompt_versions()
             and previous.provenance.input_key == self.input_key(job)
+            and [_identity(j) for j in previous.provenance.jury] == [_identity(j) for j in self._jury_info()]
         )
         if same and self.rubrics is not None:
             rubric_hash = self.rubrics.current_hash(job.task) if job.task is not None else None
@@ -153,7 +166,8 @@ class Scorer:
             return QualityResult(rubric_hash="", status="failed", reasons=[f"rubric could not be built: {exc}"]), None
         usage.add(rubric_usage)
         try:
-            quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples)
+            quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples,
+                                                      self.jury)
         except LLMUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - the fact-check half must survive a bug here
@@ -170,6 +184,10 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001 - the quality half must survive a bug here
             return FactCheckResult(status="failed", reasons=[_internal(exc, "fact-check")])
         usage.add(check_usage)
+        if self.jury and result.verdicts:
+            from ..validity.jury import verdict_agreement
+
+            result.agreement = verdict_agreement(result, 1 + len(self.jury))
         return result
 
     async def score(self, job: ScoreJob) -> Scorecard:
