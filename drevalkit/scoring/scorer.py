@@ -27,6 +27,7 @@ from ..quality.judge import judge_report
 from ..quality.rubric import RubricBook, RubricError
 from ..report.scorecard import render_scorecard
 from ..reports.importers import ReportError, importer_for, load_report
+from ..reports.sidecar import sidecar_path
 from ..schemas import (
     FactCheckResult,
     JudgeInfo,
@@ -119,17 +120,21 @@ class Scorer:
 
     def input_key(self, job: ScoreJob) -> str | None:
         """What a result is computed from besides settings and judge: the report file's bytes and the format it is
-        read in, the task, and replay or not. None when the report cannot be read."""
+        read in, its import or agent sidecar (which can mark it failed or carry its prompt), the task, and replay or
+        not. None when the report cannot be read."""
         if job.input_key is not None:
             return job.input_key
         try:
             report_sha = hashlib.sha256(job.report_path.read_bytes()).hexdigest()
             report_format = importer_for(job.report_path, job.report_format).name
+            sidecar = sidecar_path(job.report_path)
+            sidecar_sha = hashlib.sha256(sidecar.read_bytes()).hexdigest() if sidecar.is_file() else None
         except (OSError, ReportError):
             return None
         replay = self.factchecker.searcher.replay if self.factchecker is not None else None
         task = job.task.content_key() if job.task is not None else None
-        job.input_key = stable_hash({"report": report_sha, "format": report_format, "task": task, "replay": replay})
+        job.input_key = stable_hash({"report": report_sha, "format": report_format, "task": task, "replay": replay,
+                                     "sidecar": sidecar_sha})
         return job.input_key
 
     def is_finished(self, job: ScoreJob) -> Scorecard | None:
@@ -164,6 +169,8 @@ class Scorer:
         except LLMError as exc:
             usage.add(exc.usage)
             return QualityResult(rubric_hash="", status="failed", reasons=[f"rubric could not be built: {exc}"]), None
+        except Exception as exc:  # noqa: BLE001 - e.g. OUT/rubrics not writable: the fact-check half must survive
+            return QualityResult(rubric_hash="", status="failed", reasons=[_internal(exc, "rubric stage")]), None
         usage.add(rubric_usage)
         try:
             quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples,
