@@ -256,10 +256,6 @@ class Settings(BaseModel):
             return self.temperature
         return 0.0 if self.samples == 1 else 0.7
 
-    def endpoint_label(self) -> str:
-        """The endpoint without credentials or query string, safe to record in results and messages."""
-        return redact_url(self.base_url) if self.base_url else ""
-
     def config_hash(self) -> str:
         """Hash of every field declared ``score=True`` (the judge temperature as it will be used)."""
         values = {name: getattr(self, name) for name in score_fields()}

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.config import ConfigError, Price, load_settings
+from drevalkit.config import ConfigError, Price, load_settings, redact_url
 
 
 def test_precedence_file_then_env_then_overrides(tmp_path: Path):
@@ -34,7 +34,7 @@ def test_secrets_never_in_dumps_or_endpoint_label(tmp_path: Path):
     )
     assert "sk-very-secret" not in repr(settings)
     assert "sk-very-secret" not in settings.model_dump_json()
-    assert settings.endpoint_label() == "https://judge.example:8443/v1"
+    assert redact_url(settings.base_url) == "https://judge.example:8443/v1"
     with pytest.raises(ConfigError) as info:
         load_settings(None, {"api_key": "sk-very-secret", "samples": 0}, environ={})
     assert "sk-very-secret" not in str(info.value)

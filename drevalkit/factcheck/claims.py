@@ -337,12 +337,6 @@ def _bounded_spans(block: str, limit: int | None = None) -> list[tuple[int, int]
     return spans
 
 
-def bounded_pieces(block: str, limit: int | None = None) -> list[str]:
-    """``block`` in pieces of at most ``limit`` characters, cut at the last sentence end (or space) before it."""
-    pieces = [block[start:end].strip() for start, end in _bounded_spans(block, limit)]
-    return [piece for piece in pieces if piece]
-
-
 def _sentence_starts(nlp: Any, text: str) -> list[int]:
     """Offsets in ``text`` where the splitter starts a sentence (the first is always 0)."""
     starts = [0]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ipaddress
-import re
 import socket
 import time
 import zlib
@@ -39,6 +38,7 @@ from .extract import (  # noqa: F401 - extract_text and the type sets are also u
     PDF_TYPE,
     TEXT_TYPES,
     ExtractionError,
+    _one_line,
     extract_async,
     extract_text,
 )
@@ -51,7 +51,6 @@ _SNIFFED_TYPES = frozenset({"", "application/octet-stream"})
 
 _LOCAL_NAMES = ("localhost", "metadata.google.internal")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_SPACE = re.compile(r"\s+")
 
 
 def is_public_address(ip: str) -> bool:
@@ -108,10 +107,6 @@ def _parse_content_type(value: str) -> tuple[str, str | None]:
         if key.strip().lower() == "charset" and val.strip():
             charset = val.strip().strip("\"'")
     return mime.strip().lower(), charset
-
-
-def _one_line(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
 
 
 @dataclass(frozen=True)
