@@ -85,12 +85,11 @@ def _normal(text: str) -> str:
 
 
 def quote_in(quote: str, passages: list[str]) -> bool:
-    """True if ``quote`` (at least a few words; an ellipsis may skip text, each piece two words or more) occurs,
-    in order and at word boundaries, in one of ``passages``."""
+    """True if ``quote`` occurs, in order and at word boundaries, in one of ``passages``. An ellipsis may skip
+    text, but some piece must hold a few words on its own ("the ... and ... the" proves nothing)."""
     pieces = [_normal(p).strip(" '\".,;:") for p in _ELLIPSIS.split(quote)]
     pieces = [p for p in pieces if p]
-    if sum(len(p.split()) for p in pieces) < MIN_QUOTE_WORDS or (len(pieces) > 1 and
-                                                                 min(len(p.split()) for p in pieces) < 2):
+    if not pieces or max(len(p.split()) for p in pieces) < MIN_QUOTE_WORDS:
         return False
     patterns = [re.compile(r"(?<!\w)" + re.escape(piece) + r"(?!\w)") for piece in pieces]
     for passage in map(_normal, passages):
