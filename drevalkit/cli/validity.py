@@ -139,10 +139,11 @@ def _print_stress(run: Any) -> None:
     table = Table(title=f"dreval stress: {safe(run.judge.model)} ({len(run.reports)} report"
                         f"{'' if len(run.reports) == 1 else 's'}, threshold {run.threshold:g})")
     for column, justify in (("probe", "left"), ("expected", "left"), ("shift [95% CI]", "right"),
-                            ("moved", "right"), ("n", "right"), ("flag", "left"), ("finding", "left")):
+                            ("moved", "right"), ("reports", "right"), ("flag", "left"), ("finding", "left")):
         table.add_column(column, justify=justify, overflow="fold")
     for result in run.results:
-        n = f"{result.reports}" + (f"/{result.variants}v" if result.variants and result.unit == "points" else "")
+        n = f"{result.reports}" + (f" ({result.variants} var.)" if result.variants and result.unit == "points" else
+                                   " trials" if result.unit == "share" else "")
         moved = "—" if result.moved is None else f"{100 * result.moved:.0f}%"
         extra = ""
         if result.injection_success is not None:
