@@ -258,3 +258,16 @@ def test_dreval_agree_refuses_bad_input(judge_env, tmp_path):
     pairs.write_text('{"task": "no-such-task", "report_a": "a.md", "report_b": "b.md", "preferred": "a"}\n')
     result = invoke("agree", pairs)
     assert result.exit_code == 2 and "neither a task file" in result.stderr
+
+
+def test_dreval_agree_without_the_cited_pages_says_how_to_get_them(judge_env, judge_server, tmp_path):
+    judge_server.responder = rule_judge.respond
+    result = invoke("agree", LABELS / "claims.jsonl")  # the corpus was never indexed
+    assert result.exit_code == 1
+    assert "--corpus samples/corpus" in result.stderr and "76 without a result" in result.output
+    report = AgreeReport.model_validate_json((tmp_path / "dreval-out" / "agree" / "claims" /
+                                              "agreement.json").read_text())
+    assert report.claims.compared == 0 and report.claims.accuracy is None
+    assert all("no evidence retrieved" in row.problem for row in report.claim_rows)
+    fixed = invoke("agree", LABELS / "claims.jsonl", "--corpus", SAMPLES / "corpus")  # failed results are redone
+    assert fixed.exit_code == 0 and "accuracy" in fixed.output

@@ -259,6 +259,10 @@ def agree(labels_file: Path, results_dir: Path | None, tasks_file: Path | None, 
     if kind == "claims":
         report.claims, report.claim_rows = claim_agreement(labels, labels_file, results, agree_options)  # type: ignore[arg-type]
         _print_claims(report, show)
+        if any("no evidence retrieved" in row.problem for row in report.claim_rows):
+            stderr.print("no evidence was found for some labelled reports: index the pages they cite first "
+                         "(dreval corpus add DIR, or --corpus DIR; for the shipped labels: --corpus samples/corpus)",
+                         highlight=False, markup=False, soft_wrap=True)
     else:
         report.pairs, report.pair_rows = pair_agreement(labels, tasks, labels_file, results, agree_options)  # type: ignore[arg-type]
         _print_pairs(report, show)

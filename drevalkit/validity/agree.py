@@ -260,7 +260,7 @@ def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[t
     for report, indices in by_report.items():
         found = find_result(results, report)
         fc = found[1].factcheck if found else None
-        if found is None or fc is None or (fc.status == "failed" and not fc.verdicts):
+        if found is None or fc is None or fc.status == "failed":  # no verdict stands on evidence there
             why = "no fact-check result for this report" if found is None or fc is None else \
                 f"the fact-check failed: {'; '.join(fc.reasons[:2])}"
             for i in indices:
