@@ -35,6 +35,8 @@ def test_figures_and_mismatches():
     assert not mismatches("Congress capped costs at $8bn in 2011.", PASSAGE)
     assert not mismatches("It cost about US$8.5 billion.", PASSAGE)  # hedged: within 10%
     assert not mismatches("It launched with 3 instruments.", "It was approved in 2011.")  # no figure of that kind
+    assert mismatches("It launched in 2024.", "It launched on 25 December 2021.")  # years match exactly
+    assert not mismatches("It launched in 2021.", "It launched on 25 December 2021.")
 
 
 CLAIMS = [

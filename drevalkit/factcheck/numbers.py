@@ -74,7 +74,8 @@ def mismatches(claim: str, evidence: str) -> list[tuple[Figure, list[Figure]]]:
     problems = []
     for mine in figures(claim):
         others = theirs.get(mine.kind, [])
-        tolerance = HEDGED_TOLERANCE if mine.hedged else REL_TOLERANCE
+        # a year is a label, not a quantity: 2021 and 2024 differ, however close in ratio
+        tolerance = 0.0 if mine.kind == "year" else HEDGED_TOLERANCE if mine.hedged else REL_TOLERANCE
         if others and not any(_same(mine.value, other.value, tolerance) for other in others):
             problems.append((mine, others))
     return problems
