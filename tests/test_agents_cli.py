@@ -16,10 +16,8 @@ from drevalkit.cli import main
 from drevalkit.schemas import Scorecard
 from drevalkit.testing import rule_judge
 from drevalkit.testing.agent_server import AgentServer
-from drevalkit.testing.search_server import FakeSearchServer
-from drevalkit.testing.static_site import StaticSite
 
-from .test_agents_run import CORPUS, corpus_docs
+from .test_agents_run import agent, web  # noqa: F401 - the same served corpus and scripted agent
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = {
@@ -33,19 +31,6 @@ PROMPTS = {
 
 def invoke(*args, env=None):
     return CliRunner(env=env).invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def web():
-    with StaticSite(CORPUS) as site, FakeSearchServer() as search:
-        search.corpus = corpus_docs(site)
-        yield site, search
-
-
-@pytest.fixture
-def agent():
-    with AgentServer() as server:
-        yield server
 
 
 def write_tasks(path: Path, ids: list[str]) -> Path:
