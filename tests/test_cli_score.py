@@ -92,11 +92,13 @@ def test_batch_folder_with_bad_inputs_records_every_outcome(judge_env, judge_ser
 
 def test_injected_faults_are_retried_and_repaired_to_complete_results(judge_env, tmp_path, monkeypatch):
     transient, invalid = ["429", "500", "timeout", "429"], ["invalid_json", "schema_violation", "garbage"]
-    with FakeOpenAIServer(hang_seconds=1.0) as server:
+    # a wide margin between the client timeout and the hang: on a loaded machine an ordinary call can take a
+    # second, and a timeout it met would be one retry more than the faults planted
+    with FakeOpenAIServer(hang_seconds=4.0) as server:
         # the first requests meet these faults (which request gets which depends on scheduling; the totals do not)
         server.faults.extend(["429", "invalid_json", "500", "schema_violation", "timeout", "garbage", "429"])
         monkeypatch.setenv("DREVAL_BASE_URL", server.url)
-        monkeypatch.setenv("DREVAL_TIMEOUT", "0.5")
+        monkeypatch.setenv("DREVAL_TIMEOUT", "3")
         monkeypatch.setenv("DREVAL_MAX_RETRIES", "5")  # enough for one call to meet every transient fault
         monkeypatch.setenv("DREVAL_INVALID_RETRIES", "3")
         reports = tmp_path / "faulty"
