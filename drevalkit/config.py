@@ -103,11 +103,16 @@ class Price(BaseModel):
 SECTIONS = ("judge", "local", "search", "fetch", "factcheck", "tasks", "output", "agent")
 
 
-def setting(default: Any = None, *, section: str, score: bool = False, **field: Any) -> Any:
+def setting(default: Any = None, *, section: str, score: bool = False, when: tuple[str, str] | None = None,
+            **field: Any) -> Any:
     """A settings field declared with its section and whether it can change a score. The config hash and the
-    resume key are computed from the ``score=True`` fields, so they cannot drift from the code."""
+    resume key are computed from the ``score=True`` fields, so they cannot drift from the code. ``when=(name,
+    value)`` says the field is used only while setting ``name`` is ``value`` (a search backend's URL), so changing
+    it re-scores only the runs that use it."""
     assert section in SECTIONS, section
-    extra = {"section": section, "score": score}
+    extra: dict[str, Any] = {"section": section, "score": score}
+    if when is not None:
+        extra["when"] = list(when)
     if "default_factory" in field:
         return Field(json_schema_extra=extra, **field)
     return Field(default=default, json_schema_extra=extra, **field)
@@ -150,10 +155,13 @@ class Settings(BaseModel):
     search_results: int = setting(5, section="search", score=True, ge=1, le=20, description="results per query")
     search_concurrency: int = setting(4, section="search", ge=1)
     search_timeout: float = setting(10.0, section="search", gt=0, description="seconds per local (store) search")
-    serper_url: str = setting("https://google.serper.dev/search", section="search", score=True)
-    searxng_url: str | None = setting(section="search", score=True)
-    tavily_url: str = setting("https://api.tavily.com/search", section="search", score=True)
-    brave_url: str = setting("https://api.search.brave.com/res/v1/web/search", section="search", score=True)
+    serper_url: str = setting("https://google.serper.dev/search", section="search", score=True,
+                              when=("search", "serper"))
+    searxng_url: str | None = setting(section="search", score=True, when=("search", "searxng"))
+    tavily_url: str = setting("https://api.tavily.com/search", section="search", score=True,
+                              when=("search", "tavily"))
+    brave_url: str = setting("https://api.search.brave.com/res/v1/web/search", section="search", score=True,
+                             when=("search", "brave"))
     serper_api_key: SecretStr | None = setting(section="search")
     tavily_api_key: SecretStr | None = setting(section="search")
     brave_api_key: SecretStr | None = setting(section="search")
@@ -257,10 +265,16 @@ class Settings(BaseModel):
         return 0.0 if self.samples == 1 else 0.7
 
     def config_hash(self) -> str:
-        """Hash of every field declared ``score=True`` (the judge temperature as it will be used)."""
-        values = {name: getattr(self, name) for name in score_fields()}
+        """Hash of every field declared ``score=True`` that this run uses (the judge temperature as it will be
+        used; a backend's URL only when that backend is chosen)."""
+        values = {name: getattr(self, name) for name in score_fields() if self.in_use(name)}
         values["temperature"] = self.judge_temperature()
         return stable_hash(values)
+
+    def in_use(self, name: str) -> bool:
+        """False for a setting that only matters with another backend than the one chosen."""
+        when = (Settings.model_fields[name].json_schema_extra or {}).get("when")
+        return when is None or getattr(self, when[0]) == when[1]  # type: ignore[index]
 
     def price_for(self, model: str) -> Price | None:
         return self.prices.get(model)

@@ -97,3 +97,16 @@ def test_price_cost_counts_cached_tokens_at_their_rate():
     assert price.cost(prompt_tokens=1_000_000, cached_tokens=400_000, completion_tokens=100_000) == pytest.approx(
         0.6 * 2.0 + 0.4 * 0.5 + 0.1 * 8.0
     )
+
+
+def test_a_backend_url_changes_the_hash_only_when_that_backend_is_used():
+    from drevalkit.config import Settings
+
+    serper = Settings(search="serper")
+    assert serper.model_copy(update={"tavily_url": "https://t.example/s"}).config_hash() == serper.config_hash()
+    assert serper.model_copy(update={"serper_url": "https://s.example/s"}).config_hash() != serper.config_hash()
+    local = Settings()
+    for name in ("serper_url", "tavily_url", "brave_url", "searxng_url"):
+        assert local.model_copy(update={name: "https://x.example/s"}).config_hash() == local.config_hash(), name
+    searxng = Settings(search="searxng", searxng_url="http://a.example/search")
+    assert searxng.model_copy(update={"searxng_url": "http://b.example/search"}).config_hash() != searxng.config_hash()

@@ -13,7 +13,7 @@ from .render import plain, stdout
 @main.command("config")
 @config_option
 def show_config(config_file: Path | None) -> None:
-    """Show the effective settings by section (secrets masked; * marks settings that can change a score)."""
+    """Show the effective settings by section (secrets masked; * marks settings that can change this run's scores)."""
     settings = build_settings(config_file)
     shown = settings.model_dump(mode="json")
     affecting = set(score_fields())
@@ -26,7 +26,7 @@ def show_config(config_file: Path | None) -> None:
                 value = "set (hidden)" if value else None
             elif name.endswith("_url") and value:
                 value = redact_url(value)
-            mark = " *" if name in affecting else ""
+            mark = " *" if name in affecting and settings.in_use(name) else ""
             stdout.print(plain(f"{name} = {value!r}{mark}"), highlight=False, markup=False)
         stdout.print("")
     stdout.print(plain(f"store = {str(settings.store_path)!r}"), highlight=False, markup=False)
