@@ -147,3 +147,32 @@ def test_a_killed_run_restarts_without_redoing_finished_tasks(env, web, tmp_path
         lines = (out / f"{task_id}.trace.jsonl").read_text().splitlines()
         assert json.loads(lines[0])["event"] == "start" and json.loads(lines[-1])["event"] == "end"
         assert sum(json.loads(line)["event"] == "start" for line in lines) == 1
+
+
+def test_the_offline_trial_in_the_readme(judge_env, judge_server, tmp_path):
+    """README "Trying it without a model": the scripted agent as its own process, the sample corpus for search and
+    pages (no private addresses needed: pages come from the store), then scoring what it wrote."""
+    server = subprocess.Popen([sys.executable, "-m", "drevalkit.testing.agent_server"], stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        first = server.stdout.readline()
+        assert "a stand-in, not a model" in first, first
+        url = first.split(" at ", 1)[1].split()[0]
+        assert invoke("corpus", "add", ROOT / "samples" / "corpus").exit_code == 0
+        out = tmp_path / "reports" / "scripted"
+        result = invoke("run-agent", "--tasks", ROOT / "samples" / "tasks.jsonl", "--base-url", url, "--model",
+                        "test-agent", "--protocol", "mirothinker", "--search", "local", "--out", out)
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 0
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "3 reports, 0 failed" in result.output
+    for task_id in ("jwst-cost", "jwst-launch", "jwst-results"):
+        meta = json.loads((out / f"{task_id}.meta.json").read_text())
+        assert meta["agent"]["termination"] == "finished" and not meta["agent"]["unread_citations"]
+        assert all(c["read"] and c["url"].startswith("https://") for c in meta["agent"]["citations"])
+    judge_server.responder = rule_judge.respond
+    scored = invoke("score", out, "--tasks", ROOT / "samples" / "tasks.jsonl", "--max-claims", 4)
+    assert scored.exit_code == 0, scored.output + scored.stderr
+    cards = [card(p) for p in (tmp_path / "dreval-out" / "results" / "scripted").glob("*.json")]
+    assert len(cards) == 3 and all(c.status == "complete" and c.factcheck.claims for c in cards)

@@ -19,6 +19,7 @@ words with the question.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -425,4 +426,24 @@ class AgentServer(FakeOpenAIServer):
         return status, payload, headers
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Serve the scripted agent so a person can try ``dreval run-agent`` without a model or GPU: prints the base URL
+    and model name, then serves (both protocols) until interrupted (Ctrl-C, or kill)."""
+    parser = argparse.ArgumentParser(prog="python -m drevalkit.testing.agent_server", description=main.__doc__)
+    parser.add_argument("--model", default="test-agent", help="the model name it answers to (default test-agent)")
+    args = parser.parse_args(argv)
+    with AgentServer(model=args.model) as server:
+        print(f"scripted agent (a stand-in, not a model) at {server.url}  model {server.model}", flush=True)
+        print(f"  dreval run-agent --base-url {server.url} --model {server.model} --protocol mirothinker ...",
+              flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
 __all__ = ["SCENARIOS", "AgentServer", "Answer", "Script", "ScriptedAgent"]
+
+
+if __name__ == "__main__":
+    main()
