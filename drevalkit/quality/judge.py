@@ -2,11 +2,14 @@
 
 Prompt layout for prefix caching: the fixed instructions, the task and the report come first and are identical in
 every call for a report; only the dimension and its criteria (the last part) vary. The first call runs alone so the
-server has the shared prefix cached before the other dimensions (and samples) are sent in parallel.
+server has the shared prefix cached before the other dimensions (and samples) are sent in parallel. That shared
+part is rendered once per report (fencing the report is CPU work on report-sized text) in a worker thread, off the
+event loop, and reused for every dimension, sample and juror.
 """
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,20 +58,40 @@ class DimensionOutcome:
     error: str = ""
 
 
-def judge_messages(task: Task, report: Report, dimension: Dimension) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class JudgePrompt:
+    """The part of every judging prompt of one report that does not depend on the dimension: the system prompt and
+    the task and report context, rendered once."""
+
+    system: str
+    context: str
+
+    def messages(self, dimension: Dimension) -> list[dict[str, str]]:
+        varying = PROMPTS.render("judge_dimension.j2", dimension=dimension)
+        return [{"role": "system", "content": self.system},
+                {"role": "user", "content": self.context + "\n\n" + varying}]
+
+
+def judge_prompt(task: Task, report: Report) -> JudgePrompt:
+    """Render the shared part of a report's judging prompts (CPU work on report-sized text)."""
     general = load_general_rubric()
-    system = PROMPTS.render("judge_system.j2", scale=general.score_scale, bands=general.score_bands)
-    shared = PROMPTS.render("judge_context.j2", task=task, report_text=report.text)
-    varying = PROMPTS.render("judge_dimension.j2", dimension=dimension)
-    return [{"role": "system", "content": system}, {"role": "user", "content": shared + "\n\n" + varying}]
+    return JudgePrompt(
+        system=PROMPTS.render("judge_system.j2", scale=general.score_scale, bands=general.score_bands),
+        context=PROMPTS.render("judge_context.j2", task=task, report_text=report.text),
+    )
+
+
+def judge_messages(task: Task, report: Report, dimension: Dimension) -> list[dict[str, str]]:
+    """One dimension's prompt on its own; judging a whole report renders ``judge_prompt`` once instead."""
+    return judge_prompt(task, report).messages(dimension)
 
 
 async def judge_dimension(
-    llm: LLMClient, task: Task, report: Report, dimension: Dimension, sample: int, usage: Usage
+    llm: LLMClient, prompt: JudgePrompt, dimension: Dimension, sample: int, usage: Usage
 ) -> DimensionOutcome:
     model = judgement_model(dimension)
     try:
-        result = await llm.structured(judge_messages(task, report, dimension), model, sample=sample)
+        result = await llm.structured(prompt.messages(dimension), model, sample=sample)
     except LLMUnavailable:
         raise
     except LLMError as exc:
@@ -79,19 +102,22 @@ async def judge_dimension(
     return DimensionOutcome(dimension.id, sample, judgements)
 
 
-def context_problem(llm: LLMClient, task: Task, report: Report, rubric: Rubric) -> str:
-    """Why the report cannot fit the judge's context window (one line with both numbers), or "" if it can or the
-    window is unknown. Checked once before judging instead of failing every dimension on its own."""
+def prompt_tokens(prompt: JudgePrompt, rubric: Rubric) -> int:
+    """Estimated tokens of the longest judging prompt of the report (a scan of report-sized text: run it off the
+    event loop)."""
+    return max(estimate_messages_tokens(prompt.messages(d)) for d in rubric.dimensions)
+
+
+def context_problem(llm: LLMClient, tokens: int) -> str:
+    """Why a prompt of ``tokens`` and the answer cannot fit the judge's context window (one line with both numbers),
+    or "" if they can or the window is unknown. Checked once before judging instead of failing every dimension."""
     context = llm.backend.context_tokens
-    if not context:
-        return ""
-    prompt = max(estimate_messages_tokens(judge_messages(task, report, d)) for d in rubric.dimensions)
-    needed = prompt + llm.settings.max_tokens
-    if needed <= context:
+    needed = tokens + llm.settings.max_tokens
+    if not context or needed <= context:
         return ""
     setting = "local_context" if llm.backend.name == "local" else "context_tokens"
     return (f"the report does not fit the judge's context: judging it needs about {needed} tokens (a prompt of "
-            f"about {prompt} with the report, plus {llm.settings.max_tokens} for the answer) but the judge has "
+            f"about {tokens} with the report, plus {llm.settings.max_tokens} for the answer) but the judge has "
             f"{context} ({setting}); use a judge with a longer context")
 
 
@@ -102,23 +128,25 @@ async def judge_report(
     dimension and the result is the jury's (``drevalkit.validity.jury.combine_quality``), each judge's kept."""
     usage = Usage()
     judges = [llm, *jury]
-    too_long = next((problem for judge in judges if (problem := context_problem(judge, task, report, rubric))), "")
-    if too_long:
-        return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[too_long]), usage
+    prompt = await asyncio.to_thread(judge_prompt, task, report)
+    if any(judge.backend.context_tokens for judge in judges):
+        tokens = await asyncio.to_thread(prompt_tokens, prompt, rubric)
+        too_long = next((problem for judge in judges if (problem := context_problem(judge, tokens))), "")
+        if too_long:
+            return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[too_long]), usage
     if jury:
         from ..validity.jury import combine_quality
 
-        outcomes = await gather_or_cancel(*(_judge_all(judge, task, report, rubric, samples, usage)
-                                            for judge in judges))
+        outcomes = await gather_or_cancel(*(_judge_all(judge, prompt, rubric, samples, usage) for judge in judges))
         return combine_quality(rubric, list(outcomes), samples, [judge.judge_info for judge in judges]), usage
-    return aggregate(rubric, await _judge_all(llm, task, report, rubric, samples, usage), samples), usage
+    return aggregate(rubric, await _judge_all(llm, prompt, rubric, samples, usage), samples), usage
 
 
-async def _judge_all(llm: LLMClient, task: Task, report: Report, rubric: Rubric, samples: int,
+async def _judge_all(llm: LLMClient, prompt: JudgePrompt, rubric: Rubric, samples: int,
                      usage: Usage) -> list[DimensionOutcome]:
     jobs = [(sample, dim) for sample in range(samples) for dim in rubric.dimensions]
-    first = await judge_dimension(llm, task, report, jobs[0][1], jobs[0][0], usage)
-    rest = await gather_or_cancel(*(judge_dimension(llm, task, report, dim, s, usage) for s, dim in jobs[1:]))
+    first = await judge_dimension(llm, prompt, jobs[0][1], jobs[0][0], usage)
+    rest = await gather_or_cancel(*(judge_dimension(llm, prompt, dim, s, usage) for s, dim in jobs[1:]))
     return [first, *rest]
 
 

@@ -203,7 +203,7 @@ class Scorer:
             system=job.system,
             task_id=job.task_id,
             task=job.task,
-            provenance=self._provenance(job, started_at),
+            provenance=await asyncio.to_thread(self._provenance, job, started_at),  # reads and hashes the report
             status="failed",
         )
         usage = Usage()
@@ -212,21 +212,7 @@ class Scorer:
         try:
             if job.problem:
                 raise ReportError(job.problem)
-            report = await asyncio.to_thread(
-                load_report,
-                job.report_path,
-                system=job.system,
-                task_id=job.task_id,
-                max_bytes=int(self.settings.max_report_mb * 1_000_000),
-                format_name=job.report_format,
-            )
-            card.report_ref = ReportRef(
-                path=str(job.report_path),
-                sha256=hashlib.sha256(report.text.encode("utf-8")).hexdigest(),
-                words=len(report.text.split()),
-                source_format=report.source_format,
-                citations=len(report.citations),
-            )
+            report, card.report_ref = await asyncio.to_thread(self._load, job)
             parts = []
             if self.rubrics is not None:
                 if job.task is None:
@@ -250,12 +236,31 @@ class Scorer:
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
-        self._write(card, rubric, report)
+        await asyncio.to_thread(self._write, card, rubric, report)
         return card
+
+    def _load(self, job: ScoreJob) -> tuple[Report, ReportRef]:
+        """The report and its reference (hash and word count of the whole text): report-sized work for a thread."""
+        report = load_report(
+            job.report_path,
+            system=job.system,
+            task_id=job.task_id,
+            max_bytes=int(self.settings.max_report_mb * 1_000_000),
+            format_name=job.report_format,
+        )
+        ref = ReportRef(
+            path=str(job.report_path),
+            sha256=hashlib.sha256(report.text.encode("utf-8")).hexdigest(),
+            words=len(report.text.split()),
+            source_format=report.source_format,
+            citations=len(report.citations),
+        )
+        return report, ref
 
     def _write(self, card: Scorecard, rubric: Rubric | None, report: Report | None = None) -> None:
         """The result JSON always; the HTML page (unless turned off) when it renders (a rendering bug is recorded,
-        not fatal). With pages off, an earlier page of this result is removed rather than left stale."""
+        not fatal). With pages off, an earlier page of this result is removed rather than left stale. Blocking file
+        I/O and rendering of the whole report: called in a worker thread."""
         page: str | None = None
         if self.html:
             try:
