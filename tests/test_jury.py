@@ -12,14 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
+from drevalkit.llm.factory import JudgeSpecError, jury_settings, parse_judge
 from drevalkit.quality.judge import CriterionJudgement, DimensionOutcome, aggregate
 from drevalkit.quality.rubric import read_rubric
 from drevalkit.schemas import JudgeInfo, Scorecard, Verdict
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.validity import agreement as A
-from drevalkit.validity.jury import (JudgeSpecError, combine_quality, combine_verdicts, parse_judge,
-                                     verdict_agreement)
+from drevalkit.validity.jury import combine_quality, combine_verdicts, verdict_agreement
 
 from .test_stress import fair, judge_with
 
@@ -40,9 +40,10 @@ def test_parse_judge():
     assert parse_judge("org/model@v2@https://h/v1") == ("org/model@v2", "https://h/v1")
     assert parse_judge("gpt-4.1-mini") == ("gpt-4.1-mini", None)
     assert parse_judge(" local ") == ("local", None)
-    for bad in ("", "http://h/v1"):
-        with pytest.raises(JudgeSpecError):
+    for bad, why in (("", "MODEL, MODEL@URL or local"), ("http://h/v1", "give the model too")):
+        with pytest.raises(JudgeSpecError, match=why) as caught:
             parse_judge(bad)
+        assert caught.value.spec == bad and str(caught.value).startswith(f"judge {bad!r}: ")
 
 
 def _outcomes(scores: dict[str, float], failed: set[str] = frozenset()) -> list[DimensionOutcome]:
@@ -157,6 +158,31 @@ def _card(out: Path, system: str, task: str) -> Scorecard:
     return Scorecard.model_validate_json((out / "results" / system / f"{task}.json").read_text())
 
 
+def check_two_judges(card: Scorecard) -> None:
+    """The demo report judged by test-judge (``fair``, the rule-based verifier) and judge-b (``doubtful_verifier``):
+    each judge's scores and verdicts are kept, the card's are the jury's, and their agreement is the one they give."""
+    q, fc = card.quality, card.factcheck
+    assert [j.model for j in card.provenance.jury] == ["test-judge", "judge-b"]
+    assert card.provenance.judge.model == "test-judge"  # the lead
+    assert [j.judge.model for j in q.jury] == ["test-judge", "judge-b"]
+    lead, other = q.jury
+    assert other.total == pytest.approx(lead.total - 2.5)
+    assert q.total == pytest.approx((lead.total + other.total) / 2)
+    assert q.agreement.statistic == "krippendorff_alpha" and q.agreement.judges == 2
+    assert q.agreement.value == pytest.approx(A.krippendorff_alpha(
+        [[lead.criterion_scores[c], other.criterion_scores[c]] for c in CRITERIA]))
+    assert q.agreement.spread == pytest.approx(2.5)
+    # both judges verified every claim with evidence; the doubtful one says unknown, so a right/wrong lead is a tie
+    judged = [v for v in fc.verdicts if v.jury]
+    assert judged and all([j.model for j in v.jury] == ["test-judge", "judge-b"] for v in judged)
+    assert all(v.jury[1].label == "unknown" for v in judged)
+    assert all(v.label == "unknown" for v in judged)
+    assert any(v.jury[0].label in ("right", "wrong") and v.flags and "jury split" in v.flags[-1] for v in judged)
+    rated = [[j.label for j in v.jury] for v in judged]
+    assert fc.agreement.statistic == "fleiss_kappa" and fc.agreement.items == len(rated)
+    assert fc.agreement.value == pytest.approx(A.fleiss_kappa_labels(rated, A.VERDICT_LABELS))
+
+
 def test_two_judges_give_per_judge_scores_verdicts_and_their_agreement(judge_env, judge_server, second_server,
                                                                          tmp_path):
     judge_server.responder = judge_with(fair)  # quality by figures stated; fact-check by the rule judge
@@ -173,25 +199,8 @@ def test_two_judges_give_per_judge_scores_verdicts_and_their_agreement(judge_env
     assert "test-judge@" in result.output and "judge-b@" in result.output
     out = tmp_path / "dreval-out"
     card = _card(out, "default", "jwst-briefing-note")
-    q, fc = card.quality, card.factcheck
-    assert [j.model for j in card.provenance.jury] == ["test-judge", "judge-b"]
-    assert card.provenance.judge.model == "test-judge"  # the lead
-    assert [j.judge.model for j in q.jury] == ["test-judge", "judge-b"]
-    lead, other = q.jury
-    assert other.total == pytest.approx(lead.total - 2.5)
-    assert q.total == pytest.approx((lead.total + other.total) / 2)
-    assert q.agreement.value == pytest.approx(A.krippendorff_alpha(
-        [[lead.criterion_scores[c], other.criterion_scores[c]] for c in CRITERIA]))
-    assert q.agreement.spread == pytest.approx(2.5)
-    # both judges verified every claim with evidence; the doubtful one says unknown, so a right/wrong lead is a tie
-    judged = [v for v in fc.verdicts if v.jury]
-    assert judged and all([j.model for j in v.jury] == ["test-judge", "judge-b"] for v in judged)
-    assert all(v.jury[1].label == "unknown" for v in judged)
-    assert all(v.label == "unknown" for v in judged)
-    assert any(v.jury[0].label in ("right", "wrong") and v.flags and "jury split" in v.flags[-1] for v in judged)
-    rated = [[j.label for j in v.jury] for v in judged]
-    assert fc.agreement.statistic == "fleiss_kappa" and fc.agreement.items == len(rated)
-    assert fc.agreement.value == pytest.approx(A.fleiss_kappa_labels(rated, A.VERDICT_LABELS))
+    check_two_judges(card)
+    lead = card.quality.jury[0]
     assert second_server.completions > 0 and judge_server.completions > 0
     page = (out / "html" / "default" / "jwst-briefing-note.html").read_text()
     assert 'id="jury"' in page and "judge-b" in page and "Krippendorff" in page and "Fleiss" in page
@@ -232,13 +241,12 @@ def test_one_judge_is_scored_exactly_as_before(judge_env, judge_server, tmp_path
 
 def test_bad_judge_specs_are_refused(judge_env):
     result = invoke("score", DEMO / "report.md", "--task", DEMO / "task.json", "--judge", "http://h/v1")
-    assert result.exit_code == 2 and "MODEL@URL" in result.stderr
+    assert result.exit_code == 2 and "--judge 'http://h/v1': give the model too, as MODEL@URL" in result.stderr
     result = invoke("score", DEMO / "report.md", "--task", DEMO / "task.json", "--judge", "m@http://user:pw@h/v1")
     assert result.exit_code == 2 and "credentials" in result.stderr
 
 
 def test_openai_key_is_not_sent_to_another_judges_endpoint(monkeypatch):
-    from drevalkit.cli.options import jury_settings
     from drevalkit.config import load_settings
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")

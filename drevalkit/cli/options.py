@@ -95,34 +95,6 @@ def jury_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "rubrics and extracts claims. Every judge gets the configured API key (OPENAI_API_KEY only OpenAI).")(func)
 
 
-def jury_settings(settings: Settings, specs: tuple[str, ...] | list[str]) -> list[Settings]:
-    """Settings of each ``--judge`` (the first is the lead's); the others' differ only in the judge."""
-    import os
-
-    from ..config import check_base_url, is_openai_host
-    from ..validity.jury import JudgeSpecError, parse_judge
-
-    found = []
-    for spec in specs:
-        try:
-            model, url = parse_judge(spec)
-            if model == "local" and url is None:
-                found.append(settings.model_copy(update={"backend": "local"}))
-                continue
-            url = check_base_url(url).rstrip("/") if url else settings.base_url
-        except (JudgeSpecError, ValueError) as exc:
-            fail(f"--judge {spec!r}: {exc}", EXIT_BAD_INPUT)
-        key = settings.api_key
-        openai_key = os.environ.get("OPENAI_API_KEY")
-        if key is not None and url and url != settings.base_url and openai_key \
-                and key.get_secret_value() == openai_key and not is_openai_host(url):
-            key = None  # OPENAI_API_KEY goes to OpenAI only
-        backend = "openai" if url or key else settings.backend
-        found.append(settings.model_copy(update={"backend": backend, "model": model, "base_url": url,
-                                                 "api_key": key}))
-    return found
-
-
 def open_jury(settings: list[Settings], store: Store) -> list[LLMClient]:
     """The clients of the judges after the lead (opened by ``open_judge``)."""
     jury = []

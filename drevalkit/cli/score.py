@@ -12,13 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..factcheck.search import SearchError
 from ..llm import LLMUnavailable
+from ..llm.factory import JudgeSpecError, jury_settings
 from ..quality.rubric import RubricError, read_rubric
 from ..schemas import Scorecard
 from ..scoring import BatchOutcome, JobError, ScorePlan, build_jobs, collect_reports, score_jobs
 from ..tasks.loading import TaskError
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
-from .options import (build_settings, factcheck_options, judge_options, jury_option, jury_settings, open_judge,
-                      open_jury, report_options)
+from .options import (build_settings, factcheck_options, judge_options, jury_option, open_judge, open_jury,
+                      report_options)
 from .render import print_summary, safe, stderr
 
 
@@ -64,7 +65,10 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
                "replay")}
     judges = options.pop("judges", ())
     settings = build_settings(options.pop("config_file"), **options)
-    members = jury_settings(settings, judges) if judges else []
+    try:
+        members = jury_settings(settings, judges)
+    except JudgeSpecError as exc:
+        fail(f"--judge {exc.spec!r}: {exc.reason}", EXIT_BAD_INPUT)
     if members:
         settings = members[0]  # the lead judge
     try:

@@ -1,8 +1,12 @@
-"""Choosing and building the judge: which chat backend serves this run, and the client over it."""
+"""Choosing and building the judge: which chat backend serves this run, the client over it, and the settings of
+each judge of a jury given as ``MODEL[@URL]`` (the CLI's ``--judge``, the API's ``judges=``)."""
 
 from __future__ import annotations
 
-from ..config import Settings
+import os
+from collections.abc import Sequence
+
+from ..config import Settings, check_base_url, is_openai_host
 from ..store import Store
 from .backends import CHAT_BACKENDS, ProgressFactory
 from .client import LLMClient
@@ -24,3 +28,52 @@ def open_llm(settings: Settings, store: Store | None = None, on_progress: Progre
     _load_builtin_backends()
     factory = CHAT_BACKENDS.get(backend_kind(settings))
     return LLMClient(settings, factory(settings, on_progress), store)
+
+
+class JudgeSpecError(ValueError):
+    """A judge ``spec`` that cannot be used, and the ``reason``."""
+
+    def __init__(self, spec: str, reason: str) -> None:
+        super().__init__(f"judge {spec!r}: {reason}")
+        self.spec, self.reason = spec, reason
+
+
+def parse_judge(spec: str) -> tuple[str, str | None]:
+    """``MODEL@URL`` (an OpenAI-compatible endpoint), ``MODEL`` (the configured endpoint) or ``local`` (the embedded
+    model): (model, base URL or None). The URL starts at the last ``@http://`` or ``@https://``, so model names may
+    hold ``@`` and ``/``."""
+    text = spec.strip()
+    if not text:
+        raise JudgeSpecError(spec, "a judge is MODEL, MODEL@URL or local")
+    for scheme in ("@https://", "@http://"):
+        at = text.rfind(scheme)
+        if at > 0:
+            return text[:at], text[at + 1:]
+    if text.startswith(("http://", "https://")):
+        raise JudgeSpecError(spec, "give the model too, as MODEL@URL")
+    return text, None
+
+
+def jury_settings(settings: Settings, specs: Sequence[str]) -> list[Settings]:
+    """The settings of each judge in ``specs`` (the first is the lead's); they differ from ``settings`` only in the
+    judge. Every judge gets the configured API key, except that a key taken from ``OPENAI_API_KEY`` goes to OpenAI
+    only. Raises ``JudgeSpecError`` for a spec that cannot be used."""
+    found = []
+    for spec in specs:
+        model, url = parse_judge(spec)
+        if model == "local" and url is None:
+            found.append(settings.model_copy(update={"backend": "local"}))
+            continue
+        try:
+            url = check_base_url(url).rstrip("/") if url else settings.base_url
+        except ValueError as exc:
+            raise JudgeSpecError(spec, str(exc)) from None
+        key = settings.api_key
+        openai_key = os.environ.get("OPENAI_API_KEY")
+        if key is not None and url and url != settings.base_url and openai_key \
+                and key.get_secret_value() == openai_key and not is_openai_host(url):
+            key = None  # OPENAI_API_KEY goes to OpenAI only
+        backend = "openai" if url or key else settings.backend
+        found.append(settings.model_copy(update={"backend": backend, "model": model, "base_url": url,
+                                                 "api_key": key}))
+    return found

@@ -4,17 +4,23 @@
     card = drevalkit.score_report("report.md", task="What changed in EU battery regulation in 2024?")
     print(card.status, card.quality.total, card.factcheck.ratios)
 
+    # a jury: each judge's scores in card.quality.jury, their agreement in card.quality.agreement
+    card = drevalkit.score_report("report.md", task="...", judges=[
+        "Qwen/Qwen2.5-72B-Instruct@http://gpu1:8000/v1", "meta-llama/Llama-3.3-70B-Instruct@http://gpu2:8000/v1"])
+
 Settings come from the same places as for the CLI (``dreval.toml``, ``DREVAL_*``), overridden by keyword arguments.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings, load_settings
-from ..llm import open_llm
+from ..llm import LLMClient, open_llm
+from ..llm.factory import jury_settings
 from ..quality.rubric import read_rubric
 from ..schemas import Rubric, Scorecard, Task
 from ..store import Store
@@ -41,14 +47,19 @@ async def ascore_report(
     report_format: str | None = None,
     resume: bool = True,
     html: bool = True,
+    judges: Sequence[str] = (),
     settings: Settings | None = None,
     **overrides: Any,
 ) -> Scorecard:
-    """Score the report file ``report`` against ``task`` (a Task, a prompt or a task dict); see ``score_report``."""
+    """Score the report file ``report`` against ``task`` (a Task, a prompt or a task dict), optionally by a jury
+    of ``judges``; see ``score_report``."""
     if settings is None:
         settings = load_settings(None, overrides)
     elif overrides:  # keyword overrides apply to given settings too (validated like any settings)
         settings = Settings.model_validate({**settings.model_dump(), **overrides})
+    members = jury_settings(settings, [judges] if isinstance(judges, str) else judges)
+    if members:
+        settings = members[0]  # the lead judge
     the_task = _task(task)
     if quality and the_task is None:
         raise ValueError("quality scoring needs a task: pass task=... or quality=False")
@@ -59,10 +70,14 @@ async def ascore_report(
     store = await asyncio.to_thread(Store, settings.store_path)
     try:
         llm = open_llm(settings, store)
+        jury: list[LLMClient] = []
         try:
-            outcome = await score_jobs(settings, store, llm, [job], plan)
+            for member in members[1:]:
+                jury.append(open_llm(member, store))
+            outcome = await score_jobs(settings, store, llm, [job], plan, jury=jury)
         finally:
-            await llm.close()
+            for judge in (llm, *jury):
+                await judge.close()
     finally:
         store.close()
     return outcome.cards[0]
@@ -71,6 +86,16 @@ async def ascore_report(
 def score_report(report: str | Path, task: Task | str | dict[str, Any] | None = None, **options: Any) -> Scorecard:
     """Score one report: quality against the task's adaptive rubric and an active fact-check. The result (also
     written to ``OUT/results/``) is returned as a ``Scorecard``; failures are in its ``status`` and ``reasons``.
-    Raises ``LLMUnavailable`` when no judge can be used. From inside a running event loop, await
-    ``ascore_report`` instead."""
+
+    ``judges`` (a list; a single string is one judge) takes the judges of a jury as the CLI's ``--judge`` does:
+    ``"MODEL@URL"`` (an OpenAI-compatible endpoint), ``"MODEL"`` (the configured endpoint) or ``"local"`` (the
+    embedded model). The first leads: it builds the rubric and extracts the claims, so all judge the same criteria
+    and claims. With two or more, every criterion and claim is judged by each; the card's scores are the mean and
+    its verdicts the majority, each judge's own are in ``quality.jury`` and each verdict's ``jury``, and their
+    agreement in ``quality.agreement`` (Krippendorff's alpha) and ``factcheck.agreement`` (Fleiss' kappa). One
+    judge replaces the configured one; none (the default) keeps it. Every judge gets the configured API key (one
+    from ``OPENAI_API_KEY`` only OpenAI).
+
+    Raises ``drevalkit.llm.factory.JudgeSpecError`` (a ``ValueError``) for a judge that cannot be used as given and ``LLMUnavailable``
+    when no judge can be used. From inside a running event loop, await ``ascore_report`` instead."""
     return asyncio.run(ascore_report(report, task, **options))

@@ -1,4 +1,5 @@
-"""Juries: several judges (``--judge`` given more than once) judge every criterion and every claim.
+"""Juries: several judges (``--judge`` given more than once, ``judges=`` of ``score_report``; parsed by
+``llm.factory.jury_settings``) judge every criterion and every claim.
 
 The first judge leads: it builds the rubrics and extracts the claims, so every judge scores the same criteria and
 labels the same claims on the same evidence. The result keeps each judge's own scores and verdicts and, as the
@@ -28,26 +29,6 @@ if TYPE_CHECKING:
 
 DISPUTED_MAX = 5
 DISPUTED_SCORE_RANGE = 2.0  # criteria whose judges' scores differ by at least this are listed as disputed
-
-
-class JudgeSpecError(ValueError):
-    pass
-
-
-def parse_judge(spec: str) -> tuple[str, str | None]:
-    """``MODEL@URL`` (an OpenAI-compatible endpoint), ``MODEL`` (the configured endpoint) or ``local`` (the embedded
-    model): (model, base URL or None). The URL starts at the last ``@http://`` or ``@https://``, so model names may
-    hold ``@`` and ``/``."""
-    spec = spec.strip()
-    if not spec:
-        raise JudgeSpecError("--judge needs MODEL, MODEL@URL or local")
-    for scheme in ("@https://", "@http://"):
-        at = spec.rfind(scheme)
-        if at > 0:
-            return spec[:at], spec[at + 1:]
-    if spec.startswith(("http://", "https://")):
-        raise JudgeSpecError(f"--judge {spec!r}: give the model too, as MODEL@URL")
-    return spec, None
 
 
 def judge_label(judge: JudgeInfo) -> str:
