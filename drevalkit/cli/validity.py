@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,27 @@ from ..llm import LLMUnavailable
 from ..quality.rubric import RubricBook, RubricError, read_rubric
 from ..reports.importers import IMPORTERS
 from ..scoring import JobError, build_jobs, collect_reports
+from ..store import Store
 from ..tasks.loading import TaskError
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
 from .options import build_settings, factcheck_options, judge_options, open_judge
 from .render import plain, print_path, safe, stderr, stdout
+
+
+@contextmanager
+def _judging(store: Store, interrupted: str) -> Iterator[None]:
+    """Exit as a run against the judge should: ``interrupted`` says what is kept, a bad search backend is bad input,
+    an unusable judge its own code; the store is closed whatever happens."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        fail(interrupted, EXIT_INTERRUPTED)
+    except SearchError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except LLMUnavailable as exc:
+        fail(str(exc), EXIT_JUDGE)
+    finally:
+        store.close()
 
 
 def _probe_list(value: str | None) -> tuple[str, ...]:
@@ -88,7 +107,7 @@ def stress(reports: tuple[Path, ...], task_file: Path | None, task_id: str | Non
     except (JobError, TaskError, RubricError, ValueError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     store, llm = open_judge(settings)
-    try:
+    with _judging(store, "interrupted: judged texts are cached; run the same command again to continue"):
         runner = StressRunner(settings, store, llm, stress_options)
         with Progress(TextColumn("stress"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TextColumn("{task.description}"), console=stderr, transient=True) as progress:
@@ -104,14 +123,6 @@ def stress(reports: tuple[Path, ...], task_file: Path | None, task_id: str | Non
                     await llm.close()
 
             run = asyncio.run(go())
-    except KeyboardInterrupt:
-        fail("interrupted: judged texts are cached; run the same command again to continue", EXIT_INTERRUPTED)
-    except SearchError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    except LLMUnavailable as exc:
-        fail(str(exc), EXIT_JUDGE)
-    finally:
-        store.close()
     card = build_card(run)
     json_path, html_path = write_card(card, settings.out)
     _print_stress(run)
@@ -221,7 +232,7 @@ def agree(labels_file: Path, results_dir: Path | None, tasks_file: Path | None, 
     else:
         store, llm = open_judge(settings)
         judges = [llm.judge_info]
-        try:
+        with _judging(store, "interrupted: finished results are kept; run the same command again to continue"):
             if corpus_dir is not None:
                 from ..factcheck.corpus import CorpusError, add_folder
 
@@ -241,18 +252,11 @@ def agree(labels_file: Path, results_dir: Path | None, tasks_file: Path | None, 
                 finally:
                     await llm.close()
 
-            with stderr.status("scoring the labelled reports"):
-                results = asyncio.run(go())
-        except KeyboardInterrupt:
-            fail("interrupted: finished results are kept; run the same command again to continue", EXIT_INTERRUPTED)
-        except (LabelError, RubricError) as exc:
-            fail(str(exc), EXIT_BAD_INPUT)
-        except SearchError as exc:
-            fail(str(exc), EXIT_BAD_INPUT)
-        except LLMUnavailable as exc:
-            fail(str(exc), EXIT_JUDGE)
-        finally:
-            store.close()
+            try:
+                with stderr.status("scoring the labelled reports"):
+                    results = asyncio.run(go())
+            except (LabelError, RubricError) as exc:
+                fail(str(exc), EXIT_BAD_INPUT)
         where = str(agree_folder(settings.out, labels_file) / "results")
     report = AgreeReport(labels_file=str(labels_file), kind=kind, results=where, scored_now=results_dir is None,
                          judges=judges, min_similarity=min_similarity, method=method_text(agree_options))
