@@ -145,11 +145,14 @@ def test_matching_is_one_to_one_most_similar_first_and_bounded():
 # ------------------------------------------------------------------------------------------------- the CLI
 
 def _recomputed(report: AgreeReport) -> None:
-    """The printed statistics are the ones the matched rows give."""
+    """The printed statistics are the ones the matched rows give; intervals resample the reports, and a figure
+    from one report has none."""
     compared = [r for r in report.claim_rows if r.dreval_label in A.VERDICT_LABELS]
     human, machine = [r.label for r in compared], [r.dreval_label for r in compared]
     c = report.claims
     assert c.compared == len(compared) and c.labels == len(report.claim_rows)
+    assert c.resampled_by == "report" and c.clusters == len({r.report for r in compared})
+    assert c.accuracy.n == c.kappa.n == c.compared and c.accuracy.clusters == c.clusters
     assert c.accuracy.value == pytest.approx(sum(h == m for h, m in zip(human, machine)) / len(compared))
     assert c.kappa.value == pytest.approx(A.cohen_kappa(human, machine, A.VERDICT_LABELS))
     assert [row[:3] for row in c.confusion] == A.confusion(human, machine, A.VERDICT_LABELS)
@@ -157,8 +160,13 @@ def _recomputed(report: AgreeReport) -> None:
     for s in c.per_label:
         assert s.both == sum(h == m == s.label for h, m in zip(human, machine))
         if s.precision:
-            assert s.precision.value == pytest.approx(s.both / s.dreval)
-            assert s.precision.low <= s.precision.value <= s.precision.high
+            assert s.precision.value == pytest.approx(s.both / s.dreval) and s.precision.n == s.dreval
+            reports = len({r.report for r in compared if r.dreval_label == s.label})
+            assert s.precision.clusters == reports
+            if reports == 1:
+                assert s.precision.low is s.precision.high is None
+            else:
+                assert s.precision.low <= s.precision.value <= s.precision.high
 
 
 def test_dreval_agree_scores_the_labelled_reports_and_prints_accuracy_kappa_and_confusion(judge_env, judge_server,
@@ -170,6 +178,7 @@ def test_dreval_agree_scores_the_labelled_reports_and_prints_accuracy_kappa_and_
         assert text in result.output
     assert re.search(r"accuracy \d+% \[\d+, \d+\]", result.output)
     assert re.search(r"Cohen's kappa -?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\]", result.output)
+    assert "resampled by report, 3 reports" in result.output and "cluster bootstrap" in result.output
     path = tmp_path / "dreval-out" / "agree" / "claims" / "agreement.json"
     report = AgreeReport.model_validate_json(path.read_text())
     assert report.scored_now and report.judges[0].model == "test-judge"
@@ -214,6 +223,10 @@ def test_dreval_agree_reads_existing_results_without_a_judge(judge_env, judge_se
                                               "agreement.json").read_text())
     assert not report.scored_now and report.claims.labels == len(demo) and report.claims.compared >= 7
     _recomputed(report)
+    # every claim from one report: no interval is made up
+    assert report.claims.clusters == 1 and report.claims.accuracy.low is None and report.claims.kappa.high is None
+    assert "resampled by report, 1 report)" in result.output
+    assert re.search(r"accuracy \d+% \(no interval: all from one report\)", result.output)
     assert any(r.label == "wrong" and r.dreval_label == "wrong" for r in report.claim_rows)
 
     missing = tmp_path / "missing.jsonl"
@@ -233,6 +246,7 @@ def test_dreval_agree_on_pairwise_preferences(judge_env, judge_server, tmp_path)
                                               "agreement.json").read_text())
     p = report.pairs
     assert p.pairs == p.scored == 7 and p.human_ties == 1 and p.dreval_ties >= 1
+    assert p.resampled_by == "task" and p.clusters == 2 and "resampled by task, 2 tasks" in result.output
     rows = report.pair_rows
     for row in rows:
         assert row.dreval == A.machine_preference(row.total_a, row.total_b)

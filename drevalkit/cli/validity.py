@@ -174,16 +174,25 @@ def _print_stress(run: Any) -> None:
 
 # ---------------------------------------------------------------------------------------------------- agree
 
-def _pct(estimate: Any) -> str:
+def _pct(estimate: Any, unit: str) -> str:
     if estimate is None:
         return "—"
-    return f"{100 * estimate.value:.0f}% [{100 * estimate.low:.0f}, {100 * estimate.high:.0f}]"
+    value = f"{100 * estimate.value:.0f}%"
+    if estimate.low is None:
+        return f"{value} (no interval: all from one {unit})"
+    return f"{value} [{100 * estimate.low:.0f}, {100 * estimate.high:.0f}]"
 
 
-def _num(estimate: Any) -> str:
+def _num(estimate: Any, unit: str) -> str:
     if estimate is None:
         return "— (undefined)"
+    if estimate.low is None:
+        return f"{estimate.value:.2f} (no interval: all from one {unit})"
     return f"{estimate.value:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
+
+
+def _resampled(unit: str, clusters: int) -> str:
+    return f"resampled by {unit}, {clusters} {unit}{'' if clusters == 1 else 's'}"
 
 
 @main.command()
@@ -259,7 +268,7 @@ def agree(labels_file: Path, results_dir: Path | None, tasks_file: Path | None, 
                 fail(str(exc), EXIT_BAD_INPUT)
         where = str(agree_folder(settings.out, labels_file) / "results")
     report = AgreeReport(labels_file=str(labels_file), kind=kind, results=where, scored_now=results_dir is None,
-                         judges=judges, min_similarity=min_similarity, method=method_text(agree_options))
+                         judges=judges, min_similarity=min_similarity, method=method_text(agree_options, kind))
     if kind == "claims":
         report.claims, report.claim_rows = claim_agreement(labels, labels_file, results, agree_options)  # type: ignore[arg-type]
         _print_claims(report, show)
@@ -284,8 +293,9 @@ def _print_claims(report: Any, show: int) -> None:
     c = report.claims
     stdout.print(f"dreval agree: {c.labels} labelled claims; {c.compared} compared, {c.not_checked} not checked by "
                  f"dreval, {c.failed} failed verdicts, {c.no_result} without a result", highlight=False, markup=False)
-    stdout.print(f"accuracy {_pct(c.accuracy)}   Cohen's kappa {_num(c.kappa)}   (n = {c.compared})",
-                 highlight=False, markup=False)
+    unit = c.resampled_by
+    stdout.print(f"accuracy {_pct(c.accuracy, unit)}   Cohen's kappa {_num(c.kappa, unit)}   (n = {c.compared}; "
+                 f"{_resampled(unit, c.clusters)})", highlight=False, markup=False)
     table = Table(title="confusion matrix (rows: people, columns: dreval)")
     table.add_column("person \\ dreval")
     for column in c.confusion_columns:
@@ -297,7 +307,8 @@ def _print_claims(report: Any, show: int) -> None:
     for column in ("label", "people", "dreval", "both", "precision [95% CI]", "recall [95% CI]"):
         per.add_column(column, justify="left" if column == "label" else "right")
     for s in c.per_label:
-        per.add_row(s.label, str(s.human), str(s.dreval), str(s.both), _pct(s.precision), _pct(s.recall))
+        per.add_row(s.label, str(s.human), str(s.dreval), str(s.both), _pct(s.precision, unit),
+                    _pct(s.recall, unit))
     stdout.print(per)
     stdout.print(report.method, highlight=False, markup=False, soft_wrap=True)
     wrong = [r for r in report.claim_rows if r.dreval_label in ("right", "wrong", "unknown") and r.dreval_label != r.label]
@@ -313,8 +324,10 @@ def _print_pairs(report: Any, show: int) -> None:
     stdout.print(f"dreval agree: {p.pairs} labelled pairs, {p.scored} with both reports scored; people tied "
                  f"{p.human_ties}, dreval tied {p.dreval_ties} (margin {p.tie_margin:g})", highlight=False,
                  markup=False)
-    stdout.print(f"ordered as people did: {_pct(p.agreement)} (dreval ties count half); strict {_pct(p.strict)}; "
-                 f"with ties as a third answer {_pct(p.with_ties)}", highlight=False, markup=False)
+    unit = p.resampled_by
+    stdout.print(f"ordered as people did: {_pct(p.agreement, unit)} (dreval ties count half); strict "
+                 f"{_pct(p.strict, unit)}; with ties as a third answer {_pct(p.with_ties, unit)} "
+                 f"({_resampled(unit, p.clusters)})", highlight=False, markup=False, soft_wrap=True)
     table = Table(title="pairs")
     for column in ("line", "task", "a", "b", "people", "total a", "total b", "dreval"):
         table.add_column(column, overflow="fold")

@@ -7,13 +7,15 @@ percentile interval of the resampled means. With repeated judging, each task als
 two-stage bootstrap then draws, within each drawn task, that task's samples with replacement, so the interval
 includes the judge's variance as well as the variance over tasks. Two systems are compared on the tasks both have:
 the differences per task are resampled together (paired), which removes the variance of task difficulty that an
-unpaired test would count twice. Resampling runs vectorised with numpy, in chunks that bound memory.
+unpaired test would count twice. ``bootstrap_sums`` is the same resampling for any statistic of counts pooled over
+clusters (``dreval agree`` resamples reports and tasks with it). Resampling runs vectorised with numpy, in chunks
+that bound memory.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +31,8 @@ _CHUNK_CELLS = 2_000_000  # drawn indices per chunk (16 MB of int64)
 
 @dataclass(frozen=True)
 class Interval:
-    """A point estimate and its bootstrap percentile interval; ``n`` is the number of tasks behind it."""
+    """A point estimate and its bootstrap percentile interval; ``n`` is the number of tasks (or other clusters)
+    behind it."""
 
     mean: float
     low: float
@@ -128,6 +131,46 @@ def bootstrap_mean(
     return Interval(mean, min(low, mean), max(high, mean), n)
 
 
+def bootstrap_sums(
+    counts: np.ndarray,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+) -> Interval | None:
+    """A statistic of counts pooled over clusters (tasks, reports) with its cluster bootstrap interval: each resample
+    draws the clusters with replacement and sums their counts, so items of one cluster are always drawn together.
+
+    ``counts[i]`` is cluster i's counts (any shape); ``statistic`` maps summed counts stacked on a first axis to one
+    value each, NaN where it is undefined (undefined resamples are left out). None for no clusters or an undefined
+    point estimate."""
+    _check(resamples, level)
+    table = np.asarray(counts, dtype=float)
+    n = len(table)
+    if n == 0:
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = float(statistic(table.sum(axis=0)[None])[0])
+    if math.isnan(point):
+        return None
+    columns = table.reshape(n, -1).T
+    rng = np.random.default_rng(seed)
+    parts = []
+    for drawn in _task_draws(rng, n, resamples, 1):
+        sums = np.stack([column[drawn].sum(axis=1) for column in columns], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            parts.append(statistic(sums.reshape((len(drawn),) + table.shape[1:])))
+    draws = np.concatenate(parts)
+    draws = draws[~np.isnan(draws)]
+    low, high = _percentiles(draws, level) if len(draws) else (point, point)
+    return Interval(point, min(low, point), max(high, point), n)
+
+
+def _ratio(sums: np.ndarray) -> np.ndarray:
+    return np.where(sums[:, 1] > 0, sums[:, 0] / np.where(sums[:, 1] > 0, sums[:, 1], 1), np.nan)
+
+
 def bootstrap_ratio(
     numerators: Sequence[float],
     denominators: Sequence[float],
@@ -139,23 +182,8 @@ def bootstrap_ratio(
     """A ratio of sums over tasks (a micro average, e.g. right claims over all claims with a verdict) with its
     bootstrap interval; tasks are resampled whole, so claims of one report stay together. None when the
     denominators sum to zero."""
-    _check(resamples, level)
-    top = np.asarray(numerators, dtype=float)
-    bottom = np.asarray(denominators, dtype=float)
-    n = len(top)
-    if n == 0 or bottom.sum() <= 0:
-        return None
-    ratio = float(top.sum() / bottom.sum())
-    rng = np.random.default_rng(seed)
-    parts = []
-    for drawn in _task_draws(rng, n, resamples, 1):
-        sums = bottom[drawn].sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            parts.append(np.where(sums > 0, top[drawn].sum(axis=1) / np.where(sums > 0, sums, 1), np.nan))
-    draws = np.concatenate(parts)
-    draws = draws[~np.isnan(draws)]
-    low, high = _percentiles(draws, level) if len(draws) else (ratio, ratio)
-    return Interval(ratio, min(low, ratio), max(high, ratio), n)
+    counts = np.column_stack([np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)])
+    return bootstrap_sums(counts, _ratio, resamples=resamples, seed=seed, level=level)
 
 
 def paired_bootstrap(

@@ -11,6 +11,12 @@ pairs give accuracy, Cohen's kappa over right / wrong / unknown, the confusion m
 recall (``agreement``). dreval verdicts that failed (verification itself failed) are left out of the statistics
 and counted; labels dreval did not check are counted as not checked. Pairs: dreval prefers the report with the
 higher total (a tie when the totals differ by no more than ``tie_margin``).
+
+Intervals come from a cluster bootstrap (``stats.bootstrap_sums``): claims of one report share the judge's context
+and the cited pages, and pairs of one task its rubric and reports, so they are not independent; resampling them one
+by one would give intervals too narrow. Reports (claims) or tasks (pairs) are drawn with replacement, each with all
+its items, and every figure is computed on the pooled items of each resample. A figure whose items all come from one
+report or task has no interval: every resample would be that one again.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from .. import __version__
@@ -49,14 +56,10 @@ class AgreeOptions:
 
 class Estimate(BaseModel):
     value: float
-    low: float
-    high: float
-    n: int
-
-    @classmethod
-    def of(cls, interval: stats.Interval | None) -> "Estimate | None":
-        return None if interval is None else cls(value=interval.mean, low=interval.low, high=interval.high,
-                                                 n=interval.n)
+    low: float | None = Field(description="None when every item behind the figure comes from one report (task)")
+    high: float | None
+    n: int = Field(description="items (claims, pairs) behind the figure")
+    clusters: int = Field(description="reports (claims) or tasks (pairs) those items come from")
 
 
 class ClaimRow(BaseModel):
@@ -91,6 +94,8 @@ class ClaimAgreement(BaseModel):
     not_checked: int = Field(description="labels matched to no claim dreval checked")
     failed: int = Field(description="matched claims whose dreval verification failed (left out)")
     compared: int
+    resampled_by: str = Field(default="report", description="the unit the intervals resample")
+    clusters: int = Field(description="reports with compared claims")
     accuracy: Estimate | None = None
     kappa: Estimate | None = None
     confusion_labels: list[str] = Field(default_factory=lambda: list(agreement.VERDICT_LABELS))
@@ -119,13 +124,15 @@ class PairAgreement(BaseModel):
     human_ties: int
     dreval_ties: int
     tie_margin: float
+    resampled_by: str = Field(default="task", description="the unit the intervals resample")
+    clusters: int = Field(description="tasks with scored pairs")
     agreement: Estimate | None = Field(default=None, description="pairs a person preferred one of; dreval's ties 1/2")
     strict: Estimate | None = Field(default=None, description="the same, dreval's ties counted as disagreement")
     with_ties: Estimate | None = Field(default=None, description="all pairs: dreval's a / b / tie is the person's")
 
 
 class AgreeReport(BaseModel):
-    schema_version: str = "1"
+    schema_version: str = "2"
     dreval_version: str = __version__
     created_at: str = Field(default_factory=utc_now)
     labels_file: str
@@ -141,9 +148,17 @@ class AgreeReport(BaseModel):
     pair_rows: list[PairRow] = Field(default_factory=list)
 
 
-METHOD = ("intervals: {level:.0%} percentile bootstrap over labelled items ({resamples:,} resamples, seed {seed}): "
-          "accuracy and pairwise agreement as means of per-item scores, precision and recall as ratios of counts, "
-          "kappa on the same resamples; claims matched by word-and-number similarity >= {sim:g}, one to one")
+METHOD = {
+    "claims": "intervals: {level:.0%} percentile cluster bootstrap ({resamples:,} resamples, seed {seed}): claims of "
+              "one report are not independent, so reports are drawn with replacement, each with all its compared "
+              "claims, and accuracy, kappa, precision and recall are computed on each resample's pooled claims; a "
+              "figure whose claims all come from one report has no interval; claims matched by word-and-number "
+              "similarity >= {sim:g}, one to one",
+    "pairs": "intervals: {level:.0%} percentile cluster bootstrap ({resamples:,} resamples, seed {seed}): pairs of one "
+             "task are not independent, so tasks are drawn with replacement, each with all its scored pairs, and "
+             "every share is computed on each resample's pooled pairs; a figure whose pairs all come from one task "
+             "has no interval",
+}
 
 
 # ----------------------------------------------------------------------------------------------- results
@@ -249,6 +264,36 @@ async def score_pair_reports(settings: Settings, store: Store, llm: LLMClient, l
 
 # -------------------------------------------------------------------------------------------- statistics
 
+def _estimate(counts: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], items: np.ndarray,
+              options: AgreeOptions) -> Estimate | None:
+    """``statistic`` of the counts pooled over clusters (``counts[i]`` is cluster i's), with its cluster bootstrap
+    interval; ``items[i]`` is how many of cluster i's items the figure stands on. None when it is undefined."""
+    interval = stats.bootstrap_sums(counts, statistic, resamples=options.resamples, seed=options.seed,
+                                    level=options.level)
+    if interval is None:
+        return None
+    clusters = int((items > 0).sum())
+    spread = clusters >= 2  # from one cluster, every resample is that cluster again
+    return Estimate(value=interval.mean, low=interval.low if spread else None,
+                    high=interval.high if spread else None, n=int(items.sum()), clusters=clusters)
+
+
+def _accuracy(tables: np.ndarray) -> np.ndarray:
+    return np.trace(tables, axis1=1, axis2=2) / tables.sum(axis=(1, 2))
+
+
+def _precision(label: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda tables: tables[:, label, label] / tables[:, :, label].sum(axis=1)
+
+
+def _recall(label: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda tables: tables[:, label, label] / tables[:, label, :].sum(axis=1)
+
+
+def _share(numerator: int, denominator: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda sums: sums[:, numerator] / sums[:, denominator]
+
+
 def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[tuple[Path, Scorecard]],
                     options: AgreeOptions) -> tuple[ClaimAgreement, list[ClaimRow]]:
     rows = [ClaimRow(line=label.line, report=label.report, claim=label.claim, sentence=label.sentence,
@@ -280,26 +325,33 @@ def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[t
             rows[i].similarity = round(value, 3)
             rows[i].dreval_claim, rows[i].dreval_sentence = claims[j].text, claims[j].sentence
             rows[i].dreval_label, rows[i].dreval_rationale = verdict.label, verdict.rationale
-    compared = [r for r in rows if r.dreval_label in agreement.VERDICT_LABELS]
-    human = [r.label for r in compared]
-    machine = [r.dreval_label or "" for r in compared]
     labels_order = list(agreement.VERDICT_LABELS)
-    bootstrap = dict(resamples=options.resamples, seed=options.seed, level=options.level)
-    table = agreement.confusion(human, machine, labels_order) if compared else [[0] * 3 for _ in range(3)]
+    groups = [[rows[i] for i in indices if rows[i].dreval_label in agreement.VERDICT_LABELS]
+              for indices in by_report.values()]
+    # one confusion table per report with compared claims: the clusters the intervals resample
+    tables = np.asarray([agreement.confusion([r.label for r in group], [r.dreval_label or "" for r in group],
+                                             labels_order) for group in groups if group],
+                        dtype=float).reshape(-1, len(labels_order), len(labels_order))
+    table = tables.sum(axis=0).astype(int).tolist()
     for row_index, label in enumerate(labels_order):
         table[row_index].append(sum(r.label == label and r.dreval_label == "failed" for r in rows))
         table[row_index].append(sum(r.label == label and r.dreval_label is None and r.result != "" for r in rows))
+    per_label = []
+    for index, label in enumerate(labels_order):
+        said, truth = tables[:, :, index].sum(axis=1), tables[:, index, :].sum(axis=1)
+        per_label.append(LabelCounts(label=label, human=int(truth.sum()), dreval=int(said.sum()),
+                                     both=int(tables[:, index, index].sum()),
+                                     precision=_estimate(tables, _precision(index), said, options),
+                                     recall=_estimate(tables, _recall(index), truth, options)))
+    claims_per_report = tables.sum(axis=(1, 2))
     result = ClaimAgreement(
         labels=len(rows), no_result=no_result,
         not_checked=sum(r.dreval_label is None and r.result != "" for r in rows),
-        failed=sum(r.dreval_label == "failed" for r in rows), compared=len(compared),
-        accuracy=Estimate.of(agreement.share_interval([float(h == m) for h, m in zip(human, machine)], **bootstrap)),
-        kappa=Estimate.of(agreement.kappa_interval(human, machine, labels_order, **bootstrap)) if compared else None,
-        confusion_columns=labels_order + ["failed", NOT_CHECKED], confusion=table,
-        per_label=[LabelCounts(label=s.label, human=s.human, dreval=s.machine, both=s.both,
-                               precision=Estimate.of(s.precision) if s.machine else None,
-                               recall=Estimate.of(s.recall) if s.human else None)
-                   for s in agreement.per_label(human, machine, labels_order, **bootstrap)],
+        failed=sum(r.dreval_label == "failed" for r in rows), compared=int(claims_per_report.sum()),
+        clusters=len(tables),
+        accuracy=_estimate(tables, _accuracy, claims_per_report, options),
+        kappa=_estimate(tables, agreement._kappa_from_counts, claims_per_report, options),
+        confusion_columns=labels_order + ["failed", NOT_CHECKED], confusion=table, per_label=per_label,
     )
     return result, rows
 
@@ -325,16 +377,24 @@ def pair_agreement(labels: list[PairLabel], tasks: list[Task], labels_file: Path
             row.dreval = agreement.machine_preference(row.total_a, row.total_b, options.tie_margin)
         rows.append(row)
     scored = [r for r in rows if r.dreval is not None]
-    stats_ = agreement.preference_agreement([r.preferred for r in scored],
-                                            [(r.total_a, r.total_b) for r in scored],  # type: ignore[misc]
-                                            options.tie_margin, resamples=options.resamples, seed=options.seed,
-                                            level=options.level)
-    return PairAgreement(pairs=len(rows), scored=len(scored), human_ties=stats_.human_ties,
-                         dreval_ties=stats_.machine_ties, tie_margin=options.tie_margin,
-                         agreement=Estimate.of(stats_.agreement), strict=Estimate.of(stats_.strict),
-                         with_ties=Estimate.of(stats_.with_ties)), rows
+    # per task: [agreement (dreval's ties 1/2), pairs a person preferred one of, strict agreement, exact, pairs]
+    by_task: dict[str, list[float]] = {}
+    for r in scored:
+        counts = by_task.setdefault(r.task_id, [0.0] * 5)
+        if r.preferred != "tie":
+            counts[0] += 1.0 if r.dreval == r.preferred else 0.5 if r.dreval == "tie" else 0.0
+            counts[1] += 1
+            counts[2] += r.dreval == r.preferred
+        counts[3] += r.dreval == r.preferred
+        counts[4] += 1
+    sums = np.asarray(list(by_task.values()), dtype=float).reshape(-1, 5)
+    return PairAgreement(pairs=len(rows), scored=len(scored), human_ties=sum(r.preferred == "tie" for r in scored),
+                         dreval_ties=sum(r.dreval == "tie" for r in scored), tie_margin=options.tie_margin,
+                         clusters=len(sums), agreement=_estimate(sums, _share(0, 1), sums[:, 1], options),
+                         strict=_estimate(sums, _share(2, 1), sums[:, 1], options),
+                         with_ties=_estimate(sums, _share(3, 4), sums[:, 4], options)), rows
 
 
-def method_text(options: AgreeOptions) -> str:
-    return METHOD.format(level=options.level, resamples=options.resamples, seed=options.seed,
-                         sim=options.min_similarity)
+def method_text(options: AgreeOptions, kind: str) -> str:
+    return METHOD[kind].format(level=options.level, resamples=options.resamples, seed=options.seed,
+                               sim=options.min_similarity)
