@@ -215,3 +215,11 @@ def test_retry_after_that_is_not_a_finite_number_is_ignored():
         assert retry_after_seconds({"retry-after-ms": bad}) is None
     assert retry_after_seconds({"retry-after": "2"}) == 2.0
     assert 0 <= backoff_delay(0, 1.0, 60.0, retry_after_seconds({"retry-after": "nan"})) <= 1.0
+
+
+def test_token_estimate_counts_ascii_by_four_and_other_characters_by_one():
+    from drevalkit.llm.tokens import estimate_messages_tokens, estimate_tokens
+
+    assert estimate_tokens("") == 0 and estimate_tokens("abcd") == 1 and estimate_tokens("abcde") == 2
+    assert estimate_tokens("韦伯望远镜") == 5 and estimate_tokens("ab韦伯") == 3 and estimate_tokens("café au lait") == 4
+    assert estimate_messages_tokens([{"role": "user", "content": "abcd" * 10}, {"role": "system"}]) == 10 + 2 * 8

@@ -160,7 +160,8 @@ class LLMClient:
             "seed": self.settings.seed + sample,
             "sample": sample,
         }
-        key = self.cache_key(messages, schema, params)
+        # hashing a report-sized prompt is CPU work: off the event loop
+        key = await asyncio.to_thread(self.cache_key, messages, schema, params)
         if self._store is not None:
             hit = await self._store.arun(self._store.get_llm, key)
             if hit is not None:

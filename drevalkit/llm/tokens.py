@@ -13,7 +13,8 @@ PER_MESSAGE_OVERHEAD = 8  # role markers and separators of a chat template
 
 
 def estimate_tokens(text: str) -> int:
-    ascii_chars = sum(1 for ch in text if ch < "\x80")
+    # counted in C (a per-character Python loop took 0.2 s on a 4M-character report)
+    ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
     return math.ceil(ascii_chars / 4 + (len(text) - ascii_chars))
 
 
