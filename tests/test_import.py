@@ -574,7 +574,9 @@ def test_drb_and_miroeval_files_import_and_score(judge_env, tmp_path):
     "You said:" + "\n" * 3000 + "x",  # was cubic: 17 s at 3,000 newlines
     "You said:" + "\n\n " * 3000,
     "[" * 20000,  # was quadratic: 7 s
-    "Conversation with Gemini\n" + " \n" * 20000,  # was quadratic: 5 s
+    "Conversation with Gemini\n" + " \n" * 80000,  # was quadratic: 5 s at 20,000 lines, 62 s at 80,000
+    "Conversation with Gemini\nq\n" + "x " * 100 + " \n" * 80000 + "Contents Export",
+    "[" * 80000 + "Opens in a new window](",  # 300 steps per "[" before
 ])
 def test_chrome_rules_stay_fast_on_hostile_text(text):
     import time

@@ -53,11 +53,16 @@ _GEMINI_PLAN = re.compile(
 # No leading \s* on patterns that are searched for: on a long run of blanks that costs quadratic time.
 _GEMINI_BUTTONS = re.compile(r"Edit plan\s+(?:Start research\s*)+")
 _GEMINI_DONE = re.compile(r"I've completed your research\.[^\n]{0,120}?request changes\.\s*", re.IGNORECASE)
+# Matched where the blanks after the previous part end (see _after_blanks): a leading \s* or a \s+ after the lazy
+# title would retry the whole run of blanks for every split of it (quadratic on a page of blank lines).
+_BLANKS = re.compile(r"\s*")
+_TITLE_GAP = r"\S[^\n]{0,199}?[ \t]*\n?[ \t]*"  # a title of one line, then a space or one line break
 _GEMINI_STATUS = re.compile(
-    r"\s*[^\n]{1,200}?\s+Completed\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+(?:\d{4},?\s+)?\d{1,2}:\d{2}\s*(?:[AP]M)?\s+"
+    _TITLE_GAP + r"Completed\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+(?:\d{4},?\s+)?\d{1,2}:\d{2}\s*(?:[AP]M)?\s+"
     r"Deep Research\s*")
-_GEMINI_TOOLBAR = re.compile(r"\s*(?:[^\n]{1,200}?\s+)?Contents\s+Export\s+Create\s+")
-_GEMINI_LINK_SUFFIX = re.compile(r"\[([^\]\n]{0,300}?)[ \t]*Opens in a new window\]\(")
+_GEMINI_TOOLBAR = re.compile(rf"(?:{_TITLE_GAP})?Contents\s+Export\s+Create\s+")
+# '[' is excluded from the link text so each '[' of a run of them fails at once (300 steps each before).
+_GEMINI_LINK_SUFFIX = re.compile(r"\[([^\[\]\n]{0,300}?)[ \t]*Opens in a new window\]\(")
 
 # Line-based and bounded (at most 200 lines of question): overlapping \s* runs made the first form cubic.
 _CHATGPT_HEAD = re.compile(r"^[ \t\n]*(?:ChatGPT[ \t]*\n[ \t\n]*)?You said:[ \t]*\n(?P<question>(?:[^\n]*\n){1,200}?)"
@@ -95,6 +100,10 @@ def _record(removed: list[dict[str, str]], rule: str, text: str, part: str = "")
         removed.append({"rule": rule, "text": text, **({"part": part} if part else {})})
 
 
+def _after_blanks(text: str, pos: int) -> int:
+    return _BLANKS.match(text, pos).end()  # type: ignore[union-attr] - \s* always matches
+
+
 def _gemini_head(text: str, out: Stripped) -> str:
     head = _GEMINI_HEAD.match(text)
     if not head:
@@ -104,14 +113,14 @@ def _gemini_head(text: str, out: Stripped) -> str:
     disclaimer = region.find(_GEMINI_DISCLAIMER, end)
     if disclaimer >= 0:
         end = disclaimer + len(_GEMINI_DISCLAIMER)
-        toolbar = _GEMINI_TOOLBAR.match(text, end)
+        toolbar = _GEMINI_TOOLBAR.match(text, _after_blanks(text, end))
         if toolbar:
             end = toolbar.end()
     else:
         for pattern in (_GEMINI_BUTTONS, _GEMINI_DONE):
             for match in pattern.finditer(region, end):
                 end = max(end, match.end())
-        status = _GEMINI_STATUS.match(text, end)
+        status = _GEMINI_STATUS.match(text, _after_blanks(text, end))
         if status:
             end = status.end()
     block = text[head.start():end]
@@ -230,7 +239,7 @@ def strip_chrome(text: str, product: str | None = None) -> Stripped:
     gemini = bool(out.removed) or product == "gemini"
     text = _drop_phrase(text, "Export to Sheets", "gemini-export-to-sheets", out, inline=gemini)
     text = _drop_phrase(text, _GEMINI_DISCLAIMER, "gemini-disclaimer", out, inline=gemini)
-    suffixes = len(_GEMINI_LINK_SUFFIX.findall(text))
+    suffixes = len(_GEMINI_LINK_SUFFIX.findall(text)) if "Opens in a new window" in text else 0
     if suffixes:
         text = _GEMINI_LINK_SUFFIX.sub(lambda m: f"[{m.group(1)}](", text)
         _record(out.removed, "gemini-link-suffix", f"Opens in a new window (x{suffixes})")

@@ -197,7 +197,9 @@ class Scorer:
             result.agreement = verdict_agreement(result, 1 + len(self.jury))
         return result
 
-    async def score(self, job: ScoreJob) -> Scorecard:
+    async def score(self, job: ScoreJob, on_done: Callable[[Scorecard, bool], None] | None = None) -> Scorecard:
+        """Score one job and write its result; ``on_done(card, False)`` runs in the writing thread right after, so
+        a result on disk is counted even when the run is interrupted at that moment (the thread finishes)."""
         started, started_at = time.perf_counter(), utc_now()
         card = Scorecard(
             system=job.system,
@@ -236,7 +238,12 @@ class Scorer:
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
-        await asyncio.to_thread(self._write, card, rubric, report)
+        def write() -> None:
+            self._write(card, rubric, report)
+            if on_done:
+                on_done(card, False)
+
+        await asyncio.to_thread(write)
         return card
 
     def _load(self, job: ScoreJob) -> tuple[Report, ReportRef]:
@@ -288,9 +295,6 @@ class Scorer:
                     on_done(finished, True)
                 return finished
             async with in_flight:
-                card = await self.score(job)
-            if on_done:
-                on_done(card, False)
-            return card
+                return await self.score(job, on_done)
 
         return await gather_or_cancel(*(run(job) for job in jobs))
