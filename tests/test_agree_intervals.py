@@ -16,7 +16,6 @@ from drevalkit.cli import main
 from drevalkit.leaderboard import stats
 from drevalkit.schemas import (Claim, FactCheckResult, JudgeInfo, Provenance, QualityResult, ReportRef, Scorecard,
                                Task, Verdict)
-from drevalkit.validity import agreement as A
 from drevalkit.validity.agree import AgreeOptions, AgreeReport, claim_agreement, pair_agreement
 from drevalkit.validity.labels import ClaimLabel, PairLabel
 
@@ -69,12 +68,29 @@ def test_a_report_all_right_and_one_all_wrong_span_everything_where_claims_alone
     assert c.accuracy.n == c.kappa.n == 20 and c.accuracy.clusters == 2
     right = next(s for s in c.per_label if s.label == "right")
     assert (right.precision.value, right.precision.low, right.precision.high) == (pytest.approx(0.5), 0.0, 1.0)
-    # the same 20 claims resampled one by one, as if independent: far narrower
-    human, machine = [r.label for r in rows], [r.dreval_label for r in rows]
-    by_claim = A.share_interval([float(h == m) for h, m in zip(human, machine)], resamples=4000)
-    kappa_by_claim = A.kappa_interval(human, machine, A.VERDICT_LABELS, resamples=4000)
-    assert 0.2 < by_claim.low < by_claim.high < 0.8
-    assert kappa_by_claim.high - kappa_by_claim.low < 0.5 * (c.kappa.high - c.kappa.low)
+    # the same 20 claims resampled one by one, as if independent (each its own report): far narrower
+    single = tmp_path / "one-claim-each"
+    single.mkdir()
+    by_claim, _ = _agreement(single, {f"c{i}": [pair] for i, pair in enumerate(AGREES + DISAGREES)})
+    assert by_claim.clusters == 20 and by_claim.accuracy.value == pytest.approx(0.5)
+    assert 0.2 < by_claim.accuracy.low < by_claim.accuracy.high < 0.8
+    assert by_claim.kappa.high - by_claim.kappa.low < 0.5 * (c.kappa.high - c.kappa.low)
+
+
+def test_precision_and_recall_by_hand(tmp_path):
+    pairs = [("right", "right"), ("right", "right"), ("right", "wrong"), ("wrong", "wrong"), ("wrong", "right"),
+             ("unknown", "unknown")]
+    c, _ = _agreement(tmp_path, {f"r{i}": [pair] for i, pair in enumerate(pairs)})
+    rows = {s.label: s for s in c.per_label}
+    right, wrong, unknown = rows["right"], rows["wrong"], rows["unknown"]
+    assert (right.human, right.dreval, right.both) == (3, 3, 2)
+    assert right.precision.value == pytest.approx(2 / 3) and right.recall.value == pytest.approx(2 / 3)
+    assert wrong.precision.value == pytest.approx(1 / 2) and wrong.recall.value == pytest.approx(1 / 2)
+    assert unknown.precision.value == pytest.approx(1.0) and unknown.recall.value == pytest.approx(1.0)
+    assert c.accuracy.value == pytest.approx(4 / 6)
+    for s in (right, wrong):
+        for estimate in (s.precision, s.recall):
+            assert 0.0 <= estimate.low <= estimate.value <= estimate.high <= 1.0
 
 
 def test_the_same_seed_gives_the_same_intervals_and_another_seed_other_draws(tmp_path):
@@ -158,7 +174,7 @@ def test_pairs_are_resampled_by_task(tmp_path):
     assert [r.dreval for r in rows] == ["a"] * 6
     for estimate in (p.agreement, p.strict, p.with_ties):
         assert (estimate.value, estimate.low, estimate.high, estimate.n) == (pytest.approx(0.5), 0.0, 1.0, 6)
-    by_pair = A.share_interval([1.0] * 3 + [0.0] * 3, resamples=4000)
+    by_pair = stats.bootstrap_mean([1.0] * 3 + [0.0] * 3, resamples=4000)  # pairs as if independent
     assert by_pair.high - by_pair.low < 1.0
     one, _ = pair_agreement(labels[:3], tasks[:3], tmp_path / "labels.jsonl", results, OPTIONS)
     assert one.clusters == 1 and one.agreement.value == 1.0 and one.agreement.low is None

@@ -350,7 +350,7 @@ def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[t
         failed=sum(r.dreval_label == "failed" for r in rows), compared=int(claims_per_report.sum()),
         clusters=len(tables),
         accuracy=_estimate(tables, _accuracy, claims_per_report, options),
-        kappa=_estimate(tables, agreement._kappa_from_counts, claims_per_report, options),
+        kappa=_estimate(tables, agreement.kappa_from_tables, claims_per_report, options),
         confusion_columns=labels_order + ["failed", NOT_CHECKED], confusion=table, per_label=per_label,
     )
     return result, rows
