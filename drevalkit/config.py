@@ -172,7 +172,8 @@ class Settings(BaseModel):
     fetch_timeout: float = setting(15.0, section="fetch", gt=0, description="connect and read timeout, seconds")
     fetch_total_timeout: float = setting(30.0, section="fetch", gt=0, description="cap on one fetch, seconds")
     fetch_max_mb: float = setting(10.0, section="fetch", score=True, gt=0,
-                                  description="cap on a page's (decompressed) size")
+                                  description="cap on a page's (decompressed) size and on a file that 'dreval "
+                                  "corpus add' indexes, in MiB (2^20 bytes)")
     fetch_max_redirects: int = setting(5, section="fetch", score=True, ge=0)
     # fact-checking: claims and verification
     max_claims: int = setting(40, section="factcheck", score=True, ge=1)
@@ -214,7 +215,8 @@ class Settings(BaseModel):
     out: Path = setting(Path("dreval-out"), section="output")
     home: Path = setting(section="output", default_factory=lambda: Path(platformdirs.user_cache_dir("dreval")))
     cache: bool = setting(True, section="output", description="read and write the LLM response cache")
-    max_report_mb: float = setting(5.0, section="output", gt=0)
+    max_report_mb: float = setting(5.0, section="output", gt=0,
+                                   description="cap on a report file's size, in MB (10^6 bytes)")
     # the agent runner (dreval run-agent): the agent's own endpoint, separate from the judge's, and its limits
     agent_base_url: str | None = setting(section="agent", description="OpenAI-compatible endpoint of the agent model")
     agent_api_key: SecretStr | None = setting(section="agent")
@@ -286,6 +288,11 @@ class Settings(BaseModel):
     @property
     def store_path(self) -> Path:
         return self.home / "store.sqlite3"
+
+    @property
+    def fetch_max_bytes(self) -> int:
+        """``fetch_max_mb`` in bytes, for every reader of it (the fetcher, ``dreval corpus add``): one unit, MiB."""
+        return int(self.fetch_max_mb * 1024 * 1024)
 
 
 # Keys read from the variables their services document, without the DREVAL_ prefix (prefixed ones also work).

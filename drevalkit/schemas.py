@@ -252,7 +252,8 @@ class SearchHit(BaseModel):
 
 
 class FetchRecord(BaseModel):
-    """The outcome of fetching one URL; failures are recorded too, so a URL is never fetched twice."""
+    """The outcome of fetching one URL. Failures that are properties of the page (404, too large, no text) are
+    stored too, so such a URL is not fetched again; those that may pass (timeouts, 5xx) hold for one run only."""
 
     url: str
     final_url: str = ""

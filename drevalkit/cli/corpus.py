@@ -38,7 +38,7 @@ def corpus_add(folder: Path, config_file: Path | None) -> None:
         with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), console=stderr,
                       transient=True, disable=len(files) < 20) as progress:
             bar = progress.add_task("", total=len(files))
-            report = add_folder(store, folder, int(settings.fetch_max_mb * 1_000_000),
+            report = add_folder(store, folder, settings.fetch_max_bytes,
                                 on_file=lambda _: progress.advance(bar))
     except CorpusError as exc:
         fail(str(exc), EXIT_BAD_INPUT)

@@ -60,7 +60,8 @@ def corpus_files(folder: Path) -> list[Path]:
 def add_folder(
     store: Store, folder: Path, max_bytes: int, on_file: Callable[[Path], None] | None = None
 ) -> CorpusReport:
-    """Extract and store every supported file below ``folder``; unreadable files are reported, not fatal."""
+    """Extract and store every supported file below ``folder``; unreadable files and files over ``max_bytes``
+    (``Settings.fetch_max_bytes``, the fetcher's cap on a page) are reported, not fatal."""
     folder = Path(folder)
     mapping = _url_map(folder)
     report = CorpusReport()
@@ -70,7 +71,8 @@ def add_folder(
         try:
             size = path.stat().st_size
             if size > max_bytes:
-                raise ValueError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB cap")
+                raise ValueError(f"file too large: {size:,} bytes is over the {max_bytes / 2**20:.4g} MiB cap "
+                                 "(fetch_max_mb)")
             text, title = extract_text_bounded(SUFFIX_TYPES[path.suffix.lower()], path.read_bytes(), None)
         except (OSError, ValueError) as exc:
             report.failed.append((relative, str(exc)))

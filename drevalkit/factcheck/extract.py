@@ -25,6 +25,7 @@ import html as html_lib
 import io
 import os
 import re
+import signal
 import threading
 import time
 import zlib
@@ -54,6 +55,7 @@ REPETITIVE_MIN_CHARS = 512 * 1024  # smaller pages are cheap whatever they hold:
 MAX_COMPRESSION_RATIO = 50.0
 PDF_TIME_SHARE = 0.5  # a PDF's pages are read until this share of the time limit is spent; the rest is left out
 
+_KILLED = -getattr(signal, "SIGKILL", 9)  # a worker's exit code when something outside it killed it
 _SPACE = re.compile(r"\s+")
 _SCRIPT_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
 _SCRIPT_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style")}
@@ -61,7 +63,9 @@ _MARKDOWN_HEADING = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 
 
 class ExtractionError(ValueError):
-    """No usable text; ``durable`` is False when the cause is the machine (no worker could start), not the page."""
+    """No usable text; ``durable`` is False when the cause is the machine, not the page: no worker could start, the
+    time limit ran out (a loaded machine is slower), or the worker was killed from outside (the OOM killer, when the
+    whole machine runs short; a page's own excess is a MemoryError under the worker's limit)."""
 
     def __init__(self, reason: str, *, durable: bool = True):
         super().__init__(reason)
@@ -397,11 +401,13 @@ class ExtractionPool:
                 worker.process.join(1)
                 code = worker.process.exitcode
                 cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                raise ExtractionError(f"extraction failed: the worker process died ({cause})") from None
+                raise ExtractionError(f"extraction failed: the worker process died ({cause})",
+                                      durable=code != _KILLED) from None
             if answer is None:
                 with self._lock:
                     self.killed += 1
-                raise ExtractionError(f"extraction timed out: not done within {timeout:g} s (EXTRACT_TIMEOUT_S)")
+                raise ExtractionError(f"extraction timed out: not done within {timeout:g} s (EXTRACT_TIMEOUT_S)",
+                                      durable=False)
             kind, *fields, recycle = answer
             keep = not recycle
             if kind != "ok":

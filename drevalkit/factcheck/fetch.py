@@ -10,8 +10,10 @@ a second lookup (which a DNS-rebinding server would answer with 127.0.0.1); the 
 the certificate check keep the URL's host name. Environment proxies are not used while the guard is on: a proxy
 would resolve the name itself.
 
-Every outcome, failures included, goes to the store, so a URL is fetched at most once across runs and a replay run
-(``replay=True``) can evaluate again from the store alone, without the network.
+Every outcome that is a property of the page, failures included (404, too large, not text, no text), goes to the
+store, so such a URL is fetched at most once across runs and a replay run (``replay=True``) can evaluate again from
+the store alone, without the network. A failure that may pass (a timeout, a dropped or refused connection, 408, 429,
+5xx, an extraction that ran out of time) is kept for the run only: one run requests a URL once, the next one again.
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ class Fetcher:
         self.replay = replay
         self.fetches = 0
         self.reused = 0
-        self._max_bytes = int(settings.fetch_max_mb * 1024 * 1024)
+        self._max_bytes = settings.fetch_max_bytes
         self._client: httpx.AsyncClient | None = None
         self._inflight: dict[str, asyncio.Task[tuple[FetchRecord, str | None]]] = {}
         self._passing_failures: dict[str, FetchRecord] = {}
@@ -280,14 +282,15 @@ class Fetcher:
         # The host slot is taken first so that URLs queued behind one busy host do not hold global slots.
         async with self._host_limit(host), self._all:
             total = self.settings.fetch_total_timeout
-            # Failures that may pass (no answer, a dropped connection, server trouble) are not stored, so a later
-            # run tries again; a page that answers but drips forever is a property of the page and is stored.
+            # Failures that may pass (no answer or no whole page in time, a dropped connection, server trouble) are
+            # not stored, so a later run tries again: a page still arriving at the cap may drip forever, but it may
+            # as well come from a loaded server or to a loaded machine.
             transient = False
             try:
                 error = await asyncio.wait_for(self._download(page), total)
             except asyncio.TimeoutError:
                 error = f"timed out: no complete page within {total:g} s (fetch_total_timeout)"
-                transient = page.status is None
+                transient = True
             except httpx.TimeoutException as exc:
                 error = f"timed out ({type(exc).__name__}) after {self.settings.fetch_timeout:g} s (fetch_timeout)"
                 transient = True
@@ -403,7 +406,7 @@ class Fetcher:
         accepted = page.content_type in HTML_TYPES or page.content_type in TEXT_TYPES or page.content_type == PDF_TYPE
         if not accepted and page.content_type not in _SNIFFED_TYPES:
             return f"unsupported content type {page.content_type}"
-        cap_mb = f"{self.settings.fetch_max_mb:g} MB"
+        cap_mb = f"{self.settings.fetch_max_mb:g} MiB"
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             return f"page too large: Content-Length {declared} bytes is over the {cap_mb} cap (fetch_max_mb)"

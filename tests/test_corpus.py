@@ -1,0 +1,64 @@
+"""``dreval corpus add`` caps a file at ``fetch_max_mb`` in the unit the fetcher caps a page at (MiB), so a document
+is readable or too large the same way whether it is indexed from a folder or fetched from a server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from drevalkit.cli import main
+from drevalkit.config import Settings
+from drevalkit.factcheck.fetch import Fetcher
+from drevalkit.store import Store
+from drevalkit.testing.static_site import StaticSite
+
+MIB = 1024 * 1024
+UNDER = 1_040_000  # bytes: over 1 MB (10^6 bytes), under 1 MiB
+OVER = MIB + 1
+
+
+@pytest.fixture
+def folder(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sentence = b"Hornsdale Power Reserve in South Australia opened in December 2017.\n"
+    (docs / "under.txt").write_bytes((sentence * (UNDER // len(sentence) + 1))[:UNDER])
+    (docs / "over.txt").write_bytes((sentence * (OVER // len(sentence) + 1))[:OVER])
+    return docs
+
+
+@pytest.fixture
+def corpus_env(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for key in list(os.environ):
+        if key.startswith("DREVAL_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DREVAL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DREVAL_FETCH_MAX_MB", "1")
+    return tmp_path / "home" / "store.sqlite3"
+
+
+def test_corpus_add_and_the_fetcher_apply_one_cap_in_mib(folder, corpus_env, tmp_path):
+    result = CliRunner().invoke(main, ["corpus", "add", str(folder)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "indexed 1 documents" in result.output
+    assert f"skipped over.txt: file too large: {OVER:,} bytes is over the 1 MiB cap (fetch_max_mb)" in result.stderr
+    with Store(corpus_env) as store:
+        indexed = store.get_fetch((folder / "under.txt").resolve().as_uri())
+        assert indexed is not None and indexed.ok and store.get_fetch((folder / "over.txt").resolve().as_uri()) is None
+
+    settings = Settings(home=tmp_path / "web", allow_private_urls=True, fetch_max_mb=1)
+    assert settings.fetch_max_bytes == MIB
+
+    async def fetch(urls):
+        with Store(settings.store_path) as store:
+            async with Fetcher(settings, store) as fetcher:
+                return [await fetcher.fetch(url) for url in urls]
+
+    with StaticSite(folder) as site:
+        (under, text), (over, _) = asyncio.run(fetch([site.url("under.txt"), site.url("over.txt")]))
+    assert under.ok and len(text) == UNDER
+    assert over.error == f"page too large: Content-Length {OVER} bytes is over the 1 MiB cap (fetch_max_mb)"
