@@ -246,7 +246,7 @@ def agree(labels_file: Path, results_dir: Path | None, tasks_file: Path | None, 
                 from ..factcheck.corpus import CorpusError, add_folder
 
                 try:
-                    added = add_folder(store, corpus_dir, int(settings.fetch_max_mb * 1024 * 1024))
+                    added = add_folder(store, corpus_dir, settings.fetch_max_bytes)
                 except CorpusError as exc:
                     fail(str(exc), EXIT_BAD_INPUT)
                 stderr.print(f"indexed {len(added.added)} pages from {plain(corpus_dir)}", highlight=False,

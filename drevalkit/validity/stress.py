@@ -404,7 +404,7 @@ class StressRunner:
             Path(str(store_path) + suffix).unlink(missing_ok=True)
         probe_store = await asyncio.to_thread(Store, store_path)
         try:
-            await asyncio.to_thread(add_folder, probe_store, page_dir, int(self.settings.fetch_max_mb * 1024 * 1024))
+            await asyncio.to_thread(add_folder, probe_store, page_dir, self.settings.fetch_max_bytes)
             report = await asyncio.to_thread(load_report, report_path, system="stress", task_id="evidence",
                                              max_bytes=1_000_000, format_name="markdown")
             settings = self.settings.model_copy(update={"search": "local"})
