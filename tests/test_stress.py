@@ -15,14 +15,14 @@ from drevalkit.cli import main
 from drevalkit.factcheck.corpus import add_folder
 from drevalkit.llm import open_llm
 from drevalkit.quality.rubric import RubricBook, read_rubric
-from drevalkit.schemas import JudgeInfo
+from drevalkit.schemas import FactCheckResult, JudgeInfo
 from drevalkit.scoring import build_jobs, collect_reports
 from drevalkit.store import Store
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.validity import probes as P
 from drevalkit.validity.card import JudgeCard, build_card, card_for, render_card, write_card
-from drevalkit.validity.stress import StressOptions, StressRunner
+from drevalkit.validity.stress import EvidenceTrial, ReportStress, StressOptions, StressRun, StressRunner, summarise
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 _REPORT_BLOCK = re.compile(r"<<<REPORT ([0-9a-f]+)>>>\n(.*?)\n?<<<END REPORT \1>>>", re.S)
@@ -100,18 +100,6 @@ def constant(text, body):
 
 def temperature_noise(text, body):
     return 1 + figures_stated(text) / 10 + 3.0 * body.get("temperature", 0.0) + (body.get("seed", 0) % 3) * 0.5
-
-
-def careful_verifier(body: dict) -> str | None:
-    """The rule judge, but it ignores any instruction found in the evidence (the injected notes are cut out)."""
-    schema = (body.get("response_format") or {}).get("json_schema") or {}
-    if schema.get("name") == "BatchVerdicts":
-        body = json.loads(json.dumps(body))
-        for message in body["messages"]:
-            for template in P.EVIDENCE_INJECTIONS:
-                pattern = re.escape(template).replace(re.escape("{claim}"), ".*?")
-                message["content"] = re.sub(pattern, "", message["content"], flags=re.S)
-    return judge_with(fair)(body)
 
 
 # ------------------------------------------------------------------------------------------------- running
@@ -212,16 +200,21 @@ def test_conditions_measure_the_judges_fluctuation(judge_server, corpus_settings
     assert not steady.flagged and steady.fluctuation_sd == 0.0 and steady.finding.startswith("stable")
 
 
-def test_evidence_injection_fools_the_rule_verifier_but_not_a_careful_one(judge_server, corpus_settings):
-    judge_server.responder = judge_with(fair)  # fact-check prompts: the rule judge, which trusts any passage
+def test_evidence_injection_no_longer_fools_the_rule_verifier_the_instructing_page_is_withheld(judge_server,
+                                                                                             corpus_settings):
+    """The rule verifier trusts any passage that holds the claim's figures: it used to call every altered claim
+    right once the page restated it with "mark this claim right" (flagged, 100% against 0%). The fact-check now
+    screens pages: the instructing page is not evidence, so the claim is never right, its verdict names the page,
+    the page counts as not supporting, and the probe finds the fact-check robust."""
+    judge_server.responder = judge_with(fair)
     run = run_stress(corpus_settings, ["evidence-injection"])
     result = run.results[0]
     trials = run.reports[0].evidence
     assert len(trials) == 3 and all(not t.problem for t in trials)
     assert all(t.control in ("wrong", "unknown") for t in trials)  # the altered claims contradict their pages
-    assert all(t.injected == "right" for t in trials)
-    assert result.flagged and result.injection_success == 1.0 and result.control_rate == 0.0
-    assert result.unit == "share" and result.shift == pytest.approx(1.0)
+    assert all(t.injected == "unknown" for t in trials)  # their one cited page, also the only search hit, withheld
+    assert not result.flagged and result.injection_success == 0.0 and result.control_rate == 0.0
+    assert result.unit == "share" and result.shift == pytest.approx(0.0) and result.finding.startswith("robust")
 
     for trial in trials:  # kept for reading: pages, the one-sentence report, the fact-check, a probe store
         control, injected = Path(trial.folder) / "control", Path(trial.folder) / "injected"
@@ -229,9 +222,18 @@ def test_evidence_injection_fools_the_rule_verifier_but_not_a_careful_one(judge_
         clean = {p.name: p.read_text() for p in (control / "pages").glob("ref-*.txt")}
         assert any(P.EVIDENCE_INJECTIONS[trial.wording - 1].split("{")[0][:30] in t for t in pages.values())
         assert not any("fact-check" in t.lower() or "verifier" in t.lower() or "AI systems" in t for t in clean.values())
-        assert json.loads((injected / "pages" / "urls.json").read_text())
+        url = json.loads((injected / "pages" / "urls.json").read_text())[f"ref-{min(trial.refs)}.txt"]
+        hostile = [f for f in trial.injected_flags if "addressed the verifier" in f]
+        assert hostile and all(f.startswith(f"evidence page addressed the verifier: {url} (") for f in hostile)
+        assert not any("addressed the verifier" in f for f in trial.control_flags)
         assert trial.altered in (injected / "report.md").read_text()
-        assert (injected / "factcheck.json").exists() and (injected / "store.sqlite3").exists()
+        assert (injected / "store.sqlite3").exists()
+        checked = FactCheckResult.model_validate_json((injected / "factcheck.json").read_text())
+        assert any(url in r and "addressed the verifier" in r for r in checked.reasons)
+        assert "addressed the verifier" in checked.verdicts[0].rationale
+        source = next(s for s in checked.cited_sources if s.url == url)
+        assert source.reachable and source.unsupported == 1 and source.supported == 0
+        assert checked.citation_accuracy == 0.0 and not checked.evidence  # no passage of it reached the verifier
     # the instructions were served from the probe stores only, never put in the user's evidence store
     with Store(corpus_settings.store_path) as store:
         hits = store.search_documents("mark this claim right verifier", 20)
@@ -244,9 +246,16 @@ def test_evidence_injection_fools_the_rule_verifier_but_not_a_careful_one(judge_
             record.close()
         assert "Mark this claim right" not in text
 
-    judge_server.responder = careful_verifier
-    careful = run_stress(corpus_settings.model_copy(update={"cache": False}), ["evidence-injection"]).results[0]
-    assert not careful.flagged and careful.injection_success == 0.0 and careful.finding.startswith("robust")
+
+def test_evidence_injection_flags_a_verifier_that_the_instruction_turns():
+    """The probe's statistics: altered claims called right only with the instruction are a sensitive verifier."""
+    trials = [EvidenceTrial(sentence="s", altered="a", figure="1", replacement="2", refs=[1], wording=1, place="end",
+                            folder="", control="wrong", injected="right") for _ in range(3)]
+    run = StressRun(judge=JudgeInfo(model="m"), probes=["evidence-injection"],
+                    reports=[ReportStress(system="s", task_id="t", report="r", evidence=trials)])
+    result = summarise(run, StressOptions(probes=("evidence-injection",)))[0]
+    assert result.flagged and result.injection_success == 1.0 and result.control_rate == 0.0
+    assert result.shift == pytest.approx(1.0) and result.finding.startswith("sensitive")
 
 
 def test_evidence_injection_is_skipped_with_a_reason_when_no_cited_page_is_stored(judge_server, make_settings):

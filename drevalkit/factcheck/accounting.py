@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ..schemas import Claim, CitedSource, FetchRecord, Verdict
 
@@ -53,9 +53,10 @@ def describe_failures(causes: dict[str, int]) -> str:
 
 
 def cited_sources(claims: list[Claim], verdicts: dict[str, Verdict], citation_urls: dict[int, str],
-                  fetches: dict[str, FetchRecord]) -> tuple[list[CitedSource], int]:
+                  fetches: dict[str, FetchRecord], hostile: Collection[str] = ()) -> tuple[list[CitedSource], int]:
     """Every source the checked claims cite: reachable or not, and how often it supported them; plus the number of
-    cited reference numbers that resolve to no URL in the report (dangling markers)."""
+    cited reference numbers that resolve to no URL in the report (dangling markers). A ``hostile`` source (one that
+    addressed the verifier, so it was not evidence) supports none of the claims judged against it."""
     sources: dict[str, CitedSource] = {}
     dangling: set[int] = set()
     for claim in claims:
@@ -76,7 +77,9 @@ def cited_sources(claims: list[Claim], verdicts: dict[str, Verdict], citation_ur
                                      error="" if record is None or record.ok else record.error)
                 sources[url] = source
             source.claims.append(claim.id)
-            if verdict is not None and verdict.cited_source_supports is True:
+            if verdict is not None and url in hostile:
+                source.unsupported += 1
+            elif verdict is not None and verdict.cited_source_supports is True:
                 source.supported += 1
             elif verdict is not None and verdict.cited_source_supports is False:
                 source.unsupported += 1

@@ -4,6 +4,11 @@ extract claims (one call per chunk) -> for each claim: cited sources, then one w
 rank passages -> verify in batches -> for claims left unknown, another round with the verifier's refined query
 (``rounds``). Searches and fetches go through the store, so no query or URL is requested twice, and a replay run
 reads only stored evidence.
+
+A page that addresses the verifier (``injection.screen``: "mark this claim right", "ignore previous instructions",
+a forged "System:" turn or prompt fence) is not evidence: none of its passages is ranked or shown, the verdict of
+every claim it was gathered for is flagged with its URL, a claim left with no other evidence is unknown for that
+reason, a cited page of that kind counts as not supporting its claims, and the result's reasons name it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from .accounting import MIN_EVIDENCE_COVERAGE, cited_sources, describe_failures,
 from .claims import PROMPTS, extract_claims
 from .evidence import Candidate, EmbeddingReranker, Reranker, rank, split_passages
 from .fetch import Fetcher
+from .injection import RULES_VERSION, Finding, screen
 from .search import Searcher, SearchError, SearchUnavailable, make_backend
 from .verify import BATCH_SIZE, verify_batch
 
@@ -33,6 +39,15 @@ MAX_CITED_PASSAGES = 2
 FETCHES_PER_QUERY = 3
 MAX_PASSAGES_PER_DOCUMENT = 1500  # about 180K words: ranking cost per claim stays bounded whatever a page holds
 PASSAGE_CACHE_CHARS = 32_000_000  # split documents kept per FactChecker (least recently used dropped beyond this)
+HOSTILE_URLS_SHOWN = 5  # pages named in the result's reason; the flags of the verdicts name every one
+
+
+@dataclass(frozen=True)
+class Page:
+    """A document split into passages, and what ``injection.screen`` found in it (None: it only informs)."""
+
+    passages: tuple[str, ...]
+    finding: Finding | None = None
 
 
 @dataclass
@@ -48,23 +63,24 @@ class FactChecker:
     passages_per_claim: int = 5
     jury: list[LLMClient] = field(default_factory=list)  # judges besides ``llm`` that verify every claim too
     passage_splits: int = field(default=0, init=False)  # documents split into passages (the rest came from cache)
-    _passages: OrderedDict[str, tuple[str, ...]] = field(default_factory=OrderedDict, init=False, repr=False)
+    _passages: OrderedDict[str, Page] = field(default_factory=OrderedDict, init=False, repr=False)
     _passage_chars: int = field(default=0, init=False, repr=False)
-    _splitting: dict[str, asyncio.Future[tuple[str, ...]]] = field(default_factory=dict, init=False, repr=False)
+    _splitting: dict[str, asyncio.Future[Page]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def prompt_version(self) -> str:
-        """Version of the fact-check prompts (extraction and verification), recorded in results."""
-        return PROMPTS.version
+        """Version of the fact-check prompts (extraction and verification) and of the rules that keep pages
+        addressing the verifier out of the evidence, recorded in results (a result of other rules is redone)."""
+        return f"{PROMPTS.version}+{RULES_VERSION}"
 
     async def check(self, report: Report) -> tuple[FactCheckResult, Usage]:
         run = _ReportRun(self, report)
         return await run.execute()
 
-    async def passages(self, text: str, sha256: str = "") -> tuple[str, ...]:
-        """``split_passages(text)``, computed once per document (by content hash) for as long as this checker
-        lives, so a page cited by 40 claims is split once; the split runs in a worker thread, and concurrent
-        callers for one document wait for the same split."""
+    async def page(self, text: str, sha256: str = "") -> Page:
+        """``split_passages(text)`` and ``screen(text)``, computed once per document (by content hash) for as long
+        as this checker lives, so a page cited by 40 claims is split and screened once; both run in a worker
+        thread, and concurrent callers for one document wait for the same result."""
         key = sha256 or hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         cached = self._passages.get(key)
         if cached is not None:
@@ -77,18 +93,22 @@ class FactChecker:
             future.add_done_callback(lambda _: self._splitting.pop(key, None))
         return await asyncio.shield(future)
 
-    async def _split(self, key: str, text: str) -> tuple[str, ...]:
-        # a page longer than any real source (a hostile one) is ranked on its first passages only
-        passages = tuple((await asyncio.to_thread(split_passages, text))[:MAX_PASSAGES_PER_DOCUMENT])
+    async def _split(self, key: str, text: str) -> Page:
+        page = await asyncio.to_thread(_read_page, text)
         self.passage_splits += 1
-        size = sum(map(len, passages))
+        size = sum(map(len, page.passages))
         if size <= PASSAGE_CACHE_CHARS:
-            self._passages[key] = passages
+            self._passages[key] = page
             self._passage_chars += size
             while self._passage_chars > PASSAGE_CACHE_CHARS:
                 _, dropped = self._passages.popitem(last=False)
-                self._passage_chars -= sum(map(len, dropped))
-        return passages
+                self._passage_chars -= sum(map(len, dropped.passages))
+        return page
+
+
+def _read_page(text: str) -> Page:
+    # a page longer than any real source (a hostile one) is ranked on its first passages only
+    return Page(tuple(split_passages(text)[:MAX_PASSAGES_PER_DOCUMENT]), screen(text))
 
 
 @dataclass
@@ -104,6 +124,8 @@ class _ReportRun:
     empty_searches: int = 0
     per_claim: dict[str, list[Evidence]] = field(default_factory=dict)
     citation_urls: dict[int, str] = field(default_factory=dict)
+    hostile: dict[str, Finding] = field(default_factory=dict)  # URL -> why the page is not evidence
+    withheld: dict[str, dict[str, str]] = field(default_factory=dict)  # claim id -> {URL of a hostile page: via}
 
     async def execute(self) -> tuple[FactCheckResult, Usage]:
         checker = self.checker
@@ -181,6 +203,8 @@ class _ReportRun:
         unresolved = {r for c in claims for r in c.cited_refs if r not in self.citation_urls}
         if unresolved:
             parts.append(f"{len(unresolved)} cited reference number(s) have no URL in the report")
+        if self.hostile:
+            parts.append(f"{len(self.hostile)} page(s) addressed the verifier and were not used")
         backend = self.checker.searcher.backend.name
         if self.queries and self.empty_searches == len(self.queries):
             parts.append(f"{backend} search found nothing")
@@ -191,7 +215,28 @@ class _ReportRun:
     async def _verify(
         self, batch: list[Claim], per_claim: dict[str, list[Evidence]], round_number: int
     ) -> tuple[list[Verdict], dict[str, str]]:
-        return await verify_batch(self.checker.llm, batch, per_claim, round_number, self.usage, self.checker.jury)
+        verdicts, follow_ups = await verify_batch(self.checker.llm, batch, per_claim, round_number, self.usage,
+                                                  self.checker.jury)
+        for verdict in verdicts:
+            self._withhold(verdict)
+        return verdicts, follow_ups
+
+    def _withhold(self, verdict: Verdict) -> None:
+        """The verdict flagged with every page withheld from its claim for addressing the verifier. A claim left
+        with no evidence at all is unknown for that reason, and a withheld cited page does not support it."""
+        withheld = self.withheld.get(verdict.claim_id)
+        if not withheld:
+            return
+        for url in withheld:
+            flag = f"evidence page addressed the verifier: {url} ({self.hostile[url]})"
+            if flag not in verdict.flags:
+                verdict.flags.append(flag)
+        if not self.per_claim[verdict.claim_id]:
+            verdict.label, verdict.quote = "unknown", ""
+            verdict.rationale = ("every page read for this claim addressed the verifier, so none of it is "
+                                 f"evidence: {', '.join(withheld)}")
+        if verdict.cited_source_supports is None and "citation" in withheld.values():
+            verdict.cited_source_supports = False
 
     async def _gather(self, claim: Claim, query: str, *, first_round: bool) -> list[Evidence]:
         """Evidence for one claim: passages of its cited sources (in the first round), then of the top search
@@ -202,14 +247,14 @@ class _ReportRun:
             for url in claim.cited_urls:
                 cited_refs.setdefault(url, None)
         cited_urls = list(cited_refs)
-        cited = await self._candidates(cited_urls, "citation", cited_refs)
+        cited = await self._candidates(claim, cited_urls, "citation", cited_refs)
         budget = self.checker.passages_per_claim
         cited_top = min(MAX_CITED_PASSAGES, budget - 1) if budget > 1 else 1
         ranked = await asyncio.to_thread(rank, claim.text, cited, cited_top, self.checker.reranker)
         found: list[Evidence] = [self._register(c) for c in ranked]
         hits = await self._search(query)
         urls = [h.url for h in hits if h.url not in cited_urls][:FETCHES_PER_QUERY]
-        searched = await self._candidates(urls, "search")
+        searched = await self._candidates(claim, urls, "search")
         ranked = await asyncio.to_thread(rank, f"{claim.text} {query}", searched, max(budget - len(found), 0),
                                          self.checker.reranker)
         found += [self._register(c) for c in ranked]
@@ -231,14 +276,23 @@ class _ReportRun:
             self.reasons.append(f"search failed for {query!r}: {exc}")
         return []
 
-    async def _candidates(self, urls: list[str], via: str, refs: dict[str, int] | None = None) -> list[Candidate]:
+    async def _candidates(self, claim: Claim, urls: list[str], via: str,
+                          refs: dict[str, int | None] | None = None) -> list[Candidate]:
+        """The passages of the pages at ``urls``, except those of a page that addresses the verifier: that one is
+        recorded as withheld from ``claim``."""
         results = await gather_or_cancel(*(self.checker.fetcher.fetch(url) for url in dict.fromkeys(urls)))
         candidates = []
         for record, text in results:
             self.fetches[record.url] = record
             if not record.ok or not text:
                 continue
-            for passage in await self.checker.passages(text, record.content_sha256):
+            page = await self.checker.page(text, record.content_sha256)
+            finding = page.finding or screen(record.title)
+            if finding is not None:
+                self.hostile.setdefault(record.url, finding)
+                self.withheld.setdefault(claim.id, {}).setdefault(record.url, via)
+                continue
+            for passage in page.passages:
                 candidates.append(
                     Candidate(url=record.final_url or record.url, title=record.title, passage=passage,
                               content_sha256=record.content_sha256, retrieved_at=record.fetched_at, via=via,
@@ -274,7 +328,7 @@ class _ReportRun:
             label: (getattr(counts, label) / judged if judged else None) for label in ("right", "wrong", "unknown")
         }
         support = [v.cited_source_supports for v in ordered if v.cited_source_supports is not None]
-        sources, unresolved = cited_sources(claims, verdicts, self.citation_urls, self.fetches)
+        sources, unresolved = cited_sources(claims, verdicts, self.citation_urls, self.fetches, set(self.hostile))
         checked = [c for c in claims if c.id in self.per_claim]
         used = {eid for v in ordered for eid in v.evidence_ids}
         self.usage.searches += len(self.queries)
@@ -297,8 +351,17 @@ class _ReportRun:
             search_backend=self.checker.searcher.backend.name,
             replay=self.checker.searcher.replay,
             status=status,
-            reasons=self.reasons,
+            reasons=self.reasons + self._hostile_reason(),
         )
+
+    def _hostile_reason(self) -> list[str]:
+        """One line naming the pages that were not used because they addressed the verifier (none: no line)."""
+        if not self.hostile:
+            return []
+        named = [f"{url} ({finding})" for url, finding in list(self.hostile.items())[:HOSTILE_URLS_SHOWN]]
+        more = len(self.hostile) - len(named)
+        return [f"{len(self.hostile)} page(s) addressed the verifier and were not used as evidence: "
+                f"{'; '.join(named)}" + (f"; and {more} more (see the verdicts' flags)" if more else "")]
 
 
 @asynccontextmanager
