@@ -50,6 +50,12 @@ class Page:
     finding: Finding | None = None
 
 
+def prompt_version() -> str:
+    """Version of the fact-check prompts (extraction and verification) and of the rules that keep pages
+    addressing the verifier out of the evidence, recorded in results (a result of other rules is redone)."""
+    return f"{PROMPTS.version}+{RULES_VERSION}"
+
+
 @dataclass
 class FactChecker:
     """Shared services for fact-checking many reports (one LLM client, searcher and fetcher)."""
@@ -69,9 +75,7 @@ class FactChecker:
 
     @property
     def prompt_version(self) -> str:
-        """Version of the fact-check prompts (extraction and verification) and of the rules that keep pages
-        addressing the verifier out of the evidence, recorded in results (a result of other rules is redone)."""
-        return f"{PROMPTS.version}+{RULES_VERSION}"
+        return prompt_version()
 
     async def check(self, report: Report) -> tuple[FactCheckResult, Usage]:
         run = _ReportRun(self, report)

@@ -42,14 +42,13 @@ from pydantic import BaseModel, Field
 from .. import __version__
 from ..config import Settings
 from ..factcheck.corpus import add_folder
-from ..factcheck.pipeline import open_factchecker
+from ..factcheck.pipeline import open_factchecker, prompt_version as factcheck_prompt_version
 from ..files import atomic_write_text, safe_filename
 from ..leaderboard import stats
 from ..llm import LLMClient, LLMUnavailable
 from ..quality.judge import judge_report
 from ..quality.rubric import PROMPTS as QUALITY_PROMPTS
 from ..quality.rubric import RubricBook, RubricError
-from ..factcheck.claims import PROMPTS as FACTCHECK_PROMPTS
 from ..reports.importers import ReportError, load_report
 from ..schemas import JudgeInfo, Report, Rubric, Status, Task, Usage, utc_now
 from ..scoring.jobs import ScoreJob
@@ -245,7 +244,7 @@ class StressRunner:
     async def run(self, jobs: list[ScoreJob], rubrics: RubricBook) -> StressRun:
         run = StressRun(
             judge=self.llm.judge_info,
-            prompt_versions={"quality": QUALITY_PROMPTS.version, "factcheck": FACTCHECK_PROMPTS.version},
+            prompt_versions={"quality": QUALITY_PROMPTS.version, "factcheck": factcheck_prompt_version()},
             config_hash=self.settings.config_hash(), temperature=self.settings.judge_temperature(),
             seed=self.settings.seed, samples=self.settings.samples, probes=list(self.options.probes),
             variants=self.options.variants, threshold=self.options.threshold, null_gap=self.options.null_gap,
