@@ -254,7 +254,10 @@ def _cited_report(tmp_path, live: int, dead: int) -> tuple[Path, Path]:
     folder.mkdir(exist_ok=True)
     lines, refs = ["# Report", ""], []
     for n in range(1, live + dead + 1):
-        sentence = f"The observatory recorded {100 + n} events in {2000 + n}"
+        # dead claims share no word with the live pages: the local search must not find a live page fetched earlier
+        # in the run for them (which one is fetched first depends on timing)
+        sentence = (f"The observatory recorded {100 + n} events in {2000 + n}" if n <= live
+                    else f"Harbour cranes lifted {100 + n} containers during {2000 + n}")
         lines.append(f"{sentence} [{n}].")
         if n <= live:
             (folder / f"p{n}.html").write_text(f"<html><head><title>Log {n}</title></head><body><article><p>"
