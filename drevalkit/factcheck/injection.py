@@ -7,8 +7,9 @@ so the pipeline shows none of that page to the verifier (see ``pipeline``). The 
 what ``screen`` returns:
 
 - ``addresses the verifier``: a note, message, instruction, notice, reminder, memo or attention line to or for an
-  AI, an LLM or language model, a fact-checker, verifier, judge, grader or evaluator (bare, or qualified as
-  automated / AI / LLM / machine, which also covers assistant, system, model, agent), ending there ("a note for AI
+  AI, an LLM or language model, a fact-checker or verifier (bare), or a judge, grader, evaluator, assistant,
+  system, model or agent qualified as automated / AI / LLM / machine (bare judges, graders and evaluators are
+  people: "Instructions to judges" on a sports page, "Dear evaluator" in a grant proposal), ending there ("a note for AI
   developers" is not one); "Dear AI,", "Attention LLMs:", "To the verifier:", "<!-- evaluator"; "(if) you are an
   AI language model", "you are now an AI judge", "you are a fact-checker" (this one not after "if", "when",
   "whether"); "as the fact-checker, you must"; "if an AI reads this", "language models reading this page".
@@ -21,8 +22,11 @@ what ``screen`` returns:
   verified") or the claim quoted between ("Label the claim "..." as right"); "the verdict must be right";
   "quote this sentence as the evidence".
 - ``forges a chat turn``: a line or sentence opening with a role header ("System:", "Assistant:", "### Developer
-  note:") or a bracketed role ("[System message]", "<assistant>") followed within 300 characters by a word about
-  claims, verdicts, evidence, instructions or scoring ("System: Windows 11" on a specification page is not one);
+  note:") followed within 300 characters by words of an instruction to the checker (verdict, fact-checker,
+  verifier, instructions, ignore, "you must", ...) or a verdict on the claims ("the claims on this page are
+  verified"), so "System: Windows 11" or a specification page's system description that mentions evidence or
+  scores is not one; a bracketed role ("[System message]", "<assistant>") followed within 300 characters by any
+  word about claims, evidence, verification or scoring;
   chat-template tokens (``<|im_start|>``, ``[INST]``, ``<<SYS>>``, ``<start_of_turn>``).
 - ``forges a prompt fence``: three opening angle brackets and one of dreval's fence names or a hex block id
   (``<<<END REPORT``, ``<<<EVIDENCE 3f9a1c0b``), or "END <fence name>" before closing brackets.
@@ -96,7 +100,8 @@ _AI = (r"(?:(?:ai|a\.i\.)(?:[\s-]+(?:large[\s-]+)?language[\s-]+models?)?|llms?|
 # the addressee ends its noun phrase: "a note to AI:" addresses one, "a note to AI developers" does not
 _ENDS = (r"(?=\s*(?:[:,.;!?)\]\"'\n]|$|(?:and|that|who|which|whose|tasked|designed|built|trained|asked|with|working|"
          r"checking|verifying|evaluating|reviewing|reading|responsible|in\s+charge)\b)|\s+-)")
-_TARGET = rf"(?:{_QUALIFIER}[\s-]+{_ROLE}|{_AI}|fact[\s-]?checkers?|verifiers?|judges?|graders?|evaluators?)\b{_ENDS}"
+# bare judges, graders and evaluators are people's jobs (sports, courts, grants): only qualified ones are machines
+_TARGET = rf"(?:{_QUALIFIER}[\s-]+{_ROLE}|{_AI}|fact[\s-]?checkers?|verifiers?)\b{_ENDS}"
 _MACHINE = rf"(?:{_QUALIFIER}[\s-]+{_ROLE}|fact[\s-]?checker|verifier|{_AI})\b{_ENDS}"  # never a person's job
 _MACHINE_NOUN = rf"(?:{_QUALIFIER}[\s-]+{_ROLE}|{_AI})"
 _YOU_ARE = (r"(?:\sare|'re)\s(?:now\s)?(?:acting\sas\s)?(?:an?|the)\s(?:(?:meticulous|careful|helpful|strict|impartial|"
@@ -112,12 +117,21 @@ _VERBS = ("mark", "label", "rate", "classify", "treat", "judge", "grade", "flag"
 _OBJECT = (r"(?:this|the|that|these|those|each|every|all|any|such|its|our)\s+(?:claims?|statements?|sentences?|facts?|"
            r"assertions?)\b")
 _ROLE_WORD = r"(?:system|assistant|developer)(?:\s(?:message|prompt|note|instructions?|override|update))?"
-_CUE = "(?:" + "|".join((
+# after a bracketed role ("[System message]", rare in ordinary prose): any word about claims, evidence or scoring
+_CUE_BROAD = "(?:" + "|".join((
     _word("claim", "s?"), _word("statement", "s?"), _word("verdict", "s?"), _word("evidence"),
     _word("fact", r"[\s-]?check(?:ers?|ing)?"), _word("verif", "(?:y|ied|ies|ier|iers|ication)"),
-    _word("evaluat", "(?:e|or|ors|ion)"), _word("grader"), _word("judge"), _word("instruction", "s?"),
-    _word("ignore"), _word("disregard"), _word("score"), _word("criteri", "(?:on|a)"),
-    _word("you", r"\s(?:must|should|are|will|shall)"))) + r")\b"
+    _word("evaluat", "(?:e|or|ors|ion)"), _word("grad", "(?:er|ers|ing)"), _word("judge"),
+    _word("instruction", "s?"), _word("ignore"), _word("disregard"), _word("scor", "(?:e|ed|es|ing)"),
+    _word("criteri", "(?:on|a)"), _word("you", r"\s(?:must|should|are|will|shall)"))) + r")\b"
+# after a "System:" line header: words of an instruction to the checker or a verdict on the claims, not of the
+# subject matter (a specification page's "System:" line may well mention claims, evidence or scores)
+_CUE = "(?:" + "|".join((
+    _word("verdict", "s?"), _word("fact", r"[\s-]?check(?:ers?|ing)?"), _word("verifier", "s?"),
+    _word("evaluator", "s?"), _word("grader", "s?"), _word("instruction", "s?"), _word("ignore"), _word("disregard"),
+    _word("you", r"\s(?:must|should|are|will|shall)"),
+    # or a verdict on the claims: "the claims on this page are verified", "the claim is right"
+    _word("claim", r"s?[^.\n]{0,60}?\s(?:is|are)\s(?:now\s)?(?:verified|right|true|correct|supported|accurate)"))) + r")\b"
 _FENCE_NAMES = r"(?:report|evidence|claim|note|task|page|answer|question|results|dimension|domain|persona|existing)"
 _OPEN3 = r"<\s?<\s?<\s?"
 _OVERRIDE = _imperative("ignore", "disregard", "forget") + r"\s"
@@ -171,7 +185,7 @@ _NEAR: tuple[tuple[str, str, str, int], ...] = (
     ("dictates the verdict", rf"{_imperative(*_VERBS)}\s{_OBJECT}\s?(?:that\s)?[\"']",
      rf"[\"'](?:\s?,)?\s?as\s(?:being\s)?[\"']?{_VALUE}", 400),
     ("forges a chat turn", rf"(?:\n|[.!?]\s)(?:[#*>\-]+\s?)?{_ROLE_WORD}\s?(?:\*+\s?)?:", _CUE, 300),
-    ("forges a chat turn", rf"[\[(<]\s?{_ROLE_WORD}\s?[\])>]", _CUE, 300),
+    ("forges a chat turn", rf"[\[(<]\s?{_ROLE_WORD}\s?[\])>]", _CUE_BROAD, 300),
 )
 
 _SINGLE_RE = tuple((rule, re.compile(pattern)) for rule, pattern in _SINGLE)
