@@ -7,10 +7,14 @@ modes like servers without json_schema support, and simulate latency (prefill an
 reporting ``cached_tokens`` the way vLLM, SGLang and OpenAI do; ``max_sequences`` bounds how many requests are
 computed at once (the rest queue), as on a GPU server. ``timeline`` records when each answered request arrived and
 was answered, so tests can check ordering (e.g. that the first judging call finished before the others started).
+
+``python -m drevalkit.testing.openai_server [--responder judge|tasks|both]`` serves it as a stand-in judge for a
+person to try dreval without a model (see ``main``).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import random
@@ -21,7 +25,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
+from drevalkit.testing import rule_judge
 from drevalkit.testing.base import JSONHandler, LocalHTTPServer
+from drevalkit.testing.task_llm import TaskScript
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SCHEMA_BLOCK = re.compile(r"```json\n(\{.*\})\n```", re.DOTALL)
@@ -258,3 +264,64 @@ class FakeOpenAIServer(LocalHTTPServer):
             },
             {},
         )
+
+
+RESPONDERS = ("judge", "tasks", "both")
+
+
+def make_responder(kind: str) -> Callable[[dict[str, Any]], str | None]:
+    """The ``responder`` of a stand-in judge: ``judge`` (the rule-based fact-check judge: claim extraction and
+    verification), ``tasks`` (the scripted LLM of ``dreval generate-tasks``) or ``both`` (the task script for the
+    task-generation prompts, the rule judge for the rest). Whatever neither answers (rubrics, quality scores) gets
+    the server's deterministic schema-filled values."""
+    if kind == "judge":
+        return rule_judge.respond
+    if kind == "tasks":
+        return TaskScript()
+    if kind != "both":
+        raise ValueError(f"unknown responder {kind!r}: one of {', '.join(RESPONDERS)}")
+    script = TaskScript()
+
+    def both(body: dict[str, Any]) -> str | None:
+        # TaskScript answers only its own schemas (TaskDrafts, Qualification, ...) and rule_judge only
+        # ExtractedClaims / BatchVerdicts, so the first that answers is the right one.
+        answer = script(body)
+        return answer if answer is not None else rule_judge.respond(body)
+
+    return both
+
+
+_ANSWERS = {
+    "judge": "claim extraction and verification by fixed rules",
+    "tasks": "the dreval generate-tasks prompts from a script",
+    "both": "the dreval generate-tasks prompts from a script, claim extraction and verification by fixed rules",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a stand-in judge so a person can try dreval's stages without a model, GPU or API key: prints its base
+    URL and model name, then serves until interrupted (Ctrl-C, or kill). Its scores and verdicts are not
+    judgements: rubrics and quality scores are deterministic values filled in from the request's schema."""
+    parser = argparse.ArgumentParser(prog="python -m drevalkit.testing.openai_server", description=main.__doc__)
+    parser.add_argument("--responder", choices=RESPONDERS, default="judge",
+                        help="what answers: judge (rule-based fact-check judge, default), tasks (scripted task "
+                             "generation) or both")
+    parser.add_argument("--model", default="stand-in-judge",
+                        help="the model name it answers to, shown in every result (default stand-in-judge)")
+    args = parser.parse_args(argv)
+    server = FakeOpenAIServer(model=args.model)
+    server.responder = make_responder(args.responder)
+    with server:
+        print(f"stand-in judge (rule-based, not a model) at {server.url}  model {server.model}  "
+              f"responder {args.responder}", flush=True)
+        print(f"  answers {_ANSWERS[args.responder]}; rubrics and quality scores are schema-filled placeholder "
+              "values", flush=True)
+        print(f"  DREVAL_BASE_URL={server.url} DREVAL_MODEL={server.model} dreval score ...", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
