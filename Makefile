@@ -7,7 +7,7 @@ BIN = $(VENV)/bin
 DEMO = samples/demo
 DEMO_OPTIONS = --rubric $(DEMO)/rubric.json --max-claims 4 --rounds 1 --evidence-per-claim 2
 
-.PHONY: demo test bench clean
+.PHONY: demo tour test bench clean
 
 $(BIN)/dreval: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: $(VENV)/.local-judge
 	$(BIN)/dreval corpus add samples/corpus
 	$(BIN)/dreval score $(DEMO)/report.md --task $(DEMO)/task.json $(DEMO_OPTIONS)
 
+# every stage (tasks, rubrics, agent runs, scoring, leaderboard) against a stand-in judge and a scripted agent, in
+# ./tour/ with its own store; no model, key or network needed (about a minute)
+tour: $(BIN)/dreval
+	$(BIN)/python -m drevalkit.testing.tour tour
+
 test: $(BIN)/dreval
 	$(BIN)/python -m pytest -q
 
@@ -33,4 +38,4 @@ bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/local_judge.py
 
 clean:
-	rm -rf $(VENV) dreval-out dist build .pytest_cache
+	rm -rf $(VENV) dreval-out tour dist build .pytest_cache
