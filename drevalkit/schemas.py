@@ -397,6 +397,9 @@ class RunManifest(BaseModel):
     skipped: int = Field(description="finished results of an earlier run, reused")
     statuses: dict[str, int] = Field(default_factory=dict, description="of every result of the run")
     results: list[str] = Field(default_factory=list, description="result files, relative to the output folder")
+    kept: dict[str, str] = Field(default_factory=dict, description="result files left as they were (a finished "
+                                 "result of another report file) because this run's report for them could not be "
+                                 "read or scored: file -> what was kept and why; counted as failed in statuses")
     usage: "Usage" = Field(default_factory=lambda: Usage())
 
 

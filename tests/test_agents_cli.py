@@ -105,6 +105,11 @@ def test_bad_invocations(env, agent, web, tmp_path):
     wrong_model = invoke("run-agent", "--tasks", tasks, "--out", out, *args)
     assert wrong_model.exit_code == 3 and "has no model 'not-served'" in wrong_model.stderr
     assert "agent-secret-key" not in wrong_model.stderr + wrong_model.output
+    assert "no reports were written" in wrong_model.stderr and "kept in" not in wrong_model.stderr
+    args[args.index("--base-url") + 1] = "http://127.0.0.1:9/v1"  # nothing listens there
+    dead = invoke("run-agent", "--tasks", tasks, "--out", tmp_path / "dead", *args)
+    assert dead.exit_code == 3 and "cannot reach the agent endpoint" in dead.stderr
+    assert "(no reports were written)" in dead.stderr and not (tmp_path / "dead").exists()
     (tmp_path / "file").write_text("x")
     assert invoke("run-agent", "--tasks", tasks, "--out", tmp_path / "file", *agent_args(agent, web,
                                                                                          "mirothinker")).exit_code == 2

@@ -141,9 +141,11 @@ def test_faults_beyond_the_retry_budget_are_partial_with_reasons(judge_env, tmp_
 
 def test_unreachable_and_missing_judge(judge_env, monkeypatch):
     monkeypatch.setenv("DREVAL_BASE_URL", "http://127.0.0.1:9/v1")
-    result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
+    result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--out", "o-dead")
     assert result.exit_code == 3 and "cannot reach the judge endpoint" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    # nothing finished: no claim about a folder that was never created
+    assert "(no results were written)" in result.stderr and not Path("o-dead").exists()
     monkeypatch.delenv("DREVAL_BASE_URL")
     monkeypatch.delenv("DREVAL_API_KEY")
     monkeypatch.setattr("drevalkit.llm.local_model.DEFAULT_PARTS", ("drevalkit_test_no_such_model_part",))

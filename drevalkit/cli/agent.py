@@ -102,16 +102,22 @@ def run_agent(tasks_file: Path, out: Path, task_ids: tuple[str, ...], limit: int
             summary = asyncio.run(arun_agent(settings, tasks, out, store=store, resume=not no_resume,
                                              retry_failed=retry_failed, on_done=done))
     except KeyboardInterrupt:
-        fail(f"interrupted: {sum(o.status != 'skipped' for o in outcomes)} tasks finished in this run and are kept in "
-             f"{out}; run the same command again to continue", EXIT_INTERRUPTED)
+        fail(f"interrupted: {_written(outcomes, out, 'finished in this run and are kept in')}; run the same command "
+             "again to continue", EXIT_INTERRUPTED)
     except (AgentRunError, SearchError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except LLMUnavailable as exc:
-        fail(f"{exc} ({len(outcomes)} finished tasks are kept in {out})", EXIT_JUDGE)
+        fail(f"{exc} ({_written(outcomes, out, 'finished in this run are kept in')})", EXIT_JUDGE)
     finally:
         store.close()
     _print_summary(summary, out, tasks_file)
     sys.exit(EXIT_INCOMPLETE if summary.failed else EXIT_OK)
+
+
+def _written(outcomes: list[TaskOutcome], out: Path, kept: str) -> str:
+    """What a stopped run leaves behind, without naming a folder that may never have been created."""
+    written = sum(o.status != "skipped" for o in outcomes)
+    return f"{written} tasks {kept} {out}" if written else "no reports were written"
 
 
 def _pick_tasks(tasks_file: Path, task_ids: tuple[str, ...], limit: int | None) -> list[Task]:

@@ -97,19 +97,33 @@ def _run(options: dict[str, Any], *, quality: bool, factcheck: bool, rubric_file
 
             outcome = asyncio.run(_score(settings, store, llm, jobs, plan, done, jury))
     except KeyboardInterrupt:
-        fail(f"interrupted: {len(finished)} of {len(jobs)} results are finished and kept in {settings.out}; run the "
-             "same command again to continue", EXIT_INTERRUPTED)
+        kept = (f"{len(finished)} of {len(jobs)} results are finished and kept in {settings.out}" if finished
+                else "no results were written")
+        fail(f"interrupted: {kept}; run the same command again to continue", EXIT_INTERRUPTED)
     except SearchError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except LLMUnavailable as exc:
-        fail(f"{exc} ({len(finished)} finished results are kept in {settings.out})", EXIT_JUDGE)
+        kept = f"{len(finished)} finished results are kept in {settings.out}" if finished else "no results were written"
+        fail(f"{exc} ({kept})", EXIT_JUDGE)
     finally:
         store.close()
-    print_summary(outcome.scored, outcome.skipped, settings.layout, html=html)
+    # a job whose finished result was kept (its report failed on its input) wrote nothing: its line says so, and
+    # the summary must not name the kept file as this run's result
+    unwritten = {id(c) for c in outcome.scored if c.status == "failed" and _relative(settings, c) in outcome.kept}
+    if len(unwritten) < len(outcome.cards):
+        print_summary([c for c in outcome.scored if id(c) not in unwritten], outcome.skipped, settings.layout,
+                      html=html)
+    for line in outcome.kept.values():
+        stderr.print(safe(line), highlight=False, markup=False, soft_wrap=True)
     cards = outcome.cards
     if len(cards) == 1 and cards[0].status == "failed" and cards[0].report_ref is None:
         fail(cards[0].reasons[0] if cards[0].reasons else "the report could not be scored", EXIT_BAD_INPUT)
     sys.exit(EXIT_OK if all(c.status == "complete" for c in cards) else EXIT_INCOMPLETE)
+
+
+def _relative(settings: Any, card: Scorecard) -> str:
+    layout = settings.layout
+    return layout.result(card.system, card.task_id).relative_to(layout.root).as_posix()
 
 
 async def _score(settings, store, llm, jobs, plan, done, jury=()) -> BatchOutcome:  # type: ignore[no-untyped-def]

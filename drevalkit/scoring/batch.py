@@ -38,6 +38,9 @@ class ScorePlan:
 class BatchOutcome:
     cards: list[Scorecard] = field(default_factory=list)
     skipped: list[Scorecard] = field(default_factory=list)  # finished in an earlier run, reused as they were
+    # result file (relative to the output folder) -> one line: a finished result of another report file kept
+    # because this run's report for it failed on its input (its failed card is in ``cards`` but was not written)
+    kept: dict[str, str] = field(default_factory=dict)
 
     @property
     def scored(self) -> list[Scorecard]:
@@ -80,6 +83,7 @@ async def score_jobs(
         rubrics = (RubricBook(settings.layout, llm, rebuild=plan.rebuild_rubrics, fixed=plan.fixed_rubric)
                    if plan.quality else None)
         scorer = Scorer(settings, llm, rubrics, checker, html=plan.html, jury=jury)
+        scorer.kept = outcome.kept  # filled as jobs finish, so it is complete up to any interruption
         outcome.cards = await scorer.score_all(jobs, on_done=done, resume=plan.resume and not plan.rebuild_rubrics)
     await asyncio.to_thread(_write_manifest, settings, llm, outcome, started_at)
     return outcome
@@ -95,6 +99,7 @@ def _write_manifest(settings: Settings, llm: LLMClient, outcome: BatchOutcome, s
         finished_at=utc_now(), jobs=len(outcome.cards), scored=len(outcome.scored), skipped=len(outcome.skipped),
         statuses=dict(Counter(card.status for card in outcome.cards)),
         results=[layout.result(c.system, c.task_id).relative_to(layout.root).as_posix() for c in outcome.cards],
+        kept=dict(outcome.kept),
         usage=usage,
     )
     atomic_write_text(layout.manifest, manifest.model_dump_json(indent=2))

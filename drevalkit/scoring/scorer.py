@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -68,6 +69,14 @@ def _identity(judge: JudgeInfo) -> tuple[str, str, str, str, str]:
     return judge.backend, judge.model, judge.identity, judge.model_sha256, judge.structured_output
 
 
+def _same_file(recorded: str, path: Path) -> bool:
+    """Whether a result's ``report_ref.path`` names ``path`` (older results stored it relative to the cwd)."""
+    try:
+        return Path(recorded).resolve() == path.resolve()
+    except (OSError, RuntimeError):
+        return recorded == str(path)
+
+
 def _internal(exc: BaseException, where: str) -> str:
     return f"internal error in the {where} ({type(exc).__name__}: {exc}); please report it"
 
@@ -93,6 +102,7 @@ class Scorer:
         self.factchecker = factchecker
         self.html = html  # write the HTML scorecard beside each result
         self.jury = list(jury or [])  # judges besides ``llm`` that judge every criterion and claim too
+        self.kept: dict[str, str] = {}  # results not replaced by a report that failed on its input (_keep_previous)
 
     def _prompt_versions(self) -> dict[str, str]:
         versions = {}
@@ -158,19 +168,23 @@ class Scorer:
             same = rubric_hash is not None and previous.quality is not None and previous.quality.rubric_hash == rubric_hash
         return previous if same else None
 
-    async def _quality(self, task: Task, report: Report, usage: Usage) -> tuple[QualityResult, Rubric | None]:
+    async def _quality(self, task: Task, report: Report, usage: Usage) -> tuple[QualityResult, Rubric | None, bool]:
+        """The quality half, the rubric it used, and whether the rubric was refused (an input problem: nothing of
+        this half was judged)."""
         assert self.rubrics is not None
         try:
             rubric, rubric_usage = await self.rubrics.get(task)
-        except RubricError as exc:
-            return QualityResult(rubric_hash="", status="failed", reasons=[str(exc)]), None
+        except RubricError as exc:  # an input problem (e.g. a hand-edited frozen rubric): nothing was judged
+            return QualityResult(rubric_hash="", status="failed", reasons=[str(exc)]), None, True
         except LLMUnavailable:
             raise
         except LLMError as exc:
             usage.add(exc.usage)
-            return QualityResult(rubric_hash="", status="failed", reasons=[f"rubric could not be built: {exc}"]), None
+            failed = QualityResult(rubric_hash="", status="failed", reasons=[f"rubric could not be built: {exc}"])
+            return failed, None, False
         except Exception as exc:  # noqa: BLE001 - e.g. OUT/rubrics not writable: the fact-check half must survive
-            return QualityResult(rubric_hash="", status="failed", reasons=[_internal(exc, "rubric stage")]), None
+            failed = QualityResult(rubric_hash="", status="failed", reasons=[_internal(exc, "rubric stage")])
+            return failed, None, False
         usage.add(rubric_usage)
         try:
             quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples,
@@ -178,9 +192,11 @@ class Scorer:
         except LLMUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - the fact-check half must survive a bug here
-            return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[_internal(exc, "quality judging")]), rubric
+            failed = QualityResult(rubric_hash=rubric.hash, status="failed",
+                                   reasons=[_internal(exc, "quality judging")])
+            return failed, rubric, False
         usage.add(judge_usage)
-        return quality, rubric
+        return quality, rubric, False
 
     async def _factcheck(self, report: Report, usage: Usage) -> FactCheckResult:
         assert self.factchecker is not None
@@ -211,6 +227,7 @@ class Scorer:
         usage = Usage()
         rubric = None
         report: Report | None = None
+        unscored = ""  # why it failed on its input (nothing was scored): "could not be read (...)"
         try:
             if job.problem:
                 raise ReportError(job.problem)
@@ -224,7 +241,10 @@ class Scorer:
                 parts.append(self._factcheck(report, usage))
             outcomes = await gather_or_cancel(*parts)
             if self.rubrics is not None:
-                card.quality, rubric = outcomes.pop(0)
+                card.quality, rubric, refused = outcomes.pop(0)
+                if refused and self.factchecker is None:  # nothing was scored: the rubric is the bad input
+                    unscored = (f"could not be scored (the rubric of task {job.task_id!r} was refused: "
+                                f"{card.quality.reasons[0]})")
             if self.factchecker is not None:
                 card.factcheck = outcomes.pop(0)
             card.status, card.reasons = _combine(card.quality, card.factcheck)
@@ -232,19 +252,39 @@ class Scorer:
             raise
         except ReportError as exc:
             card.reasons = [str(exc)]
+            reason = str(exc).removeprefix(f"{job.report_path}: ")
+            unscored = f"could not be read ({reason})"
         except Exception as exc:  # noqa: BLE001 - one report's unexpected failure must not end the batch
             card.status = "failed"
             card.reasons = [_internal(exc, "scorer")]
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
+
         def write() -> None:
-            self._write(card, rubric, report)
+            if not (unscored and self._keep_previous(job, unscored)):
+                self._write(card, rubric, report)
             if on_done:
                 on_done(card, False)
 
         await asyncio.to_thread(write)
         return card
+
+    def _keep_previous(self, job: ScoreJob, problem: str) -> bool:
+        """Whether to keep the complete or partial result at this job's place instead of writing the failed one:
+        it was computed from another report file, so bad input here must not lose it. When the same file is now
+        broken (e.g. emptied), the failed result is the honest one and is written. A kept result is noted in
+        ``self.kept`` (result file relative to the output folder: one line saying what was kept and why)."""
+        result = self.layout.result(job.system, job.task_id)
+        previous = read_scorecard(result)
+        if previous is None or previous.status == "failed" or previous.report_ref is None:
+            return False
+        if _same_file(previous.report_ref.path, job.report_path):
+            return False
+        self.kept[result.relative_to(self.layout.root).as_posix()] = (
+            f"kept the {previous.status} result of {previous.report_ref.path} for system {job.system}, task "
+            f"{job.task_id}: {job.report_path} {problem}; nothing was written for {job.report_path}")
+        return True
 
     def _load(self, job: ScoreJob) -> tuple[Report, ReportRef]:
         """The report and its reference (hash and word count of the whole text): report-sized work for a thread."""
@@ -256,7 +296,7 @@ class Scorer:
             format_name=job.report_format,
         )
         ref = ReportRef(
-            path=str(job.report_path),
+            path=str(job.report_path.resolve()),  # absolute: dreval html and agree may run from another folder
             sha256=hashlib.sha256(report.text.encode("utf-8")).hexdigest(),
             words=len(report.text.split()),
             source_format=report.source_format,
