@@ -206,7 +206,9 @@ class QualityResult(BaseModel):
 
 
 class Usage(BaseModel):
-    """Resource use of one call or a sum of calls. Cache hits cost nothing and are counted apart."""
+    """Resource use of one call or a sum of calls. Cache hits cost nothing and are counted apart; the ``from_cache_*``
+    fields keep what their answers cost when they were first asked, so a system scored from the cache can still be
+    compared on judging cost (every other field is what was spent in this run)."""
 
     calls: int = 0
     cache_hits: int = 0
@@ -218,6 +220,10 @@ class Usage(BaseModel):
     cached_tokens: int = 0
     latency_s: float = 0.0
     cost: float = 0.0
+    from_cache_prompt_tokens: int = Field(default=0, description="original prompt tokens of the cached answers used")
+    from_cache_completion_tokens: int = Field(default=0, description="original completion tokens of the cached "
+                                              "answers used")
+    from_cache_cost: float = Field(default=0.0, description="original cost of the cached answers used (not spent now)")
     searches: int = 0
     fetches: int = 0
 

@@ -174,7 +174,7 @@ def test_dreval_html_rerenders_and_says_when_the_report_changed(scored, tmp_path
     broken = out / "results" / "sample-agent" / "broken.json"
     broken.write_text("{")
     result = CliRunner().invoke(main, ["html", str(broken), str(out / "results" / "sample-agent" / "jwst-first-years.json")])
-    assert result.exit_code == 1 and "not a dreval result" in result.output
+    assert result.exit_code == 1 and "broken.json: not valid JSON (line 1 column 2); no page written" in result.output
     assert CliRunner().invoke(main, ["html", str(tmp_path / "nothing")]).exit_code == 2
 
 

@@ -11,12 +11,12 @@ from rich.table import Table
 
 from ..files import atomic_write_text
 from ..layout import OutputLayout
-from ..leaderboard import Leaderboard, LeaderboardError, build_leaderboard
+from ..leaderboard import Leaderboard, LeaderboardError, build_leaderboard, output_root, read_result, results_root
+from ..leaderboard.board import NO_JUDGE_VARIANCE
 from ..leaderboard.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
 from ..quality.rubric import RubricError, read_rubric
 from ..report.leaderboard import FORMATS, fmt, method_lines, render
 from ..report.scorecard import load_report_for, render_scorecard
-from ..scoring import read_scorecard
 from ..tasks.loading import TaskError, load_tasks
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
 from .render import plain, print_path, safe, stderr, stdout
@@ -58,10 +58,13 @@ def html_command(results: tuple[Path, ...], out: Path | None) -> None:
         fail("no result files (.json) in " + ", ".join(map(str, results)), EXIT_BAD_INPUT)
     written: list[Path] = []
     problems: list[str] = []
+    unreadable = 0
     for file in files:
-        card = read_scorecard(file)
-        if card is None:
-            problems.append(f"{file}: not a dreval result; no page written")
+        read = read_result(file)
+        card = read.card
+        if card is None:  # dreval's own outputs (a leaderboard filed among the results) are skipped, not errors
+            problems.append(f"{file}: {read.why}; " + ("skipped" if read.own else "no page written"))
+            unreadable += not read.own
             continue
         root = out or _output_root(file)
         layout = OutputLayout(root) if root is not None else None
@@ -87,17 +90,20 @@ def html_command(results: tuple[Path, ...], out: Path | None) -> None:
             atomic_write_text(page, render_scorecard(card, rubric, report, note))
         except OSError as exc:
             problems.append(f"{page}: cannot be written ({exc.strerror})")
+            unreadable += 1
             continue
         written.append(page)
     for problem in problems:
         stderr.print(f"[yellow]{safe(problem)}[/]", highlight=False, soft_wrap=True)
+    if not written:
+        fail(f"no scorecard written: none of the {len(files)} file(s) is a dreval result that could be rendered"
+             if len(files) > 1 else "no scorecard written", EXIT_BAD_INPUT)
     if len(written) == 1:
         print_path("scorecard", written[0])
     else:
         folders = sorted({str(p.parent.parent) for p in written})
         stdout.print(f"{len(written)} scorecards written under {plain(', '.join(folders))}", highlight=False,
                      markup=False)
-    unreadable = [p for p in problems if "not a dreval result" in p or "cannot be written" in p]
     sys.exit(EXIT_INCOMPLETE if unreadable else EXIT_OK)
 
 
@@ -105,11 +111,12 @@ def _terminal_table(board: Leaderboard) -> Table:
     gaps = {gap.upper: gap for gap in board.gaps}
     table = Table(title="dreval leaderboard", caption="\n".join(safe(line) for line in method_lines(board)),
                   caption_justify="left")
-    for column in ("rank", "system", "quality (shared) [95% CI]", "own tasks", "right (micro)", "complete",
-                   "partial", "failed", "missing", "gap to next"):
+    ratio = board.method.rank_by.startswith("right")
+    ranked = f"{'right ratio' if ratio else 'quality'} (shared) [{board.method.level:.0%} CI]"
+    for column in ("rank", "system", ranked, "quality, own tasks", "right (micro)", "complete", "partial", "failed",
+                   "unreadable", "missing", "gap to next"):
         table.add_column(column, justify="left" if column in ("system", "gap to next") else "right",
                          overflow="fold")
-    ratio = board.method.rank_by.startswith("right")
     for row in board.systems:
         gap = gaps.get(row.system)
         gap_text = ""
@@ -120,7 +127,7 @@ def _terminal_table(board: Leaderboard) -> Table:
                                                                      else "not significant")
         table.add_row(row.rank or "—", safe(row.system), fmt(row.shared, "ratio" if ratio else "score"),
                       f"{fmt(row.quality)} n={row.quality.n}", fmt(row.right_micro, "ratio"), str(row.complete),
-                      str(row.partial), str(row.failed + row.unreadable), str(row.missing), gap_text)
+                      str(row.partial), str(row.failed), str(row.unreadable), str(row.missing), gap_text)
     return table
 
 
@@ -128,7 +135,8 @@ def _terminal_table(board: Leaderboard) -> Table:
 @click.argument("results_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--format", "format_name", type=click.Choice(FORMATS),
               help="Print this format to stdout (or write it to --out). Default: write all four to "
-              "RESULTS_DIR/leaderboard.* and print a summary.")
+              "OUT/leaderboard.* (the output folder, also when RESULTS_DIR is its results/ folder or a system "
+              "folder in it) and print a summary.")
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Write to this file (format from --format, else from its suffix).")
 @click.option("--tasks", "tasks_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -165,8 +173,11 @@ def leaderboard_command(results_dir: Path, format_name: str | None, out_file: Pa
         format_name = {"markdown": "md", "htm": "html"}.get(suffix, suffix)
         if format_name not in FORMATS:
             fail(f"--out {out_file}: say which format with --format ({', '.join(FORMATS)})", EXIT_BAD_INPUT)
-    root = results_dir.parent if results_dir.name == "results" and not (results_dir / "results").is_dir() \
-        else results_dir
+    root = output_root(results_dir)
+    if results_root(results_dir) == results_dir.parent:
+        stderr.print(f"[yellow]{safe(results_dir)} is one system's folder of {safe(results_dir.parent)}: the "
+                     f"leaderboard covers every system there and is written to {safe(root)}[/]", highlight=False,
+                     soft_wrap=True)
     try:
         board = build_leaderboard(results_dir, task_ids=task_ids, task_source=str(tasks_file or ""),
                                   resamples=resamples, seed=seed, level=confidence, alpha=alpha,
@@ -176,6 +187,8 @@ def leaderboard_command(results_dir: Path, format_name: str | None, out_file: Pa
         fail(str(exc), EXIT_BAD_INPUT)
     for problem in board.mixed:
         stderr.print(f"[red]mixed:[/] {safe(problem)}", highlight=False, soft_wrap=True)
+    if (format_name is not None or out_file is not None) and NO_JUDGE_VARIANCE in board.problems:
+        stderr.print(f"[yellow]{safe(NO_JUDGE_VARIANCE)}[/]", highlight=False, soft_wrap=True)
     if format_name is not None and out_file is None:
         sys.stdout.write(render(board, format_name, None, root))
         sys.exit(EXIT_OK)

@@ -12,10 +12,12 @@ from .board import (
     find_results,
     leaderboard_json,
     mixing,
+    output_root,
+    read_result,
     results_root,
 )
 
 __all__ = [
     "Estimate", "Gap", "Leaderboard", "LeaderboardError", "SystemRow", "build_leaderboard", "find_results",
-    "leaderboard_json", "mixing", "results_root",
+    "leaderboard_json", "mixing", "output_root", "read_result", "results_root",
 ]

@@ -4,7 +4,8 @@ neighbouring gap and rank bands under Holm's correction.
 
 Nothing is dropped silently: per system, results are counted as complete, partial and failed, and tasks of the task
 set (``--tasks``, else the union of tasks any system has) with no result as missing; unreadable result files are
-listed. A value enters a mean only when the part that produced it is complete (quality for the totals and
+counted apart and listed with why (dreval's own outputs filed among the results, such as a leaderboard, are
+ignored and listed). A value enters a mean only when the part that produced it is complete (quality for the totals and
 dimensions, the fact-check for ratios and citation figures), or partial too with ``include_partial``; how many
 tasks stand behind each mean is part of it. Results scored with different rubrics for one task, different judges,
 prompt versions or score-affecting settings are refused, or with ``allow_mixed`` kept and flagged.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +27,10 @@ from . import stats
 
 RankBy = Literal["quality", "right"]
 RANK_METRICS = {"quality": "mean total quality (0-10)", "right": "right ratio, macro over reports"}
+
+
+NO_JUDGE_VARIANCE = ("--judge-variance: there was no judge variance to include (no result has samples > 1; "
+                     "score with --samples N to judge each report more than once)")
 
 
 class LeaderboardError(ValueError):
@@ -100,8 +105,14 @@ class SystemRow(BaseModel):
     claims: int = Field(default=0, description="claims with a verdict behind the micro ratios")
     citation_accuracy: Estimate = Field(default_factory=Estimate)
     citation_reachability: Estimate = Field(default_factory=Estimate)
-    tokens: Estimate = Field(default_factory=Estimate, description="prompt + completion tokens per report")
-    cost: Estimate = Field(default_factory=Estimate)
+    tokens: Estimate = Field(default_factory=Estimate, description="judging tokens per report (prompt + "
+                             "completion): spent when scoring plus the original tokens of answers served from the "
+                             "LLM cache")
+    cost: Estimate = Field(default_factory=Estimate, description="judging cost per report, counted as the tokens")
+    from_cache: int = Field(default=0, description="results scored (partly) from LLM cache answers")
+    from_cache_unpriced: int = Field(default=0, description="of them, results without the original usage of their "
+                                     "cached answers (scored by an older dreval): their tokens and cost count only "
+                                     "the calls made when scoring")
     seconds: Estimate = Field(default_factory=Estimate)
     judge_variance: JudgeVariance | None = None
     jury_alpha: Estimate = Field(default_factory=Estimate, description="with a jury: mean Krippendorff's alpha of "
@@ -164,30 +175,111 @@ class Leaderboard(BaseModel):
 class _Found:
     cards: list[tuple[Scorecard, Path]]
     unreadable: list[tuple[Path, str]]
+    ignored: list[tuple[Path, str]] = field(default_factory=list)
+
+
+# what dreval writes that is not a result: by name (when the file is not a valid result, so a task named "run"
+# still counts), and by its marker, a top-level ``dreval_version`` (results carry theirs in ``provenance``)
+_OWN_NAMES = {"leaderboard.json": "a dreval leaderboard", "run.json": "a dreval run manifest",
+              "agreement.json": "a dreval agreement report (dreval agree)", "urls.json": "a dreval URL map",
+              "factcheck.json": "a dreval stress fact-check"}
+_OWN_SUFFIXES = {".quality.json": "a dreval stress quality result", ".meta.json": "a report's metadata sidecar"}
+_OWN_MARKERS = ((("systems", "method"), "a dreval leaderboard"), (("jobs", "scored"), "a dreval run manifest"),
+                (("labels_file",), "a dreval agreement report (dreval agree)"),
+                (("key", "judge"), "a dreval judge card (dreval stress)"))
+
+
+@dataclass
+class ResultFile:
+    """One ``.json`` file read as a result: the Scorecard, or why it is none; ``own`` when it is one of dreval's
+    own outputs (a leaderboard, a run manifest, a judge card...), which a results folder may hold by mistake."""
+
+    card: Scorecard | None
+    why: str = ""
+    own: bool = False
+
+
+def _own_output(file: Path, data: object) -> str:
+    if isinstance(data, dict) and "dreval_version" in data and "provenance" not in data:
+        for keys, what in _OWN_MARKERS:
+            if all(key in data for key in keys):
+                return what
+        return "a dreval output file"
+    for suffix, what in _OWN_SUFFIXES.items():
+        if file.name.endswith(suffix):
+            return what
+    return _OWN_NAMES.get(file.name, "")
+
+
+def read_result(file: Path) -> ResultFile:
+    """The result in ``file``, or why it is not one in words a user can act on: the file cannot be read, is not
+    valid JSON (with where), is dreval's own output, or is JSON that is not a Scorecard (with the first error)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return ResultFile(None, f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
+    try:
+        return ResultFile(Scorecard.model_validate_json(text))
+    except ValidationError as exc:
+        error = exc
+    if not text.strip():
+        return ResultFile(None, "an empty file, not a dreval result")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        where = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        return ResultFile(None, f"not valid JSON{where}")
+    own = _own_output(file, data)
+    if own:
+        return ResultFile(None, f"{own}, not a result", own=True)
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else type(error).__name__
+    if len(lines) > 2:  # "N validation errors for Scorecard", then the first field and its message
+        first += f": {lines[1].strip()} {lines[2].strip()}"
+    return ResultFile(None, f"not a dreval result ({first[:200]})")
 
 
 def results_root(path: Path) -> Path:
-    """The results folder inside an output folder (``OUT/results``), or the folder itself."""
+    """The results folder: ``OUT/results`` for an output folder, the folder itself when it is a results folder,
+    and its parent for one system's folder inside a results folder (``OUT/results/<system>``), an easy mistake
+    that must not make a leaderboard of one system nor write one into the results."""
     path = Path(path)
-    return path / "results" if (path / "results").is_dir() else path
+    if (path / "results").is_dir():
+        return path / "results"
+    if _system_folder(path):
+        return path.parent
+    return path
+
+
+def _system_folder(path: Path) -> bool:
+    """A folder of result files (no folders of them) inside a folder named ``results``."""
+    return (path.parent.name == "results" and path.is_dir() and any(path.glob("*.json"))
+            and not any(sub.is_dir() and any(sub.glob("*.json")) for sub in path.iterdir()))
+
+
+def output_root(path: Path) -> Path:
+    """The output folder whose ``leaderboard.*`` and ``html/`` go with the results of ``path`` (an output folder,
+    its results folder or a system folder in it); never a folder inside ``results/``."""
+    root = results_root(path)
+    return root.parent if root.name == "results" else root
 
 
 def find_results(path: Path) -> _Found:
-    """Every result file under ``path`` (an output folder or its ``results`` folder); files that are not valid
-    results are listed with why."""
+    """Every result file under ``path`` (an output folder, its ``results`` folder or a system folder in it); files
+    that are not valid results are listed with why, and dreval's own outputs among them apart."""
     root = results_root(path)
     if not root.is_dir():
         raise LeaderboardError(f"{path}: no such folder")
-    cards, unreadable = [], []
+    found = _Found([], [])
     for file in sorted(root.rglob("*.json")):
         if file.name.startswith("."):
             continue
-        try:
-            cards.append((Scorecard.model_validate_json(file.read_text(encoding="utf-8")), file))
-        except (OSError, UnicodeDecodeError, ValidationError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            unreadable.append((file, first[:200]))
-    return _Found(cards, unreadable)
+        read = read_result(file)
+        if read.card is not None:
+            found.cards.append((read.card, file))
+        else:
+            (found.ignored if read.own else found.unreadable).append((file, read.why))
+    return found
 
 
 def _judge_key(card: Scorecard) -> str:
@@ -318,8 +410,10 @@ def build_leaderboard(
     for file, why in found.unreadable:
         system = folder_systems.get(file.parent.name, file.parent.name if file.parent != root else "(unknown)")
         unreadable_by_system.setdefault(system, []).append((file, why))
-        problems.append(f"{file}: not a dreval result ({why}); counted as unreadable for {system}")
+        problems.append(f"{file}: {why}; counted as unreadable for {system}")
         by_system.setdefault(system, {})
+    for file, why in found.ignored:
+        problems.append(f"{file}: {why}; ignored (it does not belong in the results folder)")
 
     seen = sorted({task for cells in by_system.values() for task in cells})
     if task_ids is not None:
@@ -335,11 +429,15 @@ def build_leaderboard(
     in_set = set(task_set)
     general = _general_names()
     kinds_by_rubric = _rubric_kinds(root)
-    page_root = page_root or (root.parent if root.name == "results" else root)
+    page_root = page_root or output_root(path)
 
     from ..layout import OutputLayout
 
     layout = OutputLayout(page_root)
+    if judge_variance and not any(card.quality is not None and len(card.quality.samples) > 1
+                                  for card, _ in found.cards):
+        judge_variance = False  # so the method does not claim intervals that include it
+        problems.append(NO_JUDGE_VARIANCE)
     rows: list[SystemRow] = []
     rank_values: dict[str, dict[str, float]] = {}
     rank_samples: dict[str, dict[str, list[float]]] = {}
@@ -367,9 +465,16 @@ def build_leaderboard(
             row.results += 1
             setattr(row, card.status, getattr(row, card.status) + 1)
             if card.report_ref is not None:
-                values["tokens"].append(card.usage.prompt_tokens + card.usage.completion_tokens)
-                values["cost"].append(card.usage.cost)
+                u = card.usage
+                values["tokens"].append(u.prompt_tokens + u.completion_tokens + u.from_cache_prompt_tokens
+                                        + u.from_cache_completion_tokens)
+                values["cost"].append(u.cost + u.from_cache_cost)
                 values["seconds"].append(card.seconds)
+                if u.cache_hits:
+                    row.from_cache += 1
+                    # scored before dreval kept the original usage of cached answers (or from a judge that
+                    # reports none): its cost and tokens count only the calls made when scoring
+                    row.from_cache_unpriced += not (u.from_cache_prompt_tokens or u.from_cache_completion_tokens)
             if _quality_used(card, include_partial):
                 assert card.quality is not None and card.quality.total is not None
                 if card.quality.agreement is not None and card.quality.agreement.value is not None:

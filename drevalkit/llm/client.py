@@ -89,6 +89,17 @@ def _describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def _cache_hit_usage(stored: Any) -> Usage:
+    """A cache hit spends nothing, but keeps what the answer cost when it was asked (the usage stored beside it;
+    an answer cached by an older dreval may lack it), so judging costs stay comparable across systems."""
+    def number(name: str) -> float:
+        value = stored.get(name, 0) if isinstance(stored, dict) else 0
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
+
+    return Usage(cache_hits=1, from_cache_prompt_tokens=int(number("prompt_tokens")),
+                 from_cache_completion_tokens=int(number("completion_tokens")), from_cache_cost=float(number("cost")))
+
+
 def _is_context_overflow(exc: openai.APIStatusError) -> bool:
     text = str(exc).lower()
     return any(word in text for word in ("context length", "context window", "maximum context", "too many tokens"))
@@ -170,7 +181,7 @@ class LLMClient:
                 except ValidationError:
                     value = None
                 if value is not None:
-                    return LLMResult(value, Usage(cache_hits=1), cached=True)
+                    return LLMResult(value, _cache_hit_usage(hit[1]), cached=True)
 
         usage = Usage()
         try:

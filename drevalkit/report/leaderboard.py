@@ -53,6 +53,32 @@ def counts(row: SystemRow) -> str:
     return text
 
 
+def from_cache(row: SystemRow) -> str:
+    """How many of a system's results were scored (partly) from cached answers, and of how many the original cost
+    is unknown (those cost cells count only what was spent when scoring)."""
+    if not row.from_cache:
+        return "0"
+    text = f"{row.from_cache} of {row.results}"
+    return text + (f" ({row.from_cache_unpriced} without their cost)" if row.from_cache_unpriced else "")
+
+
+def cost_note(board: Leaderboard) -> str:
+    """Cost and tokens depend on the LLM cache: say what they count, and whose are understated."""
+    results = sum(row.results for row in board.systems)
+    cached = sum(row.from_cache for row in board.systems)
+    unpriced = [row for row in board.systems if row.from_cache_unpriced]
+    if unpriced:
+        return (f"Cost and tokens count only the calls made when scoring for {sum(r.from_cache_unpriced for r in unpriced)}"
+                f" of {results} results, scored (partly) from the LLM cache by a dreval that did not keep what the "
+                "cached answers cost (" + ", ".join(f"{r.system}: {r.from_cache_unpriced}" for r in unpriced)
+                + "): their cost is understated; score them again to compare costs.")
+    if cached:
+        return (f"Cost and tokens per report are the judging cost: the calls made when scoring plus the original "
+                f"cost of the cached answers used ({cached} of {results} results were scored (partly) from the LLM "
+                "cache).")
+    return ""
+
+
 def method_lines(board: Leaderboard) -> list[str]:
     m = board.method
     lines = [
@@ -70,6 +96,8 @@ def method_lines(board: Leaderboard) -> list[str]:
     if board.judge_cards:
         lines.append("Judge cards (dreval stress): " + "; ".join(f"{judge}: {path}" for judge, path
                                                                 in board.judge_cards.items()) + ".")
+    if cost_note(board):
+        lines.append(cost_note(board))
     juries = [row for row in board.systems if row.jury_alpha.mean is not None or row.jury_kappa.mean is not None]
     if juries:
         lines.append("Jury agreement, mean over each system's reports (1 = the judges agree fully): " + "; ".join(
@@ -112,7 +140,7 @@ def to_csv(board: Leaderboard) -> str:
               "missing", "unreadable", "outside_task_set", "claims"]
     for name, _ in estimates:
         header += [f"{name}_mean", f"{name}_low", f"{name}_high", f"{name}_n"]
-    header += ["judge_sd", "task_sd", "gap_to_next_diff", "gap_to_next_low", "gap_to_next_high", "gap_to_next_p",
+    header += ["results_from_cache", "results_from_cache_without_cost", "judge_sd", "task_sd", "gap_to_next_diff", "gap_to_next_low", "gap_to_next_high", "gap_to_next_p",
                "gap_to_next_p_adjusted", "gap_to_next_significant", "ranked_on_tasks", "interval_method", "level",
                "resamples", "seed", "paired_test", "correction"]
     buffer = io.StringIO()
@@ -127,7 +155,7 @@ def to_csv(board: Leaderboard) -> str:
             estimate = row.dimensions.get(attribute, Estimate()) if name.startswith("dim_") else getattr(row, attribute)
             line += [_number(estimate.mean, 6), _number(estimate.low, 6), _number(estimate.high, 6), estimate.n]
         jv = row.judge_variance
-        line += [_number(jv.judge_sd, 6) if jv else "", _number(jv.task_sd, 6) if jv else ""]
+        line += [row.from_cache, row.from_cache_unpriced, _number(jv.judge_sd, 6) if jv else "", _number(jv.task_sd, 6) if jv else ""]
         gap = gaps.get(row.system)
         if gap is not None:
             line += [_number(gap.diff, 6), _number(gap.low, 6), _number(gap.high, 6),  # type: ignore[attr-defined]
@@ -180,7 +208,8 @@ def to_markdown(board: Leaderboard) -> str:
         rows.append([row.rank or "—", md_escape(row.system), fmt(row.shared, "ratio" if board.method.rank_by.startswith("right") else "score") + f" (n={row.shared.n})",
                      fmt(row.quality) + f" (n={row.quality.n})", counts(row), gap_text])
     lines += ["## Ranking", ""]
-    lines += _md_table(["rank", "system", "ranked metric, shared tasks [95% CI]", "mean total quality, own tasks",
+    lines += _md_table(["rank", "system", f"ranked metric, shared tasks [{board.method.level:.0%} CI]",
+                        "mean total quality, own tasks",
                         "results", "gap to the next system (paired, adjusted p)"], rows, {2, 3})
     unranked = [row for row in board.systems if not row.rank and row.unranked_reason]
     if unranked:
@@ -199,9 +228,9 @@ def to_markdown(board: Leaderboard) -> str:
           fmt(r.unknown_macro, "ratio"), fmt(r.citation_accuracy, "ratio"), fmt(r.citation_reachability, "ratio")]
          for r in board.systems], set(range(1, 10)))
     lines += ["", "## Cost per report", ""]
-    lines += _md_table(["system", "tokens", "cost", "seconds"],
-                       [[md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds")]
-                        for r in board.systems], {1, 2, 3})
+    lines += _md_table(["system", "tokens", "cost", "seconds", "results from the LLM cache"],
+                       [[md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds"),
+                         from_cache(r)] for r in board.systems], {1, 2, 3})
     lines += ["", "## Per task (total quality; status where there is none)", ""]
     matrix = []
     for number, task in enumerate(board.tasks):
@@ -253,7 +282,7 @@ def to_html(board: Leaderboard, page: Path | None = None, page_root: Path | None
     style, script = asset("leaderboard.css"), asset("leaderboard.js")
     return environment().get_template("leaderboard.html.j2").render(
         board=board, policy=content_security_policy([str(style)], [str(script)]), style=style, script=script,
-        links=links, fmt=fmt, counts=counts, method=method_lines(board), gaps=_gap_of(board),
+        links=links, fmt=fmt, counts=counts, from_cache=from_cache, method=method_lines(board), gaps=_gap_of(board),
         card_links={judge: _href(root / path, page) for judge, path in board.judge_cards.items()},
         dims=list(board.dimension_names), empty=Estimate(), rank_is_ratio=board.method.rank_by.startswith("right"),
     )

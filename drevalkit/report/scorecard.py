@@ -20,7 +20,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from ..resources import data_path
-from ..schemas import Report, Rubric, Scorecard
+from ..schemas import Report, Rubric, Scorecard, Usage
 from ..text import one_line
 from .html import asset, content_security_policy, environment
 from .markdown import VERDICT_MARK, Highlight, render_markdown
@@ -218,4 +218,17 @@ def render_scorecard(
         flags=flags,
         cost=card.usage.cost,
         tokens=card.usage.prompt_tokens + card.usage.completion_tokens,
+        cache_note=cache_note(card.usage),
     )
+
+
+def cache_note(usage: Usage) -> str:
+    """Answers served from the LLM cache cost nothing now: say how many, and what they cost when first asked, so
+    "0.0000, 0 tokens" is not read as a free judge."""
+    if not usage.cache_hits:
+        return ""
+    answers = f"{usage.cache_hits} answer{'s' if usage.cache_hits != 1 else ''} from the cache"
+    first = usage.from_cache_prompt_tokens + usage.from_cache_completion_tokens
+    if not first:
+        return answers + " (what they first cost was not recorded)"
+    return f"{answers} (first cost {usage.from_cache_cost:.4f}, {first} tokens)"
