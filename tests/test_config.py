@@ -41,7 +41,7 @@ def test_secrets_never_in_dumps_or_endpoint_label(tmp_path: Path):
     for url in ("https://user:pw@judge.example/v1", "https://judge.example/v1?key=pw", "https://judge.example/v1#pw"):
         with pytest.raises(ConfigError) as info:
             load_settings(None, {"base_url": url}, environ={})
-        assert "pw" not in str(info.value) and "base_url must not carry" in str(info.value)
+        assert "pw" not in str(info.value) and "base_url: must not carry" in str(info.value)
 
 
 def test_openai_key_only_for_openai_and_home_override(tmp_path: Path):

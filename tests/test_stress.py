@@ -372,3 +372,36 @@ def test_judge_card_is_filed_under_the_judges_identity_and_renders_hostile_text_
     page = html_path.read_text()
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "<img src=x" not in page
     assert page == render_card(card)
+
+
+def test_a_probe_that_applies_to_no_report_says_why_in_its_finding(judge_env, judge_server, tmp_path):
+    judge_server.responder = judge_with(fair)
+    reports = []
+    for system in ("alpha", "beta", "gamma"):  # one paragraph each: no sections to reorder
+        path = tmp_path / system / "jwst-briefing-note.md"
+        path.parent.mkdir()
+        path.write_text(f"# Webb, by {system}\n\nThe telescope cost about 10 billion dollars and launched in 2021.\n")
+        reports.append(path.parent)  # a folder per system
+    result = invoke("stress", *reports, "--tasks", DEMO_TASK, "--rubric", DEMO_RUBRIC, "--probes", "shuffle,pad",
+                    "--variants", "1")
+    assert result.exit_code == 0, result.output + result.stderr
+    said = " ".join(result.output.split())
+    assert "not measured: no report has sections to reorder" in said and "(3 not applicable)" in said
+    assert "no report had both the original and a variant judged" not in said
+    run = StressRun.model_validate_json(next((tmp_path / "dreval-out" / "stress").glob("*/run.json")).read_text())
+    shuffle, pad = run.results
+    assert shuffle.skipped == 3 and shuffle.finding.startswith("not measured: no report has sections to reorder")
+    assert pad.skipped == 0 and pad.reports == 3  # a probe that applies is measured as before
+    assert run.reports[0].skipped["shuffle"].startswith("the report has no sections to reorder")
+
+
+def test_a_probe_skipped_by_some_reports_only_keeps_the_general_finding():
+    entries = [ReportStress(system="s", task_id=f"t{k}", report="r", skipped={"shuffle": P.why_not("shuffle")})
+               for k in range(2)] + [ReportStress(system="s", task_id="t2", report="r", problem="unreadable")]
+    run = StressRun(judge=JudgeInfo(backend="openai", model="m", endpoint="e"), probes=["shuffle"], reports=entries)
+    # every report that could be read had none; the unreadable one says its own problem
+    assert summarise(run, StressOptions(probes=("shuffle",)))[0].finding == \
+        "not measured: no report has sections to reorder"
+    run.reports.append(ReportStress(system="s", task_id="t3", report="r"))  # read, but its judging failed
+    assert summarise(run, StressOptions(probes=("shuffle",)))[0].finding == \
+        "not measured: no report had both the original and a variant judged"

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from ..factcheck.corpus import CorpusError, add_folder, corpus_files
+from ..factcheck.corpus import SUFFIX_TYPES, CorpusError, add_folder, corpus_files
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
 from .options import build_settings, config_option, open_store
 from .render import plain, safe, stderr, stdout
@@ -33,6 +33,9 @@ def corpus_add(folder: Path, config_file: Path | None) -> None:
         files = corpus_files(folder)
     except CorpusError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
+    if not files:  # nothing indexed and nothing skipped: say what was looked for, not just "0 documents"
+        fail(f"no documents found in {folder} (looked for {', '.join(SUFFIX_TYPES)} files, in subfolders too)",
+             EXIT_INCOMPLETE)
     store = open_store(settings)
     try:
         with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), console=stderr,
@@ -46,6 +49,7 @@ def corpus_add(folder: Path, config_file: Path | None) -> None:
         store.close()
     for name, reason in report.failed:
         stderr.print(f"[yellow]skipped {safe(name)}:[/] {safe(reason)}", highlight=False, soft_wrap=True)
-    stdout.print(f"indexed {len(report.added)} documents from {plain(folder)} into {plain(settings.store_path)}",
-                 highlight=False, markup=False)
+    count = len(report.added)
+    stdout.print(f"indexed {count} document{'' if count == 1 else 's'} from {plain(folder)} into "
+                 f"{plain(settings.store_path)}", highlight=False, markup=False)
     sys.exit(EXIT_OK if report.added else EXIT_INCOMPLETE)

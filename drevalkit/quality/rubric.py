@@ -250,14 +250,21 @@ def read_rubric(path: Path) -> Rubric:
     return rubric
 
 
+# What to do about a stale frozen rubric, in the words of the command that found it (flags differ per command).
+STALE_HINT_SCORE = "pass --rebuild-rubrics to replace it or --rubric FILE to use a specific one"
+STALE_HINT_RUBRIC = "pass --rebuild to replace it"
+
+
 class RubricBook:
     """Frozen rubrics of one output folder; builds each task's rubric once, even under concurrency."""
 
-    def __init__(self, layout: OutputLayout, llm: LLMClient, *, rebuild: bool = False, fixed: Rubric | None = None):
+    def __init__(self, layout: OutputLayout, llm: LLMClient, *, rebuild: bool = False, fixed: Rubric | None = None,
+                 stale_hint: str = STALE_HINT_SCORE):
         self.layout = layout
         self.llm = llm
         self.rebuild = rebuild
         self.fixed = fixed
+        self.stale_hint = stale_hint
         self._locks: dict[str, asyncio.Lock] = {}
         self._rebuilt: set[str] = set()
 
@@ -291,7 +298,7 @@ class RubricBook:
                 if rubric.build_key and rubric.build_key != expected:
                     raise RubricError(
                         f"the frozen rubric {path} was built from a different task text, judge model or prompt "
-                        "version; pass --rebuild-rubrics to replace it or --rubric FILE to use a specific one"
+                        f"version; {self.stale_hint}"
                     )
                 return rubric, Usage()
             rubric, usage = await build_rubric(task, self.llm)
@@ -302,12 +309,13 @@ class RubricBook:
 
 
 async def build_rubrics(
-    layout: OutputLayout, llm: LLMClient, tasks: list[Task], *, rebuild: bool = False
+    layout: OutputLayout, llm: LLMClient, tasks: list[Task], *, rebuild: bool = False,
+    stale_hint: str = STALE_HINT_RUBRIC,
 ) -> list[tuple[str, str | None]]:
     """Freeze the rubric of every task: (summary, None) or ("", the reason it failed) per task, in order.
     ``LLMUnavailable`` (no judge at all) propagates; one task's failure does not stop the others."""
     await llm.check()
-    book = RubricBook(layout, llm, rebuild=rebuild)
+    book = RubricBook(layout, llm, rebuild=rebuild, stale_hint=stale_hint)
 
     async def one(task: Task) -> tuple[str, str | None]:
         try:

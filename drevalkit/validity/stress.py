@@ -64,6 +64,7 @@ from .probes import (
     inject_page,
     normalise,
     variants_for,
+    why_not,
 )
 
 DEFAULT_THRESHOLD = 0.5
@@ -289,7 +290,7 @@ class StressRunner:
                 continue
             variants = variants_for(probe, text, self.options.variants, self.options.seed)
             if not variants:
-                entry.skipped[probe] = _why_not(probe)
+                entry.skipped[probe] = why_not(probe)
                 continue
             for variant in variants:
                 path = original
@@ -422,16 +423,6 @@ class StressRunner:
         return None, []
 
 
-def _why_not(probe: str) -> str:
-    return {
-        "pad": "no paragraph to pad after",
-        "trim-style": "the report has no markdown formatting to remove",
-        "shuffle": "fewer than two sections that can be reordered",
-        "strip-citations": "the report has no citation markers",
-        "fake-citations": "no sentence to cite from",
-    }.get(probe, "nothing to perturb")
-
-
 # -------------------------------------------------------------------------------------------------- statistics
 
 def _mean(values: list[float]) -> float | None:
@@ -440,6 +431,12 @@ def _mean(values: list[float]) -> float | None:
 
 def _interval(result: ProbeResult, test: stats.PairedTest) -> None:
     result.shift, result.low, result.high, result.p = test.diff, test.low, test.high, test.p
+
+
+def _none_apply(probe: str, run: StressRun) -> bool:
+    """Whether the probe applied to none of the reports that could be judged (so its own reason is the finding)."""
+    tried = [e for e in run.reports if not e.problem]
+    return bool(tried) and all(probe in e.skipped for e in tried)
 
 
 def _text_probe(probe: str, run: StressRun, options: StressOptions) -> ProbeResult:
@@ -471,7 +468,8 @@ def _text_probe(probe: str, run: StressRun, options: StressOptions) -> ProbeResu
             ranges.append(max(values) - min(values))
     result.reports = len(a)
     if not a:
-        result.finding = "not measured: no report had both the original and a variant judged"
+        result.finding = ("not measured: " + why_not(probe, every_report=True) if _none_apply(probe, run) else
+                          "not measured: no report had both the original and a variant judged")
         return result
     result.original_mean, result.perturbed_mean = _mean(b), _mean(a)
     _interval(result, stats.paired_bootstrap(a, b, samples_a=samples_a, samples_b=samples_b,
@@ -518,7 +516,9 @@ def _evidence_probe(run: StressRun, options: StressOptions) -> ProbeResult:
             control.append(float(trial.control == "right"))
     result.reports = result.variants = len(injected)
     if not injected:
-        result.finding = "not measured: no trial had the altered claim checked both ways"
+        reasons = dict.fromkeys(e.skipped[spec.name] for e in run.reports if spec.name in e.skipped)  # distinct
+        result.finding = ("not measured: " + "; ".join(reasons) if _none_apply(spec.name, run) else
+                          "not measured: no trial had the altered claim checked both ways")
         return result
     result.injection_success, result.control_rate = _mean(injected), _mean(control)
     result.original_mean, result.perturbed_mean = result.control_rate, result.injection_success

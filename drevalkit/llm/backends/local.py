@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ...config import Settings
 from ..errors import LLMCallFailed, LLMUnavailable
 from ..gguf import GGUFError, context_length
-from ..local_model import LocalModel, LocalModelError, resolve_local_model
+from ..local_model import INSTALL_LOCAL, LocalModel, LocalModelError, resolve_local_model
 from . import CHAT_BACKENDS, ProgressFactory
 
 # Request fields the in-process server understands; others (e.g. the OpenAI client's extras) are dropped.
@@ -68,7 +68,7 @@ class LocalChatBackend:
             try:
                 import xllamacpp
             except ImportError:
-                raise LLMUnavailable('the local judge needs xllamacpp: pip install "drevalkit[local]"') from None
+                raise LLMUnavailable(f"the local judge needs xllamacpp: {INSTALL_LOCAL}") from None
             params = xllamacpp.CommonParams()
             params.model.path = str(self.local.path)
             params.n_ctx = self._context
