@@ -439,7 +439,7 @@ def test_import_tasks_command(tmp_path):
     result = invoke("import", "--tasks", "deepresearcheval", DATA / "deepresearcheval" / "tasks_generated.jsonl",
                     "--out", out)
     assert result.exit_code == 0, result.output
-    assert "imported 3 tasks from 1 files" in result.output and "renamed task_1-2" in result.stderr
+    assert "imported 3 tasks from 1 file into" in result.output and "renamed task_1-2" in result.stderr
     assert [t.id for t in load_tasks(out)] == ["task_1", "task_2", "task_1-2"]
     result = invoke("import", "--tasks", DATA / "drb" / "query.jsonl", DATA / "broken" / "unknown-shape.json",
                     "--out", tmp_path)
@@ -463,7 +463,8 @@ def test_import_command_summary_and_exit_codes(tmp_path):
     assert "my-agent.jsonl:3: malformed JSON" in mixed.stderr and "failed report:" in mixed.stderr
     assert (tmp_path / "b" / "9.meta.json").exists() and (tmp_path / "b" / "1.md").exists()
     wrong_format = invoke("import", "drb", GEMINI / "deep_research_7_20250821_101500.json", "--out", tmp_path / "c")
-    assert wrong_format.exit_code == 1 and "101500.json:1: the line has no 'id'" in wrong_format.stderr
+    assert wrong_format.exit_code == 1 and "101500.json: this looks like deepresearcheval, not drb: try `dreval " \
+        "import deepresearcheval` or `auto`" in " ".join(wrong_format.stderr.split())
     for args in (["nope", GEMINI, "--out", tmp_path / "d"], ["auto", tmp_path / "missing", "--out", tmp_path],
                  ["auto", "--out", tmp_path], ["auto", GEMINI, "--out", GEMINI / "deep_research_7_20250821_101500.json"]):
         assert invoke("import", *args).exit_code == 2, args

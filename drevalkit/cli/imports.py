@@ -3,8 +3,9 @@
     dreval import FORMAT PATH... --out reports/SYSTEM/      # <task id>.md + <task id>.meta.json per report
     dreval import --tasks [FORMAT] PATH... --out tasks.jsonl
 
-Prints a one-line summary and every problem; exits 0 when everything imported, 1 when some files, entries or
-reports failed (failed reports are written with their reason), 2 on a bad invocation.
+Prints a one-line summary, every problem and every warning (a report written without something it should have,
+such as sources that could not be read); exits 0 when everything imported, 1 when some files, entries or reports
+failed (failed reports are written with their reason) or a warning was given, 2 on a bad invocation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..files import atomic_write_text
+from ..reports.formats.base import plural
 from ..reports.importers import IMPORTERS, collect_import_files, import_reports
 from ..tasks.loading import TASK_FORMATS, import_tasks
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
@@ -68,13 +70,18 @@ def import_command(args: tuple[str, ...], tasks_mode: bool, out: Path, max_file_
                                  on_file=lambda path: progress.update(bar, advance=1, description=plain(path.name)))
     for problem in outcome.problems:
         _problem(problem)
+    for warning in outcome.warnings:
+        stderr.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
     for path, reason in outcome.failed:
         stderr.print(f"[red]failed report:[/] {safe(path)}: {safe(reason)}", highlight=False, soft_wrap=True)
-    line = f"imported {len(outcome.written)} reports from {outcome.files} files into {out}"
+    line = f"imported {plural(len(outcome.written), 'report')} from {plural(outcome.files, 'file')} into {out}"
     if outcome.failed:
-        line += f" ({len(outcome.failed)} failed: error or give-up messages, recorded with the reason)"
+        what = "an error or give-up message" if len(outcome.failed) == 1 else "error or give-up messages"
+        line += f" ({len(outcome.failed)} failed: {what}, recorded with the reason)"
+    if outcome.warnings:
+        line += f"; {plural(len(outcome.warnings), 'warning')} (imported, but see the sidecar's notes)"
     if outcome.problems:
-        line += f"; {len(outcome.problems)} problems (not imported)"
+        line += f"; {plural(len(outcome.problems), 'problem')} (not imported)"
     stdout.print(plain(line), highlight=False, markup=False, soft_wrap=True)
     sys.exit(EXIT_OK if outcome.ok else EXIT_INCOMPLETE)
 
@@ -107,13 +114,13 @@ def _import_tasks(args: list[str], out: Path) -> None:
         stderr.print(f"[yellow]renamed:[/] {safe(renamed)}", highlight=False, soft_wrap=True)
     if result.tasks:
         atomic_write_text(target, "".join(task.model_dump_json(exclude_none=True) + "\n" for task in result.tasks))
-    line = f"imported {len(result.tasks)} tasks from {result.files} files"
+    line = f"imported {plural(len(result.tasks), 'task')} from {plural(result.files, 'file')}"
     line += f" into {target}" if result.tasks else " (nothing written)"
     if result.duplicates:
-        line += f"; {result.duplicates} repeated tasks kept once"
+        line += f"; {plural(result.duplicates, 'repeated task')} kept once"
     if result.renamed:
-        line += f"; {len(result.renamed)} repeated ids renamed"
+        line += f"; {plural(len(result.renamed), 'repeated id')} renamed"
     if result.problems:
-        line += f"; {len(result.problems)} problems (not imported)"
+        line += f"; {plural(len(result.problems), 'problem')} (not imported)"
     stdout.print(plain(line), highlight=False, markup=False, soft_wrap=True)
     sys.exit(EXIT_OK if not result.problems and result.tasks else EXIT_INCOMPLETE)

@@ -76,14 +76,47 @@ def _instance(name: str) -> Any:
 def sniff_format(path: Path, raw: str) -> str:
     """The format of a JSON / JSONL report file, from its content."""
     data = parse_json_or_jsonl(raw, path)
-    for name, importer in IMPORTERS.items():
-        sniff = getattr(importer, "sniff", None)
-        if sniff is not None and sniff(data):
-            return name
+    name = _detected(data)
+    if name is not None:
+        return name
     shape = "JSONL lines" if looks_like_jsonl(raw) else type(data).__name__
     raise ReportError(f"{path}: unknown report format ({shape}); expected a DeepResearchEval object with 'entries', "
                       "DeepResearch Bench lines {id, prompt, article}, a MiroEval array {id, query, response}, or "
                       "an OpenAI Responses result with 'output' (or name one with --format)")
+
+
+def _detected(data: Any) -> str | None:
+    for name, importer in IMPORTERS.items():
+        sniff = getattr(importer, "sniff", None)
+        if sniff is not None and sniff(data):
+            return name
+    return None
+
+
+def wrong_format(path: Path, raw: str, format_name: str) -> str | None:
+    """Why a file plainly is not in the format named for it, with a hint, or None.
+
+    A file is plainly another format when the content detection ``auto`` uses recognises another known format and
+    the named one does not recognise it; a ``.json`` / ``.jsonl`` file of JSON content is never a markdown or HTML
+    report. Said once for the file, instead of an error per line of a misread JSONL."""
+    named = IMPORTERS.get(format_name)
+    sniff = getattr(named, "sniff", None)
+    suffix = Path(path).suffix.lower()
+    if suffix not in JSON_SUFFIXES and raw.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        data = parse_json_or_jsonl(raw, path)
+    except ReportError:
+        return None  # not JSON: the named importer reads it (or says what is wrong)
+    if sniff is not None and sniff(data):
+        return None
+    detected = _detected(data)
+    if detected is not None and detected != format_name:
+        return f"{path}: this looks like {detected}, not {format_name}: try `dreval import {detected}` or `auto`"
+    if sniff is None and suffix in JSON_SUFFIXES:
+        return (f"{path}: the content is JSON, not a {format_name} report: name its format (one of "
+                f"{', '.join(n for n, i in IMPORTERS.items() if hasattr(i, 'sniff'))}) or try `dreval import auto`")
+    return None
 
 
 def importer_for(path: Path, format_name: str | None = None, raw: str | None = None,
@@ -240,16 +273,18 @@ def load_report(
 
 @dataclass
 class ImportOutcome:
-    """What ``import_reports`` did: files read, reports written (and which of them failed), and problems."""
+    """What ``import_reports`` did: files read, reports written (and which of them failed), problems and warnings
+    (a report written without something it should have, such as its sources)."""
 
     files: int = 0
     written: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (report file, reason)
     problems: list[str] = field(default_factory=list)  # files or entries that could not be imported
+    warnings: list[str] = field(default_factory=list)  # imported, but something was lost (also in the sidecar)
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.failed
+        return not self.problems and not self.failed and not self.warnings
 
 
 def collect_import_files(paths: Iterable[Path]) -> list[Path]:
@@ -284,6 +319,11 @@ def import_reports(
         outcome.files += 1
         try:
             try:
+                if format_name and format_name != "auto" and format_name in IMPORTERS:
+                    # a named format is checked here, not when scoring, where --format deliberately overrides
+                    hint = wrong_format(path, read_text_file(path, max_bytes), format_name)
+                    if hint is not None:
+                        raise ReportError(hint)
                 name, reports = read_reports(path, format_name, max_bytes=max_bytes)
                 source_sha = hashlib.sha256(path.read_bytes()).hexdigest()
             except ReportError as exc:
@@ -303,6 +343,7 @@ def import_reports(
                                             f"{taken[task_id]}); not imported")
                     continue
                 taken[task_id] = where
+                outcome.warnings.extend(f"{where}: {warning}" for warning in report.warnings)
                 target = out / f"{safe_filename(task_id)}.md"
                 text = report.text.rstrip() + "\n"
                 if report.failure and not report.text.strip():

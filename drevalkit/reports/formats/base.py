@@ -49,6 +49,7 @@ class ImportedReport:
     sources_unused: list[Source] = field(default_factory=list)  # read but not cited (DeepResearchEval)
     removed: list[dict[str, str]] = field(default_factory=list)  # interface chrome taken out: {rule, text}
     notes: list[str] = field(default_factory=list)  # what normalisation changed, and oddities worth knowing
+    warnings: list[str] = field(default_factory=list)  # notes the importing user must be told (e.g. sources lost)
     failure: str | None = None  # set when the "report" is an error or give-up message
     error: str | None = None  # set when this entry of the file cannot be read at all (it is not imported)
     meta: dict[str, Any] = field(default_factory=dict)  # source metadata (timestamps, ids, titles)
@@ -115,6 +116,11 @@ def parse_json_or_jsonl(raw: str, path: Path) -> Any:
         return [value if problem is None else {"__problem__": problem, "__line__": number}
                 for number, value, problem in json_lines(raw, path)]
     return parse_json(raw, path)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 report``, ``2 reports``: counts in messages read as English."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def task_id_of(value: Any) -> str | None:
