@@ -75,8 +75,6 @@ def test_an_empty_folder_says_what_was_looked_for(corpus_env, tmp_path):
     assert ".pdf" in result.stderr and ".md" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="pypdf logs from the extraction worker process, which corpus code does not "
-                   "configure; needs logging.getLogger('pypdf') quieted in drevalkit/factcheck/extract.py (worker)")
 def test_a_broken_pdf_is_skipped_with_one_line_and_no_pypdf_log(corpus_env, tmp_path):
     docs = tmp_path / "broken"
     docs.mkdir()

@@ -23,6 +23,7 @@ import asyncio
 import atexit
 import html as html_lib
 import io
+import logging
 import os
 import re
 import signal
@@ -252,6 +253,8 @@ def _resident_mb() -> float:
 def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in the worker process
     """A worker's loop: one (content_type, data, charset) in, one answer out, until told to stop."""
     _limit_memory(memory_mb)
+    # pypdf logs its repairs of broken files; the caller reports the page's fate in one line of its own
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     conn.send(("ready", os.getpid()))
     while True:
         try:
