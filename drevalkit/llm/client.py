@@ -65,12 +65,16 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+# the content is stripped after the match: "\s*(.*?)\s*```$" was cubic in a run of spaces
+_JSON_FENCE = re.compile(r"^```(?:json)?(.*)```$", re.DOTALL)
+
+
 def parse_json_object(text: str) -> Any:
     """Parse a JSON object from model text, tolerating code fences and prose around it."""
     stripped = text.strip()
-    fenced = re.match(r"^```(?:json)?\s*(.*?)\s*```$", stripped, re.DOTALL)
+    fenced = _JSON_FENCE.match(stripped)
     if fenced:
-        stripped = fenced.group(1)
+        stripped = fenced.group(1).strip()
     try:
         return json.loads(stripped)
     except json.JSONDecodeError:

@@ -32,7 +32,7 @@ VERDICT_MARK = {"right": "✓", "wrong": "✗", "unknown": "?", "failed": "!", "
 
 _REFERENCES_TITLE = re.compile(
     r"^\s*(?:references|sources|bibliography|works cited|citations|reference list|notes and references|footnotes)"
-    r"\s*:?\s*$",
+    r"\s*(?::\s*)?$",  # not \s*:?\s*: quadratic in a run of spaces
     re.IGNORECASE,
 )
 # a References entry opens its line: [3] ..., [^3]: ..., 3. ... (a numbered list item is read from its token)

@@ -29,7 +29,8 @@ from ..schemas import Citation
 
 _REFERENCES_HEADING = re.compile(
     r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?(?:references|sources|bibliography|works cited|citations|reference list)"
-    r"\s*:?\s*(?:\*\*|__)?\s*:?\s*$",
+    # each run of spaces has one way to match (``\s*:?\s*`` splits a run in every way: quartic on a long one)
+    r"\s*(?::\s*)?(?:(?:\*\*|__)\s*)?(?::\s*)?$",
     re.IGNORECASE | re.MULTILINE,
 )
 # a host: an IPv6 literal in brackets (with an optional zone and port), or anything up to the path
@@ -61,10 +62,11 @@ _TOKEN = re.compile(
     "|".join(
         [
             r"(?P<code>`[^`\n]+`)",
-            r"(?P<image>!\[(?P<alt>[^\]\n]*)\]\([^)\n]*\))",
+            # alt text and target stop at the next "![": each of a run of "![" would scan the rest of the line
+            r"(?P<image>!\[(?P<alt>(?:[^\]\n!]|!(?!\[))*)\]\((?:[^)\n!]|!(?!\[))*\))",
             rf"(?P<paren_links>\(\s*{MD_LINK.pattern}(?:\s*[,;]\s*{MD_LINK.pattern})*\s*\))",
             rf"(?P<link>{MD_LINK.pattern})",
-            rf"(?P<paren>\(\s*(?i:(?:sources?|see|via|from|ref|retrieved from)\s*:?\s*)?<?{_URL_BALANCED}>?"
+            rf"(?P<paren>\(\s*(?i:(?:sources?|see|via|from|ref|retrieved from)\s*(?::\s*)?)?<?{_URL_BALANCED}>?"
             rf"(?:\s*[,;]\s*<?{_URL_BALANCED}>?)*\s*\))",
             rf"(?P<url><?{_URL.pattern}>?)",
             r"(?P<dagger>\[(?P<dagger_n>\d{1,4})†[^\[\]\n]{0,100}\])",
@@ -81,7 +83,7 @@ _KINDS = (
     "code", "image", "paren_links", "link", "paren", "url", "dagger", "lenticular", "footnote", "bracket", "sup_html",
     "sup",
 )
-_BETWEEN_MARKERS = re.compile(r"\s*[,;]?\s*")
+_BETWEEN_MARKERS = re.compile(r"\s*(?:[,;]\s*)?")  # not \s*[,;]?\s*: quadratic on spaces before a word
 _IDENTIFIER_BEFORE = re.compile(r"[\w.]+$")
 
 
@@ -116,8 +118,9 @@ def _trim_url(url: str) -> str:
 def _reference_numbers(group: str) -> tuple[int, ...] | None:
     """The numbers of ``1, 3-5`` (ranges expanded), or None if one is not a plausible reference number."""
     numbers: list[int] = []
-    for part in re.split(r"\s*[,;，、]\s*", group.strip()):
-        bounds = re.split(r"\s*[-\u2010\u2013\u2014]\s*", part)
+    # split on the separator alone (a leading \s* rescans a run of spaces from each of its positions)
+    for part in re.split(r"[,;，、]", group.strip()):
+        bounds = [b.strip() for b in re.split(r"[-\u2010\u2013\u2014]", part.strip())]
         values = [int(b) for b in bounds if b]
         if not values or len(values) > 2 or not all(0 < v <= MAX_REFERENCE_NUMBER for v in values):
             return None
@@ -266,7 +269,7 @@ def cited_urls(body: str) -> list[str]:
 def _clean_title(text: str) -> str:
     text = MD_LINK.sub(lambda m: m.group(1), text)
     text = _URL.sub("", text)
-    text = re.sub(r"\b(?:available at|retrieved from|url)\s*:?\s*$", "", text.strip(), flags=re.IGNORECASE)
+    text = re.sub(r"\b(?:available at|retrieved from|url)\s*(?::\s*)?$", "", text.strip(), flags=re.IGNORECASE)
     return text.strip(" \t-–—:;,.<>()[]*_\"'")
 
 

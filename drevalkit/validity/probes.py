@@ -29,6 +29,7 @@ The probes:
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import re
@@ -295,16 +296,38 @@ def pad_variants(text: str, count: int, seed: int, ratio: float = 0.4) -> list[V
 
 # ------------------------------------------------------------------------------------------------ trim-style
 
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_BOLD_OPEN = re.compile(r"(\*\*|__)(?=\S)")
+_BOLD_CLOSE = re.compile(r"(?<=\S)(?=(\*\*|__))")
 _ITALIC_STAR = re.compile(r"(?<![\w*\\])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
 _ITALIC_UNDERSCORE = re.compile(r"(?<![\w\\])_(?=[^\s_])([^_\n]+?)(?<=[^\s_])_(?!\w)")
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+# each run of spaces has one way to match (not \s*\|?\s*: quadratic in a line's leading or trailing spaces)
+_TABLE_RULE = re.compile(r"^\s*(?:\|\s*)?:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*(?:\|\s*)?$")
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
 
 
+def _unbold(line: str) -> str:
+    r"""``**x**`` and ``__x__`` as ``x`` in one line, as ``(\*\*|__)(?=\S)(.+?)(?<=\S)\1`` would: a span ends at the
+    first closing delimiter after a non-space. Closers are looked up, not scanned for: that pattern scanned the rest
+    of the line from every opening without a closer (quadratic in a run of `` **x``)."""
+    closers: dict[str, list[int]] = {"**": [], "__": []}
+    for match in _BOLD_CLOSE.finditer(line):
+        closers[match.group(1)].append(match.start())
+    out, position, at = [], 0, 0
+    while (opening := _BOLD_OPEN.search(line, at)) is not None:
+        start, found = opening.start(), closers[opening.group(1)]
+        index = bisect.bisect_left(found, start + 3)  # the span holds a character at least
+        if index == len(found):
+            at = start + 1
+            continue
+        out += [line[position:start], line[start + 2:found[index]]]
+        position = at = found[index] + 2
+    out.append(line[position:])
+    return "".join(out)
+
+
 def _plain_emphasis(line: str) -> str:
-    line = _BOLD.sub(r"\2", line)
+    line = _unbold(line)
     line = _ITALIC_STAR.sub(r"\1", line)
     line = _ITALIC_UNDERSCORE.sub(r"\1", line)
     return _CODE_SPAN.sub(r"\1", line)
@@ -515,7 +538,8 @@ _SENTENCE_END = re.compile(r"(?<=[\w)\]%])\.(?=\s|$)")
 def _highest_reference(doc: Document) -> int:
     numbers = [n for t in scan_citations(prose_lines("\n\n".join(doc.body))) if t.kind == "marker" for n in t.refs]
     for block in doc.references:
-        numbers += [int(n) for n in re.findall(r"^\s*\[(\d{1,4})\]", block, re.MULTILINE)]
+        # spacing within the line: a leading \s* ran on over the blank lines of a fenced block (quadratic)
+        numbers += [int(n) for n in re.findall(r"^[^\S\n]*\[(\d{1,4})\]", block, re.MULTILINE)]
     return max(numbers, default=0)
 
 
@@ -632,7 +656,8 @@ class EvidenceTarget:
 
 
 def sentences_of(block: str) -> list[str]:
-    block = re.sub(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+", "", block, flags=re.MULTILINE)
+    # spacing within the line: a leading \s* ran on over the blank lines of a fenced block (quadratic)
+    block = re.sub(r"^[^\S\n]*(?:[-*+]|\d{1,3}[.)])\s+", "", block, flags=re.MULTILINE)
     return [s.strip() for s in _SENTENCE_SPLIT.split(" ".join(block.split())) if s.strip()]
 
 

@@ -91,7 +91,8 @@ def _from_string(value: str, unused_part: bool, parsed: ParsedSources) -> None:
     if not found:  # no markdown links: plain URLs, each titled by the text before it on its line
         line_start = 0
         for match in _BARE_URL.finditer(value):
-            line_start = max(line_start, value.rfind("\n", 0, match.start()) + 1)
+            # back to the previous URL at most: a search back to the start of the text per URL was quadratic
+            line_start = max(line_start, value.rfind("\n", line_start, match.start()) + 1)
             title = _UNUSED.sub("", _USED.sub("", value[line_start:match.start()])).strip(_TITLE_EDGES)[:300]
             found.append((match.start(), " ".join(title.split()), match.group(0).rstrip(".,;")))
             line_start = match.end()

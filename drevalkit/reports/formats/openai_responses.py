@@ -12,6 +12,7 @@ sentence) gets ``[n]`` appended. A References list ``[n] Title. URL`` is added. 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from .base import IMPORTERS, ImportedReport, ReportError, Source, parse_json, ta
 from .references import _link_end, references_section
 
 _TRACKER = re.compile(r"([?&])utm_source=(?:openai|chatgpt\.com)(&|$)")
-_LINK_START = re.compile(r"\[[^\]\n]*\]\(")
+_BRACKET_END = re.compile(r"[\]\n]")
 
 
 def clean_url(url: str) -> str:
@@ -27,16 +28,32 @@ def clean_url(url: str) -> str:
     return url.rstrip("?&")
 
 
+def _link_starts(span: str) -> Iterator[tuple[int, int]]:
+    r"""(start, end) of each ``[text](`` (the matches of ``\[[^\]\n]*\]\(``). Every ``[`` before the same ``]`` or
+    line end shares its outcome, so a run of ``[`` is passed in one step, where that pattern scanned the rest of the
+    line from each of them (quadratic)."""
+    pos = 0
+    while (start := span.find("[", pos)) >= 0:
+        close = _BRACKET_END.search(span, start + 1)
+        if close is None:
+            return
+        if span.startswith("](", close.start()):
+            yield start, close.start() + 2
+            pos = close.start() + 2
+        else:
+            pos = close.start() + 1
+
+
 def _only_links(span: str) -> bool:
     """Whether a span holds nothing but markdown links, parentheses and separators."""
     rest, pos, found = [], 0, False
-    for match in _LINK_START.finditer(span):
-        if match.start() < pos:
+    for link_start, link_open in _link_starts(span):
+        if link_start < pos:
             continue
-        end = _link_end(span, match.end())
+        end = _link_end(span, link_open)
         if end < 0:
             return False
-        rest.append(span[pos:match.start()])
+        rest.append(span[pos:link_start])
         pos, found = end, True
     rest.append(span[pos:])
     return found and not "".join(rest).strip(" \t()[],;.")
@@ -44,7 +61,7 @@ def _only_links(span: str) -> bool:
 
 def _annotated(text: str, annotations: list[Any], numbers: dict[str, int], sources: list[Source],
                notes: list[str]) -> str:
-    spans: dict[tuple[int, int], list[int]] = {}
+    spans: dict[tuple[int, int], dict[int, None]] = {}  # the numbers of a span in order, without repeats
     bad = 0
     for note in annotations:
         if not isinstance(note, dict) or note.get("type") != "url_citation":
@@ -59,27 +76,33 @@ def _annotated(text: str, annotations: list[Any], numbers: dict[str, int], sourc
         if key not in numbers:
             numbers[key] = len(numbers) + 1
             sources.append(Source(url=key, title=str(note.get("title") or ""), index=numbers[key]))
-        spans.setdefault((start, end), [])
-        if numbers[key] not in spans[(start, end)]:
-            spans[(start, end)].append(numbers[key])
+        spans.setdefault((start, end), {})[numbers[key]] = None
     if bad:
         notes.append(f"{bad} url_citation annotations with missing or out-of-range indices were left out")
     # edits on the original text: a link-only span that overlaps no other span is replaced by its marker,
-    # every other span gets its marker inserted after it; applied from the end so indices stay valid
+    # every other span gets its marker inserted after it. In start order, a span overlaps an earlier one when some
+    # earlier span ends after its start, and a later one when the next span starts before its end (the pairwise
+    # test was quadratic in the number of annotations).
     ordered = sorted(spans.items())
-    edits: dict[int, tuple[int, list[int]]] = {}  # position -> (end of the replaced text, marker numbers)
+    edits: dict[int, tuple[list[int], set[int]]] = {}  # position -> ([end of the replaced text], marker numbers)
+    reach = -1  # the furthest end of the spans before this one
     for i, ((start, end), cited) in enumerate(ordered):
-        overlaps = any(s < end and start < e for j, ((s, e), _) in enumerate(ordered) if j != i)
+        overlaps = reach > start or (i + 1 < len(ordered) and ordered[i + 1][0][0] < end)
+        reach = max(reach, end)
         if end > start and not overlaps and _only_links(text[start:end]):
-            _, before = edits.get(start, (start, []))
-            edits[start] = (end, sorted(set(before) | set(cited)))
+            stop, marked = edits.setdefault(start, ([start], set()))
+            stop[0] = end
         else:
-            stop, numbers_at = edits.get(end, (end, []))
-            edits[end] = (stop, sorted(set(numbers_at) | set(cited)))
-    for position in sorted(edits, reverse=True):
-        stop, cited = edits[position]
-        text = text[:position] + "[" + ", ".join(str(n) for n in cited) + "]" + text[stop:]
-    return text
+            _, marked = edits.setdefault(end, ([end], set()))
+        marked.update(cited)  # in place: merging into a new sorted list per span was quadratic
+    # no edit reaches past the next one's position: the text is rebuilt once (a copy per edit was quadratic)
+    pieces, position = [], 0
+    for at in sorted(edits):
+        stop, marked = edits[at]
+        pieces += [text[position:at], "[" + ", ".join(str(n) for n in sorted(marked)) + "]"]
+        position = stop[0]
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 @IMPORTERS.register("openai-responses")
