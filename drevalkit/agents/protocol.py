@@ -14,13 +14,13 @@ so the agent's own notes and reasoning survive). A third-party protocol register
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar, Literal
 
 from ..config import Settings
+from ..llm.tokens import estimate_tokens
 from ..registry import Registry
 from ..schemas import Task
 from .endpoint import Reply
@@ -146,12 +146,6 @@ class Conversation:
 
 
 PER_MESSAGE_TOKENS = 8
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per token for ASCII, one per other character (the judge's estimate)."""
-    ascii_chars = sum(1 for ch in text if ch < "\x80")
-    return math.ceil(ascii_chars / 4 + (len(text) - ascii_chars))
 
 
 def estimate_request_tokens(request: dict[str, Any]) -> int:
