@@ -11,29 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from .. import __version__
 from ..files import atomic_write_text
 from ..schemas import JudgeInfo, utc_now
 from .keys import CARDS_FOLDER, card_paths, judge_key
-from .stress import ProbeResult, StressRun
+from .stress import JudgingConditions, ProbeResult, StressRun
 
 __all__ = ["CARDS_FOLDER", "JudgeCard", "build_card", "card_for", "card_paths", "read_card", "render_card",
            "write_card"]
 
 
-class JudgeCard(BaseModel):
+class JudgeCard(JudgingConditions):
     schema_version: str = "1"
     dreval_version: str = __version__
     created_at: str = Field(default_factory=utc_now)
     key: str
-    judge: JudgeInfo
-    prompt_versions: dict[str, str] = Field(default_factory=dict)
-    config_hash: str = ""
-    temperature: float = 0.0
-    seed: int = 0
-    samples: int = 1
     reports: int = 0
     tasks: list[str] = Field(default_factory=list)
     systems: list[str] = Field(default_factory=list)
@@ -58,8 +52,7 @@ def method_text(run: StressRun) -> str:
 
 def build_card(run: StressRun) -> JudgeCard:
     return JudgeCard(
-        key=judge_key(run.judge), judge=run.judge, prompt_versions=run.prompt_versions, config_hash=run.config_hash,
-        temperature=run.temperature, seed=run.seed, samples=run.samples,
+        key=judge_key(run.judge), **run.conditions(),
         reports=sum(r.original is not None and r.original.total is not None for r in run.reports),
         tasks=sorted({r.task_id for r in run.reports}), systems=sorted({r.system for r in run.reports}),
         threshold=run.threshold, null_gap=run.null_gap, variants=run.variants, probe_seed=run.probe_seed,

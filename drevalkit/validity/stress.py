@@ -35,7 +35,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -168,15 +168,23 @@ class ProbeResult(BaseModel):
     fluctuation_range: float | None = None
 
 
-class StressRun(BaseModel):
-    schema_version: str = "1"
-    dreval_version: str = __version__
+class JudgingConditions(BaseModel):
+    """Who judged and under which settings: shared by a stress run and the judge card built from it."""
+
     judge: JudgeInfo
     prompt_versions: dict[str, str] = Field(default_factory=dict)
     config_hash: str = ""
     temperature: float = 0.0
     seed: int = 0
     samples: int = 1
+
+    def conditions(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in JudgingConditions.model_fields}
+
+
+class StressRun(JudgingConditions):
+    schema_version: str = "1"
+    dreval_version: str = __version__
     probes: list[str] = Field(default_factory=list)
     variants: int = DEFAULT_VARIANTS
     threshold: float = DEFAULT_THRESHOLD
