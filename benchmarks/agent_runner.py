@@ -33,10 +33,20 @@ from drevalkit.testing.agent_server import AgentServer, Script, ScriptedAgent  #
 from drevalkit.testing.search_server import FakeSearchServer  # noqa: E402
 from drevalkit.testing.static_site import StaticSite  # noqa: E402
 
-NAMES = ("Kestrel Osprey Heron Plover Curlew Dunlin Avocet Godwit Lapwing Merlin Harrier Shrike Bunting Siskin "
-         "Linnet Wagtail Dipper Nuthatch Treecreeper Bittern").split()
-THINGS = ("battery storage", "offshore wind", "rail freight", "water recycling", "grid interconnector",
-          "hydrogen electrolyser", "heat network", "tidal barrage")
+NAMES = (
+    "Kestrel Osprey Heron Plover Curlew Dunlin Avocet Godwit Lapwing Merlin Harrier Shrike Bunting Siskin "
+    "Linnet Wagtail Dipper Nuthatch Treecreeper Bittern"
+).split()
+THINGS = (
+    "battery storage",
+    "offshore wind",
+    "rail freight",
+    "water recycling",
+    "grid interconnector",
+    "hydrogen electrolyser",
+    "heat network",
+    "tidal barrage",
+)
 
 
 def make_pages(folder: Path, pages_per_task: int, chars: int) -> list[dict[str, str]]:
@@ -50,12 +60,19 @@ def make_pages(folder: Path, pages_per_task: int, chars: int) -> list[dict[str, 
             while sum(len(s) + 1 for s in sentences) < chars:
                 year, value, share = rng.randint(2005, 2024), rng.randint(12, 980), rng.randint(3, 97)
                 survey = rng.randint(1, 60)
-                sentences.append(f"In {year} the {name} {thing} scheme reported {value} megawatts of capacity and "
-                                 f"a {share} percent share of regional demand, according to survey {survey}.")
+                sentences.append(
+                    f"In {year} the {name} {thing} scheme reported {value} megawatts of capacity and "
+                    f"a {share} percent share of regional demand, according to survey {survey}."
+                )
             path = folder / f"{name.lower()}-{page}.txt"
             path.write_text(" ".join(sentences))
-            docs.append({"file": path.name, "title": f"Project {name}: {thing}, part {page + 1}",
-                         "text": " ".join(sentences[:40])})
+            docs.append(
+                {
+                    "file": path.name,
+                    "title": f"Project {name}: {thing}, part {page + 1}",
+                    "text": " ".join(sentences[:40]),
+                }
+            )
     return docs
 
 
@@ -89,9 +106,16 @@ def main() -> None:
         parser.error(f"at most {len(NAMES)} tasks")
 
     script = Script(searches=2, reads=args.reads, facts_per_page=1, filler_words=20)
-    tasks = [Task.model_validate({"id": f"task-{i:02d}", "prompt": f"What is known about Project {name}: its "
-                                  "capacity, its share of demand and how they changed over the years?"})
-             for i, name in enumerate(NAMES[: args.tasks])]
+    tasks = [
+        Task.model_validate(
+            {
+                "id": f"task-{i:02d}",
+                "prompt": f"What is known about Project {name}: its "
+                "capacity, its share of demand and how they changed over the years?",
+            }
+        )
+        for i, name in enumerate(NAMES[: args.tasks])
+    ]
     configs = [("keep last 5", 5)] + ([] if args.no_compare else [("keep all", -1)])
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,43 +125,67 @@ def main() -> None:
         with StaticSite(pages) as site, FakeSearchServer(delay=args.search_latency) as search:
             search.corpus = [{"url": site.url(d["file"]), "title": d["title"], "text": d["text"]} for d in docs]
             for label, keep in configs:
-                with AgentServer(ScriptedAgent(default=script), prefill_tokens_per_s=args.prefill,
-                                 decode_tokens_per_s=args.decode, max_sequences=args.sequences) as server:
+                with AgentServer(
+                    ScriptedAgent(default=script),
+                    prefill_tokens_per_s=args.prefill,
+                    decode_tokens_per_s=args.decode,
+                    max_sequences=args.sequences,
+                ) as server:
                     settings = Settings(
-                        agent_base_url=server.url, agent_model=server.model, agent_protocol="mirothinker",
-                        agent_concurrency=args.concurrency, agent_keep_tool_results=keep, home=Path(tmp) / label,
-                        search="searxng", searxng_url=search.url("searxng"), search_results=10,
-                        allow_private_urls=True, agent_page_chars=20000,
+                        agent_base_url=server.url,
+                        agent_model=server.model,
+                        agent_protocol="mirothinker",
+                        agent_concurrency=args.concurrency,
+                        agent_keep_tool_results=keep,
+                        home=Path(tmp) / label,
+                        search="searxng",
+                        searxng_url=search.url("searxng"),
+                        search_results=10,
+                        allow_private_urls=True,
+                        agent_page_chars=20000,
                     )
                     started = time.perf_counter()
                     summary = asyncio.run(run(settings, tasks, Path(tmp) / "out" / label.replace(" ", "-")))
                     wall = time.perf_counter() - started
-                    cached = sum(read_sidecar(o.report_path).agent.cached_tokens for o in summary.outcomes
-                                 if o.report_path is not None)
+                    cached = sum(
+                        read_sidecar(o.report_path).agent.cached_tokens
+                        for o in summary.outcomes
+                        if o.report_path is not None
+                    )
                 results[label] = (summary, wall, cached)
 
     for label, (summary, wall, cached) in results.items():
         outcomes = summary.outcomes
         ok = [o for o in outcomes if o.status == "report"]
-        print(f"\n== {label} tool results verbatim: {len(outcomes)} tasks at concurrency {args.concurrency}, "
-              f"{len(ok)} reports, {sum(o.status == 'failed' for o in outcomes)} failed")
-        print(f"turns per task:        mean {statistics.mean(o.turns for o in outcomes):.1f}, "
-              f"max {max(o.turns for o in outcomes)}")
+        print(
+            f"\n== {label} tool results verbatim: {len(outcomes)} tasks at concurrency {args.concurrency}, "
+            f"{len(ok)} reports, {sum(o.status == 'failed' for o in outcomes)} failed"
+        )
+        print(
+            f"turns per task:        mean {statistics.mean(o.turns for o in outcomes):.1f}, "
+            f"max {max(o.turns for o in outcomes)}"
+        )
         print(f"tool calls per task:   mean {statistics.mean(o.tool_calls for o in outcomes):.1f}")
-        print(f"prompt tokens / task:  mean {statistics.mean(o.prompt_tokens for o in outcomes):,.0f}; "
-              f"completion tokens / task: mean {statistics.mean(o.completion_tokens for o in outcomes):,.0f}; "
-              f"prefix-cache hits {cached / max(1, sum(o.prompt_tokens for o in outcomes)):.0%} of prompt tokens")
+        print(
+            f"prompt tokens / task:  mean {statistics.mean(o.prompt_tokens for o in outcomes):,.0f}; "
+            f"completion tokens / task: mean {statistics.mean(o.completion_tokens for o in outcomes):,.0f}; "
+            f"prefix-cache hits {cached / max(1, sum(o.prompt_tokens for o in outcomes)):.0%} of prompt tokens"
+        )
         seconds = sorted(o.seconds for o in outcomes)
-        print(f"wall time per task:    mean {statistics.mean(seconds):.1f} s, median "
-              f"{statistics.median(seconds):.1f} s, max {seconds[-1]:.1f} s; whole run {wall:.1f} s")
+        print(
+            f"wall time per task:    mean {statistics.mean(seconds):.1f} s, median "
+            f"{statistics.median(seconds):.1f} s, max {seconds[-1]:.1f} s; whole run {wall:.1f} s"
+        )
         print("prompt tokens sent per turn (mean / max over tasks):")
         rows = per_turn(outcomes)
         print("  " + "  ".join(f"t{turn}:{mean / 1000:.1f}k/{peak / 1000:.1f}k" for turn, mean, peak in rows))
     if len(results) == 2:
         pruned, kept = (per_turn(results[label][0].outcomes) for label in ("keep last 5", "keep all"))
-        print(f"\nlargest prompt: {max(r[2] for r in pruned):,} tokens with the last 5 results kept, "
-              f"{max(r[2] for r in kept):,} with all kept; last turn {pruned[-1][1]:,.0f} vs {kept[-1][1]:,.0f} "
-              "tokens on average")
+        print(
+            f"\nlargest prompt: {max(r[2] for r in pruned):,} tokens with the last 5 results kept, "
+            f"{max(r[2] for r in kept):,} with all kept; last turn {pruned[-1][1]:,.0f} vs {kept[-1][1]:,.0f} "
+            "tokens on average"
+        )
     print("\n(stand-in figures: scripted agent, simulated server latency, fake search, synthetic pages)")
 
 

@@ -93,9 +93,18 @@ def main() -> None:
                 path = Path(tmp) / f"report-{i}.md"
                 path.write_text(f"# Report {i}\n\n" + (body * (args.chars // len(body) + 1))[: args.chars])
                 paths.append(path)
-            settings = Settings(base_url=url, api_key="bench", model=model, concurrency=args.concurrency,
-                                context_tokens=4 * args.chars, max_report_mb=2 * args.chars / 1_000_000,
-                                home=Path(tmp) / "home", out=Path(tmp) / "out", cache=False, timeout=600)
+            settings = Settings(
+                base_url=url,
+                api_key="bench",
+                model=model,
+                concurrency=args.concurrency,
+                context_tokens=4 * args.chars,
+                max_report_mb=2 * args.chars / 1_000_000,
+                home=Path(tmp) / "home",
+                out=Path(tmp) / "out",
+                cache=False,
+                timeout=600,
+            )
             ticker, wall, cards = asyncio.run(score(settings, task, paths, args.tick))
     finally:
         stop.set()
@@ -111,9 +120,11 @@ def main() -> None:
         "stalls_over_50ms": sum(1 for s in stalls if s > 0.05),
         "wall_s": round(wall, 2),
     }
-    print(f"event_loop_lag: {args.reports} reports of {args.chars} characters, quality half at concurrency "
-          f"{args.concurrency}, HTML on, against a STAND-IN server in another process (simulated prefill "
-          f"{args.prefill:g} tok/s, decode {args.decode:g} tok/s); a ticker sleeping {args.tick:g} s measures stalls")
+    print(
+        f"event_loop_lag: {args.reports} reports of {args.chars} characters, quality half at concurrency "
+        f"{args.concurrency}, HTML on, against a STAND-IN server in another process (simulated prefill "
+        f"{args.prefill:g} tok/s, decode {args.decode:g} tok/s); a ticker sleeping {args.tick:g} s measures stalls"
+    )
     print(" | ".join(row))
     print(" | ".join(str(value) for value in row.values()))
     print(json.dumps(row))

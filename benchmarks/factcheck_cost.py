@@ -90,10 +90,12 @@ def main() -> None:
     args = parser.parse_args()
 
     pairs = corpus_sentences()
-    with tempfile.TemporaryDirectory() as tmp, StaticSite(CORPUS) as site, FakeSearchServer(
-        delay=args.search_latency
-    ) as search, FakeOpenAIServer(prefill_tokens_per_s=args.prefill, decode_tokens_per_s=args.decode,
-                                   max_sequences=16) as judge:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        StaticSite(CORPUS) as site,
+        FakeSearchServer(delay=args.search_latency) as search,
+        FakeOpenAIServer(prefill_tokens_per_s=args.prefill, decode_tokens_per_s=args.decode, max_sequences=16) as judge,
+    ):
         judge.responder = rule_judge.respond
         search.corpus = [{"url": site.url(n), "title": n, "text": s} for n, s in pairs]
         paths = []
@@ -102,8 +104,15 @@ def main() -> None:
             path.write_text(make_report(i, pairs, site, args.sentences))
             paths.append(path)
         settings = Settings(
-            base_url=judge.url, api_key="bench", model=judge.model, concurrency=32, home=Path(tmp) / "home",
-            cache=False, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True,
+            base_url=judge.url,
+            api_key="bench",
+            model=judge.model,
+            concurrency=32,
+            home=Path(tmp) / "home",
+            cache=False,
+            search="searxng",
+            searxng_url=search.url("searxng"),
+            allow_private_urls=True,
             max_claims=args.max_claims,
         )
         results, wall = asyncio.run(check_all(settings, paths))
@@ -136,11 +145,13 @@ def main() -> None:
         "fetcher_requests": checker.fetcher.fetches,
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
-    print(f"factcheck_cost: {len(results)} synthetic reports at once. STAND-INS: the LLM is a rule-based judge "
-          f"(drevalkit.testing.rule_judge, not a model) on a simulated server (prefill {args.prefill:g} tok/s, "
-          f"decode {args.decode:g} tok/s); the search API is a local fake with {args.search_latency:g} s latency. "
-          "Calls, searches and fetches per claim are real counts of what dreval sent; verdicts and wall times "
-          "are the stand-ins'.")
+    print(
+        f"factcheck_cost: {len(results)} synthetic reports at once. STAND-INS: the LLM is a rule-based judge "
+        f"(drevalkit.testing.rule_judge, not a model) on a simulated server (prefill {args.prefill:g} tok/s, "
+        f"decode {args.decode:g} tok/s); the search API is a local fake with {args.search_latency:g} s latency. "
+        "Calls, searches and fetches per claim are real counts of what dreval sent; verdicts and wall times "
+        "are the stand-ins'."
+    )
     for key, value in figures.items():
         print(f"{key:32s} {value}")
     print("targets: <= 1 verification call per claim on average (extraction amortised), <= 1.5 searches per claim")

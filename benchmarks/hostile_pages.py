@@ -114,6 +114,7 @@ def run_scenario(port: int, varied: bool, server_pid: int) -> dict:
 
     async def fetch_all(settings: Settings, store: Store) -> list[tuple]:
         async with Fetcher(settings, store) as fetcher:
+
             async def one(url: str) -> tuple:
                 started = time.monotonic()
                 record, text = await fetcher.fetch(url)
@@ -141,13 +142,20 @@ def run_scenario(port: int, varied: bool, server_pid: int) -> dict:
         "peak_tree_mb": memory.peak_kb / 1024 if memory.available else None,
         "sum_of_process_peaks_mb": sum(memory.hwm_kb.values()) / 1024 if memory.available else None,
         "self_maxrss_mb": self_maxrss_mb,
-        "process_peaks_mb": {} if not memory.available else {"self" if pid == os.getpid() else str(pid): kb // 1024
-                             for pid, kb in memory.hwm_kb.items()},
+        "process_peaks_mb": {}
+        if not memory.available
+        else {"self" if pid == os.getpid() else str(pid): kb // 1024 for pid, kb in memory.hwm_kb.items()},
         "workers_started": pool.started,
         "workers_killed": pool.killed,
         "pages": [
-            {"page": url.split("/hostile/")[1], "seconds": round(seconds, 1), "ok": record.ok,
-             "error": record.error, "text_chars": len(text or ""), "stored": stored_record is not None}
+            {
+                "page": url.split("/hostile/")[1],
+                "seconds": round(seconds, 1),
+                "ok": record.ok,
+                "error": record.error,
+                "text_chars": len(text or ""),
+                "stored": stored_record is not None,
+            }
             for (url, record, text, seconds), stored_record in zip(results, stored)
         ],
     }
@@ -182,8 +190,13 @@ def measure_before(kind: str, limit_s: float) -> str:
 
 
 def start_server() -> subprocess.Popen:
-    server = subprocess.Popen([sys.executable, "-m", "drevalkit.testing.page_server"], cwd=ROOT,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "drevalkit.testing.page_server"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert server.stdout is not None
     server.port = int(server.stdout.readline())  # type: ignore[attr-defined]
     return server
@@ -193,10 +206,15 @@ def report(result: dict) -> bool:
     peak = result["peak_tree_mb"]
     within = result["wall_s"] < TARGET_S and (peak is None or peak < TARGET_MB)
     print(f"\n== scenario {result['scenario']}: {len(result['pages'])} pages of {SIZE_MB:g} MB fetched at once")
-    print(f"wall time {result['wall_s']:.1f} s; peak memory of the process tree "
-          + (f"{peak:.0f} MB (sum of per-process peaks {result['sum_of_process_peaks_mb']:.0f} MB)"
-             if peak is not None else f"unknown (no /proc); this process {result['self_maxrss_mb']:.0f} MB")
-          + f"; workers started {result['workers_started']}, killed {result['workers_killed']}")
+    print(
+        f"wall time {result['wall_s']:.1f} s; peak memory of the process tree "
+        + (
+            f"{peak:.0f} MB (sum of per-process peaks {result['sum_of_process_peaks_mb']:.0f} MB)"
+            if peak is not None
+            else f"unknown (no /proc); this process {result['self_maxrss_mb']:.0f} MB"
+        )
+        + f"; workers started {result['workers_started']}, killed {result['workers_killed']}"
+    )
     if result["process_peaks_mb"]:
         peaks = result["process_peaks_mb"]
         others = ", ".join(f"{mb} MB" for pid, mb in peaks.items() if pid != "self")
@@ -204,8 +222,10 @@ def report(result: dict) -> bool:
     for page in result["pages"]:
         outcome = f"ok, {page['text_chars']:,} chars" if page["ok"] else "FAILED"
         note = f": {page['error']}" if page["error"] else ""
-        print(f"  {page['page']:<28} {page['seconds']:5.1f} s  {outcome}{note}"
-              f"{'' if page['stored'] else '  (not stored)'}")
+        print(
+            f"  {page['page']:<28} {page['seconds']:5.1f} s  {outcome}{note}"
+            f"{'' if page['stored'] else '  (not stored)'}"
+        )
     print(f"target < {TARGET_S:g} s and < {TARGET_MB:g} MB: {'met' if within else 'NOT MET'}")
     return within
 
@@ -226,10 +246,22 @@ def main() -> int:
     server = start_server()
     try:
         all_met = True
-        for scenario in ([args.scenario] if args.scenario else ["filler", "varied"]):
+        for scenario in [args.scenario] if args.scenario else ["filler", "varied"]:
             child = subprocess.run(
-                [sys.executable, __file__, "--scenario", scenario, "--port", str(server.port),
-                 "--server-pid", str(server.pid)], capture_output=True, text=True, cwd=ROOT)
+                [
+                    sys.executable,
+                    __file__,
+                    "--scenario",
+                    scenario,
+                    "--port",
+                    str(server.port),
+                    "--server-pid",
+                    str(server.pid),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             if child.returncode != 0:
                 print(child.stdout, child.stderr, file=sys.stderr)
                 return 1

@@ -47,8 +47,9 @@ async def run(args: argparse.Namespace, out: Path):  # type: ignore[no-untyped-d
         await llm.check()
         loaded = time.perf_counter() - started
         jobs = build_jobs(collect_reports([DEMO / "report.md"]), task_file=DEMO / "task.json")
-        runner = StressRunner(settings, store, llm, StressOptions(probes=tuple(args.probes.split(",")),
-                                                                  variants=args.variants))
+        runner = StressRunner(
+            settings, store, llm, StressOptions(probes=tuple(args.probes.split(",")), variants=args.variants)
+        )
         done = [0]
 
         def tick(what: str) -> None:
@@ -76,24 +77,38 @@ def main() -> None:
         stress, loaded, seconds, passes = asyncio.run(run(args, out))
         card_json, _ = write_card(build_card(stress), out)
         judge = stress.judge
-        print(f"\njudge: {judge.model} ({judge.backend}{', sha256 ' + judge.model_sha256[:12] if judge.model_sha256 else ''}"
-              f"{', ' + judge.endpoint if judge.endpoint else ''}); report: samples/demo/report.md, rubric "
-              "samples/demo/rubric.json")
+        print(
+            f"\njudge: {judge.model} ({judge.backend}{', sha256 ' + judge.model_sha256[:12] if judge.model_sha256 else ''}"
+            f"{', ' + judge.endpoint if judge.endpoint else ''}); report: samples/demo/report.md, rubric "
+            "samples/demo/rubric.json"
+        )
         print(f"{'probe':<16} {'shift [95% CI]':>24} {'moved':>6} {'n':>4}  finding")
         for r in stress.results:
-            shift = "—" if r.shift is None else (
-                f"{100 * r.shift:+.0f} pts [{100 * r.low:+.0f}, {100 * r.high:+.0f}]" if r.unit == "share"
-                else f"{r.shift:+.2f} [{r.low:+.2f}, {r.high:+.2f}]")
+            shift = (
+                "—"
+                if r.shift is None
+                else (
+                    f"{100 * r.shift:+.0f} pts [{100 * r.low:+.0f}, {100 * r.high:+.0f}]"
+                    if r.unit == "share"
+                    else f"{r.shift:+.2f} [{r.low:+.2f}, {r.high:+.2f}]"
+                )
+            )
             moved = "—" if r.moved is None else f"{100 * r.moved:.0f}%"
             print(f"{r.probe:<16} {shift:>24} {moved:>6} {r.variants:>4}  {'FLAG ' if r.flagged else ''}{r.finding}")
         original = stress.reports[0].original
-        print(f"original total {original.total:.2f}; " + "; ".join(
-            f"{v.variant} {v.total:.2f}" if v.total is not None else f"{v.variant} failed"
-            for v in stress.reports[0].variants))
+        print(
+            f"original total {original.total:.2f}; "
+            + "; ".join(
+                f"{v.variant} {v.total:.2f}" if v.total is not None else f"{v.variant} failed"
+                for v in stress.reports[0].variants
+            )
+        )
         u = stress.usage
-        print(f"{passes} judging passes, {u.calls} LLM calls ({u.cache_hits} from the cache), {u.prompt_tokens} prompt "
-              f"and {u.completion_tokens} completion tokens; model load and check {loaded:.0f} s; total wall time "
-              f"{seconds:.0f} s ({seconds / 60:.1f} min, {seconds / max(passes, 1):.0f} s per judging pass)")
+        print(
+            f"{passes} judging passes, {u.calls} LLM calls ({u.cache_hits} from the cache), {u.prompt_tokens} prompt "
+            f"and {u.completion_tokens} completion tokens; model load and check {loaded:.0f} s; total wall time "
+            f"{seconds:.0f} s ({seconds / 60:.1f} min, {seconds / max(passes, 1):.0f} s per judging pass)"
+        )
         print(f"judge card: {card_json}" if args.out else "(outputs in a temporary folder; --out DIR keeps them)")
 
 

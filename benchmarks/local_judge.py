@@ -41,14 +41,22 @@ async def speeds(settings: Settings) -> dict[str, object]:
         started = time.perf_counter()
         await backend.check()
         load = time.perf_counter() - started
-        prefill = await backend.create({
-            "messages": [{"role": "user", "content": f"{report}\n\nSummarise the report above in one sentence."}],
-            "max_tokens": 16, "temperature": 0.0, "seed": 0,
-        })
-        decode = await backend.create({
-            "messages": [{"role": "user", "content": "Write 200 words on how telescopes work."}],
-            "max_tokens": 200, "temperature": 0.0, "seed": 0,
-        })
+        prefill = await backend.create(
+            {
+                "messages": [{"role": "user", "content": f"{report}\n\nSummarise the report above in one sentence."}],
+                "max_tokens": 16,
+                "temperature": 0.0,
+                "seed": 0,
+            }
+        )
+        decode = await backend.create(
+            {
+                "messages": [{"role": "user", "content": "Write 200 words on how telescopes work."}],
+                "max_tokens": 200,
+                "temperature": 0.0,
+                "seed": 0,
+            }
+        )
     finally:
         await backend.close()
     p, d = prefill.model_extra["timings"], decode.model_extra["timings"]
@@ -67,8 +75,13 @@ def demo_wall_time() -> float:
     with tempfile.TemporaryDirectory() as home:
         env = {k: v for k, v in os.environ.items() if k not in ("DREVAL_BASE_URL", "DREVAL_API_KEY", "OPENAI_API_KEY")}
         env["DREVAL_HOME"] = home
-        subprocess.run([*dreval, "corpus", "add", str(ROOT / "samples" / "corpus")], env=env, check=True,
-                       capture_output=True, cwd=home)
+        subprocess.run(
+            [*dreval, "corpus", "add", str(ROOT / "samples" / "corpus")],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=home,
+        )
         started = time.perf_counter()
         subprocess.run([*dreval, *shlex.split(DEMO_COMMAND)], env=env, check=False, cwd=home)
         return time.perf_counter() - started
@@ -85,8 +98,10 @@ def main() -> None:
         print(f"{key:26s} {value}")
     if not args.skip_demo:
         wall = demo_wall_time()
-        print(f"{'offline_demo_wall_s':26s} {wall:.0f}  (dreval {DEMO_COMMAND.split(' --')[0].split('/')[-1]} ..., "
-              "model already assembled, fresh store)")
+        print(
+            f"{'offline_demo_wall_s':26s} {wall:.0f}  (dreval {DEMO_COMMAND.split(' --')[0].split('/')[-1]} ..., "
+            "model already assembled, fresh store)"
+        )
 
 
 if __name__ == "__main__":

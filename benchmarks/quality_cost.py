@@ -83,8 +83,9 @@ async def paper_all(settings: Settings, task: Task, paths: list[Path], rubric) -
         reports = [load_report(p, system="paper", task_id=task.id, max_bytes=50_000_000) for p in paths]
 
         async def one(report, dimension):
-            result = await llm.structured(paper_layout(judge_messages(task, report, dimension)),
-                                          judgement_model(dimension))
+            result = await llm.structured(
+                paper_layout(judge_messages(task, report, dimension)), judgement_model(dimension)
+            )
             usage.add(result.usage)
 
         started = time.perf_counter()
@@ -102,8 +103,12 @@ def main() -> None:
     parser.add_argument("--prefill", type=float, default=8000.0, help="simulated prefill tokens/s per request")
     parser.add_argument("--decode", type=float, default=400.0, help="simulated decode tokens/s per request")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--max-sequences", type=int, default=16,
-                        help="sequences the simulated server computes at once (the rest queue), like a GPU batch")
+    parser.add_argument(
+        "--max-sequences",
+        type=int,
+        default=16,
+        help="sequences the simulated server computes at once (the rest queue), like a GPU batch",
+    )
     args = parser.parse_args()
 
     task = Task.model_validate_json((ROOT / "samples" / "task.json").read_text())
@@ -112,12 +117,18 @@ def main() -> None:
         paths = make_reports(Path(tmp), args.reports, args.report_tokens)
         report_tokens = sum(count_tokens(p.read_text()) for p in paths) / len(paths)
         for concurrency in args.concurrency:
-            server_options = dict(prefill_tokens_per_s=args.prefill, decode_tokens_per_s=args.decode,
-                                  max_sequences=args.max_sequences)
+            server_options = dict(
+                prefill_tokens_per_s=args.prefill, decode_tokens_per_s=args.decode, max_sequences=args.max_sequences
+            )
             with FakeOpenAIServer(**server_options) as server:
                 settings = Settings(
-                    base_url=server.url, api_key="bench", model=server.model, concurrency=concurrency,
-                    home=Path(tmp) / f"home-{concurrency}", out=Path(tmp) / f"out-{concurrency}", cache=False,
+                    base_url=server.url,
+                    api_key="bench",
+                    model=server.model,
+                    concurrency=concurrency,
+                    home=Path(tmp) / f"home-{concurrency}",
+                    out=Path(tmp) / f"out-{concurrency}",
+                    cache=False,
                 )
                 cards, rubric_usage, usage, wall = asyncio.run(score_all(settings, task, paths))
 
@@ -128,34 +139,49 @@ def main() -> None:
             n = len(cards)
             assert all(c.status == "complete" for c in cards), [c.reasons for c in cards]
             uncached = (usage.prompt_tokens - usage.cached_tokens) / n
-            rows.append({
-                "concurrency": concurrency,
-                "reports": n,
-                "report_tokens": round(report_tokens),
-                "rubric_calls_per_task": rubric_usage.calls,
-                "calls_per_report": usage.calls / n,
-                "prompt_tokens_per_report": round(usage.prompt_tokens / n),
-                "cached_tokens_per_report": round(usage.cached_tokens / n),
-                "uncached_prompt_over_report_tokens": round(uncached / report_tokens, 3),
-                "paper_layout_uncached_over_report_tokens": round(
-                    (paper_usage.prompt_tokens - paper_usage.cached_tokens) / n / report_tokens, 3),
-                "paper_layout_wall_s_per_report": round(paper_wall / n, 3),
-                "completion_tokens_per_report": round(usage.completion_tokens / n),
-                "wall_s_per_report": round(wall / n, 3),
-                "wall_s_total": round(wall, 2),
-            })
+            rows.append(
+                {
+                    "concurrency": concurrency,
+                    "reports": n,
+                    "report_tokens": round(report_tokens),
+                    "rubric_calls_per_task": rubric_usage.calls,
+                    "calls_per_report": usage.calls / n,
+                    "prompt_tokens_per_report": round(usage.prompt_tokens / n),
+                    "cached_tokens_per_report": round(usage.cached_tokens / n),
+                    "uncached_prompt_over_report_tokens": round(uncached / report_tokens, 3),
+                    "paper_layout_uncached_over_report_tokens": round(
+                        (paper_usage.prompt_tokens - paper_usage.cached_tokens) / n / report_tokens, 3
+                    ),
+                    "paper_layout_wall_s_per_report": round(paper_wall / n, 3),
+                    "completion_tokens_per_report": round(usage.completion_tokens / n),
+                    "wall_s_per_report": round(wall / n, 3),
+                    "wall_s_total": round(wall, 2),
+                }
+            )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"quality_cost: {args.reports} reports of ~{round(report_tokens)} tokens against a STAND-IN server "
-          f"(simulated prefill {args.prefill:g} tok/s, decode {args.decode:g} tok/s per sequence, "
-          f"{args.max_sequences} sequences at once, block prefix cache); wall times are simulated")
-    header = ["concurrency", "calls_per_report", "prompt_tokens_per_report", "cached_tokens_per_report",
-              "uncached_prompt_over_report_tokens", "paper_layout_uncached_over_report_tokens",
-              "wall_s_per_report", "paper_layout_wall_s_per_report", "wall_s_total"]
+    print(
+        f"quality_cost: {args.reports} reports of ~{round(report_tokens)} tokens against a STAND-IN server "
+        f"(simulated prefill {args.prefill:g} tok/s, decode {args.decode:g} tok/s per sequence, "
+        f"{args.max_sequences} sequences at once, block prefix cache); wall times are simulated"
+    )
+    header = [
+        "concurrency",
+        "calls_per_report",
+        "prompt_tokens_per_report",
+        "cached_tokens_per_report",
+        "uncached_prompt_over_report_tokens",
+        "paper_layout_uncached_over_report_tokens",
+        "wall_s_per_report",
+        "paper_layout_wall_s_per_report",
+        "wall_s_total",
+    ]
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(str(row[h]) for h in header))
-    print("target: uncached prompt tokens / report tokens <= 1.2; the paper_layout columns are that layout "
-          "(criteria first, the whole report per dimension) sent to the same simulated server")
+    print(
+        "target: uncached prompt tokens / report tokens <= 1.2; the paper_layout columns are that layout "
+        "(criteria first, the whole report per dimension) sent to the same simulated server"
+    )
     print(f"rubric building: {rows[0]['rubric_calls_per_task']} calls per task, amortised over every report")
     print(f"peak memory: {peak_mb:.0f} MB")
     print(json.dumps(rows))

@@ -33,8 +33,10 @@ from drevalkit.schemas import FetchRecord  # noqa: E402
 from drevalkit.store import Store  # noqa: E402
 
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou", "er", "an")]
-STOP = ("the of and to in a is that for it as was with on by be at this from are or which an were has have its "
-        "their not but also been had after more than one all new first into other two can".split())
+STOP = (
+    "the of and to in a is that for it as was with on by be at this from are or which an were has have its "
+    "their not but also been had after more than one all new first into other two can".split()
+)
 WINDOW = 1000  # pages in each latency window
 
 
@@ -91,14 +93,18 @@ class PageMaker:
 def stats_ms(samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return (f"mean {statistics.fmean(samples) * 1000:7.2f} ms   median {statistics.median(samples) * 1000:7.2f} ms   "
-            f"p95 {p95 * 1000:7.2f} ms")
+    return (
+        f"mean {statistics.fmean(samples) * 1000:7.2f} ms   median {statistics.median(samples) * 1000:7.2f} ms   "
+        f"p95 {p95 * 1000:7.2f} ms"
+    )
 
 
 def ratios(small: list[float], large: list[float]) -> str:
     """Large over small, of the means and of the medians (the median is less moved by other load on the machine)."""
-    return (f"{statistics.fmean(large) / statistics.fmean(small):.2f} (means), "
-            f"{statistics.median(large) / statistics.median(small):.2f} (medians)")
+    return (
+        f"{statistics.fmean(large) / statistics.fmean(small):.2f} (means), "
+        f"{statistics.median(large) / statistics.median(small):.2f} (medians)"
+    )
 
 
 def lookup_latency(store: Store, rng: random.Random, urls: list[str], lookups: int) -> list[float]:
@@ -151,8 +157,13 @@ def main() -> None:
             title, text, topic = maker.page(number)
             topics.append(topic)
             text_bytes += len(text.encode("utf-8"))
-            record = FetchRecord(url=f"https://site{number % 997}.example/page/{number}", final_url="", ok=True,
-                                 content_type="text/html", title=title)
+            record = FetchRecord(
+                url=f"https://site{number % 997}.example/page/{number}",
+                final_url="",
+                ok=True,
+                content_type="text/html",
+                title=title,
+            )
             start = time.perf_counter()
             store.put_fetch(record, text)
             inserts.append(time.perf_counter() - start)
@@ -172,8 +183,10 @@ def main() -> None:
             shutil.copyfile(path, args.keep)
 
     first, last = inserts[:WINDOW], inserts[-WINDOW:]
-    print(f"store scale: {args.pages} synthetic pages, {text_bytes / 1e6:.1f} MB of text, "
-          f"{args.queries} searches at each size")
+    print(
+        f"store scale: {args.pages} synthetic pages, {text_bytes / 1e6:.1f} MB of text, "
+        f"{args.queries} searches at each size"
+    )
     print(f"insert, pages 1-{WINDOW}:{'':>10}{stats_ms(first)}")
     print(f"insert, pages {args.pages - WINDOW + 1}-{args.pages}:{'':>6}{stats_ms(last)}")
     print(f"  last/first: {ratios(first, last)}; target <= 1.5")
@@ -182,8 +195,10 @@ def main() -> None:
     print(f"  {args.pages}/{WINDOW}: {ratios(lookups[WINDOW], lookups[args.pages])}; target <= 1.5")
     for size, (samples, found) in searches.items():
         print(f"search at {size:6d} pages:{'':>6}{stats_ms(samples)}   ({found}/{len(samples)} with hits)")
-    print(f"  {args.pages}/{WINDOW}: {ratios(searches[WINDOW][0], searches[args.pages][0])}; BM25 scores every page "
-          "that holds a query word, so this grows with the store")
+    print(
+        f"  {args.pages}/{WINDOW}: {ratios(searches[WINDOW][0], searches[args.pages][0])}; BM25 scores every page "
+        "that holds a query word, so this grows with the store"
+    )
     print(f"database: {db_bytes / 1e6:.1f} MB, {db_bytes / text_bytes:.2f} bytes per byte of text (target <= 1.3)")
 
 

@@ -39,7 +39,21 @@ def __getattr__(name: str):  # the scoring stack imports spaCy, trafilatura and 
 
 
 __all__ = [
-    "Claim", "Evidence", "FactCheckResult", "OutputLayout", "QualityResult", "Report", "Rubric", "Scorecard",
-    "Settings", "Task", "Verdict", "__version__", "ascore_report", "load_report", "load_settings", "load_tasks",
+    "Claim",
+    "Evidence",
+    "FactCheckResult",
+    "OutputLayout",
+    "QualityResult",
+    "Report",
+    "Rubric",
+    "Scorecard",
+    "Settings",
+    "Task",
+    "Verdict",
+    "__version__",
+    "ascore_report",
+    "load_report",
+    "load_settings",
+    "load_tasks",
     "score_report",
 ]

@@ -67,12 +67,22 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
-_PLAIN_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "more than"),
-                 "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
-_PLAIN_TYPES = {"int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
-                "int_type": "must be a whole number", "float_parsing": "must be a number",
-                "float_type": "must be a number", "bool_parsing": "must be true or false",
-                "bool_type": "must be true or false", "missing": "is required"}
+_PLAIN_BOUNDS = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "more than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
+_PLAIN_TYPES = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "missing": "is required",
+}
 
 
 def plain_error(error: dict[str, Any]) -> str:
@@ -89,7 +99,7 @@ def plain_error(error: dict[str, Any]) -> str:
     message = str(error.get("msg", "")).removeprefix("Value error, ")
     # a validator's own message starts with the field it checks ("base_url must ..."); the caller names it
     subject = re.match(r"([a-z][a-z0-9_]*) (?=must\b|should\b|cannot\b|is\b|needs\b)", message)
-    return message[subject.end():] if subject and subject.group(1) in Settings.model_fields else message
+    return message[subject.end() :] if subject and subject.group(1) in Settings.model_fields else message
 
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -104,13 +114,16 @@ def check_base_url(url: str) -> str:
     except ValueError:
         raise ValueError("base_url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url must be an http(s) URL with a host, e.g. http://localhost:8000/v1 (got "
-                         f"{redact_url(url)!r})")
+        raise ValueError(
+            f"base_url must be an http(s) URL with a host, e.g. http://localhost:8000/v1 (got {redact_url(url)!r})"
+        )
     if parts.username or parts.password:
         raise ValueError("base_url must not carry credentials (user:password@): set the key with DREVAL_API_KEY")
     if parts.query or parts.fragment:
-        raise ValueError("base_url must not carry a query string or fragment: set the key with DREVAL_API_KEY and "
-                         "give the path only, e.g. https://host/v1")
+        raise ValueError(
+            "base_url must not carry a query string or fragment: set the key with DREVAL_API_KEY and "
+            "give the path only, e.g. https://host/v1"
+        )
     return url
 
 
@@ -148,8 +161,9 @@ class Price(BaseModel):
 SECTIONS = ("judge", "local", "search", "fetch", "factcheck", "tasks", "output", "agent")
 
 
-def setting(default: Any = None, *, section: str, score: bool = False, when: tuple[str, str] | None = None,
-            **field: Any) -> Any:
+def setting(
+    default: Any = None, *, section: str, score: bool = False, when: tuple[str, str] | None = None, **field: Any
+) -> Any:
     """A settings field declared with its section and whether it can change a score. The config hash and the
     resume key are computed from the ``score=True`` fields, so they cannot drift from the code. ``when=(name,
     value)`` says the field is used only while setting ``name`` is ``value`` (a search backend's URL), so changing
@@ -166,23 +180,30 @@ def setting(default: Any = None, *, section: str, score: bool = False, when: tup
 class Settings(BaseModel):
     # judge: which model answers, and how it is asked
     backend: Literal["auto", "openai", "local"] = setting(
-        "auto", section="judge", description="auto: the endpoint if DREVAL_BASE_URL or a key is set, else the local model")
+        "auto",
+        section="judge",
+        description="auto: the endpoint if DREVAL_BASE_URL or a key is set, else the local model",
+    )
     base_url: str | None = setting(section="judge", description="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
     api_key: SecretStr | None = setting(section="judge")
     model: str | None = setting(section="judge", score=True)
     cache_scope: str | None = setting(
-        section="judge", description="share cached answers between endpoints that serve the same weights (replicas): "
-        "give them the same name; by default answers are cached per endpoint")
+        section="judge",
+        description="share cached answers between endpoints that serve the same weights (replicas): "
+        "give them the same name; by default answers are cached per endpoint",
+    )
     context_tokens: int | None = setting(
-        section="judge", score=True, ge=512, description="the endpoint model's context window; longer reports fail fast")
+        section="judge", score=True, ge=512, description="the endpoint model's context window; longer reports fail fast"
+    )
     concurrency: int = setting(8, section="judge", ge=1, description="concurrent requests per LLM endpoint")
     timeout: float = setting(300.0, section="judge", gt=0, description="seconds per LLM call")
     max_retries: int = setting(6, section="judge", ge=0, description="retries on 429/5xx/timeouts/connection errors")
     invalid_retries: int = setting(2, section="judge", ge=0, description="extra attempts when the output is invalid")
     backoff_base: float = setting(1.0, section="judge", ge=0)
     backoff_max: float = setting(60.0, section="judge", ge=0)
-    structured_output: Literal["auto", "json_schema", "json_object", "text"] = setting("auto", section="judge",
-                                                                                       score=True)
+    structured_output: Literal["auto", "json_schema", "json_object", "text"] = setting(
+        "auto", section="judge", score=True
+    )
     temperature: float | None = setting(section="judge", score=True, ge=0, le=2)
     max_tokens: int = setting(4096, section="judge", score=True, ge=16)
     seed: int = setting(0, section="judge", score=True)
@@ -190,23 +211,33 @@ class Settings(BaseModel):
     prices: dict[str, Price] = setting(section="judge", default_factory=dict)
     # the embedded local model
     local_model: Path | None = setting(section="local", description="GGUF file for the local backend")
-    local_context: int = setting(16384, section="local", score=True, ge=0,
-                                 description="context window of the local model in tokens; 0: as much as the model "
-                                 "supports (its trained context length)")
+    local_context: int = setting(
+        16384,
+        section="local",
+        score=True,
+        ge=0,
+        description="context window of the local model in tokens; 0: as much as the model "
+        "supports (its trained context length)",
+    )
     local_threads: int | None = setting(section="local", ge=1, description="CPU threads for the local model")
     # fact-checking: search
-    search: str = setting("local", section="search", score=True,
-                          description="search backend: local, serper, searxng, tavily, brave (or a plug-in)")
+    search: str = setting(
+        "local",
+        section="search",
+        score=True,
+        description="search backend: local, serper, searxng, tavily, brave (or a plug-in)",
+    )
     search_results: int = setting(5, section="search", score=True, ge=1, le=20, description="results per query")
     search_concurrency: int = setting(4, section="search", ge=1)
     search_timeout: float = setting(10.0, section="search", gt=0, description="seconds per local (store) search")
-    serper_url: str = setting("https://google.serper.dev/search", section="search", score=True,
-                              when=("search", "serper"))
+    serper_url: str = setting(
+        "https://google.serper.dev/search", section="search", score=True, when=("search", "serper")
+    )
     searxng_url: str | None = setting(section="search", score=True, when=("search", "searxng"))
-    tavily_url: str = setting("https://api.tavily.com/search", section="search", score=True,
-                              when=("search", "tavily"))
-    brave_url: str = setting("https://api.search.brave.com/res/v1/web/search", section="search", score=True,
-                             when=("search", "brave"))
+    tavily_url: str = setting("https://api.tavily.com/search", section="search", score=True, when=("search", "tavily"))
+    brave_url: str = setting(
+        "https://api.search.brave.com/res/v1/web/search", section="search", score=True, when=("search", "brave")
+    )
     serper_api_key: SecretStr | None = setting(section="search")
     tavily_api_key: SecretStr | None = setting(section="search")
     brave_api_key: SecretStr | None = setting(section="search")
@@ -216,82 +247,141 @@ class Settings(BaseModel):
     fetch_per_host: int = setting(2, section="fetch", ge=1)
     fetch_timeout: float = setting(15.0, section="fetch", gt=0, description="connect and read timeout, seconds")
     fetch_total_timeout: float = setting(30.0, section="fetch", gt=0, description="cap on one fetch, seconds")
-    fetch_max_mb: float = setting(10.0, section="fetch", score=True, gt=0,
-                                  description="cap on a page's (decompressed) size and on a file that 'dreval "
-                                  "corpus add' indexes, in MiB (2^20 bytes)")
+    fetch_max_mb: float = setting(
+        10.0,
+        section="fetch",
+        score=True,
+        gt=0,
+        description="cap on a page's (decompressed) size and on a file that 'dreval "
+        "corpus add' indexes, in MiB (2^20 bytes)",
+    )
     fetch_max_redirects: int = setting(5, section="fetch", score=True, ge=0)
     # fact-checking: claims and verification
     max_claims: int = setting(40, section="factcheck", score=True, ge=1)
-    evidence_per_claim: int = setting(5, section="factcheck", score=True, ge=1, le=20,
-                                      description="passages shown per claim (cited first)")
+    evidence_per_claim: int = setting(
+        5, section="factcheck", score=True, ge=1, le=20, description="passages shown per claim (cited first)"
+    )
     rounds: int = setting(2, section="factcheck", score=True, ge=1, le=5)
-    reverify: bool = setting(True, section="factcheck", score=True,
-                             description="send a verdict back once when its quote is not in its evidence or its "
-                             "figures differ from the quote")
-    embedding_model: str | None = setting(section="factcheck", score=True,
-                                          description="sentence-transformers model path for ranking")
+    reverify: bool = setting(
+        True,
+        section="factcheck",
+        score=True,
+        description="send a verdict back once when its quote is not in its evidence or its "
+        "figures differ from the quote",
+    )
+    embedding_model: str | None = setting(
+        section="factcheck", score=True, description="sentence-transformers model path for ranking"
+    )
     # task generation (dreval generate-tasks); none of these changes a score
-    generator_model: str | None = setting(section="tasks", description="model that writes personas and tasks "
-                                          "(default: model)")
-    answer_model: str | None = setting(section="tasks", description="model that answers each task without search "
-                                       "for the necessity filter (default: judge_model, else model)")
-    judge_model: str | None = setting(section="tasks", description="model that judges the two task filters "
-                                      "(default: model)")
+    generator_model: str | None = setting(
+        section="tasks", description="model that writes personas and tasks (default: model)"
+    )
+    answer_model: str | None = setting(
+        section="tasks",
+        description="model that answers each task without search "
+        "for the necessity filter (default: judge_model, else model)",
+    )
+    judge_model: str | None = setting(
+        section="tasks", description="model that judges the two task filters (default: model)"
+    )
     task_candidates: int = setting(4, section="tasks", ge=1, le=12, description="candidate tasks per persona")
-    task_language: str = setting("en", section="tasks", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
-                                 description="language of generated tasks (a code: en, zh, de, pt-BR, ...)")
-    qualification_threshold: float = setting(0.7, section="tasks", ge=0, le=1, description="keep a task the "
-                                             "qualification judge says needs deep research with at least this "
-                                             "confidence")
-    necessity_threshold: float = setting(0.7, section="tasks", ge=0, le=1, description="keep a task whose "
-                                         "no-search answer scores at most this quality (0-1)")
+    task_language: str = setting(
+        "en",
+        section="tasks",
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+        description="language of generated tasks (a code: en, zh, de, pt-BR, ...)",
+    )
+    qualification_threshold: float = setting(
+        0.7,
+        section="tasks",
+        ge=0,
+        le=1,
+        description="keep a task the qualification judge says needs deep research with at least this confidence",
+    )
+    necessity_threshold: float = setting(
+        0.7,
+        section="tasks",
+        ge=0,
+        le=1,
+        description="keep a task whose no-search answer scores at most this quality (0-1)",
+    )
     dedup_method: Literal["auto", "embedding", "lexical"] = setting(
-        "auto", section="tasks", description="near-duplicate detection: embedding (sentence-transformers), "
-        "lexical, or auto (embedding when installed)")
-    dedup_threshold: float | None = setting(section="tasks", gt=0, le=1, description="similarity at which two "
-                                            "tasks are near-duplicates (default 0.85 embedding, 0.5 lexical)")
-    searchability_min_results: int = setting(3, section="tasks", ge=1, description="distinct results a kept task's "
-                                             "key queries must return")
+        "auto",
+        section="tasks",
+        description="near-duplicate detection: embedding (sentence-transformers), "
+        "lexical, or auto (embedding when installed)",
+    )
+    dedup_threshold: float | None = setting(
+        section="tasks",
+        gt=0,
+        le=1,
+        description="similarity at which two tasks are near-duplicates (default 0.85 embedding, 0.5 lexical)",
+    )
+    searchability_min_results: int = setting(
+        3, section="tasks", ge=1, description="distinct results a kept task's key queries must return"
+    )
     searchability_min_domains: int = setting(2, section="tasks", ge=1, description="distinct web sites among them")
     searchability_queries: int = setting(3, section="tasks", ge=1, le=8, description="key queries searched per task")
-    revalidate_days: int = setting(180, section="tasks", ge=1, description="a time-sensitive task is due for "
-                                   "revalidation this many days after it was generated")
+    revalidate_days: int = setting(
+        180,
+        section="tasks",
+        ge=1,
+        description="a time-sensitive task is due for revalidation this many days after it was generated",
+    )
     # output and storage
     out: Path = setting(Path("dreval-out"), section="output")
     home: Path = setting(section="output", default_factory=lambda: Path(platformdirs.user_cache_dir("dreval")))
     cache: bool = setting(True, section="output", description="read and write the LLM response cache")
-    max_report_mb: float = setting(5.0, section="output", gt=0,
-                                   description="cap on a report file's size, in MB (10^6 bytes)")
+    max_report_mb: float = setting(
+        5.0, section="output", gt=0, description="cap on a report file's size, in MB (10^6 bytes)"
+    )
     # the agent runner (dreval run-agent): the agent's own endpoint, separate from the judge's, and its limits
     agent_base_url: str | None = setting(section="agent", description="OpenAI-compatible endpoint of the agent model")
     agent_api_key: SecretStr | None = setting(section="agent")
     agent_model: str | None = setting(section="agent", description="agent model name as its endpoint knows it")
-    agent_protocol: str = setting("openai-tools", section="agent",
-                                  description="how tools are offered: openai-tools, mirothinker (or a plug-in)")
+    agent_protocol: str = setting(
+        "openai-tools", section="agent", description="how tools are offered: openai-tools, mirothinker (or a plug-in)"
+    )
     agent_concurrency: int = setting(4, section="agent", ge=1, description="tasks run at once")
-    agent_max_turns: int = setting(50, section="agent", ge=1, description="model calls per task before the final "
-                                   "report is asked for")
+    agent_max_turns: int = setting(
+        50, section="agent", ge=1, description="model calls per task before the final report is asked for"
+    )
     agent_time_cap: float = setting(1800.0, section="agent", gt=0, description="seconds of research per task")
-    agent_context_tokens: int = setting(131072, section="agent", ge=1024,
-                                        description="context budget of the agent model in tokens")
+    agent_context_tokens: int = setting(
+        131072, section="agent", ge=1024, description="context budget of the agent model in tokens"
+    )
     agent_timeout: float = setting(600.0, section="agent", gt=0, description="seconds per agent model call")
-    agent_max_tokens: int | None = setting(section="agent", ge=16, description="tokens per turn (default: the "
-                                           "protocol's, 8192 for openai-tools and 16384 for mirothinker)")
+    agent_max_tokens: int | None = setting(
+        section="agent",
+        ge=16,
+        description="tokens per turn (default: the protocol's, 8192 for openai-tools and 16384 for mirothinker)",
+    )
     agent_temperature: float | None = setting(section="agent", ge=0, le=2, description="default: the protocol's")
     agent_top_p: float | None = setting(section="agent", gt=0, le=1, description="default: the protocol's")
-    agent_repetition_penalty: float | None = setting(section="agent", gt=0, description="sent as an extra body "
-                                                     "field; default: the protocol's")
-    agent_keep_tool_results: int = setting(5, section="agent", ge=-1, description="tool results kept verbatim in "
-                                           "what is sent, older ones replaced by a placeholder; -1 keeps all")
-    agent_max_tool_chars: int = setting(100_000, section="agent", ge=1000,
-                                        description="a tool result longer than this is cut, with a marker")
-    agent_page_chars: int = setting(20_000, section="agent", ge=500,
-                                    description="characters of a read page given to the agent")
+    agent_repetition_penalty: float | None = setting(
+        section="agent", gt=0, description="sent as an extra body field; default: the protocol's"
+    )
+    agent_keep_tool_results: int = setting(
+        5,
+        section="agent",
+        ge=-1,
+        description="tool results kept verbatim in what is sent, older ones replaced by a placeholder; -1 keeps all",
+    )
+    agent_max_tool_chars: int = setting(
+        100_000, section="agent", ge=1000, description="a tool result longer than this is cut, with a marker"
+    )
+    agent_page_chars: int = setting(
+        20_000, section="agent", ge=500, description="characters of a read page given to the agent"
+    )
     agent_extract: Literal["off", "agent", "judge"] = setting(
-        "off", section="agent", description="summarise read pages with an 'extract what was asked' call to the "
-        "agent's model or the judge's; off: the page text cut to agent_page_chars")
-    agent_max_failures: int = setting(3, section="agent", ge=1, description="malformed or repeated tool calls in a "
-                                      "row that end a task")
+        "off",
+        section="agent",
+        description="summarise read pages with an 'extract what was asked' call to the "
+        "agent's model or the judge's; off: the page text cut to agent_page_chars",
+    )
+    agent_max_failures: int = setting(
+        3, section="agent", ge=1, description="malformed or repeated tool calls in a row that end a task"
+    )
 
     @field_validator("local_context")
     @classmethod
@@ -380,8 +470,10 @@ def _file_values(path: Path) -> dict[str, Any]:
         else:
             unknown.append(key)
     if unknown:
-        raise ConfigError(f"config file {path} has unknown keys: {', '.join(sorted(unknown))} (see `dreval config` "
-                          "for the settings of each section)")
+        raise ConfigError(
+            f"config file {path} has unknown keys: {', '.join(sorted(unknown))} (see `dreval config` "
+            "for the settings of each section)"
+        )
     return values
 
 
@@ -403,8 +495,12 @@ def load_settings(
         origins.update(dict.fromkeys(values, f"in {config_file}"))
     from_env = _env_values(environ)
     values.update(from_env)
-    origins.update({k: _PLAIN_ENV[k] if k in _PLAIN_ENV and not environ.get(ENV_PREFIX + k.upper()) else
-                    ENV_PREFIX + k.upper() for k in from_env})
+    origins.update(
+        {
+            k: _PLAIN_ENV[k] if k in _PLAIN_ENV and not environ.get(ENV_PREFIX + k.upper()) else ENV_PREFIX + k.upper()
+            for k in from_env
+        }
+    )
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     values.update(given)
     origins.update(dict.fromkeys(given))
@@ -417,8 +513,11 @@ def load_settings(
         return Settings(**values)
     except ValidationError as exc:
         problems = tuple(
-            SettingProblem(".".join(str(p) for p in err["loc"]) or "settings", plain_error(err),
-                           origins.get(str(err["loc"][0])) if err["loc"] else None)
+            SettingProblem(
+                ".".join(str(p) for p in err["loc"]) or "settings",
+                plain_error(err),
+                origins.get(str(err["loc"][0])) if err["loc"] else None,
+            )
             for err in exc.errors(include_url=False)
         )
         raise ConfigError(f"invalid settings: {'; '.join(map(str, problems))}", problems) from None

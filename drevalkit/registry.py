@@ -62,8 +62,12 @@ class Registry(Generic[T]):
                     self._items[point.name.lower()] = point.load()
                 except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break dreval or the others
                     self.broken[point.name.lower()] = f"{point.value}: {type(exc).__name__}: {exc}"
-                    warnings.warn(f"the {self.kind} plug-in {point.name!r} ({point.value}) failed to load: "
-                                  f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"the {self.kind} plug-in {point.name!r} ({point.value}) failed to load: "
+                        f"{type(exc).__name__}: {exc}",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
 
     def get(self, name: str) -> T:
         key = name.strip().lower()

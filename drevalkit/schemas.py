@@ -130,8 +130,11 @@ class Rubric(BaseModel):
     dimensions: list[Dimension]
     judge: JudgeInfo = Field(default_factory=lambda: JudgeInfo(model="hand-written", backend="none"))
     prompt_version: str = ""
-    build_key: str = Field(default="", description="hash of task content, judge model and prompt version it was "
-                           "built from; empty for a hand-written rubric")
+    build_key: str = Field(
+        default="",
+        description="hash of task content, judge model and prompt version it was "
+        "built from; empty for a hand-written rubric",
+    )
     hash: str = ""
     created_at: str = Field(default_factory=utc_now)
 
@@ -199,10 +202,13 @@ class QualityResult(BaseModel):
     spread: Spread | None = None
     status: Status
     reasons: list[str] = Field(default_factory=list)
-    jury: list[JurorQuality] = Field(default_factory=list, description="with several judges: each one's scores "
-                                     "(the fields above are then their mean)")
-    agreement: JuryAgreement | None = Field(default=None, description="with several judges: Krippendorff's alpha "
-                                            "over the criteria")
+    jury: list[JurorQuality] = Field(
+        default_factory=list,
+        description="with several judges: each one's scores (the fields above are then their mean)",
+    )
+    agreement: JuryAgreement | None = Field(
+        default=None, description="with several judges: Krippendorff's alpha over the criteria"
+    )
 
 
 class Usage(BaseModel):
@@ -221,8 +227,9 @@ class Usage(BaseModel):
     latency_s: float = 0.0
     cost: float = 0.0
     from_cache_prompt_tokens: int = Field(default=0, description="original prompt tokens of the cached answers used")
-    from_cache_completion_tokens: int = Field(default=0, description="original completion tokens of the cached "
-                                              "answers used")
+    from_cache_completion_tokens: int = Field(
+        default=0, description="original completion tokens of the cached answers used"
+    )
     from_cache_cost: float = Field(default=0.0, description="original cost of the cached answers used (not spent now)")
     searches: int = 0
     fetches: int = 0
@@ -309,11 +316,18 @@ class Verdict(BaseModel):
     evidence_ids: list[str] = Field(default_factory=list)
     cited_source_supports: bool | None = None
     round: int = 1
-    flags: list[str] = Field(default_factory=list, description="what dreval's own checks found: a quote not in the "
-                             "evidence, figures that differ from the evidence, a failed re-verification")
-    reverified: bool = Field(default=False, description="sent back once: its quote was not in its evidence or its figures differed")
-    jury: list[JurorVerdict] = Field(default_factory=list, description="with several judges: each one's verdict "
-                                     "(the label above is their majority; a tie is unknown)")
+    flags: list[str] = Field(
+        default_factory=list,
+        description="what dreval's own checks found: a quote not in the "
+        "evidence, figures that differ from the evidence, a failed re-verification",
+    )
+    reverified: bool = Field(
+        default=False, description="sent back once: its quote was not in its evidence or its figures differed"
+    )
+    jury: list[JurorVerdict] = Field(
+        default_factory=list,
+        description="with several judges: each one's verdict (the label above is their majority; a tie is unknown)",
+    )
 
 
 class FactCheckCounts(BaseModel):
@@ -345,8 +359,8 @@ class FactCheckResult(BaseModel):
         default_factory=dict, description="right / wrong / unknown over claims with a verdict (failed excluded)"
     )
     citation_accuracy: float | None = Field(
-        default=None, description="share of the checked cited claims whose (reachable) cited source was judged, "
-        "that it supports"
+        default=None,
+        description="share of the checked cited claims whose (reachable) cited source was judged, that it supports",
     )
     citation_reachability: float | None = Field(
         default=None, description="share of the cited sources of checked claims that could be read"
@@ -363,8 +377,9 @@ class FactCheckResult(BaseModel):
     replay: bool = False
     status: Status
     reasons: list[str] = Field(default_factory=list)
-    agreement: JuryAgreement | None = Field(default=None, description="with several judges: Fleiss' kappa over "
-                                            "the claims every judge labelled")
+    agreement: JuryAgreement | None = Field(
+        default=None, description="with several judges: Fleiss' kappa over the claims every judge labelled"
+    )
 
 
 class ReportRef(BaseModel):
@@ -385,8 +400,11 @@ class Provenance(BaseModel):
     samples: int = 1
     started_at: str
     finished_at: str = ""
-    jury: list[JudgeInfo] = Field(default_factory=list, description="with several judges: all of them, the first "
-                                  "(``judge``) building rubrics and extracting claims; empty for one judge")
+    jury: list[JudgeInfo] = Field(
+        default_factory=list,
+        description="with several judges: all of them, the first "
+        "(``judge``) building rubrics and extracting claims; empty for one judge",
+    )
 
 
 class RunManifest(BaseModel):
@@ -403,9 +421,12 @@ class RunManifest(BaseModel):
     skipped: int = Field(description="finished results of an earlier run, reused")
     statuses: dict[str, int] = Field(default_factory=dict, description="of every result of the run")
     results: list[str] = Field(default_factory=list, description="result files, relative to the output folder")
-    kept: dict[str, str] = Field(default_factory=dict, description="result files left as they were (a finished "
-                                 "result of another report file) because this run's report for them could not be "
-                                 "read or scored: file -> what was kept and why; counted as failed in statuses")
+    kept: dict[str, str] = Field(
+        default_factory=dict,
+        description="result files left as they were (a finished "
+        "result of another report file) because this run's report for them could not be "
+        "read or scored: file -> what was kept and why; counted as failed in statuses",
+    )
     usage: "Usage" = Field(default_factory=lambda: Usage())
 
 

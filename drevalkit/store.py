@@ -69,8 +69,9 @@ _TABLES = (
     "output TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (run, stage, key))",
 )
 # contentless (content=''): the index only, no copy of the text; rowid = doc_index.id
-_FTS_TABLE = ("CREATE VIRTUAL TABLE IF NOT EXISTS doc_fts "
-              "USING fts5(title, body, content='', tokenize='porter unicode61')")
+_FTS_TABLE = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS doc_fts USING fts5(title, body, content='', tokenize='porter unicode61')"
+)
 
 # Query words split the way the unicode61 tokenizer splits text (it treats "_" as a separator), so that every quoted
 # query term is a single token.
@@ -271,8 +272,10 @@ class Store:
             conn.execute("DROP TABLE IF EXISTS documents_fts")  # schema 1's index, with a copy of every text
         elif version is not None and meta.get("index_format") != _INDEX_FORMAT:
             self._reindex(conn.execute("SELECT url, title, sha256 FROM doc_index ORDER BY id").fetchall())
-        conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                         [("schema_version", str(STORE_SCHEMA_VERSION)), ("index_format", _INDEX_FORMAT)])
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [("schema_version", str(STORE_SCHEMA_VERSION)), ("index_format", _INDEX_FORMAT)],
+        )
 
     def _fetched_documents(self) -> list[tuple[str, str, str]]:
         """(url, title, sha256) of every successful fetch record that has a stored text."""
@@ -405,8 +408,9 @@ class Store:
         payload = record.model_dump_json()
         with self._writer() as conn:
             if text is not None:
-                conn.execute("INSERT OR IGNORE INTO documents(sha256, text) VALUES (?, ?)",
-                             (record.content_sha256, stored))
+                conn.execute(
+                    "INSERT OR IGNORE INTO documents(sha256, text) VALUES (?, ?)", (record.content_sha256, stored)
+                )
                 self._index(record.url, record.title, record.content_sha256, prefix, body)
             conn.execute("INSERT OR REPLACE INTO fetches(url, record) VALUES (?, ?)", (record.url, payload))
         return record
@@ -424,10 +428,14 @@ class Store:
             old = conn.execute("SELECT text FROM documents WHERE sha256 = ?", (old_sha,)).fetchone()
             if old is not None:
                 # a contentless index forgets an entry given exactly the values it was made from
-                conn.execute("INSERT INTO doc_fts(doc_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
-                             (doc_id, old_title, index_body(_decode_text(old[0], old_chars))))
-                conn.execute("UPDATE doc_index SET sha256 = ?, title = ?, indexed_chars = ? WHERE id = ?",
-                             (sha256, title, len(prefix), doc_id))
+                conn.execute(
+                    "INSERT INTO doc_fts(doc_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+                    (doc_id, old_title, index_body(_decode_text(old[0], old_chars))),
+                )
+                conn.execute(
+                    "UPDATE doc_index SET sha256 = ?, title = ?, indexed_chars = ? WHERE id = ?",
+                    (sha256, title, len(prefix), doc_id),
+                )
             else:
                 # the old text is gone, so its entry cannot be removed: leave it behind under an id no URL has
                 conn.execute("DELETE FROM doc_index WHERE id = ?", (doc_id,))
@@ -485,16 +493,19 @@ class Store:
     def get_journal(self, run: str, stage: str, key: str) -> Any | None:
         """The recorded output of one finished step, or None when it has not finished."""
         with self._reader() as conn:
-            row = conn.execute("SELECT output FROM journal WHERE run = ? AND stage = ? AND key = ?",
-                               (run, stage, key)).fetchone()
+            row = conn.execute(
+                "SELECT output FROM journal WHERE run = ? AND stage = ? AND key = ?", (run, stage, key)
+            ).fetchone()
         return None if row is None else json.loads(row[0])
 
     def put_journal(self, run: str, stage: str, key: str, output: Any) -> None:
         """Record the output of a finished step (JSON-serialisable); replaces an earlier record of it."""
         payload = json.dumps(output, ensure_ascii=False, sort_keys=True)
         with self._writer() as conn:
-            conn.execute("INSERT OR REPLACE INTO journal(run, stage, key, output, created_at) VALUES (?, ?, ?, ?, ?)",
-                         (run, stage, key, payload, time.time()))
+            conn.execute(
+                "INSERT OR REPLACE INTO journal(run, stage, key, output, created_at) VALUES (?, ?, ?, ?, ?)",
+                (run, stage, key, payload, time.time()),
+            )
 
     def journal_entries(self, run: str, stage: str | None = None) -> dict[tuple[str, str], Any]:
         """Every recorded step of a run (of one stage), keyed by (stage, key)."""

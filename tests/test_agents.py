@@ -24,49 +24,63 @@ def settings(**values) -> Settings:
 
 
 def block(server: str, tool: str, arguments: str) -> str:
-    return (f"<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n"
-            f"<arguments>\n{arguments}\n</arguments>\n</use_mcp_tool>")
+    return (
+        f"<use_mcp_tool>\n<server_name>{server}</server_name>\n<tool_name>{tool}</tool_name>\n"
+        f"<arguments>\n{arguments}\n</arguments>\n</use_mcp_tool>"
+    )
 
 
 # -- thinking ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("<think>plan</think>\n\n# Report", "# Report"),
-    ("<THINK>a</THINK>x<think>b</think>y", "xy"),
-    ("template opened it</think>\n# Report", "# Report"),  # the chat template opened the block
-    ("# Report\n<think>cut off while thinking", "# Report"),
-    ("<think>only thinking, never closed", ""),
-    ("no thinking at all", "no thinking at all"),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<think>plan</think>\n\n# Report", "# Report"),
+        ("<THINK>a</THINK>x<think>b</think>y", "xy"),
+        ("template opened it</think>\n# Report", "# Report"),  # the chat template opened the block
+        ("# Report\n<think>cut off while thinking", "# Report"),
+        ("<think>only thinking, never closed", ""),
+        ("no thinking at all", "no thinking at all"),
+    ],
+)
 def test_strip_thinking(text, expected):
     assert strip_thinking(text) == expected
 
 
 # -- mirothinker ---------------------------------------------------------------------------------------------------
 
+
 def test_mirothinker_parses_one_call_and_ignores_calls_inside_thinking():
     protocol = MiroThinkerProtocol(settings())
     hidden = block("search_and_scrape_webpage", "google_search", '{"q": "hidden"}')
-    content = (f"<think>maybe {hidden}</think>\nSearching.\n"
-               + block("search_and_scrape_webpage", "google_search", '{"q": "webb cost", "num": 3, "gl": "us"}'))
+    content = f"<think>maybe {hidden}</think>\nSearching.\n" + block(
+        "search_and_scrape_webpage", "google_search", '{"q": "webb cost", "num": 3, "gl": "us"}'
+    )
     step = protocol.parse(Reply(content=content))
     assert not step.problem and len(step.calls) == 1
     call = step.calls[0]
-    assert (call.op, call.arguments, call.server) == ("search", {"query": "webb cost", "num": 3},
-                                                       "search_and_scrape_webpage")
+    assert (call.op, call.arguments, call.server) == (
+        "search",
+        {"query": "webb cost", "num": 3},
+        "search_and_scrape_webpage",
+    )
     assert step.text == "Searching."
     fenced = '```json\n{"url": "https://a.example/x", "info_to_extract": "cost"}\n```'
     read = protocol.parse(Reply(content=block("jina_scrape_llm_summary", "scrape_and_extract_info", fenced)))
     assert read.calls[0].op == "read" and read.calls[0].arguments == {"url": "https://a.example/x", "info": "cost"}
 
 
-@pytest.mark.parametrize("content, problem", [
-    (block("search_and_scrape_webpage", "google_search", '{"q": "unterminated'), "not valid JSON"),
-    (block("search_and_scrape_webpage", "google_search", '["q"]'), "JSON object"),
-    (block("search_and_scrape_webpage", "google_search", '{"q": ""}'), "non-empty string 'q'"),
-    (block("jina_scrape_llm_summary", "scrape_and_extract_info", '{"info_to_extract": "x"}'), "'url'"),
-    ("<use_mcp_tool><server_name>s</server_name><arguments>{}</arguments></use_mcp_tool>", "no <tool_name>"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (block("search_and_scrape_webpage", "google_search", '{"q": "unterminated'), "not valid JSON"),
+        (block("search_and_scrape_webpage", "google_search", '["q"]'), "JSON object"),
+        (block("search_and_scrape_webpage", "google_search", '{"q": ""}'), "non-empty string 'q'"),
+        (block("jina_scrape_llm_summary", "scrape_and_extract_info", '{"info_to_extract": "x"}'), "'url'"),
+        ("<use_mcp_tool><server_name>s</server_name><arguments>{}</arguments></use_mcp_tool>", "no <tool_name>"),
+    ],
+)
 def test_mirothinker_malformed_calls(content, problem):
     step = MiroThinkerProtocol(settings()).parse(Reply(content=content))
     assert problem in step.calls[0].problem
@@ -78,8 +92,12 @@ def test_mirothinker_unterminated_block_unknown_tool_and_second_block():
     assert "not terminated" in cut.problem and not cut.calls
     unknown = protocol.parse(Reply(content=block("tool-python", "run_python_code", '{"code": "1"}')))
     assert unknown.calls[0].op == "" and not unknown.calls[0].problem  # answered with an error, not rolled back
-    two = protocol.parse(Reply(content=block("search_and_scrape_webpage", "google_search", '{"q": "a"}')
-                               + block("search_and_scrape_webpage", "google_search", '{"q": "b"}')))
+    two = protocol.parse(
+        Reply(
+            content=block("search_and_scrape_webpage", "google_search", '{"q": "a"}')
+            + block("search_and_scrape_webpage", "google_search", '{"q": "b"}')
+        )
+    )
     assert len(two.calls) == 1 and two.calls[0].arguments["query"] == "a" and "only the first" in two.notes[0]
     done = protocol.parse(Reply(content="<think>enough</think>I have what I need."))
     assert not done.calls and not done.problem
@@ -92,8 +110,15 @@ def test_mirothinker_request_sampling_and_no_native_tools():
     assert request["temperature"] == 1.0 and request["top_p"] == 0.95 and request["max_tokens"] == 16384
     assert request["extra_body"] == {"repetition_penalty": 1.05} and "tools" not in request
     system = request["messages"][0]["content"]
-    for name in ("search_and_scrape_webpage", "google_search", "jina_scrape_llm_summary", "scrape_and_extract_info",
-                 '"q"', '"info_to_extract"', "<use_mcp_tool>"):
+    for name in (
+        "search_and_scrape_webpage",
+        "google_search",
+        "jina_scrape_llm_summary",
+        "scrape_and_extract_info",
+        '"q"',
+        '"info_to_extract"',
+        "<use_mcp_tool>",
+    ):
         assert name in system
     overridden = MiroThinkerProtocol(settings(agent_temperature=0.3, agent_max_tokens=4096))
     assert overridden.request(conversation)["temperature"] == 0.3
@@ -114,15 +139,19 @@ def test_strip_tool_markup():
 
 # -- openai-tools ----------------------------------------------------------------------------------------------------
 
+
 def test_openai_tools_parse_and_request():
     protocol = OpenAIToolsProtocol(settings())
-    reply = Reply(content="", tool_calls=[
-        RawToolCall("c1", "web_search", '{"query": "webb cost"}'),
-        RawToolCall("c2", "read_url", '{"url": "https://a.example", "info_to_extract": "cost"}'),
-        RawToolCall("c3", "web_search", '{"query": '),
-        RawToolCall("c4", "run_python", '{"code": "1"}'),
-        RawToolCall("c5", "read_url", '"just a string"'),
-    ])
+    reply = Reply(
+        content="",
+        tool_calls=[
+            RawToolCall("c1", "web_search", '{"query": "webb cost"}'),
+            RawToolCall("c2", "read_url", '{"url": "https://a.example", "info_to_extract": "cost"}'),
+            RawToolCall("c3", "web_search", '{"query": '),
+            RawToolCall("c4", "run_python", '{"code": "1"}'),
+            RawToolCall("c5", "read_url", '"just a string"'),
+        ],
+    )
     calls = protocol.parse(reply).calls
     assert [c.op for c in calls] == ["search", "read", "search", "", "read"]
     assert calls[0].arguments == {"query": "webb cost", "num": None}
@@ -136,6 +165,7 @@ def test_openai_tools_parse_and_request():
 
 # -- conversation ----------------------------------------------------------------------------------------------------
 
+
 def test_pruning_keeps_the_last_k_results_and_every_assistant_message():
     conversation = Conversation()
     conversation.add("system", {"role": "system", "content": "s"})
@@ -145,26 +175,32 @@ def test_pruning_keeps_the_last_k_results_and_every_assistant_message():
         conversation.add("tool_result", {"role": "user", "content": f"result {turn}"}, turn)
     sent = conversation.messages(keep=3)
     contents = [m["content"] for m in sent]
-    assert contents.count(OMITTED) == 4 and ["result 5", "result 6", "result 7"] == [c for c in contents
-                                                                                        if c.startswith("result")]
+    assert contents.count(OMITTED) == 4 and ["result 5", "result 6", "result 7"] == [
+        c for c in contents if c.startswith("result")
+    ]
     assert [c for c in contents if c.startswith("thought")] == [f"thought {t}" for t in range(1, 8)]
     assert contents[:2] == ["s", "task"]
     assert conversation.messages(keep=-1)[-1]["content"] == "result 7" and OMITTED not in str(conversation.messages(-1))
-    assert all(m["content"] == OMITTED for m in conversation.messages(keep=0) if m["role"] == "user"
-               and m["content"] != "task")
+    assert all(
+        m["content"] == OMITTED for m in conversation.messages(keep=0) if m["role"] == "user" and m["content"] != "task"
+    )
     assert conversation.entries[3].message["content"] == "result 1"  # pruning never changes what is kept
 
 
 def test_token_estimate_counts_tool_calls_and_schemas():
     plain = {"messages": [{"role": "user", "content": "x" * 400}]}
-    with_tools = {**plain, "tools": [{"type": "function", "function": {"name": "n" * 400}}],
-                  "messages": plain["messages"] + [{"role": "assistant", "content": None,
-                                                    "tool_calls": [{"id": "a", "function": {"arguments": "y" * 400}}]}]}
+    with_tools = {
+        **plain,
+        "tools": [{"type": "function", "function": {"name": "n" * 400}}],
+        "messages": plain["messages"]
+        + [{"role": "assistant", "content": None, "tool_calls": [{"id": "a", "function": {"arguments": "y" * 400}}]}],
+    }
     assert estimate_request_tokens(plain) == 108
     assert estimate_request_tokens(with_tools) > estimate_request_tokens(plain) + 200
 
 
 # -- the report and its citation map ---------------------------------------------------------------------------------
+
 
 def tools_with(read: dict[str, str], seen: dict[str, str] | None = None) -> TaskTools:
     tools = Toolbox(None, None, page_chars=1000, search_results=5).for_task()  # type: ignore[arg-type]
@@ -190,8 +226,10 @@ See also [a page](https://inline.example/page).
 
 
 def test_report_citation_map_flags_pages_never_read():
-    tools = tools_with({"https://a.example/cost": "Cost of Webb", "https://b.example/launch": "Launch"},
-                       seen={"https://c.example/never": "C"})
+    tools = tools_with(
+        {"https://a.example/cost": "Cost of Webb", "https://b.example/launch": "Launch"},
+        seen={"https://c.example/never": "C"},
+    )
     report = build_report(strip_thinking(REPORT), tools)
     assert report.failure is None and "<think>" not in report.text
     by_index = {c.index: c for c in report.citations}
@@ -217,12 +255,15 @@ def test_report_unnumbered_list_wrapped_in_a_fence_and_without_references():
     assert bare.failure is None and "References" not in bare.text and not bare.citations
 
 
-@pytest.mark.parametrize("answer, rule", [
-    ("Error generating final report: context length exceeded", "error-message"),
-    ("No answer found after 50 turns.", "error-message"),
-    ("I was unable to find enough reliable information to answer this question.", "give-up"),
-    ("   ", "empty"),
-])
+@pytest.mark.parametrize(
+    "answer, rule",
+    [
+        ("Error generating final report: context length exceeded", "error-message"),
+        ("No answer found after 50 turns.", "error-message"),
+        ("I was unable to find enough reliable information to answer this question.", "give-up"),
+        ("   ", "empty"),
+    ],
+)
 def test_error_and_give_up_text_never_becomes_a_report(answer, rule):
     report = build_report(answer, tools_with({}))
     assert report.failure is not None and report.failure.startswith(rule) and report.text == ""
@@ -230,16 +271,31 @@ def test_error_and_give_up_text_never_becomes_a_report(answer, rule):
 
 # -- sidecar, flags, settings ----------------------------------------------------------------------------------------
 
+
 def test_agent_flags_and_sidecar_compatibility(tmp_path: Path):
-    run = AgentRun(protocol="mirothinker", model="m", termination="turn_cap", cut_short=True, limits_hit=["turn_cap"],
-                   turns=51, unread_citations=[AgentCitation(index=3, url="https://c.example", problem="points to a "
-                                                             "page the agent never read")])
+    run = AgentRun(
+        protocol="mirothinker",
+        model="m",
+        termination="turn_cap",
+        cut_short=True,
+        limits_hit=["turn_cap"],
+        turns=51,
+        unread_citations=[
+            AgentCitation(index=3, url="https://c.example", problem="points to a page the agent never read")
+        ],
+    )
     flags = run.flags()
     assert "cut short by the turn cap after 51 turns" in flags[0]
     assert flags[1] == "citation [3] points to a page the agent never read: https://c.example"
     # a sidecar written before agent runs existed still reads, without an agent block
-    old = {"schema": "dreval-import/1", "task_id": "x", "status": "imported", "format": "markdown",
-           "source_file": "x.md", "text_sha256": ""}
+    old = {
+        "schema": "dreval-import/1",
+        "task_id": "x",
+        "status": "imported",
+        "format": "markdown",
+        "source_file": "x.md",
+        "text_sha256": "",
+    }
     (tmp_path / "x.md").write_text("# x\n")
     (tmp_path / "x.meta.json").write_text(json.dumps(old))
     sidecar = read_sidecar(tmp_path / "x.md")
@@ -251,8 +307,15 @@ def test_agent_settings_section_and_url_check(tmp_path: Path):
     from drevalkit.config import SECTIONS, section_of
 
     assert "agent" in SECTIONS and section_of("agent_max_turns") == "agent"
-    loaded = load_settings(None, {}, environ={"DREVAL_AGENT_BASE_URL": "http://h:8000/v1/", "DREVAL_AGENT_MODEL": "x",
-                                              "DREVAL_AGENT_MAX_TURNS": "7"})
+    loaded = load_settings(
+        None,
+        {},
+        environ={
+            "DREVAL_AGENT_BASE_URL": "http://h:8000/v1/",
+            "DREVAL_AGENT_MODEL": "x",
+            "DREVAL_AGENT_MAX_TURNS": "7",
+        },
+    )
     assert (loaded.agent_base_url, loaded.agent_model, loaded.agent_max_turns) == ("http://h:8000/v1", "x", 7)
     with pytest.raises(ConfigError, match="credentials"):
         load_settings(None, {"agent_base_url": "http://user:pw@h/v1"}, environ={})

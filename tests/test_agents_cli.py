@@ -40,8 +40,19 @@ def write_tasks(path: Path, ids: list[str]) -> Path:
 
 def agent_args(agent: AgentServer, web, protocol: str) -> list[str]:
     _, search = web
-    return ["--base-url", agent.url, "--model", agent.model, "--api-key", "agent-secret-key", "--protocol", protocol,
-            "--search", "searxng", "--allow-private-urls"]
+    return [
+        "--base-url",
+        agent.url,
+        "--model",
+        agent.model,
+        "--api-key",
+        "agent-secret-key",
+        "--protocol",
+        protocol,
+        "--search",
+        "searxng",
+        "--allow-private-urls",
+    ]
 
 
 @pytest.fixture
@@ -94,11 +105,13 @@ def test_bad_invocations(env, agent, web, tmp_path):
     out = tmp_path / "out"
     no_model = invoke("run-agent", "--tasks", tasks, "--out", out, "--base-url", agent.url)
     assert no_model.exit_code == 2 and "no agent model" in no_model.stderr
-    credentials = invoke("run-agent", "--tasks", tasks, "--out", out, "--model", "m", "--base-url",
-                         "http://user:pw@127.0.0.1:1/v1")
+    credentials = invoke(
+        "run-agent", "--tasks", tasks, "--out", out, "--model", "m", "--base-url", "http://user:pw@127.0.0.1:1/v1"
+    )
     assert credentials.exit_code == 2 and "credentials" in credentials.stderr and "pw" not in credentials.stderr
-    unknown = invoke("run-agent", "--tasks", tasks, "--out", out, "--task-id", "nope",
-                     *agent_args(agent, web, "mirothinker"))
+    unknown = invoke(
+        "run-agent", "--tasks", tasks, "--out", out, "--task-id", "nope", *agent_args(agent, web, "mirothinker")
+    )
     assert unknown.exit_code == 2 and "no task with id 'nope'" in unknown.stderr
     args = agent_args(agent, web, "mirothinker")
     args[args.index("--model") + 1] = "not-served"
@@ -111,8 +124,12 @@ def test_bad_invocations(env, agent, web, tmp_path):
     assert dead.exit_code == 3 and "cannot reach the agent endpoint" in dead.stderr
     assert "(no reports were written)" in dead.stderr and not (tmp_path / "dead").exists()
     (tmp_path / "file").write_text("x")
-    assert invoke("run-agent", "--tasks", tasks, "--out", tmp_path / "file", *agent_args(agent, web,
-                                                                                         "mirothinker")).exit_code == 2
+    assert (
+        invoke(
+            "run-agent", "--tasks", tasks, "--out", tmp_path / "file", *agent_args(agent, web, "mirothinker")
+        ).exit_code
+        == 2
+    )
     shown = invoke("config")
     assert "[agent]" in shown.output and "agent_max_turns = 50" in shown.output
 
@@ -122,15 +139,32 @@ def test_a_killed_run_restarts_without_redoing_finished_tasks(env, web, tmp_path
     tasks = write_tasks(tmp_path / "tasks.jsonl", ids)
     out = tmp_path / "reports" / "sys"
     with AgentServer(decode_tokens_per_s=1500) as agent:  # about half a second per task
-        args = ["run-agent", "--tasks", str(tasks), "--out", str(out), "--concurrency", "1",
-                *agent_args(agent, web, "mirothinker")]
-        process = subprocess.Popen([sys.executable, "-m", "drevalkit.cli", *args], cwd=tmp_path, env={
-            **os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        args = [
+            "run-agent",
+            "--tasks",
+            str(tasks),
+            "--out",
+            str(out),
+            "--concurrency",
+            "1",
+            *agent_args(agent, web, "mirothinker"),
+        ]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "drevalkit.cli", *args],
+            cwd=tmp_path,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 30
             # killed once a task has finished and the next one is under way
-            while not (list(out.glob("*.meta.json")) and list(out.glob(".*.partial"))) \
-                    and time.monotonic() < deadline and process.poll() is None:
+            while (
+                not (list(out.glob("*.meta.json")) and list(out.glob(".*.partial")))
+                and time.monotonic() < deadline
+                and process.poll() is None
+            ):
                 time.sleep(0.02)
         finally:
             os.killpg(process.pid, signal.SIGKILL)  # the process and its extraction workers, at once
@@ -138,7 +172,7 @@ def test_a_killed_run_restarts_without_redoing_finished_tasks(env, web, tmp_path
         finished = sorted(p.name[: -len(".meta.json")] for p in out.glob("*.meta.json"))
         assert 1 <= len(finished) < len(ids)
         interrupted = [p for p in out.glob(".*.partial")]
-        assert len(interrupted) == 1 and not (out / interrupted[0].name[1:-len(".partial")]).exists()
+        assert len(interrupted) == 1 and not (out / interrupted[0].name[1 : -len(".partial")]).exists()
         before = len(agent.bodies)
 
         again = invoke(*args)
@@ -157,16 +191,33 @@ def test_a_killed_run_restarts_without_redoing_finished_tasks(env, web, tmp_path
 def test_the_offline_trial_in_the_readme(judge_env, judge_server, tmp_path):
     """README "Trying it without a model": the scripted agent as its own process, the sample corpus for search and
     pages (no private addresses needed: pages come from the store), then scoring what it wrote."""
-    server = subprocess.Popen([sys.executable, "-m", "drevalkit.testing.agent_server"], stdout=subprocess.PIPE,
-                              text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server = subprocess.Popen(
+        [sys.executable, "-m", "drevalkit.testing.agent_server"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         first = server.stdout.readline()
         assert "a stand-in, not a model" in first, first
         url = first.split(" at ", 1)[1].split()[0]
         assert invoke("corpus", "add", ROOT / "samples" / "corpus").exit_code == 0
         out = tmp_path / "reports" / "scripted"
-        result = invoke("run-agent", "--tasks", ROOT / "samples" / "tasks.jsonl", "--base-url", url, "--model",
-                        "test-agent", "--protocol", "mirothinker", "--search", "local", "--out", out)
+        result = invoke(
+            "run-agent",
+            "--tasks",
+            ROOT / "samples" / "tasks.jsonl",
+            "--base-url",
+            url,
+            "--model",
+            "test-agent",
+            "--protocol",
+            "mirothinker",
+            "--search",
+            "local",
+            "--out",
+            out,
+        )
     finally:
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=10) == 0

@@ -50,18 +50,31 @@ def make(tmp_path, web):
     _, search = web
 
     def settings(server: AgentServer, protocol: str = "mirothinker", **overrides) -> Settings:
-        values = dict(agent_base_url=server.url, agent_model=server.model, agent_api_key="agent-secret-key",
-                      agent_protocol=protocol, home=tmp_path / "home", search="searxng",
-                      searxng_url=search.url("searxng"), allow_private_urls=True, backoff_base=0.01, backoff_max=0.02,
-                      max_retries=2, agent_timeout=5.0)
+        values = dict(
+            agent_base_url=server.url,
+            agent_model=server.model,
+            agent_api_key="agent-secret-key",
+            agent_protocol=protocol,
+            home=tmp_path / "home",
+            search="searxng",
+            searxng_url=search.url("searxng"),
+            allow_private_urls=True,
+            backoff_base=0.01,
+            backoff_max=0.02,
+            max_retries=2,
+            agent_timeout=5.0,
+        )
         values.update(overrides)
         return Settings(**values)
 
     return settings
 
 
-def task(task_id: str, scenario: str | None = None, prompt: str = "What did the James Webb Space Telescope cost, "
-         "and when was it launched?") -> Task:
+def task(
+    task_id: str,
+    scenario: str | None = None,
+    prompt: str = "What did the James Webb Space Telescope cost, and when was it launched?",
+) -> Task:
     return Task.model_validate({"id": task_id, "prompt": prompt + (f" [scenario: {scenario}]" if scenario else "")})
 
 
@@ -90,14 +103,14 @@ def sent(server: AgentServer, scenario: str | None = None) -> list[dict]:
 
 # -- the output contract ---------------------------------------------------------------------------------------------
 
+
 def test_mirothinker_run_writes_report_sidecar_and_trace(agent, make, tmp_path, web):
     site, _ = web
     out = tmp_path / "reports" / "miro"
     summary = run(make(agent), [task("jwst")], out)
     outcome = summary.outcomes[0]
     assert (outcome.status, outcome.termination, outcome.cut_short) == ("report", "finished", False)
-    assert sorted(p.name for p in out.iterdir()) == [".run-agent.json", "jwst.md", "jwst.meta.json",
-                                                     "jwst.trace.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == [".run-agent.json", "jwst.md", "jwst.meta.json", "jwst.trace.jsonl"]
     text = (out / "jwst.md").read_text()
     assert "<think>" not in text and "<use_mcp_tool>" not in text and "## References" in text
     meta = sidecar(out, "jwst")
@@ -114,7 +127,11 @@ def test_mirothinker_run_writes_report_sidecar_and_trace(agent, make, tmp_path, 
     assert len(bodies) == run_info.turns == 5  # search, read, read, done, final report
     for body in bodies:
         assert (body["temperature"], body["top_p"], body["repetition_penalty"], body["max_tokens"]) == (
-            1.0, 0.95, 1.05, 16384)
+            1.0,
+            0.95,
+            1.05,
+            16384,
+        )
         assert "tools" not in body and body["messages"][0]["role"] == "system"
     results = [m for m in bodies[-1]["messages"][2:] if m["role"] == "user"]
     assert all(m["content"].startswith("{") for m in results[:-1]) and FINAL in results[-1]["content"]
@@ -160,6 +177,7 @@ def test_openai_tools_run_uses_native_tool_calls(agent, make, tmp_path):
 
 # -- failures the model can recover from, and those that end the loop ------------------------------------------------
 
+
 def test_mirothinker_rolls_back_a_malformed_call(agent, make, tmp_path):
     out = tmp_path / "r"
     outcome = run(make(agent), [task("mal", "malformed-once")], out).outcomes[0]
@@ -186,8 +204,9 @@ def test_unknown_tool_is_answered_with_an_error(agent, make, tmp_path):
     out = tmp_path / "r"
     outcome = run(make(agent), [task("unk", "unknown-tool")], out).outcomes[0]
     assert outcome.status == "report"
-    answered = [m["content"] for m in sent(agent)[-1]["messages"] if m["role"] == "user" and "unknown tool" in
-                m["content"]]
+    answered = [
+        m["content"] for m in sent(agent)[-1]["messages"] if m["role"] == "user" and "unknown tool" in m["content"]
+    ]
     assert len(answered) == 1 and "tool-python/run_python_code" in answered[0]
     assert events(out, "unk", "rejected")[0]["kind"] == "unknown_tool"
 
@@ -203,8 +222,10 @@ def test_failures_in_a_row_end_the_research(agent, make, tmp_path, protocol, sce
     assert len(rejected) == 3 and {r["kind"] for r in rejected} == {kind}
     assert all(r["rolled_back"] == (protocol == "mirothinker") for r in rejected)
     meta = sidecar(out, "t")
-    assert meta.agent.limits_hit == ["repeated_failures"] and "cut short by repeated failed tool calls" in \
-        meta.agent.flags()[0]
+    assert (
+        meta.agent.limits_hit == ["repeated_failures"]
+        and "cut short by repeated failed tool calls" in meta.agent.flags()[0]
+    )
     assert events(out, "t", "limit")[0]["reason"] == "repeated_failures"
 
 
@@ -224,10 +245,10 @@ def test_turn_cap_asks_for_the_report_and_marks_it_cut_short(agent, make, tmp_pa
 
 # -- context: pruning, truncation, budget ----------------------------------------------------------------------------
 
+
 def test_only_the_last_k_tool_results_are_sent(agent, make, tmp_path):
     out = tmp_path / "keep2"
-    outcome = run(make(agent, agent_keep_tool_results=2, search_results=8), [task("t", "many-reads")],
-                  out).outcomes[0]
+    outcome = run(make(agent, agent_keep_tool_results=2, search_results=8), [task("t", "many-reads")], out).outcomes[0]
     reads = sum(e["name"] == "scrape_and_extract_info" for e in events(out, "t", "tool"))
     assert outcome.status == "report" and outcome.tool_calls == 2 + reads and reads >= 6
     for body in sent(agent):
@@ -244,8 +265,9 @@ def test_only_the_last_k_tool_results_are_sent(agent, make, tmp_path):
     assert len(sidecar(out, "t").agent.citations) == reads
 
     agent.bodies.clear()
-    kept_all = run(make(agent, agent_keep_tool_results=-1, search_results=8), [task("t", "many-reads")],
-                   tmp_path / "all").outcomes[0]
+    kept_all = run(
+        make(agent, agent_keep_tool_results=-1, search_results=8), [task("t", "many-reads")], tmp_path / "all"
+    ).outcomes[0]
     assert max(outcome.tokens_per_turn) < max(kept_all.tokens_per_turn)
     assert not any(m["content"] == OMITTED for m in sent(agent)[-1]["messages"])
 
@@ -275,8 +297,9 @@ def test_context_budget_ends_the_research_and_the_report_still_fits(agent, make,
     limit = events(out, "t", "limit")[0]
     assert limit["estimated_tokens"] + limit["max_tokens"] > 4000
     final = sent(agent)[-1]["messages"]
-    assert FINAL in final[-1]["content"] and all(m["content"] == OMITTED for m in final[2:-1]
-                                                 if m["role"] == "user")  # pruned further to fit
+    assert FINAL in final[-1]["content"] and all(
+        m["content"] == OMITTED for m in final[2:-1] if m["role"] == "user"
+    )  # pruned further to fit
     assert "cut short by the context budget" in sidecar(out, "t").agent.flags()[0]
 
 
@@ -312,6 +335,7 @@ def test_a_final_report_cut_at_the_token_limit_is_kept_and_flagged(agent, make, 
 
 # -- thinking --------------------------------------------------------------------------------------------------------
 
+
 def test_thinking_sent_by_a_reasoning_parser_stays_in_the_history_not_in_the_report(agent, make, tmp_path):
     out = tmp_path / "r"
     outcome = run(make(agent), [task("t", "reasoning-field")], out).outcomes[0]
@@ -323,6 +347,7 @@ def test_thinking_sent_by_a_reasoning_parser_stays_in_the_history_not_in_the_rep
 
 
 # -- failed tasks: recorded, never a report --------------------------------------------------------------------------
+
 
 def test_endpoint_failing_mid_run_fails_the_task_and_a_rerun_retries_it(agent, make, tmp_path):
     out = tmp_path / "r"
@@ -347,8 +372,9 @@ def test_endpoint_failing_mid_run_fails_the_task_and_a_rerun_retries_it(agent, m
     assert not any("[scenario" not in b["messages"][1]["content"] for b in sent(agent))  # "fine" not redone
 
 
-@pytest.mark.parametrize("scenario, rule", [("give-up", "give-up"), ("error-report", "error-message"),
-                                            ("empty-final", "no report")])
+@pytest.mark.parametrize(
+    "scenario, rule", [("give-up", "give-up"), ("error-report", "error-message"), ("empty-final", "no report")]
+)
 def test_give_up_and_error_text_fail_the_task(agent, make, tmp_path, scenario, rule):
     out = tmp_path / "r"
     outcome = run(make(agent), [task("t", scenario)], out).outcomes[0]
@@ -375,6 +401,7 @@ def test_citations_to_pages_never_read_are_flagged(agent, make, tmp_path):
 
 # -- tools -----------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("extract", ["agent", "judge"])
 def test_pages_summarised_by_an_extraction_call(agent, make, tmp_path, extract):
     out = tmp_path / "r"
@@ -399,6 +426,7 @@ def test_private_pages_are_refused_without_the_flag(agent, make, tmp_path):
 
 
 # -- resume ----------------------------------------------------------------------------------------------------------
+
 
 def test_finished_tasks_are_skipped_and_other_systems_folders_refused(agent, make, tmp_path):
     out = tmp_path / "r"

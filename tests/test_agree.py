@@ -33,12 +33,16 @@ def invoke(*args):
 
 def corpus_pages() -> dict[str, str]:
     urls = json.loads((SAMPLES / "corpus" / "urls.json").read_text())
-    return {url: extract_text_bounded("text/html" if name.endswith(".html") else "text/plain",
-                                      (SAMPLES / "corpus" / name).read_bytes(), None)[0]
-            for name, url in urls.items()}
+    return {
+        url: extract_text_bounded(
+            "text/html" if name.endswith(".html") else "text/plain", (SAMPLES / "corpus" / name).read_bytes(), None
+        )[0]
+        for name, url in urls.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------- the labelled set
+
 
 def test_the_shipped_claim_labels_are_true_to_the_sample_reports_and_corpus():
     kind, labels = read_labels(LABELS / "claims.jsonl")
@@ -86,16 +90,26 @@ def test_the_shipped_pairs_name_existing_reports_and_tasks():
 
 # ------------------------------------------------------------------------------------------- label files
 
-@pytest.mark.parametrize("lines, message", [
-    (['{"report": "r.md", "claim": "x", "label": "maybe"}'], "line 1: label"),
-    (['{"report": "r.md", "label": "right"}'], "needs a 'claim' or a 'sentence'"),
-    (['{"report": "r.md", "claim": "x", "label": "right"}', "not json"], "line 2: not JSON"),
-    (['{"report": "r.md", "claim": "x", "label": "right"}',
-      '{"task": "t", "report_a": "a", "report_b": "b", "preferred": "a"}'], "mixes"),
-    (['{"task": "t", "report_a": "a", "report_b": "b", "preferred": "c"}'], "preferred"),
-    (["", "  "], "no labels"),
-    (["[1, 2]"], "expected a JSON object"),
-], ids=["bad-label", "no-text", "not-json", "mixed", "bad-preference", "empty", "not-object"])
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (['{"report": "r.md", "claim": "x", "label": "maybe"}'], "line 1: label"),
+        (['{"report": "r.md", "label": "right"}'], "needs a 'claim' or a 'sentence'"),
+        (['{"report": "r.md", "claim": "x", "label": "right"}', "not json"], "line 2: not JSON"),
+        (
+            [
+                '{"report": "r.md", "claim": "x", "label": "right"}',
+                '{"task": "t", "report_a": "a", "report_b": "b", "preferred": "a"}',
+            ],
+            "mixes",
+        ),
+        (['{"task": "t", "report_a": "a", "report_b": "b", "preferred": "c"}'], "preferred"),
+        (["", "  "], "no labels"),
+        (["[1, 2]"], "expected a JSON object"),
+    ],
+    ids=["bad-label", "no-text", "not-json", "mixed", "bad-preference", "empty", "not-object"],
+)
 def test_bad_label_files_are_refused_with_the_line(tmp_path, lines, message):
     path = tmp_path / "labels.jsonl"
     path.write_text("\n".join(lines))
@@ -111,6 +125,7 @@ def test_labels_accept_case_and_extra_fields(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- matching
+
 
 def test_similarity_is_bounded_and_cares_about_numbers():
     text = "In November 2011 Congress capped development costs at US$6 billion [2][3]."
@@ -130,11 +145,15 @@ def _claim(i: int, text: str, sentence: str | None = None) -> Claim:
 def test_matching_is_one_to_one_most_similar_first_and_bounded():
     from drevalkit.validity.labels import ClaimLabel
 
-    labels = [ClaimLabel(report="r", claim="Webb's mirror is 6.5 m across.", label="right"),
-              ClaimLabel(report="r", claim="Webb's mirror has 18 segments.", label="right"),
-              ClaimLabel(report="r", claim="Something nobody checked about budgets.", label="unknown")]
-    claims = [_claim(1, "Webb's mirror has 18 hexagonal segments.", "The mirror is 6.5 m across and has 18 segments."),
-              _claim(2, "Webb's primary mirror is 6.5 m across.")]
+    labels = [
+        ClaimLabel(report="r", claim="Webb's mirror is 6.5 m across.", label="right"),
+        ClaimLabel(report="r", claim="Webb's mirror has 18 segments.", label="right"),
+        ClaimLabel(report="r", claim="Something nobody checked about budgets.", label="unknown"),
+    ]
+    claims = [
+        _claim(1, "Webb's mirror has 18 hexagonal segments.", "The mirror is 6.5 m across and has 18 segments."),
+        _claim(2, "Webb's primary mirror is 6.5 m across."),
+    ]
     matched = match_claims(labels, claims)
     assert matched[0][0] == 1 and matched[1][0] == 0 and 2 not in matched
     assert all(value >= 0.5 for _, value in matched.values())
@@ -143,6 +162,7 @@ def test_matching_is_one_to_one_most_similar_first_and_bounded():
 
 
 # ------------------------------------------------------------------------------------------------- the CLI
+
 
 def _recomputed(report: AgreeReport) -> None:
     """The printed statistics are the ones the matched rows give; intervals resample the reports, and a figure
@@ -169,8 +189,9 @@ def _recomputed(report: AgreeReport) -> None:
                 assert s.precision.low <= s.precision.value <= s.precision.high
 
 
-def test_dreval_agree_scores_the_labelled_reports_and_prints_accuracy_kappa_and_confusion(judge_env, judge_server,
-                                                                                          tmp_path):
+def test_dreval_agree_scores_the_labelled_reports_and_prints_accuracy_kappa_and_confusion(
+    judge_env, judge_server, tmp_path
+):
     judge_server.responder = rule_judge.respond
     result = invoke("agree", LABELS / "claims.jsonl", "--corpus", SAMPLES / "corpus")
     assert result.exit_code == 0, result.output + result.stderr
@@ -213,14 +234,16 @@ def test_dreval_agree_reads_existing_results_without_a_judge(judge_env, judge_se
     labels = tmp_path / "labels.jsonl"
     _, shipped = read_labels(LABELS / "claims.jsonl")
     demo = [label for label in shipped if label.report == "../demo/report.md"]
-    labels.write_text("".join(json.dumps({**label.model_dump(), "report": "sys/jwst-briefing-note.md"}) + "\n"
-                              for label in demo))
+    labels.write_text(
+        "".join(json.dumps({**label.model_dump(), "report": "sys/jwst-briefing-note.md"}) + "\n" for label in demo)
+    )
     calls = judge_server.completions
     result = invoke("agree", labels, "--results", tmp_path / "dreval-out" / "results")
     assert result.exit_code == 0, result.output + result.stderr
     assert judge_server.completions == calls  # read, not scored
-    report = AgreeReport.model_validate_json((tmp_path / "dreval-out" / "agree" / "labels" /
-                                              "agreement.json").read_text())
+    report = AgreeReport.model_validate_json(
+        (tmp_path / "dreval-out" / "agree" / "labels" / "agreement.json").read_text()
+    )
     assert not report.scored_now and report.claims.labels == len(demo) and report.claims.compared >= 7
     _recomputed(report)
     # every claim from one report: no interval is made up
@@ -242,8 +265,9 @@ def test_dreval_agree_on_pairwise_preferences(judge_env, judge_server, tmp_path)
     result = invoke("agree", LABELS / "pairs.jsonl")
     assert result.exit_code == 0, result.output + result.stderr
     assert "ordered as people did" in result.output and "dreval tied" in result.output
-    report = AgreeReport.model_validate_json((tmp_path / "dreval-out" / "agree" / "pairs" /
-                                              "agreement.json").read_text())
+    report = AgreeReport.model_validate_json(
+        (tmp_path / "dreval-out" / "agree" / "pairs" / "agreement.json").read_text()
+    )
     p = report.pairs
     assert p.pairs == p.scored == 7 and p.human_ties == 1 and p.dreval_ties >= 1
     assert p.resampled_by == "task" and p.clusters == 2 and "resampled by task, 2 tasks" in result.output
@@ -256,8 +280,11 @@ def test_dreval_agree_on_pairwise_preferences(judge_env, judge_server, tmp_path)
     generic = next(r for r in rows if r.report_b.endswith("demo-generic.md") and r.report_a.endswith("report.md"))
     assert generic.dreval == "a"  # a report that states nothing is put below the real one
     # the demo pairs were judged with their pinned rubric
-    demo = json.loads(next((tmp_path / "dreval-out" / "agree" / "pairs" / "results").rglob(
-        "report-*/jwst-briefing-note.json")).read_text())
+    demo = json.loads(
+        next(
+            (tmp_path / "dreval-out" / "agree" / "pairs" / "results").rglob("report-*/jwst-briefing-note.json")
+        ).read_text()
+    )
     from drevalkit.quality.rubric import read_rubric
 
     assert demo["quality"]["rubric_hash"] == read_rubric(SAMPLES / "demo" / "rubric.json").hash
@@ -279,8 +306,9 @@ def test_dreval_agree_without_the_cited_pages_says_how_to_get_them(judge_env, ju
     result = invoke("agree", LABELS / "claims.jsonl")  # the corpus was never indexed
     assert result.exit_code == 1
     assert "--corpus samples/corpus" in result.stderr and "76 without a result" in result.output
-    report = AgreeReport.model_validate_json((tmp_path / "dreval-out" / "agree" / "claims" /
-                                              "agreement.json").read_text())
+    report = AgreeReport.model_validate_json(
+        (tmp_path / "dreval-out" / "agree" / "claims" / "agreement.json").read_text()
+    )
     assert report.claims.compared == 0 and report.claims.accuracy is None
     assert all("no evidence retrieved" in row.problem for row in report.claim_rows)
     fixed = invoke("agree", LABELS / "claims.jsonl", "--corpus", SAMPLES / "corpus")  # failed results are redone

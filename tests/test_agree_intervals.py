@@ -14,22 +14,35 @@ from click.testing import CliRunner
 
 from drevalkit.cli import main
 from drevalkit.leaderboard import stats
-from drevalkit.schemas import (Claim, FactCheckResult, JudgeInfo, Provenance, QualityResult, ReportRef, Scorecard,
-                               Task, Verdict)
+from drevalkit.schemas import (
+    Claim,
+    FactCheckResult,
+    JudgeInfo,
+    Provenance,
+    QualityResult,
+    ReportRef,
+    Scorecard,
+    Task,
+    Verdict,
+)
 from drevalkit.validity.agree import AgreeOptions, AgreeReport, claim_agreement, pair_agreement
 from drevalkit.validity.labels import ClaimLabel, PairLabel
 
 OPTIONS = AgreeOptions(resamples=4000)
 
 
-def _card(report: Path, task_id: str = "t", factcheck: FactCheckResult | None = None,
-          total: float | None = None) -> Scorecard:
+def _card(
+    report: Path, task_id: str = "t", factcheck: FactCheckResult | None = None, total: float | None = None
+) -> Scorecard:
     return Scorecard(
-        system="sys", task_id=task_id, status="complete",
+        system="sys",
+        task_id=task_id,
+        status="complete",
         report_ref=ReportRef(path=str(report), sha256="0" * 64, words=100, source_format="markdown", citations=0),
         factcheck=factcheck,
         quality=None if total is None else QualityResult(rubric_hash="r", total=total, status="complete"),
-        provenance=Provenance(dreval_version="test", judge=JudgeInfo(model="m"), config_hash="c", started_at="now"))
+        provenance=Provenance(dreval_version="test", judge=JudgeInfo(model="m"), config_hash="c", started_at="now"),
+    )
 
 
 def _report(folder: Path, name: str, pairs: list[tuple[str, str]]) -> tuple[list[ClaimLabel], Scorecard]:
@@ -78,8 +91,14 @@ def test_a_report_all_right_and_one_all_wrong_span_everything_where_claims_alone
 
 
 def test_precision_and_recall_by_hand(tmp_path):
-    pairs = [("right", "right"), ("right", "right"), ("right", "wrong"), ("wrong", "wrong"), ("wrong", "right"),
-             ("unknown", "unknown")]
+    pairs = [
+        ("right", "right"),
+        ("right", "right"),
+        ("right", "wrong"),
+        ("wrong", "wrong"),
+        ("wrong", "right"),
+        ("unknown", "unknown"),
+    ]
     c, _ = _agreement(tmp_path, {f"r{i}": [pair] for i, pair in enumerate(pairs)})
     rows = {s.label: s for s in c.per_label}
     right, wrong, unknown = rows["right"], rows["wrong"], rows["unknown"]
@@ -100,8 +119,11 @@ def test_the_same_seed_gives_the_same_intervals_and_another_seed_other_draws(tmp
     assert first == again and first.clusters == 6
     other, _ = _agreement(tmp_path, reports, AgreeOptions(resamples=4000, seed=1))
     assert other.accuracy.value == first.accuracy.value
-    assert (other.accuracy.low, other.accuracy.high, other.kappa.low) != \
-        (first.accuracy.low, first.accuracy.high, first.kappa.low)
+    assert (other.accuracy.low, other.accuracy.high, other.kappa.low) != (
+        first.accuracy.low,
+        first.accuracy.high,
+        first.kappa.low,
+    )
 
 
 def test_one_report_gives_no_interval_and_a_label_from_one_report_neither(tmp_path):
@@ -126,31 +148,47 @@ def _write(folder: Path, cards: list[Scorecard], labels: list[dict]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("reports, said", [
-    ({"good": AGREES, "bad": DISAGREES}, ["accuracy 50% [0, 100]", "resampled by report, 2 reports",
-                                          "Cohen's kappa 0.00 [-1.00, 1.00]"]),
-    ({"only": AGREES + DISAGREES}, ["accuracy 50% (no interval: all from one report)",
-                                    "Cohen's kappa 0.00 (no interval: all from one report)",
-                                    "resampled by report, 1 report)"]),
-], ids=["two-reports", "one-report"])
+@pytest.mark.parametrize(
+    "reports, said",
+    [
+        (
+            {"good": AGREES, "bad": DISAGREES},
+            ["accuracy 50% [0, 100]", "resampled by report, 2 reports", "Cohen's kappa 0.00 [-1.00, 1.00]"],
+        ),
+        (
+            {"only": AGREES + DISAGREES},
+            [
+                "accuracy 50% (no interval: all from one report)",
+                "Cohen's kappa 0.00 (no interval: all from one report)",
+                "resampled by report, 1 report)",
+            ],
+        ),
+    ],
+    ids=["two-reports", "one-report"],
+)
 def test_dreval_agree_says_what_it_resampled(judge_env, tmp_path, reports, said):
     labels, cards = [], []
     for name, pairs in reports.items():
         own, card = _report(tmp_path, name, pairs)
         labels += [label.model_dump() for label in own]
         cards.append(card)
-    result = CliRunner().invoke(main, ["agree", str(_write(tmp_path, cards, labels)), "--results",
-                                       str(tmp_path / "results")], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["agree", str(_write(tmp_path, cards, labels)), "--results", str(tmp_path / "results")],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output + result.stderr
     for text in said:
         assert text in result.output
-    saved = AgreeReport.model_validate_json((tmp_path / "dreval-out" / "agree" / "labels" /
-                                             "agreement.json").read_text())
+    saved = AgreeReport.model_validate_json(
+        (tmp_path / "dreval-out" / "agree" / "labels" / "agreement.json").read_text()
+    )
     assert saved.claims.resampled_by == "report" and saved.claims.clusters == len(reports)
     assert "reports are drawn with replacement" in saved.method
 
 
 # ---------------------------------------------------------------------------------------------------- pairs
+
 
 def _pairs(folder: Path, preferred: dict[str, str]) -> tuple[list[PairLabel], list[Task], list]:
     """Per task, three reports scored 9, 6 and 3 and its three pairs, all labelled ``preferred[task]``."""
@@ -161,8 +199,15 @@ def _pairs(folder: Path, preferred: dict[str, str]) -> tuple[list[PairLabel], li
             (folder / name).write_text("# r\n")
             results.append((folder / f"{name}.json", _card(folder / name, task_id, total=total)))
         for a, b in ((0, 1), (1, 2), (0, 2)):
-            labels.append(PairLabel(task=task_id, report_a=list(totals)[a], report_b=list(totals)[b],
-                                    preferred=choice, line=len(labels) + 1))
+            labels.append(
+                PairLabel(
+                    task=task_id,
+                    report_a=list(totals)[a],
+                    report_b=list(totals)[b],
+                    preferred=choice,
+                    line=len(labels) + 1,
+                )
+            )
             tasks.append(Task(id=task_id, prompt=f"task {task_id}"))
     return labels, tasks, results
 
@@ -182,6 +227,7 @@ def test_pairs_are_resampled_by_task(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- stats
 
+
 def test_bootstrap_sums_is_the_cluster_bootstrap_behind_bootstrap_ratio():
     top, bottom = [3.0, 0.0, 5.0, 2.0], [4.0, 2.0, 5.0, 6.0]
     counts = np.column_stack([top, bottom])
@@ -190,8 +236,7 @@ def test_bootstrap_sums_is_the_cluster_bootstrap_behind_bootstrap_ratio():
     assert ratio.mean == pytest.approx(10 / 17) and ratio.n == 4
     # counts of any shape: a 2x2 table per cluster, a statistic of the pooled table
     tables = np.asarray([[[4, 0], [0, 4]], [[0, 4], [4, 0]]], dtype=float)
-    share = stats.bootstrap_sums(tables, lambda t: np.trace(t, axis1=1, axis2=2) / t.sum(axis=(1, 2)),
-                                 resamples=3000)
+    share = stats.bootstrap_sums(tables, lambda t: np.trace(t, axis1=1, axis2=2) / t.sum(axis=(1, 2)), resamples=3000)
     assert (share.mean, share.low, share.high, share.n) == (0.5, 0.0, 1.0, 2)
     assert stats.bootstrap_sums(np.zeros((0, 2)), lambda s: s[:, 0]) is None
     assert stats.bootstrap_sums(np.asarray([[0.0, 0.0]]), lambda s: s[:, 0] / s[:, 1]) is None  # undefined

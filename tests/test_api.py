@@ -42,21 +42,32 @@ def settings(judge_server, make_settings):
     return settings
 
 
-def test_score_report_with_two_judges_keeps_each_judges_scores_and_their_agreement(judge_server, second_server,
-                                                                                    settings):
+def test_score_report_with_two_judges_keeps_each_judges_scores_and_their_agreement(
+    judge_server, second_server, settings
+):
     judge_server.responder = judge_with(fair)  # quality by figures stated; verdicts by the rule-based stand-in
     second_server.responder = doubtful_verifier  # 2.5 points harsher, and calls every claim unknown
     task = load_tasks(DEMO / "task.json")[0]
-    card = drevalkit.score_report(DEMO / "report.md", task, rubric=DEMO / "rubric.json", settings=settings,
-                                  judges=[f"test-judge@{judge_server.url}", f"judge-b@{second_server.url}"])
+    card = drevalkit.score_report(
+        DEMO / "report.md",
+        task,
+        rubric=DEMO / "rubric.json",
+        settings=settings,
+        judges=[f"test-judge@{judge_server.url}", f"judge-b@{second_server.url}"],
+    )
     assert card.status == "complete", card.reasons
     check_two_judges(card)  # each judge's totals, criterion scores and verdicts, alpha and kappa, as from the CLI
     assert [j.total for j in card.quality.jury] == card.quality.samples and card.quality.agreement.value is not None
     assert judge_server.completions > 0 and second_server.completions > 0
 
     calls = judge_server.completions + second_server.completions
-    again = drevalkit.score_report(DEMO / "report.md", task, rubric=DEMO / "rubric.json", settings=settings,
-                                   judges=[f"test-judge@{judge_server.url}", f"judge-b@{second_server.url}"])
+    again = drevalkit.score_report(
+        DEMO / "report.md",
+        task,
+        rubric=DEMO / "rubric.json",
+        settings=settings,
+        judges=[f"test-judge@{judge_server.url}", f"judge-b@{second_server.url}"],
+    )
     assert again.quality == card.quality and judge_server.completions + second_server.completions == calls
 
 
@@ -66,8 +77,9 @@ def test_one_judge_replaces_the_configured_one_and_a_bad_one_is_refused(judge_se
     report = DEMO / "report.md"
     task = load_tasks(DEMO / "task.json")[0]
     configured = drevalkit.score_report(report, task, rubric=RUBRIC, settings=settings, factcheck=False)
-    alone = drevalkit.score_report(report, task, rubric=RUBRIC, settings=settings, factcheck=False,
-                                   judges=f"judge-b@{second_server.url}")
+    alone = drevalkit.score_report(
+        report, task, rubric=RUBRIC, settings=settings, factcheck=False, judges=f"judge-b@{second_server.url}"
+    )
     assert alone.provenance.judge.model == "judge-b" and alone.provenance.jury == [] and alone.quality.jury == []
     assert alone.quality.total == pytest.approx(configured.quality.total - 2.5)
     calls = judge_server.completions + second_server.completions

@@ -92,9 +92,27 @@ def _score(item: dict) -> tuple[int, int, list[str]]:
 def test_labelled_set_covers_every_style():
     assert sum(len(item["sentences"]) for item in ITEMS) >= 40
     styles = " ".join(item["style"] for item in ITEMS)
-    for style in ("claim [n].", "claim.[n]", "claim. [n] Next sentence.", "[n, m]", "[n–m]", "[^n]", "【n†source】",
-                  "【n†L10-L20】", "[n†L10-L20]", "superscript", "[title](url)", "(https://...)", "IPv6",
-                  "end of a paragraph", "line break", "list items", "table rows", "not citations", "no citation"):
+    for style in (
+        "claim [n].",
+        "claim.[n]",
+        "claim. [n] Next sentence.",
+        "[n, m]",
+        "[n–m]",
+        "[^n]",
+        "【n†source】",
+        "【n†L10-L20】",
+        "[n†L10-L20]",
+        "superscript",
+        "[title](url)",
+        "(https://...)",
+        "IPv6",
+        "end of a paragraph",
+        "line break",
+        "list items",
+        "table rows",
+        "not citations",
+        "no citation",
+    ):
         assert style in styles, style
 
 

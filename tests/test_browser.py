@@ -26,10 +26,13 @@ from drevalkit.cli import main
 
 from .test_scorecard import SAMPLES, score_samples
 
-CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))),
-                None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs a headless Chromium: apt-get install -y chromium "
-                                "(.ci/run installs it, so CI runs this test)")
+CHROMIUM = next(
+    (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None
+)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="needs a headless Chromium: apt-get install -y chromium (.ci/run installs it, so CI runs this test)",
+)
 ARTIFACTS = Path(os.environ.get("DREVAL_TEST_ARTIFACTS", Path(tempfile.gettempdir()) / "dreval-test-artifacts"))
 
 HOSTILE_LINES = """
@@ -53,9 +56,12 @@ class DevTools:
         host, port, path = match.group(1), int(match.group(2)), match.group(3)
         self.sock = socket.create_connection((host, port), timeout=30)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                          .encode())
+        self.sock.sendall(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         response = b""
         while b"\r\n\r\n" not in response:
             chunk = self.sock.recv(4096)
@@ -160,11 +166,26 @@ def browser(tmp_path_factory):
     log = profile / "chromium.log"  # a file, not a pipe: chromium writes a lot and would block on a full pipe
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0", "--window-size=1280,900", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=sink)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1280,900",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     try:
         port = None
         deadline = time.monotonic() + 60
@@ -231,28 +252,40 @@ def test_scorecard_in_a_browser(browser, site):
     assert browser.js("document.querySelectorAll('#report-text mark.hl[id]').length") >= 0.8 * rows
     assert browser.js("document.querySelectorAll('#report-text mark.v-wrong').length") >= 1
     assert browser.js("document.querySelectorAll('#report-text a.cite[href^=\"#ref-\"]').length") >= 10
-    assert browser.js("[...document.querySelectorAll('#report-text a.cite')].every("
-                      "a => document.getElementById(a.getAttribute('href').slice(1)))")
+    assert browser.js(
+        "[...document.querySelectorAll('#report-text a.cite')].every("
+        "a => document.getElementById(a.getAttribute('href').slice(1)))"
+    )
     evidence = browser.js("[...document.querySelectorAll('tr.claim details.ev a')].map(a => a.href)")
     assert evidence and all(href.startswith("https://") for href in evidence)
     # the highlight, the marker on the mark colour and the row link really render as marked text
-    assert browser.js("getComputedStyle(document.querySelector('#report-text mark.v-wrong')).backgroundColor") \
-        not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert browser.js("getComputedStyle(document.querySelector('#report-text mark.v-wrong')).backgroundColor") not in (
+        "rgba(0, 0, 0, 0)",
+        "transparent",
+    )
     assert browser.js("document.documentElement.scrollWidth <= window.innerWidth")
     browser.screenshot("scorecard.png")
     # the verdict filter (CSS only) hides every row of another verdict
     browser.js("document.querySelector('label[for=vf-wrong]').click()")
-    shown = browser.js("[...document.querySelectorAll('tr.claim')].filter(r => getComputedStyle(r).display !== "
-                       "'none').map(r => r.dataset.verdict)")
+    shown = browser.js(
+        "[...document.querySelectorAll('tr.claim')].filter(r => getComputedStyle(r).display !== "
+        "'none').map(r => r.dataset.verdict)"
+    )
     assert shown == ["wrong"] * wrong
     browser.screenshot("scorecard-filter-wrong.png")
     browser.js("document.querySelector('label[for=vf-all]').click()")
-    assert browser.js("[...document.querySelectorAll('tr.claim')].filter(r => getComputedStyle(r).display !== "
-                      "'none').length") == rows
+    assert (
+        browser.js(
+            "[...document.querySelectorAll('tr.claim')].filter(r => getComputedStyle(r).display !== 'none').length"
+        )
+        == rows
+    )
     # a highlighted sentence links to its row in the table, which becomes the target
     browser.js("document.querySelector('#report-text a.claim-tag.v-wrong').click()")
     target = browser.js("location.hash")
-    assert target.startswith("#claim-") and browser.js(f"document.querySelector('tr{target}').dataset.verdict") == "wrong"
+    assert (
+        target.startswith("#claim-") and browser.js(f"document.querySelector('tr{target}').dataset.verdict") == "wrong"
+    )
     assert browser.js(f"document.querySelector('tr{target}').matches(':target')")
 
 
@@ -264,13 +297,16 @@ def test_hostile_report_runs_no_script(browser, site):
     assert browser.js("document.body.getAttribute('data-pwned')") is None
     assert browser.js("document.querySelectorAll('script, iframe, img, object, embed').length") == 0
     assert browser.js("document.querySelectorAll('svg').length") == 1  # the chart only
-    assert browser.js("[...document.querySelectorAll('a[href]')].every(a => /^(https?:|#)/.test("
-                      "a.getAttribute('href')))")
-    assert browser.js("[...document.querySelectorAll('*')].every(e => ![...e.attributes].some("
-                      "a => a.name.startsWith('on')))")
+    assert browser.js(
+        "[...document.querySelectorAll('a[href]')].every(a => /^(https?:|#)/.test(a.getAttribute('href')))"
+    )
+    assert browser.js(
+        "[...document.querySelectorAll('*')].every(e => ![...e.attributes].some(a => a.name.startsWith('on')))"
+    )
     text = browser.js("document.getElementById('report-text').innerText")
     assert "<script>" in text and "javascript:document.body" not in browser.js(
-        "[...document.querySelectorAll('a')].map(a => a.href).join(' ')")
+        "[...document.querySelectorAll('a')].map(a => a.href).join(' ')"
+    )
     assert browser.js("document.querySelectorAll('tr.claim').length") >= 10  # it was really fact-checked
     # a 700-character word in a heading does not push the page sideways
     assert browser.js("document.documentElement.scrollWidth <= window.innerWidth")
@@ -280,8 +316,12 @@ def test_hostile_report_runs_no_script(browser, site):
 def test_the_policy_blocks_a_script_that_got_into_the_page(browser, site, tmp_path):
     forged = tmp_path / "forged.html"
     html = _card_page(site, "sample-agent").read_text()
-    forged.write_text(html.replace("</main>", '<script>document.title = "pwned"</script>'
-                                   '<img src="x" onerror="document.title = \'pwned\'"></main>'))
+    forged.write_text(
+        html.replace(
+            "</main>",
+            '<script>document.title = "pwned"</script><img src="x" onerror="document.title = \'pwned\'"></main>',
+        )
+    )
     browser.open(forged)
     time.sleep(0.3)
     assert browser.js("document.title") != "pwned"
@@ -298,13 +338,16 @@ def test_leaderboard_in_a_browser(browser, site):
     assert "percentile bootstrap" in browser.js("document.getElementById('method').innerText")
     assert browser.js("document.querySelectorAll('#ranking-table td .ci').length") >= 6  # intervals and n
     links = browser.js("[...document.querySelectorAll('#task-matrix a.cell')].map(a => a.href)")
-    assert len(links) == 3 and all(Path(urllib.request.url2pathname(h[len("file://"):])).is_file() for h in links)
+    assert len(links) == 3 and all(Path(urllib.request.url2pathname(h[len("file://") :])).is_file() for h in links)
     browser.screenshot("leaderboard.png", width=1400)
     # sorting by a column, both ways, without a server
-    column = browser.js("[...document.querySelectorAll('#ranking-table thead th')].findIndex("
-                        "th => th.innerText.toLowerCase().includes('own tasks'))")
-    order = ("[...document.querySelectorAll('#ranking-table tbody tr')].map(r => parseFloat(r.cells[%d]"
-             ".dataset.v))" % column)
+    column = browser.js(
+        "[...document.querySelectorAll('#ranking-table thead th')].findIndex("
+        "th => th.innerText.toLowerCase().includes('own tasks'))"
+    )
+    order = (
+        "[...document.querySelectorAll('#ranking-table tbody tr')].map(r => parseFloat(r.cells[%d].dataset.v))" % column
+    )
     browser.js(f"document.querySelectorAll('#ranking-table thead th')[{column}].querySelector('button').click()")
     values = browser.js(order)
     assert values == sorted(values, reverse=True)
@@ -312,6 +355,8 @@ def test_leaderboard_in_a_browser(browser, site):
     assert browser.js(order) == sorted(values)
     # a cell links to the system's breakdown, whose cells link to the scorecards
     first = browser.js("document.querySelector('#ranking-table tbody tr td:nth-child(4) a').getAttribute('href')")
-    assert first.startswith("#sys-") and browser.js(f"document.querySelectorAll('{first} a[href$=\".html\"]').length") == 1
-    browser.open(Path(urllib.request.url2pathname(links[0][len("file://"):])))
+    assert (
+        first.startswith("#sys-") and browser.js(f"document.querySelectorAll('{first} a[href$=\".html\"]').length") == 1
+    )
+    browser.open(Path(urllib.request.url2pathname(links[0][len("file://") :])))
     assert browser.js("document.title").startswith("dreval scorecard:")

@@ -66,7 +66,9 @@ def test_ipv6_urls_are_read_whole():
     )
     citations, summary = parse_citations(text)
     assert [(c.index, c.url) for c in citations] == [
-        (1, "http://[2001:db8::1]/x"), (2, "http://[::1]:8080/p"), (3, "http://[fe80::1%25eth0]/status"),
+        (1, "http://[2001:db8::1]/x"),
+        (2, "http://[::1]:8080/p"),
+        (3, "http://[fe80::1%25eth0]/status"),
     ]
     assert [c.title for c in citations] == ["Mirror", "Local copy", "Zone"]
     assert summary["dangling_markers"] == [] and summary["uncited_references"] == []
@@ -75,8 +77,10 @@ def test_ipv6_urls_are_read_whole():
 def test_footnote_definitions_without_a_heading_are_entries():
     text = "Storage doubled[^1] and hydro led [^2][^3].\n\n[^1]: BNEF, https://a.example/1\n[^2]: https://b.example/2\n"
     citations, summary = parse_citations(text)
-    assert [(c.index, c.url, c.title) for c in citations] == [(1, "https://a.example/1", "BNEF"),
-                                                              (2, "https://b.example/2", "")]
+    assert [(c.index, c.url, c.title) for c in citations] == [
+        (1, "https://a.example/1", "BNEF"),
+        (2, "https://b.example/2", ""),
+    ]
     assert summary["cited_indices"] == [1, 2, 3] and summary["dangling_markers"] == [3]
 
 

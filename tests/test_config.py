@@ -50,8 +50,11 @@ def test_openai_key_only_for_openai_and_home_override(tmp_path: Path):
     assert settings.store_path == tmp_path / "store.sqlite3"
     local = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_BASE_URL": "http://127.0.0.1:8000/v1"})
     assert local.api_key is None  # never sent to another endpoint
-    for lookalike in ("https://api.openai.com.attacker.example/v1", "https://evil.example/api.openai.com/v1",
-                      "https://xapi.openai.com/v1"):
+    for lookalike in (
+        "https://api.openai.com.attacker.example/v1",
+        "https://evil.example/api.openai.com/v1",
+        "https://xapi.openai.com/v1",
+    ):
         settings = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_BASE_URL": lookalike})
         assert settings.api_key is None, lookalike
     official = load_settings(None, environ={"OPENAI_API_KEY": "k1", "DREVAL_BASE_URL": "https://API.openai.com/v1"})
@@ -72,8 +75,16 @@ def test_config_hash_follows_every_declared_score_field():
     from drevalkit.config import Settings, score_fields, section_of
 
     base = Settings()
-    changed = {"model": "m2", "allow_private_urls": True, "embedding_model": "x", "structured_output": "text",
-               "local_context": 4096, "fetch_max_mb": 2.0, "search": "serper", "rounds": 1}
+    changed = {
+        "model": "m2",
+        "allow_private_urls": True,
+        "embedding_model": "x",
+        "structured_output": "text",
+        "local_context": 4096,
+        "fetch_max_mb": 2.0,
+        "search": "serper",
+        "rounds": 1,
+    }
     for name, value in changed.items():
         assert name in score_fields()
         assert base.model_copy(update={name: value}).config_hash() != base.config_hash(), name

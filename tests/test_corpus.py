@@ -81,8 +81,13 @@ def test_a_broken_pdf_is_skipped_with_one_line_and_no_pypdf_log(corpus_env, tmp_
     (docs / "a.txt").write_text("Hornsdale Power Reserve opened in December 2017.\n")
     (docs / "b.pdf").write_bytes(b"\x00\x01\x02")
     # a real process: PDFs are read in worker processes, whose log lines go to the terminal, not to CliRunner
-    done = subprocess.run([sys.executable, "-m", "drevalkit.cli", "corpus", "add", str(docs)], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-m", "drevalkit.cli", "corpus", "add", str(docs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert done.returncode == 0, done.stderr
     assert "indexed 1 document from" in done.stdout and "skipped b.pdf: cannot read PDF" in done.stderr
     assert "invalid pdf header" not in done.stderr and "EOF marker" not in done.stderr

@@ -12,8 +12,10 @@ from drevalkit.factcheck.evidence import BUNDLED_MODEL, Candidate, EmbeddingRera
 
 
 def _candidates(passages):
-    return [Candidate(url=f"https://x.example/{i}", title="", passage=p, content_sha256="0", retrieved_at="",
-                      via="search") for i, p in enumerate(passages)]
+    return [
+        Candidate(url=f"https://x.example/{i}", title="", passage=p, content_sha256="0", retrieved_at="", via="search")
+        for i, p in enumerate(passages)
+    ]
 
 
 def test_bundled_model_loads_offline_and_reranks():

@@ -121,16 +121,16 @@ def test_report_reading_hashing_rendering_and_writing_run_off_the_event_loop(
     assert settings.layout.scorecard(card.system, card.task_id).is_file()
 
 
-def test_result_json_is_written_when_the_html_page_fails(make_settings, sample_task, sample_report_path,
-                                                         monkeypatch):
+def test_result_json_is_written_when_the_html_page_fails(make_settings, sample_task, sample_report_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("broken page")
 
     monkeypatch.setattr(scorer, "render_scorecard", broken)
     with FakeOpenAIServer() as server:
         settings = make_settings(server)
-        card = asyncio.run(api.ascore_report(sample_report_path, sample_task, rubric=_rubric(), factcheck=False,
-                                             settings=settings))
+        card = asyncio.run(
+            api.ascore_report(sample_report_path, sample_task, rubric=_rubric(), factcheck=False, settings=settings)
+        )
     written = Scorecard.model_validate_json(settings.layout.result(card.system, card.task_id).read_text())
     reason = "the HTML scorecard could not be rendered (ValueError: broken page)"
     assert reason in card.reasons and reason in written.reasons and written.status == card.status == "complete"
@@ -140,6 +140,5 @@ def test_result_json_is_written_when_the_html_page_fails(make_settings, sample_t
 def test_context_check_estimates_the_longest_per_dimension_prompt(sample_task):
     rubric = _rubric()
     report = Report(system="s", task_id="t", text=HOSTILE * 50)
-    longest = max(estimate_messages_tokens(_rendered_per_dimension(sample_task, report, d))
-                  for d in rubric.dimensions)
+    longest = max(estimate_messages_tokens(_rendered_per_dimension(sample_task, report, d)) for d in rubric.dimensions)
     assert prompt_tokens(judge_prompt(sample_task, report), rubric) == longest

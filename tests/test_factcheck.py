@@ -125,7 +125,11 @@ def web(tmp_path):
     """The sample corpus served over HTTP, a search API that indexes it, and the sample report citing it."""
     with StaticSite(SAMPLES / "corpus") as site, FakeSearchServer() as search:
         search.corpus = [
-            {"url": site.url(name), "title": name, "text": re.sub(r"<[^>]+>", " ", (SAMPLES / "corpus" / name).read_text())}
+            {
+                "url": site.url(name),
+                "title": name,
+                "text": re.sub(r"<[^>]+>", " ", (SAMPLES / "corpus" / name).read_text()),
+            }
             for name in URLS
         ]
         text = (SAMPLES / "report.md").read_text()
@@ -190,8 +194,9 @@ def test_active_round_retries_unknown_claims(web, make_settings):
     site, search, report_path = web
     with FakeOpenAIServer() as judge:
         judge.responder = rule_judge.respond
-        settings = make_settings(judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True,
-                                 rounds=2)
+        settings = make_settings(
+            judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True, rounds=2
+        )
         result, _ = _check(judge, settings, report_path)
     second = [v for v in result.verdicts if v.round == 2]
     queries = [r["params"]["q"] for r in search.requests]
@@ -207,8 +212,14 @@ def test_hostile_cited_urls_finish_within_cap(make_settings, tmp_path):
         markers = "".join(f"[{i}]" for i in range(1, len(hostile) + 1))
         path = tmp_path / "hostile.md"
         path.write_text(f"# R\n\nThe plant opened in 2017 with 100 MW {markers}.\n\n## References\n{refs}\n")
-        settings = make_settings(judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True,
-                                 fetch_total_timeout=1.5, fetch_max_mb=1)
+        settings = make_settings(
+            judge,
+            search="searxng",
+            searxng_url=search.url("searxng"),
+            allow_private_urls=True,
+            fetch_total_timeout=1.5,
+            fetch_max_mb=1,
+        )
         started = time.monotonic()
         result, _ = _check(judge, settings, path)
         elapsed = time.monotonic() - started
@@ -256,12 +267,17 @@ def _cited_report(tmp_path, live: int, dead: int) -> tuple[Path, Path]:
     for n in range(1, live + dead + 1):
         # dead claims share no word with the live pages: the local search must not find a live page fetched earlier
         # in the run for them (which one is fetched first depends on timing)
-        sentence = (f"The observatory recorded {100 + n} events in {2000 + n}" if n <= live
-                    else f"Harbour cranes lifted {100 + n} containers during {2000 + n}")
+        sentence = (
+            f"The observatory recorded {100 + n} events in {2000 + n}"
+            if n <= live
+            else f"Harbour cranes lifted {100 + n} containers during {2000 + n}"
+        )
         lines.append(f"{sentence} [{n}].")
         if n <= live:
-            (folder / f"p{n}.html").write_text(f"<html><head><title>Log {n}</title></head><body><article><p>"
-                                               f"{sentence}, the yearly log shows.</p></article></body></html>")
+            (folder / f"p{n}.html").write_text(
+                f"<html><head><title>Log {n}</title></head><body><article><p>"
+                f"{sentence}, the yearly log shows.</p></article></body></html>"
+            )
             refs.append(f"[{n}] Log {n}. {{site}}/p{n}.html")
         else:
             refs.append(f"[{n}] Dead source {n}. http://dead-source-{n}.invalid/page")
@@ -286,8 +302,10 @@ def test_factcheck_status_tells_how_much_evidence_it_had(make_settings, tmp_path
     assert result.fetch_failures == {"DNS": dead}
     assert [s.reachable for s in result.cited_sources] == [True] * live + [False] * dead
     if status == "failed":
-        assert result.reasons[0] == (f"no evidence retrieved for any of the {dead} claims: {dead} fetches failed "
-                                     f"(DNS {dead}), local search found nothing")
+        assert result.reasons[0] == (
+            f"no evidence retrieved for any of the {dead} claims: {dead} fetches failed "
+            f"(DNS {dead}), local search found nothing"
+        )
         assert result.citation_accuracy is None
     elif status == "partial":
         assert result.reasons[0].startswith(f"evidence for only {live} of {live + dead} claims (coverage 25%")
@@ -299,15 +317,23 @@ def test_factcheck_status_tells_how_much_evidence_it_had(make_settings, tmp_path
 def test_sources_linked_inline_are_fetched_as_cited_sources(make_settings, tmp_path):
     report, folder = _cited_report(tmp_path, 2, 0)
     with StaticSite(folder) as site, FakeOpenAIServer() as judge:
-        text = "# Report\n\n" + "\n".join(
-            f"The observatory recorded {100 + n} events in {2000 + n} ([yearly log]({site.url(f'p{n}.html')}))."
-            for n in (1, 2)) + "\n"
+        text = (
+            "# Report\n\n"
+            + "\n".join(
+                f"The observatory recorded {100 + n} events in {2000 + n} ([yearly log]({site.url(f'p{n}.html')}))."
+                for n in (1, 2)
+            )
+            + "\n"
+        )
         report.write_text(text)
         judge.responder = rule_judge.respond
         settings = make_settings(judge, allow_private_urls=True, rounds=1)
         result, _ = _check(judge, settings, report)
-        prompts = [r["messages"][1]["content"] for r in judge.requests if "BatchVerdicts" in json.dumps(
-            r.get("response_format", {}))]
+        prompts = [
+            r["messages"][1]["content"]
+            for r in judge.requests
+            if "BatchVerdicts" in json.dumps(r.get("response_format", {}))
+        ]
     assert [c.cited_urls for c in result.claims] == [[site.url("p1.html")], [site.url("p2.html")]]
     assert result.status == "complete" and result.counts.right == 2
     assert [(s.index, s.reachable, s.supported) for s in result.cited_sources] == [(None, True, 1), (None, True, 1)]

@@ -171,7 +171,7 @@ class _FlakyHandler(PageHandler):
             "drip": self._drip,  # headers, then a body that does not end in time
             "drop": lambda: setattr(self, "close_connection", True),  # the connection closed without an answer
         }
-        failures[path[len("/flaky/"):]]()
+        failures[path[len("/flaky/") :]]()
 
 
 @pytest.mark.parametrize(
@@ -431,9 +431,28 @@ def certificate(tmp_path_factory):
         pytest.skip("no openssl command to make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(key),
-                    "-out", str(cert), "-subj", "/CN=pinned.test", "-addext", "subjectAltName=DNS:pinned.test"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=pinned.test",
+            "-addext",
+            "subjectAltName=DNS:pinned.test",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 

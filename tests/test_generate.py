@@ -32,14 +32,18 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def outputs(path: Path) -> tuple[list[Task], list[dict], dict]:
     out = TaskOutputs(path)
-    return ([Task.model_validate(t) for t in read_jsonl(path)], read_jsonl(out.rejected),
-            json.loads(out.summary.read_text()))
+    return (
+        [Task.model_validate(t) for t in read_jsonl(path)],
+        read_jsonl(out.rejected),
+        json.loads(out.summary.read_text()),
+    )
 
 
 def check_accounting(tasks: list[Task], rejected: list[dict], summary: dict) -> None:
     """Every candidate is either a task or a rejected record, once; every stage's count adds up."""
-    candidates = [r["candidate_id"] for r in rejected if r["candidate_id"]] + \
-        [t.provenance["candidate_id"] for t in tasks]
+    candidates = [r["candidate_id"] for r in rejected if r["candidate_id"]] + [
+        t.provenance["candidate_id"] for t in tasks
+    ]
     assert len(candidates) == len(set(candidates)) == summary["counts"]["candidates"]
     assert summary["counts"]["kept"] == len(tasks)
     stages = {row["stage"]: row for row in summary["stages"]}
@@ -161,14 +165,21 @@ def test_against_an_existing_set_and_id_prefix(scripted, tmp_path):
     first, _, _ = outputs(tmp_path / "first.jsonl")
     assert first
     published = tmp_path / "published.jsonl"  # a "benchmark" holding two of them, one reworded
-    published.write_text(json.dumps({"id": "bench-1", "prompt": first[0].prompt}) + "\n" +
-                         json.dumps({"id": "bench-2", "prompt": first[1].prompt.replace(", and", "; and")}) + "\n")
+    published.write_text(
+        json.dumps({"id": "bench-1", "prompt": first[0].prompt})
+        + "\n"
+        + json.dumps({"id": "bench-2", "prompt": first[1].prompt.replace(", and", "; and")})
+        + "\n"
+    )
     result = invoke(*base, "--out", "second.jsonl", "--against", published, "--id-prefix", "fresh-")
     assert result.exit_code in (0, 1)
     second, rejected, summary = outputs(tmp_path / "second.jsonl")
     novelty = {r["candidate_id"]: r for r in rejected if r["stage"] == "novelty"}
     assert {first[0].id, first[1].id} <= set(novelty)
-    assert {novelty[first[0].id]["similar_to"]["id"], novelty[first[1].id]["similar_to"]["id"]} == {"bench-1", "bench-2"}
+    assert {novelty[first[0].id]["similar_to"]["id"], novelty[first[1].id]["similar_to"]["id"]} == {
+        "bench-1",
+        "bench-2",
+    }
     assert novelty[first[0].id]["similar_to"]["similarity"] > 0.99
     assert [t.id for t in second] == [f"fresh-{i:03d}" for i in range(1, len(second) + 1)]
     assert {t.prompt for t in second}.isdisjoint({first[0].prompt, first[1].prompt})
@@ -178,12 +189,20 @@ def test_against_an_existing_set_and_id_prefix(scripted, tmp_path):
 
 
 def test_dedup_is_deterministic_and_reports_the_nearest():
-    items = [("a", "Compare bus network redesigns in Canada and Australia between 2019 and 2023 with ridership data."),
-             ("b", "Between 2019 and 2023, compare the bus network redesigns of Canada and Australia using ridership data."),
-             ("c", "Assess steel decarbonisation projects using hydrogen direct reduction announced since 2020.")]
-    dropped, nearest = deduplicate(items, accepted=[], against=[("x", "Hydrogen steel plants announced since 2020: assess "
-                                                                      "decarbonisation projects with direct reduction.")],
-                                   similarity=LexicalSimilarity(), threshold=0.5)
+    items = [
+        ("a", "Compare bus network redesigns in Canada and Australia between 2019 and 2023 with ridership data."),
+        ("b", "Between 2019 and 2023, compare the bus network redesigns of Canada and Australia using ridership data."),
+        ("c", "Assess steel decarbonisation projects using hydrogen direct reduction announced since 2020."),
+    ]
+    dropped, nearest = deduplicate(
+        items,
+        accepted=[],
+        against=[
+            ("x", "Hydrogen steel plants announced since 2020: assess decarbonisation projects with direct reduction.")
+        ],
+        similarity=LexicalSimilarity(),
+        threshold=0.5,
+    )
     assert dropped["b"].kind == "duplicate" and dropped["b"].other == "a"
     assert dropped["c"].kind == "novelty" and dropped["c"].other == "x"
     assert "a" not in dropped and nearest["a"][0] in ("x", "b") or "a" not in nearest
@@ -238,8 +257,18 @@ def test_dry_run_spends_nothing(scripted, tmp_path):
 
 
 def test_synthesized_personas_and_language(scripted, tmp_path):
-    result = invoke("generate-tasks", "--domain", "History", "--synthesize-personas", 2, "--language", "zh",
-                    "--out", "zh.jsonl", *FAST)
+    result = invoke(
+        "generate-tasks",
+        "--domain",
+        "History",
+        "--synthesize-personas",
+        2,
+        "--language",
+        "zh",
+        "--out",
+        "zh.jsonl",
+        *FAST,
+    )
     assert result.exit_code in (0, 1), result.output
     tasks, rejected, summary = outputs(tmp_path / "zh.jsonl")
     made = summary["counts"]["personas_synthesized"]
@@ -269,42 +298,66 @@ def test_prompts_carry_no_example_values_and_fence_untrusted_text(scripted, tmp_
 def test_searchability_with_a_web_search_backend(scripted, judge_env, tmp_path, monkeypatch):
     corpus = []
     for site in ("who.example", "ecdc.example", "nejm.example", "news.example"):
-        for topic in ("vaccination respiratory virus surveillance", "new medicines formulary drug safety",
-                      "rural health access telehealth", "infant health vaccination schedules parental leave",
-                      "dementia care treatments caregiver support"):
-            corpus.append({"url": f"https://{site}/{topic.split()[0]}", "title": topic.title(),
-                           "text": f"{topic} statistics evaluation report"})
+        for topic in (
+            "vaccination respiratory virus surveillance",
+            "new medicines formulary drug safety",
+            "rural health access telehealth",
+            "infant health vaccination schedules parental leave",
+            "dementia care treatments caregiver support",
+        ):
+            corpus.append(
+                {
+                    "url": f"https://{site}/{topic.split()[0]}",
+                    "title": topic.title(),
+                    "text": f"{topic} statistics evaluation report",
+                }
+            )
     with FakeSearchServer(corpus=corpus) as search:
         monkeypatch.setenv("DREVAL_SERPER_URL", search.url("serper"))
         monkeypatch.setenv("SERPER_API_KEY", "serper-test-key")
-        result = invoke("generate-tasks", "--domain", "Health", "--domain", "History", "--search", "serper",
-                        "--out", "t.jsonl", *FAST)
+        result = invoke(
+            "generate-tasks",
+            "--domain",
+            "Health",
+            "--domain",
+            "History",
+            "--search",
+            "serper",
+            "--out",
+            "t.jsonl",
+            *FAST,
+        )
         assert result.exit_code in (0, 1), result.output
         assert search.requests  # on by default with a web search backend
     tasks, rejected, summary = outputs(tmp_path / "t.jsonl")
     stage = {row["stage"]: row for row in summary["stages"]}["searchability"]
     assert not stage.get("skipped") and stage["entered"] > 0
     assert tasks and all(t.provenance["searchability"]["passed"] for t in tasks)
-    assert all(t.provenance["searchability"]["results"] >= 3 and t.provenance["searchability"]["site_count"] >= 2
-               for t in tasks)
+    assert all(
+        t.provenance["searchability"]["results"] >= 3 and t.provenance["searchability"]["site_count"] >= 2
+        for t in tasks
+    )
     assert all(t.domain == "Health" for t in tasks)  # the corpus knows nothing about History
     assert any(r["stage"] == "searchability" and "only" in r["reason"] for r in rejected)
     assert all("single_page_flag" in t.provenance["searchability"] for t in tasks)
     check_accounting(tasks, rejected, summary)
 
-    off = invoke("generate-tasks", "--domain", "Health", "--search", "serper", "--no-searchability",
-                 "--out", "off.jsonl", *FAST)
+    off = invoke(
+        "generate-tasks", "--domain", "Health", "--search", "serper", "--no-searchability", "--out", "off.jsonl", *FAST
+    )
     assert off.exit_code in (0, 1)
     assert {row["stage"]: row for row in outputs(tmp_path / "off.jsonl")[2]["stages"]}["searchability"]["skipped"]
 
 
 def test_revalidate_reports_stale_tasks(scripted, tmp_path):
-    assert invoke("generate-tasks", "--domain", "Health", "--out", "t.jsonl", "--as-of", "2025-01-15",
-                  *FAST).exit_code in (0, 1)
+    assert invoke(
+        "generate-tasks", "--domain", "Health", "--out", "t.jsonl", "--as-of", "2025-01-15", *FAST
+    ).exit_code in (0, 1)
     tasks, _, _ = outputs(tmp_path / "t.jsonl")
     assert tasks and all(t.provenance["generated_at"] == "2025-01-15" for t in tasks)
-    result = invoke("generate-tasks", "--revalidate", "t.jsonl", "--as-of", "2026-03-01",
-                    "--qualification-threshold", 0.9)
+    result = invoke(
+        "generate-tasks", "--revalidate", "t.jsonl", "--as-of", "2026-03-01", "--qualification-threshold", 0.9
+    )
     assert result.exit_code in (0, 1)
     report = json.loads((tmp_path / "t.revalidation.json").read_text())
     assert report["as_of"] == "2026-03-01" and report["counts"]["tasks"] == len(tasks)

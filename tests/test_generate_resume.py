@@ -32,15 +32,28 @@ def slow_server():
 
 def _env(server: FakeOpenAIServer, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DREVAL_") and k != "OPENAI_API_KEY"}
-    env.update(DREVAL_BASE_URL=server.url, DREVAL_MODEL=server.model, DREVAL_API_KEY="test-key",
-               DREVAL_HOME=str(home), DREVAL_CONCURRENCY="2", DREVAL_BACKOFF_BASE="0.01", DREVAL_TIMEOUT="20")
+    env.update(
+        DREVAL_BASE_URL=server.url,
+        DREVAL_MODEL=server.model,
+        DREVAL_API_KEY="test-key",
+        DREVAL_HOME=str(home),
+        DREVAL_CONCURRENCY="2",
+        DREVAL_BACKOFF_BASE="0.01",
+        DREVAL_TIMEOUT="20",
+    )
     return env
 
 
 def _start(server: FakeOpenAIServer, home: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "drevalkit.cli", *ARGS, "--out", str(out), *extra],
-                            env=_env(server, home), cwd=out.parent, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "drevalkit.cli", *ARGS, "--out", str(out), *extra],
+        env=_env(server, home),
+        cwd=out.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(server: FakeOpenAIServer, proc: subprocess.Popen, completions: int, timeout: float = 180) -> None:

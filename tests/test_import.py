@@ -35,9 +35,20 @@ DATA = Path(__file__).resolve().parent / "data" / "import"
 GEMINI = DATA / "deepresearcheval" / "gemini"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 MB = 1_000_000
-CHROME_PHRASES = ("Conversation with Gemini", "Gemini can make mistakes", "Export to Sheets", "Edit plan",
-                  "Start research", "I've completed your research", "Contents Export Create", "Opens in a new window",
-                  "Research Websites", "Ready in a few mins", "Here's a research plan", "Here's the plan")
+CHROME_PHRASES = (
+    "Conversation with Gemini",
+    "Gemini can make mistakes",
+    "Export to Sheets",
+    "Edit plan",
+    "Start research",
+    "I've completed your research",
+    "Contents Export Create",
+    "Opens in a new window",
+    "Research Websites",
+    "Ready in a few mins",
+    "Here's a research plan",
+    "Here's the plan",
+)
 
 
 def invoke(*args):
@@ -71,8 +82,12 @@ def test_deepresearcheval_gemini_export_is_cleaned_and_its_sources_numbered():
         assert phrase not in report.text, phrase
     # the report proper is untouched: the original body with linked markers written [n] and the table button out
     body_start = raw["response"].index("From a Half-Billion Plan")
-    expected = (raw["response"][body_start:].replace("[1](https://jwst-archive.example/history)", "[1]")
-                .replace("[4](https://jwst-archive.example/launch)", "[4]").replace(" Export to Sheets", ""))
+    expected = (
+        raw["response"][body_start:]
+        .replace("[1](https://jwst-archive.example/history)", "[1]")
+        .replace("[4](https://jwst-archive.example/launch)", "[4]")
+        .replace(" Export to Sheets", "")
+    )
     body, _, references = report.text.partition("\n\n## References\n\n")
     assert body == expected.strip()
     assert references.splitlines() == [
@@ -88,7 +103,8 @@ def test_deepresearcheval_gemini_export_is_cleaned_and_its_sources_numbered():
     # read-but-not-used sources are kept apart, a URL with parentheses whole
     assert [s.url for s in report.sources_unused] == [
         "https://en.wikipedia.org/wiki/James_Webb_Space_Telescope_(overview)",
-        "https://esa-news.example/science/webb-europe"]
+        "https://esa-news.example/science/webb-europe",
+    ]
     assert report.sources_unused[0].title == "James Webb Space Telescope - Wikipedia"
     parts = [r.get("part") for r in report.removed if r["rule"] == "gemini-conversation"]
     assert parts == ["header", "question", "research plan", "buttons", "status", "disclaimer and toolbar"]
@@ -113,7 +129,13 @@ def test_import_folder_writes_reports_and_sidecars(tmp_path):
     outcome = import_reports([GEMINI], tmp_path / "out")
     assert outcome.files == 3 and not outcome.problems
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "7.md", "7.meta.json", "8.md", "8.meta.json", "9.md", "9.meta.json"]
+        "7.md",
+        "7.meta.json",
+        "8.md",
+        "8.meta.json",
+        "9.md",
+        "9.meta.json",
+    ]
     assert [(p.name, reason.split(":")[0]) for p, reason in outcome.failed] == [("9.md", "plan-only")]
     side = _sidecar(tmp_path / "out" / "7.md")
     assert side.status == "imported" and side.format == "deepresearcheval" and side.task_id == "7"
@@ -147,8 +169,10 @@ def test_import_round_trip_is_stable(tmp_path):
 
 def test_edited_failed_report_is_checked_again(tmp_path):
     import_reports([GEMINI / "deep_research_9_20250821_120000.json"], tmp_path)
-    (tmp_path / "9.md").write_text("# Patagonia visitors\n\nAbout 700,000 people visited in 2019 [1].\n\n"
-                                   "## References\n\n[1] Parks. https://parks.example/stats\n")
+    (tmp_path / "9.md").write_text(
+        "# Patagonia visitors\n\nAbout 700,000 people visited in 2019 [1].\n\n"
+        "## References\n\n[1] Parks. https://parks.example/stats\n"
+    )
     report = load_report(tmp_path / "9.md", system="s", task_id="9", max_bytes=MB)
     assert report.citations[0].url == "https://parks.example/stats"
     assert any("edited since import" in note for note in report.meta["import"]["notes"])
@@ -187,8 +211,10 @@ def test_miroeval_array(tmp_path):
     assert ok.meta["query"] == "韦布望远镜什么时候到达L2？" and ok.meta["annotation"]["pattern"] == "T3"
     assert ok.meta["process_chars"] > 0 and "process" not in ok.meta
     citations, summary = parse_citations(ok.text)
-    assert [c.url for c in citations] == ["https://jwst-archive.example/launch",
-                                          "https://jwst-archive.example/instruments"]
+    assert [c.url for c in citations] == [
+        "https://jwst-archive.example/launch",
+        "https://jwst-archive.example/instruments",
+    ]
     assert summary["dangling_markers"] == []
     assert no_answer.failure.startswith("error-message") and "No answer found" in no_answer.failure
     assert missing.failure.startswith("no-response") and missing.meta["files"] == ["cycle1.pdf"]
@@ -205,8 +231,10 @@ def test_openai_responses_annotations_become_markers_and_references():
     assert "utm_source" not in report.text and "](http" not in report.text.split("## References")[0]
     citations, summary = parse_citations(report.text)
     assert [(c.index, c.url) for c in citations] == [
-        (1, "https://jwst-archive.example/launch"), (2, "https://jwst-archive.example/instruments"),
-        (3, "https://jwst-archive.example/hubble")]
+        (1, "https://jwst-archive.example/launch"),
+        (2, "https://jwst-archive.example/instruments"),
+        (3, "https://jwst-archive.example/hubble"),
+    ]
     assert summary["dangling_markers"] == [] and report.meta["web_searches"] == 2
     assert any("out-of-range" in note for note in report.notes)
     (failed,) = _read(DATA / "openai" / "webb-cost.json")[1]
@@ -222,8 +250,10 @@ def test_html_page_converted_with_links_and_no_page_chrome():
     for chrome in ("Privacy", "Settings", "Copyright", "analytics", "Share"):
         assert chrome not in report.text
     citations, summary = parse_citations(report.text)
-    assert {c.index: c.url for c in citations if c.index} == {1: "https://jwst-archive.example/results",
-                                                              2: "https://jwst-archive.example/hubble"}
+    assert {c.index: c.url for c in citations if c.index} == {
+        1: "https://jwst-archive.example/results",
+        2: "https://jwst-archive.example/hubble",
+    }
     assert summary["dangling_markers"] == []
 
 
@@ -271,8 +301,10 @@ def test_chrome_rules_leave_the_report_proper_alone():
     # button and disclaimer phrases inside sentences, headings, table cells or lists are content: nothing goes
     stripped = strip_chrome(REPORT_WITH_LOOKALIKES)
     assert stripped.text == REPORT_WITH_LOOKALIKES.strip() and not stripped.removed
-    standalone = strip_chrome("# T\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\nExport to Sheets\n\nText.\n"
-                              "Gemini can make mistakes, so double-check it\n")
+    standalone = strip_chrome(
+        "# T\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\nExport to Sheets\n\nText.\n"
+        "Gemini can make mistakes, so double-check it\n"
+    )
     assert standalone.text == "# T\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\nText."
     assert [r["rule"] for r in standalone.removed] == ["gemini-export-to-sheets", "gemini-disclaimer"]
     flattened = "Table 1 Year Cost 2011 8.835 Export to Sheets Section 2 Launch"
@@ -283,7 +315,7 @@ def test_chrome_rules_leave_the_report_proper_alone():
 def test_gemini_export_without_its_conversation_block(tmp_path):
     doc = json.loads((GEMINI / "deep_research_8_20250821_113000.json").read_text())
     response = doc["entries"][0]["response"]
-    doc["entries"][0]["response"] = response[response.index("Four Instruments"):]
+    doc["entries"][0]["response"] = response[response.index("Four Instruments") :]
     path = tmp_path / "deep_research_8_20250821_113000.json"
     path.write_text(json.dumps(doc))
     (report,) = _read(path)[1]
@@ -294,37 +326,45 @@ def test_gemini_export_without_its_conversation_block(tmp_path):
     assert buttons.text == "# Title\n\nBody." and len(buttons.removed) == 4
 
 
-@pytest.mark.parametrize("text, rule", [
-    ("Error generating final report: Maximum retries exceeded", "error-message"),
-    ("No answer found after 2h30mins", "error-message"),
-    ("No answer found after 100 rounds.", "error-message"),
-    ("Traceback (most recent call last):\n  File \"a.py\", line 1\nValueError: x", "error-message"),
-    ('{"error": {"message": "Rate limit reached", "type": "requests"}}', "error-object"),
-    ("Sorry, I couldn't complete this research: the sources were unavailable.", "give-up"),
-    ("I was unable to find any information about this topic.", "give-up"),
-    ("   \n ", "empty"),
-    ("[INFO] start\n[INFO] searching\n[WARNING] timeout\n[ERROR] failed\n[INFO] exiting\n", "log-dump"),
-])
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("Error generating final report: Maximum retries exceeded", "error-message"),
+        ("No answer found after 2h30mins", "error-message"),
+        ("No answer found after 100 rounds.", "error-message"),
+        ('Traceback (most recent call last):\n  File "a.py", line 1\nValueError: x', "error-message"),
+        ('{"error": {"message": "Rate limit reached", "type": "requests"}}', "error-object"),
+        ("Sorry, I couldn't complete this research: the sources were unavailable.", "give-up"),
+        ("I was unable to find any information about this topic.", "give-up"),
+        ("   \n ", "empty"),
+        ("[INFO] start\n[INFO] searching\n[WARNING] timeout\n[ERROR] failed\n[INFO] exiting\n", "log-dump"),
+    ],
+)
 def test_give_up_messages_are_recognised(text, rule):
     assert detect_failure(text).startswith(rule + ":")
 
 
-@pytest.mark.parametrize("text", [
-    (SAMPLES / "report.md").read_text(),
-    REPORT_WITH_LOOKALIKES,
-    "Error analysis in survey statistics: a short report. Survey errors arise from sampling [1].",
-    "# Why agents fail\n\nAgents often return 'Error generating final report' when retries run out [1]. "
-    + "This report examines such failures in detail. " * 60,
-    "The answer is 42 [1].\n\n## References\n\n[1] Guide. https://guide.example/42",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        (SAMPLES / "report.md").read_text(),
+        REPORT_WITH_LOOKALIKES,
+        "Error analysis in survey statistics: a short report. Survey errors arise from sampling [1].",
+        "# Why agents fail\n\nAgents often return 'Error generating final report' when retries run out [1]. "
+        + "This report examines such failures in detail. " * 60,
+        "The answer is 42 [1].\n\n## References\n\n[1] Guide. https://guide.example/42",
+    ],
+)
 def test_real_reports_are_not_taken_for_give_ups(text):
     assert detect_failure(text) is None
 
 
 def test_marker_styles_and_reference_headings_are_normalised():
-    text = ("Body with a footnote[^1] and a fact【2】 and a Gemini cite [cite: 3] and <sup>4</sup>.\n\n"
-            "参考资料\n1、First. https://a.example/1\n【2】Second https://a.example/2\n(3) Third https://a.example/3\n"
-            "[4] Fourth https://a.example/4\n")
+    text = (
+        "Body with a footnote[^1] and a fact【2】 and a Gemini cite [cite: 3] and <sup>4</sup>.\n\n"
+        "参考资料\n1、First. https://a.example/1\n【2】Second https://a.example/2\n(3) Third https://a.example/3\n"
+        "[4] Fourth https://a.example/4\n"
+    )
     result = normalise_references(text)
     assert "Body with a footnote[^1]" in result.text  # a footnote without a definition stays
     assert "a fact[2] and a Gemini cite [3] and [4]." in result.text
@@ -403,7 +443,9 @@ def test_task_files_of_the_benchmarks(tmp_path):
     generated = load_tasks(DATA / "deepresearcheval" / "tasks_generated.jsonl")  # task_1 per expert: renamed
     assert [t.id for t in generated] == ["task_1", "task_2", "task_1-2"]
     assert generated[2].provenance["original_id"] == "task_1" and generated[2].domain == "Travel"
-    assert generated[0].persona.role == "Programme Auditor" and generated[0].time_constraint == "From approval to launch"
+    assert (
+        generated[0].persona.role == "Programme Auditor" and generated[0].time_constraint == "From approval to launch"
+    )
     assert generated[0].key_challenges == ["Requires reconciling estimates reported in different years and currencies."]
     assert generated[0].provenance["time_sensitivity"] is True
     repeated = tmp_path / "repeated.jsonl"
@@ -424,8 +466,15 @@ def test_import_tasks_keeps_the_good_items(tmp_path):
     broken.write_text('{"id": "x", "prompt": "Fine"}\n{"id": "y", "prompt": \n{"id": "z"}\n')
     empty = tmp_path / "empty.json"
     empty.write_text("")
-    result = import_tasks([DATA / "deepresearcheval" / "tasks_generated.jsonl", DATA / "deepresearcheval" /
-                           "tasks_generated.jsonl", broken, empty, tmp_path / "missing.json"])
+    result = import_tasks(
+        [
+            DATA / "deepresearcheval" / "tasks_generated.jsonl",
+            DATA / "deepresearcheval" / "tasks_generated.jsonl",
+            broken,
+            empty,
+            tmp_path / "missing.json",
+        ]
+    )
     assert [t.id for t in result.tasks] == ["task_1", "task_2", "task_1-2", "x"]
     assert result.tasks[2].persona.name == "Tomás Aguilar" and result.tasks[2].provenance["original_id"] == "task_1"
     assert result.tasks[0].provenance["expected_search_rounds"] == 4 and result.duplicates == 3
@@ -436,13 +485,15 @@ def test_import_tasks_keeps_the_good_items(tmp_path):
 
 def test_import_tasks_command(tmp_path):
     out = tmp_path / "tasks.jsonl"
-    result = invoke("import", "--tasks", "deepresearcheval", DATA / "deepresearcheval" / "tasks_generated.jsonl",
-                    "--out", out)
+    result = invoke(
+        "import", "--tasks", "deepresearcheval", DATA / "deepresearcheval" / "tasks_generated.jsonl", "--out", out
+    )
     assert result.exit_code == 0, result.output
     assert "imported 3 tasks from 1 file into" in result.output and "renamed task_1-2" in result.stderr
     assert [t.id for t in load_tasks(out)] == ["task_1", "task_2", "task_1-2"]
-    result = invoke("import", "--tasks", DATA / "drb" / "query.jsonl", DATA / "broken" / "unknown-shape.json",
-                    "--out", tmp_path)
+    result = invoke(
+        "import", "--tasks", DATA / "drb" / "query.jsonl", DATA / "broken" / "unknown-shape.json", "--out", tmp_path
+    )
     assert result.exit_code == 1 and len(load_tasks(tmp_path / "tasks.jsonl")) == 4
     assert "unknown-shape.json[0]: invalid task" in result.stderr
     assert invoke("import", "--tasks", "--out", out).exit_code == 2
@@ -452,21 +503,33 @@ def test_import_tasks_command(tmp_path):
 
 
 def test_import_command_summary_and_exit_codes(tmp_path):
-    ok = invoke("import", "deepresearcheval", GEMINI / "deep_research_7_20250821_101500.json",
-                GEMINI / "deep_research_8_20250821_113000.json", "--out", tmp_path / "a")
+    ok = invoke(
+        "import",
+        "deepresearcheval",
+        GEMINI / "deep_research_7_20250821_101500.json",
+        GEMINI / "deep_research_8_20250821_113000.json",
+        "--out",
+        tmp_path / "a",
+    )
     assert ok.exit_code == 0, ok.output + ok.stderr
     assert ok.output.strip() == f"imported 2 reports from 2 files into {tmp_path / 'a'}"
-    mixed = invoke("import", "auto", GEMINI, DATA / "drb" / "my-agent.jsonl", DATA / "broken", "--out",
-                   tmp_path / "b")
+    mixed = invoke("import", "auto", GEMINI, DATA / "drb" / "my-agent.jsonl", DATA / "broken", "--out", tmp_path / "b")
     assert mixed.exit_code == 1
     assert "(4 failed: error or give-up messages" in mixed.output and "3 problems (not imported)" in mixed.output
     assert "my-agent.jsonl:3: malformed JSON" in mixed.stderr and "failed report:" in mixed.stderr
     assert (tmp_path / "b" / "9.meta.json").exists() and (tmp_path / "b" / "1.md").exists()
     wrong_format = invoke("import", "drb", GEMINI / "deep_research_7_20250821_101500.json", "--out", tmp_path / "c")
-    assert wrong_format.exit_code == 1 and "101500.json: this looks like deepresearcheval, not drb: try `dreval " \
-        "import deepresearcheval` or `auto`" in " ".join(wrong_format.stderr.split())
-    for args in (["nope", GEMINI, "--out", tmp_path / "d"], ["auto", tmp_path / "missing", "--out", tmp_path],
-                 ["auto", "--out", tmp_path], ["auto", GEMINI, "--out", GEMINI / "deep_research_7_20250821_101500.json"]):
+    assert (
+        wrong_format.exit_code == 1
+        and "101500.json: this looks like deepresearcheval, not drb: try `dreval import deepresearcheval` or `auto`"
+        in " ".join(wrong_format.stderr.split())
+    )
+    for args in (
+        ["nope", GEMINI, "--out", tmp_path / "d"],
+        ["auto", tmp_path / "missing", "--out", tmp_path],
+        ["auto", "--out", tmp_path],
+        ["auto", GEMINI, "--out", GEMINI / "deep_research_7_20250821_101500.json"],
+    ):
         assert invoke("import", *args).exit_code == 2, args
     dup = tmp_path / "dup"
     dup.mkdir()
@@ -481,14 +544,21 @@ def test_import_command_summary_and_exit_codes(tmp_path):
 def test_jobs_from_original_files_and_reports_carrying_their_query(tmp_path):
     jobs = build_jobs(collect_reports([GEMINI]))  # no task file: each file carries its query
     assert [(j.task_id, j.system, bool(j.task), j.problem) for j in jobs] == [
-        ("7", "gemini", True, ""), ("8", "gemini", True, ""), ("9", "gemini", True, "")]
+        ("7", "gemini", True, ""),
+        ("8", "gemini", True, ""),
+        ("9", "gemini", True, ""),
+    ]
     assert jobs[0].task.prompt.startswith("Between 1996 and 2024")
     jobs = build_jobs(collect_reports([GEMINI]), tasks_file=DATA / "deepresearcheval" / "query.jsonl")
     assert [j.task.id for j in jobs] == ["7", "8", "9"] and jobs[0].task.domain == "Science & Technology"
     # a JSONL of many reports: one job each, the file's name as the system; a broken line is a failed job
     jobs = build_jobs(collect_reports([DATA / "drb" / "my-agent.jsonl"]), tasks_file=DATA / "drb" / "query.jsonl")
-    assert [(j.task_id, j.system) for j in jobs] == [("1", "my-agent"), ("2", "my-agent"),
-                                                      ("my-agent-line3", "my-agent"), ("4", "my-agent")]
+    assert [(j.task_id, j.system) for j in jobs] == [
+        ("1", "my-agent"),
+        ("2", "my-agent"),
+        ("my-agent-line3", "my-agent"),
+        ("4", "my-agent"),
+    ]
     assert "malformed JSON" in jobs[2].problem and not jobs[0].problem
     # an imported folder: sidecars are not reports, and the sidecar's prompt makes the task
     import_reports([GEMINI, DATA / "markdown" / "webb-summary.md"], tmp_path / "sys")
@@ -524,15 +594,18 @@ def test_score_an_imported_gemini_folder_with_cited_sources_fetched(judge_env, j
             for phrase in CHROME_PHRASES:
                 assert phrase not in md.read_text()
         monkeypatch.setenv("DREVAL_SEARXNG_URL", search.url("searxng"))
-        result = invoke("score", tmp_path / "reports" / "gemini", "--search", "searxng", "--allow-private-urls",
-                        "--max-claims", 8)
+        result = invoke(
+            "score", tmp_path / "reports" / "gemini", "--search", "searxng", "--allow-private-urls", "--max-claims", 8
+        )
         assert result.exit_code == 1, result.output + result.stderr  # 9 is a failed report
         results = tmp_path / "dreval-out" / "results" / "gemini"
         cards = {p.stem: _card(p) for p in results.glob("*.json")}
         assert set(cards) == {"7", "8", "9"}
         assert cards["9"].status == "failed" and "plan-only" in cards["9"].reasons[0] and cards["9"].quality is None
-        for task_id, cited in (("7", ["history.html", "cost.html", "reviews.txt", "launch.html"]),
-                               ("8", ["instruments.html", "hubble.html"])):
+        for task_id, cited in (
+            ("7", ["history.html", "cost.html", "reviews.txt", "launch.html"]),
+            ("8", ["instruments.html", "hubble.html"]),
+        ):
             card = cards[task_id]
             assert card.task.prompt == _sidecar(tmp_path / "reports" / "gemini" / f"{task_id}.md").prompt
             assert card.report_ref.citations == len(cited) and card.quality.total is not None
@@ -541,8 +614,15 @@ def test_score_an_imported_gemini_folder_with_cited_sources_fetched(judge_env, j
             assert all(site.url(name) not in fetched for name in urls if name not in cited)
         assert site.hits["/launch.html"] >= 1 and site.hits["/instruments.html"] >= 1
         # the original files score the same way, without importing first
-        direct = invoke("score", originals, "--tasks", DATA / "deepresearcheval" / "query.jsonl", "--no-factcheck",
-                        "--out", tmp_path / "direct")
+        direct = invoke(
+            "score",
+            originals,
+            "--tasks",
+            DATA / "deepresearcheval" / "query.jsonl",
+            "--no-factcheck",
+            "--out",
+            tmp_path / "direct",
+        )
         assert direct.exit_code == 1, direct.output + direct.stderr
         direct_cards = {p.stem: _card(p) for p in (tmp_path / "direct" / "results" / "gemini_2.5_pro").glob("*.json")}
         assert set(direct_cards) == {"7", "8", "9"} and direct_cards["7"].quality.total is not None
@@ -560,10 +640,15 @@ def test_drb_and_miroeval_files_import_and_score(judge_env, tmp_path):
     assert cards["1"].task.prompt.startswith("整理詹姆斯") and cards["2"].status == "complete"
     assert cards["4"].status == "failed" and "error-message" in cards["4"].reasons[0]
     assert cards["my-agent-line3"].status == "failed" and "malformed JSON" in cards["my-agent-line3"].reasons[0]
-    assert invoke("import", "miroeval", DATA / "miroeval" / "my-agent_text_3.json", "--out",
-                  tmp_path / "reports" / "miro").exit_code == 1
-    result = invoke("score", tmp_path / "reports" / "miro", "--tasks", DATA / "miroeval" / "mirobench_text.json",
-                    "--no-factcheck")
+    assert (
+        invoke(
+            "import", "miroeval", DATA / "miroeval" / "my-agent_text_3.json", "--out", tmp_path / "reports" / "miro"
+        ).exit_code
+        == 1
+    )
+    result = invoke(
+        "score", tmp_path / "reports" / "miro", "--tasks", DATA / "miroeval" / "mirobench_text.json", "--no-factcheck"
+    )
     assert result.exit_code == 1, result.output + result.stderr
     cards = {p.stem: _card(p) for p in (tmp_path / "dreval-out" / "results" / "miro").glob("*.json")}
     assert cards["11"].status == "complete" and cards["11"].report_ref.citations == 2
@@ -571,14 +656,17 @@ def test_drb_and_miroeval_files_import_and_score(judge_env, tmp_path):
     assert cards["13"].status == "failed" and "no-response" in cards["13"].reasons[0]
 
 
-@pytest.mark.parametrize("text", [
-    "You said:" + "\n" * 3000 + "x",  # was cubic: 17 s at 3,000 newlines
-    "You said:" + "\n\n " * 3000,
-    "[" * 20000,  # was quadratic: 7 s
-    "Conversation with Gemini\n" + " \n" * 80000,  # was quadratic: 5 s at 20,000 lines, 62 s at 80,000
-    "Conversation with Gemini\nq\n" + "x " * 100 + " \n" * 80000 + "Contents Export",
-    "[" * 80000 + "Opens in a new window](",  # 300 steps per "[" before
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You said:" + "\n" * 3000 + "x",  # was cubic: 17 s at 3,000 newlines
+        "You said:" + "\n\n " * 3000,
+        "[" * 20000,  # was quadratic: 7 s
+        "Conversation with Gemini\n" + " \n" * 80000,  # was quadratic: 5 s at 20,000 lines, 62 s at 80,000
+        "Conversation with Gemini\nq\n" + "x " * 100 + " \n" * 80000 + "Contents Export",
+        "[" * 80000 + "Opens in a new window](",  # 300 steps per "[" before
+    ],
+)
 def test_chrome_rules_stay_fast_on_hostile_text(text):
     import time
 

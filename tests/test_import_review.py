@@ -23,8 +23,10 @@ from drevalkit.reports.sidecar import read_sidecar
 DATA = Path(__file__).resolve().parent / "data" / "import"
 SHAPES = DATA / "deepresearcheval" / "shapes"
 MB = 1_000_000
-HEAT_PUMP_SOURCES = [(1, "https://meti.example/h1", "Heat pump statistics 2024"),
-                     (2, "https://meti.example/h2", "Grant scheme evaluation")]
+HEAT_PUMP_SOURCES = [
+    (1, "https://meti.example/h1", "Heat pump statistics 2024"),
+    (2, "https://meti.example/h2", "Grant scheme evaluation"),
+]
 
 
 def invoke(*args):
@@ -48,8 +50,9 @@ def _shape_file(number: int) -> Path:
 
 def _longer(page: str, paragraphs: int) -> str:
     """The short heat-pump page with more paragraphs before its key figures."""
-    filler = "".join(f"<p>Survey region {i} reported uptake ahead of the national rate in 2024 [1].</p>\n"
-                     for i in range(paragraphs))
+    filler = "".join(
+        f"<p>Survey region {i} reported uptake ahead of the national rate in 2024 [1].</p>\n" for i in range(paragraphs)
+    )
     return page.replace("<h2>Key figures</h2>", filler + "<h2>Key figures</h2>")
 
 
@@ -68,8 +71,10 @@ def test_html_page_keeps_headings_lists_tables_and_titled_references(tmp_path, p
     citations, summary = parse_citations(report.text)
     assert [(c.index, c.url, c.title) for c in citations] == HEAT_PUMP_SOURCES
     assert summary["dangling_markers"] == []
-    assert report.notes == ["converted from HTML to markdown from the page's <article> element: trafilatura left out "
-                            "headings (2 of 3 kept), list items (2 of 4 kept), link URLs (0 of 2 kept)"]
+    assert report.notes == [
+        "converted from HTML to markdown from the page's <article> element: trafilatura left out "
+        "headings (2 of 3 kept), list items (2 of 4 kept), link URLs (0 of 2 kept)"
+    ]
 
 
 def test_html_page_trafilatura_converts_whole_keeps_its_conversion():
@@ -80,10 +85,12 @@ def test_html_page_trafilatura_converts_whole_keeps_its_conversion():
 def test_html_structure_still_lost_is_said_in_the_sidecar(tmp_path):
     """A table inside a list item is flattened by both converters: the sidecar says so."""
     page = tmp_path / "nested.html"
-    page.write_text("<html><body><article><h1>Costs</h1><p>Prices fell [1].</p><ul><li>By region:<table>"
-                    "<tr><th>Region</th><th>Cost</th></tr><tr><td>North</td><td>high</td></tr></table></li></ul>"
-                    "<h2>References</h2><ol><li><a href='https://meti.example/h1'>Heat pump statistics 2024</a>"
-                    "</li></ol></article></body></html>")
+    page.write_text(
+        "<html><body><article><h1>Costs</h1><p>Prices fell [1].</p><ul><li>By region:<table>"
+        "<tr><th>Region</th><th>Cost</th></tr><tr><td>North</td><td>high</td></tr></table></li></ul>"
+        "<h2>References</h2><ol><li><a href='https://meti.example/h1'>Heat pump statistics 2024</a>"
+        "</li></ol></article></body></html>"
+    )
     outcome = import_reports([page], tmp_path / "out")
     sidecar = read_sidecar(tmp_path / "out" / "nested.md")
     assert outcome.written and sidecar is not None
@@ -111,15 +118,34 @@ def test_repetitive_html_filler_is_refused_without_parsing(tmp_path):
 # ----------------------------------------------------------------------------------- DeepResearchEval sources
 
 
-@pytest.mark.parametrize("number, used, unused", [
-    (21, HEAT_PUMP_SOURCES + [(3, "https://installers.example/survey", "Installer survey")],
-     [("https://en.wikipedia.example/wiki/Heat_pump_(device)", "Heat pump - Wikipedia")]),
-    (22, [HEAT_PUMP_SOURCES[0], (2, "https://meti.example/h2", "meti.example"),
-          (3, "https://installers.example/survey", "Installer survey")],
-     [("https://en.wikipedia.example/wiki/Heat_pump_(device)", "en.wikipedia.example")]),
-    (23, [(1, "https://meti.example/h1", "meti.example"), (2, "https://meti.example/h2", "meti.example"),
-          (3, "https://installers.example/survey", "Installer survey")], []),
-])
+@pytest.mark.parametrize(
+    "number, used, unused",
+    [
+        (
+            21,
+            HEAT_PUMP_SOURCES + [(3, "https://installers.example/survey", "Installer survey")],
+            [("https://en.wikipedia.example/wiki/Heat_pump_(device)", "Heat pump - Wikipedia")],
+        ),
+        (
+            22,
+            [
+                HEAT_PUMP_SOURCES[0],
+                (2, "https://meti.example/h2", "meti.example"),
+                (3, "https://installers.example/survey", "Installer survey"),
+            ],
+            [("https://en.wikipedia.example/wiki/Heat_pump_(device)", "en.wikipedia.example")],
+        ),
+        (
+            23,
+            [
+                (1, "https://meti.example/h1", "meti.example"),
+                (2, "https://meti.example/h2", "meti.example"),
+                (3, "https://installers.example/survey", "Installer survey"),
+            ],
+            [],
+        ),
+    ],
+)
 def test_deepresearcheval_sources_in_other_shapes(number, used, unused):
     """Sections of {title, url}, strings holding URLs with heading strings between them, {url} / {link} objects."""
     (report,) = _read(_shape_file(number))[1]
@@ -132,8 +158,10 @@ def test_deepresearcheval_unreadable_sources_warn_and_are_noted(tmp_path):
     result = invoke("import", "deepresearcheval", _shape_file(24), _shape_file(25), "--out", tmp_path)
     assert result.exit_code == 1
     stderr = _one_line(result.stderr)
-    assert ("warning: " + str(_shape_file(24)) + ": could not read deep_research_sources: expected a string of "
-            "'[title](url)' links") in stderr
+    assert (
+        "warning: " + str(_shape_file(24)) + ": could not read deep_research_sources: expected a string of "
+        "'[title](url)' links"
+    ) in stderr
     assert "got a dict; 3 markers have no source" in stderr
     assert "2 items of deep_research_sources could not be read" in stderr and "; 2 markers have no source" in stderr
     assert "imported 2 reports from 2 files into" in result.output and "2 warnings" in result.output
@@ -145,16 +173,24 @@ def test_deepresearcheval_unreadable_sources_warn_and_are_noted(tmp_path):
 def test_deepresearcheval_source_strings_and_keyed_lists():
     gemini = json.loads((DATA / "deepresearcheval" / "gemini" / "deep_research_8_20250821_113000.json").read_text())
     parsed = parse_sources(gemini["entries"][0]["deep_research_sources"])
-    assert [(s.index, s.title) for s in parsed.used] == [(1, "Instruments and partners | JWST Archive"),
-                                                         (2, "Webb and Hubble compared | JWST Archive")]
+    assert [(s.index, s.title) for s in parsed.used] == [
+        (1, "Instruments and partners | JWST Archive"),
+        (2, "Webb and Hubble compared | JWST Archive"),
+    ]
     assert parsed.unused == [] and parsed.unreadable == 0
     assert parse_sources(None).used == [] and parse_sources([]).unreadable == 0
-    keyed = parse_sources({"sources_used_in_the_report": [{"url": "https://meti.example/h1", "title": "Stats"}],
-                           "Sources read but not used": ["https://meti.example/h9"]})
+    keyed = parse_sources(
+        {
+            "sources_used_in_the_report": [{"url": "https://meti.example/h1", "title": "Stats"}],
+            "Sources read but not used": ["https://meti.example/h9"],
+        }
+    )
     assert [(s.index, s.url) for s in keyed.used] == [(1, "https://meti.example/h1")]
     assert [s.url for s in keyed.unused] == ["https://meti.example/h9"] and keyed.unreadable == 0
-    plain = parse_sources("Sources used in the report\nStats: https://meti.example/h1\nSources read but not used\n"
-                          "https://en.wikipedia.example/wiki/Heat_pump_(device).")
+    plain = parse_sources(
+        "Sources used in the report\nStats: https://meti.example/h1\nSources read but not used\n"
+        "https://en.wikipedia.example/wiki/Heat_pump_(device)."
+    )
     assert [(s.title, s.url) for s in plain.used] == [("Stats", "https://meti.example/h1")]
     assert [s.url for s in plain.unused] == ["https://en.wikipedia.example/wiki/Heat_pump_(device)"]
 
@@ -162,13 +198,22 @@ def test_deepresearcheval_source_strings_and_keyed_lists():
 # --------------------------------------------------------------------------------------- format hints, plurals
 
 
-@pytest.mark.parametrize("format_name, path, hint", [
-    ("drb", DATA / "miroeval" / "my-agent_text_3.json", "this looks like miroeval, not drb: try `dreval import "
-                                                         "miroeval` or `auto`"),
-    ("markdown", DATA / "drb" / "my-agent.jsonl", "this looks like drb, not markdown: try `dreval import drb` or "
-                                                   "`auto`"),
-    ("markdown", DATA / "broken" / "unknown-shape.json", "the content is JSON, not a markdown report"),
-])
+@pytest.mark.parametrize(
+    "format_name, path, hint",
+    [
+        (
+            "drb",
+            DATA / "miroeval" / "my-agent_text_3.json",
+            "this looks like miroeval, not drb: try `dreval import miroeval` or `auto`",
+        ),
+        (
+            "markdown",
+            DATA / "drb" / "my-agent.jsonl",
+            "this looks like drb, not markdown: try `dreval import drb` or `auto`",
+        ),
+        ("markdown", DATA / "broken" / "unknown-shape.json", "the content is JSON, not a markdown report"),
+    ],
+)
 def test_a_file_plainly_in_another_format_gets_one_hint(tmp_path, format_name, path, hint):
     result = invoke("import", format_name, path, "--out", tmp_path)
     assert result.exit_code == 1 and not list(tmp_path.glob("*.md"))

@@ -26,8 +26,10 @@ from .test_stress import fair, judge_with
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO = SAMPLES / "demo"
 RUBRIC = read_rubric(DEMO / "rubric.json")
-JUDGES = [JudgeInfo(model="a", endpoint="http://a/v1", identity="http://a/v1"),
-          JudgeInfo(model="b", endpoint="http://b/v1", identity="http://b/v1")]
+JUDGES = [
+    JudgeInfo(model="a", endpoint="http://a/v1", identity="http://a/v1"),
+    JudgeInfo(model="b", endpoint="http://b/v1", identity="http://b/v1"),
+]
 
 
 def invoke(*args):
@@ -35,8 +37,10 @@ def invoke(*args):
 
 
 def test_parse_judge():
-    assert parse_judge("Qwen/Qwen2.5-72B-Instruct@http://gpu:8000/v1") == ("Qwen/Qwen2.5-72B-Instruct",
-                                                                           "http://gpu:8000/v1")
+    assert parse_judge("Qwen/Qwen2.5-72B-Instruct@http://gpu:8000/v1") == (
+        "Qwen/Qwen2.5-72B-Instruct",
+        "http://gpu:8000/v1",
+    )
     assert parse_judge("org/model@v2@https://h/v1") == ("org/model@v2", "https://h/v1")
     assert parse_judge("gpt-4.1-mini") == ("gpt-4.1-mini", None)
     assert parse_judge(" local ") == ("local", None)
@@ -53,9 +57,13 @@ def _outcomes(scores: dict[str, float], failed: set[str] = frozenset()) -> list[
         if dim.id in failed:
             outcomes.append(DimensionOutcome(dim.id, 0, None, "the judge returned garbage"))
         else:
-            outcomes.append(DimensionOutcome(dim.id, 0, {c.id: CriterionJudgement(rationale=f"r {c.id}",
-                                                                                  score=scores[c.id])
-                                                         for c in dim.criteria}))
+            outcomes.append(
+                DimensionOutcome(
+                    dim.id,
+                    0,
+                    {c.id: CriterionJudgement(rationale=f"r {c.id}", score=scores[c.id]) for c in dim.criteria},
+                )
+            )
     return outcomes
 
 
@@ -101,15 +109,30 @@ def test_a_judge_failing_a_dimension_leaves_the_others_and_says_so():
 
 
 def _verdict(claim: str, label: str, quote: str = "") -> Verdict:
-    return Verdict(claim_id=claim, label=label, quote=quote, rationale=f"{label} because", evidence_ids=["e1"] if
-                   label in ("right", "wrong") else [])
+    return Verdict(
+        claim_id=claim,
+        label=label,
+        quote=quote,
+        rationale=f"{label} because",
+        evidence_ids=["e1"] if label in ("right", "wrong") else [],
+    )
 
 
 def test_verdicts_are_the_majority_a_tie_is_unknown_and_each_judge_is_kept():
     three = JUDGES + [JudgeInfo(model="c", endpoint="http://c/v1", identity="http://c/v1")]
     per_judge = [
-        [_verdict("c1", "right", "quote a"), _verdict("c2", "right"), _verdict("c3", "failed"), _verdict("c4", "wrong")],
-        [_verdict("c1", "right", "quote b"), _verdict("c2", "wrong"), _verdict("c3", "failed"), _verdict("c4", "right")],
+        [
+            _verdict("c1", "right", "quote a"),
+            _verdict("c2", "right"),
+            _verdict("c3", "failed"),
+            _verdict("c4", "wrong"),
+        ],
+        [
+            _verdict("c1", "right", "quote b"),
+            _verdict("c2", "wrong"),
+            _verdict("c3", "failed"),
+            _verdict("c4", "right"),
+        ],
         [_verdict("c1", "wrong"), _verdict("c2", "unknown"), _verdict("c3", "failed"), _verdict("c4", "failed")],
     ]
     follow = [{"c2": "query from a"}, {}, {"c2": "query from c"}]
@@ -133,6 +156,7 @@ def test_verdicts_are_the_majority_a_tie_is_unknown_and_each_judge_is_kept():
 
 # ------------------------------------------------------------------------------------------- end to end
 
+
 def harsh(text, body):
     return fair(text, body) - 2.5
 
@@ -141,9 +165,17 @@ def doubtful_verifier(body):
     """Calls every claim unknown (and scores quality harshly)."""
     schema = (body.get("response_format") or {}).get("json_schema") or {}
     if schema.get("name") == "BatchVerdicts":
-        answer = {cid: {"quote": "", "rationale": "cannot tell", "label": "unknown", "evidence_ids": [],
-                        "cited_source_supports": "not_cited", "follow_up_query": ""}
-                  for cid in schema["schema"]["required"]}
+        answer = {
+            cid: {
+                "quote": "",
+                "rationale": "cannot tell",
+                "label": "unknown",
+                "evidence_ids": [],
+                "cited_source_supports": "not_cited",
+                "follow_up_query": "",
+            }
+            for cid in schema["schema"]["required"]
+        }
         return json.dumps(answer)
     return judge_with(harsh)(body)
 
@@ -169,8 +201,9 @@ def check_two_judges(card: Scorecard) -> None:
     assert other.total == pytest.approx(lead.total - 2.5)
     assert q.total == pytest.approx((lead.total + other.total) / 2)
     assert q.agreement.statistic == "krippendorff_alpha" and q.agreement.judges == 2
-    assert q.agreement.value == pytest.approx(A.krippendorff_alpha(
-        [[lead.criterion_scores[c], other.criterion_scores[c]] for c in CRITERIA]))
+    assert q.agreement.value == pytest.approx(
+        A.krippendorff_alpha([[lead.criterion_scores[c], other.criterion_scores[c]] for c in CRITERIA])
+    )
     assert q.agreement.spread == pytest.approx(2.5)
     # both judges verified every claim with evidence; the doubtful one says unknown, so a right/wrong lead is a tie
     judged = [v for v in fc.verdicts if v.jury]
@@ -183,16 +216,27 @@ def check_two_judges(card: Scorecard) -> None:
     assert fc.agreement.value == pytest.approx(A.fleiss_kappa_labels(rated, A.VERDICT_LABELS))
 
 
-def test_two_judges_give_per_judge_scores_verdicts_and_their_agreement(judge_env, judge_server, second_server,
-                                                                         tmp_path):
+def test_two_judges_give_per_judge_scores_verdicts_and_their_agreement(
+    judge_env, judge_server, second_server, tmp_path
+):
     judge_server.responder = judge_with(fair)  # quality by figures stated; fact-check by the rule judge
     second_server.responder = doubtful_verifier
     assert invoke("corpus", "add", SAMPLES / "corpus").exit_code == 0
     reports = tmp_path / "sys"
     reports.mkdir()
     shutil.copy(DEMO / "report.md", reports / "jwst-briefing-note.md")
-    args = ["score", reports / "jwst-briefing-note.md", "--task", DEMO / "task.json", "--rubric", DEMO / "rubric.json",
-            "--judge", f"test-judge@{judge_server.url}", "--judge", f"judge-b@{second_server.url}"]
+    args = [
+        "score",
+        reports / "jwst-briefing-note.md",
+        "--task",
+        DEMO / "task.json",
+        "--rubric",
+        DEMO / "rubric.json",
+        "--judge",
+        f"test-judge@{judge_server.url}",
+        "--judge",
+        f"judge-b@{second_server.url}",
+    ]
     result = invoke(*args)
     assert result.exit_code == 0, result.output + result.stderr
     assert "jury of 2 judges: Krippendorff's alpha" in result.output and "Fleiss' kappa" in result.output
@@ -210,8 +254,9 @@ def test_two_judges_give_per_judge_scores_verdicts_and_their_agreement(judge_env
     assert again.exit_code == 0 and "already done" in again.output
     assert judge_server.completions + second_server.completions == calls
     # another jury is not the same judge: the result is scored again
-    alone = invoke("score", reports / "jwst-briefing-note.md", "--task", DEMO / "task.json", "--rubric",
-                   DEMO / "rubric.json")
+    alone = invoke(
+        "score", reports / "jwst-briefing-note.md", "--task", DEMO / "task.json", "--rubric", DEMO / "rubric.json"
+    )
     assert alone.exit_code == 0 and "already done" not in alone.output
     single = _card(out, "default", "jwst-briefing-note")
     assert single.quality.jury == [] and single.quality.agreement is None and single.provenance.jury == []
@@ -221,18 +266,38 @@ def test_two_judges_give_per_judge_scores_verdicts_and_their_agreement(judge_env
 def test_one_judge_is_scored_exactly_as_before(judge_env, judge_server, tmp_path):
     judge_server.responder = rule_judge.respond
     assert invoke("corpus", "add", SAMPLES / "corpus").exit_code == 0
-    plain = invoke("score", DEMO / "report.md", "--task", DEMO / "task.json", "--rubric", DEMO / "rubric.json",
-                   "--out", tmp_path / "plain")
+    plain = invoke(
+        "score",
+        DEMO / "report.md",
+        "--task",
+        DEMO / "task.json",
+        "--rubric",
+        DEMO / "rubric.json",
+        "--out",
+        tmp_path / "plain",
+    )
     assert plain.exit_code == 0, plain.output + plain.stderr
-    named = invoke("score", DEMO / "report.md", "--task", DEMO / "task.json", "--rubric", DEMO / "rubric.json",
-                   "--out", tmp_path / "named", "--judge", f"test-judge@{judge_server.url}")
+    named = invoke(
+        "score",
+        DEMO / "report.md",
+        "--task",
+        DEMO / "task.json",
+        "--rubric",
+        DEMO / "rubric.json",
+        "--out",
+        tmp_path / "named",
+        "--judge",
+        f"test-judge@{judge_server.url}",
+    )
     assert named.exit_code == 0, named.output + named.stderr
     a = _card(tmp_path / "plain", "default", "jwst-briefing-note")
     b = _card(tmp_path / "named", "default", "jwst-briefing-note")
     assert a.quality.jury == b.quality.jury == [] and a.factcheck.agreement is None
     assert all(v.jury == [] for v in a.factcheck.verdicts)
-    keep = {"quality": {"scores", "dimension_scores", "total", "samples", "status"},
-            "factcheck": {"verdicts", "counts", "ratios"}}
+    keep = {
+        "quality": {"scores", "dimension_scores", "total", "samples", "status"},
+        "factcheck": {"verdicts", "counts", "ratios"},
+    }
     assert a.model_dump(include=keep) == b.model_dump(include=keep)
     assert "jury" not in plain.output and a.provenance.judge == b.provenance.judge
     page = (tmp_path / "plain" / "html" / "default" / "jwst-briefing-note.html").read_text()
@@ -264,12 +329,32 @@ def test_leaderboard_shows_jury_agreement_and_links_the_judge_card(judge_env, ju
     reports = tmp_path / "sys"
     reports.mkdir()
     shutil.copy(DEMO / "report.md", reports / "jwst-briefing-note.md")
-    result = invoke("score", reports / "jwst-briefing-note.md", "--task", DEMO / "task.json", "--rubric",
-                    DEMO / "rubric.json", "--no-factcheck", "--judge", f"test-judge@{judge_server.url}",
-                    "--judge", f"judge-b@{second_server.url}")
+    result = invoke(
+        "score",
+        reports / "jwst-briefing-note.md",
+        "--task",
+        DEMO / "task.json",
+        "--rubric",
+        DEMO / "rubric.json",
+        "--no-factcheck",
+        "--judge",
+        f"test-judge@{judge_server.url}",
+        "--judge",
+        f"judge-b@{second_server.url}",
+    )
     assert result.exit_code == 0, result.output + result.stderr
-    stressed = invoke("stress", DEMO / "report.md", "--task", DEMO / "task.json", "--rubric", DEMO / "rubric.json",
-                      "--probes", "pad", "--variants", "1")
+    stressed = invoke(
+        "stress",
+        DEMO / "report.md",
+        "--task",
+        DEMO / "task.json",
+        "--rubric",
+        DEMO / "rubric.json",
+        "--probes",
+        "pad",
+        "--variants",
+        "1",
+    )
     assert stressed.exit_code == 0, stressed.output + stressed.stderr
     out = tmp_path / "dreval-out"
     board = invoke("leaderboard", out, "--format", "md", "--out", tmp_path / "board.md")
@@ -281,7 +366,9 @@ def test_leaderboard_shows_jury_agreement_and_links_the_judge_card(judge_env, ju
     assert page.exit_code == 0
     html = (out / "leaderboard.html").read_text()
     assert 'id="judge-cards"' in html and 'href="judge-cards/test-judge-' in html
-    data = json.loads(invoke("leaderboard", out, "--format", "json", "--out", tmp_path / "b.json").output and
-                      (tmp_path / "b.json").read_text())
+    data = json.loads(
+        invoke("leaderboard", out, "--format", "json", "--out", tmp_path / "b.json").output
+        and (tmp_path / "b.json").read_text()
+    )
     row = data["systems"][0]
     assert row["jury_alpha"]["mean"] is not None and row["jury_alpha"]["n"] == 1

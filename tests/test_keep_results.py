@@ -146,4 +146,5 @@ def test_a_batch_keeps_the_result_and_scores_the_rest(scored, tmp_path):
     assert _card(_result(tmp_path).with_name("second.json")).status == "complete"
     manifest = RunManifest.model_validate_json((tmp_path / "dreval-out" / "run.json").read_text())
     assert manifest.statuses == {"complete": 1, "failed": 1} and list(manifest.kept) == [
-        "results/default/jwst-first-years.json"]
+        "results/default/jwst-first-years.json"
+    ]

@@ -27,8 +27,21 @@ from drevalkit.schemas import (
 )
 
 
-def make_card(system, task, total, *, status="complete", right=(6, 1, 1), samples=None, judge="judge-a",
-              rubric="r-" , quality_status=None, factcheck_status=None, accuracy=0.8, prompt="quality@1"):
+def make_card(
+    system,
+    task,
+    total,
+    *,
+    status="complete",
+    right=(6, 1, 1),
+    samples=None,
+    judge="judge-a",
+    rubric="r-",
+    quality_status=None,
+    factcheck_status=None,
+    accuracy=0.8,
+    prompt="quality@1",
+):
     quality_status = quality_status or ("failed" if status == "failed" else "complete")
     factcheck_status = factcheck_status or ("failed" if status == "failed" else "complete")
     dims = {
@@ -36,22 +49,47 @@ def make_card(system, task, total, *, status="complete", right=(6, 1, 1), sample
         "clarity": DimensionScore(dimension_id="clarity", weight=0.3, score=total - 0.5, status="complete"),
         "task_budget": DimensionScore(dimension_id="task_budget", weight=0.3, score=total + 0.5, status="complete"),
     }
-    quality = QualityResult(rubric_hash=rubric + task, dimension_scores=dims,
-                            total=None if quality_status == "failed" else total, weight_judged=1.0,
-                            samples=samples or [], status=quality_status)
+    quality = QualityResult(
+        rubric_hash=rubric + task,
+        dimension_scores=dims,
+        total=None if quality_status == "failed" else total,
+        weight_judged=1.0,
+        samples=samples or [],
+        status=quality_status,
+    )
     r, w, u = right
-    factcheck = FactCheckResult(counts=FactCheckCounts(right=r, wrong=w, unknown=u),
-                                ratios={"right": r / (r + w + u), "wrong": w / (r + w + u), "unknown": u / (r + w + u)},
-                                citation_accuracy=accuracy, citation_reachability=0.9, status=factcheck_status)
+    factcheck = FactCheckResult(
+        counts=FactCheckCounts(right=r, wrong=w, unknown=u),
+        ratios={"right": r / (r + w + u), "wrong": w / (r + w + u), "unknown": u / (r + w + u)},
+        citation_accuracy=accuracy,
+        citation_reachability=0.9,
+        status=factcheck_status,
+    )
     return Scorecard(
-        system=system, task_id=task, quality=quality, factcheck=factcheck, status=status,
+        system=system,
+        task_id=task,
+        quality=quality,
+        factcheck=factcheck,
+        status=status,
         reasons=[] if status == "complete" else [f"{status} for a reason"],
-        provenance=Provenance(dreval_version="0", judge=JudgeInfo(model=judge, identity="http://judge"),
-                              prompt_versions={"quality": prompt, "factcheck": "factcheck@1"}, config_hash="cfg",
-                              samples=max(1, len(samples or [])), started_at="t0", finished_at="t1"),
-        usage=Usage(prompt_tokens=1000, completion_tokens=200, cost=0.01), seconds=3.0,
-        report_ref={"path": f"/reports/{system}/{task}.md", "sha256": "x", "words": 100, "source_format": "markdown",
-                    "citations": 3},
+        provenance=Provenance(
+            dreval_version="0",
+            judge=JudgeInfo(model=judge, identity="http://judge"),
+            prompt_versions={"quality": prompt, "factcheck": "factcheck@1"},
+            config_hash="cfg",
+            samples=max(1, len(samples or [])),
+            started_at="t0",
+            finished_at="t1",
+        ),
+        usage=Usage(prompt_tokens=1000, completion_tokens=200, cost=0.01),
+        seconds=3.0,
+        report_ref={
+            "path": f"/reports/{system}/{task}.md",
+            "sha256": "x",
+            "words": 100,
+            "source_format": "markdown",
+            "citations": 3,
+        },
     )
 
 
@@ -194,8 +232,14 @@ def test_formats_carry_intervals_method_and_counts(tmp_path):
     assert c["missing"] == "1" and c["complete"] == "7" and float(c["quality_low"]) <= float(c["quality_mean"])
     assert rows[0]["gap_to_next_significant"] in ("true", "false") and rows[0]["resamples"] == "1000"
     assert "percentile bootstrap" in rows[0]["interval_method"] and rows[0]["correction"].startswith("Holm")
-    assert {"dim_coverage_mean", "specific_mean", "right_micro_mean", "right_macro_mean",
-            "citation_reachability_mean", "tokens_per_report_mean"} <= set(rows[0])
+    assert {
+        "dim_coverage_mean",
+        "specific_mean",
+        "right_micro_mean",
+        "right_macro_mean",
+        "citation_reachability_mean",
+        "tokens_per_report_mean",
+    } <= set(rows[0])
     again = Leaderboard.model_validate_json(render(board, "json"))
     assert {r.system: r.missing for r in again.systems} == {"A": 0, "B": 0, "C": 1} and again.gaps[0].upper == "A"
     md = to_markdown(board)

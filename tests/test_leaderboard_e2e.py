@@ -22,8 +22,10 @@ def test_three_systems_scored_then_ranked(tmp_path, monkeypatch):
     text = (SAMPLES / "report.md").read_text()
     body, references = text.split("## References", 1)
     paragraphs = body.split("\n\n")
-    tasks = [{"id": f"task-{n}", "prompt": f"Part {n} of a briefing on the James Webb Space Telescope."}
-             for n in range(1, TASKS + 1)]
+    tasks = [
+        {"id": f"task-{n}", "prompt": f"Part {n} of a briefing on the James Webb Space Telescope."}
+        for n in range(1, TASKS + 1)
+    ]
     (tmp_path / "tasks.jsonl").write_text("\n".join(json.dumps(t) for t in tasks) + "\n")
     for offset, system in enumerate(("alpha", "beta", "gamma")):
         folder = tmp_path / "runs" / system
@@ -38,14 +40,24 @@ def test_three_systems_scored_then_ranked(tmp_path, monkeypatch):
             (folder / f"{task['id']}.md").write_text("\n\n".join(kept) + "\n\n## References" + references)
     with FakeOpenAIServer() as server:
         server.responder = rule_judge.respond
-        env = {"DREVAL_BASE_URL": server.url, "DREVAL_MODEL": server.model, "DREVAL_API_KEY": "k",
-               "DREVAL_HOME": str(tmp_path / "home"), "DREVAL_BACKOFF_BASE": "0.01", "DREVAL_BACKOFF_MAX": "0.05",
-               "DREVAL_TIMEOUT": "5"}
+        env = {
+            "DREVAL_BASE_URL": server.url,
+            "DREVAL_MODEL": server.model,
+            "DREVAL_API_KEY": "k",
+            "DREVAL_HOME": str(tmp_path / "home"),
+            "DREVAL_BACKOFF_BASE": "0.01",
+            "DREVAL_BACKOFF_MAX": "0.05",
+            "DREVAL_TIMEOUT": "5",
+        }
         runner = CliRunner()
         assert runner.invoke(main, ["corpus", "add", str(SAMPLES / "corpus")], env=env).exit_code == 0
         for system in ("alpha", "beta", "gamma"):
-            result = runner.invoke(main, ["score", f"runs/{system}", "--tasks", "tasks.jsonl", "--max-claims", "4",
-                                          "--rounds", "1"], env=env, catch_exceptions=False)
+            result = runner.invoke(
+                main,
+                ["score", f"runs/{system}", "--tasks", "tasks.jsonl", "--max-claims", "4", "--rounds", "1"],
+                env=env,
+                catch_exceptions=False,
+            )
             assert result.exit_code in (0, 1), result.output
     result = runner.invoke(main, ["leaderboard", "dreval-out", "--tasks", "tasks.jsonl"], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -33,8 +33,11 @@ def _header(output: str) -> str:
 
 def _cells(output: str) -> dict[str, dict[str, str]]:
     """The terminal table as {system: {column: cell}} (rich draws its columns with box characters)."""
-    rows = [[cell.strip() for cell in line.strip("┃│ ").split("┃" if "┃" in line else "│")]
-            for line in output.splitlines() if line.startswith(("┃", "│"))]
+    rows = [
+        [cell.strip() for cell in line.strip("┃│ ").split("┃" if "┃" in line else "│")]
+        for line in output.splitlines()
+        if line.startswith(("┃", "│"))
+    ]
     header = rows[0]
     return {row[1]: dict(zip(header, row)) for row in rows[1:]}
 
@@ -119,10 +122,19 @@ def test_cost_counts_cached_answers_at_their_first_cost_and_flags_unknown_ones(t
     for index in range(3):
         # paid: every call made now; cached: the same answers from the cache, their first cost kept; old: from the
         # cache by a dreval that did not keep it (cost 0, 0 tokens)
-        write(out, _cached_card("paid", f"t{index}", Usage(calls=4, prompt_tokens=1000, completion_tokens=200,
-                                                           cost=0.01)))
-        write(out, _cached_card("cached", f"t{index}", Usage(cache_hits=4, from_cache_prompt_tokens=1000,
-                                                             from_cache_completion_tokens=200, from_cache_cost=0.01)))
+        write(
+            out, _cached_card("paid", f"t{index}", Usage(calls=4, prompt_tokens=1000, completion_tokens=200, cost=0.01))
+        )
+        write(
+            out,
+            _cached_card(
+                "cached",
+                f"t{index}",
+                Usage(
+                    cache_hits=4, from_cache_prompt_tokens=1000, from_cache_completion_tokens=200, from_cache_cost=0.01
+                ),
+            ),
+        )
         write(out, _cached_card("old", f"t{index}", Usage(cache_hits=4)))
     board = build_leaderboard(out, resamples=200)
     rows = {row.system: row for row in board.systems}
@@ -170,8 +182,9 @@ def test_a_cache_hit_keeps_what_the_answer_first_cost(judge_server, make_setting
 
 def test_scorecard_header_says_answers_came_from_the_cache():
     card = make_card("S", "t1", 6.0)
-    card.usage = Usage(cache_hits=24, from_cache_prompt_tokens=9000, from_cache_completion_tokens=1000,
-                       from_cache_cost=0.0123)
+    card.usage = Usage(
+        cache_hits=24, from_cache_prompt_tokens=9000, from_cache_completion_tokens=1000, from_cache_cost=0.0123
+    )
     page = " ".join(render_scorecard(card).split())
     assert "0 tokens, 0 calls; 24 answers from the cache (first cost 0.0123, 10000 tokens)" in page
     assert "0.0000 spent now; 24 answers from the cache" in page

@@ -127,6 +127,7 @@ def test_judge_variance_beside_task_variance_and_in_two_stage_intervals():
     assert nested.mean == plain.mean
     assert nested.high - nested.low > plain.high - plain.low  # the judge's variance widens the interval
     assert stats.judge_noise(totals, [[t] for t in totals]) is None  # one pass: nothing to say
-    paired = stats.paired_bootstrap(totals, [t - 0.2 for t in totals], samples_a=samples,
-                                    samples_b=[[t - 0.2] for t in totals])
+    paired = stats.paired_bootstrap(
+        totals, [t - 0.2 for t in totals], samples_a=samples, samples_b=[[t - 0.2] for t in totals]
+    )
     assert paired.diff == pytest.approx(0.2) and paired.high - paired.low > 0

@@ -124,7 +124,10 @@ def test_invalid_output_gets_a_bounded_repair(make_settings, fault):
         assert result.usage.calls == 2
         if fault != "truncated":
             repair = server.requests[-1]["messages"]
-            assert repair[-2]["role"] == "assistant" and "Reply again with only the corrected JSON" in repair[-1]["content"]
+            assert (
+                repair[-2]["role"] == "assistant"
+                and "Reply again with only the corrected JSON" in repair[-1]["content"]
+            )
         else:
             assert server.requests[-1]["max_tokens"] == 2 * server.requests[0]["max_tokens"]
 
@@ -221,5 +224,7 @@ def test_token_estimate_counts_ascii_by_four_and_other_characters_by_one():
     from drevalkit.llm.tokens import estimate_messages_tokens, estimate_tokens
 
     assert estimate_tokens("") == 0 and estimate_tokens("abcd") == 1 and estimate_tokens("abcde") == 2
-    assert estimate_tokens("韦伯望远镜") == 5 and estimate_tokens("ab韦伯") == 3 and estimate_tokens("café au lait") == 4
+    assert (
+        estimate_tokens("韦伯望远镜") == 5 and estimate_tokens("ab韦伯") == 3 and estimate_tokens("café au lait") == 4
+    )
     assert estimate_messages_tokens([{"role": "user", "content": "abcd" * 10}, {"role": "system"}]) == 10 + 2 * 8

@@ -44,8 +44,9 @@ def test_default_model_is_assembled_once_and_verified(tmp_path, monkeypatch):
         assert total == len(whole)
         return progress.append
 
-    kwargs = dict(parts=parts, file_name="m.gguf", expected_sha256=hashlib.sha256(whole).hexdigest(),
-                  expected_size=len(whole))
+    kwargs = dict(
+        parts=parts, file_name="m.gguf", expected_sha256=hashlib.sha256(whole).hexdigest(), expected_size=len(whole)
+    )
     model = resolve_local_model(None, tmp_path / "home", on_progress, **kwargs)
     assert model.path.read_bytes() == whole and model.sha256 == hashlib.sha256(whole).hexdigest()
     assert sum(progress) == len(whole)
@@ -56,8 +57,9 @@ def test_default_model_is_assembled_once_and_verified(tmp_path, monkeypatch):
 def test_sha256_mismatch_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
     parts = _fake_parts(tmp_path, [b"GGUF", b"tampered"], "drevalkit_fake_part_bad", monkeypatch)
     with pytest.raises(LocalModelError, match="sha256 is .* expected 0000"):
-        resolve_local_model(None, tmp_path / "home", parts=parts, file_name="m.gguf", expected_sha256="0" * 64,
-                            expected_size=12)
+        resolve_local_model(
+            None, tmp_path / "home", parts=parts, file_name="m.gguf", expected_sha256="0" * 64, expected_size=12
+        )
     assert [p.name for p in (tmp_path / "home" / "models").iterdir()] == [".assemble.lock"]  # no model, no partial
 
 
@@ -159,10 +161,13 @@ def test_cli_uses_the_local_judge_when_no_endpoint_is_set(judge_env, monkeypatch
     rubric = tmp_path / "rubric.json"
     _write_sample_rubric(rubric)
     report = tmp_path / "short.md"
-    report.write_text("# Webb\n\nThe James Webb Space Telescope launched on 25 December 2021 [1].\n\n"
-                      "## References\n[1] Launch. https://jwst-archive.example/launch\n")
-    result = CliRunner().invoke(main, ["score", str(report), "--task", str(SAMPLES / "task.json"),
-                                       "--rubric", str(rubric), "--no-factcheck"])
+    report.write_text(
+        "# Webb\n\nThe James Webb Space Telescope launched on 25 December 2021 [1].\n\n"
+        "## References\n[1] Launch. https://jwst-archive.example/launch\n"
+    )
+    result = CliRunner().invoke(
+        main, ["score", str(report), "--task", str(SAMPLES / "task.json"), "--rubric", str(rubric), "--no-factcheck"]
+    )
     assert "using the embedded local judge SmolLM2-135M-Instruct.Q4_1.gguf@" in result.stderr
     card = Scorecard.model_validate_json(Path("dreval-out/results/default/jwst-first-years.json").read_text())
     assert card.provenance.judge.backend == "local" and len(card.provenance.judge.model_sha256) == 64
@@ -176,8 +181,9 @@ def test_local_context_zero_uses_the_models_trained_context(tmp_path):
     settings = Settings(home=tmp_path, local_model=_smollm2(), local_context=0)
     backend = LocalChatBackend(resolve_local_model(settings.local_model, settings.home), settings)
     assert backend.context_tokens == 8192  # SmolLM2-135M's llama.context_length, read from the GGUF header
-    sized = LocalChatBackend(resolve_local_model(settings.local_model, settings.home),
-                             settings.model_copy(update={"local_context": 2048}))
+    sized = LocalChatBackend(
+        resolve_local_model(settings.local_model, settings.home), settings.model_copy(update={"local_context": 2048})
+    )
     assert sized.context_tokens == 2048
 
 

@@ -52,11 +52,14 @@ def test_the_local_judge_install_hint_works_from_a_checkout(judge_env, monkeypat
         backend._load()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--max-turns", "0"], "--max-turns: must be at least 1"),
-    (["--time-cap", "0"], "--time-cap: must be more than 0"),
-    (["--base-url", "ftp://agent.example/v1"], "--base-url: must be an http(s) URL with a host"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-turns", "0"], "--max-turns: must be at least 1"),
+        (["--time-cap", "0"], "--time-cap: must be more than 0"),
+        (["--base-url", "ftp://agent.example/v1"], "--base-url: must be an http(s) URL with a host"),
+    ],
+)
 def test_run_agent_names_the_option_typed_not_the_setting(judge_env, tmp_path, args, message):
     result = invoke("run-agent", "--tasks", SAMPLES / "task.json", "--out", tmp_path / "reports", *args)
     assert result.exit_code == 2 and message in result.stderr
@@ -64,19 +67,25 @@ def test_run_agent_names_the_option_typed_not_the_setting(judge_env, tmp_path, a
 
 
 def test_score_names_each_option_typed(judge_env):
-    result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--concurrency", "0",
-                    "--timeout", "0")
+    result = invoke(
+        "score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--concurrency", "0", "--timeout", "0"
+    )
     assert result.exit_code == 2
     assert "--concurrency: must be at least 1" in result.stderr and "--timeout: must be more than 0" in result.stderr
 
 
-def test_values_from_the_environment_or_dreval_toml_keep_the_setting_name_and_say_where(judge_env, monkeypatch,
-                                                                                         tmp_path):
+def test_values_from_the_environment_or_dreval_toml_keep_the_setting_name_and_say_where(
+    judge_env, monkeypatch, tmp_path
+):
     monkeypatch.setenv("DREVAL_AGENT_MAX_TURNS", "0")
     result = invoke("run-agent", "--tasks", SAMPLES / "task.json", "--out", tmp_path / "reports")
     assert result.exit_code == 2 and "agent_max_turns (DREVAL_AGENT_MAX_TURNS): must be at least 1" in result.stderr
-    assert "--max-turns" in invoke("run-agent", "--tasks", SAMPLES / "task.json", "--out", tmp_path / "reports",
-                                   "--max-turns", "0").stderr  # the flag wins over the environment, and is named
+    assert (
+        "--max-turns"
+        in invoke(
+            "run-agent", "--tasks", SAMPLES / "task.json", "--out", tmp_path / "reports", "--max-turns", "0"
+        ).stderr
+    )  # the flag wins over the environment, and is named
     monkeypatch.delenv("DREVAL_AGENT_MAX_TURNS")
     (tmp_path / "dreval.toml").write_text("[judge]\nconcurrency = 0\n")
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")

@@ -27,8 +27,16 @@ def test_the_library_covers_ten_domains_with_concrete_personas():
     backgrounds = [p.background for p in library.personas]
     assert len(set(backgrounds)) == len(backgrounds)
     # experts and ordinary people: some roles are professional titles, some are everyday situations
-    ordinary = [p for p in library.personas if re.search(r"parent|student|retired|nurse approaching|commuter|"
-                                                          r"caring|looking for work|amateur|owner", p.role, re.I)]
+    ordinary = [
+        p
+        for p in library.personas
+        if re.search(
+            r"parent|student|retired|nurse approaching|commuter|"
+            r"caring|looking for work|amateur|owner",
+            p.role,
+            re.I,
+        )
+    ]
     assert len(ordinary) >= 10
     assert not (ROOT / "personas" / "personas.jsonl").exists()
 
@@ -60,8 +68,12 @@ personas:
 def test_user_folder_yaml_and_jsonl(tmp_path):
     folder = tmp_path / "mine"
     _write(folder, "health.yaml", GOOD)
-    _write(folder, "more.jsonl", '{"id": "p2", "domain": "Finance and Business", "name": "Omar Lind", "role": "Baker", '
-                                 '"affiliation": "Own shop", "subdomain": "Flour prices", "background": "Runs a bakery."}\n')
+    _write(
+        folder,
+        "more.jsonl",
+        '{"id": "p2", "domain": "Finance and Business", "name": "Omar Lind", "role": "Baker", '
+        '"affiliation": "Own shop", "subdomain": "Flour prices", "background": "Runs a bakery."}\n',
+    )
     library = load_personas(folder)
     assert [p.id for p in library.personas] == ["health-lena-odum", "p2"]
     assert library.of("Finance & Business")[0].name == "Omar Lind"  # domain names are canonicalised
@@ -72,17 +84,23 @@ def test_user_folder_yaml_and_jsonl(tmp_path):
     assert [p.model_dump() for p in load_personas(again).personas] == [p.model_dump() for p in library.personas]
 
 
-@pytest.mark.parametrize("text, expected", [
-    (GOOD.replace("    background: Lena", "    backround: Lena"), r"health.yaml: personas\[0\] \(Lena Odum\): unknown "
-     r"field\(s\) 'backround'"),
-    (GOOD.replace("    role: Midwife\n", ""), r"health.yaml: personas\[0\] \(Lena Odum\): field 'role': missing"),
-    (GOOD.replace("    role: Midwife", "    role: 42"), r"personas\[0\]: field 'role': must be text, not int"),
-    (GOOD.replace("domain: Health\n", ""), r"field 'domain': missing"),
-    (GOOD.replace("  - name: Lena Odum", "  - id: bad id!\n    name: Lena Odum"), r"field 'id': 'bad id!'"),
-    (GOOD.replace("personas:", "persons:"), r"unknown top-level key\(s\) 'persons'"),
-    ("domain: [unclosed", r"health.yaml:.*not valid YAML"),
-    ("- just a string\n", r"personas\[0\]: a persona must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            GOOD.replace("    background: Lena", "    backround: Lena"),
+            r"health.yaml: personas\[0\] \(Lena Odum\): unknown "
+            r"field\(s\) 'backround'",
+        ),
+        (GOOD.replace("    role: Midwife\n", ""), r"health.yaml: personas\[0\] \(Lena Odum\): field 'role': missing"),
+        (GOOD.replace("    role: Midwife", "    role: 42"), r"personas\[0\]: field 'role': must be text, not int"),
+        (GOOD.replace("domain: Health\n", ""), r"field 'domain': missing"),
+        (GOOD.replace("  - name: Lena Odum", "  - id: bad id!\n    name: Lena Odum"), r"field 'id': 'bad id!'"),
+        (GOOD.replace("personas:", "persons:"), r"unknown top-level key\(s\) 'persons'"),
+        ("domain: [unclosed", r"health.yaml:.*not valid YAML"),
+        ("- just a string\n", r"personas\[0\]: a persona must be a mapping"),
+    ],
+)
 def test_errors_name_the_file_and_field(tmp_path, text, expected):
     _write(tmp_path / "p", "health.yaml", text)
     with pytest.raises(PersonaError, match=expected):
@@ -93,8 +111,11 @@ def test_a_repeated_id_names_both_files(tmp_path):
     folder = tmp_path / "p"
     _write(folder, "a.yaml", GOOD)
     _write(folder, "b.yaml", GOOD)
-    with pytest.raises(PersonaError, match=r"b.yaml: personas\[0\]: persona id 'health-lena-odum' is already used "
-                                           r"by .*a.yaml: personas\[0\]"):
+    with pytest.raises(
+        PersonaError,
+        match=r"b.yaml: personas\[0\]: persona id 'health-lena-odum' is already used "
+        r"by .*a.yaml: personas\[0\]",
+    ):
         load_personas(folder)
 
 

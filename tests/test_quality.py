@@ -14,10 +14,22 @@ from drevalkit.testing.openai_server import FakeOpenAIServer
 
 def _rubric() -> Rubric:
     dims = [
-        Dimension(id="a", name="A", kind="general", definition="d", weight=0.75, criteria=[
-            Criterion(id="a.1", text="x", weight=0.5), Criterion(id="a.2", text="y", weight=0.5)]),
-        Dimension(id="b", name="B", kind="specific", definition="d", weight=0.25, criteria=[
-            Criterion(id="b.1", text="z", weight=1.0)]),
+        Dimension(
+            id="a",
+            name="A",
+            kind="general",
+            definition="d",
+            weight=0.75,
+            criteria=[Criterion(id="a.1", text="x", weight=0.5), Criterion(id="a.2", text="y", weight=0.5)],
+        ),
+        Dimension(
+            id="b",
+            name="B",
+            kind="specific",
+            definition="d",
+            weight=0.25,
+            criteria=[Criterion(id="b.1", text="z", weight=1.0)],
+        ),
     ]
     rubric = Rubric(task_id="t", dimensions=dims, judge=JudgeInfo(model="m"), prompt_version="p", build_key="k")
     rubric.hash = rubric.content_hash()
@@ -25,8 +37,9 @@ def _rubric() -> Rubric:
 
 
 def _ok(dim, sample, **scores):
-    return DimensionOutcome(dim, sample, {cid.replace("_", "."): CriterionJudgement(rationale="r", score=s)
-                                          for cid, s in scores.items()})
+    return DimensionOutcome(
+        dim, sample, {cid.replace("_", "."): CriterionJudgement(rationale="r", score=s) for cid, s in scores.items()}
+    )
 
 
 def test_weighted_aggregation_by_hand():
@@ -118,9 +131,17 @@ def _hand_written(weights: list, criterion_weights: list | None = None) -> dict:
     return {
         "task_id": "t",
         "dimensions": [
-            {"id": f"d{i}", "name": f"D{i}", "kind": "general", "definition": "x", "weight": w,
-             "criteria": [{"id": f"d{i}.{j}", "text": "c", "weight": cw}
-                          for j, cw in enumerate(criterion_weights or [1, 3], start=1)]}
+            {
+                "id": f"d{i}",
+                "name": f"D{i}",
+                "kind": "general",
+                "definition": "x",
+                "weight": w,
+                "criteria": [
+                    {"id": f"d{i}.{j}", "text": "c", "weight": cw}
+                    for j, cw in enumerate(criterion_weights or [1, 3], start=1)
+                ],
+            }
             for i, w in enumerate(weights, start=1)
         ],
     }
@@ -134,20 +155,25 @@ def test_hand_written_rubric_weights_are_normalised_so_totals_stay_within_0_10(t
     rubric = read_rubric(path)
     assert [d.weight for d in rubric.dimensions] == pytest.approx([0.3, 0.7])
     assert [c.weight for c in rubric.dimensions[1].criteria] == pytest.approx([0.3, 0.7])
-    outcomes = [DimensionOutcome(d.id, 0, {c.id: CriterionJudgement(rationale="r", score=10) for c in d.criteria})
-                for d in rubric.dimensions]
+    outcomes = [
+        DimensionOutcome(d.id, 0, {c.id: CriterionJudgement(rationale="r", score=10) for c in d.criteria})
+        for d in rubric.dimensions
+    ]
     result = aggregate(rubric, outcomes, 1)
     assert result.total == pytest.approx(10.0) and result.status == "complete"
 
 
-@pytest.mark.parametrize("weights, criterion_weights, message", [
-    ([3, -1], None, "dimension 'd2' has weight -1"),
-    ([3, None], None, "dimension 'd2' has no weight"),
-    ([0, 0], None, "every dimension weight is 0"),
-    ([1, 1], [0, 0], "every criterion weight of dimension 'd1' is 0"),
-    ([1, "x"], None, "dimension 'd2' has a non-numeric weight"),
-    ([1, 1], [1, -2], "criterion 'd1.2' of dimension 'd1' has weight -2"),
-])
+@pytest.mark.parametrize(
+    "weights, criterion_weights, message",
+    [
+        ([3, -1], None, "dimension 'd2' has weight -1"),
+        ([3, None], None, "dimension 'd2' has no weight"),
+        ([0, 0], None, "every dimension weight is 0"),
+        ([1, 1], [0, 0], "every criterion weight of dimension 'd1' is 0"),
+        ([1, "x"], None, "dimension 'd2' has a non-numeric weight"),
+        ([1, 1], [1, -2], "criterion 'd1.2' of dimension 'd1' has weight -2"),
+    ],
+)
 def test_bad_rubric_weights_are_refused_naming_the_dimension(tmp_path, weights, criterion_weights, message):
     data = _hand_written(weights, criterion_weights)
     for dim in data["dimensions"]:
@@ -233,7 +259,8 @@ def test_score_report_applies_keyword_overrides_to_given_settings(make_settings,
     report.write_text("# Report\n\nThe bridge opened in 1998 and cost 12 million euros [1].\n")
     with FakeOpenAIServer() as server:
         settings = make_settings(server)
-        card = drevalkit.score_report(report, "Research bridges", settings=settings, quality=False, max_claims=1,
-                                      out=tmp_path / "elsewhere")
+        card = drevalkit.score_report(
+            report, "Research bridges", settings=settings, quality=False, max_claims=1, out=tmp_path / "elsewhere"
+        )
     assert (tmp_path / "elsewhere" / "results" / "default").is_dir()  # the override of `out` was used
     assert card.factcheck is not None and len(card.factcheck.claims) <= 1

@@ -28,15 +28,20 @@ LIMIT_S = 5.0
 
 
 def _citations(spans: list[tuple[int, int]], text: str) -> partial:
-    notes = [{"type": "url_citation", "start_index": start, "end_index": end, "url": f"https://a.example/{number}"}
-             for number, (start, end) in enumerate(spans)]
+    notes = [
+        {"type": "url_citation", "start_index": start, "end_index": end, "url": f"https://a.example/{number}"}
+        for number, (start, end) in enumerate(spans)
+    ]
     return partial(_annotated, text, notes, {}, [], [])
 
 
 def _linked_markers() -> partial:
     count = 4000
-    text = ("".join(f"[{n}](https://a.example/{n}) " for n in range(1, count)) + "\n\n## References\n\n"
-            + "".join(f"[{n}] https://b.example/{n}\n" for n in range(1, count // 2)))
+    text = (
+        "".join(f"[{n}](https://a.example/{n}) " for n in range(1, count))
+        + "\n\n## References\n\n"
+        + "".join(f"[{n}] https://b.example/{n}\n" for n in range(1, count // 2))
+    )
     return partial(_add_linked_entries, text, {n: f"https://a.example/{n}" for n in range(1, count)}, [])
 
 
@@ -46,8 +51,11 @@ def _parse(content: str) -> partial:
 
 
 def _page(body: str) -> partial:
-    return partial(html_to_markdown, f"<html><body><article><h1>T</h1><p>Some text, see <a href='http://x.example/'>x"
-                                     f"</a>.</p>{body}<ul><li>a</li><li>b</li></ul></article></body></html>")
+    return partial(
+        html_to_markdown,
+        f"<html><body><article><h1>T</h1><p>Some text, see <a href='http://x.example/'>x"
+        f"</a>.</p>{body}<ul><li>a</li><li>b</li></ul></article></body></html>",
+    )
 
 
 def _json(text: str) -> None:
@@ -78,8 +86,10 @@ CASES = [
     # before: 18 s
     pytest.param(lambda: partial(scan_citations, "![a](" * 20000), id="image-target"),
     # before: quadratic: 15 s
-    pytest.param(lambda: partial(parse_reference_entries, "## References\n[1] url" + " " * 40000
-                                 + "x https://a.example"), id="entry-title-url-suffix"),
+    pytest.param(
+        lambda: partial(parse_reference_entries, "## References\n[1] url" + " " * 40000 + "x https://a.example"),
+        id="entry-title-url-suffix",
+    ),
     # reports/formats/references.py
     # before: a lazy name between runs of \s*: over 60 s on 1,000 spaces
     pytest.param(lambda: partial(reference_heading, "# a" + " " * 1000 + "x"), id="reference-heading-line"),
@@ -90,8 +100,10 @@ CASES = [
     # before: a search back to the start of the text per URL: 10 s
     pytest.param(lambda: partial(parse_sources, "http://a.example/x " * 240000), id="bare-url-list"),
     # before: a scan of the numbers given per label: 20 s
-    pytest.param(lambda: partial(normalise_references, "\n".join(f"[^{n}]: https://a.example" for n in range(40000))),
-                 id="footnote-definitions"),
+    pytest.param(
+        lambda: partial(normalise_references, "\n".join(f"[^{n}]: https://a.example" for n in range(40000))),
+        id="footnote-definitions",
+    ),
     # before: the References list re-read per linked marker: 28 s
     pytest.param(_linked_markers, id="linked-marker-entries"),
     # reports/formats/openai_responses.py
@@ -109,8 +121,10 @@ CASES = [
     # before: quadratic: 12 s
     pytest.param(lambda: partial(content_blocks, "copy" + " " * 40000 + "x\n"), id="chrome-line"),
     # before: quadratic: 16 s
-    pytest.param(lambda: partial(content_blocks, "| 1`" + " " * 20000 + "`! | b |\n|---|---|\n| 1 | 2 |\n"),
-                 id="data-like-header"),
+    pytest.param(
+        lambda: partial(content_blocks, "| 1`" + " " * 20000 + "`! | b |\n|---|---|\n| 1 | 2 |\n"),
+        id="data-like-header",
+    ),
     # before: the sentence's text and lists copied per block: 9 s
     pytest.param(_segment_after_citation_blocks, id="citation-blocks-attached"),
     # agents
@@ -119,8 +133,13 @@ CASES = [
     # before: 27 s
     pytest.param(lambda: _parse("<use_mcp_tool>" + "<arguments>" * 15000 + "</use_mcp_tool>"), id="unclosed-fields"),
     # before: cubic: 11 s on 2,500 spaces
-    pytest.param(lambda: _parse("<use_mcp_tool><server_name>s</server_name><tool_name>google_search</tool_name>"
-                                "<arguments>```" + " " * 2500 + "x</arguments></use_mcp_tool>"), id="arguments-fence"),
+    pytest.param(
+        lambda: _parse(
+            "<use_mcp_tool><server_name>s</server_name><tool_name>google_search</tool_name>"
+            "<arguments>```" + " " * 2500 + "x</arguments></use_mcp_tool>"
+        ),
+        id="arguments-fence",
+    ),
     # before: 15 s
     pytest.param(lambda: partial(strip_thinking, "<think>" * 17000), id="unclosed-thinking"),
     # reports/formats/html.py
@@ -139,11 +158,20 @@ CASES = [
     # before: quadratic: 8 s
     pytest.param(lambda: partial(trim_style, "para\n" + " " * 20000 + "x\n", 3), id="table-rule-spaces"),
     # before: ^\s* ran on over the block's blank lines from every line start: 12 s
-    pytest.param(lambda: partial(fake_citation_variants, "# T\n\nBody sentence [1].\n\n## References\n\n```\n"
-                                 + "\n" * 60000 + "x\n```\n", 1, 0), id="references-code-block"),
+    pytest.param(
+        lambda: partial(
+            fake_citation_variants,
+            "# T\n\nBody sentence [1].\n\n## References\n\n```\n" + "\n" * 60000 + "x\n```\n",
+            1,
+            0,
+        ),
+        id="references-code-block",
+    ),
     # before: 13 s
-    pytest.param(lambda: partial(evidence_targets, "para [1] 5.\n```\n" + "\n" * 20000 + "x\n", {1}, 1, 0),
-                 id="sentences-of-code-block"),
+    pytest.param(
+        lambda: partial(evidence_targets, "para [1] 5.\n```\n" + "\n" * 20000 + "x\n", {1}, 1, 0),
+        id="sentences-of-code-block",
+    ),
     # llm/client.py
     # before: cubic: 16 s on 2,500 spaces
     pytest.param(lambda: partial(_json, "```" + " " * 2500 + "x"), id="json-fence"),

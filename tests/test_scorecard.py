@@ -50,13 +50,21 @@ class Page(HTMLParser):
             self.text.append(data)
 
     def find(self, tag, **attrs):
-        return [a for t, a in self.tags if t == tag and all(
-            (value in (a.get(key.rstrip("_")) or "").split()) if key.endswith("_") else a.get(key) == value
-            for key, value in attrs.items())]
+        return [
+            a
+            for t, a in self.tags
+            if t == tag
+            and all(
+                (value in (a.get(key.rstrip("_")) or "").split()) if key.endswith("_") else a.get(key) == value
+                for key, value in attrs.items()
+            )
+        ]
 
     @property
     def policy(self) -> str:
-        return next(a["content"] for t, a in self.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+        return next(
+            a["content"] for t, a in self.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+        )
 
 
 def sha256_source(text: str) -> str:
@@ -68,14 +76,25 @@ def score_samples(work: Path, *reports: tuple[Path, str], extra=()) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     with FakeOpenAIServer() as server:
         server.responder = rule_judge.respond
-        env = {"DREVAL_BASE_URL": server.url, "DREVAL_MODEL": server.model, "DREVAL_API_KEY": "test-key",
-               "DREVAL_HOME": str(work / "home"), "DREVAL_BACKOFF_BASE": "0.01", "DREVAL_BACKOFF_MAX": "0.05",
-               "DREVAL_TIMEOUT": "5", "DREVAL_OUT": str(work / "out")}
+        env = {
+            "DREVAL_BASE_URL": server.url,
+            "DREVAL_MODEL": server.model,
+            "DREVAL_API_KEY": "test-key",
+            "DREVAL_HOME": str(work / "home"),
+            "DREVAL_BACKOFF_BASE": "0.01",
+            "DREVAL_BACKOFF_MAX": "0.05",
+            "DREVAL_TIMEOUT": "5",
+            "DREVAL_OUT": str(work / "out"),
+        }
         runner = CliRunner()
         assert runner.invoke(main, ["corpus", "add", str(SAMPLES / "corpus")], env=env).exit_code == 0
         for report, system in reports:
-            result = runner.invoke(main, ["score", str(report), "--task", str(SAMPLES / "task.json"), "--system",
-                                          system, *extra], env=env, catch_exceptions=False)
+            result = runner.invoke(
+                main,
+                ["score", str(report), "--task", str(SAMPLES / "task.json"), "--system", system, *extra],
+                env=env,
+                catch_exceptions=False,
+            )
             assert result.exit_code in (0, 1), result.output + result.stderr
     return env
 
@@ -123,8 +142,13 @@ def test_scorecard_of_a_real_run_shows_every_part(scored):
     assert len(rows) == len(fc.claims)
     labels = {v.claim_id: v.label for v in fc.verdicts}
     assert [r["data-verdict"] for r in rows] == [labels.get(c.id, "none") for c in fc.claims]
-    assert {a["id"] for a in page.find("input", type="radio")} == {"vf-all", "vf-right", "vf-wrong", "vf-unknown",
-                                                                   "vf-failed"}
+    assert {a["id"] for a in page.find("input", type="radio")} == {
+        "vf-all",
+        "vf-right",
+        "vf-wrong",
+        "vf-unknown",
+        "vf-failed",
+    }
     assert f"wrong {fc.counts.wrong}" in header
     # evidence: quoted passages and links to their sources
     evidence_links = [a["href"] for a in page.find("a") if a.get("href", "").startswith("https://")]
@@ -173,7 +197,9 @@ def test_dreval_html_rerenders_and_says_when_the_report_changed(scored, tmp_path
         report.write_text(original)
     broken = out / "results" / "sample-agent" / "broken.json"
     broken.write_text("{")
-    result = CliRunner().invoke(main, ["html", str(broken), str(out / "results" / "sample-agent" / "jwst-first-years.json")])
+    result = CliRunner().invoke(
+        main, ["html", str(broken), str(out / "results" / "sample-agent" / "jwst-first-years.json")]
+    )
     assert result.exit_code == 1 and "broken.json: not valid JSON (line 1 column 2); no page written" in result.output
     assert CliRunner().invoke(main, ["html", str(tmp_path / "nothing")]).exit_code == 2
 
@@ -191,16 +217,21 @@ def test_no_html_writes_only_the_result_and_removes_a_stale_page(tmp_path):
 
 
 def test_markdown_highlights_links_and_anchors():
-    text = ("# Title\n\nThe bridge opened in 1998 [1]. It cost **12 million** euros [2, 3]. Nobody checked this.\n\n"
-            "| year | cost |\n|---|---|\n| 2001 | 4 million |\n\n"
-            "See [the page](https://example.org/p) and https://example.org/bare.\n\n## References\n"
-            "[1] First. https://a.example/1\n[2] Second. https://a.example/2\n")
-    rendered = render_markdown(text, [
-        Highlight("The bridge opened in 1998 [1].", [(1, "right")]),
-        Highlight("It cost 12 million euros [2, 3].", [(2, "wrong"), (3, "unknown")]),
-        Highlight("year: 2001; cost: 4 million", [(4, "unknown")]),
-        Highlight("A sentence the report does not have at all, anywhere.", [(5, "right")]),
-    ])
+    text = (
+        "# Title\n\nThe bridge opened in 1998 [1]. It cost **12 million** euros [2, 3]. Nobody checked this.\n\n"
+        "| year | cost |\n|---|---|\n| 2001 | 4 million |\n\n"
+        "See [the page](https://example.org/p) and https://example.org/bare.\n\n## References\n"
+        "[1] First. https://a.example/1\n[2] Second. https://a.example/2\n"
+    )
+    rendered = render_markdown(
+        text,
+        [
+            Highlight("The bridge opened in 1998 [1].", [(1, "right")]),
+            Highlight("It cost 12 million euros [2, 3].", [(2, "wrong"), (3, "unknown")]),
+            Highlight("year: 2001; cost: 4 million", [(4, "unknown")]),
+            Highlight("A sentence the report does not have at all, anywhere.", [(5, "right")]),
+        ],
+    )
     page = Page(str(rendered.html))
     assert rendered.highlighted == {1, 2, 3, 4} and rendered.references == {1, 2}
     assert page.find("mark", id="s-1")[0]["class"] == "hl v-right"
@@ -216,10 +247,14 @@ def test_markdown_highlights_links_and_anchors():
 
 
 def test_chart_escapes_names_and_shows_missing_scores():
-    svg = str(dimension_chart([
-        ChartRow("Coverage", "general", 0.5, 7.5, std=0.4),
-        ChartRow("<script>alert(1)</script>" + "x" * 300, "specific", 0.5, None, status="failed"),
-    ]))
+    svg = str(
+        dimension_chart(
+            [
+                ChartRow("Coverage", "general", 0.5, 7.5, std=0.4),
+                ChartRow("<script>alert(1)</script>" + "x" * 300, "specific", 0.5, None, status="failed"),
+            ]
+        )
+    )
     page = Page(svg)
     assert not page.find("script") and "&lt;script&gt;" in svg
     assert len(page.find("line", class_="whisker")) == 3
@@ -227,16 +262,20 @@ def test_chart_escapes_names_and_shows_missing_scores():
     labels = [t for t in page.text if t.startswith("<script>")]
     assert "<script>alert(1)</script>xxxxxxxx…" in labels  # the label is cut ...
     assert any(len(t) > 300 for t in labels)  # ... and the full name is in the tooltip
-    assert 'style=' not in svg
+    assert "style=" not in svg
 
 
 def test_a_rubric_of_another_hash_is_not_used_for_names(scored):
     _, card, _ = scored
     from drevalkit.schemas import Dimension, Rubric
 
-    other = Rubric(task_id=card.task_id, dimensions=[Dimension(id="coverage", name="Forged name", kind="general",
-                                                                 definition="d", weight=1.0, criteria=[])],
-                   hash="not-the-same")
+    other = Rubric(
+        task_id=card.task_id,
+        dimensions=[
+            Dimension(id="coverage", name="Forged name", kind="general", definition="d", weight=1.0, criteria=[])
+        ],
+        hash="not-the-same",
+    )
     html = render_scorecard(card, other, None, "gone")
     assert "Forged name" not in html and "gone" in html
     assert re.search(r'id="report-missing"', html)

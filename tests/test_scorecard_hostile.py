@@ -35,13 +35,22 @@ from drevalkit.schemas import (
 
 from .test_scorecard import Page, sha256_source
 
-HOSTILE = ('<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
-           '<svg onload="alert(1)"><circle/></svg><a href="javascript:alert(1)" onclick="alert(2)">x</a>'
-           '</textarea></title></style></script></html><!-- <iframe src="data:text/html,<script>alert(3)</script>">'
-           '<meta http-equiv="refresh" content="0;url=https://evil.example/">\x1b[31m\u202e')
+HOSTILE = (
+    '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
+    '<svg onload="alert(1)"><circle/></svg><a href="javascript:alert(1)" onclick="alert(2)">x</a>'
+    '</textarea></title></style></script></html><!-- <iframe src="data:text/html,<script>alert(3)</script>">'
+    '<meta http-equiv="refresh" content="0;url=https://evil.example/">\x1b[31m\u202e'
+)
 LONG = "W" * 700
-BAD_URLS = ["javascript:alert(1)", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
-            "vbscript:msgbox(1)", "//evil.example/x", "/etc/passwd", " javascript:alert(2)", "JaVaScRiPt:alert(3)"]
+BAD_URLS = [
+    "javascript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "//evil.example/x",
+    "/etc/passwd",
+    " javascript:alert(2)",
+    "JaVaScRiPt:alert(3)",
+]
 
 HOSTILE_REPORT = f"""# {LONG} <script>document.title="pwned"</script>
 
@@ -75,66 +84,196 @@ Inline `<script>alert(7)</script>` code and a fake highlight <mark class="hl v-r
 
 def hostile_card() -> tuple[Scorecard, Rubric, Report]:
     judge = JudgeInfo(model=HOSTILE, endpoint="http://judge.example/" + HOSTILE, backend="openai")
-    rubric = Rubric(task_id=HOSTILE, dimensions=[
-        Dimension(id="coverage", name=HOSTILE, kind="general", definition=HOSTILE, weight=0.6,
-                  criteria=[Criterion(id="coverage.1", text=HOSTILE + LONG, explanation=HOSTILE, weight=1.0)]),
-        Dimension(id="task_evil", name=LONG + HOSTILE, kind="specific", definition=HOSTILE, weight=0.4,
-                  criteria=[Criterion(id="task_evil.1", text=HOSTILE, explanation=HOSTILE, weight=1.0)]),
-    ])
+    rubric = Rubric(
+        task_id=HOSTILE,
+        dimensions=[
+            Dimension(
+                id="coverage",
+                name=HOSTILE,
+                kind="general",
+                definition=HOSTILE,
+                weight=0.6,
+                criteria=[Criterion(id="coverage.1", text=HOSTILE + LONG, explanation=HOSTILE, weight=1.0)],
+            ),
+            Dimension(
+                id="task_evil",
+                name=LONG + HOSTILE,
+                kind="specific",
+                definition=HOSTILE,
+                weight=0.4,
+                criteria=[Criterion(id="task_evil.1", text=HOSTILE, explanation=HOSTILE, weight=1.0)],
+            ),
+        ],
+    )
     rubric.hash = rubric.content_hash()
     quality = QualityResult(
         rubric_hash=rubric.hash,
-        scores=[CriterionScore(criterion_id="coverage.1", dimension_id="coverage", score=7.0, rationale=HOSTILE,
-                               samples=[6.0, 8.0], spread=Spread(n=2, std=1.0, min=6.0, max=8.0)),
-                CriterionScore(criterion_id="task_evil.1", dimension_id="task_evil", score=5.0, rationale=LONG)],
+        scores=[
+            CriterionScore(
+                criterion_id="coverage.1",
+                dimension_id="coverage",
+                score=7.0,
+                rationale=HOSTILE,
+                samples=[6.0, 8.0],
+                spread=Spread(n=2, std=1.0, min=6.0, max=8.0),
+            ),
+            CriterionScore(criterion_id="task_evil.1", dimension_id="task_evil", score=5.0, rationale=LONG),
+        ],
         dimension_scores={
             "coverage": DimensionScore(dimension_id="coverage", weight=0.6, score=7.0, status="complete"),
-            "task_evil": DimensionScore(dimension_id="task_evil", weight=0.4, score=None, status="failed",
-                                        reason=HOSTILE),
+            "task_evil": DimensionScore(
+                dimension_id="task_evil", weight=0.4, score=None, status="failed", reason=HOSTILE
+            ),
         },
-        total=7.0, weight_judged=0.6, status="partial", reasons=[HOSTILE],
+        total=7.0,
+        weight_judged=0.6,
+        status="partial",
+        reasons=[HOSTILE],
     )
-    claim = Claim(id="c1", text=HOSTILE, sentence="The bridge opened in 1998 and cost 12 million euros [1].",
-                  section=HOSTILE, cited_refs=[1], cited_urls=BAD_URLS + ["https://ok.example/" + HOSTILE])
+    claim = Claim(
+        id="c1",
+        text=HOSTILE,
+        sentence="The bridge opened in 1998 and cost 12 million euros [1].",
+        section=HOSTILE,
+        cited_refs=[1],
+        cited_urls=BAD_URLS + ["https://ok.example/" + HOSTILE],
+    )
     claim2 = Claim(id="c2", text=LONG, sentence=HOSTILE, section=LONG)
-    evidence = [Evidence(id=f"e{n}", url=url, title=HOSTILE, passage=HOSTILE + LONG, retrieved_at=HOSTILE,
-                         content_sha256="ab" * 32, via="citation", cited_ref=1)
-                for n, url in enumerate(BAD_URLS + ["https://ok.example/page"])]
+    evidence = [
+        Evidence(
+            id=f"e{n}",
+            url=url,
+            title=HOSTILE,
+            passage=HOSTILE + LONG,
+            retrieved_at=HOSTILE,
+            content_sha256="ab" * 32,
+            via="citation",
+            cited_ref=1,
+        )
+        for n, url in enumerate(BAD_URLS + ["https://ok.example/page"])
+    ]
     factcheck = FactCheckResult(
         claims=[claim, claim2],
-        verdicts=[Verdict(claim_id="c1", label="wrong", quote=HOSTILE, rationale=HOSTILE,
-                          evidence_ids=[e.id for e in evidence], cited_source_supports=False, flags=[HOSTILE]),
-                  Verdict(claim_id="c2", label="unknown", rationale=LONG)],
+        verdicts=[
+            Verdict(
+                claim_id="c1",
+                label="wrong",
+                quote=HOSTILE,
+                rationale=HOSTILE,
+                evidence_ids=[e.id for e in evidence],
+                cited_source_supports=False,
+                flags=[HOSTILE],
+            ),
+            Verdict(claim_id="c2", label="unknown", rationale=LONG),
+        ],
         evidence=evidence,
         fetches=[FetchRecord(url=u, ok=False, error=HOSTILE) for u in BAD_URLS],
-        counts=FactCheckCounts(wrong=1, unknown=1), ratios={"right": 0.0, "wrong": 0.5, "unknown": 0.5},
+        counts=FactCheckCounts(wrong=1, unknown=1),
+        ratios={"right": 0.0, "wrong": 0.5, "unknown": 0.5},
         cited_sources=[CitedSource(index=1, url=u, reachable=False, error=HOSTILE, claims=["c1"]) for u in BAD_URLS],
-        fetch_failures={HOSTILE: 2}, search_backend=HOSTILE, status="partial", reasons=[HOSTILE],
+        fetch_failures={HOSTILE: 2},
+        search_backend=HOSTILE,
+        status="partial",
+        reasons=[HOSTILE],
     )
-    task = Task(id=HOSTILE, prompt=HOSTILE + LONG, persona=Persona(id=HOSTILE, name=HOSTILE, role=HOSTILE,
-                                                                  affiliation=HOSTILE, domain=HOSTILE),
-                deliverables=[HOSTILE], time_constraint=HOSTILE)
+    task = Task(
+        id=HOSTILE,
+        prompt=HOSTILE + LONG,
+        persona=Persona(id=HOSTILE, name=HOSTILE, role=HOSTILE, affiliation=HOSTILE, domain=HOSTILE),
+        deliverables=[HOSTILE],
+        time_constraint=HOSTILE,
+    )
     card = Scorecard(
-        system=HOSTILE, task_id=HOSTILE + LONG, task=task,
+        system=HOSTILE,
+        task_id=HOSTILE + LONG,
+        task=task,
         report_ref=ReportRef(path=HOSTILE, sha256="0" * 64, words=10, source_format=HOSTILE, citations=1),
-        quality=quality, factcheck=factcheck, status="partial", reasons=[HOSTILE, LONG],
-        provenance=Provenance(dreval_version=HOSTILE, judge=judge, prompt_versions={HOSTILE: HOSTILE},
-                              config_hash=HOSTILE, started_at=HOSTILE, finished_at=HOSTILE),
+        quality=quality,
+        factcheck=factcheck,
+        status="partial",
+        reasons=[HOSTILE, LONG],
+        provenance=Provenance(
+            dreval_version=HOSTILE,
+            judge=judge,
+            prompt_versions={HOSTILE: HOSTILE},
+            config_hash=HOSTILE,
+            started_at=HOSTILE,
+            finished_at=HOSTILE,
+        ),
         usage=Usage(),
     )
-    report = Report(system=HOSTILE, task_id=HOSTILE, text=HOSTILE_REPORT, meta={
-        "flags": [HOSTILE, "citation [2] points to a page the agent never read: javascript:alert(1)"],
-        "agent": {"termination": HOSTILE, "unread_citations": [{"url": u, "problem": HOSTILE} for u in BAD_URLS]},
-        HOSTILE: {HOSTILE: [HOSTILE, 1, True, None]},
-    })
+    report = Report(
+        system=HOSTILE,
+        task_id=HOSTILE,
+        text=HOSTILE_REPORT,
+        meta={
+            "flags": [HOSTILE, "citation [2] points to a page the agent never read: javascript:alert(1)"],
+            "agent": {"termination": HOSTILE, "unread_citations": [{"url": u, "problem": HOSTILE} for u in BAD_URLS]},
+            HOSTILE: {HOSTILE: [HOSTILE, 1, True, None]},
+        },
+    )
     return card, rubric, report
 
 
 PAGE_TAGS = {
-    "html", "head", "meta", "title", "style", "body", "main", "header", "nav", "section", "article", "footer", "h1",
-    "h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "em", "small", "a", "ul", "ol", "li", "dl", "dt",
-    "dd", "table", "colgroup", "col", "thead", "tbody", "tr", "th", "td", "details", "summary", "mark", "sup", "br",
-    "hr", "pre", "code", "blockquote", "del", "s", "input", "label", "i", "svg", "g", "rect", "line", "text",
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "main",
+    "header",
+    "nav",
+    "section",
+    "article",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "div",
+    "span",
+    "strong",
+    "em",
+    "small",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "dl",
+    "dt",
+    "dd",
+    "table",
+    "colgroup",
+    "col",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "details",
+    "summary",
+    "mark",
+    "sup",
+    "br",
+    "hr",
+    "pre",
+    "code",
+    "blockquote",
+    "del",
+    "s",
+    "input",
+    "label",
+    "i",
+    "svg",
+    "g",
+    "rect",
+    "line",
+    "text",
 }
 
 
@@ -149,11 +288,24 @@ def assert_inert(html: str) -> Page:
     for tag, attrs in page.tags:
         for name, value in attrs.items():
             assert not name.startswith("on"), (tag, name, value)
-            assert name not in ("style", "src", "srcdoc", "action", "formaction", "background", "xlink:href"), (tag, name)
+            assert name not in ("style", "src", "srcdoc", "action", "formaction", "background", "xlink:href"), (
+                tag,
+                name,
+            )
             if name == "href":
                 if value.startswith("#"):
-                    assert value[1:].split("-")[0] in ("claim", "ref", "s", "dimensions", "criteria", "factcheck",
-                                                       "claims", "report", "problems", "provenance"), value
+                    assert value[1:].split("-")[0] in (
+                        "claim",
+                        "ref",
+                        "s",
+                        "dimensions",
+                        "criteria",
+                        "factcheck",
+                        "claims",
+                        "report",
+                        "problems",
+                        "provenance",
+                    ), value
                 else:
                     parts = urlsplit(value)
                     assert parts.scheme in ("http", "https") and parts.netloc, value
@@ -190,15 +342,26 @@ def test_missing_report_and_metadata_of_any_shape_are_inert():
     assert "and 440 more" in " ".join(page.text)
 
 
-@pytest.mark.parametrize("payload", [
-    '<script>alert(1)</script>', '<img src=x onerror=alert(1)>', '<a href="javascript:alert(1)">x</a>',
-    '<a href="data:text/html,x">x</a>', '<svg><g onload=alert(1)></g></svg>', '<math><mi xlink:href="javascript:x">',
-    '<iframe srcdoc="<script>x</script>"></iframe>', '<a href="#claim-1" onclick="x">ok</a>',
-    '<mark class="hl v-right evil" id="injected" style="position:fixed">m</mark>', '<form action="https://x"><input>',
-    '<a href="https://ok.example/" target="_blank">ok</a>', '<p style="background:url(https://x)">p</p>',
-    '<object data="x"></object><embed src="x">', '<!-- comment --><a href=" javascript:x">s</a>',
-    '<a href="//evil.example/">proto</a><a href="/local">rel</a>',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        '<a href="data:text/html,x">x</a>',
+        "<svg><g onload=alert(1)></g></svg>",
+        '<math><mi xlink:href="javascript:x">',
+        '<iframe srcdoc="<script>x</script>"></iframe>',
+        '<a href="#claim-1" onclick="x">ok</a>',
+        '<mark class="hl v-right evil" id="injected" style="position:fixed">m</mark>',
+        '<form action="https://x"><input>',
+        '<a href="https://ok.example/" target="_blank">ok</a>',
+        '<p style="background:url(https://x)">p</p>',
+        '<object data="x"></object><embed src="x">',
+        '<!-- comment --><a href=" javascript:x">s</a>',
+        '<a href="//evil.example/">proto</a><a href="/local">rel</a>',
+    ],
+)
 def test_the_sanitiser_removes_active_content(payload):
     clean = sanitise(payload)
     page = Page(clean)
@@ -215,8 +378,24 @@ def test_the_sanitiser_removes_active_content(payload):
 def test_report_raw_html_is_text_and_links_are_http_only():
     rendered = render_markdown(HOSTILE_REPORT)
     page = Page(str(rendered.html))
-    assert {t for t, _ in page.tags} <= {"h3", "h4", "p", "a", "span", "pre", "code", "table", "thead", "tbody",
-                                          "tr", "th", "td", "br", "mark", "sup"}
+    assert {t for t, _ in page.tags} <= {
+        "h3",
+        "h4",
+        "p",
+        "a",
+        "span",
+        "pre",
+        "code",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "br",
+        "mark",
+        "sup",
+    }
     hrefs = [a["href"] for a in page.find("a") if "href" in a]
     assert hrefs and all(h.startswith(("https://", "#ref-")) for h in hrefs)
     assert "<script>" in " ".join(page.text)  # shown, not run

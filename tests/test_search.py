@@ -25,8 +25,11 @@ KEYS = {"serper": "serper-secret-1", "tavily": "tvly-secret-2", "brave": "brave-
 
 # A corpus that exercises result cleaning: a non-http URL, a duplicate URL, markup and entities in the text.
 MESSY_CORPUS = [
-    {"url": "https://webb.example/launch", "title": "Webb <em>telescope</em> launch",
-     "text": "The James Webb telescope launch was on 25 December 2021 &amp; it reached L2 in January."},
+    {
+        "url": "https://webb.example/launch",
+        "title": "Webb <em>telescope</em> launch",
+        "text": "The James Webb telescope launch was on 25 December 2021 &amp; it reached L2 in January.",
+    },
     {"url": "ftp://files.example/webb", "title": "Webb telescope launch files", "text": "webb telescope launch"},
     {"url": "https://webb.example/launch", "title": "Webb telescope launch (copy)", "text": "webb telescope launch"},
     {"url": "https://hubble.example/history", "title": "Hubble", "text": "Hubble telescope, in orbit since 1990."},
@@ -135,8 +138,10 @@ def test_no_results_is_an_empty_list(server, tmp_path, backend):
 
 # -- keys, credit and rate limits ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("backend,variable", [("serper", "SERPER_API_KEY"), ("tavily", "TAVILY_API_KEY"),
-                                              ("brave", "BRAVE_API_KEY")])
+
+@pytest.mark.parametrize(
+    "backend,variable", [("serper", "SERPER_API_KEY"), ("tavily", "TAVILY_API_KEY"), ("brave", "BRAVE_API_KEY")]
+)
 def test_rejected_key_stops_searching(server, tmp_path, backend, variable):
     wrong_key = "wrong-key-that-must-not-leak"
     settings = make_settings(server, tmp_path, backend, **{f"{backend}_api_key": wrong_key})
@@ -197,8 +202,14 @@ def test_unreachable_backend_stops_searching(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings = Settings(search="searxng", searxng_url=f"http://127.0.0.1:{port}/search", home=tmp_path,
-                        backoff_base=0.01, backoff_max=0.05, max_retries=1)
+    settings = Settings(
+        search="searxng",
+        searxng_url=f"http://127.0.0.1:{port}/search",
+        home=tmp_path,
+        backoff_base=0.01,
+        backoff_max=0.05,
+        max_retries=1,
+    )
     (first, second), searcher = run(search_all(settings, ["webb", "hubble"]))
     assert isinstance(first, SearchUnavailable) and "cannot reach searxng" in str(first)
     assert second is first and searcher.searches == 2
@@ -224,6 +235,7 @@ def test_malformed_answer_fails_the_query(server, tmp_path, fault, problem):
 
 
 # -- caching, sharing and concurrency ------------------------------------------------------------------------
+
 
 def test_same_query_is_sent_once_across_searchers_and_runs(server, tmp_path):
     settings = make_settings(server, tmp_path, "serper")
@@ -295,8 +307,10 @@ def test_replay_reads_only_the_cache(server, tmp_path):
 def test_local_backend_searches_stored_documents(tmp_path):
     settings = Settings(search="local", home=tmp_path)
     with Store(settings.store_path) as store:
-        store.put_fetch(FetchRecord(url="https://webb.example/launch", ok=True, title="Webb launch"),
-                        "The James Webb Space Telescope launched on 25 December 2021 from Kourou.")
+        store.put_fetch(
+            FetchRecord(url="https://webb.example/launch", ok=True, title="Webb launch"),
+            "The James Webb Space Telescope launched on 25 December 2021 from Kourou.",
+        )
         store.put_fetch(FetchRecord(url="https://pasta.example/", ok=True, title="Pasta"), "How to cook pasta.")
         backend = make_backend(settings, store)
         assert isinstance(backend, LocalBackend)
@@ -316,8 +330,10 @@ def test_local_search_is_time_limited(tmp_path):
     settings = Settings(search="local", home=tmp_path, search_timeout=1e-9)
     with Store(settings.store_path) as store:
         for n in range(600):
-            store.put_fetch(FetchRecord(url=f"https://p{n}.example/", ok=True, title=f"P{n}"),
-                            f"common words in page number {n} " * 5)
+            store.put_fetch(
+                FetchRecord(url=f"https://p{n}.example/", ok=True, title=f"P{n}"),
+                f"common words in page number {n} " * 5,
+            )
         searcher = Searcher(make_backend(settings, store), store, settings)
         with pytest.raises(SearchError, match=r"local: the local search took longer than 1e-09 s.*SEARCH_TIMEOUT"):
             run(searcher.search("common words"))
@@ -349,8 +365,15 @@ def _check_reports(tmp_path, pages: dict[str, str], texts: list[str]):
         reports.append(Report(system="s", task_id="t", text=text, citations=citations, meta=meta))
     with FakeOpenAIServer() as judge:
         judge.responder = rule_judge.respond
-        settings = Settings(search="local", home=tmp_path / "home", base_url=judge.url, api_key="k",
-                            model=judge.model, rounds=1, timeout=5.0)
+        settings = Settings(
+            search="local",
+            home=tmp_path / "home",
+            base_url=judge.url,
+            api_key="k",
+            model=judge.model,
+            rounds=1,
+            timeout=5.0,
+        )
         with Store(settings.store_path) as store:
             for url, page in pages.items():
                 store.put_fetch(FetchRecord(url=url, ok=True, title=url.split("/")[2]), page)
@@ -370,8 +393,10 @@ HORNSDALE = "The Hornsdale battery opened in December 2017 with 100 MW of storag
 
 
 def test_a_store_holding_a_10_mb_page_still_answers_a_one_line_report(tmp_path):
-    pages = {"https://hostile.example/": "battery storage capacity megawatt " * 300_000,  # 10.2 MB
-             "https://grid.example/hornsdale": HORNSDALE}
+    pages = {
+        "https://hostile.example/": "battery storage capacity megawatt " * 300_000,  # 10.2 MB
+        "https://grid.example/hornsdale": HORNSDALE,
+    }
     started = time.monotonic()
     (result,), checker = _check_reports(tmp_path, pages, [f"# Grid\n\n{HORNSDALE}\n"])
     # schema 1 did not finish in 14 minutes; most of this is storing the page (ranking reads its first 1,500 passages)
@@ -381,10 +406,14 @@ def test_a_store_holding_a_10_mb_page_still_answers_a_one_line_report(tmp_path):
 
 
 def test_a_page_is_split_once_per_checker(tmp_path):
-    pages = {"https://grid.example/hornsdale": f"{HORNSDALE}\n\nIt was expanded to 150 MW in 2020.",
-             "https://news.example/battery": "Hornsdale battery news: the battery opened in 2017; 150 MW in 2020."}
-    reports = [f"# Grid\n\n{HORNSDALE} It was expanded to 150 MW in 2020.\n",
-               "# Grid again\n\nThe Hornsdale battery was expanded to 150 MW of capacity in 2020.\n"]
+    pages = {
+        "https://grid.example/hornsdale": f"{HORNSDALE}\n\nIt was expanded to 150 MW in 2020.",
+        "https://news.example/battery": "Hornsdale battery news: the battery opened in 2017; 150 MW in 2020.",
+    }
+    reports = [
+        f"# Grid\n\n{HORNSDALE} It was expanded to 150 MW in 2020.\n",
+        "# Grid again\n\nThe Hornsdale battery was expanded to 150 MW of capacity in 2020.\n",
+    ]
     results, checker = _check_reports(tmp_path, pages, reports)
     assert sum(len(r.claims) for r in results) >= 3
     assert all({f.url for f in r.fetches} == set(pages) for r in results)
@@ -397,6 +426,7 @@ def test_normalise_query():
 
 # -- configuration -------------------------------------------------------------------------------------------
 
+
 def test_make_backend_errors(tmp_path):
     with Store(tmp_path / "store.sqlite3") as store:
         with pytest.raises(SearchError, match=r"unknown search backend 'bing': choose one of .*serper"):
@@ -408,8 +438,12 @@ def test_make_backend_errors(tmp_path):
             make_backend(Settings(search="searxng", home=tmp_path), store)
         with pytest.raises(SearchError, match="DREVAL_SEARXNG_URL must be an http"):
             make_backend(Settings(search="searxng", searxng_url="localhost:8888/search", home=tmp_path), store)
-        assert make_backend(Settings(search=" SearXNG ", searxng_url="http://localhost:8888/search",
-                                     home=tmp_path), store).name == "searxng"
+        assert (
+            make_backend(
+                Settings(search=" SearXNG ", searxng_url="http://localhost:8888/search", home=tmp_path), store
+            ).name
+            == "searxng"
+        )
 
 
 def test_searcher_needs_a_client_for_network_backends(tmp_path):

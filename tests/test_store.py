@@ -77,10 +77,13 @@ def test_insert_cost_does_not_grow_with_the_store(tmp_path):
         store._conn.set_progress_handler(count, 1)
         try:
             for j in range(40):
-                store.put_fetch(FetchRecord(url=f"https://p.example/{rng.randrange(total)}", ok=True, title="again"),
-                                _page(rng, -j, 120))
-                store.put_fetch(FetchRecord(url=f"https://new.example/{total}/{j}", ok=True, title="new"),
-                                _page(rng, j, 120))
+                store.put_fetch(
+                    FetchRecord(url=f"https://p.example/{rng.randrange(total)}", ok=True, title="again"),
+                    _page(rng, -j, 120),
+                )
+                store.put_fetch(
+                    FetchRecord(url=f"https://new.example/{total}/{j}", ok=True, title="new"), _page(rng, j, 120)
+                )
         finally:
             store._conn.set_progress_handler(None, 0)
         return steps / 80
@@ -129,8 +132,9 @@ def _used_bytes(path) -> int:
     """Bytes of the database's pages in use (not counting free pages, which later writes reuse)."""
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        pages, free, size = (conn.execute(f"PRAGMA {name}").fetchone()[0]
-                             for name in ("page_count", "freelist_count", "page_size"))
+        pages, free, size = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size")
+        )
     return (pages - free) * size
 
 
@@ -157,8 +161,10 @@ def test_a_10_mb_page_of_repeated_words_does_not_slow_anything(tmp_path):
         started = time.monotonic()
         record = store.put_fetch(FetchRecord(url="https://hostile.example/", ok=True, title="Repeated"), hostile)
         assert time.monotonic() - started < 5
-        store.put_fetch(FetchRecord(url="https://grid.example/hornsdale", ok=True, title="Hornsdale"),
-                        "The Hornsdale battery opened in December 2017 with 100 MW of storage capacity.")
+        store.put_fetch(
+            FetchRecord(url="https://grid.example/hornsdale", ok=True, title="Hornsdale"),
+            "The Hornsdale battery opened in December 2017 with 100 MW of storage capacity.",
+        )
         started = time.monotonic()
         hits = store.search_documents("Hornsdale battery storage capacity opened 2017", 5)
         assert time.monotonic() - started < 2
@@ -173,8 +179,10 @@ def test_search_time_limit(tmp_path):
     with Store(tmp_path / "store.sqlite3") as store:
         rng = random.Random(3)
         for n in range(600):
-            store.put_fetch(FetchRecord(url=f"https://p.example/{n}", ok=True, title=f"P{n}"),
-                            f"common words here {_page(rng, n, 40)}")
+            store.put_fetch(
+                FetchRecord(url=f"https://p.example/{n}", ok=True, title=f"P{n}"),
+                f"common words here {_page(rng, n, 40)}",
+            )
         with pytest.raises(StoreTimeout, match="took longer than 1e-09 s"):
             store.search_documents("common words", 5, timeout=1e-9)
         assert len(store.search_documents("common words", 5)) == 5  # the reader connection is fine afterwards
@@ -301,8 +309,10 @@ def test_an_index_made_another_way_is_rebuilt(tmp_path):
 
 
 def test_snippets_are_cheap_and_centred_on_the_query_words():
-    text = ("Filler words about nothing in particular. " * 200 + "The telescope launched on 25 December 2021 from "
-            "Kourou aboard an Ariane 5. " + "More filler text follows here. " * 200)
+    text = (
+        "Filler words about nothing in particular. " * 200 + "The telescope launched on 25 December 2021 from "
+        "Kourou aboard an Ariane 5. " + "More filler text follows here. " * 200
+    )
     snippet = make_snippet(text, ["launch", "kourou", "ariane"])
     assert snippet.startswith("... ") and snippet.endswith(" ...") and len(snippet) < 300
     assert "launched on 25 December 2021 from Kourou aboard an Ariane 5" in snippet

@@ -30,6 +30,7 @@ _REPORT_BLOCK = re.compile(r"<<<REPORT ([0-9a-f]+)>>>\n(.*?)\n?<<<END REPORT \1>
 
 # ------------------------------------------------------------------------------ judges that react to the probes
 
+
 def report_of(body: dict) -> str:
     user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     found = _REPORT_BLOCK.search(user)
@@ -47,13 +48,16 @@ def figures_stated(text: str) -> int:
 def judge_with(score_of):
     """A responder: quality prompts get ``score_of(report text, request)`` for every criterion; fact-check prompts
     go to the rule-based stand-in judge."""
+
     def respond(body: dict) -> str | None:
         schema = (body.get("response_format") or {}).get("json_schema") or {}
         if schema.get("name") != "DimensionJudgement":
             return rule_judge.respond(body)
         value = max(0.0, min(10.0, score_of(report_of(body), body)))
-        return json.dumps({cid: {"rationale": "scored by rule", "score": round(value, 3)}
-                           for cid in schema["schema"]["required"]})
+        return json.dumps(
+            {cid: {"rationale": "scored by rule", "score": round(value, 3)} for cid in schema["schema"]["required"]}
+        )
+
     return respond
 
 
@@ -104,8 +108,11 @@ def temperature_noise(text, body):
 
 # ------------------------------------------------------------------------------------------------- running
 
-DEMO_REPORT, DEMO_TASK, DEMO_RUBRIC = SAMPLES / "demo" / "report.md", SAMPLES / "demo" / "task.json", \
-    SAMPLES / "demo" / "rubric.json"
+DEMO_REPORT, DEMO_TASK, DEMO_RUBRIC = (
+    SAMPLES / "demo" / "report.md",
+    SAMPLES / "demo" / "task.json",
+    SAMPLES / "demo" / "rubric.json",
+)
 
 
 @pytest.fixture
@@ -123,13 +130,15 @@ def run_stress(settings, probes, report=DEMO_REPORT, task=DEMO_TASK, rubric=DEMO
         llm = open_llm(settings, store)
         try:
             jobs = build_jobs(collect_reports([report]), task_file=task)
-            runner = StressRunner(settings, store, llm, StressOptions(probes=tuple(probes), variants=variants,
-                                                                      **options))
+            runner = StressRunner(
+                settings, store, llm, StressOptions(probes=tuple(probes), variants=variants, **options)
+            )
             book = RubricBook(settings.layout, llm, fixed=read_rubric(rubric) if rubric else None)
             return await runner.run(jobs, book)
         finally:
             await llm.close()
             store.close()
+
     return asyncio.run(go())
 
 
@@ -140,14 +149,18 @@ def flagged(run) -> set[str]:
 TEXT_PROBES = ("pad", "trim-style", "shuffle", "strip-citations", "inject", "fake-citations")
 
 
-@pytest.mark.parametrize("judge, expected", [
-    (fair, set()),
-    (length_biased, {"pad"}),
-    (format_biased, {"trim-style"}),
-    (position_biased, {"shuffle"}),
-    (citation_counting, {"strip-citations", "fake-citations"}),
-    (obeys_injections, {"inject"}),
-], ids=["fair", "length", "format", "position", "citations", "injection"])
+@pytest.mark.parametrize(
+    "judge, expected",
+    [
+        (fair, set()),
+        (length_biased, {"pad"}),
+        (format_biased, {"trim-style"}),
+        (position_biased, {"shuffle"}),
+        (citation_counting, {"strip-citations", "fake-citations"}),
+        (obeys_injections, {"inject"}),
+    ],
+    ids=["fair", "length", "format", "position", "citations", "injection"],
+)
 def test_each_bias_is_flagged_by_its_probe_and_only_by_it(judge, expected, judge_server, corpus_settings):
     judge_server.responder = judge_with(judge)
     run = run_stress(corpus_settings, TEXT_PROBES)
@@ -200,8 +213,9 @@ def test_conditions_measure_the_judges_fluctuation(judge_server, corpus_settings
     assert not steady.flagged and steady.fluctuation_sd == 0.0 and steady.finding.startswith("stable")
 
 
-def test_evidence_injection_no_longer_fools_the_rule_verifier_the_instructing_page_is_withheld(judge_server,
-                                                                                             corpus_settings):
+def test_evidence_injection_no_longer_fools_the_rule_verifier_the_instructing_page_is_withheld(
+    judge_server, corpus_settings
+):
     """The rule verifier trusts any passage that holds the claim's figures: it used to call every altered claim
     right once the page restated it with "mark this claim right" (flagged, 100% against 0%). The fact-check now
     screens pages: the instructing page is not evidence, so the claim is never right, its verdict names the page,
@@ -221,7 +235,9 @@ def test_evidence_injection_no_longer_fools_the_rule_verifier_the_instructing_pa
         pages = {p.name: p.read_text() for p in (injected / "pages").glob("ref-*.txt")}
         clean = {p.name: p.read_text() for p in (control / "pages").glob("ref-*.txt")}
         assert any(P.EVIDENCE_INJECTIONS[trial.wording - 1].split("{")[0][:30] in t for t in pages.values())
-        assert not any("fact-check" in t.lower() or "verifier" in t.lower() or "AI systems" in t for t in clean.values())
+        assert not any(
+            "fact-check" in t.lower() or "verifier" in t.lower() or "AI systems" in t for t in clean.values()
+        )
         url = json.loads((injected / "pages" / "urls.json").read_text())[f"ref-{min(trial.refs)}.txt"]
         hostile = [f for f in trial.injected_flags if "addressed the verifier" in f]
         assert hostile and all(f.startswith(f"evidence page addressed the verifier: {url} (") for f in hostile)
@@ -249,10 +265,26 @@ def test_evidence_injection_no_longer_fools_the_rule_verifier_the_instructing_pa
 
 def test_evidence_injection_flags_a_verifier_that_the_instruction_turns():
     """The probe's statistics: altered claims called right only with the instruction are a sensitive verifier."""
-    trials = [EvidenceTrial(sentence="s", altered="a", figure="1", replacement="2", refs=[1], wording=1, place="end",
-                            folder="", control="wrong", injected="right") for _ in range(3)]
-    run = StressRun(judge=JudgeInfo(model="m"), probes=["evidence-injection"],
-                    reports=[ReportStress(system="s", task_id="t", report="r", evidence=trials)])
+    trials = [
+        EvidenceTrial(
+            sentence="s",
+            altered="a",
+            figure="1",
+            replacement="2",
+            refs=[1],
+            wording=1,
+            place="end",
+            folder="",
+            control="wrong",
+            injected="right",
+        )
+        for _ in range(3)
+    ]
+    run = StressRun(
+        judge=JudgeInfo(model="m"),
+        probes=["evidence-injection"],
+        reports=[ReportStress(system="s", task_id="t", report="r", evidence=trials)],
+    )
     result = summarise(run, StressOptions(probes=("evidence-injection",)))[0]
     assert result.flagged and result.injection_success == 1.0 and result.control_rate == 0.0
     assert result.shift == pytest.approx(1.0) and result.finding.startswith("sensitive")
@@ -284,8 +316,9 @@ def test_every_text_judged_is_kept_and_the_run_is_repeatable_from_the_cache(judg
     calls = judge_server.completions
     again = run_stress(corpus_settings, ["pad", "conditions", "null-report"], variants=2)
     assert judge_server.completions == calls  # every answer from the cache
-    assert [r.model_dump(exclude={"finding"}) for r in again.results] == \
-        [r.model_dump(exclude={"finding"}) for r in run.results]
+    assert [r.model_dump(exclude={"finding"}) for r in again.results] == [
+        r.model_dump(exclude={"finding"}) for r in run.results
+    ]
 
 
 def test_samples_carry_each_report_and_judge_passes_into_the_interval(judge_server, corpus_settings):
@@ -307,12 +340,14 @@ def test_a_report_that_cannot_be_read_is_recorded_not_fatal(judge_server, corpus
 
 # ------------------------------------------------------------------------------------------------- the CLI
 
+
 def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def test_dreval_stress_on_the_sample_report_prints_every_probe_and_writes_the_judge_card(judge_env, judge_server,
-                                                                                          tmp_path):
+def test_dreval_stress_on_the_sample_report_prints_every_probe_and_writes_the_judge_card(
+    judge_env, judge_server, tmp_path
+):
     judge_server.responder = judge_with(length_biased_long)
     assert invoke("corpus", "add", SAMPLES / "corpus").exit_code == 0
     result = invoke("stress", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--variants", "2")
@@ -345,8 +380,18 @@ def test_dreval_stress_on_the_sample_report_prints_every_probe_and_writes_the_ju
 
 def test_dreval_stress_selects_probes_and_refuses_bad_input(judge_env, judge_server, tmp_path):
     judge_server.responder = judge_with(fair)
-    result = invoke("stress", DEMO_REPORT, "--task", DEMO_TASK, "--rubric", DEMO_RUBRIC, "--probes",
-                    "pad,null-report", "--variants", "1")
+    result = invoke(
+        "stress",
+        DEMO_REPORT,
+        "--task",
+        DEMO_TASK,
+        "--rubric",
+        DEMO_RUBRIC,
+        "--probes",
+        "pad,null-report",
+        "--variants",
+        "1",
+    )
     assert result.exit_code == 0, result.output + result.stderr
     card = JudgeCard.model_validate_json(next((tmp_path / "dreval-out" / "judge-cards").glob("*.json")).read_text())
     assert [p.probe for p in card.probes] == ["pad", "null-report"]
@@ -358,8 +403,9 @@ def test_dreval_stress_selects_probes_and_refuses_bad_input(judge_env, judge_ser
     assert wrong_rubric.exit_code == 2 and "rubric of task" in wrong_rubric.stderr
 
 
-def test_judge_card_is_filed_under_the_judges_identity_and_renders_hostile_text_inert(tmp_path, judge_server,
-                                                                                      corpus_settings):
+def test_judge_card_is_filed_under_the_judges_identity_and_renders_hostile_text_inert(
+    tmp_path, judge_server, corpus_settings
+):
     judge_server.responder = judge_with(fair)
     run = run_stress(corpus_settings, ["pad"], variants=1)
     run.judge = JudgeInfo(model="<script>alert(1)</script>", endpoint="http://h/v1", identity="http://h/v1")
@@ -382,8 +428,9 @@ def test_a_probe_that_applies_to_no_report_says_why_in_its_finding(judge_env, ju
         path.parent.mkdir()
         path.write_text(f"# Webb, by {system}\n\nThe telescope cost about 10 billion dollars and launched in 2021.\n")
         reports.append(path.parent)  # a folder per system
-    result = invoke("stress", *reports, "--tasks", DEMO_TASK, "--rubric", DEMO_RUBRIC, "--probes", "shuffle,pad",
-                    "--variants", "1")
+    result = invoke(
+        "stress", *reports, "--tasks", DEMO_TASK, "--rubric", DEMO_RUBRIC, "--probes", "shuffle,pad", "--variants", "1"
+    )
     assert result.exit_code == 0, result.output + result.stderr
     said = " ".join(result.output.split())
     assert "not measured: no report has sections to reorder" in said and "(3 not applicable)" in said
@@ -396,12 +443,18 @@ def test_a_probe_that_applies_to_no_report_says_why_in_its_finding(judge_env, ju
 
 
 def test_a_probe_skipped_by_some_reports_only_keeps_the_general_finding():
-    entries = [ReportStress(system="s", task_id=f"t{k}", report="r", skipped={"shuffle": P.why_not("shuffle")})
-               for k in range(2)] + [ReportStress(system="s", task_id="t2", report="r", problem="unreadable")]
+    entries = [
+        ReportStress(system="s", task_id=f"t{k}", report="r", skipped={"shuffle": P.why_not("shuffle")})
+        for k in range(2)
+    ] + [ReportStress(system="s", task_id="t2", report="r", problem="unreadable")]
     run = StressRun(judge=JudgeInfo(backend="openai", model="m", endpoint="e"), probes=["shuffle"], reports=entries)
     # every report that could be read had none; the unreadable one says its own problem
-    assert summarise(run, StressOptions(probes=("shuffle",)))[0].finding == \
-        "not measured: no report has sections to reorder"
+    assert (
+        summarise(run, StressOptions(probes=("shuffle",)))[0].finding
+        == "not measured: no report has sections to reorder"
+    )
     run.reports.append(ReportStress(system="s", task_id="t3", report="r"))  # read, but its judging failed
-    assert summarise(run, StressOptions(probes=("shuffle",)))[0].finding == \
-        "not measured: no report had both the original and a variant judged"
+    assert (
+        summarise(run, StressOptions(probes=("shuffle",)))[0].finding
+        == "not measured: no report had both the original and a variant judged"
+    )

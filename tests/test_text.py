@@ -105,8 +105,35 @@ def test_mixed_hostile_judge_output():
 
 
 def test_output_never_holds_a_control_character_and_is_idempotent():
-    alphabet = ["\x1b", "[", "]", "P", "\\", "\x07", "\x9b", "\x9c", "\x9d", "\r", "\n", "\t", "\x00", "\x7f",
-                "\x85", "\u202e", "\u2066", "a", "1", ";", " ", "é", "m", "#", "(", "_", "^"]
+    alphabet = [
+        "\x1b",
+        "[",
+        "]",
+        "P",
+        "\\",
+        "\x07",
+        "\x9b",
+        "\x9c",
+        "\x9d",
+        "\r",
+        "\n",
+        "\t",
+        "\x00",
+        "\x7f",
+        "\x85",
+        "\u202e",
+        "\u2066",
+        "a",
+        "1",
+        ";",
+        " ",
+        "é",
+        "m",
+        "#",
+        "(",
+        "_",
+        "^",
+    ]
     rng = random.Random(7)
     for _ in range(3000):
         raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))

@@ -25,8 +25,14 @@ SAMPLE_TASKS = [json.loads(line)["id"] for line in (ROOT / "samples" / "tasks.js
 
 def run_tour(out: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DREVAL_") and k != "OPENAI_API_KEY"}
-    return subprocess.run([sys.executable, "-m", "drevalkit.testing.tour", str(out), *args], cwd=out.parent,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "drevalkit.testing.tour", str(out), *args],
+        cwd=out.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_servers_stopped(record: dict) -> None:
@@ -89,7 +95,8 @@ def test_the_tour_writes_real_artefacts(tour):
             assert (out / "reports" / system / f"{task_id}.trace.jsonl").stat().st_size > 0
 
             card = Scorecard.model_validate_json(
-                (out / "dreval-out" / "results" / system / f"{task_id}.json").read_text())
+                (out / "dreval-out" / "results" / system / f"{task_id}.json").read_text()
+            )
             assert card.status == "complete" and card.system == system
             assert card.report_ref.citations >= 1 and card.factcheck.claims
             assert card.provenance.judge.model == JUDGE_MODEL

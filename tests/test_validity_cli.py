@@ -19,8 +19,10 @@ def invoke(*args):
 
 def test_an_unreachable_judge_exits_3_from_stress_and_agree(judge_env, monkeypatch):
     monkeypatch.setenv("DREVAL_BASE_URL", "http://127.0.0.1:9/v1")
-    for args in (["stress", DEMO / "report.md", "--task", DEMO / "task.json", "--probes", "pad"],
-                 ["agree", SAMPLES / "labels" / "claims.jsonl"]):
+    for args in (
+        ["stress", DEMO / "report.md", "--task", DEMO / "task.json", "--probes", "pad"],
+        ["agree", SAMPLES / "labels" / "claims.jsonl"],
+    ):
         result = invoke(*args)
         assert result.exit_code == 3, result.output + result.stderr
         assert "cannot reach the judge endpoint" in result.stderr and len(result.stderr.strip().splitlines()) == 1

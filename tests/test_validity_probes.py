@@ -195,8 +195,9 @@ def test_fake_citations_add_numbered_unrelated_references_and_are_reversible(tex
         assert [c.index for c in added] == list(range(highest + 1, highest + 1 + len(added)))
         cited = {n for refs in markers(variant.text) for n in refs}
         assert {c.index for c in added} <= cited  # every fake reference is cited from the text
-        assert words(re.sub(r"\[\d+\]", "", split_references(variant.text)[0])) == \
-            words(re.sub(r"\[\d+\]", "", split_references(original)[0]))  # the prose is unchanged
+        assert words(re.sub(r"\[\d+\]", "", split_references(variant.text)[0])) == words(
+            re.sub(r"\[\d+\]", "", split_references(original)[0])
+        )  # the prose is unchanged
 
 
 def test_fake_citations_create_a_references_list_when_there_is_none():
@@ -264,8 +265,9 @@ def test_inject_page_and_evidence_report():
         paragraphs = injected.strip().split("\n\n")
         assert len(paragraphs) == 4 and target.claim in injected
         assert [p for p in paragraphs if "paragraph." in p] == page.split("\n\n")
-        assert {"start": 0, "middle": 1, "end": 3}[place] == next(i for i, p in enumerate(paragraphs)
-                                                                 if target.claim in p)
+        assert {"start": 0, "middle": 1, "end": 3}[place] == next(
+            i for i, p in enumerate(paragraphs) if target.claim in p
+        )
     report = P.evidence_report(target, {2: ("Cost page", "https://jwst-archive.example/cost")})
     citations, _ = parse_citations(report)
     assert [(c.index, c.url) for c in citations] == [(2, "https://jwst-archive.example/cost")]

@@ -14,8 +14,10 @@ from drevalkit.llm import open_llm
 from drevalkit.schemas import Claim, Evidence, Usage
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
-PASSAGE = ("The programme was approved in 2011. In that year Congress capped the development cost at US$8 billion, "
-           "after a review found the earlier estimate of “US$5 billion” unrealistic.")
+PASSAGE = (
+    "The programme was approved in 2011. In that year Congress capped the development cost at US$8 billion, "
+    "after a review found the earlier estimate of “US$5 billion” unrealistic."
+)
 
 
 def test_quote_matching_ignores_whitespace_case_quotes_and_emphasis():
@@ -30,7 +32,12 @@ def test_quote_matching_ignores_whitespace_case_quotes_and_emphasis():
 
 def test_figures_and_mismatches():
     assert [(f.kind, f.value) for f in figures("capped at US$6 billion in 2011, up 12.5%, 3,400 units, €1.2m")] == [
-        ("money", 6e9), ("year", 2011), ("percent", 12.5), ("number", 3400), ("money", 1.2e6)]
+        ("money", 6e9),
+        ("year", 2011),
+        ("percent", 12.5),
+        ("number", 3400),
+        ("money", 1.2e6),
+    ]
     assert mismatches("Congress capped costs at US$6 billion.", PASSAGE)
     assert not mismatches("Congress capped costs at $8bn in 2011.", PASSAGE)
     assert not mismatches("It cost about US$8.5 billion.", PASSAGE)  # hedged: within 10%
@@ -44,18 +51,26 @@ CLAIMS = [
     Claim(id="c2", text="The programme was approved in 2011.", sentence="s"),
     Claim(id="c3", text="Congress capped the development cost at US$8 billion.", sentence="s"),
 ]
-EVIDENCE = Evidence(id="e1", url="https://a.example/cost", passage=PASSAGE, retrieved_at="now",
-                    content_sha256="x", via="search")
+EVIDENCE = Evidence(
+    id="e1", url="https://a.example/cost", passage=PASSAGE, retrieved_at="now", content_sha256="x", via="search"
+)
 
 
 def _answer(label: str, quote: str) -> dict:
-    return {"quote": quote, "rationale": "r", "label": label, "evidence_ids": ["e1"],
-            "cited_source_supports": "not_cited", "follow_up_query": ""}
+    return {
+        "quote": quote,
+        "rationale": "r",
+        "label": label,
+        "evidence_ids": ["e1"],
+        "cited_source_supports": "not_cited",
+        "follow_up_query": "",
+    }
 
 
 def _verify(make_settings, answers, **settings):
     """Run the real verifier against a server that answers ``answers(request number, claim ids, prompt)``."""
     with FakeOpenAIServer() as server:
+
         def respond(body):
             ids = body["response_format"]["json_schema"]["schema"]["required"]
             return json.dumps(answers(len(server.requests), ids, body["messages"][1]["content"]))
@@ -75,9 +90,11 @@ def _verify(make_settings, answers, **settings):
 
 def test_a_judge_that_calls_everything_right_is_held_to_its_evidence(make_settings):
     def always_right(number, ids, prompt):
-        quotes = {"c1": CLAIMS[0].text,  # quotes the claim itself, as the small local judge does, every time
-                  "c2": "The programme was approved in 2011.",
-                  "c3": "Congress capped the development cost at US$8 billion"}
+        quotes = {
+            "c1": CLAIMS[0].text,  # quotes the claim itself, as the small local judge does, every time
+            "c2": "The programme was approved in 2011.",
+            "c3": "Congress capped the development cost at US$8 billion",
+        }
         return {cid: _answer("right", quotes[cid]) for cid in ids}
 
     verdicts, requests = _verify(make_settings, always_right)
@@ -93,9 +110,17 @@ def test_a_judge_that_calls_everything_right_is_held_to_its_evidence(make_settin
 def test_a_verdict_with_a_bad_quote_stands_once_the_judge_quotes_its_evidence(make_settings):
     def quotes_better_when_told(number, ids, prompt):
         quote = CLAIMS[0].text if number == 1 else "Congress capped the development cost at US$8 billion"
-        return {cid: _answer("wrong" if cid == "c1" else "right", quote if cid == "c1" else {
-            "c2": "The programme was approved in 2011.", "c3": "capped the development cost at US$8 billion"}[cid])
-            for cid in ids}
+        return {
+            cid: _answer(
+                "wrong" if cid == "c1" else "right",
+                quote
+                if cid == "c1"
+                else {"c2": "The programme was approved in 2011.", "c3": "capped the development cost at US$8 billion"}[
+                    cid
+                ],
+            )
+            for cid in ids
+        }
 
     verdicts, requests = _verify(make_settings, quotes_better_when_told)
     assert len(requests) == 2
@@ -134,8 +159,9 @@ def test_without_reverification_the_flag_is_recorded_and_the_label_kept(make_set
     verdicts, requests = _verify(make_settings, right, reverify=False)
     assert len(requests) == 1
     assert verdicts["c1"].label == "right" and not verdicts["c1"].reverified
-    assert verdicts["c1"].flags == ["numbers differ: the claim says 'US$6 billion' but the quoted evidence says "
-                                    "'US$8 billion'"]
+    assert verdicts["c1"].flags == [
+        "numbers differ: the claim says 'US$6 billion' but the quoted evidence says 'US$8 billion'"
+    ]
     # c2's year is not in that quote, but a quote without any year cannot contradict it: no flag
     assert verdicts["c2"].label == "right" and not verdicts["c2"].flags
 

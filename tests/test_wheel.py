@@ -49,6 +49,11 @@ def test_installed_wheel_runs_from_another_folder(wheel: Path, tmp_path: Path):
     package_file, rubrics, version, dims = out.stdout.split()
     assert package_file.startswith(str(target)) and rubrics.startswith(str(target))
     assert version.startswith("quality@") and dims == "4"
-    cli = subprocess.run([sys.executable, str(target / "bin" / "dreval"), "--version"], cwd=elsewhere, env=env,
-                         capture_output=True, text=True)
+    cli = subprocess.run(
+        [sys.executable, str(target / "bin" / "dreval"), "--version"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 0 and "dreval" in cli.stdout, cli.stderr

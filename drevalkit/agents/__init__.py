@@ -11,5 +11,15 @@ Protocols (``openai-tools``, ``mirothinker``) are in the ``PROTOCOLS`` registry;
 from .protocol import PROTOCOLS, Protocol, get_protocol, load_builtin_protocols
 from .runner import AgentRunError, AgentRunner, RunSummary, TaskOutcome, arun_agent, run_agent
 
-__all__ = ["PROTOCOLS", "AgentRunError", "AgentRunner", "Protocol", "RunSummary", "TaskOutcome", "arun_agent",
-           "get_protocol", "load_builtin_protocols", "run_agent"]
+__all__ = [
+    "PROTOCOLS",
+    "AgentRunError",
+    "AgentRunner",
+    "Protocol",
+    "RunSummary",
+    "TaskOutcome",
+    "arun_agent",
+    "get_protocol",
+    "load_builtin_protocols",
+    "run_agent",
+]

@@ -60,8 +60,18 @@ class Reply:
 class AgentEndpoint:
     """One OpenAI-compatible endpoint and model, used by ``label`` ("agent", or "extraction") in messages."""
 
-    def __init__(self, base_url: str | None, api_key: str | None, model: str, *, timeout: float, max_retries: int,
-                 backoff_base: float, backoff_max: float, label: str = "agent"):
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        *,
+        timeout: float,
+        max_retries: int,
+        backoff_base: float,
+        backoff_max: float,
+        label: str = "agent",
+    ):
         self.model = model
         self.base_url = base_url or OPENAI_DEFAULT_URL
         self.endpoint = redact_url(self.base_url)
@@ -70,8 +80,9 @@ class AgentEndpoint:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.label = label
-        self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key or "not-needed", max_retries=0,
-                                   timeout=timeout)
+        self._client = AsyncOpenAI(
+            base_url=self.base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout
+        )
 
     async def close(self) -> None:
         await self._client.close()
@@ -81,16 +92,20 @@ class AgentEndpoint:
         try:
             models = await self._client.with_options(timeout=min(self.timeout, 15.0), max_retries=1).models.list()
         except openai.AuthenticationError as exc:
-            raise LLMUnavailable(f"the {self.label} endpoint {self.endpoint} rejected the API key "
-                                 f"({exc.status_code})") from None
+            raise LLMUnavailable(
+                f"the {self.label} endpoint {self.endpoint} rejected the API key ({exc.status_code})"
+            ) from None
         except openai.APIConnectionError as exc:
-            raise LLMUnavailable(f"cannot reach the {self.label} endpoint {self.endpoint}: "
-                                 f"{exc.__cause__ or exc}") from None
+            raise LLMUnavailable(
+                f"cannot reach the {self.label} endpoint {self.endpoint}: {exc.__cause__ or exc}"
+            ) from None
         except openai.APIStatusError:
             return  # many servers do not implement /models; the first real call will tell
         except Exception as exc:  # noqa: BLE001 - the SDK fails in many ways on a body that is not its API's
-            raise LLMUnavailable(f"{self.endpoint} does not answer like an OpenAI-compatible API "
-                                 f"({type(exc).__name__}); check --base-url (it usually ends in /v1)") from None
+            raise LLMUnavailable(
+                f"{self.endpoint} does not answer like an OpenAI-compatible API "
+                f"({type(exc).__name__}); check --base-url (it usually ends in /v1)"
+            ) from None
         if not hasattr(models, "data"):
             raise LLMUnavailable(f"{self.endpoint} does not answer like an OpenAI-compatible API; check --base-url")
 
@@ -113,23 +128,29 @@ class AgentEndpoint:
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise LLMUnavailable(f"the {self.label} endpoint rejected the API key ({exc.status_code})") from None
             except openai.NotFoundError as exc:
-                raise LLMUnavailable(f"the {self.label} endpoint {self.endpoint} has no model {self.model!r} or no "
-                                     f"chat API ({exc.status_code})") from None
+                raise LLMUnavailable(
+                    f"the {self.label} endpoint {self.endpoint} has no model {self.model!r} or no "
+                    f"chat API ({exc.status_code})"
+                ) from None
             except openai.APIStatusError as exc:
                 if exc.status_code == 429 and "insufficient_quota" in str(exc):
-                    raise LLMUnavailable(f"the {self.label} endpoint reports exhausted credit "
-                                         "(insufficient_quota)") from None
+                    raise LLMUnavailable(
+                        f"the {self.label} endpoint reports exhausted credit (insufficient_quota)"
+                    ) from None
                 if exc.status_code in (400, 413, 422) and _is_context_overflow(exc):
-                    raise ContextOverflow(f"the {self.label} endpoint refused the request: it does not fit the "
-                                          f"model's context ({_short(exc, 200)})") from None
+                    raise ContextOverflow(
+                        f"the {self.label} endpoint refused the request: it does not fit the "
+                        f"model's context ({_short(exc, 200)})"
+                    ) from None
                 if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
                     headers = exc.response.headers if exc.response is not None else None
                     problem = f"HTTP {exc.status_code}"
                     attempt = await self._backoff(attempt, problem, retry_after_seconds(headers), deadline, problems)
                     retries += 1
                     continue
-                raise LLMCallFailed(f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): "
-                                    f"{_short(exc)}") from None
+                raise LLMCallFailed(
+                    f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): {_short(exc)}"
+                ) from None
             except openai.APITimeoutError:
                 if deadline is not None and time.monotonic() >= deadline - 0.01:
                     raise DeadlineReached("the time cap was reached while the model was answering") from None
@@ -138,8 +159,9 @@ class AgentEndpoint:
                 continue
             except openai.APIConnectionError as exc:
                 try:
-                    attempt = await self._backoff(attempt, f"connection failed ({exc.__cause__ or exc})", None,
-                                                  deadline, problems)
+                    attempt = await self._backoff(
+                        attempt, f"connection failed ({exc.__cause__ or exc})", None, deadline, problems
+                    )
                 except DeadlineReached:
                     raise
                 except LLMCallFailed as failed:
@@ -148,14 +170,17 @@ class AgentEndpoint:
                 continue
             latency = time.perf_counter() - started
             if not hasattr(response, "choices"):
-                raise LLMUnavailable(f"{self.endpoint} answered with something that is not a chat completion; "
-                                     "check --base-url (it usually ends in /v1)")
+                raise LLMUnavailable(
+                    f"{self.endpoint} answered with something that is not a chat completion; "
+                    "check --base-url (it usually ends in /v1)"
+                )
             reply = _reply(response)
             reply.latency_s, reply.retries, reply.problems = latency, retries, problems
             return reply
 
-    async def _backoff(self, attempt: int, problem: str, retry_after: float | None, deadline: float | None,
-                       problems: list[str]) -> int:
+    async def _backoff(
+        self, attempt: int, problem: str, retry_after: float | None, deadline: float | None, problems: list[str]
+    ) -> int:
         problems.append(problem)
         if attempt >= self.max_retries:
             raise LLMCallFailed(f"{problem}; gave up after {attempt + 1} attempts")

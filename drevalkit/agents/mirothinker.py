@@ -49,38 +49,60 @@ READ_SERVER, READ_TOOL = "jina_scrape_llm_summary", "scrape_and_extract_info"
 _TOOL_OPS = {SEARCH_TOOL: ("search", SEARCH_SERVER), READ_TOOL: ("read", READ_SERVER)}
 
 SERVERS: list[dict[str, Any]] = [
-    {"name": SEARCH_SERVER, "tools": [{
-        "name": SEARCH_TOOL,
-        "description": "Search the web (Google-style results: title, link, snippet). This run's search backend uses "
-                       "q and num; the other fields are accepted and have no effect.",
-        "schema": {"type": "object", "properties": {
-            "q": {"type": "string", "description": "search query"},
-            "gl": {"type": "string", "description": "region code, e.g. us"},
-            "hl": {"type": "string", "description": "language code, e.g. en"},
-            "location": {"type": "string"},
-            "num": {"type": "integer", "description": "number of results"},
-            "tbs": {"type": "string", "description": "time filter, e.g. qdr:y"},
-            "page": {"type": "integer"},
-            "autocorrect": {"type": "boolean"},
-        }, "required": ["q"]},
-    }]},
-    {"name": READ_SERVER, "tools": [{
-        "name": READ_TOOL,
-        "description": "Read a URL (web page, PDF, text file) and return what it says about info_to_extract. Read "
-                       "a page before citing it.",
-        "schema": {"type": "object", "properties": {
-            "url": {"type": "string", "description": "the URL to read"},
-            "info_to_extract": {"type": "string", "description": "what to find on the page, usually a question"},
-        }, "required": ["url", "info_to_extract"]},
-    }]},
+    {
+        "name": SEARCH_SERVER,
+        "tools": [
+            {
+                "name": SEARCH_TOOL,
+                "description": "Search the web (Google-style results: title, link, snippet). This run's search backend uses "
+                "q and num; the other fields are accepted and have no effect.",
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "q": {"type": "string", "description": "search query"},
+                        "gl": {"type": "string", "description": "region code, e.g. us"},
+                        "hl": {"type": "string", "description": "language code, e.g. en"},
+                        "location": {"type": "string"},
+                        "num": {"type": "integer", "description": "number of results"},
+                        "tbs": {"type": "string", "description": "time filter, e.g. qdr:y"},
+                        "page": {"type": "integer"},
+                        "autocorrect": {"type": "boolean"},
+                    },
+                    "required": ["q"],
+                },
+            }
+        ],
+    },
+    {
+        "name": READ_SERVER,
+        "tools": [
+            {
+                "name": READ_TOOL,
+                "description": "Read a URL (web page, PDF, text file) and return what it says about info_to_extract. Read "
+                "a page before citing it.",
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "url": {"type": "string", "description": "the URL to read"},
+                        "info_to_extract": {
+                            "type": "string",
+                            "description": "what to find on the page, usually a question",
+                        },
+                    },
+                    "required": ["url", "info_to_extract"],
+                },
+            }
+        ],
+    },
 ]
 
 _BLOCK = re.compile(r"<use_mcp_tool>(.*?)</use_mcp_tool>", re.DOTALL | re.IGNORECASE)
 _OPEN = re.compile(r"<use_mcp_tool>", re.IGNORECASE)
 _CLOSE = re.compile(r"</use_mcp_tool>", re.IGNORECASE)
-_FIELD = {name: (re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE),
-                 re.compile(rf"</{name}>", re.IGNORECASE))
-          for name in ("server_name", "tool_name", "arguments")}
+_FIELD = {
+    name: (re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE), re.compile(rf"</{name}>", re.IGNORECASE))
+    for name in ("server_name", "tool_name", "arguments")
+}
 # the content is stripped after the match: "\s*(.*?)\s*```$" was cubic in a run of spaces
 _FENCE = re.compile(r"^```(?:json)?(.*)```$", re.DOTALL)
 
@@ -105,13 +127,25 @@ class MiroThinkerProtocol(Protocol):
     rolls_back = True
 
     def start(self, task: Task) -> Conversation:
-        servers = [{"name": s["name"], "tools": [{**t, "schema": json.dumps(t["schema"], ensure_ascii=False)}
-                                                 for t in s["tools"]]} for s in SERVERS]
+        servers = [
+            {
+                "name": s["name"],
+                "tools": [{**t, "schema": json.dumps(t["schema"], ensure_ascii=False)} for t in s["tools"]],
+            }
+            for s in SERVERS
+        ]
         conversation = Conversation()
         system = PROMPTS.render("mirothinker_system.j2", today=self.today(), servers=servers, omitted=OMITTED)
         conversation.add("system", {"role": "system", "content": system})
-        conversation.add("task", {"role": "user", "content": PROMPTS.render(
-            "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint)})
+        conversation.add(
+            "task",
+            {
+                "role": "user",
+                "content": PROMPTS.render(
+                    "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
+                ),
+            },
+        )
         return conversation
 
     def parse(self, reply: Reply) -> Step:
@@ -132,8 +166,7 @@ class MiroThinkerProtocol(Protocol):
         for name, (pattern, close) in _FIELD.items():
             match = pattern.search(block, 0, closed_end(close, block))
             values[name] = match.group(1).strip() if match else None
-        call = ToolCall(name=values["tool_name"] or "", op="", server=values["server_name"] or "",
-                        raw=block.strip())
+        call = ToolCall(name=values["tool_name"] or "", op="", server=values["server_name"] or "", raw=block.strip())
         missing = [name for name, value in values.items() if value is None]
         if missing:
             call.problem = f"the tool call has no <{'>, <'.join(missing)}>"
@@ -159,8 +192,10 @@ class MiroThinkerProtocol(Protocol):
             query, num = arguments.get("q"), arguments.get("num")
             if not isinstance(query, str) or not query.strip():
                 call.problem = f"{SEARCH_TOOL} needs a non-empty string 'q'"
-            call.arguments = {"query": query if isinstance(query, str) else "",
-                              "num": num if isinstance(num, int) and not isinstance(num, bool) else None}
+            call.arguments = {
+                "query": query if isinstance(query, str) else "",
+                "num": num if isinstance(num, int) and not isinstance(num, bool) else None,
+            }
         else:
             url, info = arguments.get("url"), arguments.get("info_to_extract")
             if not isinstance(url, str) or not url.strip():
@@ -181,17 +216,27 @@ class MiroThinkerProtocol(Protocol):
     def format_search(self, call: ToolCall, outcome: SearchOutcome) -> str:
         if outcome.error:
             return self.format_error(call, outcome.error)
-        organic = [{"title": h.title, "link": h.url, "snippet": h.snippet, "position": i}
-                   for i, h in enumerate(outcome.hits, start=1)]
-        return _dumps({"organic": organic,
-                       "searchParameters": {"q": outcome.query, "num": len(organic), "type": "search"}})
+        organic = [
+            {"title": h.title, "link": h.url, "snippet": h.snippet, "position": i}
+            for i, h in enumerate(outcome.hits, start=1)
+        ]
+        return _dumps(
+            {"organic": organic, "searchParameters": {"q": outcome.query, "num": len(organic), "type": "search"}}
+        )
 
     def format_read(self, call: ToolCall, outcome: ReadOutcome) -> str:
         if outcome.error:
             return _dumps({"success": False, "url": outcome.url, "extracted_info": "", "error": outcome.error})
-        return _dumps({"success": True, "url": outcome.url, "title": outcome.title,
-                       "extracted_info": outcome.text, "error": "",
-                       "scrape_stats": {"char_count": outcome.page_chars, "all_content_displayed": not outcome.cut}})
+        return _dumps(
+            {
+                "success": True,
+                "url": outcome.url,
+                "title": outcome.title,
+                "extracted_info": outcome.text,
+                "error": "",
+                "scrape_stats": {"char_count": outcome.page_chars, "all_content_displayed": not outcome.cut},
+            }
+        )
 
     def format_error(self, call: ToolCall | None, message: str) -> str:
         return _dumps({"success": False, "error": message})

@@ -21,23 +21,37 @@ from .tools import PROMPTS, ReadOutcome, SearchOutcome
 SEARCH, READ = "web_search", "read_url"
 
 TOOLS: list[dict[str, Any]] = [
-    {"type": "function", "function": {
-        "name": SEARCH,
-        "description": "Search the web. Returns result titles, URLs and snippets; read a page before citing it.",
-        "parameters": {"type": "object", "properties": {
-            "query": {"type": "string", "description": "the search query"},
-            "num": {"type": "integer", "description": "how many results to return (at most the run's limit)"},
-        }, "required": ["query"]},
-    }},
-    {"type": "function", "function": {
-        "name": READ,
-        "description": "Read a web page (HTML, PDF or text) and return its text, or, when the run summarises "
-                       "pages, what it says about info_to_extract.",
-        "parameters": {"type": "object", "properties": {
-            "url": {"type": "string", "description": "the http(s) URL to read"},
-            "info_to_extract": {"type": "string", "description": "what you want to learn from the page"},
-        }, "required": ["url"]},
-    }},
+    {
+        "type": "function",
+        "function": {
+            "name": SEARCH,
+            "description": "Search the web. Returns result titles, URLs and snippets; read a page before citing it.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "the search query"},
+                    "num": {"type": "integer", "description": "how many results to return (at most the run's limit)"},
+                },
+                "required": ["query"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": READ,
+            "description": "Read a web page (HTML, PDF or text) and return its text, or, when the run summarises "
+            "pages, what it says about info_to_extract.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string", "description": "the http(s) URL to read"},
+                    "info_to_extract": {"type": "string", "description": "what you want to learn from the page"},
+                },
+                "required": ["url"],
+            },
+        },
+    },
 ]
 
 
@@ -52,12 +66,20 @@ class OpenAIToolsProtocol(Protocol):
         conversation = Conversation()
         system = PROMPTS.render("openai_tools_system.j2", today=self.today(), search_tool=SEARCH, read_tool=READ)
         conversation.add("system", {"role": "system", "content": system})
-        conversation.add("task", {"role": "user", "content": PROMPTS.render(
-            "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint)})
+        conversation.add(
+            "task",
+            {
+                "role": "user",
+                "content": PROMPTS.render(
+                    "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
+                ),
+            },
+        )
         return conversation
 
-    def request(self, conversation: Conversation, *, final: bool = False, keep: int | None = None,
-                max_tokens: int | None = None) -> dict[str, Any]:
+    def request(
+        self, conversation: Conversation, *, final: bool = False, keep: int | None = None, max_tokens: int | None = None
+    ) -> dict[str, Any]:
         request = super().request(conversation, final=final, keep=keep, max_tokens=max_tokens)
         request["tools"] = TOOLS
         request["tool_choice"] = "none" if final else "auto"
@@ -83,15 +105,19 @@ class OpenAIToolsProtocol(Protocol):
                 if not isinstance(query, str) or not query.strip():
                     call.problem = f"{SEARCH} needs a non-empty string 'query'"
                 num = arguments.get("num")
-                call.arguments = {"query": query if isinstance(query, str) else "",
-                                  "num": num if isinstance(num, int) and not isinstance(num, bool) else None}
+                call.arguments = {
+                    "query": query if isinstance(query, str) else "",
+                    "num": num if isinstance(num, int) and not isinstance(num, bool) else None,
+                }
             elif raw.name == READ:
                 url = arguments.get("url")
                 if not isinstance(url, str) or not url.strip():
                     call.problem = f"{READ} needs a non-empty string 'url'"
                 info = arguments.get("info_to_extract")
-                call.arguments = {"url": url if isinstance(url, str) else "",
-                                  "info": info if isinstance(info, str) else ""}
+                call.arguments = {
+                    "url": url if isinstance(url, str) else "",
+                    "info": info if isinstance(info, str) else "",
+                }
             else:
                 call.arguments = arguments
             step.calls.append(call)
@@ -108,8 +134,11 @@ class OpenAIToolsProtocol(Protocol):
 
     def add_results(self, conversation: Conversation, step: Step, results: list[tuple[str, bool]], turn: int) -> None:
         for call, (text, error) in zip(step.calls, results):
-            conversation.add("tool_error" if error else "tool_result",
-                             {"role": "tool", "tool_call_id": call.call_id, "content": text}, turn)
+            conversation.add(
+                "tool_error" if error else "tool_result",
+                {"role": "tool", "tool_call_id": call.call_id, "content": text},
+                turn,
+            )
 
     def format_search(self, call: ToolCall, outcome: SearchOutcome) -> str:
         if outcome.error:

@@ -56,7 +56,7 @@ def strip_thinking(text: str) -> str:
     for close in _THINK_CLOSE.finditer(text):
         pass
     if close is not None:
-        text = text[close.end():]
+        text = text[close.end() :]
     opening = _THINK_OPEN.search(text)
     if opening is not None:
         text = text[: opening.start()]
@@ -93,8 +93,11 @@ class ToolCall:
         if self.op == "read":
             from .tools import url_key
 
-            return ("read", url_key(str(self.arguments.get("url", ""))),
-                    " ".join(str(self.arguments.get("info", "")).lower().split()))
+            return (
+                "read",
+                url_key(str(self.arguments.get("url", ""))),
+                " ".join(str(self.arguments.get("info", "")).lower().split()),
+            )
         return None
 
     def describe(self) -> str:
@@ -181,8 +184,11 @@ class Protocol:
             temperature=settings.agent_temperature if settings.agent_temperature is not None else defaults.temperature,
             top_p=settings.agent_top_p if settings.agent_top_p is not None else defaults.top_p,
             max_tokens=settings.agent_max_tokens or defaults.max_tokens,
-            repetition_penalty=(settings.agent_repetition_penalty if settings.agent_repetition_penalty is not None
-                                else defaults.repetition_penalty),
+            repetition_penalty=(
+                settings.agent_repetition_penalty
+                if settings.agent_repetition_penalty is not None
+                else defaults.repetition_penalty
+            ),
         )
 
     @property
@@ -203,8 +209,9 @@ class Protocol:
             args["extra_body"] = {"repetition_penalty": self.params.repetition_penalty}
         return args
 
-    def request(self, conversation: Conversation, *, final: bool = False, keep: int | None = None,
-                max_tokens: int | None = None) -> dict[str, Any]:
+    def request(
+        self, conversation: Conversation, *, final: bool = False, keep: int | None = None, max_tokens: int | None = None
+    ) -> dict[str, Any]:
         """The request for the next turn (``final``: the turn that asks for the report)."""
         messages = conversation.messages(self.keep if keep is None else keep)
         return {"messages": messages, **self.sampling_args(max_tokens)}
@@ -213,8 +220,10 @@ class Protocol:
         """A tool result cut at ``agent_max_tool_chars`` with a marker saying how much was left out."""
         if len(text) <= self.max_tool_chars:
             return text, False
-        return (text[: self.max_tool_chars]
-                + f"\n[... tool result cut at {self.max_tool_chars} of {len(text)} characters ...]"), True
+        return (
+            text[: self.max_tool_chars]
+            + f"\n[... tool result cut at {self.max_tool_chars} of {len(text)} characters ...]"
+        ), True
 
     # -- to implement ------------------------------------------------------------------------------------------
     def start(self, task: Task) -> Conversation:

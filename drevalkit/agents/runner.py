@@ -149,13 +149,19 @@ class _TaskRun:
 
     def log_request(self, request: dict[str, Any], estimated: int, *, final: bool) -> None:
         entries = self.conversation.entries
-        new = [{"kind": e.kind, **e.message} for e in entries[self.conversation.sent_upto:]]
+        new = [{"kind": e.kind, **e.message} for e in entries[self.conversation.sent_upto :]]
         self.conversation.sent_upto = len(entries)
         sampling = {k: v for k, v in request.items() if k not in ("messages", "tools")}
-        self.trace.write("request", turn=self.turns + self.final_calls + 1, final=final, messages=new,
-                         message_count=len(request["messages"]),
-                         pruned=sum(1 for m in request["messages"] if m.get("content") == OMITTED),
-                         estimated_tokens=estimated, sampling=sampling)
+        self.trace.write(
+            "request",
+            turn=self.turns + self.final_calls + 1,
+            final=final,
+            messages=new,
+            message_count=len(request["messages"]),
+            pruned=sum(1 for m in request["messages"] if m.get("content") == OMITTED),
+            estimated_tokens=estimated,
+            sampling=sampling,
+        )
 
     def account(self, reply: Reply, raw_estimate: int) -> None:
         self.prompt_tokens += reply.prompt_tokens
@@ -164,12 +170,21 @@ class _TaskRun:
         if reply.usage_reported and reply.prompt_tokens and raw_estimate:
             self.ratio = min(4.0, max(0.25, reply.prompt_tokens / raw_estimate))
         self.tokens_per_turn.append(reply.prompt_tokens or int(raw_estimate * self.ratio))
-        self.trace.write("reply", turn=self.turns + self.final_calls, content=reply.content, reasoning=reply.reasoning,
-                         tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
-                         finish_reason=reply.finish_reason, prompt_tokens=reply.prompt_tokens,
-                         completion_tokens=reply.completion_tokens, cached_tokens=reply.cached_tokens,
-                         usage_reported=reply.usage_reported, latency_s=round(reply.latency_s, 3),
-                         retries=reply.retries, retry_reasons=reply.problems)
+        self.trace.write(
+            "reply",
+            turn=self.turns + self.final_calls,
+            content=reply.content,
+            reasoning=reply.reasoning,
+            tool_calls=[{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls],
+            finish_reason=reply.finish_reason,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cached_tokens=reply.cached_tokens,
+            usage_reported=reply.usage_reported,
+            latency_s=round(reply.latency_s, 3),
+            retries=reply.retries,
+            retry_reasons=reply.problems,
+        )
 
     def limit(self, reason: str, **details: Any) -> str:
         self.limit_detail = LIMIT_NAMES.get(reason, reason)
@@ -187,8 +202,9 @@ class _TaskRun:
             request = self.protocol.request(self.conversation)
             raw, estimated = self.estimate(request)
             if estimated + request["max_tokens"] > budget:
-                return self.limit("context_cap", estimated_tokens=estimated, max_tokens=request["max_tokens"],
-                                  budget=budget)
+                return self.limit(
+                    "context_cap", estimated_tokens=estimated, max_tokens=request["max_tokens"], budget=budget
+                )
             self.log_request(request, estimated, final=False)
             try:
                 reply = await self.endpoint.complete(request, deadline=self.deadline)
@@ -217,7 +233,8 @@ class _TaskRun:
             if not step.calls:
                 self.protocol.add_reply(self.conversation, reply, self.turns)
                 if not self.protocol.final_prompt_after_finish and (
-                        _words(step.text) >= _REPORT_MIN_WORDS or "[" in step.text):
+                    _words(step.text) >= _REPORT_MIN_WORDS or "[" in step.text
+                ):
                     self.answer = reply
                 return "finished"
             if await self.run_calls(reply, step):
@@ -229,13 +246,27 @@ class _TaskRun:
         rolled_back = self.protocol.rolls_back
         self.tool_errors += 1
         self.failures_in_row += 1
-        self.trace.write("rejected", turn=self.turns, kind=kind, problem=problem, rolled_back=rolled_back,
-                         tool=call.describe() if call else None)
+        self.trace.write(
+            "rejected",
+            turn=self.turns,
+            kind=kind,
+            problem=problem,
+            rolled_back=rolled_back,
+            tool=call.describe() if call else None,
+        )
         if not rolled_back:
             self.protocol.add_reply(self.conversation, reply, self.turns)
             if call is None:
-                self.conversation.add("tool_error", {"role": "user", "content": self.protocol.format_error(
-                    None, f"{problem}. Write the tool call again, correctly.")}, self.turns)
+                self.conversation.add(
+                    "tool_error",
+                    {
+                        "role": "user",
+                        "content": self.protocol.format_error(
+                            None, f"{problem}. Write the tool call again, correctly."
+                        ),
+                    },
+                    self.turns,
+                )
         return self.failures_in_row >= self.settings.agent_max_failures
 
     def problem_of(self, call: ToolCall) -> tuple[str, str] | None:
@@ -247,8 +278,10 @@ class _TaskRun:
         key = call.key()
         if key is not None and key in self.queries:
             what = "search" if call.op == "search" else "read of this page"
-            return "repeated", (f"this {what} was already made (turn {self.queries[key]}); its result was given "
-                                "then. Try something different.")
+            return "repeated", (
+                f"this {what} was already made (turn {self.queries[key]}); its result was given "
+                "then. Try something different."
+            )
         return None
 
     async def run_calls(self, reply: Reply, step: Step) -> bool:
@@ -274,8 +307,15 @@ class _TaskRun:
         self.tool_calls += 1
         if problem is not None:
             self.tool_errors += 1
-            self.trace.write("rejected", turn=self.turns, kind=problem[0], problem=problem[1], rolled_back=False,
-                             tool=call.describe(), arguments=call.arguments or call.raw)
+            self.trace.write(
+                "rejected",
+                turn=self.turns,
+                kind=problem[0],
+                problem=problem[1],
+                rolled_back=False,
+                tool=call.describe(),
+                arguments=call.arguments or call.raw,
+            )
             return self.protocol.format_error(call, problem[1]), True
         started = time.perf_counter()
         urls: list[str] = []
@@ -284,13 +324,15 @@ class _TaskRun:
         try:
             if call.op == "search":
                 outcome = await run_with_deadline(
-                    self.tools.search(call.arguments["query"], call.arguments.get("num")), self.deadline)
+                    self.tools.search(call.arguments["query"], call.arguments.get("num")), self.deadline
+                )
                 text, error = self.protocol.format_search(call, outcome), outcome.error
                 urls = [hit.url for hit in outcome.hits]
             else:
                 read = await run_with_deadline(
                     self.tools.read(call.arguments["url"], call.arguments.get("info", ""), turn=self.turns),
-                    self.deadline)
+                    self.deadline,
+                )
                 text, error, urls = self.protocol.format_read(call, read), read.error, [read.final_url or read.url]
                 full_chars = read.page_chars
                 self.extract_tokens += sum(read.extract_tokens)
@@ -301,9 +343,21 @@ class _TaskRun:
         text, cut = self.protocol.cut(text)
         if error:
             self.tool_errors += 1
-        self.trace.write("tool", turn=self.turns, name=call.name, server=call.server, arguments=call.arguments,
-                         ok=not error, error=error, result_chars=result_chars, page_chars=full_chars,
-                         sent_chars=len(text), cut=cut, urls=urls, seconds=round(time.perf_counter() - started, 3))
+        self.trace.write(
+            "tool",
+            turn=self.turns,
+            name=call.name,
+            server=call.server,
+            arguments=call.arguments,
+            ok=not error,
+            error=error,
+            result_chars=result_chars,
+            page_chars=full_chars,
+            sent_chars=len(text),
+            cut=cut,
+            urls=urls,
+            seconds=round(time.perf_counter() - started, 3),
+        )
         return text, bool(error)
 
     # -- the final report -----------------------------------------------------------------------------------------
@@ -331,9 +385,14 @@ class _TaskRun:
         for attempt in range(2):
             built = self.final_request()
             if built is None:
-                return None, ("context budget exhausted: even with every tool result pruned, the request for the "
-                              f"final report does not fit agent_context_tokens ({self.settings.agent_context_tokens})"
-                              ), False
+                return (
+                    None,
+                    (
+                        "context budget exhausted: even with every tool result pruned, the request for the "
+                        f"final report does not fit agent_context_tokens ({self.settings.agent_context_tokens})"
+                    ),
+                    False,
+                )
             request, raw, estimated = built
             self.log_request(request, estimated, final=True)
             try:
@@ -356,9 +415,17 @@ class _TaskRun:
             if text.strip():
                 return text, None, reply.finish_reason == "length"
             self.protocol.add_reply(self.conversation, reply, self.turns)
-            self.conversation.add("final_prompt", {"role": "user", "content": (
-                "Your reply contained no report. Write the report now as plain Markdown text, without any tool "
-                "call.")}, self.turns)
+            self.conversation.add(
+                "final_prompt",
+                {
+                    "role": "user",
+                    "content": (
+                        "Your reply contained no report. Write the report now as plain Markdown text, without any tool "
+                        "call."
+                    ),
+                },
+                self.turns,
+            )
         return None, "no report: the agent's final replies contained no report text", False
 
 
@@ -381,11 +448,22 @@ class AgentRunner:
 
     def run_settings(self) -> dict[str, Any]:
         s, p = self.settings, self.protocol.params
-        return {"max_turns": s.agent_max_turns, "time_cap": s.agent_time_cap, "context_tokens": s.agent_context_tokens,
-                "keep_tool_results": s.agent_keep_tool_results, "max_tool_chars": s.agent_max_tool_chars,
-                "page_chars": s.agent_page_chars, "extract": s.agent_extract, "max_failures": s.agent_max_failures,
-                "search": s.search, "search_results": s.search_results, "temperature": p.temperature,
-                "top_p": p.top_p, "max_tokens": p.max_tokens, "repetition_penalty": p.repetition_penalty}
+        return {
+            "max_turns": s.agent_max_turns,
+            "time_cap": s.agent_time_cap,
+            "context_tokens": s.agent_context_tokens,
+            "keep_tool_results": s.agent_keep_tool_results,
+            "max_tool_chars": s.agent_max_tool_chars,
+            "page_chars": s.agent_page_chars,
+            "extract": s.agent_extract,
+            "max_failures": s.agent_max_failures,
+            "search": s.search,
+            "search_results": s.search_results,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "max_tokens": p.max_tokens,
+            "repetition_penalty": p.repetition_penalty,
+        }
 
     def previous(self, task: Task, *, retry_failed: bool) -> TaskOutcome | None:
         """The outcome of an earlier run of ``task`` into this folder, if it is finished and need not run again.
@@ -395,13 +473,16 @@ class AgentRunner:
         if sidecar is None:
             return None
         if sidecar.agent is None:
-            raise AgentRunError(f"{path} was written by 'dreval import', not by an agent run; give run-agent its own "
-                                "--out folder")
+            raise AgentRunError(
+                f"{path} was written by 'dreval import', not by an agent run; give run-agent its own --out folder"
+            )
         agent = sidecar.agent
         if (agent.model, agent.protocol) != (self.endpoint.model, self.protocol.name):
-            raise AgentRunError(f"{self.out} holds reports of model {agent.model!r} with protocol {agent.protocol!r}; "
-                                f"this run is {self.endpoint.model!r} with {self.protocol.name!r}: give another --out "
-                                "(one folder per system) or --no-resume to replace them")
+            raise AgentRunError(
+                f"{self.out} holds reports of model {agent.model!r} with protocol {agent.protocol!r}; "
+                f"this run is {self.endpoint.model!r} with {self.protocol.name!r}: give another --out "
+                "(one folder per system) or --no-resume to replace them"
+            )
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -410,18 +491,36 @@ class AgentRunner:
             return None
         if sidecar.status == "failed" and (retry_failed or agent.termination in RETRIED):
             return None
-        return TaskOutcome(task_id=task.id, status="skipped", termination=agent.termination,
-                           failure=sidecar.failure, turns=agent.turns, tool_calls=agent.tool_calls,
-                           prompt_tokens=agent.prompt_tokens, completion_tokens=agent.completion_tokens,
-                           seconds=agent.seconds, cut_short=agent.cut_short,
-                           unread_citations=len(agent.unread_citations), report_path=path)
+        return TaskOutcome(
+            task_id=task.id,
+            status="skipped",
+            termination=agent.termination,
+            failure=sidecar.failure,
+            turns=agent.turns,
+            tool_calls=agent.tool_calls,
+            prompt_tokens=agent.prompt_tokens,
+            completion_tokens=agent.completion_tokens,
+            seconds=agent.seconds,
+            cut_short=agent.cut_short,
+            unread_citations=len(agent.unread_citations),
+            report_path=path,
+        )
 
     # -- one task --------------------------------------------------------------------------------------------------
     async def run(self, task: Task) -> TaskOutcome:
         trace = Trace(self.trace_path(task.id))
-        trace.write("start", task_id=task.id, prompt=task.prompt, protocol=self.protocol.name,
-                    model=self.endpoint.model, endpoint=self.endpoint.endpoint, settings=self.run_settings(),
-                    prompt_version=self.protocol.prompt_version, dreval_version=__version__, started_at=utc_now())
+        trace.write(
+            "start",
+            task_id=task.id,
+            prompt=task.prompt,
+            protocol=self.protocol.name,
+            model=self.endpoint.model,
+            endpoint=self.endpoint.endpoint,
+            settings=self.run_settings(),
+            prompt_version=self.protocol.prompt_version,
+            dreval_version=__version__,
+            started_at=utc_now(),
+        )
         run = _TaskRun(self, task, trace)
         try:
             termination = await run.research()
@@ -445,63 +544,116 @@ class AgentRunner:
         except Exception as exc:  # noqa: BLE001 - one task's bug must not end the run; it is recorded and rerun
             termination, report, truncated = "internal_error", None, False
             failure = f"internal error ({type(exc).__name__}: {exc}); please report it"
-            trace.write("error", kind="internal", message=failure,
-                        traceback=traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+            trace.write(
+                "error",
+                kind="internal",
+                message=failure,
+                traceback=traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:],
+            )
         return self._write(task, run, termination, report, failure, truncated)
 
-    def _write(self, task: Task, run: _TaskRun, termination: str, report: FinalReport | None, failure: str | None,
-               truncated: bool) -> TaskOutcome:
+    def _write(
+        self,
+        task: Task,
+        run: _TaskRun,
+        termination: str,
+        report: FinalReport | None,
+        failure: str | None,
+        truncated: bool,
+    ) -> TaskOutcome:
         path = self.report_path(task.id)
         seconds = round(time.monotonic() - run.started, 3)
         cut_short = termination in LIMIT_NAMES
         agent = AgentRun(
-            protocol=self.protocol.name, model=self.endpoint.model, endpoint=self.endpoint.endpoint,
-            termination=termination, cut_short=cut_short, limits_hit=[termination] if cut_short else [],
-            turns=run.turns + run.final_calls, tool_calls=run.tool_calls, tool_errors=run.tool_errors,
-            searches=run.tools.searches, pages_read=len({p.final_url for p in run.tools.read_pages.values()}),
-            prompt_tokens=run.prompt_tokens, completion_tokens=run.completion_tokens,
-            cached_tokens=run.cached_tokens, extract_tokens=run.extract_tokens, seconds=seconds,
+            protocol=self.protocol.name,
+            model=self.endpoint.model,
+            endpoint=self.endpoint.endpoint,
+            termination=termination,
+            cut_short=cut_short,
+            limits_hit=[termination] if cut_short else [],
+            turns=run.turns + run.final_calls,
+            tool_calls=run.tool_calls,
+            tool_errors=run.tool_errors,
+            searches=run.tools.searches,
+            pages_read=len({p.final_url for p in run.tools.read_pages.values()}),
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens,
+            cached_tokens=run.cached_tokens,
+            extract_tokens=run.extract_tokens,
+            seconds=seconds,
             report_truncated=truncated and report is not None,
-            citations=report.citations if report else [], unread_citations=report.unread if report else [],
-            trace_file=self.trace_path(task.id).name, settings=self.run_settings(),
+            citations=report.citations if report else [],
+            unread_citations=report.unread if report else [],
+            trace_file=self.trace_path(task.id).name,
+            settings=self.run_settings(),
             prompt_version=self.protocol.prompt_version,
         )
         if report is not None:
             text = report.text
             cited = {url_key(c.read_url) for c in report.citations if c.read}
-            used = [SourceEntry(index=c.index, url=c.read_url or c.url, title=c.title)
-                    for c in report.citations if c.read]
+            used = [
+                SourceEntry(index=c.index, url=c.read_url or c.url, title=c.title) for c in report.citations if c.read
+            ]
             pages = {p.final_url: p for p in run.tools.read_pages.values()}
-            unused = [SourceEntry(url=p.url, title=p.title) for p in pages.values()
-                      if url_key(p.url) not in cited and url_key(p.final_url) not in cited]
+            unused = [
+                SourceEntry(url=p.url, title=p.title)
+                for p in pages.values()
+                if url_key(p.url) not in cited and url_key(p.final_url) not in cited
+            ]
         else:
             failure = failure or "no report"
             text = f"<!-- dreval run-agent: no report ({failure}); see {agent.trace_file} -->\n"
             used, unused = [], []
         sidecar = ImportSidecar(
-            task_id=task.id, status="imported" if report is not None else "failed",
-            failure=None if report is not None else f"agent run failed: {failure}", format=FORMAT,
-            source_file=agent.trace_file, prompt=task.prompt, text_sha256=sha256_text(text),
-            sources_used=used, sources_unused=unused, agent=agent, dreval_version=__version__,
+            task_id=task.id,
+            status="imported" if report is not None else "failed",
+            failure=None if report is not None else f"agent run failed: {failure}",
+            format=FORMAT,
+            source_file=agent.trace_file,
+            prompt=task.prompt,
+            text_sha256=sha256_text(text),
+            sources_used=used,
+            sources_unused=unused,
+            agent=agent,
+            dreval_version=__version__,
             notes=[f"cut short by {LIMIT_NAMES[termination]}"] if cut_short else [],
         )
-        run.trace.write("end", termination=termination, status="report" if report is not None else "failed",
-                        failure=sidecar.failure, **agent.model_dump(exclude={"citations", "settings", "trace_file",
-                                                                             "termination"}))
+        run.trace.write(
+            "end",
+            termination=termination,
+            status="report" if report is not None else "failed",
+            failure=sidecar.failure,
+            **agent.model_dump(exclude={"citations", "settings", "trace_file", "termination"}),
+        )
         run.trace.close()
         atomic_write_text(path, text)
         write_sidecar(path, sidecar)
-        return TaskOutcome(task_id=task.id, status="report" if report is not None else "failed",
-                           termination=termination, failure=sidecar.failure, turns=agent.turns,
-                           tool_calls=agent.tool_calls, prompt_tokens=agent.prompt_tokens,
-                           completion_tokens=agent.completion_tokens, seconds=seconds, cut_short=cut_short,
-                           unread_citations=len(agent.unread_citations), report_path=path,
-                           tokens_per_turn=run.tokens_per_turn)
+        return TaskOutcome(
+            task_id=task.id,
+            status="report" if report is not None else "failed",
+            termination=termination,
+            failure=sidecar.failure,
+            turns=agent.turns,
+            tool_calls=agent.tool_calls,
+            prompt_tokens=agent.prompt_tokens,
+            completion_tokens=agent.completion_tokens,
+            seconds=seconds,
+            cut_short=cut_short,
+            unread_citations=len(agent.unread_citations),
+            report_path=path,
+            tokens_per_turn=run.tokens_per_turn,
+        )
 
     # -- many tasks ------------------------------------------------------------------------------------------------
-    async def run_all(self, tasks: list[Task], *, resume: bool = True, retry_failed: bool = False,
-                      on_start: Callable[[Task], None] | None = None,
-                      on_done: Callable[[TaskOutcome], None] | None = None) -> RunSummary:
+    async def run_all(
+        self,
+        tasks: list[Task],
+        *,
+        resume: bool = True,
+        retry_failed: bool = False,
+        on_start: Callable[[Task], None] | None = None,
+        on_done: Callable[[TaskOutcome], None] | None = None,
+    ) -> RunSummary:
         """Run every task not finished in an earlier run, ``agent_concurrency`` at a time."""
         started = time.monotonic()
         done: dict[str, TaskOutcome] = {}
@@ -534,15 +686,32 @@ class AgentRunner:
         for outcome in summary.outcomes:
             counts[outcome.termination] = counts.get(outcome.termination, 0) + 1
         manifest = {
-            "dreval_version": __version__, "finished_at": utc_now(), "protocol": self.protocol.name,
-            "model": self.endpoint.model, "endpoint": self.endpoint.endpoint, "settings": self.run_settings(),
-            "tasks": len(summary.outcomes), "ran": len(summary.ran), "skipped": len(summary.skipped),
-            "failed": len(summary.failed), "terminations": counts, "seconds": summary.seconds,
+            "dreval_version": __version__,
+            "finished_at": utc_now(),
+            "protocol": self.protocol.name,
+            "model": self.endpoint.model,
+            "endpoint": self.endpoint.endpoint,
+            "settings": self.run_settings(),
+            "tasks": len(summary.outcomes),
+            "ran": len(summary.ran),
+            "skipped": len(summary.skipped),
+            "failed": len(summary.failed),
+            "terminations": counts,
+            "seconds": summary.seconds,
             "prompt_tokens": sum(o.prompt_tokens for o in summary.ran),
             "completion_tokens": sum(o.completion_tokens for o in summary.ran),
-            "results": [{"task_id": o.task_id, "status": o.status, "termination": o.termination,
-                         "failure": o.failure, "turns": o.turns, "tool_calls": o.tool_calls,
-                         "seconds": o.seconds} for o in summary.outcomes],
+            "results": [
+                {
+                    "task_id": o.task_id,
+                    "status": o.status,
+                    "termination": o.termination,
+                    "failure": o.failure,
+                    "turns": o.turns,
+                    "tool_calls": o.tool_calls,
+                    "seconds": o.seconds,
+                }
+                for o in summary.outcomes
+            ],
         }
         atomic_write_text(self.out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
@@ -555,15 +724,25 @@ def agent_endpoint(settings: Settings) -> AgentEndpoint:
     if not settings.agent_model:
         raise AgentRunError("no agent model: pass --model (or set DREVAL_AGENT_MODEL)")
     key = settings.agent_api_key.get_secret_value() if settings.agent_api_key else None
-    if key is None and os.environ.get("OPENAI_API_KEY") and (
-            not settings.agent_base_url or is_openai_host(settings.agent_base_url)):
+    if (
+        key is None
+        and os.environ.get("OPENAI_API_KEY")
+        and (not settings.agent_base_url or is_openai_host(settings.agent_base_url))
+    ):
         key = os.environ["OPENAI_API_KEY"]  # only ever sent to OpenAI itself
     if not settings.agent_base_url and not key:
-        raise AgentRunError("no agent endpoint: pass --base-url (e.g. http://localhost:30000/v1) or set "
-                            "DREVAL_AGENT_BASE_URL")
-    return AgentEndpoint(settings.agent_base_url, key, settings.agent_model, timeout=settings.agent_timeout,
-                         max_retries=settings.max_retries, backoff_base=settings.backoff_base,
-                         backoff_max=settings.backoff_max)
+        raise AgentRunError(
+            "no agent endpoint: pass --base-url (e.g. http://localhost:30000/v1) or set DREVAL_AGENT_BASE_URL"
+        )
+    return AgentEndpoint(
+        settings.agent_base_url,
+        key,
+        settings.agent_model,
+        timeout=settings.agent_timeout,
+        max_retries=settings.max_retries,
+        backoff_base=settings.backoff_base,
+        backoff_max=settings.backoff_max,
+    )
 
 
 def extraction_endpoint(settings: Settings, agent: AgentEndpoint) -> AgentEndpoint | None:
@@ -574,15 +753,30 @@ def extraction_endpoint(settings: Settings, agent: AgentEndpoint) -> AgentEndpoi
     if not settings.model or not (settings.base_url or settings.api_key):
         raise AgentRunError("agent_extract = judge needs the judge's endpoint: set DREVAL_BASE_URL and DREVAL_MODEL")
     key = settings.api_key.get_secret_value() if settings.api_key else None
-    return AgentEndpoint(settings.base_url, key, settings.model, timeout=settings.timeout,
-                         max_retries=settings.max_retries, backoff_base=settings.backoff_base,
-                         backoff_max=settings.backoff_max, label="extraction")
+    return AgentEndpoint(
+        settings.base_url,
+        key,
+        settings.model,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+        backoff_base=settings.backoff_base,
+        backoff_max=settings.backoff_max,
+        label="extraction",
+    )
 
 
-async def arun_agent(settings: Settings, tasks: list[Task], out: Path, *, store: Store | None = None,
-                     resume: bool = True, retry_failed: bool = False, check: bool = True,
-                     on_start: Callable[[Task], None] | None = None,
-                     on_done: Callable[[TaskOutcome], None] | None = None) -> RunSummary:
+async def arun_agent(
+    settings: Settings,
+    tasks: list[Task],
+    out: Path,
+    *,
+    store: Store | None = None,
+    resume: bool = True,
+    retry_failed: bool = False,
+    check: bool = True,
+    on_start: Callable[[Task], None] | None = None,
+    on_done: Callable[[TaskOutcome], None] | None = None,
+) -> RunSummary:
     """Run ``tasks`` with the agent the settings name and write the reports, sidecars and traces into ``out``.
 
     Raises ``AgentRunError`` (settings, output folder), ``SearchError`` (a search backend without its key or URL)
@@ -605,11 +799,17 @@ async def arun_agent(settings: Settings, tasks: list[Task], out: Path, *, store:
             remote = bool(getattr(backend, "remote", True))
             searcher = Searcher(backend, store, settings, client=client if remote else None)
             extractor = Extractor(extract_endpoint) if extract_endpoint is not None else None
-            toolbox = Toolbox(searcher, fetcher, page_chars=settings.agent_page_chars,
-                              search_results=settings.search_results, extractor=extractor)
+            toolbox = Toolbox(
+                searcher,
+                fetcher,
+                page_chars=settings.agent_page_chars,
+                search_results=settings.search_results,
+                extractor=extractor,
+            )
             runner = AgentRunner(settings, endpoint, protocol, toolbox, out)
-            return await runner.run_all(tasks, resume=resume, retry_failed=retry_failed, on_start=on_start,
-                                        on_done=on_done)
+            return await runner.run_all(
+                tasks, resume=resume, retry_failed=retry_failed, on_start=on_start, on_done=on_done
+            )
     finally:
         await endpoint.close()
         if extract_endpoint is not None and extract_endpoint is not endpoint:

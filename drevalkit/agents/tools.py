@@ -79,7 +79,7 @@ class ReadOutcome:
 
 
 class Extractor:
-    """"Extract what was asked" from a page with one plain chat call (the agent's model or the judge's)."""
+    """ "Extract what was asked" from a page with one plain chat call (the agent's model or the judge's)."""
 
     def __init__(self, endpoint: AgentEndpoint, max_tokens: int = EXTRACT_MAX_TOKENS):
         self.endpoint = endpoint
@@ -90,8 +90,18 @@ class Extractor:
         page = text[:EXTRACT_INPUT_CHARS]
         messages = [
             {"role": "system", "content": PROMPTS.render("extract_system.j2")},
-            {"role": "user", "content": PROMPTS.render("extract_page.j2", url=url, title=title, page=page,
-                                                       info=info, cut=len(text) > len(page), total=len(text))},
+            {
+                "role": "user",
+                "content": PROMPTS.render(
+                    "extract_page.j2",
+                    url=url,
+                    title=title,
+                    page=page,
+                    info=info,
+                    cut=len(text) > len(page),
+                    total=len(text),
+                ),
+            },
         ]
         reply = await self.endpoint.complete({"messages": messages, "temperature": 0.0, "max_tokens": self.max_tokens})
         self.calls += 1
@@ -101,8 +111,15 @@ class Extractor:
 class Toolbox:
     """The shared searcher, fetcher and extractor of a run; ``for_task`` gives each task its own record."""
 
-    def __init__(self, searcher: Searcher, fetcher: Fetcher, *, page_chars: int, search_results: int,
-                 extractor: Extractor | None = None):
+    def __init__(
+        self,
+        searcher: Searcher,
+        fetcher: Fetcher,
+        *,
+        page_chars: int,
+        search_results: int,
+        extractor: Extractor | None = None,
+    ):
         self.searcher = searcher
         self.fetcher = fetcher
         self.page_chars = page_chars
@@ -158,14 +175,16 @@ class TaskTools:
             outcome.error = f"{outcome.url} has no readable text"
         else:
             outcome.page_chars = len(text)
-            page = PageRead(url=outcome.url, final_url=outcome.final_url, title=record.title, chars=len(text),
-                            turn=turn)
+            page = PageRead(
+                url=outcome.url, final_url=outcome.final_url, title=record.title, chars=len(text), turn=turn
+            )
             self.read_pages.setdefault(url_key(outcome.url), page)
             self.read_pages.setdefault(url_key(outcome.final_url), page)
             if self.box.extractor is not None and info.strip():
                 try:
                     outcome.text, outcome.extract_tokens = await self.box.extractor.extract(
-                        outcome.url, record.title, text, info)
+                        outcome.url, record.title, text, info
+                    )
                     outcome.extracted = True
                 except Exception as exc:  # noqa: BLE001 - any failure of the extraction call: show the page instead
                     outcome.text = ""
@@ -187,8 +206,9 @@ class TaskTools:
             outcome.text = (f"[{note.strip()}]\n\n" if note else "") + text
             return
         outcome.cut = True
-        outcome.text = text[:budget] + (f"\n\n[... {note}page cut: the first {budget} of {len(text)} characters "
-                                        "are shown ...]")
+        outcome.text = text[:budget] + (
+            f"\n\n[... {note}page cut: the first {budget} of {len(text)} characters are shown ...]"
+        )
 
 
 async def run_with_deadline(coro: Any, deadline: float | None) -> Any:

@@ -32,29 +32,53 @@ load_builtin_protocols()
 
 # option name -> setting name
 _SETTINGS = {
-    "base_url": "agent_base_url", "api_key": "agent_api_key", "model": "agent_model", "protocol": "agent_protocol",
-    "concurrency": "agent_concurrency", "max_turns": "agent_max_turns", "time_cap": "agent_time_cap",
-    "context_tokens": "agent_context_tokens", "max_tokens": "agent_max_tokens", "temperature": "agent_temperature",
-    "top_p": "agent_top_p", "repetition_penalty": "agent_repetition_penalty",
-    "keep_tool_results": "agent_keep_tool_results", "page_chars": "agent_page_chars", "extract": "agent_extract",
-    "max_failures": "agent_max_failures", "search": "search", "search_results": "search_results",
+    "base_url": "agent_base_url",
+    "api_key": "agent_api_key",
+    "model": "agent_model",
+    "protocol": "agent_protocol",
+    "concurrency": "agent_concurrency",
+    "max_turns": "agent_max_turns",
+    "time_cap": "agent_time_cap",
+    "context_tokens": "agent_context_tokens",
+    "max_tokens": "agent_max_tokens",
+    "temperature": "agent_temperature",
+    "top_p": "agent_top_p",
+    "repetition_penalty": "agent_repetition_penalty",
+    "keep_tool_results": "agent_keep_tool_results",
+    "page_chars": "agent_page_chars",
+    "extract": "agent_extract",
+    "max_failures": "agent_max_failures",
+    "search": "search",
+    "search_results": "search_results",
     "allow_private_urls": "allow_private_urls",
 }
 
 
 @main.command("run-agent")
-@click.option("--tasks", "tasks_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="Tasks to run (JSON or JSONL; any format dreval import --tasks reads).")
-@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for the reports of this system, e.g. reports/my-agent/ (then: dreval score OUT).")
+@click.option(
+    "--tasks",
+    "tasks_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Tasks to run (JSON or JSONL; any format dreval import --tasks reads).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the reports of this system, e.g. reports/my-agent/ (then: dreval score OUT).",
+)
 @click.option("--task-id", "task_ids", multiple=True, help="Run only this task (repeatable).")
 @click.option("--limit", type=int, help="Run only the first N tasks.")
 @click.option("--base-url", help="The agent's OpenAI-compatible endpoint, e.g. http://localhost:30000/v1.")
 @click.option("--api-key", help="API key of the agent's endpoint (prefer DREVAL_AGENT_API_KEY).")
 @click.option("--model", help="The agent model's name as its endpoint knows it.")
-@click.option("--protocol", type=click.Choice(PROTOCOLS.names()),
-              help="How tools are offered: openai-tools (native function calling, default) or mirothinker "
-              "(MiroThinker's in-prompt MCP calls, for a model served without a tool parser).")
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS.names()),
+    help="How tools are offered: openai-tools (native function calling, default) or mirothinker "
+    "(MiroThinker's in-prompt MCP calls, for a model served without a tool parser).",
+)
 @click.option("--concurrency", type=int, help="Tasks run at once (default 4).")
 @click.option("--max-turns", type=int, help="Model calls per task before the final report is asked for (default 50).")
 @click.option("--time-cap", type=float, help="Seconds of research per task (default 1800).")
@@ -63,25 +87,48 @@ _SETTINGS = {
 @click.option("--temperature", type=float, help="Sampling temperature (default: the protocol's; mirothinker 1.0).")
 @click.option("--top-p", type=float, help="Nucleus sampling (default: the protocol's; mirothinker 0.95).")
 @click.option("--repetition-penalty", type=float, help="Sent as an extra body field (mirothinker default 1.05).")
-@click.option("--keep-tool-results", type=int, help="Tool results kept verbatim in what is sent, older ones "
-              "replaced by a placeholder (default 5; -1 keeps all).")
+@click.option(
+    "--keep-tool-results",
+    type=int,
+    help="Tool results kept verbatim in what is sent, older ones replaced by a placeholder (default 5; -1 keeps all).",
+)
 @click.option("--page-chars", type=int, help="Characters of a read page shown to the agent (default 20000).")
-@click.option("--extract", type=click.Choice(["off", "agent", "judge"]),
-              help="Summarise read pages with an 'extract what was asked' call to the agent's model or the judge's "
-              "(default off: the page cut to --page-chars).")
-@click.option("--max-failures", type=int, help="Malformed or repeated tool calls in a row that end a task "
-              "(default 3).")
-@click.option("--search", type=click.Choice(sorted(BACKENDS)), help="Search backend of the agent's web search "
-              "(default local: the offline store and indexed folders).")
+@click.option(
+    "--extract",
+    type=click.Choice(["off", "agent", "judge"]),
+    help="Summarise read pages with an 'extract what was asked' call to the agent's model or the judge's "
+    "(default off: the page cut to --page-chars).",
+)
+@click.option("--max-failures", type=int, help="Malformed or repeated tool calls in a row that end a task (default 3).")
+@click.option(
+    "--search",
+    type=click.Choice(sorted(BACKENDS)),
+    help="Search backend of the agent's web search (default local: the offline store and indexed folders).",
+)
 @click.option("--search-results", type=int, help="Results per search (default 5).")
-@click.option("--allow-private-urls", is_flag=True, default=None,
-              help="Allow reading loopback and private-network addresses (off by default).")
+@click.option(
+    "--allow-private-urls",
+    is_flag=True,
+    default=None,
+    help="Allow reading loopback and private-network addresses (off by default).",
+)
 @click.option("--no-resume", is_flag=True, help="Run every task again, even those finished in an earlier run.")
-@click.option("--retry-failed", is_flag=True, help="Run again the tasks that failed on the model's account "
-              "(endpoint and internal errors are always run again).")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Run again the tasks that failed on the model's account (endpoint and internal errors are always run again).",
+)
 @config_option
-def run_agent(tasks_file: Path, out: Path, task_ids: tuple[str, ...], limit: int | None, no_resume: bool,
-              retry_failed: bool, config_file: Path | None, **options: Any) -> None:
+def run_agent(
+    tasks_file: Path,
+    out: Path,
+    task_ids: tuple[str, ...],
+    limit: int | None,
+    no_resume: bool,
+    retry_failed: bool,
+    config_file: Path | None,
+    **options: Any,
+) -> None:
     """Run an agent model over TASKS as a research agent and write one report per task into OUT, ready for
     dreval score: the same tools (web search, guarded page reading), limits and report contract for every model."""
     settings = build_settings(config_file, **{_SETTINGS[name]: value for name, value in options.items()})
@@ -91,19 +138,32 @@ def run_agent(tasks_file: Path, out: Path, task_ids: tuple[str, ...], limit: int
     store = open_store(settings)
     outcomes: list[TaskOutcome] = []
     try:
-        with Progress(TextColumn("agent"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.description}"), console=stderr, transient=True) as progress:
+        with Progress(
+            TextColumn("agent"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=stderr,
+            transient=True,
+        ) as progress:
             bar = progress.add_task("", total=len(tasks))
 
             def done(outcome: TaskOutcome) -> None:
                 outcomes.append(outcome)
                 progress.update(bar, advance=1, description=plain(f"{outcome.task_id}: {outcome.termination}"))
 
-            summary = asyncio.run(arun_agent(settings, tasks, out, store=store, resume=not no_resume,
-                                             retry_failed=retry_failed, on_done=done))
+            summary = asyncio.run(
+                arun_agent(
+                    settings, tasks, out, store=store, resume=not no_resume, retry_failed=retry_failed, on_done=done
+                )
+            )
     except KeyboardInterrupt:
-        fail(f"interrupted: {_written(outcomes, out, 'finished in this run and are kept in')}; run the same command "
-             "again to continue", EXIT_INTERRUPTED)
+        fail(
+            f"interrupted: {_written(outcomes, out, 'finished in this run and are kept in')}; run the same command "
+            "again to continue",
+            EXIT_INTERRUPTED,
+        )
     except (AgentRunError, SearchError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     except LLMUnavailable as exc:
@@ -148,29 +208,47 @@ def _print_summary(summary: RunSummary, out: Path, tasks_file: Path) -> None:
     if ran:
         table = Table(title="dreval run-agent")
         for column in ("task", "status", "ended", "turns", "tool calls", "tokens in/out", "s", "unread cites"):
-            table.add_column(column, justify="left" if column in ("task", "status", "ended") else "right",
-                             overflow="fold")
+            table.add_column(
+                column, justify="left" if column in ("task", "status", "ended") else "right", overflow="fold"
+            )
         for outcome in ran[:50]:
             status = f"[{_STYLE[outcome.status]}]{outcome.status}[/]"
             ended = safe(outcome.termination) + (" (cut short)" if outcome.cut_short else "")
-            table.add_row(safe(outcome.task_id), status, ended, str(outcome.turns), str(outcome.tool_calls),
-                          f"{outcome.prompt_tokens}/{outcome.completion_tokens}", f"{outcome.seconds:.1f}",
-                          str(outcome.unread_citations))
+            table.add_row(
+                safe(outcome.task_id),
+                status,
+                ended,
+                str(outcome.turns),
+                str(outcome.tool_calls),
+                f"{outcome.prompt_tokens}/{outcome.completion_tokens}",
+                f"{outcome.seconds:.1f}",
+                str(outcome.unread_citations),
+            )
         stdout.print(table)
         if len(ran) > 50:
             stdout.print(f"... and {len(ran) - 50} more tasks (see the sidecars)")
     for outcome in summary.failed:
-        stderr.print(f"[red]failed:[/] {safe(outcome.task_id)}: {safe(outcome.failure or 'no report')}",
-                     highlight=False, soft_wrap=True)
+        stderr.print(
+            f"[red]failed:[/] {safe(outcome.task_id)}: {safe(outcome.failure or 'no report')}",
+            highlight=False,
+            soft_wrap=True,
+        )
     reports = [o for o in ran if o.status == "report"]
-    line = f"{len(reports)} reports" + (f" ({sum(o.cut_short for o in reports)} cut short)" if any(
-        o.cut_short for o in reports) else "")
+    line = f"{len(reports)} reports" + (
+        f" ({sum(o.cut_short for o in reports)} cut short)" if any(o.cut_short for o in reports) else ""
+    )
     line += f", {sum(o.status == 'failed' for o in ran)} failed"
     if summary.skipped:
         line += f", {len(summary.skipped)} already done in an earlier run (skipped)"
-    line += (f"; {sum(o.turns for o in ran)} turns, {sum(o.tool_calls for o in ran)} tool calls, "
-             f"{sum(o.prompt_tokens for o in ran)} prompt / {sum(o.completion_tokens for o in ran)} completion tokens; "
-             f"{summary.seconds:.1f} s")
+    line += (
+        f"; {sum(o.turns for o in ran)} turns, {sum(o.tool_calls for o in ran)} tool calls, "
+        f"{sum(o.prompt_tokens for o in ran)} prompt / {sum(o.completion_tokens for o in ran)} completion tokens; "
+        f"{summary.seconds:.1f} s"
+    )
     stdout.print(plain(line), highlight=False, markup=False, soft_wrap=True)
-    stdout.print(plain(f"reports: {out}  next: dreval score {out} --tasks {tasks_file}"), highlight=False,
-                 markup=False, soft_wrap=True)
+    stdout.print(
+        plain(f"reports: {out}  next: dreval score {out} --tasks {tasks_file}"),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )

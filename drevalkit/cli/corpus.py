@@ -34,15 +34,22 @@ def corpus_add(folder: Path, config_file: Path | None) -> None:
     except CorpusError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     if not files:  # nothing indexed and nothing skipped: say what was looked for, not just "0 documents"
-        fail(f"no documents found in {folder} (looked for {', '.join(SUFFIX_TYPES)} files, in subfolders too)",
-             EXIT_INCOMPLETE)
+        fail(
+            f"no documents found in {folder} (looked for {', '.join(SUFFIX_TYPES)} files, in subfolders too)",
+            EXIT_INCOMPLETE,
+        )
     store = open_store(settings)
     try:
-        with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), console=stderr,
-                      transient=True, disable=len(files) < 20) as progress:
+        with Progress(
+            TextColumn("indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=stderr,
+            transient=True,
+            disable=len(files) < 20,
+        ) as progress:
             bar = progress.add_task("", total=len(files))
-            report = add_folder(store, folder, settings.fetch_max_bytes,
-                                on_file=lambda _: progress.advance(bar))
+            report = add_folder(store, folder, settings.fetch_max_bytes, on_file=lambda _: progress.advance(bar))
     except CorpusError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     finally:
@@ -50,6 +57,9 @@ def corpus_add(folder: Path, config_file: Path | None) -> None:
     for name, reason in report.failed:
         stderr.print(f"[yellow]skipped {safe(name)}:[/] {safe(reason)}", highlight=False, soft_wrap=True)
     count = len(report.added)
-    stdout.print(f"indexed {count} document{'' if count == 1 else 's'} from {plain(folder)} into "
-                 f"{plain(settings.store_path)}", highlight=False, markup=False)
+    stdout.print(
+        f"indexed {count} document{'' if count == 1 else 's'} from {plain(folder)} into {plain(settings.store_path)}",
+        highlight=False,
+        markup=False,
+    )
     sys.exit(EXIT_OK if report.added else EXIT_INCOMPLETE)

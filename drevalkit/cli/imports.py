@@ -30,14 +30,22 @@ def _problem(text: str) -> None:
 
 @main.command("import")
 @click.argument("args", nargs=-1, metavar="FORMAT PATH...")
-@click.option("--tasks", "tasks_mode", is_flag=True,
-              help="Import task files instead of reports (FORMAT optional: drb, deepresearcheval, miroeval, dreval, "
-                   "auto).")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Reports: the folder to write <task id>.md and <task id>.meta.json into (e.g. reports/SYSTEM/). "
-                   "Tasks: the JSONL file to write (a folder gets tasks.jsonl).")
-@click.option("--max-file-mb", type=float, default=100.0, show_default=True,
-              help="Refuse input files larger than this.")
+@click.option(
+    "--tasks",
+    "tasks_mode",
+    is_flag=True,
+    help="Import task files instead of reports (FORMAT optional: drb, deepresearcheval, miroeval, dreval, auto).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Reports: the folder to write <task id>.md and <task id>.meta.json into (e.g. reports/SYSTEM/). "
+    "Tasks: the JSONL file to write (a folder gets tasks.jsonl).",
+)
+@click.option(
+    "--max-file-mb", type=float, default=100.0, show_default=True, help="Refuse input files larger than this."
+)
 def import_command(args: tuple[str, ...], tasks_mode: bool, out: Path, max_file_mb: float) -> None:
     """Import FORMAT files (or folders of them): one of auto, markdown, deepresearcheval, drb, miroeval,
     openai-responses, html. Each report becomes normalised markdown with a numbered References list and a sidecar
@@ -49,25 +57,39 @@ def import_command(args: tuple[str, ...], tasks_mode: bool, out: Path, max_file_
         _import_tasks(list(args), out)
         return
     if len(args) < 2:
-        fail("give a FORMAT and at least one PATH: dreval import FORMAT PATH... --out DIR (FORMAT: auto, "
-             + ", ".join(IMPORTERS.names()) + ")", EXIT_BAD_INPUT)
+        fail(
+            "give a FORMAT and at least one PATH: dreval import FORMAT PATH... --out DIR (FORMAT: auto, "
+            + ", ".join(IMPORTERS.names())
+            + ")",
+            EXIT_BAD_INPUT,
+        )
     format_name, paths = args[0].lower(), [Path(a) for a in args[1:]]
     if format_name != "auto" and format_name not in IMPORTERS:
-        fail(f"unknown report format {args[0]!r}: choose auto or one of {', '.join(IMPORTERS.names())}",
-             EXIT_BAD_INPUT)
+        fail(f"unknown report format {args[0]!r}: choose auto or one of {', '.join(IMPORTERS.names())}", EXIT_BAD_INPUT)
     _check_paths(paths)
     if out.exists() and not out.is_dir():
         fail(f"--out {out} is a file; give the folder to write the reports into", EXIT_BAD_INPUT)
     files = collect_import_files(paths)
     if not files:
         fail("no report files in " + ", ".join(str(p) for p in paths), EXIT_BAD_INPUT)
-    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=stderr, transient=True,
-                  disable=len(files) < 2) as progress:
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=stderr,
+        transient=True,
+        disable=len(files) < 2,
+    ) as progress:
         bar = progress.add_task("", total=len(files))
-        outcome = import_reports(files, out, format_name=None if format_name == "auto" else format_name,
-                                 max_bytes=int(max_file_mb * 1_000_000),
-                                 on_file=lambda path: progress.update(bar, advance=1, description=plain(path.name)))
+        outcome = import_reports(
+            files,
+            out,
+            format_name=None if format_name == "auto" else format_name,
+            max_bytes=int(max_file_mb * 1_000_000),
+            on_file=lambda path: progress.update(bar, advance=1, description=plain(path.name)),
+        )
     for problem in outcome.problems:
         _problem(problem)
     for warning in outcome.warnings:
@@ -98,14 +120,25 @@ def _import_tasks(args: list[str], out: Path) -> None:
         format_name = None if args[0].lower() == "auto" else args[0].lower()
         args = args[1:]
     if not args:
-        fail("give at least one task file: dreval import --tasks [FORMAT] PATH... --out tasks.jsonl (FORMAT: auto, "
-             + ", ".join(TASK_FORMATS.names()) + ")", EXIT_BAD_INPUT)
+        fail(
+            "give at least one task file: dreval import --tasks [FORMAT] PATH... --out tasks.jsonl (FORMAT: auto, "
+            + ", ".join(TASK_FORMATS.names())
+            + ")",
+            EXIT_BAD_INPUT,
+        )
     paths = [Path(a) for a in args]
     _check_paths(paths)
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".json", ".jsonl")
-                            and not p.name.startswith(".")) if path.is_dir() else [path])
+        files.extend(
+            sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in (".json", ".jsonl") and not p.name.startswith(".")
+            )
+            if path.is_dir()
+            else [path]
+        )
     target = out / "tasks.jsonl" if out.is_dir() or not out.suffix else out
     result = import_tasks(files, format_name)
     for problem in result.problems:

@@ -23,76 +23,130 @@ def _apply(options: list[Callable[[Any], Any]], func: Callable[..., Any]) -> Cal
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-                        help="dreval.toml to read (default: ./dreval.toml if present, or DREVAL_CONFIG).")(func)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="dreval.toml to read (default: ./dreval.toml if present, or DREVAL_CONFIG).",
+    )(func)
 
 
 def judge_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options of every command that talks to a judge."""
-    return _apply([
-        config_option,
-        click.option("--backend", type=click.Choice(["auto", "openai", "local"]),
-                     help="Judge backend: an OpenAI-compatible endpoint or the embedded local model (default auto: "
-                     "the endpoint if one is configured, else the local model)."),
-        click.option("--base-url", help="OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1."),
-        click.option("--api-key", help="API key of the endpoint (prefer the DREVAL_API_KEY env var)."),
-        click.option("--model", help="Judge model name as the endpoint knows it."),
-        click.option("--concurrency", type=int, help="Concurrent requests to the endpoint (default 8)."),
-        click.option("--timeout", type=float, help="Seconds per LLM call (default 300)."),
-        click.option("--structured-output", type=click.Choice(["auto", "json_schema", "json_object", "text"]),
-                     help="How to ask for JSON; auto tries json_schema and falls back (default auto)."),
-        click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-                     help="Output folder (default ./dreval-out)."),
-        click.option("--no-cache", is_flag=True, default=False, help="Do not read or write the LLM response cache."),
-    ], func)
+    return _apply(
+        [
+            config_option,
+            click.option(
+                "--backend",
+                type=click.Choice(["auto", "openai", "local"]),
+                help="Judge backend: an OpenAI-compatible endpoint or the embedded local model (default auto: "
+                "the endpoint if one is configured, else the local model).",
+            ),
+            click.option("--base-url", help="OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1."),
+            click.option("--api-key", help="API key of the endpoint (prefer the DREVAL_API_KEY env var)."),
+            click.option("--model", help="Judge model name as the endpoint knows it."),
+            click.option("--concurrency", type=int, help="Concurrent requests to the endpoint (default 8)."),
+            click.option("--timeout", type=float, help="Seconds per LLM call (default 300)."),
+            click.option(
+                "--structured-output",
+                type=click.Choice(["auto", "json_schema", "json_object", "text"]),
+                help="How to ask for JSON; auto tries json_schema and falls back (default auto).",
+            ),
+            click.option(
+                "--out", type=click.Path(path_type=Path, file_okay=False), help="Output folder (default ./dreval-out)."
+            ),
+            click.option(
+                "--no-cache", is_flag=True, default=False, help="Do not read or write the LLM response cache."
+            ),
+        ],
+        func,
+    )
 
 
 def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that pick the reports, their tasks and how results are stored."""
     from ..reports.importers import IMPORTERS
 
-    return _apply([
-        click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path)),
-        click.option("--task", "task_file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Task file (JSON, or JSONL with --task-id)."),
-        click.option("--task-id", help="Which task of --task to use."),
-        click.option("--prompt", help="Score against this task prompt instead of a task file."),
-        click.option("--tasks", "tasks_file", type=click.Path(path_type=Path, dir_okay=False),
-                     help="Tasks for many reports; each report file is named <task id>.md or .json."),
-        click.option("--system", help="Name of the system that wrote the reports (default: the folder's name, "
-                     "or 'default')."),
-        click.option("--format", "report_format", type=click.Choice(IMPORTERS.names()),
-                     help="Report format (default: detected from the file name and content)."),
-        click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists."),
-        click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."),
-    ], func)
+    return _apply(
+        [
+            click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path)),
+            click.option(
+                "--task",
+                "task_file",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Task file (JSON, or JSONL with --task-id).",
+            ),
+            click.option("--task-id", help="Which task of --task to use."),
+            click.option("--prompt", help="Score against this task prompt instead of a task file."),
+            click.option(
+                "--tasks",
+                "tasks_file",
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Tasks for many reports; each report file is named <task id>.md or .json.",
+            ),
+            click.option(
+                "--system", help="Name of the system that wrote the reports (default: the folder's name, or 'default')."
+            ),
+            click.option(
+                "--format",
+                "report_format",
+                type=click.Choice(IMPORTERS.names()),
+                help="Report format (default: detected from the file name and content).",
+            ),
+            click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists."),
+            click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."),
+        ],
+        func,
+    )
 
 
 def factcheck_options(func: Callable[..., Any]) -> Callable[..., Any]:
     from ..factcheck.search import BACKENDS
 
-    return _apply([
-        click.option("--search", type=click.Choice(sorted(BACKENDS)),
-                     help="Search backend (default local: the offline evidence store and indexed folders)."),
-        click.option("--max-claims", type=int, help="Claims checked per report, most check-worthy first (default 40)."),
-        click.option("--evidence-per-claim", type=int,
-                     help="Evidence passages shown to the verifier per claim, cited sources first (default 5)."),
-        click.option("--rounds", type=int, help="Search-and-verify rounds; later rounds retry unknown claims "
-                     "with refined queries (default 2)."),
-        click.option("--allow-private-urls", is_flag=True, default=None,
-                     help="Allow fetching loopback and private-network addresses (off by default)."),
-        click.option("--replay", is_flag=True, help="Use stored searches and pages only: no web requests."),
-    ], func)
+    return _apply(
+        [
+            click.option(
+                "--search",
+                type=click.Choice(sorted(BACKENDS)),
+                help="Search backend (default local: the offline evidence store and indexed folders).",
+            ),
+            click.option(
+                "--max-claims", type=int, help="Claims checked per report, most check-worthy first (default 40)."
+            ),
+            click.option(
+                "--evidence-per-claim",
+                type=int,
+                help="Evidence passages shown to the verifier per claim, cited sources first (default 5).",
+            ),
+            click.option(
+                "--rounds",
+                type=int,
+                help="Search-and-verify rounds; later rounds retry unknown claims with refined queries (default 2).",
+            ),
+            click.option(
+                "--allow-private-urls",
+                is_flag=True,
+                default=None,
+                help="Allow fetching loopback and private-network addresses (off by default).",
+            ),
+            click.option("--replay", is_flag=True, help="Use stored searches and pages only: no web requests."),
+        ],
+        func,
+    )
 
 
 def jury_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--judge``, repeatable: the judges of a jury."""
     return click.option(
-        "--judge", "judges", multiple=True, metavar="MODEL[@URL]",
+        "--judge",
+        "judges",
+        multiple=True,
+        metavar="MODEL[@URL]",
         help="A judge: MODEL@URL (an OpenAI-compatible endpoint), MODEL (the configured endpoint) or local (the "
         "embedded model). Give it twice or more for a jury: every criterion and claim is judged by each, results "
         "keep each judge's scores, the mean (majority for verdicts) and their agreement; the first judge builds "
-        "rubrics and extracts claims. Every judge gets the configured API key (OPENAI_API_KEY only OpenAI).")(func)
+        "rubrics and extracts claims. Every judge gets the configured API key (OPENAI_API_KEY only OpenAI).",
+    )(func)
 
 
 def open_jury(settings: list[Settings], store: Store) -> list[LLMClient]:
@@ -152,8 +206,14 @@ def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
     """The store and the judge: an OpenAI-compatible endpoint, or the embedded local model when none is set."""
     store = open_store(settings)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                      console=stderr, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+        ) as progress:
 
             def on_progress(description: str, total: int) -> Callable[[int], None]:
                 bar = progress.add_task(description, total=total)
@@ -164,7 +224,11 @@ def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
         store.close()
         fail(str(exc), EXIT_BAD_INPUT)
     if backend_kind(settings) == "local" and settings.backend == "auto":
-        stderr.print(f"no endpoint configured (DREVAL_BASE_URL): using the embedded local judge {llm.model} "
-                     "(slow on CPU; serve a model with vLLM/SGLang or use OpenAI for real evaluations)",
-                     highlight=False, soft_wrap=True, markup=False)
+        stderr.print(
+            f"no endpoint configured (DREVAL_BASE_URL): using the embedded local judge {llm.model} "
+            "(slow on CPU; serve a model with vLLM/SGLang or use OpenAI for real evaluations)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     return store, llm

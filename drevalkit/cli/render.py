@@ -58,8 +58,12 @@ def dimension_table(card: Scorecard) -> Table:
         spread = f" ± {dim.spread.std:.2f}" if dim.spread else ""
         table.add_row(safe(dim_id), f"{dim.weight:.2f}", _fmt(dim.score) + spread, status(dim.status))
     spread = f" ± {card.quality.spread.std:.2f}" if card.quality.spread else ""
-    table.add_row("[bold]total[/]", f"{card.quality.weight_judged:.2f}", f"[bold]{_fmt(card.quality.total)}[/]" + spread,
-                  status(card.quality.status))
+    table.add_row(
+        "[bold]total[/]",
+        f"{card.quality.weight_judged:.2f}",
+        f"[bold]{_fmt(card.quality.total)}[/]" + spread,
+        status(card.quality.status),
+    )
     return table
 
 
@@ -90,10 +94,12 @@ def jury_table(card: Scorecard) -> Table:
         table.add_column(safe(dim_id), justify="right")
     table.add_column("total", justify="right")
     for juror in q.jury:
-        table.add_row(_judge_name(juror.judge), *(_fmt(juror.dimension_scores.get(d)) for d in dimensions),
-                      _fmt(juror.total))
-    table.add_row("[bold]mean[/]", *(_fmt(q.dimension_scores[d].score) for d in dimensions),
-                  f"[bold]{_fmt(q.total)}[/]")
+        table.add_row(
+            _judge_name(juror.judge), *(_fmt(juror.dimension_scores.get(d)) for d in dimensions), _fmt(juror.total)
+        )
+    table.add_row(
+        "[bold]mean[/]", *(_fmt(q.dimension_scores[d].score) for d in dimensions), f"[bold]{_fmt(q.total)}[/]"
+    )
     if agreement is not None and agreement.disputed:
         table.caption = "most disputed criteria: " + ", ".join(safe(c) for c in agreement.disputed)
     return table
@@ -102,17 +108,38 @@ def jury_table(card: Scorecard) -> Table:
 def factcheck_table(card: Scorecard) -> Table:
     fc = card.factcheck
     assert fc is not None
-    table = Table(title=f"fact-check: {status(fc.status)} ({len(fc.claims)} claims checked"
-                        + (f", {fc.claims_skipped} over budget" if fc.claims_skipped else "") + ")")
-    for column in ("right", "wrong", "unknown", "failed", "flagged", "evidence coverage", "citations readable",
-                   "citation accuracy", "searches", "fetches"):
+    table = Table(
+        title=f"fact-check: {status(fc.status)} ({len(fc.claims)} claims checked"
+        + (f", {fc.claims_skipped} over budget" if fc.claims_skipped else "")
+        + ")"
+    )
+    for column in (
+        "right",
+        "wrong",
+        "unknown",
+        "failed",
+        "flagged",
+        "evidence coverage",
+        "citations readable",
+        "citation accuracy",
+        "searches",
+        "fetches",
+    ):
         table.add_column(column, justify="right")
     c = fc.counts
     flagged = sum(bool(v.flags) for v in fc.verdicts)
-    table.add_row(f"{c.right} ({_pct(fc.ratios.get('right'))})", f"{c.wrong} ({_pct(fc.ratios.get('wrong'))})",
-                  f"{c.unknown} ({_pct(fc.ratios.get('unknown'))})", str(c.failed), str(flagged),
-                  _pct(fc.evidence_coverage), _pct(fc.citation_reachability), _pct(fc.citation_accuracy),
-                  str(card.usage.searches), str(card.usage.fetches))
+    table.add_row(
+        f"{c.right} ({_pct(fc.ratios.get('right'))})",
+        f"{c.wrong} ({_pct(fc.ratios.get('wrong'))})",
+        f"{c.unknown} ({_pct(fc.ratios.get('unknown'))})",
+        str(c.failed),
+        str(flagged),
+        _pct(fc.evidence_coverage),
+        _pct(fc.citation_reachability),
+        _pct(fc.citation_accuracy),
+        str(card.usage.searches),
+        str(card.usage.fetches),
+    )
     if fc.fetch_failures:
         table.caption = "fetch failures: " + ", ".join(f"{safe(cause)} {n}" for cause, n in fc.fetch_failures.items())
     return table
@@ -133,15 +160,22 @@ def print_wrong_claims(card: Scorecard, limit: int = 5) -> None:
 def results_table(cards: list[Scorecard], limit: int = 50) -> Table:
     table = Table(title="dreval score")
     for column in ("system", "task", "status", "quality", "right", "wrong", "claims", "calls", "tokens in/out", "s"):
-        table.add_column(column, justify="left" if column in ("system", "task", "status") else "right",
-                         overflow="fold")
+        table.add_column(column, justify="left" if column in ("system", "task", "status") else "right", overflow="fold")
     for card in cards[:limit]:
         total = card.quality.total if card.quality else None
         fc = card.factcheck
-        table.add_row(safe(card.system), safe(card.task_id), status(card.status), _fmt(total),
-                      _pct(fc.ratios.get("right")) if fc else "—", _pct(fc.ratios.get("wrong")) if fc else "—",
-                      str(len(fc.claims)) if fc else "—", str(card.usage.calls),
-                      f"{card.usage.prompt_tokens}/{card.usage.completion_tokens}", f"{card.seconds:.1f}")
+        table.add_row(
+            safe(card.system),
+            safe(card.task_id),
+            status(card.status),
+            _fmt(total),
+            _pct(fc.ratios.get("right")) if fc else "—",
+            _pct(fc.ratios.get("wrong")) if fc else "—",
+            str(len(fc.claims)) if fc else "—",
+            str(card.usage.calls),
+            f"{card.usage.prompt_tokens}/{card.usage.completion_tokens}",
+            f"{card.seconds:.1f}",
+        )
     return table
 
 
@@ -159,9 +193,13 @@ def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: Out
             agreement = card.factcheck.agreement
             if agreement is not None:
                 unanimous = "" if agreement.unanimous is None else f", unanimous on {_pct(agreement.unanimous)}"
-                stdout.print(f"jury of {agreement.judges} judges on the claims: Fleiss' kappa "
-                             f"{_agreement(agreement)} over {agreement.items} claims{unanimous} (verdicts are the "
-                             "majority; a tie is unknown)", highlight=False, markup=False)
+                stdout.print(
+                    f"jury of {agreement.judges} judges on the claims: Fleiss' kappa "
+                    f"{_agreement(agreement)} over {agreement.items} claims{unanimous} (verdicts are the "
+                    "majority; a tie is unknown)",
+                    highlight=False,
+                    markup=False,
+                )
             print_wrong_claims(card)
     elif scored:
         stdout.print(results_table(scored))
@@ -169,8 +207,9 @@ def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: Out
             stdout.print(f"... and {len(scored) - 50} more results")
     for card in scored:
         for reason in card.reasons[:3]:
-            stderr.print(f"[yellow]{safe(card.system)}/{safe(card.task_id)}:[/] {safe(reason)}", highlight=False,
-                         soft_wrap=True)
+            stderr.print(
+                f"[yellow]{safe(card.system)}/{safe(card.task_id)}:[/] {safe(reason)}", highlight=False, soft_wrap=True
+            )
     counts = {s: sum(c.status == s for c in scored) for s in ("complete", "partial", "failed")}
     line = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing scored"
     if skipped:

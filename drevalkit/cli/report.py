@@ -45,9 +45,12 @@ def _output_root(result: Path) -> Path | None:
 
 @main.command("html")
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-              help="Output folder whose html/ receives the pages (default: the folder the results are in; a result "
-              "outside an output folder gets its page beside it).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder whose html/ receives the pages (default: the folder the results are in; a result "
+    "outside an output folder gets its page beside it).",
+)
 def html_command(results: tuple[Path, ...], out: Path | None) -> None:
     """Render the scorecard page of each result file in RESULTS (files, or output / results folders).
 
@@ -96,70 +99,148 @@ def html_command(results: tuple[Path, ...], out: Path | None) -> None:
     for problem in problems:
         stderr.print(f"[yellow]{safe(problem)}[/]", highlight=False, soft_wrap=True)
     if not written:
-        fail(f"no scorecard written: none of the {len(files)} file(s) is a dreval result that could be rendered"
-             if len(files) > 1 else "no scorecard written", EXIT_BAD_INPUT)
+        fail(
+            f"no scorecard written: none of the {len(files)} file(s) is a dreval result that could be rendered"
+            if len(files) > 1
+            else "no scorecard written",
+            EXIT_BAD_INPUT,
+        )
     if len(written) == 1:
         print_path("scorecard", written[0])
     else:
         folders = sorted({str(p.parent.parent) for p in written})
-        stdout.print(f"{len(written)} scorecards written under {plain(', '.join(folders))}", highlight=False,
-                     markup=False)
+        stdout.print(
+            f"{len(written)} scorecards written under {plain(', '.join(folders))}", highlight=False, markup=False
+        )
     sys.exit(EXIT_INCOMPLETE if unreadable else EXIT_OK)
 
 
 def _terminal_table(board: Leaderboard) -> Table:
     gaps = {gap.upper: gap for gap in board.gaps}
-    table = Table(title="dreval leaderboard", caption="\n".join(safe(line) for line in method_lines(board)),
-                  caption_justify="left")
+    table = Table(
+        title="dreval leaderboard",
+        caption="\n".join(safe(line) for line in method_lines(board)),
+        caption_justify="left",
+    )
     ratio = board.method.rank_by.startswith("right")
     ranked = f"{'right ratio' if ratio else 'quality'} (shared) [{board.method.level:.0%} CI]"
-    for column in ("rank", "system", ranked, "quality, own tasks", "right (micro)", "complete", "partial", "failed",
-                   "unreadable", "missing", "gap to next"):
-        table.add_column(column, justify="left" if column in ("system", "gap to next") else "right",
-                         overflow="fold")
+    for column in (
+        "rank",
+        "system",
+        ranked,
+        "quality, own tasks",
+        "right (micro)",
+        "complete",
+        "partial",
+        "failed",
+        "unreadable",
+        "missing",
+        "gap to next",
+    ):
+        table.add_column(column, justify="left" if column in ("system", "gap to next") else "right", overflow="fold")
     for row in board.systems:
         gap = gaps.get(row.system)
         gap_text = ""
         if gap is not None and gap.p_adjusted is None:
             gap_text = f"{gap.diff:+.2f}, not tested"
         elif gap is not None:
-            gap_text = f"{gap.diff:+.2f}, p={gap.p_adjusted:.3g} " + ("[green]significant[/]" if gap.significant
-                                                                     else "not significant")
-        table.add_row(row.rank or "—", safe(row.system), fmt(row.shared, "ratio" if ratio else "score"),
-                      f"{fmt(row.quality)} n={row.quality.n}", fmt(row.right_micro, "ratio"), str(row.complete),
-                      str(row.partial), str(row.failed), str(row.unreadable), str(row.missing), gap_text)
+            gap_text = f"{gap.diff:+.2f}, p={gap.p_adjusted:.3g} " + (
+                "[green]significant[/]" if gap.significant else "not significant"
+            )
+        table.add_row(
+            row.rank or "—",
+            safe(row.system),
+            fmt(row.shared, "ratio" if ratio else "score"),
+            f"{fmt(row.quality)} n={row.quality.n}",
+            fmt(row.right_micro, "ratio"),
+            str(row.complete),
+            str(row.partial),
+            str(row.failed),
+            str(row.unreadable),
+            str(row.missing),
+            gap_text,
+        )
     return table
 
 
 @main.command("leaderboard")
 @click.argument("results_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--format", "format_name", type=click.Choice(FORMATS),
-              help="Print this format to stdout (or write it to --out). Default: write all four to "
-              "OUT/leaderboard.* (the output folder, also when RESULTS_DIR is its results/ folder or a system "
-              "folder in it) and print a summary.")
-@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write to this file (format from --format, else from its suffix).")
-@click.option("--tasks", "tasks_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="The task set: tasks without a result are counted as missing (default: the union of tasks "
-              "with a result).")
-@click.option("--resamples", type=click.IntRange(100, 1_000_000), default=DEFAULT_RESAMPLES, show_default=True,
-              help="Bootstrap resamples.")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(FORMATS),
+    help="Print this format to stdout (or write it to --out). Default: write all four to "
+    "OUT/leaderboard.* (the output folder, also when RESULTS_DIR is its results/ folder or a system "
+    "folder in it) and print a summary.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (format from --format, else from its suffix).",
+)
+@click.option(
+    "--tasks",
+    "tasks_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The task set: tasks without a result are counted as missing (default: the union of tasks with a result).",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(100, 1_000_000),
+    default=DEFAULT_RESAMPLES,
+    show_default=True,
+    help="Bootstrap resamples.",
+)
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Seed of the bootstrap.")
-@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=DEFAULT_LEVEL, show_default=True,
-              help="Level of the confidence intervals.")
-@click.option("--alpha", type=click.FloatRange(0.001, 0.5), default=0.05, show_default=True,
-              help="Family-wise significance level of the neighbouring-gap tests.")
-@click.option("--judge-variance", is_flag=True,
-              help="With repeated judging (score --samples N): the total's intervals and the gap tests also "
-              "resample the judge samples within each task.")
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0.5, 0.999),
+    default=DEFAULT_LEVEL,
+    show_default=True,
+    help="Level of the confidence intervals.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0.001, 0.5),
+    default=0.05,
+    show_default=True,
+    help="Family-wise significance level of the neighbouring-gap tests.",
+)
+@click.option(
+    "--judge-variance",
+    is_flag=True,
+    help="With repeated judging (score --samples N): the total's intervals and the gap tests also "
+    "resample the judge samples within each task.",
+)
 @click.option("--include-partial", is_flag=True, help="Also use the values of partial parts (default: complete only).")
-@click.option("--allow-mixed", is_flag=True, help="Show results scored with different rubrics, judges, prompt "
-              "versions or settings, flagged, instead of refusing them.")
-@click.option("--rank-by", type=click.Choice(["quality", "right"]), default="quality", show_default=True,
-              help="Rank by mean total quality, or by the right ratio (macro over reports).")
-def leaderboard_command(results_dir: Path, format_name: str | None, out_file: Path | None, tasks_file: Path | None,
-                        resamples: int, seed: int, confidence: float, alpha: float, judge_variance: bool,
-                        include_partial: bool, allow_mixed: bool, rank_by: str) -> None:
+@click.option(
+    "--allow-mixed",
+    is_flag=True,
+    help="Show results scored with different rubrics, judges, prompt "
+    "versions or settings, flagged, instead of refusing them.",
+)
+@click.option(
+    "--rank-by",
+    type=click.Choice(["quality", "right"]),
+    default="quality",
+    show_default=True,
+    help="Rank by mean total quality, or by the right ratio (macro over reports).",
+)
+def leaderboard_command(
+    results_dir: Path,
+    format_name: str | None,
+    out_file: Path | None,
+    tasks_file: Path | None,
+    resamples: int,
+    seed: int,
+    confidence: float,
+    alpha: float,
+    judge_variance: bool,
+    include_partial: bool,
+    allow_mixed: bool,
+    rank_by: str,
+) -> None:
     """Rank the systems of RESULTS_DIR (an output folder, or its results/ folder) with bootstrap confidence
     intervals, paired tests of neighbouring gaps and rank bands; missing, partial and failed results counted."""
     task_ids = None
@@ -175,14 +256,27 @@ def leaderboard_command(results_dir: Path, format_name: str | None, out_file: Pa
             fail(f"--out {out_file}: say which format with --format ({', '.join(FORMATS)})", EXIT_BAD_INPUT)
     root = output_root(results_dir)
     if results_root(results_dir) == results_dir.parent:
-        stderr.print(f"[yellow]{safe(results_dir)} is one system's folder of {safe(results_dir.parent)}: the "
-                     f"leaderboard covers every system there and is written to {safe(root)}[/]", highlight=False,
-                     soft_wrap=True)
+        stderr.print(
+            f"[yellow]{safe(results_dir)} is one system's folder of {safe(results_dir.parent)}: the "
+            f"leaderboard covers every system there and is written to {safe(root)}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
-        board = build_leaderboard(results_dir, task_ids=task_ids, task_source=str(tasks_file or ""),
-                                  resamples=resamples, seed=seed, level=confidence, alpha=alpha,
-                                  judge_variance=judge_variance, include_partial=include_partial,
-                                  allow_mixed=allow_mixed, rank_by=rank_by, page_root=root)  # type: ignore[arg-type]
+        board = build_leaderboard(
+            results_dir,
+            task_ids=task_ids,
+            task_source=str(tasks_file or ""),
+            resamples=resamples,
+            seed=seed,
+            level=confidence,
+            alpha=alpha,
+            judge_variance=judge_variance,
+            include_partial=include_partial,
+            allow_mixed=allow_mixed,
+            rank_by=rank_by,
+            page_root=root,
+        )  # type: ignore[arg-type]
     except LeaderboardError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     for problem in board.mixed:
@@ -204,6 +298,7 @@ def leaderboard_command(results_dir: Path, format_name: str | None, out_file: Pa
     stdout.print(_terminal_table(board))
     for problem in board.problems:
         stderr.print(f"[yellow]{safe(problem)}[/]", highlight=False, soft_wrap=True)
-    stdout.print("leaderboard: " + plain(", ".join(str(layout.leaderboard(n)) for n in FORMATS)), highlight=False,
-                 markup=False)
+    stdout.print(
+        "leaderboard: " + plain(", ".join(str(layout.leaderboard(n)) for n in FORMATS)), highlight=False, markup=False
+    )
     sys.exit(EXIT_OK)

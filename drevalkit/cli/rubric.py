@@ -22,8 +22,7 @@ from .render import plain, stdout
 @click.option("--task-id", "task_ids", multiple=True, help="Only these task ids (repeatable).")
 @click.option("--rebuild", is_flag=True, help="Build anew even if frozen rubrics exist.")
 @judge_options
-def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_file: Path | None,
-           **judge: Any) -> None:
+def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_file: Path | None, **judge: Any) -> None:
     """Build and freeze the adaptive rubric of each task in TASKS_FILE into OUT/rubrics/."""
     settings = build_settings(config_file, **judge)
     try:
@@ -47,6 +46,9 @@ def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_fi
     finally:
         store.close()
     for task, (outcome, problem) in zip(tasks, results):
-        stdout.print(f"{plain(settings.layout.rubric(task.id))}: {plain(problem and 'failed: ' + problem or outcome)}",
-                     highlight=False, markup=False)
+        stdout.print(
+            f"{plain(settings.layout.rubric(task.id))}: {plain(problem and 'failed: ' + problem or outcome)}",
+            highlight=False,
+            markup=False,
+        )
     sys.exit(EXIT_INCOMPLETE if any(problem for _, problem in results) else EXIT_OK)

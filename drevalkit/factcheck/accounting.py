@@ -13,8 +13,11 @@ from ..schemas import Claim, CitedSource, FetchRecord, Verdict
 MIN_EVIDENCE_COVERAGE = 0.5  # below this share of claims shown any evidence, a fact-check is partial
 
 _CAUSES = (  # (cause, pattern on FetchRecord.error), first match wins
-    ("DNS", r"cannot resolve host|name or service not known|nodename nor servname|getaddrinfo failed|"
-            r"temporary failure in name resolution|no address associated|name resolution"),
+    (
+        "DNS",
+        r"cannot resolve host|name or service not known|nodename nor servname|getaddrinfo failed|"
+        r"temporary failure in name resolution|no address associated|name resolution",
+    ),
     ("private address refused", r"^refused:"),
     ("timeout", r"timed out|timeout"),
     ("connection", r"cannot connect|ConnectError|RemoteProtocolError|ReadError|connection"),
@@ -52,8 +55,13 @@ def describe_failures(causes: dict[str, int]) -> str:
     return f"{total} fetch{'es' if total != 1 else ''} failed ({detail})"
 
 
-def cited_sources(claims: list[Claim], verdicts: dict[str, Verdict], citation_urls: dict[int, str],
-                  fetches: dict[str, FetchRecord], hostile: Collection[str] = ()) -> tuple[list[CitedSource], int]:
+def cited_sources(
+    claims: list[Claim],
+    verdicts: dict[str, Verdict],
+    citation_urls: dict[int, str],
+    fetches: dict[str, FetchRecord],
+    hostile: Collection[str] = (),
+) -> tuple[list[CitedSource], int]:
     """Every source the checked claims cite: reachable or not, and how often it supported them; plus the number of
     cited reference numbers that resolve to no URL in the report (dangling markers). A ``hostile`` source (one that
     addressed the verifier, so it was not evidence) supports none of the claims judged against it."""
@@ -73,8 +81,12 @@ def cited_sources(claims: list[Claim], verdicts: dict[str, Verdict], citation_ur
             source = sources.get(url)
             if source is None:
                 record = fetches.get(url)
-                source = CitedSource(index=ref, url=url, reachable=bool(record and record.ok),
-                                     error="" if record is None or record.ok else record.error)
+                source = CitedSource(
+                    index=ref,
+                    url=url,
+                    reachable=bool(record and record.ok),
+                    error="" if record is None or record.ok else record.error,
+                )
                 sources[url] = source
             source.claims.append(claim.id)
             if verdict is not None and url in hostile:

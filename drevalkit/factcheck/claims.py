@@ -459,7 +459,6 @@ def chunk_sentences(sentences: list[Sentence], max_words: int = CHUNK_WORDS) -> 
     return chunks
 
 
-
 def extraction_model(sentence_ids: list[str]) -> type[BaseModel]:
     """Schema of one extraction call: claims whose sentence id is one of the chunk's ids."""
     sentence_id = Literal[tuple(sentence_ids)]  # type: ignore[valid-type]

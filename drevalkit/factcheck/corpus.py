@@ -71,14 +71,21 @@ def add_folder(
         try:
             size = path.stat().st_size
             if size > max_bytes:
-                raise ValueError(f"file too large: {size:,} bytes is over the {max_bytes / 2**20:.4g} MiB cap "
-                                 "(fetch_max_mb)")
+                raise ValueError(
+                    f"file too large: {size:,} bytes is over the {max_bytes / 2**20:.4g} MiB cap (fetch_max_mb)"
+                )
             text, title = extract_text_bounded(SUFFIX_TYPES[path.suffix.lower()], path.read_bytes(), None)
         except (OSError, ValueError) as exc:
             report.failed.append((relative, str(exc)))
         else:
-            record = FetchRecord(url=url, final_url=url, ok=True, content_type=SUFFIX_TYPES[path.suffix.lower()],
-                                 title=title or path.stem, via="corpus")
+            record = FetchRecord(
+                url=url,
+                final_url=url,
+                ok=True,
+                content_type=SUFFIX_TYPES[path.suffix.lower()],
+                title=title or path.stem,
+                via="corpus",
+            )
             store.put_fetch(record, text)
             report.added.append(url)
         if on_file:

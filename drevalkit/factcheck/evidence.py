@@ -120,7 +120,9 @@ def _load_sentence_transformer(model_path: str) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise RuntimeError('embedding re-ranking needs sentence-transformers: pip install "drevalkit[embeddings]"') from None
+        raise RuntimeError(
+            'embedding re-ranking needs sentence-transformers: pip install "drevalkit[embeddings]"'
+        ) from None
     return SentenceTransformer(resolve_model_path(model_path), device="cpu", local_files_only=True)
 
 

@@ -92,8 +92,7 @@ def decode(data: bytes, charset: str | None) -> str:
 
 
 # -- in-process extraction -----------------------------------------------------------------------------------------
-def extract_page(content_type: str, data: bytes, charset: str | None, *,
-                 time_budget: float | None = None) -> Extracted:
+def extract_page(content_type: str, data: bytes, charset: str | None, *, time_budget: float | None = None) -> Extracted:
     """Text, title and note of a page body, in this process (cut and checked, but not time-limited).
 
     ``time_budget`` (seconds) stops reading a PDF's pages once spent. Raises ValueError (``ExtractionError``) with a
@@ -129,8 +128,10 @@ def _extract_pdf(data: bytes, time_budget: float | None) -> tuple[str, str, str]
         for page in pages:
             texts.append(page.extract_text() or "")
             if deadline is not None and time.monotonic() > deadline and len(texts) < len(pages):
-                note = (f"PDF cut: text of the first {len(texts)} of {len(pages)} pages (the rest would not be read "
-                        f"within the extraction time limit)")
+                note = (
+                    f"PDF cut: text of the first {len(texts)} of {len(pages)} pages (the rest would not be read "
+                    f"within the extraction time limit)"
+                )
                 break
         title = (reader.metadata.title if reader.metadata else None) or ""
     except MemoryError:
@@ -154,10 +155,10 @@ def drop_script_bodies(page: str) -> str:
         if tag_end < 0:
             break
         close = _SCRIPT_CLOSE[start.group(1).lower()].search(page, tag_end + 1)
-        if "ld+json" in page[start.start():tag_end].lower():
-            parts.append(page[pos:close.end() if close else len(page)])
+        if "ld+json" in page[start.start() : tag_end].lower():
+            parts.append(page[pos : close.end() if close else len(page)])
         else:
-            parts.append(page[pos:tag_end + 1])
+            parts.append(page[pos : tag_end + 1])
             if close is not None:
                 parts.append(close.group(0))
         if close is None:
@@ -176,9 +177,10 @@ def _cut_markup(page: str) -> tuple[str, str]:
         return page, ""
     total = len(page)
     cut = page.rfind("<", MAX_HTML_CHARS // 2, MAX_HTML_CHARS)
-    page = page[:cut if cut > 0 else MAX_HTML_CHARS]
-    return page, (f"page cut: text extracted from the first {len(page):,} of {total:,} characters of markup "
-                  f"(MAX_HTML_CHARS)")
+    page = page[: cut if cut > 0 else MAX_HTML_CHARS]
+    return page, (
+        f"page cut: text extracted from the first {len(page):,} of {total:,} characters of markup (MAX_HTML_CHARS)"
+    )
 
 
 def _check_not_filler(page: str) -> None:
@@ -189,7 +191,8 @@ def _check_not_filler(page: str) -> None:
     if ratio > MAX_COMPRESSION_RATIO:
         raise ExtractionError(
             f"extraction refused: the markup is repetitive filler ({len(data) / 1e6:.1f} MB that compresses "
-            f"{ratio:.0f} to 1, over {MAX_COMPRESSION_RATIO:g} to 1 (MAX_COMPRESSION_RATIO))")
+            f"{ratio:.0f} to 1, over {MAX_COMPRESSION_RATIO:g} to 1 (MAX_COMPRESSION_RATIO))"
+        )
 
 
 def _extract_html(page: str) -> tuple[str, str, str]:
@@ -271,8 +274,10 @@ def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs 
         except ValueError as exc:
             answer = ("error", str(exc))
         except MemoryError:
-            answer, recycle = ("error", f"extraction ran out of memory (over the {memory_mb} MB limit, "
-                                        "EXTRACT_MEMORY_MB)"), True
+            answer, recycle = (
+                ("error", f"extraction ran out of memory (over the {memory_mb} MB limit, EXTRACT_MEMORY_MB)"),
+                True,
+            )
         except RecursionError:
             answer, recycle = ("error", "extraction failed: the page is nested too deeply"), True
         except Exception as exc:  # noqa: BLE001 - a bug or a crash of an extractor on this page: one page fails
@@ -290,8 +295,9 @@ def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs 
 class _Worker:
     def __init__(self, context: Any, memory_mb: int):
         self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child_conn, memory_mb), daemon=True,
-                                       name="drevalkit-extract")
+        self.process = context.Process(
+            target=_worker_main, args=(child_conn, memory_mb), daemon=True, name="drevalkit-extract"
+        )
         self.process.start()
         child_conn.close()
         self.ready = False
@@ -300,13 +306,14 @@ class _Worker:
         if self.ready:
             return
         if not self.conn.poll(timeout):
-            raise ExtractionError(f"extraction failed: no worker process started within {timeout:g} s",
-                                  durable=False)
+            raise ExtractionError(f"extraction failed: no worker process started within {timeout:g} s", durable=False)
         try:
             message = self.conn.recv()
         except (EOFError, OSError):
-            raise ExtractionError(f"extraction failed: the worker process exited at start "
-                                  f"(exit code {self.process.exitcode})", durable=False) from None
+            raise ExtractionError(
+                f"extraction failed: the worker process exited at start (exit code {self.process.exitcode})",
+                durable=False,
+            ) from None
         self.ready = message[0] == "ready"
 
     def kill(self) -> None:
@@ -385,8 +392,15 @@ class ExtractionPool:
         if not keep:
             worker.kill()
 
-    def run(self, content_type: str, data: bytes, charset: str | None, *, timeout: float | None = None,
-            job: _Job | None = None) -> Extracted:
+    def run(
+        self,
+        content_type: str,
+        data: bytes,
+        charset: str | None,
+        *,
+        timeout: float | None = None,
+        job: _Job | None = None,
+    ) -> Extracted:
         """Extract in a worker within ``timeout`` seconds (default ``EXTRACT_TIMEOUT_S``); raises ExtractionError."""
         timeout = EXTRACT_TIMEOUT_S if timeout is None else timeout
         job = job or _Job()
@@ -404,13 +418,15 @@ class ExtractionPool:
                 worker.process.join(1)
                 code = worker.process.exitcode
                 cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                raise ExtractionError(f"extraction failed: the worker process died ({cause})",
-                                      durable=code != _KILLED) from None
+                raise ExtractionError(
+                    f"extraction failed: the worker process died ({cause})", durable=code != _KILLED
+                ) from None
             if answer is None:
                 with self._lock:
                     self.killed += 1
-                raise ExtractionError(f"extraction timed out: not done within {timeout:g} s (EXTRACT_TIMEOUT_S)",
-                                      durable=False)
+                raise ExtractionError(
+                    f"extraction timed out: not done within {timeout:g} s (EXTRACT_TIMEOUT_S)", durable=False
+                )
             kind, *fields, recycle = answer
             keep = not recycle
             if kind != "ok":

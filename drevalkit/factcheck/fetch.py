@@ -151,15 +151,19 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         for address in pin.addresses:  # in resolver order, each with the time left
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                return await self._inner.connect_tcp(address, port, timeout=left, local_address=local_address,
-                                                     socket_options=socket_options)
+                return await self._inner.connect_tcp(
+                    address, port, timeout=left, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 error = exc
         raise error
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-                                  ) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("refused: unix sockets are not fetched")
 
     async def sleep(self, seconds: float) -> None:
@@ -175,9 +179,12 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
         # httpx offers no public way to choose the pool's network backend: set it, and refuse to run unguarded if an
         # httpx or httpcore release changes these internals (the tests also check that connections are pinned).
         if type(pool) is not httpcore.AsyncConnectionPool or not isinstance(
-                getattr(pool, "_network_backend", None), httpcore.AsyncNetworkBackend):
-            raise RuntimeError("this httpx/httpcore version does not allow pinning connections to vetted addresses; "
-                               "pass --allow-private-urls to fetch without the private-address guard")
+            getattr(pool, "_network_backend", None), httpcore.AsyncNetworkBackend
+        ):
+            raise RuntimeError(
+                "this httpx/httpcore version does not allow pinning connections to vetted addresses; "
+                "pass --allow-private-urls to fetch without the private-address guard"
+            )
         pool._network_backend = _PinnedBackend()
 
 
@@ -253,8 +260,9 @@ class Fetcher:
         if not record.guarded and not self.settings.allow_private_urls:
             # fetched with the address guard off: it may be a private page, so it is not used without the flag
             if self.replay:
-                return record.model_copy(update={
-                    "ok": False, "error": "stored with --allow-private-urls; pass it to use this page"}), None
+                return record.model_copy(
+                    update={"ok": False, "error": "stored with --allow-private-urls; pass it to use this page"}
+                ), None
             return None
         if not record.ok:
             return record, None

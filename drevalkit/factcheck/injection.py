@@ -52,13 +52,21 @@ from dataclasses import dataclass
 
 EXCERPT_CHARS = 100
 
-_TRANSLATE = str.maketrans({
-    **dict.fromkeys("‹〈〈⟨❮❬❰⧼˂ᐸ", "<"), **dict.fromkeys("«≪《⟪", "<<"), "⋘": "<<<",
-    **dict.fromkeys("›〉〉⟩❯❭❱⧽˃ᐳ", ">"), **dict.fromkeys("»≫》⟫", ">>"), "⋙": ">>>",
-    **dict.fromkeys("‘’‚‛′`´", "'"), **dict.fromkeys("“”„‟″", '"'), **dict.fromkeys("‐‑‒–—―−", "-"),
-    **dict.fromkeys("\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"),
-    **dict.fromkeys("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
-})
+_TRANSLATE = str.maketrans(
+    {
+        **dict.fromkeys("‹〈〈⟨❮❬❰⧼˂ᐸ", "<"),
+        **dict.fromkeys("«≪《⟪", "<<"),
+        "⋘": "<<<",
+        **dict.fromkeys("›〉〉⟩❯❭❱⧽˃ᐳ", ">"),
+        **dict.fromkeys("»≫》⟫", ">>"),
+        "⋙": ">>>",
+        **dict.fromkeys("‘’‚‛′`´", "'"),
+        **dict.fromkeys("“”„‟″", '"'),
+        **dict.fromkeys("‐‑‒–—―−", "-"),
+        **dict.fromkeys("\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"),
+        **dict.fromkeys("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
+    }
+)
 _SPACES = re.compile(r" [^\S\n]+|[^\S \n][^\S\n]*")  # single spaces are left alone (most of them)
 _BREAKS = re.compile(r" \n\s*|\n\s+")
 
@@ -81,8 +89,11 @@ def _words(*stems: str) -> str:
     return "(?:" + "|".join(_word(s) for s in stems) + ")"
 
 
-_LEADS = (r"[\n.!?:;,(\[\]\"'*>-]", r"[\n.!?:;,(\[\]\"'*>-] ",
-          *(rf"\b{w} " for w in ("please", "kindly", "now", "just", "simply", "must", "should", "shall")))
+_LEADS = (
+    r"[\n.!?:;,(\[\]\"'*>-]",
+    r"[\n.!?:;,(\[\]\"'*>-] ",
+    *(rf"\b{w} " for w in ("please", "kindly", "now", "just", "simply", "must", "should", "shall")),
+)
 
 
 def _imperative(*verbs: str) -> str:
@@ -93,87 +104,194 @@ def _imperative(*verbs: str) -> str:
 # ------------------------------------------------------------------------------------------------- vocabulary
 
 _QUALIFIER = r"(?:automated|automatic|ai|a\.i\.|llm|machine|ai-powered|ai-based|llm-based)"
-_ROLE = (r"(?:fact[\s-]?check(?:ers?|ing[\s-]+(?:systems?|tools?|models?|agents?))|verifiers?|judges?|graders?|"
-         r"evaluators?|assessors?|raters?|scorers?|reviewers?|assistants?|systems?|models?|agents?|checkers?)")
-_AI = (r"(?:(?:ai|a\.i\.)(?:[\s-]+(?:large[\s-]+)?language[\s-]+models?)?|llms?|(?:large[\s-]+)?language[\s-]+"
-       r"models?|chat[\s-]?bots?|chatgpt)")
+_ROLE = (
+    r"(?:fact[\s-]?check(?:ers?|ing[\s-]+(?:systems?|tools?|models?|agents?))|verifiers?|judges?|graders?|"
+    r"evaluators?|assessors?|raters?|scorers?|reviewers?|assistants?|systems?|models?|agents?|checkers?)"
+)
+_AI = (
+    r"(?:(?:ai|a\.i\.)(?:[\s-]+(?:large[\s-]+)?language[\s-]+models?)?|llms?|(?:large[\s-]+)?language[\s-]+"
+    r"models?|chat[\s-]?bots?|chatgpt)"
+)
 # the addressee ends its noun phrase: "a note to AI:" addresses one, "a note to AI developers" does not
-_ENDS = (r"(?=\s*(?:[:,.;!?)\]\"'\n]|$|(?:and|that|who|which|whose|tasked|designed|built|trained|asked|with|working|"
-         r"checking|verifying|evaluating|reviewing|reading|responsible|in\s+charge)\b)|\s+-)")
+_ENDS = (
+    r"(?=\s*(?:[:,.;!?)\]\"'\n]|$|(?:and|that|who|which|whose|tasked|designed|built|trained|asked|with|working|"
+    r"checking|verifying|evaluating|reviewing|reading|responsible|in\s+charge)\b)|\s+-)"
+)
 # bare judges, graders and evaluators are people's jobs (sports, courts, grants): only qualified ones are machines
 _TARGET = rf"(?:{_QUALIFIER}[\s-]+{_ROLE}|{_AI}|fact[\s-]?checkers?|verifiers?)\b{_ENDS}"
 _MACHINE = rf"(?:{_QUALIFIER}[\s-]+{_ROLE}|fact[\s-]?checker|verifier|{_AI})\b{_ENDS}"  # never a person's job
 _MACHINE_NOUN = rf"(?:{_QUALIFIER}[\s-]+{_ROLE}|{_AI})"
-_YOU_ARE = (r"(?:\sare|'re)\s(?:now\s)?(?:acting\sas\s)?(?:an?|the)\s(?:(?:meticulous|careful|helpful|strict|impartial|"
-            r"expert|professional|independent)\s)?")
-_READS = (r"(?:reads?|reading|process(?:es|ing)?|pars(?:es|ing)|scrap(?:es|ing)|crawl(?:s|ing)?|checks?|checking|"
-          r"evaluat(?:es|ing)|review(?:s|ing)?|sees?)")
+_YOU_ARE = (
+    r"(?:\sare|'re)\s(?:now\s)?(?:acting\sas\s)?(?:an?|the)\s(?:(?:meticulous|careful|helpful|strict|impartial|"
+    r"expert|professional|independent)\s)?"
+)
+_READS = (
+    r"(?:reads?|reading|process(?:es|ing)?|pars(?:es|ing)|scrap(?:es|ing)|crawl(?:s|ing)?|checks?|checking|"
+    r"evaluat(?:es|ing)|review(?:s|ing)?|sees?)"
+)
 _DETERMINER = r"(?:(?:the|all|any|every|each|an?|our)\s+)?"
 _SENTENCE_START = r"[\n.!?:;(\[\]\"'*>]\s?"
-_VALUE = (r"(?:right|true|correct|accurate|supported|verified|valid|factual|confirmed)\b"
-          r"(?!\s*(?:or|/)\s*(?:false|wrong|incorrect|not)\b)")
-_VERBS = ("mark", "label", "rate", "classify", "treat", "judge", "grade", "flag", "consider", "record", "tag", "call",
-          "deem", "score", "assess", "verify", "confirm", "accept", "output", "return")
-_OBJECT = (r"(?:this|the|that|these|those|each|every|all|any|such|its|our)\s+(?:claims?|statements?|sentences?|facts?|"
-           r"assertions?)\b")
+_VALUE = (
+    r"(?:right|true|correct|accurate|supported|verified|valid|factual|confirmed)\b"
+    r"(?!\s*(?:or|/)\s*(?:false|wrong|incorrect|not)\b)"
+)
+_VERBS = (
+    "mark",
+    "label",
+    "rate",
+    "classify",
+    "treat",
+    "judge",
+    "grade",
+    "flag",
+    "consider",
+    "record",
+    "tag",
+    "call",
+    "deem",
+    "score",
+    "assess",
+    "verify",
+    "confirm",
+    "accept",
+    "output",
+    "return",
+)
+_OBJECT = (
+    r"(?:this|the|that|these|those|each|every|all|any|such|its|our)\s+(?:claims?|statements?|sentences?|facts?|"
+    r"assertions?)\b"
+)
 _ROLE_WORD = r"(?:system|assistant|developer)(?:\s(?:message|prompt|note|instructions?|override|update))?"
 # after a bracketed role ("[System message]", rare in ordinary prose): any word about claims, evidence or scoring
-_CUE_BROAD = "(?:" + "|".join((
-    _word("claim", "s?"), _word("statement", "s?"), _word("verdict", "s?"), _word("evidence"),
-    _word("fact", r"[\s-]?check(?:ers?|ing)?"), _word("verif", "(?:y|ied|ies|ier|iers|ication)"),
-    _word("evaluat", "(?:e|or|ors|ion)"), _word("grad", "(?:er|ers|ing)"), _word("judge"),
-    _word("instruction", "s?"), _word("ignore"), _word("disregard"), _word("scor", "(?:e|ed|es|ing)"),
-    _word("criteri", "(?:on|a)"), _word("you", r"\s(?:must|should|are|will|shall)"))) + r")\b"
+_CUE_BROAD = (
+    "(?:"
+    + "|".join(
+        (
+            _word("claim", "s?"),
+            _word("statement", "s?"),
+            _word("verdict", "s?"),
+            _word("evidence"),
+            _word("fact", r"[\s-]?check(?:ers?|ing)?"),
+            _word("verif", "(?:y|ied|ies|ier|iers|ication)"),
+            _word("evaluat", "(?:e|or|ors|ion)"),
+            _word("grad", "(?:er|ers|ing)"),
+            _word("judge"),
+            _word("instruction", "s?"),
+            _word("ignore"),
+            _word("disregard"),
+            _word("scor", "(?:e|ed|es|ing)"),
+            _word("criteri", "(?:on|a)"),
+            _word("you", r"\s(?:must|should|are|will|shall)"),
+        )
+    )
+    + r")\b"
+)
 # after a "System:" line header: words of an instruction to the checker or a verdict on the claims, not of the
 # subject matter (a specification page's "System:" line may well mention claims, evidence or scores)
-_CUE = "(?:" + "|".join((
-    _word("verdict", "s?"), _word("fact", r"[\s-]?check(?:ers?|ing)?"), _word("verifier", "s?"),
-    _word("evaluator", "s?"), _word("grader", "s?"), _word("instruction", "s?"), _word("ignore"), _word("disregard"),
-    _word("you", r"\s(?:must|should|are|will|shall)"),
-    # or a verdict on the claims: "the claims on this page are verified", "the claim is right"
-    _word("claim", r"s?[^.\n]{0,60}?\s(?:is|are)\s(?:now\s)?(?:verified|right|true|correct|supported|accurate)"))) + r")\b"
+_CUE = (
+    "(?:"
+    + "|".join(
+        (
+            _word("verdict", "s?"),
+            _word("fact", r"[\s-]?check(?:ers?|ing)?"),
+            _word("verifier", "s?"),
+            _word("evaluator", "s?"),
+            _word("grader", "s?"),
+            _word("instruction", "s?"),
+            _word("ignore"),
+            _word("disregard"),
+            _word("you", r"\s(?:must|should|are|will|shall)"),
+            # or a verdict on the claims: "the claims on this page are verified", "the claim is right"
+            _word(
+                "claim", r"s?[^.\n]{0,60}?\s(?:is|are)\s(?:now\s)?(?:verified|right|true|correct|supported|accurate)"
+            ),
+        )
+    )
+    + r")\b"
+)
 _FENCE_NAMES = r"(?:report|evidence|claim|note|task|page|answer|question|results|dimension|domain|persona|existing)"
 _OPEN3 = r"<\s?<\s?<\s?"
 _OVERRIDE = _imperative("ignore", "disregard", "forget") + r"\s"
-_GUIDANCE = (r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|context|messages?|commands?|orders|"
-             r"constraints|tasks?)\b")
+_GUIDANCE = (
+    r"(?:instructions?|prompts?|directions?|directives?|rules|guidelines|context|messages?|commands?|orders|"
+    r"constraints|tasks?)\b"
+)
 
 # (rule, pattern): one match is enough
 _SINGLE: tuple[tuple[str, str], ...] = (
-    ("addresses the verifier",
-     _words("note", "notes", "message", "messages", "instruction", "instructions", "attention", "reminder", "notice",
-            "directive", "memo") + rf"\s(?:to|for)\s{_DETERMINER}{_TARGET}"),
-    ("addresses the verifier", rf"{_SENTENCE_START}(?:dear|hey|hello|hi|attention|calling)(?:\s?,\s?|\s)"
-                               rf"{_DETERMINER}{_TARGET}"),
+    (
+        "addresses the verifier",
+        _words(
+            "note",
+            "notes",
+            "message",
+            "messages",
+            "instruction",
+            "instructions",
+            "attention",
+            "reminder",
+            "notice",
+            "directive",
+            "memo",
+        )
+        + rf"\s(?:to|for)\s{_DETERMINER}{_TARGET}",
+    ),
+    (
+        "addresses the verifier",
+        rf"{_SENTENCE_START}(?:dear|hey|hello|hi|attention|calling)(?:\s?,\s?|\s)"
+        rf"{_DETERMINER}{_TARGET}",
+    ),
     ("addresses the verifier", rf"{_SENTENCE_START}to\s{_DETERMINER}{_TARGET}\s?:"),
     ("addresses the verifier", rf"<!--\s?{_DETERMINER}{_TARGET}"),
     ("addresses the verifier", _word("you", rf"{_YOU_ARE}(?:{_QUALIFIER}[\s-]+{_ROLE}|{_AI})\b{_ENDS}")),
-    ("addresses the verifier", _word("you", r"(?<!\bif\syou)(?<!\bwhen\syou)(?<!whether\syou)")
-     + rf"{_YOU_ARE}(?:fact[\s-]?checker|verifier)\b{_ENDS}"),
-    ("addresses the verifier", _word("if", rf"\s(?:an?|any|the)\s{_MACHINE_NOUN}\s(?:is\s)?{_READS}\s(?:this|these)\b")),
+    (
+        "addresses the verifier",
+        _word("you", r"(?<!\bif\syou)(?<!\bwhen\syou)(?<!whether\syou)")
+        + rf"{_YOU_ARE}(?:fact[\s-]?checker|verifier)\b{_ENDS}",
+    ),
+    (
+        "addresses the verifier",
+        _word("if", rf"\s(?:an?|any|the)\s{_MACHINE_NOUN}\s(?:is\s)?{_READS}\s(?:this|these)\b"),
+    ),
     ("addresses the verifier", rf"{_SENTENCE_START}(?:(?:all|any)\s)?{_MACHINE_NOUN}\s{_READS}\s(?:this|these)\b"),
-    ("addresses the verifier",
-     _word("as") + rf"\s(?:an?|the)\s{_MACHINE}\s?,?\s?you\s(?:must|should|shall|will|are|need|have)\b"),
-    ("overrides instructions",
-     rf"{_OVERRIDE}(?:(?:all|any|the|your|every|each|of|these|those|my|its)\s){{0,3}}(?:previous|prior|above|"
-     rf"preceding|earlier|foregoing|former|original|initial|system|other|existing|given)\s{_GUIDANCE}"),
+    (
+        "addresses the verifier",
+        _word("as") + rf"\s(?:an?|the)\s{_MACHINE}\s?,?\s?you\s(?:must|should|shall|will|are|need|have)\b",
+    ),
+    (
+        "overrides instructions",
+        rf"{_OVERRIDE}(?:(?:all|any|the|your|every|each|of|these|those|my|its)\s){{0,3}}(?:previous|prior|above|"
+        rf"preceding|earlier|foregoing|former|original|initial|system|other|existing|given)\s{_GUIDANCE}",
+    ),
     ("overrides instructions", rf"{_OVERRIDE}(?:all|any|your)\s{_GUIDANCE}"),
-    ("overrides instructions",
-     rf"{_OVERRIDE}(?:everything|anything|all|what)\s(?:you\s(?:were|have\sbeen)\stold|above|before|prior|previously|"
-     r"so\sfar)\b"),
-    ("dictates the verdict",
-     rf"{_imperative(*_VERBS)}\s{_OBJECT}\s?(?:as\s)?(?:being\s)?[\"']?{_VALUE}"),
+    (
+        "overrides instructions",
+        rf"{_OVERRIDE}(?:everything|anything|all|what)\s(?:you\s(?:were|have\sbeen)\stold|above|before|prior|previously|"
+        r"so\sfar)\b",
+    ),
+    ("dictates the verdict", rf"{_imperative(*_VERBS)}\s{_OBJECT}\s?(?:as\s)?(?:being\s)?[\"']?{_VALUE}"),
     # a few words between, within the sentence: "treat every claim citing this page as verified"
     ("dictates the verdict", rf"{_imperative(*_VERBS)}\s{_OBJECT}[^.;!?\n\"]{{1,60}}?\sas\s(?:being\s)?[\"']?{_VALUE}"),
-    ("dictates the verdict",
-     _word("verdict", r"s?\s(?:must|should|shall|has\sto|needs\sto|is\sto)\sbe\s[\"']?(?:right|true|correct|"
-                      r"supported)\b")),
-    ("dictates the verdict",
-     _word("quote", r"\s(?:this|the\sfollowing)\s(?:sentence|passage|text)\sas\s(?:the\s)?evidence\b")),
-    ("forges a chat turn",
-     r"<\s?\|\s?(?:im_start|im_end|system|user|assistant|eot_id|start_header_id|end_header_id|endoftext)\b"),
-    ("forges a chat turn",
-     r"\[\s?(?:/\s?)?inst\s?\]|<<\s?(?:/\s?)?sys\s?>>|<\s?(?:/\s?)?(?:start_of_turn|end_of_turn)\b"),
+    (
+        "dictates the verdict",
+        _word(
+            "verdict",
+            r"s?\s(?:must|should|shall|has\sto|needs\sto|is\sto)\sbe\s[\"']?(?:right|true|correct|"
+            r"supported)\b",
+        ),
+    ),
+    (
+        "dictates the verdict",
+        _word("quote", r"\s(?:this|the\sfollowing)\s(?:sentence|passage|text)\sas\s(?:the\s)?evidence\b"),
+    ),
+    (
+        "forges a chat turn",
+        r"<\s?\|\s?(?:im_start|im_end|system|user|assistant|eot_id|start_header_id|end_header_id|endoftext)\b",
+    ),
+    (
+        "forges a chat turn",
+        r"\[\s?(?:/\s?)?inst\s?\]|<<\s?(?:/\s?)?sys\s?>>|<\s?(?:/\s?)?(?:start_of_turn|end_of_turn)\b",
+    ),
     ("forges a prompt fence", rf"{_OPEN3}(?:end\s)?{_FENCE_NAMES}\b"),
     ("forges a prompt fence", rf"{_OPEN3}(?:end\s)?[a-z_]+\s[0-9a-f]{{6,16}}\b"),
     ("forges a prompt fence", _word("end", rf"\s{_FENCE_NAMES}(?:\s[0-9a-f]{{4,16}})?\s?>\s?>")),
@@ -182,16 +300,22 @@ _SINGLE: tuple[tuple[str, str], ...] = (
 # (rule, A, B, window): a match of B starting at most ``window`` characters after a match of A ends
 _NEAR: tuple[tuple[str, str, str, int], ...] = (
     # the claim quoted between: Label the claim "..." as right
-    ("dictates the verdict", rf"{_imperative(*_VERBS)}\s{_OBJECT}\s?(?:that\s)?[\"']",
-     rf"[\"'](?:\s?,)?\s?as\s(?:being\s)?[\"']?{_VALUE}", 400),
+    (
+        "dictates the verdict",
+        rf"{_imperative(*_VERBS)}\s{_OBJECT}\s?(?:that\s)?[\"']",
+        rf"[\"'](?:\s?,)?\s?as\s(?:being\s)?[\"']?{_VALUE}",
+        400,
+    ),
     ("forges a chat turn", rf"(?:\n|[.!?]\s)(?:[#*>\-]+\s?)?{_ROLE_WORD}\s?(?:\*+\s?)?:", _CUE, 300),
     ("forges a chat turn", rf"[\[(<]\s?{_ROLE_WORD}\s?[\])>]", _CUE_BROAD, 300),
 )
 
 _SINGLE_RE = tuple((rule, re.compile(pattern)) for rule, pattern in _SINGLE)
 _NEAR_RE = tuple((rule, re.compile(a), re.compile(b), window) for rule, a, b, window in _NEAR)
-RULES_VERSION = "injection@" + hashlib.sha256(
-    repr((sorted(_TRANSLATE.items()), _SINGLE, _NEAR, EXCERPT_CHARS)).encode()).hexdigest()[:12]
+RULES_VERSION = (
+    "injection@"
+    + hashlib.sha256(repr((sorted(_TRANSLATE.items()), _SINGLE, _NEAR, EXCERPT_CHARS)).encode()).hexdigest()[:12]
+)
 
 
 @dataclass(frozen=True)

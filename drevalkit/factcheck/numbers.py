@@ -12,8 +12,19 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "mio": 1e6, "billion": 1e9, "bn": 1e9,
-           "b": 1e9, "trillion": 1e12, "tn": 1e12}
+_SCALES = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "mn": 1e6,
+    "m": 1e6,
+    "mio": 1e6,
+    "billion": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+    "tn": 1e12,
+}
 _WORD_SCALES = ("thousand", "million", "billion", "trillion")  # meaningful without a currency; k/m/bn need one
 _FIGURE = re.compile(
     r"(?P<cur>US\$|USD\s?|A\$|C\$|\$|€|£|¥|EUR\s?|GBP\s?)?"
@@ -25,8 +36,11 @@ _FIGURE = re.compile(
 )
 REL_TOLERANCE = 0.015  # rounding: "US$9.7 billion" may be written "US$9.70 billion", not "US$10 billion"
 HEDGED_TOLERANCE = 0.10  # "about US$10 billion" agrees with US$9.7 billion
-_HEDGE = re.compile(r"(?:about|around|approximately|approx\.?|roughly|nearly|almost|some|over|more than|less than|"
-                    r"under|up to|at least|at most|close to|~|≈)\s*$", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"(?:about|around|approximately|approx\.?|roughly|nearly|almost|some|over|more than|less than|"
+    r"under|up to|at least|at most|close to|~|≈)\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,7 @@ def figures(text: str) -> list[Figure]:
             kind = "year"
         else:
             kind = "number"
-        hedged = bool(_HEDGE.search(text[max(0, match.start() - 20):match.start()]))
+        hedged = bool(_HEDGE.search(text[max(0, match.start() - 20) : match.start()]))
         found.append(Figure(value, kind, match.group(0).strip(), hedged))
     return found
 
@@ -82,6 +96,8 @@ def mismatches(claim: str, evidence: str) -> list[tuple[Figure, list[Figure]]]:
 
 
 def describe(problems: list[tuple[Figure, list[Figure]]]) -> str:
-    parts = [f"the claim says {mine.text!r} but the quoted evidence says "
-             + " / ".join(repr(o.text) for o in others[:3]) for mine, others in problems]
+    parts = [
+        f"the claim says {mine.text!r} but the quoted evidence says " + " / ".join(repr(o.text) for o in others[:3])
+        for mine, others in problems
+    ]
     return "; ".join(parts)

@@ -166,9 +166,7 @@ class _ReportRun:
                 known = {e.id for e in per_claim[claim.id]}
                 per_claim[claim.id].extend(e for e in items if e.id not in known)
             batches = [todo[i : i + BATCH_SIZE] for i in range(0, len(todo), BATCH_SIZE)]
-            outcomes = await gather_or_cancel(
-                *(self._verify(batch, per_claim, round_number) for batch in batches)
-            )
+            outcomes = await gather_or_cancel(*(self._verify(batch, per_claim, round_number) for batch in batches))
             pending = {}
             for batch_verdicts, follow_ups in outcomes:
                 for verdict in batch_verdicts:
@@ -193,8 +191,11 @@ class _ReportRun:
             self.reasons.insert(0, f"no evidence retrieved for any of the {len(claims)} claims: {self._gaps(claims)}")
         elif coverage < MIN_EVIDENCE_COVERAGE:
             status = "partial"
-            self.reasons.insert(0, f"evidence for only {with_evidence} of {len(claims)} claims (coverage "
-                                   f"{coverage:.0%}, below {MIN_EVIDENCE_COVERAGE:.0%}): {self._gaps(claims)}")
+            self.reasons.insert(
+                0,
+                f"evidence for only {with_evidence} of {len(claims)} claims (coverage "
+                f"{coverage:.0%}, below {MIN_EVIDENCE_COVERAGE:.0%}): {self._gaps(claims)}",
+            )
         elif failed or extraction.failed_chunks or self.search_problems:
             status = "partial"
         else:
@@ -219,8 +220,9 @@ class _ReportRun:
     async def _verify(
         self, batch: list[Claim], per_claim: dict[str, list[Evidence]], round_number: int
     ) -> tuple[list[Verdict], dict[str, str]]:
-        verdicts, follow_ups = await verify_batch(self.checker.llm, batch, per_claim, round_number, self.usage,
-                                                  self.checker.jury)
+        verdicts, follow_ups = await verify_batch(
+            self.checker.llm, batch, per_claim, round_number, self.usage, self.checker.jury
+        )
         for verdict in verdicts:
             self._withhold(verdict)
         return verdicts, follow_ups
@@ -237,8 +239,10 @@ class _ReportRun:
                 verdict.flags.append(flag)
         if not self.per_claim[verdict.claim_id]:
             verdict.label, verdict.quote = "unknown", ""
-            verdict.rationale = ("every page read for this claim addressed the verifier, so none of it is "
-                                 f"evidence: {', '.join(withheld)}")
+            verdict.rationale = (
+                "every page read for this claim addressed the verifier, so none of it is "
+                f"evidence: {', '.join(withheld)}"
+            )
         if verdict.cited_source_supports is None and "citation" in withheld.values():
             verdict.cited_source_supports = False
 
@@ -259,8 +263,9 @@ class _ReportRun:
         hits = await self._search(query)
         urls = [h.url for h in hits if h.url not in cited_urls][:FETCHES_PER_QUERY]
         searched = await self._candidates(claim, urls, "search")
-        ranked = await asyncio.to_thread(rank, f"{claim.text} {query}", searched, max(budget - len(found), 0),
-                                         self.checker.reranker)
+        ranked = await asyncio.to_thread(
+            rank, f"{claim.text} {query}", searched, max(budget - len(found), 0), self.checker.reranker
+        )
         found += [self._register(c) for c in ranked]
         return found
 
@@ -280,8 +285,9 @@ class _ReportRun:
             self.reasons.append(f"search failed for {query!r}: {exc}")
         return []
 
-    async def _candidates(self, claim: Claim, urls: list[str], via: str,
-                          refs: dict[str, int | None] | None = None) -> list[Candidate]:
+    async def _candidates(
+        self, claim: Claim, urls: list[str], via: str, refs: dict[str, int | None] | None = None
+    ) -> list[Candidate]:
         """The passages of the pages at ``urls``, except those of a page that addresses the verifier: that one is
         recorded as withheld from ``claim``."""
         results = await gather_or_cancel(*(self.checker.fetcher.fetch(url) for url in dict.fromkeys(urls)))
@@ -298,9 +304,15 @@ class _ReportRun:
                 continue
             for passage in page.passages:
                 candidates.append(
-                    Candidate(url=record.final_url or record.url, title=record.title, passage=passage,
-                              content_sha256=record.content_sha256, retrieved_at=record.fetched_at, via=via,
-                              cited_ref=(refs or {}).get(record.url))
+                    Candidate(
+                        url=record.final_url or record.url,
+                        title=record.title,
+                        passage=passage,
+                        content_sha256=record.content_sha256,
+                        retrieved_at=record.fetched_at,
+                        via=via,
+                        cited_ref=(refs or {}).get(record.url),
+                    )
                 )
         return candidates
 
@@ -315,18 +327,24 @@ class _ReportRun:
             while f"e{key[:length]}" in taken:
                 length += 2
             existing = Evidence(
-                id=f"e{key[:length]}", url=candidate.url, title=candidate.title, passage=candidate.passage,
-                retrieved_at=candidate.retrieved_at, content_sha256=candidate.content_sha256, via=candidate.via,
-                cited_ref=candidate.cited_ref, score=round(candidate.score, 4),
+                id=f"e{key[:length]}",
+                url=candidate.url,
+                title=candidate.title,
+                passage=candidate.passage,
+                retrieved_at=candidate.retrieved_at,
+                content_sha256=candidate.content_sha256,
+                via=candidate.via,
+                cited_ref=candidate.cited_ref,
+                score=round(candidate.score, 4),
             )
             self.evidence[key] = existing
         return existing
 
     def _result(self, claims: list[Claim], verdicts: dict[str, Verdict], extraction, status: str) -> FactCheckResult:
         ordered = [verdicts[c.id] for c in claims if c.id in verdicts]
-        counts = FactCheckCounts(**{
-            label: sum(v.label == label for v in ordered) for label in ("right", "wrong", "unknown", "failed")
-        })
+        counts = FactCheckCounts(
+            **{label: sum(v.label == label for v in ordered) for label in ("right", "wrong", "unknown", "failed")}
+        )
         judged = counts.right + counts.wrong + counts.unknown
         ratios = {
             label: (getattr(counts, label) / judged if judged else None) for label in ("right", "wrong", "unknown")
@@ -364,8 +382,10 @@ class _ReportRun:
             return []
         named = [f"{url} ({finding})" for url, finding in list(self.hostile.items())[:HOSTILE_URLS_SHOWN]]
         more = len(self.hostile) - len(named)
-        return [f"{len(self.hostile)} page(s) addressed the verifier and were not used as evidence: "
-                f"{'; '.join(named)}" + (f"; and {more} more (see the verdicts' flags)" if more else "")]
+        return [
+            f"{len(self.hostile)} page(s) addressed the verifier and were not used as evidence: "
+            f"{'; '.join(named)}" + (f"; and {more} more (see the verdicts' flags)" if more else "")
+        ]
 
 
 @asynccontextmanager
@@ -378,11 +398,22 @@ async def open_factchecker(
     try:
         reranker = EmbeddingReranker(settings.embedding_model) if settings.embedding_model else None
     except (OSError, RuntimeError, ValueError) as exc:  # a missing package or model: a setting to fix, in one line
-        raise SearchError(f"cannot load the embedding model {settings.embedding_model!r} (embedding_model): "
-                          f"{' '.join(str(exc).split())[:300]}") from None
-    async with httpx.AsyncClient(timeout=settings.fetch_timeout) as client, Fetcher(
-        settings, store, replay=replay
-    ) as fetcher:
+        raise SearchError(
+            f"cannot load the embedding model {settings.embedding_model!r} (embedding_model): "
+            f"{' '.join(str(exc).split())[:300]}"
+        ) from None
+    async with (
+        httpx.AsyncClient(timeout=settings.fetch_timeout) as client,
+        Fetcher(settings, store, replay=replay) as fetcher,
+    ):
         searcher = Searcher(backend, store, settings, client=client, replay=replay)
-        yield FactChecker(llm, searcher, fetcher, settings.max_claims, settings.rounds, reranker,
-                          settings.evidence_per_claim, list(jury or []))
+        yield FactChecker(
+            llm,
+            searcher,
+            fetcher,
+            settings.max_claims,
+            settings.rounds,
+            reranker,
+            settings.evidence_per_claim,
+            list(jury or []),
+        )

@@ -51,8 +51,9 @@ class SearchUnavailable(SearchError):
 class SearchRetryable(SearchError):
     """A failure that may pass if the request is sent again: HTTP 408/429/5xx, a timeout, a dropped connection."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 unreachable: bool = False):
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None, unreachable: bool = False
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
@@ -198,7 +199,8 @@ class _HTTPBackend:
             )
         if status in (408, 429) or status >= 500:
             return SearchRetryable(
-                f"{self.name} answered HTTP {status}: {detail}", status=status,
+                f"{self.name} answered HTTP {status}: {detail}",
+                status=status,
                 retry_after=retry_after_seconds(response.headers),
             )
         return SearchError(f"{self.name} rejected the query (HTTP {status}): {detail}")
@@ -340,8 +342,9 @@ def _make_local(settings: Settings, store: Store) -> SearchBackend:
 
 @BACKENDS.register("serper")
 def _make_serper(settings: Settings, store: Store) -> SearchBackend:
-    return SerperBackend(_url(settings.serper_url, "DREVAL_SERPER_URL"),
-                         _key(settings.serper_api_key, "serper", "SERPER_API_KEY"))
+    return SerperBackend(
+        _url(settings.serper_url, "DREVAL_SERPER_URL"), _key(settings.serper_api_key, "serper", "SERPER_API_KEY")
+    )
 
 
 BACKENDS.register("searxng", _make_searxng)
@@ -349,14 +352,16 @@ BACKENDS.register("searxng", _make_searxng)
 
 @BACKENDS.register("tavily")
 def _make_tavily(settings: Settings, store: Store) -> SearchBackend:
-    return TavilyBackend(_url(settings.tavily_url, "DREVAL_TAVILY_URL"),
-                         _key(settings.tavily_api_key, "tavily", "TAVILY_API_KEY"))
+    return TavilyBackend(
+        _url(settings.tavily_url, "DREVAL_TAVILY_URL"), _key(settings.tavily_api_key, "tavily", "TAVILY_API_KEY")
+    )
 
 
 @BACKENDS.register("brave")
 def _make_brave(settings: Settings, store: Store) -> SearchBackend:
-    return BraveBackend(_url(settings.brave_url, "DREVAL_BRAVE_URL"),
-                        _key(settings.brave_api_key, "brave", "BRAVE_API_KEY"))
+    return BraveBackend(
+        _url(settings.brave_url, "DREVAL_BRAVE_URL"), _key(settings.brave_api_key, "brave", "BRAVE_API_KEY")
+    )
 
 
 def make_backend(settings: Settings, store: Store) -> SearchBackend:
@@ -381,8 +386,15 @@ class Searcher:
     event loop; concurrent identical queries share one cache lookup as well as one request.
     """
 
-    def __init__(self, backend: SearchBackend, store: Store, settings: Settings, *,
-                 client: httpx.AsyncClient | None = None, replay: bool = False):
+    def __init__(
+        self,
+        backend: SearchBackend,
+        store: Store,
+        settings: Settings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        replay: bool = False,
+    ):
         self.backend = backend
         self.store = store
         self.settings = settings
@@ -462,17 +474,20 @@ class Searcher:
                     raise self._give_up(exc, attempt + 1) from None
                 attempt += 1
                 self.retries += 1
-                await asyncio.sleep(backoff_delay(attempt - 1, self.settings.backoff_base, self.settings.backoff_max,
-                                                  exc.retry_after))
+                await asyncio.sleep(
+                    backoff_delay(attempt - 1, self.settings.backoff_base, self.settings.backoff_max, exc.retry_after)
+                )
                 continue
             await self.store.arun(self.store.put_search, self._identity, query, self.k, hits)
             return hits
 
     def _give_up(self, exc: SearchRetryable, attempts: int) -> SearchError:
         if exc.status == 429:
-            return self._stop(SearchUnavailable(
-                f"{self.backend.name} kept rate-limiting (HTTP 429) for {attempts} attempts; no new searches this run"
-            ))
+            return self._stop(
+                SearchUnavailable(
+                    f"{self.backend.name} kept rate-limiting (HTTP 429) for {attempts} attempts; no new searches this run"
+                )
+            )
         if exc.unreachable:
             return self._stop(SearchUnavailable(f"cannot reach {self.backend.name}: {exc} ({attempts} attempts)"))
         return SearchError(f"{exc}; gave up after {attempts} attempts")

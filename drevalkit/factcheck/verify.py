@@ -54,14 +54,16 @@ def verdict_model(per_claim: dict[str, list[str]]) -> type[BaseModel]:
     return create_model("BatchVerdicts", __base__=StrictModel, **fields)
 
 
-def verify_messages(claims: list[Claim], evidence: list[Evidence], per_claim: dict[str, list[str]],
-                    notes: dict[str, str] | None = None) -> list[dict]:
+def verify_messages(
+    claims: list[Claim], evidence: list[Evidence], per_claim: dict[str, list[str]], notes: dict[str, str] | None = None
+) -> list[dict]:
     return [
         {"role": "system", "content": PROMPTS.render("verify_system.j2")},
         {
             "role": "user",
-            "content": PROMPTS.render("verify_batch.j2", claims=claims, evidence=evidence, per_claim=per_claim,
-                                      notes=notes or {}),
+            "content": PROMPTS.render(
+                "verify_batch.j2", claims=claims, evidence=evidence, per_claim=per_claim, notes=notes or {}
+            ),
         },
     ]
 
@@ -70,9 +72,24 @@ def _unknown(claim: Claim, reason: str, round_number: int) -> Verdict:
     return Verdict(claim_id=claim.id, label="unknown", rationale=reason, round=round_number)
 
 
-_QUOTE_CHARS = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'",
-                               "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
-                               "–": "-", "—": "-", "−": "-", " ": " "})
+_QUOTE_CHARS = str.maketrans(
+    {
+        "‘": "'",
+        "’": "'",
+        "‚": "'",
+        "‛": "'",
+        "′": "'",
+        "“": '"',
+        "”": '"',
+        "„": '"',
+        "«": '"',
+        "»": '"',
+        "–": "-",
+        "—": "-",
+        "−": "-",
+        " ": " ",
+    }
+)
 _ELLIPSIS = re.compile(r"\.\.\.+|…|\[\s*\.\.\.\s*\]")
 MIN_QUOTE_WORDS = 3
 
@@ -112,8 +129,9 @@ class _Checked:
     note: str  # what to tell the verifier when the verdict is sent back ("" when it stands)
 
 
-async def _ask(llm: LLMClient, claims: list[Claim], evidence_for: dict[str, list[Evidence]],
-               notes: dict[str, str], usage: Usage) -> BaseModel | str:
+async def _ask(
+    llm: LLMClient, claims: list[Claim], evidence_for: dict[str, list[Evidence]], notes: dict[str, str], usage: Usage
+) -> BaseModel | str:
     """The verifier's answer for ``claims``, or the reason it could not be had."""
     shown: dict[str, Evidence] = {}
     for claim in claims:
@@ -122,7 +140,8 @@ async def _ask(llm: LLMClient, claims: list[Claim], evidence_for: dict[str, list
     per_claim = {c.id: [e.id for e in evidence_for.get(c.id, [])] for c in claims}
     try:
         result = await llm.structured(
-            verify_messages(claims, list(shown.values()), per_claim, notes), verdict_model(per_claim),
+            verify_messages(claims, list(shown.values()), per_claim, notes),
+            verdict_model(per_claim),
             temperature=0.0,
         )
     except LLMUnavailable:
@@ -148,9 +167,11 @@ def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidenc
         label = "unknown"
     elif label != "unknown" and not quote_in(quote, [own[e].passage for e in used if e in own]):
         flags.append(f"quote not found in evidence (the {label} verdict's quote is not in the passages it cites)")
-        note = (f"Your {label} verdict quoted text that is not in the passages it cites ({', '.join(used)}). Copy "
-                "the sentence that settles the claim exactly as it is written in one of those passages (not the "
-                "claim itself), or answer unknown.")
+        note = (
+            f"Your {label} verdict quoted text that is not in the passages it cites ({', '.join(used)}). Copy "
+            "the sentence that settles the claim exactly as it is written in one of those passages (not the "
+            "claim itself), or answer unknown."
+        )
         label = "unknown"
     elif label == "right":
         # figures are compared with the quote; a quote without any figure cannot vouch for the claim's, so they are
@@ -161,13 +182,22 @@ def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidenc
             flags.append(f"numbers differ: {mismatch}")
             note = f"A numeric check found that {mismatch}. Compare the figures again before deciding."
     # a passage of a source the claim itself cites: by reference number, or linked inline (no number)
-    own_cited = any(e.via == "citation" and (e.cited_ref is None or e.cited_ref in claim.cited_refs)
-                    for e in own.values())
+    own_cited = any(
+        e.via == "citation" and (e.cited_ref is None or e.cited_ref in claim.cited_refs) for e in own.values()
+    )
     supports = None
     if own_cited and answer.cited_source_supports in ("yes", "no"):
         supports = answer.cited_source_supports == "yes"
-    verdict = Verdict(claim_id=claim.id, label=label, quote=quote, rationale=rationale, evidence_ids=used,
-                      cited_source_supports=supports, round=round_number, flags=flags)
+    verdict = Verdict(
+        claim_id=claim.id,
+        label=label,
+        quote=quote,
+        rationale=rationale,
+        evidence_ids=used,
+        cited_source_supports=supports,
+        round=round_number,
+        flags=flags,
+    )
     follow_up = answer.follow_up_query.strip() if label == "unknown" else ""
     return _Checked(verdict, follow_up, mismatch, note)
 
@@ -193,8 +223,7 @@ async def verify_batch(
         from ..validity.jury import combine_verdicts
 
         judges = [llm, *jury]
-        answers = await gather_or_cancel(*(verify_batch(j, claims, evidence_for, round_number, usage)
-                                           for j in judges))
+        answers = await gather_or_cancel(*(verify_batch(j, claims, evidence_for, round_number, usage) for j in judges))
         return combine_verdicts([a[0] for a in answers], [a[1] for a in answers], [j.judge_info for j in judges])
     answer = await _ask(llm, claims, evidence_for, {}, usage)
     if isinstance(answer, str):

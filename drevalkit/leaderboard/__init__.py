@@ -18,6 +18,16 @@ from .board import (
 )
 
 __all__ = [
-    "Estimate", "Gap", "Leaderboard", "LeaderboardError", "SystemRow", "build_leaderboard", "find_results",
-    "leaderboard_json", "mixing", "output_root", "read_result", "results_root",
+    "Estimate",
+    "Gap",
+    "Leaderboard",
+    "LeaderboardError",
+    "SystemRow",
+    "build_leaderboard",
+    "find_results",
+    "leaderboard_json",
+    "mixing",
+    "output_root",
+    "read_result",
+    "results_root",
 ]

@@ -29,8 +29,10 @@ RankBy = Literal["quality", "right"]
 RANK_METRICS = {"quality": "mean total quality (0-10)", "right": "right ratio, macro over reports"}
 
 
-NO_JUDGE_VARIANCE = ("--judge-variance: there was no judge variance to include (no result has samples > 1; "
-                     "score with --samples N to judge each report more than once)")
+NO_JUDGE_VARIANCE = (
+    "--judge-variance: there was no judge variance to include (no result has samples > 1; "
+    "score with --samples N to judge each report more than once)"
+)
 
 
 class LeaderboardError(ValueError):
@@ -94,8 +96,10 @@ class SystemRow(BaseModel):
     quality: Estimate = Field(default_factory=Estimate, description="mean total over the tasks it has")
     shared: Estimate = Field(default_factory=Estimate, description="the ranking metric on the shared tasks")
     dimensions: dict[str, Estimate] = Field(default_factory=dict, description="general dimensions, by id")
-    specific: Estimate = Field(default_factory=Estimate, description="task-specific dimensions: per report the "
-                               "weighted mean of its own task's specific dimensions")
+    specific: Estimate = Field(
+        default_factory=Estimate,
+        description="task-specific dimensions: per report the weighted mean of its own task's specific dimensions",
+    )
     right_micro: Estimate = Field(default_factory=Estimate)
     wrong_micro: Estimate = Field(default_factory=Estimate)
     unknown_micro: Estimate = Field(default_factory=Estimate)
@@ -105,20 +109,29 @@ class SystemRow(BaseModel):
     claims: int = Field(default=0, description="claims with a verdict behind the micro ratios")
     citation_accuracy: Estimate = Field(default_factory=Estimate)
     citation_reachability: Estimate = Field(default_factory=Estimate)
-    tokens: Estimate = Field(default_factory=Estimate, description="judging tokens per report (prompt + "
-                             "completion): spent when scoring plus the original tokens of answers served from the "
-                             "LLM cache")
+    tokens: Estimate = Field(
+        default_factory=Estimate,
+        description="judging tokens per report (prompt + "
+        "completion): spent when scoring plus the original tokens of answers served from the "
+        "LLM cache",
+    )
     cost: Estimate = Field(default_factory=Estimate, description="judging cost per report, counted as the tokens")
     from_cache: int = Field(default=0, description="results scored (partly) from LLM cache answers")
-    from_cache_unpriced: int = Field(default=0, description="of them, results without the original usage of their "
-                                     "cached answers (scored by an older dreval): their tokens and cost count only "
-                                     "the calls made when scoring")
+    from_cache_unpriced: int = Field(
+        default=0,
+        description="of them, results without the original usage of their "
+        "cached answers (scored by an older dreval): their tokens and cost count only "
+        "the calls made when scoring",
+    )
     seconds: Estimate = Field(default_factory=Estimate)
     judge_variance: JudgeVariance | None = None
-    jury_alpha: Estimate = Field(default_factory=Estimate, description="with a jury: mean Krippendorff's alpha of "
-                                 "its judges over each report's criteria")
-    jury_kappa: Estimate = Field(default_factory=Estimate, description="with a jury: mean Fleiss' kappa of its "
-                                 "judges over each report's claims")
+    jury_alpha: Estimate = Field(
+        default_factory=Estimate,
+        description="with a jury: mean Krippendorff's alpha of its judges over each report's criteria",
+    )
+    jury_kappa: Estimate = Field(
+        default_factory=Estimate, description="with a jury: mean Fleiss' kappa of its judges over each report's claims"
+    )
     tasks: list[TaskCell] = Field(default_factory=list)
 
 
@@ -162,12 +175,14 @@ class Leaderboard(BaseModel):
     systems: list[SystemRow]
     gaps: list[Gap] = Field(default_factory=list)
     dimension_names: dict[str, str] = Field(default_factory=dict)
-    problems: list[str] = Field(default_factory=list, description="unreadable files, duplicate results, tasks "
-                                "outside the task set")
+    problems: list[str] = Field(
+        default_factory=list, description="unreadable files, duplicate results, tasks outside the task set"
+    )
     mixed: list[str] = Field(default_factory=list, description="what differs between the results (allow_mixed)")
     judges: list[str] = Field(default_factory=list)
-    judge_cards: dict[str, str] = Field(default_factory=dict, description="judge -> its judge card page (dreval "
-                                        "stress), relative to the output folder")
+    judge_cards: dict[str, str] = Field(
+        default_factory=dict, description="judge -> its judge card page (dreval stress), relative to the output folder"
+    )
     prompt_versions: dict[str, list[str]] = Field(default_factory=dict)
 
 
@@ -180,13 +195,20 @@ class _Found:
 
 # what dreval writes that is not a result: by name (when the file is not a valid result, so a task named "run"
 # still counts), and by its marker, a top-level ``dreval_version`` (results carry theirs in ``provenance``)
-_OWN_NAMES = {"leaderboard.json": "a dreval leaderboard", "run.json": "a dreval run manifest",
-              "agreement.json": "a dreval agreement report (dreval agree)", "urls.json": "a dreval URL map",
-              "factcheck.json": "a dreval stress fact-check"}
+_OWN_NAMES = {
+    "leaderboard.json": "a dreval leaderboard",
+    "run.json": "a dreval run manifest",
+    "agreement.json": "a dreval agreement report (dreval agree)",
+    "urls.json": "a dreval URL map",
+    "factcheck.json": "a dreval stress fact-check",
+}
 _OWN_SUFFIXES = {".quality.json": "a dreval stress quality result", ".meta.json": "a report's metadata sidecar"}
-_OWN_MARKERS = ((("systems", "method"), "a dreval leaderboard"), (("jobs", "scored"), "a dreval run manifest"),
-                (("labels_file",), "a dreval agreement report (dreval agree)"),
-                (("key", "judge"), "a dreval judge card (dreval stress)"))
+_OWN_MARKERS = (
+    (("systems", "method"), "a dreval leaderboard"),
+    (("jobs", "scored"), "a dreval run manifest"),
+    (("labels_file",), "a dreval agreement report (dreval agree)"),
+    (("key", "judge"), "a dreval judge card (dreval stress)"),
+)
 
 
 @dataclass
@@ -253,8 +275,12 @@ def results_root(path: Path) -> Path:
 
 def _system_folder(path: Path) -> bool:
     """A folder of result files (no folders of them) inside a folder named ``results``."""
-    return (path.parent.name == "results" and path.is_dir() and any(path.glob("*.json"))
-            and not any(sub.is_dir() and any(sub.glob("*.json")) for sub in path.iterdir()))
+    return (
+        path.parent.name == "results"
+        and path.is_dir()
+        and any(path.glob("*.json"))
+        and not any(sub.is_dir() and any(sub.glob("*.json")) for sub in path.iterdir())
+    )
 
 
 def output_root(path: Path) -> Path:
@@ -309,8 +335,9 @@ def mixing(cards: Iterable[Scorecard]) -> list[str]:
             if value is not None:
                 groups.setdefault(value, set()).add(card.system)
         if len(groups) > 1:
-            described = "; ".join(f"{value or '(none)'} ({', '.join(sorted(systems))})"
-                                  for value, systems in sorted(groups.items()))
+            described = "; ".join(
+                f"{value or '(none)'} ({', '.join(sorted(systems))})" for value, systems in sorted(groups.items())
+            )
             problems.append(f"results were scored with different {label}: {described}")
 
     differing("judges", _judge_key)
@@ -346,7 +373,11 @@ def _rubric_kinds(root: Path) -> dict[str, dict[str, str]]:
 
 def _quality_used(card: Scorecard, include_partial: bool) -> bool:
     q = card.quality
-    return q is not None and q.total is not None and (q.status == "complete" or (include_partial and q.status == "partial"))
+    return (
+        q is not None
+        and q.total is not None
+        and (q.status == "complete" or (include_partial and q.status == "partial"))
+    )
 
 
 def _factcheck_used(card: Scorecard, include_partial: bool) -> bool:
@@ -356,8 +387,11 @@ def _factcheck_used(card: Scorecard, include_partial: bool) -> bool:
 
 def _specific(card: Scorecard, kinds: dict[str, str], general: dict[str, str]) -> float | None:
     assert card.quality is not None
-    dims = [(d.weight, d.score, d.status) for dim_id, d in card.quality.dimension_scores.items()
-            if kinds.get(dim_id, "general" if dim_id in general else "specific") == "specific"]
+    dims = [
+        (d.weight, d.score, d.status)
+        for dim_id, d in card.quality.dimension_scores.items()
+        if kinds.get(dim_id, "general" if dim_id in general else "specific") == "specific"
+    ]
     if not dims or any(score is None or status != "complete" for _, score, status in dims):
         return None
     weight = sum(w for w, _, _ in dims)
@@ -390,16 +424,21 @@ def build_leaderboard(
         raise LeaderboardError(f"{path}: no result files (results/<system>/<task>.json)")
     mixed = mixing(card for card, _ in found.cards)
     if mixed and not allow_mixed:
-        raise LeaderboardError("these results cannot be compared: " + "; ".join(mixed)
-                               + " (score them again alike, or pass --allow-mixed to show them flagged)")
+        raise LeaderboardError(
+            "these results cannot be compared: "
+            + "; ".join(mixed)
+            + " (score them again alike, or pass --allow-mixed to show them flagged)"
+        )
     problems: list[str] = []
     by_system: dict[str, dict[str, tuple[Scorecard, Path]]] = {}
     for card, file in found.cards:
         cell = by_system.setdefault(card.system, {})
         if card.task_id in cell:
             kept = max(cell[card.task_id], (card, file), key=lambda item: item[0].provenance.finished_at)
-            problems.append(f"two results for {card.system} / {card.task_id} ({cell[card.task_id][1]}, {file}); "
-                            f"the later one is used ({kept[1]})")
+            problems.append(
+                f"two results for {card.system} / {card.task_id} ({cell[card.task_id][1]}, {file}); "
+                f"the later one is used ({kept[1]})"
+            )
             cell[card.task_id] = kept
         else:
             cell[card.task_id] = (card, file)
@@ -421,8 +460,11 @@ def build_leaderboard(
         source = task_source or "the given task set"
         outside = sorted(set(seen) - set(task_set))
         if outside:
-            problems.append(f"{len(outside)} result task(s) are not in the task set and are not used: "
-                            + ", ".join(outside[:10]) + (" ..." if len(outside) > 10 else ""))
+            problems.append(
+                f"{len(outside)} result task(s) are not in the task set and are not used: "
+                + ", ".join(outside[:10])
+                + (" ..." if len(outside) > 10 else "")
+            )
     else:
         task_set = seen
         source = "the union of tasks with a result"
@@ -434,8 +476,9 @@ def build_leaderboard(
     from ..layout import OutputLayout
 
     layout = OutputLayout(page_root)
-    if judge_variance and not any(card.quality is not None and len(card.quality.samples) > 1
-                                  for card, _ in found.cards):
+    if judge_variance and not any(
+        card.quality is not None and len(card.quality.samples) > 1 for card, _ in found.cards
+    ):
         judge_variance = False  # so the method does not claim intervals that include it
         problems.append(NO_JUDGE_VARIANCE)
     rows: list[SystemRow] = []
@@ -445,9 +488,23 @@ def build_leaderboard(
         cells = by_system[system]
         row = SystemRow(system=system)
         row.unreadable = len(unreadable_by_system.get(system, []))
-        values: dict[str, list[float]] = {k: [] for k in ("total", "specific", "right_macro", "wrong_macro",
-                                                           "unknown_macro", "accuracy", "reachability", "tokens",
-                                                           "cost", "seconds", "jury_alpha", "jury_kappa")}
+        values: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "total",
+                "specific",
+                "right_macro",
+                "wrong_macro",
+                "unknown_macro",
+                "accuracy",
+                "reachability",
+                "tokens",
+                "cost",
+                "seconds",
+                "jury_alpha",
+                "jury_kappa",
+            )
+        }
         dims: dict[str, list[float]] = {}
         micro: dict[str, list[float]] = {"right": [], "wrong": [], "unknown": [], "verdicts": []}
         samples: list[list[float]] = []
@@ -459,15 +516,20 @@ def build_leaderboard(
                 continue
             card, file = cells[task]
             page = layout.scorecard(card.system, card.task_id)
-            cell = TaskCell(task_id=task, status=card.status, reasons=card.reasons[:5],
-                            result=file.relative_to(root).as_posix(),
-                            scorecard=page.relative_to(page_root).as_posix() if page.is_file() else "")
+            cell = TaskCell(
+                task_id=task,
+                status=card.status,
+                reasons=card.reasons[:5],
+                result=file.relative_to(root).as_posix(),
+                scorecard=page.relative_to(page_root).as_posix() if page.is_file() else "",
+            )
             row.results += 1
             setattr(row, card.status, getattr(row, card.status) + 1)
             if card.report_ref is not None:
                 u = card.usage
-                values["tokens"].append(u.prompt_tokens + u.completion_tokens + u.from_cache_prompt_tokens
-                                        + u.from_cache_completion_tokens)
+                values["tokens"].append(
+                    u.prompt_tokens + u.completion_tokens + u.from_cache_prompt_tokens + u.from_cache_completion_tokens
+                )
                 values["cost"].append(u.cost + u.from_cache_cost)
                 values["seconds"].append(card.seconds)
                 if u.cache_hits:
@@ -524,8 +586,13 @@ def build_leaderboard(
         row.dimensions = {dim_id: ci(dims[dim_id]) for dim_id in general if dim_id in dims}
         row.dimensions.update({dim_id: ci(v) for dim_id, v in sorted(dims.items()) if dim_id not in general})
         for label in ("right", "wrong", "unknown"):
-            setattr(row, f"{label}_micro", Estimate.of(stats.bootstrap_ratio(
-                micro[label], micro["verdicts"], resamples=resamples, seed=seed, level=level)))
+            setattr(
+                row,
+                f"{label}_micro",
+                Estimate.of(
+                    stats.bootstrap_ratio(micro[label], micro["verdicts"], resamples=resamples, seed=seed, level=level)
+                ),
+            )
             setattr(row, f"{label}_macro", ci(values[f"{label}_macro"]))
         row.claims = int(sum(micro["verdicts"]))
         row.citation_accuracy = ci(values["accuracy"])
@@ -541,7 +608,8 @@ def build_leaderboard(
     for row in rows:
         if not rank_values[row.system]:
             row.unranked_reason = f"no task with a {'complete ' if not include_partial else ''}" + (
-                "quality result" if rank_by == "quality" else "fact-check verdict")
+                "quality result" if rank_by == "quality" else "fact-check verdict"
+            )
     shared = sorted(set.intersection(*(set(rank_values[r.system]) for r in ranked))) if ranked else []
     gaps: list[Gap] = []
     if ranked and not shared:
@@ -550,53 +618,89 @@ def build_leaderboard(
         ranked = []
     if ranked:
         for row in ranked:
-            row.shared = Estimate.of(stats.bootstrap_mean(
-                [rank_values[row.system][t] for t in shared], resamples=resamples, seed=seed, level=level,
-                samples=[rank_samples[row.system][t] for t in shared] if judge_variance else None))
+            row.shared = Estimate.of(
+                stats.bootstrap_mean(
+                    [rank_values[row.system][t] for t in shared],
+                    resamples=resamples,
+                    seed=seed,
+                    level=level,
+                    samples=[rank_samples[row.system][t] for t in shared] if judge_variance else None,
+                )
+            )
         ranked.sort(key=lambda r: (-(r.shared.mean or 0.0), r.system))
         pairs = list(zip(ranked, ranked[1:]))
         if len(shared) >= stats.MIN_TASKS_FOR_TEST:
-            tests = [stats.paired_bootstrap(
-                [rank_values[upper.system][t] for t in shared], [rank_values[lower.system][t] for t in shared],
-                resamples=resamples, seed=seed, level=level,
-                samples_a=[rank_samples[upper.system][t] for t in shared] if judge_variance else None,
-                samples_b=[rank_samples[lower.system][t] for t in shared] if judge_variance else None)
-                for upper, lower in pairs]
+            tests = [
+                stats.paired_bootstrap(
+                    [rank_values[upper.system][t] for t in shared],
+                    [rank_values[lower.system][t] for t in shared],
+                    resamples=resamples,
+                    seed=seed,
+                    level=level,
+                    samples_a=[rank_samples[upper.system][t] for t in shared] if judge_variance else None,
+                    samples_b=[rank_samples[lower.system][t] for t in shared] if judge_variance else None,
+                )
+                for upper, lower in pairs
+            ]
             adjusted = stats.holm([t.p for t in tests]) if len(tests) > 1 else [t.p for t in tests]
             separated = [p < alpha for p in adjusted]
             for (upper, lower), test, p_adj, sig in zip(pairs, tests, adjusted, separated):
-                gaps.append(Gap(upper=upper.system, lower=lower.system, diff=test.diff, low=test.low,
-                                high=test.high, p=test.p, p_adjusted=p_adj, significant=sig, tasks=test.n))
+                gaps.append(
+                    Gap(
+                        upper=upper.system,
+                        lower=lower.system,
+                        diff=test.diff,
+                        low=test.low,
+                        high=test.high,
+                        p=test.p,
+                        p_adjusted=p_adj,
+                        significant=sig,
+                        tasks=test.n,
+                    )
+                )
         else:
             separated = [False] * len(pairs)
-            note = (f"not tested: {len(shared)} shared task(s), fewer than the {stats.MIN_TASKS_FOR_TEST} a "
-                    "paired test needs")
+            note = (
+                f"not tested: {len(shared)} shared task(s), fewer than the {stats.MIN_TASKS_FOR_TEST} a "
+                "paired test needs"
+            )
             for upper, lower in pairs:
                 diff = sum(rank_values[upper.system][t] - rank_values[lower.system][t] for t in shared) / len(shared)
                 gaps.append(Gap(upper=upper.system, lower=lower.system, diff=diff, tasks=len(shared), note=note))
             if pairs:
-                problems.append(f"no gap is tested: the ranked systems share {len(shared)} task(s), fewer than "
-                                f"the {stats.MIN_TASKS_FOR_TEST} a paired test needs, so they share one rank band")
+                problems.append(
+                    f"no gap is tested: the ranked systems share {len(shared)} task(s), fewer than "
+                    f"the {stats.MIN_TASKS_FOR_TEST} a paired test needs, so they share one rank band"
+                )
         for row, (first, last) in zip(ranked, stats.rank_bands(separated)):
             row.rank_low, row.rank_high = first, last
             row.rank = str(first) if first == last else f"{first}-{last}"
         if len(shared) < len(task_set):
-            problems.append(f"the ranking rests on the {len(shared)} of {len(task_set)} tasks that every ranked "
-                            "system has a value for; means over each system's own tasks are shown beside it")
+            problems.append(
+                f"the ranking rests on the {len(shared)} of {len(task_set)} tasks that every ranked "
+                "system has a value for; means over each system's own tasks are shown beside it"
+            )
     order = {row.system: i for i, row in enumerate(ranked)}
     rows.sort(key=lambda r: (r.system not in order, order.get(r.system, 0), r.system))
 
     k = len(ranked)
-    correction = ("Holm-Bonferroni over the " + str(k - 1) + " neighbouring comparisons (family-wise error "
-                  f"{alpha:g})") if k > 2 else ("none needed: one comparison" if k == 2 else "none: fewer than two "
-                                                "ranked systems")
+    correction = (
+        ("Holm-Bonferroni over the " + str(k - 1) + f" neighbouring comparisons (family-wise error {alpha:g})")
+        if k > 2
+        else ("none needed: one comparison" if k == 2 else "none: fewer than two ranked systems")
+    )
     method = Method(
         intervals=f"{level:.0%} percentile bootstrap over tasks ({resamples} resamples, seed {seed})"
         + ("; the total's intervals also resample judge samples within each task" if judge_variance else ""),
-        level=level, resamples=resamples, seed=seed,
+        level=level,
+        resamples=resamples,
+        seed=seed,
         paired_test=f"paired bootstrap over shared tasks ({resamples} resamples), two-sided, alpha {alpha:g}",
-        correction=correction, alpha=alpha, judge_variance_in_intervals=judge_variance,
-        include_partial=include_partial, rank_by=RANK_METRICS[rank_by],
+        correction=correction,
+        alpha=alpha,
+        judge_variance_in_intervals=judge_variance,
+        include_partial=include_partial,
+        rank_by=RANK_METRICS[rank_by],
     )
     dimension_names = {d: general.get(d, d) for row in rows for d in row.dimensions}
     judges = sorted({_judge_key(card) for card, _ in found.cards})
@@ -606,9 +710,19 @@ def build_leaderboard(
         for part, version in card.provenance.prompt_versions.items():
             versions.setdefault(part, set()).add(version)
     return Leaderboard(
-        results_dir=str(root), task_set=source, tasks=task_set, shared_tasks=shared, method=method, systems=rows,
-        gaps=gaps, dimension_names=dimension_names, problems=problems, mixed=mixed, judges=judges,
-        judge_cards=judge_cards, prompt_versions={part: sorted(v) for part, v in sorted(versions.items())},
+        results_dir=str(root),
+        task_set=source,
+        tasks=task_set,
+        shared_tasks=shared,
+        method=method,
+        systems=rows,
+        gaps=gaps,
+        dimension_names=dimension_names,
+        problems=problems,
+        mixed=mixed,
+        judges=judges,
+        judge_cards=judge_cards,
+        prompt_versions={part: sorted(v) for part, v in sorted(versions.items())},
     )
 
 
@@ -623,11 +737,11 @@ def _judge_cards(root: Path, cards: list[Scorecard]) -> dict[str, str]:
         for judge in [card.provenance.judge, *card.provenance.jury]:
             page = card_paths(out, judge)[1]
             if page.is_file():
-                found[f"{judge.model} · {judge.identity or judge.endpoint or judge.backend}"] = \
-                    page.relative_to(out).as_posix()
+                found[f"{judge.model} · {judge.identity or judge.endpoint or judge.backend}"] = page.relative_to(
+                    out
+                ).as_posix()
     return dict(sorted(found.items()))
 
 
 def leaderboard_json(board: Leaderboard) -> str:
     return json.dumps(board.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
-

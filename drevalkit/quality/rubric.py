@@ -62,6 +62,7 @@ def load_general_rubric(path: Path | None = None) -> GeneralRubric:
 
 # Output models the rubric builder asks the LLM for.
 
+
 class _SpecificDimension(StrictModel):
     name: str = Field(description="short name of the task-specific dimension")
     definition: str = Field(description="one sentence: what this dimension measures for this task")
@@ -148,9 +149,7 @@ async def build_rubric(task: Task, llm: LLMClient) -> tuple[Rubric, Usage]:
     async def criteria_for(name: str, definition: str) -> CriteriaPlan:
         result = await llm.structured(
             _messages(
-                PROMPTS.render(
-                    "rubric_criteria.j2", task=task, dimension={"name": name, "definition": definition}
-                )
+                PROMPTS.render("rubric_criteria.j2", task=task, dimension={"name": name, "definition": definition})
             ),
             CriteriaPlan,
             temperature=0.0,
@@ -205,8 +204,10 @@ def _check_weights(data: Any, where: str) -> None:
         criteria = dim.get("criteria")
         if not isinstance(criteria, list) or not criteria:
             raise RubricError(f"{where}: {name} has no criteria")
-        criterion_weights = [weight_of(c, f"criterion {(c.get('id') if isinstance(c, dict) else None) or i!r} "
-                                          f"of {name}") for i, c in enumerate(criteria, start=1)]
+        criterion_weights = [
+            weight_of(c, f"criterion {(c.get('id') if isinstance(c, dict) else None) or i!r} of {name}")
+            for i, c in enumerate(criteria, start=1)
+        ]
         if sum(criterion_weights) <= 0:
             raise RubricError(f"{where}: every criterion weight of {name} is 0")
     if sum(weight_of(dim, name) for dim, name in zip(dimensions, names)) <= 0:
@@ -219,8 +220,10 @@ def normalised(rubric: Rubric) -> Rubric:
     dimension_weights = _normalise([d.weight for d in rubric.dimensions])
     dimensions = []
     for dim, weight in zip(rubric.dimensions, dimension_weights):
-        criteria = [c.model_copy(update={"weight": w})
-                    for c, w in zip(dim.criteria, _normalise([c.weight for c in dim.criteria]))]
+        criteria = [
+            c.model_copy(update={"weight": w})
+            for c, w in zip(dim.criteria, _normalise([c.weight for c in dim.criteria]))
+        ]
         dimensions.append(dim.model_copy(update={"weight": weight, "criteria": criteria}))
     return rubric.model_copy(update={"dimensions": dimensions})
 
@@ -240,8 +243,9 @@ def read_rubric(path: Path) -> Rubric:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise RubricError(f"{path} is not a valid rubric: {exc.error_count()} problem(s), first at {where}: "
-                          f"{first['msg']}") from None
+        raise RubricError(
+            f"{path} is not a valid rubric: {exc.error_count()} problem(s), first at {where}: {first['msg']}"
+        ) from None
     ids = [d.id for d in rubric.dimensions] + [c.id for d in rubric.dimensions for c in d.criteria]
     if len(set(ids)) != len(ids):
         raise RubricError(f"{path}: dimension and criterion ids must be unique")
@@ -258,8 +262,15 @@ STALE_HINT_RUBRIC = "pass --rebuild to replace it"
 class RubricBook:
     """Frozen rubrics of one output folder; builds each task's rubric once, even under concurrency."""
 
-    def __init__(self, layout: OutputLayout, llm: LLMClient, *, rebuild: bool = False, fixed: Rubric | None = None,
-                 stale_hint: str = STALE_HINT_SCORE):
+    def __init__(
+        self,
+        layout: OutputLayout,
+        llm: LLMClient,
+        *,
+        rebuild: bool = False,
+        fixed: Rubric | None = None,
+        stale_hint: str = STALE_HINT_SCORE,
+    ):
         self.layout = layout
         self.llm = llm
         self.rebuild = rebuild
@@ -307,9 +318,12 @@ class RubricBook:
             return rubric, usage
 
 
-
 async def build_rubrics(
-    layout: OutputLayout, llm: LLMClient, tasks: list[Task], *, rebuild: bool = False,
+    layout: OutputLayout,
+    llm: LLMClient,
+    tasks: list[Task],
+    *,
+    rebuild: bool = False,
     stale_hint: str = STALE_HINT_RUBRIC,
 ) -> list[tuple[str, str | None]]:
     """Freeze the rubric of every task: (summary, None) or ("", the reason it failed) per task, in order.

@@ -65,8 +65,10 @@ def _hash(text: str) -> str:
 def content_security_policy(styles: list[str], scripts: list[str] = ()) -> str:  # type: ignore[assignment]
     """A policy allowing exactly these inline ``<style>`` and ``<script>`` contents and nothing else."""
     script_src = " ".join(_hash(s) for s in scripts) if scripts else "'none'"
-    return ("default-src 'none'; style-src " + " ".join(_hash(s) for s in styles) + f"; script-src {script_src}; "
-            "img-src 'none'; base-uri 'none'; form-action 'none'")
+    return (
+        "default-src 'none'; style-src " + " ".join(_hash(s) for s in styles) + f"; script-src {script_src}; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'"
+    )
 
 
 def render_scorecard(*args, **kwargs) -> str:  # type: ignore[no-untyped-def]

@@ -32,8 +32,12 @@ def fmt(estimate: Estimate, kind: str = "score") -> str:
     if estimate.mean is None:
         return "—"
     if estimate.low is None or estimate.high is None:
-        single = {"ratio": f"{100 * estimate.mean:.0f}%", "int": f"{estimate.mean:,.0f}",
-                  "cost": f"{estimate.mean:.4f}", "seconds": f"{estimate.mean:.1f}"}.get(kind, f"{estimate.mean:.2f}")
+        single = {
+            "ratio": f"{100 * estimate.mean:.0f}%",
+            "int": f"{estimate.mean:,.0f}",
+            "cost": f"{estimate.mean:.4f}",
+            "seconds": f"{estimate.mean:.1f}",
+        }.get(kind, f"{estimate.mean:.2f}")
         return single + " [no interval: 1 task]"
     if kind == "ratio":
         return f"{100 * estimate.mean:.0f}% [{100 * (estimate.low or 0):.0f}, {100 * (estimate.high or 0):.0f}]"
@@ -68,14 +72,19 @@ def cost_note(board: Leaderboard) -> str:
     cached = sum(row.from_cache for row in board.systems)
     unpriced = [row for row in board.systems if row.from_cache_unpriced]
     if unpriced:
-        return (f"Cost and tokens count only the calls made when scoring for {sum(r.from_cache_unpriced for r in unpriced)}"
-                f" of {results} results, scored (partly) from the LLM cache by a dreval that did not keep what the "
-                "cached answers cost (" + ", ".join(f"{r.system}: {r.from_cache_unpriced}" for r in unpriced)
-                + "): their cost is understated; score them again to compare costs.")
+        return (
+            f"Cost and tokens count only the calls made when scoring for {sum(r.from_cache_unpriced for r in unpriced)}"
+            f" of {results} results, scored (partly) from the LLM cache by a dreval that did not keep what the "
+            "cached answers cost ("
+            + ", ".join(f"{r.system}: {r.from_cache_unpriced}" for r in unpriced)
+            + "): their cost is understated; score them again to compare costs."
+        )
     if cached:
-        return (f"Cost and tokens per report are the judging cost: the calls made when scoring plus the original "
-                f"cost of the cached answers used ({cached} of {results} results were scored (partly) from the LLM "
-                "cache).")
+        return (
+            f"Cost and tokens per report are the judging cost: the calls made when scoring plus the original "
+            f"cost of the cached answers used ({cached} of {results} results were scored (partly) from the LLM "
+            "cache)."
+        )
     return ""
 
 
@@ -91,18 +100,31 @@ def method_lines(board: Leaderboard) -> list[str]:
         "Right / wrong / unknown: micro = over all claims with a verdict, macro = mean of per-report ratios.",
     ]
     if board.judges:
-        lines.append("Judge: " + "; ".join(board.judges) + ". Prompt versions: "
-                     + "; ".join(f"{part} {', '.join(v)}" for part, v in board.prompt_versions.items()) + ".")
+        lines.append(
+            "Judge: "
+            + "; ".join(board.judges)
+            + ". Prompt versions: "
+            + "; ".join(f"{part} {', '.join(v)}" for part, v in board.prompt_versions.items())
+            + "."
+        )
     if board.judge_cards:
-        lines.append("Judge cards (dreval stress): " + "; ".join(f"{judge}: {path}" for judge, path
-                                                                in board.judge_cards.items()) + ".")
+        lines.append(
+            "Judge cards (dreval stress): "
+            + "; ".join(f"{judge}: {path}" for judge, path in board.judge_cards.items())
+            + "."
+        )
     if cost_note(board):
         lines.append(cost_note(board))
     juries = [row for row in board.systems if row.jury_alpha.mean is not None or row.jury_kappa.mean is not None]
     if juries:
-        lines.append("Jury agreement, mean over each system's reports (1 = the judges agree fully): " + "; ".join(
-            f"{row.system}: Krippendorff's alpha {fmt(row.jury_alpha)}, Fleiss' kappa {fmt(row.jury_kappa)}"
-            for row in juries) + ".")
+        lines.append(
+            "Jury agreement, mean over each system's reports (1 = the judges agree fully): "
+            + "; ".join(
+                f"{row.system}: Krippendorff's alpha {fmt(row.jury_alpha)}, Fleiss' kappa {fmt(row.jury_kappa)}"
+                for row in juries
+            )
+            + "."
+        )
     return lines
 
 
@@ -130,38 +152,99 @@ def _is_number(text: str) -> bool:
 def to_csv(board: Leaderboard) -> str:
     """One row per system; every estimate as mean, low, high, n; the method in the last columns."""
     dims = list(board.dimension_names)
-    estimates = [("quality", "quality"), ("shared", "shared"), *((f"dim_{d}", d) for d in dims),
-                 ("specific", "specific"), ("right_micro", "right_micro"), ("wrong_micro", "wrong_micro"),
-                 ("unknown_micro", "unknown_micro"), ("right_macro", "right_macro"), ("wrong_macro", "wrong_macro"),
-                 ("unknown_macro", "unknown_macro"), ("citation_accuracy", "citation_accuracy"),
-                 ("citation_reachability", "citation_reachability"), ("tokens_per_report", "tokens"),
-                 ("cost_per_report", "cost"), ("seconds_per_report", "seconds")]
-    header = ["rank", "rank_low", "rank_high", "system", "tasks_in_set", "results", "complete", "partial", "failed",
-              "missing", "unreadable", "outside_task_set", "claims"]
+    estimates = [
+        ("quality", "quality"),
+        ("shared", "shared"),
+        *((f"dim_{d}", d) for d in dims),
+        ("specific", "specific"),
+        ("right_micro", "right_micro"),
+        ("wrong_micro", "wrong_micro"),
+        ("unknown_micro", "unknown_micro"),
+        ("right_macro", "right_macro"),
+        ("wrong_macro", "wrong_macro"),
+        ("unknown_macro", "unknown_macro"),
+        ("citation_accuracy", "citation_accuracy"),
+        ("citation_reachability", "citation_reachability"),
+        ("tokens_per_report", "tokens"),
+        ("cost_per_report", "cost"),
+        ("seconds_per_report", "seconds"),
+    ]
+    header = [
+        "rank",
+        "rank_low",
+        "rank_high",
+        "system",
+        "tasks_in_set",
+        "results",
+        "complete",
+        "partial",
+        "failed",
+        "missing",
+        "unreadable",
+        "outside_task_set",
+        "claims",
+    ]
     for name, _ in estimates:
         header += [f"{name}_mean", f"{name}_low", f"{name}_high", f"{name}_n"]
-    header += ["results_from_cache", "results_from_cache_without_cost", "judge_sd", "task_sd", "gap_to_next_diff", "gap_to_next_low", "gap_to_next_high", "gap_to_next_p",
-               "gap_to_next_p_adjusted", "gap_to_next_significant", "ranked_on_tasks", "interval_method", "level",
-               "resamples", "seed", "paired_test", "correction"]
+    header += [
+        "results_from_cache",
+        "results_from_cache_without_cost",
+        "judge_sd",
+        "task_sd",
+        "gap_to_next_diff",
+        "gap_to_next_low",
+        "gap_to_next_high",
+        "gap_to_next_p",
+        "gap_to_next_p_adjusted",
+        "gap_to_next_significant",
+        "ranked_on_tasks",
+        "interval_method",
+        "level",
+        "resamples",
+        "seed",
+        "paired_test",
+        "correction",
+    ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     gaps = _gap_of(board)
     for row in board.systems:
-        line: list[object] = [row.rank, row.rank_low, row.rank_high, row.system, len(board.tasks), row.results,
-                              row.complete, row.partial, row.failed, row.missing, row.unreadable,
-                              row.outside_task_set, row.claims]
+        line: list[object] = [
+            row.rank,
+            row.rank_low,
+            row.rank_high,
+            row.system,
+            len(board.tasks),
+            row.results,
+            row.complete,
+            row.partial,
+            row.failed,
+            row.missing,
+            row.unreadable,
+            row.outside_task_set,
+            row.claims,
+        ]
         for name, attribute in estimates:
             estimate = row.dimensions.get(attribute, Estimate()) if name.startswith("dim_") else getattr(row, attribute)
             line += [_number(estimate.mean, 6), _number(estimate.low, 6), _number(estimate.high, 6), estimate.n]
         jv = row.judge_variance
-        line += [row.from_cache, row.from_cache_unpriced, _number(jv.judge_sd, 6) if jv else "", _number(jv.task_sd, 6) if jv else ""]
+        line += [
+            row.from_cache,
+            row.from_cache_unpriced,
+            _number(jv.judge_sd, 6) if jv else "",
+            _number(jv.task_sd, 6) if jv else "",
+        ]
         gap = gaps.get(row.system)
         if gap is not None:
-            line += [_number(gap.diff, 6), _number(gap.low, 6), _number(gap.high, 6),  # type: ignore[attr-defined]
-                     "" if gap.p is None else f"{gap.p:.6g}",  # type: ignore[attr-defined]
-                     "" if gap.p_adjusted is None else f"{gap.p_adjusted:.6g}",  # type: ignore[attr-defined]
-                     str(gap.significant).lower()]  # type: ignore[attr-defined]
+            line += [
+                _number(gap.diff, 6),
+                _number(gap.low, 6),
+                _number(gap.high, 6),  # type: ignore[attr-defined]
+                "" if gap.p is None else f"{gap.p:.6g}",  # type: ignore[attr-defined]
+                "" if gap.p_adjusted is None else f"{gap.p_adjusted:.6g}",  # type: ignore[attr-defined]
+                str(gap.significant).lower(),
+            ]  # type: ignore[attr-defined]
         else:
             line += ["", "", "", "", "", ""]
         m = board.method
@@ -185,8 +268,10 @@ def md_escape(text: str) -> str:
 
 
 def _md_table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |",
-             "| " + " | ".join("---:" if i in right else "---" for i in range(len(header))) + " |"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---:" if i in right else "---" for i in range(len(header))) + " |",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines
 
@@ -203,53 +288,122 @@ def to_markdown(board: Leaderboard) -> str:
         if gap is not None and gap.p_adjusted is None:  # type: ignore[attr-defined]
             gap_text = f"{gap.diff:+.2f}, {gap.note}"  # type: ignore[attr-defined]
         elif gap is not None:
-            gap_text = (f"{gap.diff:+.2f} [{gap.low:+.2f}, {gap.high:+.2f}], p={gap.p_adjusted:.3g}"  # type: ignore[attr-defined]
-                        + (" significant" if gap.significant else " not significant"))  # type: ignore[attr-defined]
-        rows.append([row.rank or "—", md_escape(row.system), fmt(row.shared, "ratio" if board.method.rank_by.startswith("right") else "score") + f" (n={row.shared.n})",
-                     fmt(row.quality) + f" (n={row.quality.n})", counts(row), gap_text])
+            gap_text = (
+                f"{gap.diff:+.2f} [{gap.low:+.2f}, {gap.high:+.2f}], p={gap.p_adjusted:.3g}"  # type: ignore[attr-defined]
+                + (" significant" if gap.significant else " not significant")
+            )  # type: ignore[attr-defined]
+        rows.append(
+            [
+                row.rank or "—",
+                md_escape(row.system),
+                fmt(row.shared, "ratio" if board.method.rank_by.startswith("right") else "score")
+                + f" (n={row.shared.n})",
+                fmt(row.quality) + f" (n={row.quality.n})",
+                counts(row),
+                gap_text,
+            ]
+        )
     lines += ["## Ranking", ""]
-    lines += _md_table(["rank", "system", f"ranked metric, shared tasks [{board.method.level:.0%} CI]",
-                        "mean total quality, own tasks",
-                        "results", "gap to the next system (paired, adjusted p)"], rows, {2, 3})
+    lines += _md_table(
+        [
+            "rank",
+            "system",
+            f"ranked metric, shared tasks [{board.method.level:.0%} CI]",
+            "mean total quality, own tasks",
+            "results",
+            "gap to the next system (paired, adjusted p)",
+        ],
+        rows,
+        {2, 3},
+    )
     unranked = [row for row in board.systems if not row.rank and row.unranked_reason]
     if unranked:
-        lines += [""] + [f"- {md_escape(row.system)} is not ranked: {md_escape(row.unranked_reason)}" for row in unranked]
+        lines += [""] + [
+            f"- {md_escape(row.system)} is not ranked: {md_escape(row.unranked_reason)}" for row in unranked
+        ]
     dims = list(board.dimension_names)
     lines += ["", "## Quality dimensions", ""]
-    lines += _md_table(["system", *(md_escape(board.dimension_names[d]) for d in dims), "task-specific"],
-                       [[md_escape(r.system), *(fmt(r.dimensions.get(d, Estimate())) for d in dims), fmt(r.specific)]
-                        for r in board.systems], set(range(1, len(dims) + 2)))
+    lines += _md_table(
+        ["system", *(md_escape(board.dimension_names[d]) for d in dims), "task-specific"],
+        [
+            [md_escape(r.system), *(fmt(r.dimensions.get(d, Estimate())) for d in dims), fmt(r.specific)]
+            for r in board.systems
+        ],
+        set(range(1, len(dims) + 2)),
+    )
     lines += ["", "## Fact-check", ""]
     lines += _md_table(
-        ["system", "claims", "right (micro)", "right (macro)", "wrong (micro)", "wrong (macro)", "unknown (micro)",
-         "unknown (macro)", "citation accuracy", "citation reachability"],
-        [[md_escape(r.system), str(r.claims), fmt(r.right_micro, "ratio"), fmt(r.right_macro, "ratio"),
-          fmt(r.wrong_micro, "ratio"), fmt(r.wrong_macro, "ratio"), fmt(r.unknown_micro, "ratio"),
-          fmt(r.unknown_macro, "ratio"), fmt(r.citation_accuracy, "ratio"), fmt(r.citation_reachability, "ratio")]
-         for r in board.systems], set(range(1, 10)))
+        [
+            "system",
+            "claims",
+            "right (micro)",
+            "right (macro)",
+            "wrong (micro)",
+            "wrong (macro)",
+            "unknown (micro)",
+            "unknown (macro)",
+            "citation accuracy",
+            "citation reachability",
+        ],
+        [
+            [
+                md_escape(r.system),
+                str(r.claims),
+                fmt(r.right_micro, "ratio"),
+                fmt(r.right_macro, "ratio"),
+                fmt(r.wrong_micro, "ratio"),
+                fmt(r.wrong_macro, "ratio"),
+                fmt(r.unknown_micro, "ratio"),
+                fmt(r.unknown_macro, "ratio"),
+                fmt(r.citation_accuracy, "ratio"),
+                fmt(r.citation_reachability, "ratio"),
+            ]
+            for r in board.systems
+        ],
+        set(range(1, 10)),
+    )
     lines += ["", "## Cost per report", ""]
-    lines += _md_table(["system", "tokens", "cost", "seconds", "results from the LLM cache"],
-                       [[md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds"),
-                         from_cache(r)] for r in board.systems], {1, 2, 3})
+    lines += _md_table(
+        ["system", "tokens", "cost", "seconds", "results from the LLM cache"],
+        [
+            [md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds"), from_cache(r)]
+            for r in board.systems
+        ],
+        {1, 2, 3},
+    )
     lines += ["", "## Per task (total quality; status where there is none)", ""]
     matrix = []
     for number, task in enumerate(board.tasks):
         cells = []
         for row in board.systems:
             cell = row.tasks[number]
-            cells.append(f"{cell.total:.2f}" + ("" if cell.status == "complete" else f" ({cell.status})")
-                         if cell.total is not None else cell.status)
+            cells.append(
+                f"{cell.total:.2f}" + ("" if cell.status == "complete" else f" ({cell.status})")
+                if cell.total is not None
+                else cell.status
+            )
         matrix.append([md_escape(task), *cells])
-    lines += _md_table(["task", *(md_escape(r.system) for r in board.systems)], matrix,
-                       set(range(1, len(board.systems) + 1)))
+    lines += _md_table(
+        ["task", *(md_escape(r.system) for r in board.systems)], matrix, set(range(1, len(board.systems) + 1))
+    )
     noisy = [r for r in board.systems if r.judge_variance]
     if noisy:
         lines += ["", "## Judge variance (repeated judging)", ""]
-        lines += _md_table(["system", "passes", "judge SD within a report", "SD over tasks", "judge part of the SE",
-                            "SE over tasks"],
-                           [[md_escape(r.system), str(r.judge_variance.samples), f"{r.judge_variance.judge_sd:.3f}",  # type: ignore[union-attr]
-                             f"{r.judge_variance.task_sd:.3f}", f"{r.judge_variance.judge_se:.3f}",  # type: ignore[union-attr]
-                             f"{r.judge_variance.task_se:.3f}"] for r in noisy], {1, 2, 3, 4, 5})  # type: ignore[union-attr]
+        lines += _md_table(
+            ["system", "passes", "judge SD within a report", "SD over tasks", "judge part of the SE", "SE over tasks"],
+            [
+                [
+                    md_escape(r.system),
+                    str(r.judge_variance.samples),
+                    f"{r.judge_variance.judge_sd:.3f}",  # type: ignore[union-attr]
+                    f"{r.judge_variance.task_sd:.3f}",
+                    f"{r.judge_variance.judge_se:.3f}",  # type: ignore[union-attr]
+                    f"{r.judge_variance.task_se:.3f}",
+                ]
+                for r in noisy
+            ],
+            {1, 2, 3, 4, 5},
+        )  # type: ignore[union-attr]
     if board.mixed:
         lines += ["", "## Mixed results (shown because of --allow-mixed)", ""]
         lines += [f"- {md_escape(text)}" for text in board.mixed]
@@ -272,19 +426,36 @@ def _href(target: Path, page: Path | None) -> str:
 def to_html(board: Leaderboard, page: Path | None = None, page_root: Path | None = None) -> str:
     """The page; ``page`` is where it will be written (links to scorecards are relative to it) and
     ``page_root`` the output folder the scorecards' paths are relative to."""
-    root = Path(page_root) if page_root else (Path(board.results_dir).parent
-                                              if Path(board.results_dir).name == "results" else Path(board.results_dir))
+    root = (
+        Path(page_root)
+        if page_root
+        else (Path(board.results_dir).parent if Path(board.results_dir).name == "results" else Path(board.results_dir))
+    )
     links = {}
     for row in board.systems:
         for cell in row.tasks:
             if cell.scorecard:
                 links[(row.system, cell.task_id)] = _href(root / cell.scorecard, page)
     style, script = asset("leaderboard.css"), asset("leaderboard.js")
-    return environment().get_template("leaderboard.html.j2").render(
-        board=board, policy=content_security_policy([str(style)], [str(script)]), style=style, script=script,
-        links=links, fmt=fmt, counts=counts, from_cache=from_cache, method=method_lines(board), gaps=_gap_of(board),
-        card_links={judge: _href(root / path, page) for judge, path in board.judge_cards.items()},
-        dims=list(board.dimension_names), empty=Estimate(), rank_is_ratio=board.method.rank_by.startswith("right"),
+    return (
+        environment()
+        .get_template("leaderboard.html.j2")
+        .render(
+            board=board,
+            policy=content_security_policy([str(style)], [str(script)]),
+            style=style,
+            script=script,
+            links=links,
+            fmt=fmt,
+            counts=counts,
+            from_cache=from_cache,
+            method=method_lines(board),
+            gaps=_gap_of(board),
+            card_links={judge: _href(root / path, page) for judge, path in board.judge_cards.items()},
+            dims=list(board.dimension_names),
+            empty=Estimate(),
+            rank_is_ratio=board.method.rank_by.startswith("right"),
+        )
     )
 
 

@@ -42,8 +42,33 @@ _ANCHOR_ID = re.compile(r"(?:s|ref)-\d{1,6}")
 _FRAGMENT = re.compile(r"#(?:claim|ref|s)-\d{1,6}")
 
 ALLOWED_TAGS = {
-    "p", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "pre", "code", "em", "strong", "s", "del", "a",
-    "table", "thead", "tbody", "tr", "th", "td", "hr", "br", "mark", "sup", "span",
+    "p",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "pre",
+    "code",
+    "em",
+    "strong",
+    "s",
+    "del",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "hr",
+    "br",
+    "mark",
+    "sup",
+    "span",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "mark": {"id", "title"}, "span": {"id", "title"}, "ol": {"start"}}
 ALLOWED_CLASSES = {
@@ -245,12 +270,12 @@ def _rewrite_text(content: str, edits: list[_Edit], anchors: set[int]) -> list[T
             raw(f'<mark class="hl v-{hl.verdict}"{ident} title="{title}">')
         if cut in replacements:
             edit = replacements[cut]
-            original = content[edit.start:edit.end]
+            original = content[edit.start : edit.end]
             if edit.kind == "marker":
                 raw(_marker_html(edit.value, original, anchors))  # type: ignore[arg-type]
             elif edit.kind == "url":
                 url = str(edit.value)
-                rest = original[len(url):] if original.startswith(url) else ""
+                rest = original[len(url) :] if original.startswith(url) else ""
                 raw(f'<a class="ext" href="{html.escape(url, quote=True)}">{html.escape(url)}</a>')
                 text(rest)
             elif edit.kind == "entry":

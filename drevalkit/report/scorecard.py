@@ -60,13 +60,16 @@ def load_report_for(card: Scorecard, max_bytes: int = 50_000_000) -> tuple[Repor
     if not path.is_file():
         return None, f"the report file {ref.path} is not there any more, so the report is not shown"
     try:
-        report = load_report(path, system=card.system, task_id=card.task_id, max_bytes=max_bytes,
-                             format_name=ref.source_format)
+        report = load_report(
+            path, system=card.system, task_id=card.task_id, max_bytes=max_bytes, format_name=ref.source_format
+        )
     except (ReportError, OSError, ValueError) as exc:
         return None, f"the report file {ref.path} cannot be read again ({exc}), so the report is not shown"
     if hashlib.sha256(report.text.encode("utf-8")).hexdigest() != ref.sha256:
-        return None, (f"the report file {ref.path} has changed since it was scored (its text no longer has the "
-                      "scored sha256), so it is not shown: the scores below are for the earlier text")
+        return None, (
+            f"the report file {ref.path} has changed since it was scored (its text no longer has the "
+            "scored sha256), so it is not shown: the scores below are for the earlier text"
+        )
     return report, ""
 
 
@@ -77,8 +80,10 @@ def render_meta(value: Any, depth: int = 0) -> Markup:
             return Markup('<span class="muted">none</span>')
         if depth >= META_MAX_DEPTH:
             return Markup('<span class="muted">…</span>')
-        rows = [Markup("<dt>{}</dt><dd>{}</dd>").format(one_line(str(k), 80), render_meta(v, depth + 1))
-                for k, v in list(value.items())[:META_MAX_ITEMS]]
+        rows = [
+            Markup("<dt>{}</dt><dd>{}</dd>").format(one_line(str(k), 80), render_meta(v, depth + 1))
+            for k, v in list(value.items())[:META_MAX_ITEMS]
+        ]
         more = len(value) - META_MAX_ITEMS
         tail = Markup('<dt>…</dt><dd class="muted">{} more</dd>').format(more) if more > 0 else Markup("")
         return Markup('<dl class="meta">') + Markup("").join(rows) + tail + Markup("</dl>")
@@ -88,9 +93,13 @@ def render_meta(value: Any, depth: int = 0) -> Markup:
         if all(not isinstance(v, (dict, list, tuple)) for v in value):
             shown = Markup(", ").join(render_meta(v, depth + 1) for v in value[:META_MAX_ITEMS])
         else:
-            shown = Markup("<ol>") + Markup("").join(
-                Markup("<li>{}</li>").format(render_meta(v, depth + 1)) for v in value[:META_MAX_ITEMS]
-            ) + Markup("</ol>")
+            shown = (
+                Markup("<ol>")
+                + Markup("").join(
+                    Markup("<li>{}</li>").format(render_meta(v, depth + 1)) for v in value[:META_MAX_ITEMS]
+                )
+                + Markup("</ol>")
+            )
         more = len(value) - META_MAX_ITEMS
         return shown + (Markup(' <span class="muted">and {} more</span>').format(more) if more > 0 else Markup(""))
     if value is None:
@@ -129,13 +138,17 @@ def _dimensions(card: Scorecard, rubric: Rubric | None) -> list[dict[str, Any]]:
         by_dimension.setdefault(score.dimension_id, []).append(score)
     rows = []
     for dim_id, dim in quality.dimension_scores.items():
-        rows.append({
-            "id": dim_id,
-            "name": names.get(dim_id) or general.get(dim_id) or dim_id,
-            "kind": dimension_kind(dim_id, rubric),
-            "score": dim,
-            "criteria": [{"score": s, "criterion": criteria.get(s.criterion_id)} for s in by_dimension.get(dim_id, [])],
-        })
+        rows.append(
+            {
+                "id": dim_id,
+                "name": names.get(dim_id) or general.get(dim_id) or dim_id,
+                "kind": dimension_kind(dim_id, rubric),
+                "score": dim,
+                "criteria": [
+                    {"score": s, "criterion": criteria.get(s.criterion_id)} for s in by_dimension.get(dim_id, [])
+                ],
+            }
+        )
     rows.sort(key=lambda row: row["kind"] != "general")
     return rows
 
@@ -177,15 +190,32 @@ def render_scorecard(
 ) -> str:
     """The scorecard page of ``card``. ``rubric`` names the dimensions and criteria (a rubric whose hash is not the
     result's is ignored); ``report`` is the report that was scored (else ``report_note`` says why it is absent)."""
-    if rubric is not None and card.quality is not None and rubric.hash and card.quality.rubric_hash \
-            and rubric.hash != card.quality.rubric_hash:
+    if (
+        rubric is not None
+        and card.quality is not None
+        and rubric.hash
+        and card.quality.rubric_hash
+        and rubric.hash != card.quality.rubric_hash
+    ):
         rubric = None
     dimensions = _dimensions(card, rubric)
-    chart = dimension_chart([
-        ChartRow(name=row["name"], kind=row["kind"], weight=row["score"].weight, score=row["score"].score,
-                 std=row["score"].spread.std if row["score"].spread else None, status=row["score"].status)
-        for row in dimensions
-    ]) if dimensions else None
+    chart = (
+        dimension_chart(
+            [
+                ChartRow(
+                    name=row["name"],
+                    kind=row["kind"],
+                    weight=row["score"].weight,
+                    score=row["score"].score,
+                    std=row["score"].spread.std if row["score"].spread else None,
+                    status=row["score"].status,
+                )
+                for row in dimensions
+            ]
+        )
+        if dimensions
+        else None
+    )
 
     rendered = None
     if report is not None:
@@ -201,24 +231,28 @@ def render_scorecard(
     counts = {label: getattr(fc.counts, label) for label in VERDICTS} if fc else {}
     style = asset("scorecard.css")
     policy = content_security_policy([str(style)])
-    return environment().get_template("scorecard.html.j2").render(
-        card=card,
-        policy=policy,
-        style=style,
-        chart=chart,
-        dimensions=dimensions,
-        claims=claims,
-        counts=counts,
-        verdict_mark=VERDICT_MARK,
-        anchors=anchors,
-        report_html=rendered.html if rendered else None,
-        report_note=report_note,
-        report_found=len(rendered.highlighted) if rendered else 0,
-        meta=render_meta(meta) if meta else None,
-        flags=flags,
-        cost=card.usage.cost,
-        tokens=card.usage.prompt_tokens + card.usage.completion_tokens,
-        cache_note=cache_note(card.usage),
+    return (
+        environment()
+        .get_template("scorecard.html.j2")
+        .render(
+            card=card,
+            policy=policy,
+            style=style,
+            chart=chart,
+            dimensions=dimensions,
+            claims=claims,
+            counts=counts,
+            verdict_mark=VERDICT_MARK,
+            anchors=anchors,
+            report_html=rendered.html if rendered else None,
+            report_note=report_note,
+            report_found=len(rendered.highlighted) if rendered else 0,
+            meta=render_meta(meta) if meta else None,
+            flags=flags,
+            cost=card.usage.cost,
+            tokens=card.usage.prompt_tokens + card.usage.completion_tokens,
+            cache_note=cache_note(card.usage),
+        )
     )
 
 

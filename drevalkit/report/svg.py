@@ -66,35 +66,47 @@ def dimension_chart(rows: list[ChartRow]) -> Markup:
             short = one_line(name, LABEL_CHARS)
             middle = y + ROW_H / 2
             parts.append('<g class="row">')
-            parts.append(f"<title>{escape(name)}: "
-                         + (f"{row.score:.2f}" if row.score is not None else "not judged")
-                         + (f" ± {row.std:.2f}" if row.std else "") + f", weight {row.weight:.0%}</title>")
-            parts.append(f'<text class="label" x="{LABEL_W}" y="{middle + 4:.1f}" text-anchor="end">'
-                         f"{escape(short)}</text>")
+            parts.append(
+                f"<title>{escape(name)}: "
+                + (f"{row.score:.2f}" if row.score is not None else "not judged")
+                + (f" ± {row.std:.2f}" if row.std else "")
+                + f", weight {row.weight:.0%}</title>"
+            )
+            parts.append(
+                f'<text class="label" x="{LABEL_W}" y="{middle + 4:.1f}" text-anchor="end">{escape(short)}</text>'
+            )
             parts.append(f'<rect class="track" x="{BAR_X}" y="{y + 5}" width="{BAR_W}" height="{ROW_H - 10}"/>')
             if row.score is None:
-                parts.append(f'<rect class="bar-missing" x="{BAR_X}" y="{y + 5}" width="{BAR_W}" '
-                             f'height="{ROW_H - 10}"/>')
-                parts.append(f'<text class="value missing" x="{BAR_X + 8}" y="{middle + 4:.1f}">not judged'
-                             f"{(' (' + escape(row.status) + ')') if row.status != 'complete' else ''}</text>")
+                parts.append(
+                    f'<rect class="bar-missing" x="{BAR_X}" y="{y + 5}" width="{BAR_W}" height="{ROW_H - 10}"/>'
+                )
+                parts.append(
+                    f'<text class="value missing" x="{BAR_X + 8}" y="{middle + 4:.1f}">not judged'
+                    f"{(' (' + escape(row.status) + ')') if row.status != 'complete' else ''}</text>"
+                )
             else:
                 width = _x(row.score) - BAR_X
-                parts.append(f'<rect class="bar bar-{kind}" x="{BAR_X}" y="{y + 5}" width="{width:.1f}" '
-                             f'height="{ROW_H - 10}"/>')
+                parts.append(
+                    f'<rect class="bar bar-{kind}" x="{BAR_X}" y="{y + 5}" width="{width:.1f}" height="{ROW_H - 10}"/>'
+                )
                 if row.std:
                     low, high = _x(row.score - row.std), _x(row.score + row.std)
-                    parts.append(f'<line class="whisker" x1="{low:.1f}" y1="{middle:.1f}" x2="{high:.1f}" '
-                                 f'y2="{middle:.1f}"/>')
+                    parts.append(
+                        f'<line class="whisker" x1="{low:.1f}" y1="{middle:.1f}" x2="{high:.1f}" y2="{middle:.1f}"/>'
+                    )
                     for end in (low, high):
-                        parts.append(f'<line class="whisker" x1="{end:.1f}" y1="{middle - 5:.1f}" x2="{end:.1f}" '
-                                     f'y2="{middle + 5:.1f}"/>')
-                parts.append(f'<text class="value" x="{BAR_X + BAR_W + 8}" y="{middle + 4:.1f}">'
-                             f"{row.score:.2f}</text>")
+                        parts.append(
+                            f'<line class="whisker" x1="{end:.1f}" y1="{middle - 5:.1f}" x2="{end:.1f}" '
+                            f'y2="{middle + 5:.1f}"/>'
+                        )
+                parts.append(f'<text class="value" x="{BAR_X + BAR_W + 8}" y="{middle + 4:.1f}">{row.score:.2f}</text>')
             weight_width = WEIGHT_W * row.weight / max_weight
-            parts.append(f'<rect class="weight" x="{WEIGHT_X}" y="{y + 8}" width="{weight_width:.1f}" '
-                         f'height="{ROW_H - 16}"/>')
-            parts.append(f'<text class="value" x="{WEIGHT_X + WEIGHT_W + 6}" y="{middle + 4:.1f}">'
-                         f"{row.weight:.0%}</text>")
+            parts.append(
+                f'<rect class="weight" x="{WEIGHT_X}" y="{y + 8}" width="{weight_width:.1f}" height="{ROW_H - 16}"/>'
+            )
+            parts.append(
+                f'<text class="value" x="{WEIGHT_X + WEIGHT_W + 6}" y="{middle + 4:.1f}">{row.weight:.0%}</text>'
+            )
             parts.append("</g>")
             y += ROW_H
     parts.append("</svg>")

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 RULES: dict[str, str] = {
     "gemini-conversation": "leading Gemini conversation header, echoed question, research plan, buttons, status, "
-                           "disclaimer and canvas toolbar",
+    "disclaimer and canvas toolbar",
     "gemini-export-to-sheets": "the 'Export to Sheets' table button",
     "gemini-disclaimer": "'Gemini can make mistakes, so double-check it'",
     "gemini-link-suffix": "'Opens in a new window' at the end of link texts",
@@ -49,7 +49,9 @@ _GEMINI_HEAD = re.compile(r"^\s*Conversation with Gemini\b[ \t]*\n?[ \t]*")
 _GEMINI_DISCLAIMER = "Gemini can make mistakes, so double-check it"
 _GEMINI_PLAN = re.compile(
     r"(?:Here's|Here is|I've put together)\s+(?:a|the|my)\s+(?:research\s+)?plan\b[^\n]{0,160}?"
-    r"(?:let me know[!.]?|before I start researching\.|changes\.)", re.IGNORECASE)
+    r"(?:let me know[!.]?|before I start researching\.|changes\.)",
+    re.IGNORECASE,
+)
 # No leading \s* on patterns that are searched for: on a long run of blanks that costs quadratic time.
 _GEMINI_BUTTONS = re.compile(r"Edit plan\s+(?:Start research\s*)+")
 _GEMINI_DONE = re.compile(r"I've completed your research\.[^\n]{0,120}?request changes\.\s*", re.IGNORECASE)
@@ -59,14 +61,17 @@ _BLANKS = re.compile(r"\s*")
 _TITLE_GAP = r"\S[^\n]{0,199}?[ \t]*\n?[ \t]*"  # a title of one line, then a space or one line break
 _GEMINI_STATUS = re.compile(
     _TITLE_GAP + r"Completed\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2},?\s+(?:\d{4},?\s+)?\d{1,2}:\d{2}\s*(?:[AP]M)?\s+"
-    r"Deep Research\s*")
+    r"Deep Research\s*"
+)
 _GEMINI_TOOLBAR = re.compile(rf"(?:{_TITLE_GAP})?Contents\s+Export\s+Create\s+")
 # '[' is excluded from the link text so each '[' of a run of them fails at once (300 steps each before).
 _GEMINI_LINK_SUFFIX = re.compile(r"\[([^\[\]\n]{0,300}?)[ \t]*Opens in a new window\]\(")
 
 # Line-based and bounded (at most 200 lines of question): overlapping \s* runs made the first form cubic.
-_CHATGPT_HEAD = re.compile(r"^[ \t\n]*(?:ChatGPT[ \t]*\n[ \t\n]*)?You said:[ \t]*\n(?P<question>(?:[^\n]*\n){1,200}?)"
-                           r"[ \t]*ChatGPT said:[ \t]*\n")
+_CHATGPT_HEAD = re.compile(
+    r"^[ \t\n]*(?:ChatGPT[ \t]*\n[ \t\n]*)?You said:[ \t]*\n(?P<question>(?:[^\n]*\n){1,200}?)"
+    r"[ \t]*ChatGPT said:[ \t]*\n"
+)
 _CHATGPT_SAID = re.compile(r"^\s*ChatGPT said:\s*\n")
 _CHATGPT_STATUS = re.compile(r"^[ \t]*(?:Deep )?[Rr]esearch completed in \d+\s*m(?:in(?:utes?)?)?\b[^\n]{0,120}$")
 _CHATGPT_DISCLAIMER = re.compile(r"^[ \t]*ChatGPT can make mistakes\.[^\n]{0,120}$", re.MULTILINE)
@@ -74,16 +79,35 @@ _CHATGPT_DISCLAIMER = re.compile(r"^[ \t]*ChatGPT can make mistakes\.[^\n]{0,120
 _PERPLEXITY_LOGO = re.compile(r"^\s*<img\s+src=\"https://r2cdn\.perplexity\.ai/[^\"]*\"[^>\n]*>[ \t]*\n?")
 _PERPLEXITY_QUESTION = re.compile(r"^\s*#[ \t]+(?P<question>[^\n]*)\n(?:\s*(?:---|\*\*\*)[ \t]*\n)?")
 _PERPLEXITY_MARKUP = re.compile(
-    r"^[ \t]*(?:<span style=\"display:none\">[^\n]*</span>|<div[^>\n]*>\s*⁂\s*</div>)[ \t]*\n?", re.MULTILINE)
+    r"^[ \t]*(?:<span style=\"display:none\">[^\n]*</span>|<div[^>\n]*>\s*⁂\s*</div>)[ \t]*\n?", re.MULTILINE
+)
 
 _CLAUDE_FOOTER = re.compile(
     r"(?:Retry\s*)?\[?Claude can make mistakes\.?\]?(?:\([^)\s]*\))?\s*\[?Please double-check responses\.?\]?"
-    r"(?:\([^)\s]*\))?")
+    r"(?:\([^)\s]*\))?"
+)
 
 BUTTONS = {
-    "copy", "share", "export", "edit", "retry", "regenerate", "copy table", "edit plan", "start research",
-    "export to docs", "export to sheets", "create", "listen", "copy link", "good response", "bad response",
-    "more actions", "read aloud", "show thinking", "hide thinking",
+    "copy",
+    "share",
+    "export",
+    "edit",
+    "retry",
+    "regenerate",
+    "copy table",
+    "edit plan",
+    "start research",
+    "export to docs",
+    "export to sheets",
+    "create",
+    "listen",
+    "copy link",
+    "good response",
+    "bad response",
+    "more actions",
+    "read aloud",
+    "show thinking",
+    "hide thinking",
 }
 
 
@@ -123,7 +147,7 @@ def _gemini_head(text: str, out: Stripped) -> str:
         status = _GEMINI_STATUS.match(text, _after_blanks(text, end))
         if status:
             end = status.end()
-    block = text[head.start():end]
+    block = text[head.start() : end]
     # the parts of the block, for the sidecar: header, echoed question, plan, buttons, status, disclaimer + toolbar
     plan = _GEMINI_PLAN.search(block)
     buttons = _GEMINI_BUTTONS.search(block)
@@ -139,7 +163,7 @@ def _gemini_head(text: str, out: Stripped) -> str:
     for start, stop in zip(cuts, cuts[1:]):
         _record(out.removed, "gemini-conversation", block[start:stop], starts[start])
     if plan:
-        question = block[head.end() - head.start():plan.start()].strip()
+        question = block[head.end() - head.start() : plan.start()].strip()
         if question and len(question) <= 20000:
             out.question = question
     return text[end:]
@@ -167,12 +191,12 @@ def _chatgpt(text: str, out: Stripped) -> str:
     if head:
         _record(out.removed, "chatgpt-conversation", head.group(0))
         out.question = out.question or head.group("question").strip()
-        text = text[head.end():]
+        text = text[head.end() :]
     else:
         said = _CHATGPT_SAID.match(text)
         if said:
             _record(out.removed, "chatgpt-conversation", said.group(0))
-            text = text[said.end():]
+            text = text[said.end() :]
     lines = text.split("\n")
     for i, line in enumerate(lines[:10]):
         if _CHATGPT_STATUS.match(line):
@@ -189,12 +213,12 @@ def _perplexity(text: str, out: Stripped) -> str:
     logo = _PERPLEXITY_LOGO.match(text)
     if logo:
         _record(out.removed, "perplexity-header", logo.group(0))
-        text = text[logo.end():]
+        text = text[logo.end() :]
         question = _PERPLEXITY_QUESTION.match(text)
         if question:
             _record(out.removed, "perplexity-header", question.group(0))
             out.question = out.question or (question.group("question").strip() or None)
-            text = text[question.end():]
+            text = text[question.end() :]
     for match in _PERPLEXITY_MARKUP.finditer(text):
         _record(out.removed, "perplexity-markup", match.group(0))
     return _PERPLEXITY_MARKUP.sub("", text)
@@ -203,11 +227,11 @@ def _perplexity(text: str, out: Stripped) -> str:
 def _claude(text: str, out: Stripped) -> str:
     tail_start = max(0, len(text) - 2000)
     for match in _CLAUDE_FOOTER.finditer(text, tail_start):
-        after = text[match.end():].strip("\n ")
+        after = text[match.end() :].strip("\n ")
         rest = [line for line in after.split("\n") if line.strip()]
         if len(rest) <= 3 and all(len(line) <= 60 for line in rest):
-            _record(out.removed, "claude-footer", text[match.start():])
-            return text[:match.start()].rstrip()
+            _record(out.removed, "claude-footer", text[match.start() :])
+            return text[: match.start()].rstrip()
     return text
 
 

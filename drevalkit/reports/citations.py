@@ -80,7 +80,17 @@ _TOKEN = re.compile(
     re.IGNORECASE,
 )
 _KINDS = (
-    "code", "image", "paren_links", "link", "paren", "url", "dagger", "lenticular", "footnote", "bracket", "sup_html",
+    "code",
+    "image",
+    "paren_links",
+    "link",
+    "paren",
+    "url",
+    "dagger",
+    "lenticular",
+    "footnote",
+    "bracket",
+    "sup_html",
     "sup",
 )
 _BETWEEN_MARKERS = re.compile(r"\s*(?:[,;]\s*)?")  # not \s*[,;]?\s*: quadratic on spaces before a word
@@ -198,8 +208,14 @@ def scan_citations(text: str) -> list[CitationToken]:
             token = CitationToken(start, end, "link", urls=(inner.group(2),), text=inner.group(1))
         elif kind == "paren_links":  # ([example.com](https://...)): a citation set apart from the wording
             links = list(MD_LINK.finditer(match.group(0)))
-            token = CitationToken(start, end, "link", urls=tuple(m.group(2) for m in links),
-                                  text=", ".join(m.group(1).strip() for m in links), enclosed=True)
+            token = CitationToken(
+                start,
+                end,
+                "link",
+                urls=tuple(m.group(2) for m in links),
+                text=", ".join(m.group(1).strip() for m in links),
+                enclosed=True,
+            )
         elif kind == "paren":
             urls = tuple(_trim_url(u.group(0)) for u in re.finditer(_URL_BALANCED, match.group(0), re.IGNORECASE))
             token = CitationToken(start, end, "url", urls=urls, text=match.group(0), enclosed=True)

@@ -41,8 +41,18 @@ from .formats.references import normalise_references
 from .sidecar import ImportSidecar, SourceEntry, is_sidecar, sha256_text, sidecar_path, write_sidecar
 
 __all__ = [
-    "IMPORTERS", "ImportOutcome", "ImportedReport", "ReportError", "ReportImporter", "Source", "finish",
-    "import_reports", "importer_for", "load_report", "read_reports", "read_text_file",
+    "IMPORTERS",
+    "ImportOutcome",
+    "ImportedReport",
+    "ReportError",
+    "ReportImporter",
+    "Source",
+    "finish",
+    "import_reports",
+    "importer_for",
+    "load_report",
+    "read_reports",
+    "read_text_file",
 ]
 
 JSON_SUFFIXES = (".json", ".jsonl")
@@ -80,9 +90,11 @@ def sniff_format(path: Path, raw: str) -> str:
     if name is not None:
         return name
     shape = "JSONL lines" if looks_like_jsonl(raw) else type(data).__name__
-    raise ReportError(f"{path}: unknown report format ({shape}); expected a DeepResearchEval object with 'entries', "
-                      "DeepResearch Bench lines {id, prompt, article}, a MiroEval array {id, query, response}, or "
-                      "an OpenAI Responses result with 'output' (or name one with --format)")
+    raise ReportError(
+        f"{path}: unknown report format ({shape}); expected a DeepResearchEval object with 'entries', "
+        "DeepResearch Bench lines {id, prompt, article}, a MiroEval array {id, query, response}, or "
+        "an OpenAI Responses result with 'output' (or name one with --format)"
+    )
 
 
 def _detected(data: Any) -> str | None:
@@ -114,13 +126,16 @@ def wrong_format(path: Path, raw: str, format_name: str) -> str | None:
     if detected is not None and detected != format_name:
         return f"{path}: this looks like {detected}, not {format_name}: try `dreval import {detected}` or `auto`"
     if sniff is None and suffix in JSON_SUFFIXES:
-        return (f"{path}: the content is JSON, not a {format_name} report: name its format (one of "
-                f"{', '.join(n for n, i in IMPORTERS.items() if hasattr(i, 'sniff'))}) or try `dreval import auto`")
+        return (
+            f"{path}: the content is JSON, not a {format_name} report: name its format (one of "
+            f"{', '.join(n for n, i in IMPORTERS.items() if hasattr(i, 'sniff'))}) or try `dreval import auto`"
+        )
     return None
 
 
-def importer_for(path: Path, format_name: str | None = None, raw: str | None = None,
-                 max_bytes: int = 100_000_000) -> Any:
+def importer_for(
+    path: Path, format_name: str | None = None, raw: str | None = None, max_bytes: int = 100_000_000
+) -> Any:
     """The importer named by ``format_name``, else by the file's suffix, else (JSON) by its content, else
     markdown."""
     if format_name and format_name != "auto":
@@ -239,9 +254,7 @@ def _pick(path: Path, reports: list[ImportedReport], task_id: str | None) -> Imp
     raise ReportError(f"{path} holds {len(reports)} reports, none for task {task_id!r} (ids: {known})")
 
 
-def load_report(
-    path: Path, *, system: str, task_id: str, max_bytes: int, format_name: str | None = None
-) -> Report:
+def load_report(path: Path, *, system: str, task_id: str, max_bytes: int, format_name: str | None = None) -> Report:
     """The report of ``task_id`` in the file (the only one, for single-report files), ready to score. A failed
     report (an error or give-up message, or one its import sidecar marks failed) raises ``ReportError`` with the
     reason, so the scorer records a failed result."""
@@ -259,13 +272,19 @@ def load_report(
         raise ReportError(f"{path}: the report text is empty")
     citations, citation_summary = parse_citations(text)
     meta = {
-        **report.meta, **citation_summary, "path": str(path),
-        "import": {"entry": report.entry, "prompt": report.prompt, "sources_used": len(report.sources_used),
-                   "sources_unused": len(report.sources_unused), "chrome_removed": len(report.removed),
-                   "notes": report.notes},
+        **report.meta,
+        **citation_summary,
+        "path": str(path),
+        "import": {
+            "entry": report.entry,
+            "prompt": report.prompt,
+            "sources_used": len(report.sources_used),
+            "sources_unused": len(report.sources_unused),
+            "chrome_removed": len(report.removed),
+            "notes": report.notes,
+        },
     }
-    return Report(system=system, task_id=task_id, text=text, citations=citations,
-                  source_format=name, meta=meta)
+    return Report(system=system, task_id=task_id, text=text, citations=citations, source_format=name, meta=meta)
 
 
 # ---------------------------------------------------------------------------------------------------- importing
@@ -292,8 +311,16 @@ def collect_import_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
-                                and not is_sidecar(p) and p.suffix.lower() in IMPORT_SUFFIXES))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file()
+                    and not p.name.startswith(".")
+                    and not is_sidecar(p)
+                    and p.suffix.lower() in IMPORT_SUFFIXES
+                )
+            )
         else:
             files.append(path)
     return files
@@ -304,7 +331,11 @@ def _sources(sources: list[Source]) -> list[SourceEntry]:
 
 
 def import_reports(
-    paths: Iterable[Path], out: Path, *, format_name: str | None = None, max_bytes: int = 100_000_000,
+    paths: Iterable[Path],
+    out: Path,
+    *,
+    format_name: str | None = None,
+    max_bytes: int = 100_000_000,
     on_file: Callable[[Path], None] | None = None,
 ) -> ImportOutcome:
     """Import every report of every file into ``out`` as ``<task id>.md`` with a ``<task id>.meta.json`` sidecar.
@@ -339,8 +370,10 @@ def import_reports(
                     continue
                 task_id = report.task_id or path.stem
                 if task_id in taken:
-                    outcome.problems.append(f"{where}: a second report for task {task_id!r} (the first came from "
-                                            f"{taken[task_id]}); not imported")
+                    outcome.problems.append(
+                        f"{where}: a second report for task {task_id!r} (the first came from "
+                        f"{taken[task_id]}); not imported"
+                    )
                     continue
                 taken[task_id] = where
                 outcome.warnings.extend(f"{where}: {warning}" for warning in report.warnings)
@@ -349,11 +382,21 @@ def import_reports(
                 if report.failure and not report.text.strip():
                     text = f"<!-- dreval import: failed report ({report.failure}); the file held no report text -->\n"
                 sidecar = ImportSidecar(
-                    task_id=task_id, status="failed" if report.failure else "imported", failure=report.failure,
-                    format=name, source_file=str(path), source_entry=report.entry, source_sha256=source_sha,
-                    prompt=report.prompt, text_sha256=sha256_text(text), sources_used=_sources(report.sources_used),
-                    sources_unused=_sources(report.sources_unused), removed=report.removed, notes=report.notes,
-                    meta=report.meta, dreval_version=__version__,
+                    task_id=task_id,
+                    status="failed" if report.failure else "imported",
+                    failure=report.failure,
+                    format=name,
+                    source_file=str(path),
+                    source_entry=report.entry,
+                    source_sha256=source_sha,
+                    prompt=report.prompt,
+                    text_sha256=sha256_text(text),
+                    sources_used=_sources(report.sources_used),
+                    sources_unused=_sources(report.sources_unused),
+                    removed=report.removed,
+                    notes=report.notes,
+                    meta=report.meta,
+                    dreval_version=__version__,
                 )
                 atomic_write_text(target, text)
                 write_sidecar(target, sidecar)

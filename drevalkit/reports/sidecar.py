@@ -34,10 +34,15 @@ class SourceEntry(BaseModel):
     title: str = ""
 
 
-Termination = Literal["finished", "turn_cap", "time_cap", "context_cap", "repeated_failures", "endpoint_error",
-                      "internal_error"]
-LIMIT_NAMES = {"turn_cap": "the turn cap", "time_cap": "the time cap", "context_cap": "the context budget",
-               "repeated_failures": "repeated failed tool calls"}
+Termination = Literal[
+    "finished", "turn_cap", "time_cap", "context_cap", "repeated_failures", "endpoint_error", "internal_error"
+]
+LIMIT_NAMES = {
+    "turn_cap": "the turn cap",
+    "time_cap": "the time cap",
+    "context_cap": "the context budget",
+    "repeated_failures": "repeated failed tool calls",
+}
 
 
 class AgentCitation(BaseModel):
@@ -82,14 +87,18 @@ class AgentRun(BaseModel):
         flags = []
         if self.cut_short:
             limits = ", ".join(LIMIT_NAMES.get(limit, limit) for limit in self.limits_hit) or self.termination
-            flags.append(f"agent run cut short by {limits} after {self.turns} turns; the report was written from "
-                         "what the agent had")
+            flags.append(
+                f"agent run cut short by {limits} after {self.turns} turns; the report was written from "
+                "what the agent had"
+            )
         if self.report_truncated:
             flags.append("the agent's final report was cut at its token limit")
         for citation in self.unread_citations:
             label = f"[{citation.index}]" if citation.index is not None else citation.url
-            flags.append(f"citation {label} {citation.problem or 'points to a page the agent never read'}"
-                         + (f": {citation.url}" if citation.url and citation.index is not None else ""))
+            flags.append(
+                f"citation {label} {citation.problem or 'points to a page the agent never read'}"
+                + (f": {citation.url}" if citation.url and citation.index is not None else "")
+            )
         return flags
 
 

@@ -7,6 +7,16 @@ from .jobs import REPORT_SUFFIXES, JobError, ScoreJob, build_jobs, collect_repor
 from .scorer import Scorer, read_scorecard
 
 __all__ = [
-    "REPORT_SUFFIXES", "BatchOutcome", "JobError", "ScoreJob", "ScorePlan", "Scorer", "ascore_report",
-    "build_jobs", "collect_reports", "read_scorecard", "score_jobs", "score_report",
+    "REPORT_SUFFIXES",
+    "BatchOutcome",
+    "JobError",
+    "ScoreJob",
+    "ScorePlan",
+    "Scorer",
+    "ascore_report",
+    "build_jobs",
+    "collect_reports",
+    "read_scorecard",
+    "score_jobs",
+    "score_report",
 ]

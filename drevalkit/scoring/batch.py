@@ -75,13 +75,17 @@ async def score_jobs(
     async with AsyncExitStack() as stack:
         checker = None
         if plan.factcheck:
-            checker = await stack.enter_async_context(open_factchecker(settings, llm, store, replay=plan.replay,
-                                                                       jury=jury))
+            checker = await stack.enter_async_context(
+                open_factchecker(settings, llm, store, replay=plan.replay, jury=jury)
+            )
         await llm.check()
         for judge in jury:
             await judge.check()
-        rubrics = (RubricBook(settings.layout, llm, rebuild=plan.rebuild_rubrics, fixed=plan.fixed_rubric)
-                   if plan.quality else None)
+        rubrics = (
+            RubricBook(settings.layout, llm, rebuild=plan.rebuild_rubrics, fixed=plan.fixed_rubric)
+            if plan.quality
+            else None
+        )
         scorer = Scorer(settings, llm, rubrics, checker, html=plan.html, jury=jury)
         scorer.kept = outcome.kept  # filled as jobs finish, so it is complete up to any interruption
         outcome.cards = await scorer.score_all(jobs, on_done=done, resume=plan.resume and not plan.rebuild_rubrics)
@@ -95,8 +99,14 @@ def _write_manifest(settings: Settings, llm: LLMClient, outcome: BatchOutcome, s
     for card in outcome.scored:
         usage.add(card.usage)
     manifest = RunManifest(
-        dreval_version=__version__, judge=llm.judge_info, config_hash=settings.config_hash(), started_at=started_at,
-        finished_at=utc_now(), jobs=len(outcome.cards), scored=len(outcome.scored), skipped=len(outcome.skipped),
+        dreval_version=__version__,
+        judge=llm.judge_info,
+        config_hash=settings.config_hash(),
+        started_at=started_at,
+        finished_at=utc_now(),
+        jobs=len(outcome.cards),
+        scored=len(outcome.scored),
+        skipped=len(outcome.skipped),
         statuses=dict(Counter(card.status for card in outcome.cards)),
         results=[layout.result(c.system, c.task_id).relative_to(layout.root).as_posix() for c in outcome.cards],
         kept=dict(outcome.kept),

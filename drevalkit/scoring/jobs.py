@@ -55,8 +55,14 @@ def collect_reports(paths: list[Path] | tuple[Path, ...]) -> list[tuple[Path, st
     files: list[tuple[Path, str | None]] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES
-                           and not is_sidecar(p) and not p.name.startswith("."))
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and p.suffix.lower() in REPORT_SUFFIXES
+                and not is_sidecar(p)
+                and not p.name.startswith(".")
+            )
             if not found:
                 raise JobError(f"{path}: no report files ({', '.join(REPORT_SUFFIXES)}) in this folder")
             files.extend((p, path.resolve().name) for p in found)
@@ -83,8 +89,9 @@ def _entries(files: list[tuple[Path, str | None]], system: str | None, report_fo
                 where = (report.entry or f"entry {number}").replace(" ", "")
                 entries.append(_Entry(path, name, f"{path.stem}-{where}", problem=report.error))
                 continue
-            entries.append(_Entry(path, name, report.task_id or path.stem, prompt=report.prompt,
-                                  problem=report.error or ""))
+            entries.append(
+                _Entry(path, name, report.task_id or path.stem, prompt=report.prompt, problem=report.error or "")
+            )
     return entries
 
 
@@ -112,8 +119,10 @@ def build_jobs(
         job.report_format = report_format
         key = (job.system, job.task_id)
         if key in seen:
-            raise JobError(f"{seen[key]} and {job.report_path} would both be the result of system {job.system!r} on "
-                           f"task {job.task_id!r}; score them separately or give each folder its own --system")
+            raise JobError(
+                f"{seen[key]} and {job.report_path} would both be the result of system {job.system!r} on "
+                f"task {job.task_id!r}; score them separately or give each folder its own --system"
+            )
         seen[key] = job.report_path
     return jobs
 
@@ -121,13 +130,22 @@ def build_jobs(
 def _own_task(entry: _Entry) -> Task | None:
     if not entry.prompt or not entry.prompt.strip():
         return None
-    return Task.model_validate({"id": entry.task_id, "prompt": entry.prompt.strip(),
-                                "provenance": {"source": "the report file", "file": str(entry.path)}})
+    return Task.model_validate(
+        {
+            "id": entry.task_id,
+            "prompt": entry.prompt.strip(),
+            "provenance": {"source": "the report file", "file": str(entry.path)},
+        }
+    )
 
 
 def _jobs_for(
-    entries: list[_Entry], task_file: Path | None, task_id: str | None, prompt: str | None,
-    tasks_file: Path | None, task_required: bool,
+    entries: list[_Entry],
+    task_file: Path | None,
+    task_id: str | None,
+    prompt: str | None,
+    tasks_file: Path | None,
+    task_required: bool,
 ) -> list[ScoreJob]:
     given = [name for name, value in (("--task", task_file), ("--prompt", prompt), ("--tasks", tasks_file)) if value]
     if len(given) > 1:
@@ -135,14 +153,18 @@ def _jobs_for(
     if not given:
         carried = [_own_task(entry) for entry in entries]
         if task_required and not any(carried):
-            raise JobError("give exactly one of --task FILE, --prompt TEXT or --tasks FILE (reports named by task id); "
-                           "these reports do not carry their question")
+            raise JobError(
+                "give exactly one of --task FILE, --prompt TEXT or --tasks FILE (reports named by task id); "
+                "these reports do not carry their question"
+            )
         jobs = []
         for entry, task in zip(entries, carried):
             problem = entry.problem
             if task is None and task_required and not problem:
-                problem = (f"no task for {entry.path} (task {entry.task_id!r}): the report does not carry its "
-                           "question; give --tasks")
+                problem = (
+                    f"no task for {entry.path} (task {entry.task_id!r}): the report does not carry its "
+                    "question; give --tasks"
+                )
             jobs.append(ScoreJob(entry.path, entry.system, entry.task_id, task, problem))
         return jobs
     if tasks_file is not None:
@@ -150,8 +172,9 @@ def _jobs_for(
         jobs = []
         for entry in entries:
             task = by_id.get(entry.task_id)
-            problem = entry.problem or ("" if task else f"no task with id {entry.task_id!r} (from the report "
-                                        f"{entry.path.name}) in {tasks_file}")
+            problem = entry.problem or (
+                "" if task else f"no task with id {entry.task_id!r} (from the report {entry.path.name}) in {tasks_file}"
+            )
             jobs.append(ScoreJob(entry.path, entry.system, entry.task_id, task, problem))
         return jobs
     if len(entries) != 1:

@@ -143,8 +143,9 @@ class Scorer:
             return None
         replay = self.factchecker.searcher.replay if self.factchecker is not None else None
         task = job.task.content_key() if job.task is not None else None
-        job.input_key = stable_hash({"report": report_sha, "format": report_format, "task": task, "replay": replay,
-                                     "sidecar": sidecar_sha})
+        job.input_key = stable_hash(
+            {"report": report_sha, "format": report_format, "task": task, "replay": replay, "sidecar": sidecar_sha}
+        )
         return job.input_key
 
     def is_finished(self, job: ScoreJob) -> Scorecard | None:
@@ -165,7 +166,9 @@ class Scorer:
         )
         if same and self.rubrics is not None:
             rubric_hash = self.rubrics.current_hash(job.task) if job.task is not None else None
-            same = rubric_hash is not None and previous.quality is not None and previous.quality.rubric_hash == rubric_hash
+            same = (
+                rubric_hash is not None and previous.quality is not None and previous.quality.rubric_hash == rubric_hash
+            )
         return previous if same else None
 
     async def _quality(self, task: Task, report: Report, usage: Usage) -> tuple[QualityResult, Rubric | None, bool]:
@@ -187,13 +190,13 @@ class Scorer:
             return failed, None, False
         usage.add(rubric_usage)
         try:
-            quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples,
-                                                      self.jury)
+            quality, judge_usage = await judge_report(self.llm, task, report, rubric, self.settings.samples, self.jury)
         except LLMUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - the fact-check half must survive a bug here
-            failed = QualityResult(rubric_hash=rubric.hash, status="failed",
-                                   reasons=[_internal(exc, "quality judging")])
+            failed = QualityResult(
+                rubric_hash=rubric.hash, status="failed", reasons=[_internal(exc, "quality judging")]
+            )
             return failed, rubric, False
         usage.add(judge_usage)
         return quality, rubric, False
@@ -243,8 +246,10 @@ class Scorer:
             if self.rubrics is not None:
                 card.quality, rubric, refused = outcomes.pop(0)
                 if refused and self.factchecker is None:  # nothing was scored: the rubric is the bad input
-                    unscored = (f"could not be scored (the rubric of task {job.task_id!r} was refused: "
-                                f"{card.quality.reasons[0]})")
+                    unscored = (
+                        f"could not be scored (the rubric of task {job.task_id!r} was refused: "
+                        f"{card.quality.reasons[0]})"
+                    )
             if self.factchecker is not None:
                 card.factcheck = outcomes.pop(0)
             card.status, card.reasons = _combine(card.quality, card.factcheck)
@@ -283,7 +288,8 @@ class Scorer:
             return False
         self.kept[result.relative_to(self.layout.root).as_posix()] = (
             f"kept the {previous.status} result of {previous.report_ref.path} for system {job.system}, task "
-            f"{job.task_id}: {job.report_path} {problem}; nothing was written for {job.report_path}")
+            f"{job.task_id}: {job.report_path} {problem}; nothing was written for {job.report_path}"
+        )
         return True
 
     def _load(self, job: ScoreJob) -> tuple[Report, ReportRef]:

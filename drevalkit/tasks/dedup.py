@@ -140,8 +140,14 @@ class Match:
     similarity: float
 
 
-def deduplicate(items: list[tuple[str, str]], *, accepted: list[tuple[str, str]], against: list[tuple[str, str]],
-                similarity: Similarity, threshold: float) -> tuple[dict[str, Match], dict[str, tuple[str, float]]]:
+def deduplicate(
+    items: list[tuple[str, str]],
+    *,
+    accepted: list[tuple[str, str]],
+    against: list[tuple[str, str]],
+    similarity: Similarity,
+    threshold: float,
+) -> tuple[dict[str, Match], dict[str, tuple[str, float]]]:
     """Which of ``items`` ((id, text), in order) to drop: ``{id: Match}``, and for every item its nearest
     neighbour overall ``{id: (other id, similarity)}``. ``accepted`` are tasks already kept (earlier waves); an
     item is compared with ``against`` first, then with ``accepted`` and the items accepted before it."""

@@ -56,8 +56,10 @@ ASPECTS = ("accuracy", "completeness", "depth", "timeliness")
 
 
 def _judge_messages(template: str, **values: Any) -> list[dict[str, str]]:
-    return [{"role": "system", "content": PROMPTS.render("judge_system.j2")},
-            {"role": "user", "content": PROMPTS.render(template, **values)}]
+    return [
+        {"role": "system", "content": PROMPTS.render("judge_system.j2")},
+        {"role": "user", "content": PROMPTS.render(template, **values)},
+    ]
 
 
 def qualification_messages(task: Task, persona: Persona | None, as_of: str) -> list[dict[str, str]]:
@@ -66,8 +68,10 @@ def qualification_messages(task: Task, persona: Persona | None, as_of: str) -> l
 
 
 def answer_messages(task: Task, as_of: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": PROMPTS.render("answer_system.j2")},
-            {"role": "user", "content": PROMPTS.render("answer.j2", task=task, as_of=as_of)}]
+    return [
+        {"role": "system", "content": PROMPTS.render("answer_system.j2")},
+        {"role": "user", "content": PROMPTS.render("answer.j2", task=task, as_of=as_of)},
+    ]
 
 
 def necessity_messages(task: Task, answer: str, as_of: str) -> list[dict[str, str]]:
@@ -115,11 +119,18 @@ def necessity_verdict(judgement: dict[str, Any], threshold: float) -> dict[str, 
         reason = f"answered well enough without search (quality {quality:.2f} > {threshold:g})"
     else:
         reason = f"the judge says search is not necessary (quality {quality:.2f})"
-    return {**judgement, "quality": quality, "score": quality, "threshold": threshold, "passed": passed,
-            "reason": reason}
+    return {
+        **judgement,
+        "quality": quality,
+        "score": quality,
+        "threshold": threshold,
+        "passed": passed,
+        "reason": reason,
+    }
 
 
 # -- searchability ---------------------------------------------------------------------------------------------
+
 
 def site_of(url: str) -> str:
     """The site a result comes from: its host without ``www.``, lower case."""
@@ -128,8 +139,13 @@ def site_of(url: str) -> str:
 
 
 def single_page_model(refs: list[str]) -> type[BaseModel]:
-    return create_model("SinglePageCheck", __base__=StrictModel, reasoning=(str, ...), single_page=(bool, ...),
-                        page=(Literal[tuple([*refs, "none"])], ...))  # type: ignore[valid-type]
+    return create_model(
+        "SinglePageCheck",
+        __base__=StrictModel,
+        reasoning=(str, ...),
+        single_page=(bool, ...),
+        page=(Literal[tuple([*refs, "none"])], ...),
+    )  # type: ignore[valid-type]
 
 
 def single_page_messages(task: Task, hits: list[SearchHit]) -> tuple[list[dict[str, str]], list[str]]:
@@ -152,14 +168,26 @@ def searchability_verdict(found: dict[str, Any], min_results: int, min_sites: in
     """``found``: {"queries": [...], "urls": [...], "sites": [...], "errors": [...], "single_page": {...}|None}."""
     urls, sites = len(found["urls"]), len(found["sites"])
     passed = urls >= min_results and sites >= min_sites
-    reason = (f"{urls} distinct results from {sites} sites" if passed else
-              f"only {urls} distinct results from {sites} sites (needs {min_results} from {min_sites})")
+    reason = (
+        f"{urls} distinct results from {sites} sites"
+        if passed
+        else f"only {urls} distinct results from {sites} sites (needs {min_results} from {min_sites})"
+    )
     single = found.get("single_page") or {}
-    return {**found, "results": urls, "site_count": sites, "passed": passed, "reason": reason,
-            "single_page_flag": bool(single.get("single_page")), "min_results": min_results, "min_sites": min_sites}
+    return {
+        **found,
+        "results": urls,
+        "site_count": sites,
+        "passed": passed,
+        "reason": reason,
+        "single_page_flag": bool(single.get("single_page")),
+        "min_results": min_results,
+        "min_sites": min_sites,
+    }
 
 
 # -- statistics -----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Histogram:
@@ -170,8 +198,13 @@ class Histogram:
 
     def as_dict(self) -> dict[str, Any]:
         edges = [round(i / HISTOGRAM_BINS, 2) for i in range(HISTOGRAM_BINS + 1)]
-        return {"bins": [f"{edges[i]:.1f}-{edges[i + 1]:.1f}" for i in range(HISTOGRAM_BINS)], "counts": self.counts,
-                "n": self.n, "dominant_value": self.dominant, "dominant_count": self.dominant_count}
+        return {
+            "bins": [f"{edges[i]:.1f}-{edges[i + 1]:.1f}" for i in range(HISTOGRAM_BINS)],
+            "counts": self.counts,
+            "n": self.n,
+            "dominant_value": self.dominant,
+            "dominant_count": self.dominant_count,
+        }
 
 
 def histogram(scores: list[float]) -> Histogram:

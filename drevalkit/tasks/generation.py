@@ -21,17 +21,42 @@ GENERATION_TEMPERATURE = 0.9  # candidate tasks and personas should differ; judg
 TASK_WORDS = (10, 60)
 
 LANGUAGES = {
-    "en": "English", "zh": "Chinese (Simplified)", "zh-TW": "Chinese (Traditional)", "ja": "Japanese",
-    "ko": "Korean", "de": "German", "fr": "French", "es": "Spanish", "pt": "Portuguese", "pt-BR":
-    "Brazilian Portuguese", "it": "Italian", "nl": "Dutch", "sv": "Swedish", "pl": "Polish", "ru": "Russian",
-    "uk": "Ukrainian", "tr": "Turkish", "ar": "Arabic", "hi": "Hindi", "id": "Indonesian", "vi": "Vietnamese",
+    "en": "English",
+    "zh": "Chinese (Simplified)",
+    "zh-TW": "Chinese (Traditional)",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "pt-BR": "Brazilian Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "sv": "Swedish",
+    "pl": "Polish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "id": "Indonesian",
+    "vi": "Vietnamese",
 }
 _CJK_LANGUAGES = ("zh", "ja", "ko")
 
 SourceKind = Literal[
-    "official statistics", "government or regulator documents", "legislation or court decisions",
-    "academic research", "company filings or reports", "industry or trade reports", "news reporting",
-    "NGO or think-tank reports", "technical documentation or standards", "datasets", "expert commentary",
+    "official statistics",
+    "government or regulator documents",
+    "legislation or court decisions",
+    "academic research",
+    "company filings or reports",
+    "industry or trade reports",
+    "news reporting",
+    "NGO or think-tank reports",
+    "technical documentation or standards",
+    "datasets",
+    "expert commentary",
     "community or practitioner forums",
 ]
 
@@ -58,8 +83,9 @@ class DraftTask(StrictModel):
 
 def draft_batch_model(count: int) -> type[BaseModel]:
     """Exactly ``count`` tasks: the array's bounds are in the schema, so a model cannot return fewer or more."""
-    return create_model("TaskDrafts", __base__=StrictModel,
-                        tasks=(list[DraftTask], Field(min_length=count, max_length=count)))
+    return create_model(
+        "TaskDrafts", __base__=StrictModel, tasks=(list[DraftTask], Field(min_length=count, max_length=count))
+    )
 
 
 class PersonaDraft(StrictModel):
@@ -72,41 +98,64 @@ class PersonaDraft(StrictModel):
 
 
 def persona_batch_model(count: int) -> type[BaseModel]:
-    return create_model("PersonaDrafts", __base__=StrictModel,
-                        personas=(list[PersonaDraft], Field(min_length=count, max_length=count)))
+    return create_model(
+        "PersonaDrafts", __base__=StrictModel, personas=(list[PersonaDraft], Field(min_length=count, max_length=count))
+    )
 
 
 def generation_messages(persona: Persona, count: int, language: str, as_of: str) -> list[dict[str, str]]:
-    user = PROMPTS.render("generate_tasks.j2", persona=persona, count=count, language=language_name(language),
-                          cjk=is_cjk(language), as_of=as_of, min_windows=max(1, (count * 3 + 3) // 4))
+    user = PROMPTS.render(
+        "generate_tasks.j2",
+        persona=persona,
+        count=count,
+        language=language_name(language),
+        cjk=is_cjk(language),
+        as_of=as_of,
+        min_windows=max(1, (count * 3 + 3) // 4),
+    )
     return [{"role": "system", "content": PROMPTS.render("generate_system.j2")}, {"role": "user", "content": user}]
 
 
-async def generate_drafts(llm: LLMClient, persona: Persona, count: int, language: str,
-                          as_of: str) -> tuple[list[DraftTask], Usage]:
-    result = await llm.structured(generation_messages(persona, count, language, as_of), draft_batch_model(count),
-                                  temperature=GENERATION_TEMPERATURE)
+async def generate_drafts(
+    llm: LLMClient, persona: Persona, count: int, language: str, as_of: str
+) -> tuple[list[DraftTask], Usage]:
+    result = await llm.structured(
+        generation_messages(persona, count, language, as_of),
+        draft_batch_model(count),
+        temperature=GENERATION_TEMPERATURE,
+    )
     return list(result.value.tasks), result.usage
 
 
 def synthesis_messages(domain: str, existing: list[Persona], count: int, language: str) -> list[dict[str, str]]:
-    user = PROMPTS.render("synthesize_personas.j2", domain=domain, existing=existing, count=count,
-                          language=language_name(language))
+    user = PROMPTS.render(
+        "synthesize_personas.j2", domain=domain, existing=existing, count=count, language=language_name(language)
+    )
     return [{"role": "system", "content": PROMPTS.render("synthesize_system.j2")}, {"role": "user", "content": user}]
 
 
-async def synthesize_personas(llm: LLMClient, domain: str, existing: list[Persona], count: int,
-                              language: str) -> tuple[list[PersonaDraft], Usage]:
-    result = await llm.structured(synthesis_messages(domain, existing, count, language), persona_batch_model(count),
-                                  temperature=GENERATION_TEMPERATURE)
+async def synthesize_personas(
+    llm: LLMClient, domain: str, existing: list[Persona], count: int, language: str
+) -> tuple[list[PersonaDraft], Usage]:
+    result = await llm.structured(
+        synthesis_messages(domain, existing, count, language),
+        persona_batch_model(count),
+        temperature=GENERATION_TEMPERATURE,
+    )
     return list(result.value.personas), result.usage
 
 
 def persona_from_draft(draft: PersonaDraft, domain: str) -> Persona:
     name = " ".join(draft.name.split())
-    return Persona(id=f"synth-{slug(domain, 16)}-{slug(name, 32)}-{stable_hash([domain, name], 6)}", domain=domain,
-                   name=name, role=" ".join(draft.role.split()), affiliation=" ".join(draft.affiliation.split()),
-                   background=" ".join(draft.background.split()), subdomain=" ".join(draft.subdomain.split()))
+    return Persona(
+        id=f"synth-{slug(domain, 16)}-{slug(name, 32)}-{stable_hash([domain, name], 6)}",
+        domain=domain,
+        name=name,
+        role=" ".join(draft.role.split()),
+        affiliation=" ".join(draft.affiliation.split()),
+        background=" ".join(draft.background.split()),
+        subdomain=" ".join(draft.subdomain.split()),
+    )
 
 
 def candidate_id(persona: Persona, prompt: str) -> str:

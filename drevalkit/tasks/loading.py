@@ -69,8 +69,13 @@ def drb_shape(item: dict[str, Any]) -> dict[str, Any] | None:
     """``{id, topic, language, prompt}``."""
     if "topic" not in item or _text(item.get("prompt")) is None or "id" not in item:
         return None
-    return {"id": _id(item["id"]), "prompt": item["prompt"].strip(), "language": item.get("language") or "en",
-            "domain": item.get("topic") or "", "provenance": {"format": "drb"}}
+    return {
+        "id": _id(item["id"]),
+        "prompt": item["prompt"].strip(),
+        "language": item.get("language") or "en",
+        "domain": item.get("topic") or "",
+        "provenance": {"format": "drb"},
+    }
 
 
 @TASK_FORMATS.register("deepresearcheval")
@@ -80,17 +85,27 @@ def deepresearcheval_shape(item: dict[str, Any]) -> dict[str, Any] | None:
     prompt = _text(query.get("deep_research_query"))
     if prompt is None:
         return None
-    task: dict[str, Any] = {"prompt": prompt, "language": item.get("language") or "en",
-                            "domain": item.get("domain") or "", "time_constraint": query.get("time_constraint") or "",
-                            "key_challenges": _challenges(query.get("key_challenges"))}
+    task: dict[str, Any] = {
+        "prompt": prompt,
+        "language": item.get("language") or "en",
+        "domain": item.get("domain") or "",
+        "time_constraint": query.get("time_constraint") or "",
+        "key_challenges": _challenges(query.get("key_challenges")),
+    }
     identifier = item.get("task_id", item.get("id"))
     if identifier is not None:
         task["id"] = _id(identifier)
     expert = item.get("expert") or item.get("persona")
     if isinstance(expert, dict) and _text(expert.get("name")):
-        task["persona"] = {"id": _slug(expert["name"]), "name": expert["name"],
-                           **{k: str(expert[k]) for k in ("role", "affiliation", "background", "subdomain", "domain")
-                              if isinstance(expert.get(k), str)}}
+        task["persona"] = {
+            "id": _slug(expert["name"]),
+            "name": expert["name"],
+            **{
+                k: str(expert[k])
+                for k in ("role", "affiliation", "background", "subdomain", "domain")
+                if isinstance(expert.get(k), str)
+            },
+        }
         task["persona"].setdefault("domain", task["domain"])
     provenance: dict[str, Any] = {"format": "deepresearcheval"}
     for key in ("expected_search_rounds", "time_sensitivity"):
@@ -123,8 +138,13 @@ def miroeval_shape(item: dict[str, Any]) -> dict[str, Any] | None:
             provenance[key] = annotation[key]
     if isinstance(item.get("files"), list) and item["files"]:
         provenance["files"] = [f.get("filename", "") if isinstance(f, dict) else str(f) for f in item["files"]][:50]
-    return {"id": _id(item["id"]), "prompt": prompt, "language": annotation.get("language") or "en",
-            "domain": annotation.get("domain") or "", "provenance": provenance}
+    return {
+        "id": _id(item["id"]),
+        "prompt": prompt,
+        "language": annotation.get("language") or "en",
+        "domain": annotation.get("domain") or "",
+        "provenance": provenance,
+    }
 
 
 @TASK_FORMATS.register("dreval")
@@ -168,8 +188,10 @@ def _read(path: Path) -> str:
     try:
         size = Path(path).stat().st_size
         if size > MAX_TASK_FILE_BYTES:
-            raise TaskError(f"{path}: {size / 1e6:.0f} MB is larger than the {MAX_TASK_FILE_BYTES / 1e6:.0f} MB limit "
-                            "for task files")
+            raise TaskError(
+                f"{path}: {size / 1e6:.0f} MB is larger than the {MAX_TASK_FILE_BYTES / 1e6:.0f} MB limit "
+                "for task files"
+            )
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskError(f"{path}: cannot read the task file ({exc})") from None
@@ -214,8 +236,9 @@ def load_tasks(path: Path, format_name: str | None = None) -> list[Task]:
             if _generated(task) and _generated(kept[task.id]):
                 task = _renamed(task, kept)
             else:
-                raise TaskError(f"{path}: task id {task.id!r} appears more than once (dreval import --tasks renames "
-                                "repeated ids)")
+                raise TaskError(
+                    f"{path}: task id {task.id!r} appears more than once (dreval import --tasks renames repeated ids)"
+                )
         kept[task.id] = task
     if not kept:
         raise TaskError(f"{path}: no tasks found")

@@ -33,8 +33,16 @@ from ..resources import data_path
 from ..schemas import Persona
 
 DOMAINS = (
-    "Transportation", "Politics", "Finance & Business", "History", "Software Development", "Industrial",
-    "Sports & Fitness", "Health", "Science & Technology", "Education & Jobs",
+    "Transportation",
+    "Politics",
+    "Finance & Business",
+    "History",
+    "Software Development",
+    "Industrial",
+    "Sports & Fitness",
+    "Health",
+    "Science & Technology",
+    "Education & Jobs",
 )
 REQUIRED = ("name", "role", "affiliation", "background", "subdomain")
 BACKGROUND_WORDS = (100, 150)  # what dreval's own personas are written to; other files get a warning outside it
@@ -74,7 +82,9 @@ def slug(text: str, limit: int = 48) -> str:
 
 def word_count(text: str) -> int:
     """Words of a text; in scripts written without spaces (CJK) about two characters make a word."""
-    cjk = sum(1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uf900" <= ch <= "\ufaff")
+    cjk = sum(
+        1 for ch in text if "\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uf900" <= ch <= "\ufaff"
+    )
     other = re.sub(r"[\u3040-\u9fff\uac00-\ud7af\uf900-\ufaff]", " ", text)
     return len(other.split()) + (cjk + 1) // 2
 
@@ -110,14 +120,17 @@ def _entries(path: Path) -> tuple[str | None, list[tuple[str, Any]]]:
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise PersonaError(f"{path}:{line and line.strip()}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}"
-                           f" ({getattr(exc, 'problem', None) or exc})".replace(":: ", ": ")) from None
+        raise PersonaError(
+            f"{path}:{line and line.strip()}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}"
+            f" ({getattr(exc, 'problem', None) or exc})".replace(":: ", ": ")
+        ) from None
     domain = None
     if isinstance(data, dict):
         unknown = sorted(set(data) - {"domain", "personas", "description"})
         if unknown:
-            raise PersonaError(f"{path}: unknown top-level key(s) {', '.join(map(repr, unknown))} (expected domain, "
-                               "personas)")
+            raise PersonaError(
+                f"{path}: unknown top-level key(s) {', '.join(map(repr, unknown))} (expected domain, personas)"
+            )
         domain = data.get("domain")
         if domain is not None and not isinstance(domain, str):
             raise PersonaError(f"{path}: field 'domain': must be text")
@@ -138,8 +151,9 @@ def persona_from(item: Any, where: str, domain: str | None = None) -> Persona:
     if unknown:
         name = item.get("name")
         where = f"{where} ({name})" if isinstance(name, str) and name.strip() else where
-        raise PersonaError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))} (persona fields: "
-                           f"{', '.join(sorted(known))})")
+        raise PersonaError(
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} (persona fields: {', '.join(sorted(known))})"
+        )
     for name, value in item.items():
         if value is not None and not isinstance(value, str):
             raise PersonaError(f"{where}: field {name!r}: must be text, not {type(value).__name__}")
@@ -154,8 +168,9 @@ def persona_from(item: Any, where: str, domain: str | None = None) -> Persona:
             raise PersonaError(f"{label}: field {name!r}: missing or empty")
     values.setdefault("id", f"{slug(values['domain'], 16)}-{slug(values['name'])}")
     if not _ID.match(values["id"]):
-        raise PersonaError(f"{label}: field 'id': {values['id']!r} must be letters, digits, '.', '_' or '-' "
-                           "(at most 80)")
+        raise PersonaError(
+            f"{label}: field 'id': {values['id']!r} must be letters, digits, '.', '_' or '-' (at most 80)"
+        )
     values["background"] = " ".join(values["background"].split())
     try:
         return Persona.model_validate(values)
@@ -191,15 +206,19 @@ def load_personas(folder: Path | None = None, domains: list[str] | None = None) 
             library.add(persona, where)
             words = word_count(persona.background)
             if not _WARN_WORDS[0] <= words <= _WARN_WORDS[1]:
-                library.warnings.append(f"{where} ({persona.id}): background has {words} words; a concrete "
-                                        f"{BACKGROUND_WORDS[0]}-{BACKGROUND_WORDS[1]} word background makes better "
-                                        "tasks")
+                library.warnings.append(
+                    f"{where} ({persona.id}): background has {words} words; a concrete "
+                    f"{BACKGROUND_WORDS[0]}-{BACKGROUND_WORDS[1]} word background makes better "
+                    "tasks"
+                )
     if domains:
         wanted = [canonical_domain(d, "--domain") for d in domains]
         missing = [d for d in wanted if d not in library.domains()]
         if missing:
-            raise PersonaError(f"no personas for domain(s) {', '.join(map(repr, missing))} in {source_folder} "
-                               f"(it has: {', '.join(library.domains())})")
+            raise PersonaError(
+                f"no personas for domain(s) {', '.join(map(repr, missing))} in {source_folder} "
+                f"(it has: {', '.join(library.domains())})"
+            )
         kept = PersonaLibrary(warnings=library.warnings)
         for persona in library.personas:
             if persona.domain in wanted:

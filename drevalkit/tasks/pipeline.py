@@ -46,8 +46,17 @@ from ..schemas import Persona, SearchHit, Task, Usage, stable_hash, utc_now
 from ..store import Store
 from . import filters
 from .dedup import DEFAULT_THRESHOLDS, LexicalSimilarity, Match, Similarity, deduplicate, make_similarity
-from .generation import (PROMPTS, DraftTask, PersonaDraft, candidate_id, format_problems, generate_drafts, generation_messages,
-                         persona_from_draft, synthesize_personas)
+from .generation import (
+    PROMPTS,
+    DraftTask,
+    PersonaDraft,
+    candidate_id,
+    format_problems,
+    generate_drafts,
+    generation_messages,
+    persona_from_draft,
+    synthesize_personas,
+)
 from .loading import TaskError, import_tasks
 from .personas import DOMAINS, PersonaLibrary, dump_personas, word_count
 
@@ -161,9 +170,16 @@ class Candidate:
         return self.rejected is None and self.stage == "passed"
 
     def task(self, task_id: str | None = None, language: str = "en") -> Task:
-        return Task(id=task_id or self.id, prompt=self.draft.task.strip(), language=language,
-                    domain=self.persona.domain, persona=self.persona, deliverables=self.draft.deliverables,
-                    time_constraint=self.draft.time_window.strip(), key_challenges=self.draft.key_challenges)
+        return Task(
+            id=task_id or self.id,
+            prompt=self.draft.task.strip(),
+            language=language,
+            domain=self.persona.domain,
+            persona=self.persona,
+            deliverables=self.draft.deliverables,
+            time_constraint=self.draft.time_window.strip(),
+            key_challenges=self.draft.key_challenges,
+        )
 
 
 def llm_identity(llm: LLMClient) -> str:
@@ -207,8 +223,15 @@ def run_id(kind: str, path: Path) -> str:
 class _Pipeline:
     """Shared by generation and revalidation: journaled steps, usage per stage, progress."""
 
-    def __init__(self, settings: Settings, store: Store, roles: Roles, journal: Journal,
-                 progress: ProgressHook | None, searcher: Searcher | None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        roles: Roles,
+        journal: Journal,
+        progress: ProgressHook | None,
+        searcher: Searcher | None,
+    ):
         self.settings = settings
         self.store = store
         self.roles = roles
@@ -220,8 +243,13 @@ class _Pipeline:
         self.as_of = date.today().isoformat()
         self.language = settings.task_language
 
-    async def step(self, stage: str, key_parts: Any, compute: Callable[[], Awaitable[tuple[Any, Usage]]],
-                   progress_stage: str | None = None) -> Any:
+    async def step(
+        self,
+        stage: str,
+        key_parts: Any,
+        compute: Callable[[], Awaitable[tuple[Any, Usage]]],
+        progress_stage: str | None = None,
+    ) -> Any:
         """The journaled output of one step, computed (and recorded) only if no earlier run finished it."""
         key = stable_hash({"stage": stage, "inputs": key_parts, "prompts": PROMPTS.version}, 40)
         shown = progress_stage or stage
@@ -244,8 +272,11 @@ class _Pipeline:
     # -- the filter steps ------------------------------------------------------------------------------------
     async def qualification(self, task: Task) -> dict[str, Any]:
         judge = self.roles.judge
-        inputs = {"task": task.model_dump(exclude={"id", "provenance"}), "judge": llm_identity(judge),
-                  "as_of": self.as_of}
+        inputs = {
+            "task": task.model_dump(exclude={"id", "provenance"}),
+            "judge": llm_identity(judge),
+            "as_of": self.as_of,
+        }
 
         async def compute() -> tuple[Any, Usage]:
             value, usage = await filters.qualify(judge, task, task.persona, self.as_of)
@@ -255,8 +286,11 @@ class _Pipeline:
 
     async def baseline(self, task: Task) -> str:
         answerer = self.roles.answer
-        inputs = {"task": task.model_dump(exclude={"id", "provenance", "persona"}), "model": llm_identity(answerer),
-                  "as_of": self.as_of}
+        inputs = {
+            "task": task.model_dump(exclude={"id", "provenance", "persona"}),
+            "model": llm_identity(answerer),
+            "as_of": self.as_of,
+        }
 
         async def compute() -> tuple[Any, Usage]:
             return await filters.answer_without_search(answerer, task, self.as_of)
@@ -265,8 +299,12 @@ class _Pipeline:
 
     async def necessity(self, task: Task, answer: str) -> dict[str, Any]:
         judge = self.roles.judge
-        inputs = {"task": task.model_dump(exclude={"id", "provenance", "persona"}), "answer": answer,
-                  "judge": llm_identity(judge), "as_of": self.as_of}
+        inputs = {
+            "task": task.model_dump(exclude={"id", "provenance", "persona"}),
+            "answer": answer,
+            "judge": llm_identity(judge),
+            "as_of": self.as_of,
+        }
 
         async def compute() -> tuple[Any, Usage]:
             value, usage = await filters.judge_necessity(judge, task, answer, self.as_of)
@@ -279,7 +317,9 @@ class _Pipeline:
         that searching could not complete raises ``SearchError`` (recorded as a failure, retried next run)."""
         assert self.searcher is not None
         settings = self.settings
-        queries = [q for q in dict.fromkeys(" ".join(q.split()) for q in queries) if q][: settings.searchability_queries]
+        queries = [q for q in dict.fromkeys(" ".join(q.split()) for q in queries) if q][
+            : settings.searchability_queries
+        ]
         inputs = {"backend": self.searcher.backend.name, "k": self.searcher.k, "queries": queries}
 
         async def search() -> tuple[Any, Usage]:
@@ -296,19 +336,26 @@ class _Pipeline:
             if errors:
                 raise SearchError("; ".join(errors))
             hits = list(urls.values())
-            return {"queries": queries, "urls": [h.url for h in hits],
-                    "sites": sorted({filters.site_of(h.url) for h in hits}),
-                    "hits": [h.model_dump() for h in hits[:10]]}, Usage(searches=len(queries))
+            return {
+                "queries": queries,
+                "urls": [h.url for h in hits],
+                "sites": sorted({filters.site_of(h.url) for h in hits}),
+                "hits": [h.model_dump() for h in hits[:10]],
+            }, Usage(searches=len(queries))
 
         found = await self.step("search", inputs, search, progress_stage="searchability")
-        verdict = filters.searchability_verdict(found, settings.searchability_min_results,
-                                                settings.searchability_min_domains)
+        verdict = filters.searchability_verdict(
+            found, settings.searchability_min_results, settings.searchability_min_domains
+        )
         single = None
         if verdict["passed"] and found["hits"]:
             judge = self.roles.judge
             hits = [SearchHit.model_validate(h) for h in found["hits"]]
-            single_inputs = {"task": task.model_dump(exclude={"id", "provenance", "persona"}),
-                             "hits": found["hits"], "judge": llm_identity(judge)}
+            single_inputs = {
+                "task": task.model_dump(exclude={"id", "provenance", "persona"}),
+                "hits": found["hits"],
+                "judge": llm_identity(judge),
+            }
 
             async def compute() -> tuple[Any, Usage]:
                 return await filters.check_single_page(judge, task, hits)
@@ -316,17 +363,26 @@ class _Pipeline:
             self.progress("searchability", 0, 1)
             single = await self.step("single_page", single_inputs, compute, progress_stage="searchability")
         found = {k: v for k, v in found.items() if k != "hits"}
-        return filters.searchability_verdict({**found, "single_page": single}, settings.searchability_min_results,
-                                             settings.searchability_min_domains)
+        return filters.searchability_verdict(
+            {**found, "single_page": single}, settings.searchability_min_results, settings.searchability_min_domains
+        )
 
 
 class TaskGenerator(_Pipeline):
-    def __init__(self, settings: Settings, store: Store, roles: Roles, library: PersonaLibrary,
-                 options: GenerateOptions, *, progress: ProgressHook | None = None,
-                 searcher: Searcher | None = None, similarity: Similarity | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        roles: Roles,
+        library: PersonaLibrary,
+        options: GenerateOptions,
+        *,
+        progress: ProgressHook | None = None,
+        searcher: Searcher | None = None,
+        similarity: Similarity | None = None,
+    ):
         outputs = TaskOutputs(Path(options.out))
-        super().__init__(settings, store, roles, Journal(store, run_id("generate", outputs.tasks)), progress,
-                         searcher)
+        super().__init__(settings, store, roles, Journal(store, run_id("generate", outputs.tasks)), progress, searcher)
         self.library = library
         self.options = options
         self.outputs = outputs
@@ -361,8 +417,9 @@ class TaskGenerator(_Pipeline):
             self.as_of = self.options.as_of
         elif state and state.get("as_of"):
             self.as_of = state["as_of"]  # a resumed run keeps its date, so its recorded steps still match
-        await journal.set_state(as_of=self.as_of, status="running", started_at=(state or {}).get("started_at")
-                                or utc_now())
+        await journal.set_state(
+            as_of=self.as_of, status="running", started_at=(state or {}).get("started_at") or utc_now()
+        )
 
     def domains(self) -> list[str]:
         present = self.library.domains()
@@ -388,8 +445,13 @@ class TaskGenerator(_Pipeline):
 
         async def one(domain: str) -> list[Persona]:
             existing = self.library.of(domain)
-            inputs = {"domain": domain, "count": count, "existing": [p.model_dump() for p in existing],
-                      "model": llm_identity(generator), "language": self.language}
+            inputs = {
+                "domain": domain,
+                "count": count,
+                "existing": [p.model_dump() for p in existing],
+                "model": llm_identity(generator),
+                "language": self.language,
+            }
 
             async def compute() -> tuple[Any, Usage]:
                 drafts, usage = await synthesize_personas(generator, domain, existing, count, self.language)
@@ -414,26 +476,34 @@ class TaskGenerator(_Pipeline):
                 sims = lexical.matrix([text], [t for _, t in pool]) if pool else [[]]
                 closest = max(range(len(pool)), key=lambda j: sims[0][j], default=None)
                 if persona.name.lower() in names or persona.id in self.library.sources:
-                    self.synthesis_notes.append(f"{domain}: synthesized persona {persona.name!r} dropped: the name "
-                                                "is taken")
+                    self.synthesis_notes.append(
+                        f"{domain}: synthesized persona {persona.name!r} dropped: the name is taken"
+                    )
                 elif closest is not None and sims[0][closest] >= PERSONA_DUPLICATE:
                     self.synthesis_notes.append(
                         f"{domain}: synthesized persona {persona.name!r} dropped: too close to {pool[closest][0]} "
-                        f"(similarity {sims[0][closest]:.2f})")
+                        f"(similarity {sims[0][closest]:.2f})"
+                    )
                 else:
                     self.synthesized.append(persona)
                     pool.append((persona.id, text))
                     names.add(persona.name.lower())
                     words = word_count(persona.background)
                     if not 60 <= words <= 220:
-                        self.synthesis_notes.append(f"{domain}: synthesized persona {persona.id} has a "
-                                                    f"{words}-word background")
+                        self.synthesis_notes.append(
+                            f"{domain}: synthesized persona {persona.id} has a {words}-word background"
+                        )
 
     # -- one wave ---------------------------------------------------------------------------------------------
     async def generate_for(self, persona: Persona, wave: int) -> list[Candidate]:
         generator = self.roles.generator
-        inputs = {"persona": persona.model_dump(), "count": self.k, "language": self.language,
-                  "model": llm_identity(generator), "as_of": self.as_of}
+        inputs = {
+            "persona": persona.model_dump(),
+            "count": self.k,
+            "language": self.language,
+            "model": llm_identity(generator),
+            "as_of": self.as_of,
+        }
 
         async def compute() -> tuple[Any, Usage]:
             drafts, usage = await generate_drafts(generator, persona, self.k, self.language, self.as_of)
@@ -444,8 +514,9 @@ class TaskGenerator(_Pipeline):
         except LLMUnavailable:
             raise
         except LLMError as exc:
-            self.generation_failures.append({"stage": "generation", "domain": persona.domain,
-                                             "persona_id": persona.id, "reason": str(exc)})
+            self.generation_failures.append(
+                {"stage": "generation", "domain": persona.domain, "persona_id": persona.id, "reason": str(exc)}
+            )
             return []
         made: list[Candidate] = []
         taken: set[str] = set()
@@ -505,10 +576,18 @@ class TaskGenerator(_Pipeline):
             else:
                 fresh.append(c)
         # every distinct task of the earlier waves, whatever the filters later made of it (as within a wave)
-        accepted = [(c.id, c.draft.task) for c in self.candidates
-                    if c.wave < number and (c.rejected is None or c.rejected[0] not in ("format", "novelty", "duplicate"))]
-        dropped, nearest = deduplicate([(c.id, c.draft.task) for c in fresh], accepted=accepted, against=self.against,
-                                       similarity=self.similarity, threshold=self.threshold)
+        accepted = [
+            (c.id, c.draft.task)
+            for c in self.candidates
+            if c.wave < number and (c.rejected is None or c.rejected[0] not in ("format", "novelty", "duplicate"))
+        ]
+        dropped, nearest = deduplicate(
+            [(c.id, c.draft.task) for c in fresh],
+            accepted=accepted,
+            against=self.against,
+            similarity=self.similarity,
+            threshold=self.threshold,
+        )
         survivors = []
         for c in fresh:
             c.nearest = nearest.get(c.id)
@@ -516,8 +595,12 @@ class TaskGenerator(_Pipeline):
             if match is not None:
                 c.match = match
                 what = "an existing task" if match.kind == "novelty" else "a task generated earlier"
-                self.reject(c, match.kind, f"too close to {what}, {match.other} ({self.similarity.name} similarity "
-                            f"{match.similarity:.2f} >= {self.threshold:g})")
+                self.reject(
+                    c,
+                    match.kind,
+                    f"too close to {what}, {match.other} ({self.similarity.name} similarity "
+                    f"{match.similarity:.2f} >= {self.threshold:g})",
+                )
             else:
                 survivors.append(c)
         self.progress("qualification", 0, len(survivors))
@@ -559,8 +642,11 @@ class TaskGenerator(_Pipeline):
                 take = len(pool) - used[domain]
             else:
                 need = targets[domain] - len(self.kept_in(domain))
-                if self.options.n and sum(len(self.kept_in(d)) for d in self.domains()) >= self.options.n \
-                        and not self.options.per_domain:
+                if (
+                    self.options.n
+                    and sum(len(self.kept_in(d)) for d in self.domains()) >= self.options.n
+                    and not self.options.per_domain
+                ):
                     need = 0
                 if need <= 0:
                     continue
@@ -568,7 +654,7 @@ class TaskGenerator(_Pipeline):
                 rate = len(self.kept_in(domain)) / len(seen) if len(seen) >= self.k else ASSUMED_PASS_RATE
                 take = math.ceil(need / (self.k * max(rate, MIN_PASS_RATE)))
             take = max(0, min(take, len(pool) - used[domain]))
-            chosen.extend(pool[used[domain]: used[domain] + take])
+            chosen.extend(pool[used[domain] : used[domain] + take])
             used[domain] += take
         return chosen
 
@@ -598,8 +684,14 @@ class TaskGenerator(_Pipeline):
         over the domains, so the set stays balanced and a domain that came up short leaves its place to others."""
         by_domain: dict[str, list[Candidate]] = {}
         for domain in self.domains():
-            kept = sorted(self.kept_in(domain), key=lambda c: (c.necessity["quality"] if c.necessity else 1.0,
-                                                                -(c.qualification or {}).get("confidence", 0), c.id))
+            kept = sorted(
+                self.kept_in(domain),
+                key=lambda c: (
+                    c.necessity["quality"] if c.necessity else 1.0,
+                    -(c.qualification or {}).get("confidence", 0),
+                    c.id,
+                ),
+            )
             by_domain[domain] = kept[: self.options.per_domain] if self.options.per_domain else kept
         if self.options.n:
             chosen: list[Candidate] = []
@@ -612,8 +704,11 @@ class TaskGenerator(_Pipeline):
         picked = {c.id for c in chosen}
         for c in self.candidates:
             if c.kept and c.id not in picked:
-                limit = (f"--n {self.options.n} was reached" if c in by_domain[c.persona.domain]
-                         else f"the quota of {c.persona.domain} ({self.options.per_domain}) is filled")
+                limit = (
+                    f"--n {self.options.n} was reached"
+                    if c in by_domain[c.persona.domain]
+                    else f"the quota of {c.persona.domain} ({self.options.per_domain}) is filled"
+                )
                 self.reject(c, "quota", f"passed every filter, but {limit} (by tasks that need search more)")
         order = {d: i for i, d in enumerate(self.domains())}
         return sorted(chosen, key=lambda c: (order[c.persona.domain], c.persona.id, c.index))
@@ -627,8 +722,9 @@ class TaskGenerator(_Pipeline):
     def final_task(self, c: Candidate, task_id: str) -> Task:
         revalidate_after = None
         if c.draft.time_sensitive:
-            revalidate_after = (date.fromisoformat(self.as_of) + timedelta(days=self.settings.revalidate_days)
-                                ).isoformat()
+            revalidate_after = (
+                date.fromisoformat(self.as_of) + timedelta(days=self.settings.revalidate_days)
+            ).isoformat()
         provenance = {
             "generator": "dreval generate-tasks",
             "dreval_version": __version__,
@@ -648,17 +744,27 @@ class TaskGenerator(_Pipeline):
             "necessity": _verdict(c.necessity),
             "baseline_answer": self.outputs.relative(self.outputs.baseline(c.id)),
             "searchability": c.searchability,
-            "dedup": {"method": self.similarity.name, "threshold": self.threshold,
-                      "nearest": {"id": c.nearest[0], "similarity": round(c.nearest[1], 4)} if c.nearest else None},
+            "dedup": {
+                "method": self.similarity.name,
+                "threshold": self.threshold,
+                "nearest": {"id": c.nearest[0], "similarity": round(c.nearest[1], 4)} if c.nearest else None,
+            },
         }
         return c.task(task_id, self.language).model_copy(update={"provenance": provenance})
 
     def rejected_record(self, c: Candidate) -> dict[str, Any]:
         assert c.rejected is not None
         stage, reason, failed = c.rejected
-        record: dict[str, Any] = {"candidate_id": c.id, "stage": stage, "reason": reason, "failed": failed,
-                                  "domain": c.persona.domain, "persona_id": c.persona.id, "prompt": c.draft.task,
-                                  "wave": c.wave}
+        record: dict[str, Any] = {
+            "candidate_id": c.id,
+            "stage": stage,
+            "reason": reason,
+            "failed": failed,
+            "domain": c.persona.domain,
+            "persona_id": c.persona.id,
+            "prompt": c.draft.task,
+            "wave": c.wave,
+        }
         if c.match is not None:
             record["similar_to"] = {"id": c.match.other, "similarity": c.match.similarity, "kind": c.match.kind}
         if c.qualification:
@@ -676,12 +782,26 @@ class TaskGenerator(_Pipeline):
         ids = self.task_ids(chosen)
         tasks = [self.final_task(c, ids[c.id]) for c in chosen]
         rejected = [self.rejected_record(c) for c in self.candidates if c.rejected is not None]
-        rejected += [{"candidate_id": None, "stage": f["stage"], "reason": f"failed: {f['reason']}", "failed": True,
-                      "domain": f["domain"], "persona_id": f.get("persona_id")} for f in self.generation_failures]
+        rejected += [
+            {
+                "candidate_id": None,
+                "stage": f["stage"],
+                "reason": f"failed: {f['reason']}",
+                "failed": True,
+                "domain": f["domain"],
+                "persona_id": f.get("persona_id"),
+            }
+            for f in self.generation_failures
+        ]
         summary = self.summary(tasks, used, waves)
-        return GenerationResult(tasks=tasks, rejected=rejected, summary=summary, outputs=self.outputs,
-                                baselines={c.id: c.baseline for c in self.candidates if c.baseline is not None},
-                                synthesized=list(self.synthesized))
+        return GenerationResult(
+            tasks=tasks,
+            rejected=rejected,
+            summary=summary,
+            outputs=self.outputs,
+            baselines={c.id: c.baseline for c in self.candidates if c.baseline is not None},
+            synthesized=list(self.synthesized),
+        )
 
     def summary(self, tasks: list[Task], used: dict[str, int], waves: int) -> dict[str, Any]:
         settings = self.settings
@@ -693,12 +813,28 @@ class TaskGenerator(_Pipeline):
             failed = sum(c.rejected[2] for c in rejected_here)  # type: ignore[index]
             dropped = len(rejected_here) - failed
             if stage == "searchability" and self.searcher is None:
-                stage_rows.append({"stage": stage, "entered": 0, "passed": 0, "rejected": 0, "failed": 0,
-                                   "rejection_rate": None, "skipped": True})
+                stage_rows.append(
+                    {
+                        "stage": stage,
+                        "entered": 0,
+                        "passed": 0,
+                        "rejected": 0,
+                        "failed": 0,
+                        "rejection_rate": None,
+                        "skipped": True,
+                    }
+                )
                 continue
-            stage_rows.append({"stage": stage, "entered": entered, "passed": entered - len(rejected_here),
-                               "rejected": dropped, "failed": failed,
-                               "rejection_rate": round(dropped / (entered - failed), 4) if entered - failed else None})
+            stage_rows.append(
+                {
+                    "stage": stage,
+                    "entered": entered,
+                    "passed": entered - len(rejected_here),
+                    "rejected": dropped,
+                    "failed": failed,
+                    "rejection_rate": round(dropped / (entered - failed), 4) if entered - failed else None,
+                }
+            )
             entered -= len(rejected_here)
         kept_ids = {t.provenance["candidate_id"] for t in tasks}
         quota = self.quota()
@@ -709,39 +845,60 @@ class TaskGenerator(_Pipeline):
             mine = [c for c in candidates if c.persona.domain == domain]
             kept = sum(c.id in kept_ids for c in mine)
             by_stage = Counter(c.rejected[0] for c in mine if c.rejected)
-            row = {"domain": domain, "personas_available": len(self.pool(domain)), "personas_used": used.get(domain, 0),
-                   "candidates": len(mine), "passed_filters": sum(c.kept or (c.rejected or ("",))[0] == "quota"
-                                                                   for c in mine),
-                   "kept": kept, "quota": quota, "target": targets.get(domain), "met": None,
-                   "rejected_by_stage": dict(by_stage)}
+            row = {
+                "domain": domain,
+                "personas_available": len(self.pool(domain)),
+                "personas_used": used.get(domain, 0),
+                "candidates": len(mine),
+                "passed_filters": sum(c.kept or (c.rejected or ("",))[0] == "quota" for c in mine),
+                "kept": kept,
+                "quota": quota,
+                "target": targets.get(domain),
+                "met": None,
+                "rejected_by_stage": dict(by_stage),
+            }
             if quota is not None:
                 row["met"] = kept >= quota
                 if kept < quota:
-                    why = ("all its personas were used" if used.get(domain, 0) >= len(self.pool(domain))
-                           else "the target count was reached first")
+                    why = (
+                        "all its personas were used"
+                        if used.get(domain, 0) >= len(self.pool(domain))
+                        else "the target count was reached first"
+                    )
                     stages = ", ".join(f"{s} {n}" for s, n in by_stage.most_common() if s != "quota") or "none"
-                    warnings.append(f"{domain}: quota not met, {kept} of {quota} tasks ({why}; {len(mine)} candidates "
-                                    f"from {used.get(domain, 0)} personas; rejected: {stages})")
+                    warnings.append(
+                        f"{domain}: quota not met, {kept} of {quota} tasks ({why}; {len(mine)} candidates "
+                        f"from {used.get(domain, 0)} personas; rejected: {stages})"
+                    )
             elif kept == 0:
                 warnings.append(f"{domain}: no task kept ({len(mine)} candidates)")
             domain_rows.append(row)
         histograms = {}
-        for name, scores in (("qualification", [c.qualification["confidence"] for c in candidates if c.qualification]),
-                             ("necessity", [c.necessity["quality"] for c in candidates if c.necessity])):
+        for name, scores in (
+            ("qualification", [c.qualification["confidence"] for c in candidates if c.qualification]),
+            ("necessity", [c.necessity["quality"] for c in candidates if c.necessity]),
+        ):
             hist = filters.histogram(scores)
             histograms[name] = hist.as_dict()
             if hist.dominant is not None:
                 what = "confidences" if name == "qualification" else "answer qualities"
-                warnings.append(f"{name} filter: {hist.dominant_count} of {hist.n} {what} are exactly "
-                                f"{hist.dominant:g}; a filter that gives most tasks the same score cannot discriminate "
-                                "(check the judge model and its answers)")
+                warnings.append(
+                    f"{name} filter: {hist.dominant_count} of {hist.n} {what} are exactly "
+                    f"{hist.dominant:g}; a filter that gives most tasks the same score cannot discriminate "
+                    "(check the judge model and its answers)"
+                )
         if self.options.n and len(tasks) < self.options.n:
             warnings.append(f"{len(tasks)} tasks kept, fewer than --n {self.options.n}")
-        failures = [{"candidate_id": c.id, "stage": c.rejected[0], "reason": c.rejected[1]}  # type: ignore[index]
-                    for c in candidates if c.rejected and c.rejected[2]] + self.generation_failures
+        failures = [
+            {"candidate_id": c.id, "stage": c.rejected[0], "reason": c.rejected[1]}  # type: ignore[index]
+            for c in candidates
+            if c.rejected and c.rejected[2]
+        ] + self.generation_failures
         if failures:
-            warnings.append(f"{len(failures)} steps failed (listed under failures and in the rejected file); run the "
-                            "same command again to retry them")
+            warnings.append(
+                f"{len(failures)} steps failed (listed under failures and in the rejected file); run the "
+                "same command again to retry them"
+            )
         if self.searcher is not None:
             single = sum(1 for t in tasks if (t.provenance.get("searchability") or {}).get("single_page_flag"))
             if single:
@@ -760,27 +917,44 @@ class TaskGenerator(_Pipeline):
             "as_of": self.as_of,
             "finished_at": utc_now(),
             "models": self.roles.info(),
-            "options": {"n": self.options.n, "per_domain": self.options.per_domain, "candidates_per_persona": self.k,
-                        "language": self.language, "qualification_threshold": settings.qualification_threshold,
-                        "necessity_threshold": settings.necessity_threshold, "dedup_method": self.similarity.name,
-                        "dedup_threshold": self.threshold, "against": [str(p) for p in self.options.against],
-                        "searchability": self.searcher.backend.name if self.searcher else None,
-                        "synthesize_personas": self.options.synthesize, "id_prefix": self.options.id_prefix},
-            "files": {"tasks": str(self.outputs.tasks), "rejected": str(self.outputs.rejected),
-                      "baselines": str(self.outputs.baselines),
-                      "personas": str(self.outputs.personas) if self.synthesized else None},
-            "counts": {"personas_used": sum(used.values()), "personas_synthesized": len(self.synthesized),
-                       "waves": waves, "candidates": len(candidates), "kept": len(tasks),
-                       "rejected": sum(1 for c in candidates if c.rejected and not c.rejected[2]),
-                       "failed": len(failures), "with_time_window": windows},
+            "options": {
+                "n": self.options.n,
+                "per_domain": self.options.per_domain,
+                "candidates_per_persona": self.k,
+                "language": self.language,
+                "qualification_threshold": settings.qualification_threshold,
+                "necessity_threshold": settings.necessity_threshold,
+                "dedup_method": self.similarity.name,
+                "dedup_threshold": self.threshold,
+                "against": [str(p) for p in self.options.against],
+                "searchability": self.searcher.backend.name if self.searcher else None,
+                "synthesize_personas": self.options.synthesize,
+                "id_prefix": self.options.id_prefix,
+            },
+            "files": {
+                "tasks": str(self.outputs.tasks),
+                "rejected": str(self.outputs.rejected),
+                "baselines": str(self.outputs.baselines),
+                "personas": str(self.outputs.personas) if self.synthesized else None,
+            },
+            "counts": {
+                "personas_used": sum(used.values()),
+                "personas_synthesized": len(self.synthesized),
+                "waves": waves,
+                "candidates": len(candidates),
+                "kept": len(tasks),
+                "rejected": sum(1 for c in candidates if c.rejected and not c.rejected[2]),
+                "failed": len(failures),
+                "with_time_window": windows,
+            },
             "stages": stage_rows,
             "domains": domain_rows,
             "histograms": histograms,
             "warnings": warnings,
             "failures": failures,
             "journal": {"reused": sum(self.journal.reused.values()), "recorded": sum(self.journal.recorded.values())},
-            "usage": {stage: usage.model_dump() for stage, usage in sorted(self.usage.items())} |
-                     {"total": usage_total.model_dump()},
+            "usage": {stage: usage.model_dump() for stage, usage in sorted(self.usage.items())}
+            | {"total": usage_total.model_dump()},
         }
 
     def write(self, result: "GenerationResult") -> None:
@@ -811,11 +985,21 @@ class GenerationResult:
 
 # -- revalidation ----------------------------------------------------------------------------------------------
 
+
 class TaskRevalidator(_Pipeline):
     """Both filters (and searchability) run again on existing tasks as of today: which tasks have gone stale?"""
 
-    def __init__(self, settings: Settings, store: Store, roles: Roles, tasks_file: Path, *,
-                 as_of: str | None = None, progress: ProgressHook | None = None, searcher: Searcher | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        roles: Roles,
+        tasks_file: Path,
+        *,
+        as_of: str | None = None,
+        progress: ProgressHook | None = None,
+        searcher: Searcher | None = None,
+    ):
         super().__init__(settings, store, roles, Journal(store, run_id("revalidate", tasks_file)), progress, searcher)
         self.tasks_file = Path(tasks_file)
         self.outputs = TaskOutputs(self.tasks_file)
@@ -826,9 +1010,15 @@ class TaskRevalidator(_Pipeline):
     async def one(self, task: Task) -> dict[str, Any]:
         provenance = task.provenance
         due_after = provenance.get("revalidate_after")
-        record: dict[str, Any] = {"id": task.id, "prompt": task.prompt, "domain": task.domain,
-                                  "generated_at": provenance.get("generated_at"), "revalidate_after": due_after,
-                                  "due": bool(due_after and due_after <= self.as_of), "reasons": []}
+        record: dict[str, Any] = {
+            "id": task.id,
+            "prompt": task.prompt,
+            "domain": task.domain,
+            "generated_at": provenance.get("generated_at"),
+            "revalidate_after": due_after,
+            "due": bool(due_after and due_after <= self.as_of),
+            "reasons": [],
+        }
         if task.language:
             self.language = task.language
         stage = "qualification"
@@ -853,8 +1043,11 @@ class TaskRevalidator(_Pipeline):
         except (LLMError, SearchError) as exc:
             record.update(status="failed", reasons=[f"{stage}: {exc}"])
             return record
-        record["reasons"] = [f"{name}: {c['reason']}" for name, c in
-                             zip(("qualification", "necessity", "searchability"), checks) if not c["passed"]]
+        record["reasons"] = [
+            f"{name}: {c['reason']}"
+            for name, c in zip(("qualification", "necessity", "searchability"), checks)
+            if not c["passed"]
+        ]
         for name, check in (("qualification", q), ("necessity", n)):
             before = (provenance.get(name) or {}).get("score")
             record[f"{name}_before"] = before
@@ -869,14 +1062,27 @@ class TaskRevalidator(_Pipeline):
         self.progress("qualification", 0, len(tasks))
         records = await gather_or_cancel(*(self.one(t) for t in tasks))
         counts = Counter(r["status"] for r in records)
-        report = {"status": "complete", "tasks_file": str(self.tasks_file), "as_of": self.as_of,
-                  "dreval_version": __version__, "prompt_version": PROMPTS.version, "models": self.roles.info(),
-                  "thresholds": {"qualification": self.settings.qualification_threshold,
-                                 "necessity": self.settings.necessity_threshold},
-                  "searchability": self.searcher.backend.name if self.searcher else None,
-                  "counts": {"tasks": len(records), "fresh": counts["fresh"], "stale": counts["stale"],
-                             "failed": counts["failed"], "due": sum(r["due"] for r in records)},
-                  "tasks": records}
+        report = {
+            "status": "complete",
+            "tasks_file": str(self.tasks_file),
+            "as_of": self.as_of,
+            "dreval_version": __version__,
+            "prompt_version": PROMPTS.version,
+            "models": self.roles.info(),
+            "thresholds": {
+                "qualification": self.settings.qualification_threshold,
+                "necessity": self.settings.necessity_threshold,
+            },
+            "searchability": self.searcher.backend.name if self.searcher else None,
+            "counts": {
+                "tasks": len(records),
+                "fresh": counts["fresh"],
+                "stale": counts["stale"],
+                "failed": counts["failed"],
+                "due": sum(r["due"] for r in records),
+            },
+            "tasks": records,
+        }
         atomic_write_text(self.outputs.revalidation, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         await self.journal.set_state(status="complete", finished_at=utc_now())
         return report
@@ -896,8 +1102,9 @@ def plan(settings: Settings, library: PersonaLibrary, options: GenerateOptions) 
     k = settings.task_candidates
     if options.per_domain or options.n:
         quota = options.per_domain or math.ceil((options.n or 0) / len(domains))
-        per_domain = {d: min(len(library.of(d)) + options.synthesize,
-                             math.ceil(quota / (k * ASSUMED_PASS_RATE))) for d in domains}
+        per_domain = {
+            d: min(len(library.of(d)) + options.synthesize, math.ceil(quota / (k * ASSUMED_PASS_RATE))) for d in domains
+        }
     else:
         quota = None
         per_domain = {d: len(library.of(d)) + options.synthesize for d in domains}
@@ -905,21 +1112,35 @@ def plan(settings: Settings, library: PersonaLibrary, options: GenerateOptions) 
     personas = [p for d in domains for p in library.of(d)[: per_domain[d]]] or library.personas[:1]
     as_of = options.as_of or date.today().isoformat()
     sample = personas[0]
-    gen_prompt = sum(estimate_messages_tokens(generation_messages(p, k, settings.task_language, as_of))
-                     for p in personas) / len(personas)
-    typical = Task(id="plan", prompt=" ".join(["research"] * 45), deliverables=["a deliverable"] * 3,
-                   time_constraint="a time window", persona=sample)
+    gen_prompt = sum(
+        estimate_messages_tokens(generation_messages(p, k, settings.task_language, as_of)) for p in personas
+    ) / len(personas)
+    typical = Task(
+        id="plan",
+        prompt=" ".join(["research"] * 45),
+        deliverables=["a deliverable"] * 3,
+        time_constraint="a time window",
+        persona=sample,
+    )
     qual_prompt = estimate_messages_tokens(filters.qualification_messages(typical, sample, as_of))
     answer_prompt = estimate_messages_tokens(filters.answer_messages(typical, as_of))
-    nec_prompt = estimate_messages_tokens(filters.necessity_messages(typical, "word " * int(ANSWER_TOKENS * 0.75),
-                                                                       as_of))
+    nec_prompt = estimate_messages_tokens(
+        filters.necessity_messages(typical, "word " * int(ANSWER_TOKENS * 0.75), as_of)
+    )
     expected_personas, max_personas = sum(per_domain.values()), sum(most.values())
     qualified = 0.6  # share of candidates expected to pass the qualification filter
     rows = []
 
     def row(stage: str, expected: float, most_calls: float, prompt: float, completion: float) -> None:
-        rows.append({"stage": stage, "calls": math.ceil(expected), "max_calls": math.ceil(most_calls),
-                     "prompt_tokens": math.ceil(expected * prompt), "completion_tokens": math.ceil(expected * completion)})
+        rows.append(
+            {
+                "stage": stage,
+                "calls": math.ceil(expected),
+                "max_calls": math.ceil(most_calls),
+                "prompt_tokens": math.ceil(expected * prompt),
+                "completion_tokens": math.ceil(expected * completion),
+            }
+        )
 
     if options.synthesize:
         row("personas", len(domains), len(domains), 600, 260 * options.synthesize)
@@ -929,18 +1150,33 @@ def plan(settings: Settings, library: PersonaLibrary, options: GenerateOptions) 
     row("necessity", expected_personas * k * qualified, max_personas * k, nec_prompt, JUDGE_TOKENS)
     if options.searchability:
         row("single_page", expected_personas * k * qualified * 0.5, max_personas * k, 900, JUDGE_TOKENS)
-    total = {"calls": sum(r["calls"] for r in rows), "max_calls": sum(r["max_calls"] for r in rows),
-             "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
-             "completion_tokens": sum(r["completion_tokens"] for r in rows)}
-    searches = {"queries": math.ceil(expected_personas * k * qualified * 0.5 * settings.searchability_queries)
-                if options.searchability else 0}
-    return {"domains": domains, "quota": quota, "candidates_per_persona": k, "first_wave_personas": per_domain,
-            "personas_available": most, "stages": rows, "total": total, "searches": searches,
-            "assumed_pass_rate": ASSUMED_PASS_RATE}
+    total = {
+        "calls": sum(r["calls"] for r in rows),
+        "max_calls": sum(r["max_calls"] for r in rows),
+        "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
+        "completion_tokens": sum(r["completion_tokens"] for r in rows),
+    }
+    searches = {
+        "queries": math.ceil(expected_personas * k * qualified * 0.5 * settings.searchability_queries)
+        if options.searchability
+        else 0
+    }
+    return {
+        "domains": domains,
+        "quota": quota,
+        "candidates_per_persona": k,
+        "first_wave_personas": per_domain,
+        "personas_available": most,
+        "stages": rows,
+        "total": total,
+        "searches": searches,
+        "assumed_pass_rate": ASSUMED_PASS_RATE,
+    }
 
 
-async def with_searcher(settings: Settings, store: Store, enabled: bool,
-                        body: Callable[[Searcher | None], Awaitable[Any]]) -> Any:
+async def with_searcher(
+    settings: Settings, store: Store, enabled: bool, body: Callable[[Searcher | None], Awaitable[Any]]
+) -> Any:
     """Run ``body`` with a Searcher over the configured backend (or None when searchability is off)."""
     if not enabled:
         return await body(None)

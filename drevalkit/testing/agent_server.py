@@ -31,8 +31,10 @@ from typing import Any
 from drevalkit.testing.openai_server import FakeOpenAIServer, count_tokens
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]+")
-_STOP = frozenset("what when where which with from that this have been were does into about their there these "
-                  "those research report write cited answers available tools then".split())
+_STOP = frozenset(
+    "what when where which with from that this have been were does into about their there these "
+    "those research report write cited answers available tools then".split()
+)
 _MARKER = re.compile(r"\[scenario: ([a-z0-9-]+)\]")
 _NOTE = re.compile(r"^NOTE\|(\S+)\|([^|\n]*)\|(.+)$", re.MULTILINE)
 _CANDIDATE = re.compile(r"^CANDIDATE\|(\S+)\|(.*)$", re.MULTILINE)
@@ -119,8 +121,12 @@ def _facts(text: str, limit: int) -> list[str]:
     out = []
     for sentence in _SENTENCE.split(" ".join(text.split())):
         sentence = sentence.strip()
-        if re.search(r"\d", sentence) and 6 <= len(sentence.split()) <= 45 and "|" not in sentence \
-                and not sentence.startswith(("[", "{", "URL:", "Title:")):
+        if (
+            re.search(r"\d", sentence)
+            and 6 <= len(sentence.split()) <= 45
+            and "|" not in sentence
+            and not sentence.startswith(("[", "{", "URL:", "Title:"))
+        ):
             out.append(sentence.rstrip("."))
         if len(out) >= limit:
             break
@@ -150,8 +156,11 @@ class ScriptedAgent:
         else:
             final = last["role"] == "user" and last is not messages[1] and not str(last["content"]).startswith("{")
         state = _State(protocol=protocol, task=task, turn=len(assistants) + 1, final=final)
-        errors = {m.get("tool_call_id") for m in messages if m["role"] == "tool"
-                  and str(m.get("content", "")).startswith("Error")}
+        errors = {
+            m.get("tool_call_id")
+            for m in messages
+            if m["role"] == "tool" and str(m.get("content", "")).startswith("Error")
+        }
         for i, message in enumerate(messages):
             if message["role"] != "assistant":
                 continue
@@ -169,14 +178,19 @@ class ScriptedAgent:
                 else:
                     state.unknown_called = True
         newest = messages[-2] if final and len(messages) > 3 else last  # the result the final prompt follows
-        if newest["role"] == "tool" or (protocol == "mirothinker" and newest["role"] == "user"
-                                        and newest is not messages[1] and str(newest["content"]).startswith("{")):
+        if newest["role"] == "tool" or (
+            protocol == "mirothinker"
+            and newest["role"] == "user"
+            and newest is not messages[1]
+            and str(newest["content"]).startswith("{")
+        ):
             state.last_result = newest.get("content") or ""
         return state
 
     @staticmethod
-    def _calls(message: dict[str, Any], messages: list[dict[str, Any]], index: int,
-               errors: set[Any]) -> list[tuple[str, dict[str, Any], bool]]:
+    def _calls(
+        message: dict[str, Any], messages: list[dict[str, Any]], index: int, errors: set[Any]
+    ) -> list[tuple[str, dict[str, Any], bool]]:
         calls = []
         for call in message.get("tool_calls") or []:
             try:
@@ -264,7 +278,7 @@ class ScriptedAgent:
         if script.repeat_query and state.queries:
             return ("search", {"q": state.queries[0]})
         if len(state.queries) < script.searches:
-            extra = keywords[len(state.queries) % max(1, len(keywords)):][:2]
+            extra = keywords[len(state.queries) % max(1, len(keywords)) :][:2]
             variant = base if not state.queries else f"{base} {' '.join(extra)} details"
             return ("search", {"q": variant})
         unread = [url for url in state.candidates if url not in state.reads]
@@ -274,8 +288,9 @@ class ScriptedAgent:
             return ("search", {"q": f"{base} more {len(state.queries)}"})
         return None
 
-    def _say(self, script: Script, notes: list[str], action: tuple[str, dict[str, Any]] | None,
-             state: _State) -> Answer:
+    def _say(
+        self, script: Script, notes: list[str], action: tuple[str, dict[str, Any]] | None, state: _State
+    ) -> Answer:
         thought = "\n".join(notes) or "Planning the next step."
         answer = Answer()
         visible = ""
@@ -294,17 +309,21 @@ class ScriptedAgent:
             name = {"search": "web_search", "read": "read_url", "unknown": "run_python_code"}.get(kind, "web_search")
             if kind == "search":
                 arguments = {"query": arguments["q"]}
-            raw = "{\"query\": \"unterminated" if kind == "malformed" else json.dumps(arguments)
-            answer.tool_calls = [{"id": f"call_{state.turn}_{kind}", "type": "function",
-                                  "function": {"name": name, "arguments": raw}}]
+            raw = '{"query": "unterminated' if kind == "malformed" else json.dumps(arguments)
+            answer.tool_calls = [
+                {"id": f"call_{state.turn}_{kind}", "type": "function", "function": {"name": name, "arguments": raw}}
+            ]
             return answer
-        server, tool = {"search": ("search_and_scrape_webpage", "google_search"),
-                        "read": ("jina_scrape_llm_summary", "scrape_and_extract_info"),
-                        "unknown": ("tool-python", "run_python_code")}.get(kind, ("search_and_scrape_webpage",
-                                                                                   "google_search"))
-        args = "{\"q\": \"unterminated" if kind == "malformed" else json.dumps(arguments)
-        answer.content = (f"{visible}Next: {kind}.\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n"
-                          f"<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>")
+        server, tool = {
+            "search": ("search_and_scrape_webpage", "google_search"),
+            "read": ("jina_scrape_llm_summary", "scrape_and_extract_info"),
+            "unknown": ("tool-python", "run_python_code"),
+        }.get(kind, ("search_and_scrape_webpage", "google_search"))
+        args = '{"q": "unterminated' if kind == "malformed" else json.dumps(arguments)
+        answer.content = (
+            f"{visible}Next: {kind}.\n\n<use_mcp_tool>\n<server_name>{server}</server_name>\n"
+            f"<tool_name>{tool}</tool_name>\n<arguments>\n{args}\n</arguments>\n</use_mcp_tool>"
+        )
         return answer
 
     def _final(self, state: _State, script: Script, notes: list[str]) -> Answer:
@@ -318,8 +337,11 @@ class ScriptedAgent:
             body = ""
         else:
             body = self._report(state, script, all_notes)
-        answer = Answer(content=(f"<think>\n{thinking}\n</think>\n\n{body}" if script.think and not
-                                 script.reasoning_field else body))
+        answer = Answer(
+            content=(
+                f"<think>\n{thinking}\n</think>\n\n{body}" if script.think and not script.reasoning_field else body
+            )
+        )
         if script.reasoning_field:
             answer.reasoning = thinking
         if script.final_cut:
@@ -333,9 +355,15 @@ class ScriptedAgent:
         for url, page_title, _ in notes:
             sources.setdefault(url, page_title)
         numbers = {url: i for i, url in enumerate(sources, start=1)}
-        lines = [f"# {title}", "", "This report answers the question from the pages read during the research, "
-                 "each cited where it is used, and summarises what they establish about the subject.", "",
-                 "## Findings", ""]
+        lines = [
+            f"# {title}",
+            "",
+            "This report answers the question from the pages read during the research, "
+            "each cited where it is used, and summarises what they establish about the subject.",
+            "",
+            "## Findings",
+            "",
+        ]
         for url, _, fact in notes:
             lines.append(f"{fact.strip()} [{numbers[url]}].")
         if not notes:
@@ -348,8 +376,15 @@ class ScriptedAgent:
                 lines.append(f"A further source covers the same subject [{n}].")
                 references.append(f"[{n}] {state.candidates[unread[0]] or 'Unread'}. {unread[0]}")
             lines.append("Another figure is reported elsewhere [9].")
-        lines += ["", "## Conclusion", "", "The figures above come from the cited pages and agree with each other "
-                  "where they overlap.", "", "## References", ""] + references
+        lines += [
+            "",
+            "## Conclusion",
+            "",
+            "The figures above come from the cited pages and agree with each other where they overlap.",
+            "",
+            "## References",
+            "",
+        ] + references
         return "\n".join(lines)
 
     def _extract(self, body: dict[str, Any]) -> Answer:
@@ -372,8 +407,14 @@ def _flat(message: dict[str, Any]) -> dict[str, Any]:
 class AgentServer(FakeOpenAIServer):
     """The test server with a ``ScriptedAgent`` answering; ``bodies`` holds every request as it was sent."""
 
-    def __init__(self, agent: ScriptedAgent | None = None, *, model: str = "test-agent",
-                 context_tokens: int | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        agent: ScriptedAgent | None = None,
+        *,
+        model: str = "test-agent",
+        context_tokens: int | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(model=model, **kwargs)
         self.agent = agent or ScriptedAgent()
         self.context_tokens = context_tokens  # refuse longer requests (prompt + max_tokens) as vLLM does, with 400
@@ -399,10 +440,18 @@ class AgentServer(FakeOpenAIServer):
             if prompt + int(body.get("max_tokens") or 0) > self.context_tokens:
                 with self._lock:
                     self.refused.append(prompt)
-                return 400, {"error": {"message": f"This model's maximum context length is {self.context_tokens} "
-                                                  f"tokens. However, you requested {prompt} tokens in the messages "
-                                                  f"and {body.get('max_tokens')} in the completion.",
-                                       "type": "BadRequestError"}}, {}
+                return (
+                    400,
+                    {
+                        "error": {
+                            "message": f"This model's maximum context length is {self.context_tokens} "
+                            f"tokens. However, you requested {prompt} tokens in the messages "
+                            f"and {body.get('max_tokens')} in the completion.",
+                            "type": "BadRequestError",
+                        }
+                    },
+                    {},
+                )
         if body.get("model") == self.model and body.get("messages"):
             answer = self.agent.respond(body)
             if answer.fault:
@@ -434,8 +483,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with AgentServer(model=args.model) as server:
         print(f"scripted agent (a stand-in, not a model) at {server.url}  model {server.model}", flush=True)
-        print(f"  dreval run-agent --base-url {server.url} --model {server.model} --protocol mirothinker ...",
-              flush=True)
+        print(
+            f"  dreval run-agent --base-url {server.url} --model {server.model} --protocol mirothinker ...", flush=True
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -54,9 +54,7 @@ def fake_value(schema: dict[str, Any], defs: dict[str, Any], seed: str, path: st
         return schema["enum"][0]
     kind = schema.get("type")
     if kind == "object":
-        return {
-            key: fake_value(sub, defs, seed, f"{path}.{key}") for key, sub in schema.get("properties", {}).items()
-        }
+        return {key: fake_value(sub, defs, seed, f"{path}.{key}") for key, sub in schema.get("properties", {}).items()}
     if kind == "array":
         low, high = schema.get("minItems", 1), schema.get("maxItems", 4)
         count = max(low, min(high, 3))
@@ -214,7 +212,9 @@ class FakeOpenAIServer(LocalHTTPServer):
         with self._slots:
             return self._complete(body, fault, received)
 
-    def _complete(self, body: dict[str, Any], fault: str | None, received: float) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _complete(
+        self, body: dict[str, Any], fault: str | None, received: float
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         prompt_text = "\n".join(f"<{m['role']}>{m['content']}" for m in body["messages"])
         tokens = _TOKEN.findall(prompt_text)
         cached, chain = self.cache.lookup(tokens) if self.cache else (0, [])
@@ -303,19 +303,30 @@ def main(argv: list[str] | None = None) -> None:
     URL and model name, then serves until interrupted (Ctrl-C, or kill). Its scores and verdicts are not
     judgements: rubrics and quality scores are deterministic values filled in from the request's schema."""
     parser = argparse.ArgumentParser(prog="python -m drevalkit.testing.openai_server", description=main.__doc__)
-    parser.add_argument("--responder", choices=RESPONDERS, default="judge",
-                        help="what answers: judge (rule-based fact-check judge, default), tasks (scripted task "
-                             "generation) or both")
-    parser.add_argument("--model", default="stand-in-judge",
-                        help="the model name it answers to, shown in every result (default stand-in-judge)")
+    parser.add_argument(
+        "--responder",
+        choices=RESPONDERS,
+        default="judge",
+        help="what answers: judge (rule-based fact-check judge, default), tasks (scripted task generation) or both",
+    )
+    parser.add_argument(
+        "--model",
+        default="stand-in-judge",
+        help="the model name it answers to, shown in every result (default stand-in-judge)",
+    )
     args = parser.parse_args(argv)
     server = FakeOpenAIServer(model=args.model)
     server.responder = make_responder(args.responder)
     with server:
-        print(f"stand-in judge (rule-based, not a model) at {server.url}  model {server.model}  "
-              f"responder {args.responder}", flush=True)
-        print(f"  answers {_ANSWERS[args.responder]}; rubrics and quality scores are schema-filled placeholder "
-              "values", flush=True)
+        print(
+            f"stand-in judge (rule-based, not a model) at {server.url}  model {server.model}  "
+            f"responder {args.responder}",
+            flush=True,
+        )
+        print(
+            f"  answers {_ANSWERS[args.responder]}; rubrics and quality scores are schema-filled placeholder values",
+            flush=True,
+        )
         print(f"  DREVAL_BASE_URL={server.url} DREVAL_MODEL={server.model} dreval score ...", flush=True)
         try:
             threading.Event().wait()

@@ -53,7 +53,7 @@ def _schema_name(body: dict[str, Any]) -> str:
 def _after_blocks(prompt: str) -> str:
     """The instructions after the last fenced block (the blocks may hold any text)."""
     ends = list(_BLOCK_END.finditer(prompt))
-    return prompt[ends[-1].end():] if ends else prompt
+    return prompt[ends[-1].end() :] if ends else prompt
 
 
 def extract(prompt: str, schema: dict[str, Any]) -> str:
@@ -63,13 +63,15 @@ def extract(prompt: str, schema: dict[str, Any]) -> str:
     for sentence_id, text in _SENTENCE.findall(prompt):
         text = _MARKER.sub("", text).strip()
         if sentence_id in allowed and _numbers(text):
-            claims.append({
-                "sentence_id": sentence_id,
-                "claim": text,
-                "kind": "number",
-                "worthiness": min(1.0, 0.3 + 0.1 * len(_numbers(text))),
-                "queries": [" ".join(text.split()[:10])],
-            })
+            claims.append(
+                {
+                    "sentence_id": sentence_id,
+                    "claim": text,
+                    "kind": "number",
+                    "worthiness": min(1.0, 0.3 + 0.1 * len(_numbers(text))),
+                    "queries": [" ".join(text.split()[:10])],
+                }
+            )
     return json.dumps({"claims": claims[:limit]})
 
 
@@ -88,21 +90,37 @@ def verify(prompt: str, schema: dict[str, Any]) -> str:
         evidence = [item for item in all_evidence if item[0] in own.get(claim_id, set())]
         figures = _numbers(text)
         words = set(_WORD.findall(text.lower()))
-        verdict = {"quote": "", "rationale": "No passage settles this claim.", "label": "unknown", "evidence_ids": [],
-                   "cited_source_supports": "not_cited", "follow_up_query": " ".join(text.split()[:8]) + " facts"}
+        verdict = {
+            "quote": "",
+            "rationale": "No passage settles this claim.",
+            "label": "unknown",
+            "evidence_ids": [],
+            "cited_source_supports": "not_cited",
+            "follow_up_query": " ".join(text.split()[:8]) + " facts",
+        }
         for eid, cited, passage in evidence:
             if figures and figures <= _numbers(passage):
-                verdict.update(rationale=f"{eid} states the same figures.", label="right", evidence_ids=[eid],
-                               quote=_quote(passage, figures, words),
-                               follow_up_query="", cited_source_supports="yes" if cited else "not_cited")
+                verdict.update(
+                    rationale=f"{eid} states the same figures.",
+                    label="right",
+                    evidence_ids=[eid],
+                    quote=_quote(passage, figures, words),
+                    follow_up_query="",
+                    cited_source_supports="yes" if cited else "not_cited",
+                )
                 break
         else:
             for eid, cited, passage in evidence:
                 overlap = len(words & set(_WORD.findall(passage.lower()))) / max(len(words), 1)
                 if overlap >= 0.6:
-                    verdict.update(rationale=f"{eid} gives different figures.", label="wrong", evidence_ids=[eid],
-                                   quote=_quote(passage, figures, words),
-                                   follow_up_query="", cited_source_supports="no" if cited else "not_cited")
+                    verdict.update(
+                        rationale=f"{eid} gives different figures.",
+                        label="wrong",
+                        evidence_ids=[eid],
+                        quote=_quote(passage, figures, words),
+                        follow_up_query="",
+                        cited_source_supports="no" if cited else "not_cited",
+                    )
                     break
         answer[claim_id] = verdict
     return json.dumps(answer)

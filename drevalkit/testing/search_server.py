@@ -31,14 +31,26 @@ PATHS = {
 _WORD = re.compile(r"\w+")
 
 DEFAULT_CORPUS = [
-    {"url": "https://webb.example/launch", "title": "Webb launch",
-     "text": "The James Webb Space Telescope launched on 25 December 2021 on an Ariane 5 rocket from Kourou."},
-    {"url": "https://webb.example/mirror", "title": "Webb mirror",
-     "text": "Webb's primary mirror is 6.5 metres across and made of 18 gold-coated beryllium segments."},
-    {"url": "https://hubble.example/history", "title": "Hubble history",
-     "text": "The Hubble Space Telescope was launched in April 1990 aboard the Space Shuttle Discovery."},
-    {"url": "https://budget.example/webb-cost", "title": "Webb cost",
-     "text": "The total cost of the Webb telescope reached about 10 billion US dollars."},
+    {
+        "url": "https://webb.example/launch",
+        "title": "Webb launch",
+        "text": "The James Webb Space Telescope launched on 25 December 2021 on an Ariane 5 rocket from Kourou.",
+    },
+    {
+        "url": "https://webb.example/mirror",
+        "title": "Webb mirror",
+        "text": "Webb's primary mirror is 6.5 metres across and made of 18 gold-coated beryllium segments.",
+    },
+    {
+        "url": "https://hubble.example/history",
+        "title": "Hubble history",
+        "text": "The Hubble Space Telescope was launched in April 1990 aboard the Space Shuttle Discovery.",
+    },
+    {
+        "url": "https://budget.example/webb-cost",
+        "title": "Webb cost",
+        "text": "The total cost of the Webb telescope reached about 10 billion US dollars.",
+    },
 ]
 
 
@@ -169,8 +181,11 @@ class FakeSearchServer(LocalHTTPServer):
         if api == "tavily" and headers.get("authorization") != f"Bearer {self.keys['tavily']}":
             return 401, {"detail": {"error": "Unauthorized: missing or invalid API key."}}, {}
         if api == "brave" and headers.get("x-subscription-token") != self.keys["brave"]:
-            error = {"status": 422, "code": "SUBSCRIPTION_TOKEN_INVALID",
-                     "detail": "The provided subscription token is invalid."}
+            error = {
+                "status": 422,
+                "code": "SUBSCRIPTION_TOKEN_INVALID",
+                "detail": "The provided subscription token is invalid.",
+            }
             return 422, {"type": "ErrorResponse", "error": error}, {}
         if api == "searxng" and request["params"].get("format") != "json":
             return 403, "<html><body>403 Forbidden</body></html>", {}
@@ -184,8 +199,10 @@ class FakeSearchServer(LocalHTTPServer):
             docs = self.rank(query, k)
             return {
                 "searchParameters": {"q": query, "num": k, "type": "search", "engine": "google"},
-                "organic": [{"title": d["title"], "link": d["url"], "snippet": d["text"][:200], "position": i + 1}
-                            for i, d in enumerate(docs)],
+                "organic": [
+                    {"title": d["title"], "link": d["url"], "snippet": d["text"][:200], "position": i + 1}
+                    for i, d in enumerate(docs)
+                ],
                 "credits": 1,
             }
         if api == "searxng":
@@ -194,27 +211,50 @@ class FakeSearchServer(LocalHTTPServer):
             return {
                 "query": query,
                 "number_of_results": len(docs),
-                "results": [{"url": d["url"], "title": d["title"], "content": d["text"][:200], "engine": "fake",
-                             "score": 1.0} for d in docs],
-                "answers": [], "suggestions": [], "unresponsive_engines": [],
+                "results": [
+                    {"url": d["url"], "title": d["title"], "content": d["text"][:200], "engine": "fake", "score": 1.0}
+                    for d in docs
+                ],
+                "answers": [],
+                "suggestions": [],
+                "unresponsive_engines": [],
             }
         if api == "tavily":
             query, k = str(body.get("query", "")), int(body.get("max_results", 5))
             docs = self.rank(query, k)
             return {
-                "query": query, "answer": None, "images": [], "response_time": 0.01,
-                "results": [{"url": d["url"], "title": d["title"], "content": d["text"][:200], "score": 0.9,
-                             "raw_content": None} for d in docs],
+                "query": query,
+                "answer": None,
+                "images": [],
+                "response_time": 0.01,
+                "results": [
+                    {
+                        "url": d["url"],
+                        "title": d["title"],
+                        "content": d["text"][:200],
+                        "score": 0.9,
+                        "raw_content": None,
+                    }
+                    for d in docs
+                ],
             }
         query, k = params.get("q", ""), int(params.get("count", 20))
         docs = self.rank(query, k)
         answer: dict[str, Any] = {"type": "search", "query": {"original": query}}
         if docs:  # like Brave, no "web" section when nothing was found
             wanted = _words(query)
-            answer["web"] = {"type": "search", "results": [
-                {"url": d["url"], "title": d["title"], "type": "search_result",
-                 "description": _WORD.sub(lambda m: f"<strong>{m[0]}</strong>" if m[0].lower() in wanted else m[0],
-                                          d["text"][:200])}
-                for d in docs
-            ]}
+            answer["web"] = {
+                "type": "search",
+                "results": [
+                    {
+                        "url": d["url"],
+                        "title": d["title"],
+                        "type": "search_result",
+                        "description": _WORD.sub(
+                            lambda m: f"<strong>{m[0]}</strong>" if m[0].lower() in wanted else m[0], d["text"][:200]
+                        ),
+                    }
+                    for d in docs
+                ],
+            }
         return answer

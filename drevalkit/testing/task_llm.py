@@ -17,25 +17,98 @@ import json
 import re
 from typing import Any
 
-_BLOCK = re.compile(r"<<<(?P<name>[A-Z_]+) (?P<id>[0-9a-f]+)>>>\n(?P<body>.*?)\n?<<<END (?P=name) (?P=id)>>>", re.DOTALL)
+_BLOCK = re.compile(
+    r"<<<(?P<name>[A-Z_]+) (?P<id>[0-9a-f]+)>>>\n(?P<body>.*?)\n?<<<END (?P=name) (?P=id)>>>", re.DOTALL
+)
 _FIELD = re.compile(r"^(Name|Role|Affiliation|Domain|Background): (.*)$", re.MULTILINE)
 
-_REGIONS = ["Germany, France and Poland", "the Nordic countries", "Canada and Australia", "Japan and South Korea",
-            "Brazil, Mexico and Chile", "the United Kingdom and Ireland", "India and Indonesia",
-            "the Netherlands and Belgium", "Spain, Portugal and Italy", "Kenya, Nigeria and South Africa"]
-_DELIVERABLES = ["a comparison table with sources", "a dated timeline", "a ranked list of options with costs",
-                 "a one-page decision memo", "a chart-ready dataset", "a risk register", "an annotated bibliography",
-                 "a cost estimate with assumptions", "a map of stakeholders and positions", "a short FAQ"]
-_SOURCES = ["official statistics", "regulator decisions", "peer-reviewed studies", "company filings",
-            "industry reports", "news coverage", "court rulings", "NGO reports"]
+_REGIONS = [
+    "Germany, France and Poland",
+    "the Nordic countries",
+    "Canada and Australia",
+    "Japan and South Korea",
+    "Brazil, Mexico and Chile",
+    "the United Kingdom and Ireland",
+    "India and Indonesia",
+    "the Netherlands and Belgium",
+    "Spain, Portugal and Italy",
+    "Kenya, Nigeria and South Africa",
+]
+_DELIVERABLES = [
+    "a comparison table with sources",
+    "a dated timeline",
+    "a ranked list of options with costs",
+    "a one-page decision memo",
+    "a chart-ready dataset",
+    "a risk register",
+    "an annotated bibliography",
+    "a cost estimate with assumptions",
+    "a map of stakeholders and positions",
+    "a short FAQ",
+]
+_SOURCES = [
+    "official statistics",
+    "regulator decisions",
+    "peer-reviewed studies",
+    "company filings",
+    "industry reports",
+    "news coverage",
+    "court rulings",
+    "NGO reports",
+]
 _MONTHS = ["January", "March", "April", "June", "September", "October"]
-_FIRST = ["Aino", "Bastien", "Chidi", "Dagny", "Esra", "Florin", "Giulia", "Haruto", "Ilse", "Jabari", "Kalani",
-          "Liesel", "Mateus", "Nadia", "Oskar", "Pita", "Quirina", "Rashid", "Solveig", "Teodor"]
-_LAST = ["Abernathy", "Brennholt", "Castellví", "Dunmore", "Eskildsen", "Farouk", "Grünwald", "Halloway", "Iwu",
-         "Jablonski", "Kettleby", "Lindahl", "Moravec", "Nakagawa", "Okparaeke", "Pellinen"]
-_ROLES = ["regional policy officer", "independent consultant", "union health and safety representative",
-          "graduate researcher", "small business owner", "municipal councillor", "hospital data analyst",
-          "retired engineer and volunteer", "procurement manager", "investigative journalist"]
+_FIRST = [
+    "Aino",
+    "Bastien",
+    "Chidi",
+    "Dagny",
+    "Esra",
+    "Florin",
+    "Giulia",
+    "Haruto",
+    "Ilse",
+    "Jabari",
+    "Kalani",
+    "Liesel",
+    "Mateus",
+    "Nadia",
+    "Oskar",
+    "Pita",
+    "Quirina",
+    "Rashid",
+    "Solveig",
+    "Teodor",
+]
+_LAST = [
+    "Abernathy",
+    "Brennholt",
+    "Castellví",
+    "Dunmore",
+    "Eskildsen",
+    "Farouk",
+    "Grünwald",
+    "Halloway",
+    "Iwu",
+    "Jablonski",
+    "Kettleby",
+    "Lindahl",
+    "Moravec",
+    "Nakagawa",
+    "Okparaeke",
+    "Pellinen",
+]
+_ROLES = [
+    "regional policy officer",
+    "independent consultant",
+    "union health and safety representative",
+    "graduate researcher",
+    "small business owner",
+    "municipal councillor",
+    "hospital data analyst",
+    "retired engineer and volunteer",
+    "procurement manager",
+    "investigative journalist",
+]
 
 
 def _fraction(*parts: str) -> float:
@@ -80,8 +153,13 @@ class TaskScript:
     call gets an unusable answer (a schema violation), to test failure accounting.
     """
 
-    def __init__(self, *, constant_confidence: float | None = None, constant_quality: float | None = None,
-                 fail_personas: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        *,
+        constant_confidence: float | None = None,
+        constant_quality: float | None = None,
+        fail_personas: tuple[str, ...] = (),
+    ):
         self.constant_confidence = constant_confidence
         self.constant_quality = constant_quality
         self.fail_personas = fail_personas
@@ -91,9 +169,14 @@ class TaskScript:
         name, schema = _schema(body)
         # the first user message holds the blocks; a repair turn after an invalid answer comes last
         prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        handler = {"TaskDrafts": self.drafts, "PersonaDrafts": self.personas, "Qualification": self.qualification,
-                   "BaselineAnswer": self.answer, "NecessityJudgement": self.necessity,
-                   "SinglePageCheck": self.single_page}.get(name)
+        handler = {
+            "TaskDrafts": self.drafts,
+            "PersonaDrafts": self.personas,
+            "Qualification": self.qualification,
+            "BaselineAnswer": self.answer,
+            "NecessityJudgement": self.necessity,
+            "SinglePageCheck": self.single_page,
+        }.get(name)
         if handler is None:
             return None
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -119,40 +202,61 @@ class TaskScript:
             window = ""
             if i > 0 and kind < 0.12 and tasks:  # a reworded sibling: the dedup should catch it
                 first = tasks[0]
-                text = (first["task"].replace("Compare how", "Compare the ways").replace("between", "in the years "
-                        "between").replace(", and deliver", "; deliver"))
+                text = (
+                    first["task"]
+                    .replace("Compare how", "Compare the ways")
+                    .replace("between", "in the years between")
+                    .replace(", and deliver", "; deliver")
+                )
                 window = first["time_window"]
             elif kind < 0.2:
                 text = f"Summarise {topic}."  # too short for a research task
             elif chinese:
                 window = f"{y1}年至{y2}年"
-                text = (f"请比较{region}在{window}期间关于{topic}的政策与数据变化，整理{d1}，并说明{s1}与{s2}之间的分歧"
-                        "以及对决策的影响。")
+                text = (
+                    f"请比较{region}在{window}期间关于{topic}的政策与数据变化，整理{d1}，并说明{s1}与{s2}之间的分歧"
+                    "以及对决策的影响。"
+                )
             elif kind < 0.45:
                 window = f"between {y1} and {y2}"
-                text = (f"Compare how {region} handled {topic} {window}, and deliver {d1} plus {d2}, drawing on "
-                        f"{s1} and {s2} and noting where they disagree.")
+                text = (
+                    f"Compare how {region} handled {topic} {window}, and deliver {d1} plus {d2}, drawing on "
+                    f"{s1} and {s2} and noting where they disagree."
+                )
             elif kind < 0.7:
                 window = f"from {month} {y1} to {month} {y2}"
-                text = (f"Assess what changed in {topic} in {region2} {window}: build {d1}, explain which measures "
-                        f"worked and which were reversed, and cite {s1} for every figure.")
+                text = (
+                    f"Assess what changed in {topic} in {region2} {window}: build {d1}, explain which measures "
+                    f"worked and which were reversed, and cite {s1} for every figure."
+                )
             elif kind < 0.88:
                 window = f"since {y1}"
-                text = (f"I need {d1} of the main developments in {topic} {window} in {region}, with {d2} and an "
-                        f"account of where {s1} and {s2} disagree about the effects.")
+                text = (
+                    f"I need {d1} of the main developments in {topic} {window} in {region}, with {d2} and an "
+                    f"account of where {s1} and {s2} disagree about the effects."
+                )
             else:
-                text = (f"Review the current evidence on {topic} for a non-specialist reader in {region2}; produce "
-                        f"{d1} and {d2}, separating measured results from claims made by interested parties.")
-            tasks.append({
-                "task": text, "deliverables": [d1, d2], "time_window": window,
-                "time_sensitive": bool(window) or _fraction(seed, "ts", str(i)) < 0.5,
-                "search_angles": [f"{topic} policy and rules", f"{topic} outcomes data", f"{topic} critiques"],
-                "source_kinds": ["official statistics", "news reporting", "academic research"][: 2 + (i % 2)],
-                "search_queries": [f"{topic} {region.split(',')[0]} {y1}", f"{topic} evaluation {y2}",
-                                   f"{topic} statistics"],
-                "key_challenges": [f"figures on {topic} are scattered across {s1} and {s2}"],
-                "expected_search_rounds": 3 + int(_fraction(seed, "rounds", str(i)) * 8),
-            })
+                text = (
+                    f"Review the current evidence on {topic} for a non-specialist reader in {region2}; produce "
+                    f"{d1} and {d2}, separating measured results from claims made by interested parties."
+                )
+            tasks.append(
+                {
+                    "task": text,
+                    "deliverables": [d1, d2],
+                    "time_window": window,
+                    "time_sensitive": bool(window) or _fraction(seed, "ts", str(i)) < 0.5,
+                    "search_angles": [f"{topic} policy and rules", f"{topic} outcomes data", f"{topic} critiques"],
+                    "source_kinds": ["official statistics", "news reporting", "academic research"][: 2 + (i % 2)],
+                    "search_queries": [
+                        f"{topic} {region.split(',')[0]} {y1}",
+                        f"{topic} evaluation {y2}",
+                        f"{topic} statistics",
+                    ],
+                    "key_challenges": [f"figures on {topic} are scattered across {s1} and {s2}"],
+                    "expected_search_rounds": 3 + int(_fraction(seed, "rounds", str(i)) * 8),
+                }
+            )
         return {"tasks": tasks}
 
     def personas(self, prompt: str, schema: dict[str, Any]) -> Any:
@@ -164,7 +268,8 @@ class TaskScript:
             role = _pick(_ROLES, domain, "role", str(i))
             sub = f"{domain.lower()} question {i + 1}: {_pick(_SOURCES, domain, 'sub', str(i))} on local change"
             background = (
-                f"{first} {last} works as a {role} and has followed {domain.lower()} for many years. " * 1
+                f"{first} {last} works as a {role} and has followed {domain.lower()} for many years. "
+                * 1
                 + f"This year a concrete decision is due: {first} must advise on {sub}, weighing costs, timing and "
                 "the people affected. Previous attempts in the region were poorly documented, so the work starts "
                 "from scattered reports, statistics that changed definitions twice, and news accounts that "
@@ -174,9 +279,16 @@ class TaskScript:
                 "to a document. The audience is a committee of non-specialists who want a clear recommendation, "
                 "the evidence behind it, and an honest account of what is still unknown or disputed."
             )
-            made.append({"name": f"{first} {last}", "role": role.capitalize(),
-                         "affiliation": f"An organisation in {domain}", "subdomain": sub,
-                         "background": background, "kind": "expert" if i % 2 == 0 else "ordinary person"})
+            made.append(
+                {
+                    "name": f"{first} {last}",
+                    "role": role.capitalize(),
+                    "affiliation": f"An organisation in {domain}",
+                    "subdomain": sub,
+                    "background": background,
+                    "kind": "expert" if i % 2 == 0 else "ordinary person",
+                }
+            )
         return {"personas": made}
 
     # -- filters ---------------------------------------------------------------------------------------------
@@ -185,17 +297,26 @@ class TaskScript:
         f = _fraction(task, "qualification")
         confidence = self.constant_confidence if self.constant_confidence is not None else round(0.4 + 0.58 * f, 2)
         deep = f > 0.15 and "Summarise" not in task
-        return {"reasoning": f"The task {'needs' if deep else 'does not need'} several rounds of search: it asks for "
-                             "recent figures from several kinds of sources.",
-                "recent_information": deep, "cross_verification": f > 0.3, "multiple_angles": deep,
-                "fits_persona": True, "feasible": True, "requires_deep_research": deep, "confidence": confidence}
+        return {
+            "reasoning": f"The task {'needs' if deep else 'does not need'} several rounds of search: it asks for "
+            "recent figures from several kinds of sources.",
+            "recent_information": deep,
+            "cross_verification": f > 0.3,
+            "multiple_angles": deep,
+            "fits_persona": True,
+            "feasible": True,
+            "requires_deep_research": deep,
+            "confidence": confidence,
+        }
 
     def answer(self, prompt: str, schema: dict[str, Any]) -> Any:
         task = blocks(prompt).get("TASK", "").split("\n")[0]
-        return {"answer": f"## Answer from memory\n\nWithout searching I can only outline {task[:120]} in general "
-                          "terms. The figures for the most recent years are beyond what I can confirm, and I cannot "
-                          "list the sources the task asks for.\n\n- What is generally known: the broad trend.\n"
-                          "- What is missing: dated figures, the latest decisions, cross-checked sources."}
+        return {
+            "answer": f"## Answer from memory\n\nWithout searching I can only outline {task[:120]} in general "
+            "terms. The figures for the most recent years are beyond what I can confirm, and I cannot "
+            "list the sources the task asks for.\n\n- What is generally known: the broad trend.\n"
+            "- What is missing: dated figures, the latest decisions, cross-checked sources."
+        }
 
     def necessity(self, prompt: str, schema: dict[str, Any]) -> Any:
         task = blocks(prompt).get("TASK", "")
@@ -203,12 +324,22 @@ class TaskScript:
             scores = [self.constant_quality * 10] * 4
         else:
             scores = [round(1 + 8.5 * _fraction(task, "aspect", a), 1) for a in ("acc", "com", "dep", "tim")]
-        return {"reasoning": "The answer stays general and cannot give the dated figures the task asks for.",
-                "accuracy": scores[0], "completeness": scores[1], "depth": scores[2], "timeliness": scores[3],
-                "search_necessary": _fraction(task, "necessary") > 0.1}
+        return {
+            "reasoning": "The answer stays general and cannot give the dated figures the task asks for.",
+            "accuracy": scores[0],
+            "completeness": scores[1],
+            "depth": scores[2],
+            "timeliness": scores[3],
+            "search_necessary": _fraction(task, "necessary") > 0.1,
+        }
 
     def single_page(self, prompt: str, schema: dict[str, Any]) -> Any:
         task = blocks(prompt).get("TASK", "")
         single = _fraction(task, "single") < 0.15
-        return {"reasoning": "One result already is the requested comparison." if single else
-                "Each result covers only part of the task.", "single_page": single, "page": "r1" if single else "none"}
+        return {
+            "reasoning": "One result already is the requested comparison."
+            if single
+            else "Each result covers only part of the task.",
+            "single_page": single,
+            "page": "r1" if single else "none",
+        }

@@ -62,9 +62,14 @@ class Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as out:
             # its own session: Ctrl-C reaches the tour, which stops the servers itself
-            self.process = subprocess.Popen([sys.executable, "-m", self.module, *self.args], stdout=out,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module, *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             text = self.log.read_text(errors="replace")
@@ -74,8 +79,10 @@ class Server:
                 self.announcement = text[: match.end()].splitlines()[-1].strip()
                 return
             if self.process.poll() is not None:
-                raise TourError(f"the {self.name} did not start (exit code {self.process.returncode}); its output "
-                                f"({self.log}):\n{text.strip()[-2000:]}")
+                raise TourError(
+                    f"the {self.name} did not start (exit code {self.process.returncode}); its output "
+                    f"({self.log}):\n{text.strip()[-2000:]}"
+                )
             time.sleep(0.05)
         raise TourError(f"the {self.name} did not announce its URL within {START_TIMEOUT:.0f} s (see {self.log})")
 
@@ -91,9 +98,15 @@ class Server:
 
     def record(self) -> dict[str, Any]:
         process = self.process
-        return {"name": self.name, "url": self.url, "model": self.model, "pid": process.pid if process else None,
-                "log": str(self.log), "running": bool(process and process.poll() is None),
-                "exit_code": process.returncode if process else None}
+        return {
+            "name": self.name,
+            "url": self.url,
+            "model": self.model,
+            "pid": process.pid if process else None,
+            "log": str(self.log),
+            "running": bool(process and process.poll() is None),
+            "exit_code": process.returncode if process else None,
+        }
 
 
 @dataclass
@@ -106,8 +119,12 @@ class Step:
     seconds: float = 0.0
 
     def record(self) -> dict[str, Any]:
-        return {"title": self.title, "command": ["dreval", *self.args], "exit_code": self.exit_code,
-                "seconds": round(self.seconds, 2)}
+        return {
+            "title": self.title,
+            "command": ["dreval", *self.args],
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 @dataclass
@@ -149,63 +166,117 @@ class Tour:
         print(f"$ dreval {shlex.join(step.args)}", flush=True)
         started = time.monotonic()
         try:
-            done = subprocess.run([sys.executable, "-m", "drevalkit.cli", *step.args], cwd=self.out, env=env,
-                                  stdin=subprocess.DEVNULL, timeout=STEP_TIMEOUT)
+            done = subprocess.run(
+                [sys.executable, "-m", "drevalkit.cli", *step.args],
+                cwd=self.out,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                timeout=STEP_TIMEOUT,
+            )
         except subprocess.TimeoutExpired:
             step.seconds = time.monotonic() - started
             raise TourError(f"step {number} ({step.title}) did not finish within {STEP_TIMEOUT:.0f} s") from None
         step.seconds, step.exit_code = time.monotonic() - started, done.returncode
         if done.returncode not in step.ok_codes:
-            raise TourError(f"step {number} ({step.title}) failed: `dreval {shlex.join(step.args)}` exited with "
-                            f"code {done.returncode} (its output is above)")
+            raise TourError(
+                f"step {number} ({step.title}) failed: `dreval {shlex.join(step.args)}` exited with "
+                f"code {done.returncode} (its output is above)"
+            )
         if step.note:
             print(f"  -> {step.note}", flush=True)
 
     def plan(self, agent: Server) -> list[Step]:
         tasks = self.arg(self.samples / "tasks.jsonl")
         steps = [
-            Step("index the sample corpus for the offline `local` search backend",
-                 ["corpus", "add", self.arg(self.samples / "corpus")],
-                 "the pages the agent reads and the fact-checker checks against, now in the tour's own store"),
-            Step("generate 4 research tasks from personas (no web search offline, so the searchability check is off)",
-                 ["generate-tasks", "--n", "4", "--domain", "Health", "--domain", "History", "--out", "tasks.jsonl",
-                  "--no-searchability", "--dedup-method", "lexical"],
-                 "tasks.jsonl, with every rejected candidate in tasks.rejected.jsonl and the counts in "
-                 "tasks.summary.json"),
-            Step("build and freeze a rubric for each generated task",
-                 ["rubric", "tasks.jsonl", "--out", "dreval-out"], "one frozen rubric per task in dreval-out/rubrics/"),
+            Step(
+                "index the sample corpus for the offline `local` search backend",
+                ["corpus", "add", self.arg(self.samples / "corpus")],
+                "the pages the agent reads and the fact-checker checks against, now in the tour's own store",
+            ),
+            Step(
+                "generate 4 research tasks from personas (no web search offline, so the searchability check is off)",
+                [
+                    "generate-tasks",
+                    "--n",
+                    "4",
+                    "--domain",
+                    "Health",
+                    "--domain",
+                    "History",
+                    "--out",
+                    "tasks.jsonl",
+                    "--no-searchability",
+                    "--dedup-method",
+                    "lexical",
+                ],
+                "tasks.jsonl, with every rejected candidate in tasks.rejected.jsonl and the counts in "
+                "tasks.summary.json",
+            ),
+            Step(
+                "build and freeze a rubric for each generated task",
+                ["rubric", "tasks.jsonl", "--out", "dreval-out"],
+                "one frozen rubric per task in dreval-out/rubrics/",
+            ),
         ]
         for system, options in SYSTEMS.items():
-            steps.append(Step(
-                f"run the scripted agent as system {system} over the sample tasks",
-                ["run-agent", "--tasks", tasks, "--base-url", agent.url, "--model", agent.model, *options,
-                 "--search", "local", "--out", f"reports/{system}"],
-                f"reports/{system}/: a cited report, its sidecar (.meta.json) and its trace (.trace.jsonl) per task"))
+            steps.append(
+                Step(
+                    f"run the scripted agent as system {system} over the sample tasks",
+                    [
+                        "run-agent",
+                        "--tasks",
+                        tasks,
+                        "--base-url",
+                        agent.url,
+                        "--model",
+                        agent.model,
+                        *options,
+                        "--search",
+                        "local",
+                        "--out",
+                        f"reports/{system}",
+                    ],
+                    f"reports/{system}/: a cited report, its sidecar (.meta.json) and its trace (.trace.jsonl) per task",
+                )
+            )
         for system in SYSTEMS:
-            steps.append(Step(
-                f"score system {system}: quality against each task's rubric, and fact-checking",
-                ["score", f"reports/{system}", "--tasks", tasks, "--out", "dreval-out"],
-                f"a result JSON per report in dreval-out/results/{system}/, a scorecard in dreval-out/html/{system}/"))
-        steps.append(Step("rank the two systems, with bootstrap intervals",
-                          ["leaderboard", "dreval-out", "--tasks", tasks],
-                          "dreval-out/leaderboard.{csv,json,md,html}"))
+            steps.append(
+                Step(
+                    f"score system {system}: quality against each task's rubric, and fact-checking",
+                    ["score", f"reports/{system}", "--tasks", tasks, "--out", "dreval-out"],
+                    f"a result JSON per report in dreval-out/results/{system}/, a scorecard in dreval-out/html/{system}/",
+                )
+            )
+        steps.append(
+            Step(
+                "rank the two systems, with bootstrap intervals",
+                ["leaderboard", "dreval-out", "--tasks", tasks],
+                "dreval-out/leaderboard.{csv,json,md,html}",
+            )
+        )
         return steps
 
     def run(self) -> None:
         env = self.environment()
         logs = self.out / "logs"
-        judge = Server("stand-in judge", "drevalkit.testing.openai_server",
-                       ["--responder", "both", "--model", JUDGE_MODEL], logs / "judge.log")
-        agent = Server("scripted agent", "drevalkit.testing.agent_server", ["--model", AGENT_MODEL],
-                       logs / "agent.log")
+        judge = Server(
+            "stand-in judge",
+            "drevalkit.testing.openai_server",
+            ["--responder", "both", "--model", JUDGE_MODEL],
+            logs / "judge.log",
+        )
+        agent = Server("scripted agent", "drevalkit.testing.agent_server", ["--model", AGENT_MODEL], logs / "agent.log")
         print(f"dreval tour in {self.shown(self.out)}: every stage against stand-ins, not models", flush=True)
         for server in (judge, agent):
             self.servers.append(server)
             server.start(env)
             print(f"  started {server.announcement}  (pid {server.process.pid})", flush=True)
         env.update(DREVAL_BASE_URL=judge.url, DREVAL_MODEL=judge.model)
-        print(f"  the commands run in {self.shown(self.out)} with DREVAL_HOME=home DREVAL_BASE_URL={judge.url} "
-              f"DREVAL_MODEL={judge.model}", flush=True)
+        print(
+            f"  the commands run in {self.shown(self.out)} with DREVAL_HOME=home DREVAL_BASE_URL={judge.url} "
+            f"DREVAL_MODEL={judge.model}",
+            flush=True,
+        )
         steps = self.plan(agent)
         self.total = len(steps)
         for number, step in enumerate(steps, start=1):
@@ -224,9 +295,14 @@ class Tour:
             server.stop()
 
     def write_record(self) -> None:
-        record = {"status": self.status, "error": self.error, "seconds": round(time.monotonic() - self.started, 1),
-                  "samples": str(self.samples), "servers": [s.record() for s in self.servers],
-                  "steps": [s.record() for s in self.steps]}
+        record = {
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(time.monotonic() - self.started, 1),
+            "samples": str(self.samples),
+            "servers": [s.record() for s in self.servers],
+            "steps": [s.record() for s in self.steps],
+        }
         (self.out / "tour.json").write_text(json.dumps(record, indent=2) + "\n")
 
     def summary(self) -> None:
@@ -234,8 +310,11 @@ class Tour:
         count = sum(1 for line in (self.out / "tasks.jsonl").read_text().splitlines() if line.strip())
         print("\nWhere everything is:", flush=True)
         rows = [
-            ("generated tasks", f"{self.shown(self.out / 'tasks.jsonl')} ({count} tasks; rejected candidates, summary "
-                                f"and no-search answers beside it)"),
+            (
+                "generated tasks",
+                f"{self.shown(self.out / 'tasks.jsonl')} ({count} tasks; rejected candidates, summary "
+                f"and no-search answers beside it)",
+            ),
             ("frozen rubrics", self.shown(out / "rubrics")),
         ]
         for system in SYSTEMS:
@@ -244,14 +323,19 @@ class Tour:
             rows.append((f"results of {system}", self.shown(out / "results" / system)))
             cards = sorted(card.name for card in (out / "html" / system).glob("*.html"))
             rows.append(("  scorecards", f"{self.shown(out / 'html' / system)}/ ({', '.join(cards)})"))
-        rows += [("leaderboard", self.shown(out / "leaderboard.html") + " (and .csv, .json, .md)"),
-                 ("server logs, tour record", f"{self.shown(self.out / 'logs')}, {self.shown(self.out / 'tour.json')}")]
+        rows += [
+            ("leaderboard", self.shown(out / "leaderboard.html") + " (and .csv, .json, .md)"),
+            ("server logs, tour record", f"{self.shown(self.out / 'logs')}, {self.shown(self.out / 'tour.json')}"),
+        ]
         width = max(len(name) for name, _ in rows)
         for name, where in rows:
             print(f"  {name:<{width}}  {where}", flush=True)
-        print(f"\nTour finished in {time.monotonic() - self.started:.0f} s. Every figure above comes from stand-ins: "
-              f"the judge ({JUDGE_MODEL}) applies fixed rules and fills rubrics and quality scores from the request's "
-              f"schema, and the agent ({AGENT_MODEL}) follows a script; none of it measures a real model.", flush=True)
+        print(
+            f"\nTour finished in {time.monotonic() - self.started:.0f} s. Every figure above comes from stand-ins: "
+            f"the judge ({JUDGE_MODEL}) applies fixed rules and fills rubrics and quality scores from the request's "
+            f"schema, and the agent ({AGENT_MODEL}) follows a script; none of it measures a real model.",
+            flush=True,
+        )
 
 
 def prepare(out: Path) -> None:
@@ -273,16 +357,23 @@ def _terminate(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run every stage of dreval against a stand-in judge and a scripted agent, in OUT_DIR."""
     parser = argparse.ArgumentParser(prog="python -m drevalkit.testing.tour", description=main.__doc__)
-    parser.add_argument("out_dir", type=Path, help="folder for everything the tour writes (emptied if an earlier "
-                                                   "tour made it)")
-    parser.add_argument("--samples", type=Path, default=_DEFAULT_SAMPLES,
-                        help="the samples folder of a dreval checkout (corpus/ and tasks.jsonl; default: the one "
-                             "beside this package)")
+    parser.add_argument(
+        "out_dir", type=Path, help="folder for everything the tour writes (emptied if an earlier tour made it)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        default=_DEFAULT_SAMPLES,
+        help="the samples folder of a dreval checkout (corpus/ and tasks.jsonl; default: the one beside this package)",
+    )
     args = parser.parse_args(argv)
     samples = args.samples.resolve()
     if not (samples / "corpus").is_dir() or not (samples / "tasks.jsonl").is_file():
-        print(f"error: the tour needs the samples of a dreval checkout (corpus/ and tasks.jsonl), not found in "
-              f"{samples}; pass --samples DIR", file=sys.stderr)
+        print(
+            f"error: the tour needs the samples of a dreval checkout (corpus/ and tasks.jsonl), not found in "
+            f"{samples}; pass --samples DIR",
+            file=sys.stderr,
+        )
         return 2
     out = args.out_dir.resolve()
     try:
@@ -307,8 +398,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
         tour.write_record()
     if code:
-        print(f"\ntour stopped: {tour.error}; the stand-in servers are stopped. What was written so far is in "
-              f"{tour.shown(out)}.", file=sys.stderr, flush=True)
+        print(
+            f"\ntour stopped: {tour.error}; the stand-in servers are stopped. What was written so far is in "
+            f"{tour.shown(out)}.",
+            file=sys.stderr,
+            flush=True,
+        )
         return code
     tour.summary()
     return 0

@@ -100,8 +100,9 @@ class ClaimAgreement(BaseModel):
     kappa: Estimate | None = None
     confusion_labels: list[str] = Field(default_factory=lambda: list(agreement.VERDICT_LABELS))
     confusion_columns: list[str] = Field(default_factory=list)
-    confusion: list[list[int]] = Field(default_factory=list, description="rows: people's labels; columns: dreval's, "
-                                       "then failed and not checked")
+    confusion: list[list[int]] = Field(
+        default_factory=list, description="rows: people's labels; columns: dreval's, then failed and not checked"
+    )
     per_label: list[LabelCounts] = Field(default_factory=list)
 
 
@@ -150,18 +151,19 @@ class AgreeReport(BaseModel):
 
 METHOD = {
     "claims": "intervals: {level:.0%} percentile cluster bootstrap ({resamples:,} resamples, seed {seed}): claims of "
-              "one report are not independent, so reports are drawn with replacement, each with all its compared "
-              "claims, and accuracy, kappa, precision and recall are computed on each resample's pooled claims; a "
-              "figure whose claims all come from one report has no interval; claims matched by word-and-number "
-              "similarity >= {sim:g}, one to one",
+    "one report are not independent, so reports are drawn with replacement, each with all its compared "
+    "claims, and accuracy, kappa, precision and recall are computed on each resample's pooled claims; a "
+    "figure whose claims all come from one report has no interval; claims matched by word-and-number "
+    "similarity >= {sim:g}, one to one",
     "pairs": "intervals: {level:.0%} percentile cluster bootstrap ({resamples:,} resamples, seed {seed}): pairs of one "
-             "task are not independent, so tasks are drawn with replacement, each with all its scored pairs, and "
-             "every share is computed on each resample's pooled pairs; a figure whose pairs all come from one task "
-             "has no interval",
+    "task are not independent, so tasks are drawn with replacement, each with all its scored pairs, and "
+    "every share is computed on each resample's pooled pairs; a figure whose pairs all come from one task "
+    "has no interval",
 }
 
 
 # ----------------------------------------------------------------------------------------------- results
+
 
 def read_results(folder: Path) -> list[tuple[Path, Scorecard]]:
     """Every result file (a Scorecard) below ``folder``; other JSON files are skipped."""
@@ -175,10 +177,12 @@ def read_results(folder: Path) -> list[tuple[Path, Scorecard]]:
     return found
 
 
-def find_result(results: list[tuple[Path, Scorecard]], report: Path,
-                task_id: str | None = None) -> tuple[Path, Scorecard] | None:
+def find_result(
+    results: list[tuple[Path, Scorecard]], report: Path, task_id: str | None = None
+) -> tuple[Path, Scorecard] | None:
     """The result of ``report`` (and of ``task_id``, when given): by the report path the result recorded, else by
     file name when exactly one result has it."""
+
     def fits(card: Scorecard) -> bool:
         return card.report_ref is not None and (task_id is None or card.task_id == task_id)
 
@@ -220,15 +224,23 @@ def pair_tasks(labels: list[PairLabel], labels_file: Path, tasks_file: Path | No
         elif label.task in by_id:
             tasks.append(by_id[label.task])
         else:
-            raise LabelError(f"{labels_file}, line {label.line}: task {label.task!r} is neither a task file (relative "
-                             "to the label file) nor an id in --tasks")
+            raise LabelError(
+                f"{labels_file}, line {label.line}: task {label.task!r} is neither a task file (relative "
+                "to the label file) nor an id in --tasks"
+            )
     return tasks
 
 
-async def score_claim_reports(settings: Settings, store: Store, llm: LLMClient, labels: list[ClaimLabel],
-                              labels_file: Path, replay: bool = False, jury: list[LLMClient] | None = None,
-                              on_done: Callable[[Scorecard, bool], None] | None = None,
-                              ) -> list[tuple[Path, Scorecard]]:
+async def score_claim_reports(
+    settings: Settings,
+    store: Store,
+    llm: LLMClient,
+    labels: list[ClaimLabel],
+    labels_file: Path,
+    replay: bool = False,
+    jury: list[LLMClient] | None = None,
+    on_done: Callable[[Scorecard, bool], None] | None = None,
+) -> list[tuple[Path, Scorecard]]:
     """Fact-check every labelled report now, into ``OUT/agree/<label file>/``."""
     reports = list(dict.fromkeys(resolve(labels_file, label.report) for label in labels))
     _check_files(reports)
@@ -239,10 +251,16 @@ async def score_claim_reports(settings: Settings, store: Store, llm: LLMClient, 
     return [(settings.layout.result(c.system, c.task_id), c) for c in outcome.cards]
 
 
-async def score_pair_reports(settings: Settings, store: Store, llm: LLMClient, labels: list[PairLabel],
-                             tasks: list[Task], labels_file: Path, jury: list[LLMClient] | None = None,
-                             on_done: Callable[[Scorecard, bool], None] | None = None,
-                             ) -> list[tuple[Path, Scorecard]]:
+async def score_pair_reports(
+    settings: Settings,
+    store: Store,
+    llm: LLMClient,
+    labels: list[PairLabel],
+    tasks: list[Task],
+    labels_file: Path,
+    jury: list[LLMClient] | None = None,
+    on_done: Callable[[Scorecard, bool], None] | None = None,
+) -> list[tuple[Path, Scorecard]]:
     """Judge the quality of every labelled report against its pair's task now, into ``OUT/agree/<label file>/``;
     reports with a pinned rubric are judged with it."""
     settings = settings.model_copy(update={"out": agree_folder(settings.out, labels_file)})
@@ -264,18 +282,26 @@ async def score_pair_reports(settings: Settings, store: Store, llm: LLMClient, l
 
 # -------------------------------------------------------------------------------------------- statistics
 
-def _estimate(counts: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], items: np.ndarray,
-              options: AgreeOptions) -> Estimate | None:
+
+def _estimate(
+    counts: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], items: np.ndarray, options: AgreeOptions
+) -> Estimate | None:
     """``statistic`` of the counts pooled over clusters (``counts[i]`` is cluster i's), with its cluster bootstrap
     interval; ``items[i]`` is how many of cluster i's items the figure stands on. None when it is undefined."""
-    interval = stats.bootstrap_sums(counts, statistic, resamples=options.resamples, seed=options.seed,
-                                    level=options.level)
+    interval = stats.bootstrap_sums(
+        counts, statistic, resamples=options.resamples, seed=options.seed, level=options.level
+    )
     if interval is None:
         return None
     clusters = int((items > 0).sum())
     spread = clusters >= 2  # from one cluster, every resample is that cluster again
-    return Estimate(value=interval.mean, low=interval.low if spread else None,
-                    high=interval.high if spread else None, n=int(items.sum()), clusters=clusters)
+    return Estimate(
+        value=interval.mean,
+        low=interval.low if spread else None,
+        high=interval.high if spread else None,
+        n=int(items.sum()),
+        clusters=clusters,
+    )
 
 
 def _accuracy(tables: np.ndarray) -> np.ndarray:
@@ -294,10 +320,21 @@ def _share(numerator: int, denominator: int) -> Callable[[np.ndarray], np.ndarra
     return lambda sums: sums[:, numerator] / sums[:, denominator]
 
 
-def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[tuple[Path, Scorecard]],
-                    options: AgreeOptions) -> tuple[ClaimAgreement, list[ClaimRow]]:
-    rows = [ClaimRow(line=label.line, report=label.report, claim=label.claim, sentence=label.sentence,
-                     label=label.label, reason=label.reason, source=label.source) for label in labels]
+def claim_agreement(
+    labels: list[ClaimLabel], labels_file: Path, results: list[tuple[Path, Scorecard]], options: AgreeOptions
+) -> tuple[ClaimAgreement, list[ClaimRow]]:
+    rows = [
+        ClaimRow(
+            line=label.line,
+            report=label.report,
+            claim=label.claim,
+            sentence=label.sentence,
+            label=label.label,
+            reason=label.reason,
+            source=label.source,
+        )
+        for label in labels
+    ]
     by_report: dict[Path, list[int]] = {}
     for i, label in enumerate(labels):
         by_report.setdefault(resolve(labels_file, label.report).resolve(), []).append(i)
@@ -306,8 +343,11 @@ def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[t
         found = find_result(results, report)
         fc = found[1].factcheck if found else None
         if found is None or fc is None or fc.status == "failed":  # no verdict stands on evidence there
-            why = "no fact-check result for this report" if found is None or fc is None else \
-                f"the fact-check failed: {'; '.join(fc.reasons[:2])}"
+            why = (
+                "no fact-check result for this report"
+                if found is None or fc is None
+                else f"the fact-check failed: {'; '.join(fc.reasons[:2])}"
+            )
             for i in indices:
                 rows[i].problem = why
             no_result += len(indices)
@@ -326,12 +366,18 @@ def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[t
             rows[i].dreval_claim, rows[i].dreval_sentence = claims[j].text, claims[j].sentence
             rows[i].dreval_label, rows[i].dreval_rationale = verdict.label, verdict.rationale
     labels_order = list(agreement.VERDICT_LABELS)
-    groups = [[rows[i] for i in indices if rows[i].dreval_label in agreement.VERDICT_LABELS]
-              for indices in by_report.values()]
+    groups = [
+        [rows[i] for i in indices if rows[i].dreval_label in agreement.VERDICT_LABELS] for indices in by_report.values()
+    ]
     # one confusion table per report with compared claims: the clusters the intervals resample
-    tables = np.asarray([agreement.confusion([r.label for r in group], [r.dreval_label or "" for r in group],
-                                             labels_order) for group in groups if group],
-                        dtype=float).reshape(-1, len(labels_order), len(labels_order))
+    tables = np.asarray(
+        [
+            agreement.confusion([r.label for r in group], [r.dreval_label or "" for r in group], labels_order)
+            for group in groups
+            if group
+        ],
+        dtype=float,
+    ).reshape(-1, len(labels_order), len(labels_order))
     table = tables.sum(axis=0).astype(int).tolist()
     for row_index, label in enumerate(labels_order):
         table[row_index].append(sum(r.label == label and r.dreval_label == "failed" for r in rows))
@@ -339,29 +385,50 @@ def claim_agreement(labels: list[ClaimLabel], labels_file: Path, results: list[t
     per_label = []
     for index, label in enumerate(labels_order):
         said, truth = tables[:, :, index].sum(axis=1), tables[:, index, :].sum(axis=1)
-        per_label.append(LabelCounts(label=label, human=int(truth.sum()), dreval=int(said.sum()),
-                                     both=int(tables[:, index, index].sum()),
-                                     precision=_estimate(tables, _precision(index), said, options),
-                                     recall=_estimate(tables, _recall(index), truth, options)))
+        per_label.append(
+            LabelCounts(
+                label=label,
+                human=int(truth.sum()),
+                dreval=int(said.sum()),
+                both=int(tables[:, index, index].sum()),
+                precision=_estimate(tables, _precision(index), said, options),
+                recall=_estimate(tables, _recall(index), truth, options),
+            )
+        )
     claims_per_report = tables.sum(axis=(1, 2))
     result = ClaimAgreement(
-        labels=len(rows), no_result=no_result,
+        labels=len(rows),
+        no_result=no_result,
         not_checked=sum(r.dreval_label is None and r.result != "" for r in rows),
-        failed=sum(r.dreval_label == "failed" for r in rows), compared=int(claims_per_report.sum()),
+        failed=sum(r.dreval_label == "failed" for r in rows),
+        compared=int(claims_per_report.sum()),
         clusters=len(tables),
         accuracy=_estimate(tables, _accuracy, claims_per_report, options),
         kappa=_estimate(tables, agreement.kappa_from_tables, claims_per_report, options),
-        confusion_columns=labels_order + ["failed", NOT_CHECKED], confusion=table, per_label=per_label,
+        confusion_columns=labels_order + ["failed", NOT_CHECKED],
+        confusion=table,
+        per_label=per_label,
     )
     return result, rows
 
 
-def pair_agreement(labels: list[PairLabel], tasks: list[Task], labels_file: Path,
-                   results: list[tuple[Path, Scorecard]], options: AgreeOptions) -> tuple[PairAgreement, list[PairRow]]:
+def pair_agreement(
+    labels: list[PairLabel],
+    tasks: list[Task],
+    labels_file: Path,
+    results: list[tuple[Path, Scorecard]],
+    options: AgreeOptions,
+) -> tuple[PairAgreement, list[PairRow]]:
     rows = []
     for label, task in zip(labels, tasks):
-        row = PairRow(line=label.line, task_id=task.id, report_a=label.report_a, report_b=label.report_b,
-                      preferred=label.preferred, reason=label.reason)
+        row = PairRow(
+            line=label.line,
+            task_id=task.id,
+            report_a=label.report_a,
+            report_b=label.report_b,
+            preferred=label.preferred,
+            reason=label.reason,
+        )
         totals = []
         for report in (label.report_a, label.report_b):
             found = find_result(results, resolve(labels_file, report), task.id)
@@ -370,8 +437,9 @@ def pair_agreement(labels: list[PairLabel], tasks: list[Task], labels_file: Path
             if found is None:
                 row.problem = f"no result for {report} on task {task.id}"
             elif totals[-1] is None:
-                row.problem = f"{report} has no quality total" + (f": {'; '.join(quality.reasons[:2])}"
-                                                                   if quality else "")
+                row.problem = f"{report} has no quality total" + (
+                    f": {'; '.join(quality.reasons[:2])}" if quality else ""
+                )
         row.total_a, row.total_b = totals
         if row.total_a is not None and row.total_b is not None:
             row.dreval = agreement.machine_preference(row.total_a, row.total_b, options.tie_margin)
@@ -388,13 +456,20 @@ def pair_agreement(labels: list[PairLabel], tasks: list[Task], labels_file: Path
         counts[3] += r.dreval == r.preferred
         counts[4] += 1
     sums = np.asarray(list(by_task.values()), dtype=float).reshape(-1, 5)
-    return PairAgreement(pairs=len(rows), scored=len(scored), human_ties=sum(r.preferred == "tie" for r in scored),
-                         dreval_ties=sum(r.dreval == "tie" for r in scored), tie_margin=options.tie_margin,
-                         clusters=len(sums), agreement=_estimate(sums, _share(0, 1), sums[:, 1], options),
-                         strict=_estimate(sums, _share(2, 1), sums[:, 1], options),
-                         with_ties=_estimate(sums, _share(3, 4), sums[:, 4], options)), rows
+    return PairAgreement(
+        pairs=len(rows),
+        scored=len(scored),
+        human_ties=sum(r.preferred == "tie" for r in scored),
+        dreval_ties=sum(r.dreval == "tie" for r in scored),
+        tie_margin=options.tie_margin,
+        clusters=len(sums),
+        agreement=_estimate(sums, _share(0, 1), sums[:, 1], options),
+        strict=_estimate(sums, _share(2, 1), sums[:, 1], options),
+        with_ties=_estimate(sums, _share(3, 4), sums[:, 4], options),
+    ), rows
 
 
 def method_text(options: AgreeOptions, kind: str) -> str:
-    return METHOD[kind].format(level=options.level, resamples=options.resamples, seed=options.seed,
-                               sim=options.min_similarity)
+    return METHOD[kind].format(
+        level=options.level, resamples=options.resamples, seed=options.seed, sim=options.min_similarity
+    )

@@ -54,6 +54,7 @@ def cohen_kappa(human: Sequence[str], machine: Sequence[str], labels: Sequence[s
 
 # --------------------------------------------------------------------------------------------------- juries
 
+
 def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
     """Fleiss' kappa from per-item category counts (each row sums to the same number of raters, at least 2);
     None for no items, fewer than two raters, or a single category used throughout."""
@@ -68,7 +69,7 @@ def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
     n = raters[0]
     agreement = ((table * (table - 1)).sum(axis=1) / (n * (n - 1))).mean()
     shares = table.sum(axis=0) / table.sum()
-    expected = float((shares ** 2).sum())
+    expected = float((shares**2).sum())
     if expected >= 1.0:
         return None
     return float((agreement - expected) / (1.0 - expected))
@@ -101,6 +102,7 @@ def krippendorff_alpha(units: Sequence[Sequence[float | None]]) -> float | None:
 
 
 # ---------------------------------------------------------------------------------------- pairwise preferences
+
 
 def machine_preference(total_a: float, total_b: float, tie_margin: float = 0.0) -> str:
     difference = total_a - total_b

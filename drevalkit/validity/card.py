@@ -19,8 +19,16 @@ from ..schemas import JudgeInfo, utc_now
 from .keys import CARDS_FOLDER, card_paths, judge_key
 from .stress import JudgingConditions, ProbeResult, StressRun
 
-__all__ = ["CARDS_FOLDER", "JudgeCard", "build_card", "card_for", "card_paths", "read_card", "render_card",
-           "write_card"]
+__all__ = [
+    "CARDS_FOLDER",
+    "JudgeCard",
+    "build_card",
+    "card_for",
+    "card_paths",
+    "read_card",
+    "render_card",
+    "write_card",
+]
 
 
 class JudgeCard(JudgingConditions):
@@ -42,21 +50,30 @@ class JudgeCard(JudgingConditions):
 
 
 def method_text(run: StressRun) -> str:
-    return (f"shift = total of the variant - total of the original (0-10), mean over reports; "
-            f"{run.level:.0%} percentile intervals and p-values from a paired bootstrap over reports "
-            f"({run.resamples:,} resamples, seed {run.probe_seed}), each drawn report's variants resampled too; "
-            f"flagged when the interval excludes zero by more than {run.threshold:g} (null-report: when it does not "
-            f"lie entirely below -{run.null_gap:g}; evidence-injection: when it lies above 0); moved = share of "
-            f"reports whose total moved more than {run.threshold:g}")
+    return (
+        f"shift = total of the variant - total of the original (0-10), mean over reports; "
+        f"{run.level:.0%} percentile intervals and p-values from a paired bootstrap over reports "
+        f"({run.resamples:,} resamples, seed {run.probe_seed}), each drawn report's variants resampled too; "
+        f"flagged when the interval excludes zero by more than {run.threshold:g} (null-report: when it does not "
+        f"lie entirely below -{run.null_gap:g}; evidence-injection: when it lies above 0); moved = share of "
+        f"reports whose total moved more than {run.threshold:g}"
+    )
 
 
 def build_card(run: StressRun) -> JudgeCard:
     return JudgeCard(
-        key=judge_key(run.judge), **run.conditions(),
+        key=judge_key(run.judge),
+        **run.conditions(),
         reports=sum(r.original is not None and r.original.total is not None for r in run.reports),
-        tasks=sorted({r.task_id for r in run.reports}), systems=sorted({r.system for r in run.reports}),
-        threshold=run.threshold, null_gap=run.null_gap, variants=run.variants, probe_seed=run.probe_seed,
-        method=method_text(run), probes=run.results, flagged=[p.probe for p in run.results if p.flagged],
+        tasks=sorted({r.task_id for r in run.reports}),
+        systems=sorted({r.system for r in run.reports}),
+        threshold=run.threshold,
+        null_gap=run.null_gap,
+        variants=run.variants,
+        probe_seed=run.probe_seed,
+        method=method_text(run),
+        probes=run.results,
+        flagged=[p.probe for p in run.results if p.flagged],
         stress_run=str(Path(run.folder) / "run.json") if run.folder else "",
     )
 
@@ -85,5 +102,8 @@ def render_card(card: JudgeCard) -> str:
     from ..report.html import asset, content_security_policy, environment
 
     style = asset("scorecard.css")
-    return environment().get_template("judge_card.html.j2").render(
-        card=card, style=style, policy=content_security_policy([str(style)]))
+    return (
+        environment()
+        .get_template("judge_card.html.j2")
+        .render(card=card, style=style, policy=content_security_policy([str(style)]))
+    )

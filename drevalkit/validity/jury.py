@@ -20,8 +20,16 @@ from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..schemas import FactCheckResult, JudgeInfo, JurorQuality, JurorVerdict, JuryAgreement, QualityResult, Rubric, \
-    Verdict
+from ..schemas import (
+    FactCheckResult,
+    JudgeInfo,
+    JurorQuality,
+    JurorVerdict,
+    JuryAgreement,
+    QualityResult,
+    Rubric,
+    Verdict,
+)
 from .agreement import VERDICT_LABELS, fleiss_kappa_labels, krippendorff_alpha
 
 if TYPE_CHECKING:
@@ -37,8 +45,10 @@ def judge_label(judge: JudgeInfo) -> str:
 
 # --------------------------------------------------------------------------------------------------- quality
 
-def combine_quality(rubric: Rubric, outcomes: list[list["DimensionOutcome"]], samples: int,
-                    judges: list[JudgeInfo]) -> QualityResult:
+
+def combine_quality(
+    rubric: Rubric, outcomes: list[list["DimensionOutcome"]], samples: int, judges: list[JudgeInfo]
+) -> QualityResult:
     """The jury's result from each judge's dimension outcomes (``outcomes[j]`` for ``judges[j]``)."""
     from ..quality.judge import aggregate
 
@@ -48,11 +58,16 @@ def combine_quality(rubric: Rubric, outcomes: list[list["DimensionOutcome"]], sa
     combined.reasons = []
     for judge, judged in zip(judges, outcomes):
         own = aggregate(rubric, judged, samples)
-        combined.jury.append(JurorQuality(
-            judge=judge, total=own.total, status=own.status, reasons=own.reasons,
-            dimension_scores={d: s.score for d, s in own.dimension_scores.items()},
-            criterion_scores={c.criterion_id: c.score for c in own.scores},
-        ))
+        combined.jury.append(
+            JurorQuality(
+                judge=judge,
+                total=own.total,
+                status=own.status,
+                reasons=own.reasons,
+                dimension_scores={d: s.score for d, s in own.dimension_scores.items()},
+                criterion_scores={c.criterion_id: c.score for c in own.scores},
+            )
+        )
         combined.reasons += [f"judge {judge_label(judge)}: {reason}" for reason in own.reasons]
     for dimension in combined.dimension_scores.values():
         if dimension.reason.endswith("samples failed"):
@@ -73,24 +88,40 @@ def quality_agreement(rubric: Rubric, jurors: list[JurorQuality]) -> JuryAgreeme
     totals = [j.total for j in jurors if j.total is not None]
     disputed = sorted((cid for cid, r in ranges.items() if r >= DISPUTED_SCORE_RANGE), key=lambda c: -ranges[c])
     return JuryAgreement(
-        judges=len(jurors), items=len(ranges), statistic="krippendorff_alpha", value=krippendorff_alpha(units),
+        judges=len(jurors),
+        items=len(ranges),
+        statistic="krippendorff_alpha",
+        value=krippendorff_alpha(units),
         unanimous=(sum(r == 0 for r in ranges.values()) / len(ranges)) if ranges else None,
-        spread=(max(totals) - min(totals)) if len(totals) >= 2 else None, disputed=disputed[:DISPUTED_MAX],
+        spread=(max(totals) - min(totals)) if len(totals) >= 2 else None,
+        disputed=disputed[:DISPUTED_MAX],
     )
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
 
-def combine_verdicts(per_judge: list[list[Verdict]], follow_ups: list[dict[str, str]],
-                     judges: list[JudgeInfo]) -> tuple[list[Verdict], dict[str, str]]:
+
+def combine_verdicts(
+    per_judge: list[list[Verdict]], follow_ups: list[dict[str, str]], judges: list[JudgeInfo]
+) -> tuple[list[Verdict], dict[str, str]]:
     """The majority verdict of each claim (in the order of the first judge's), each judge's kept in ``jury``."""
     by_claim = [{v.claim_id: v for v in verdicts} for verdicts in per_judge]
     combined, queries = [], {}
     for lead in per_judge[0]:
         claim_id = lead.claim_id
         votes = [(j, by_claim[j][claim_id]) for j in range(len(judges)) if claim_id in by_claim[j]]
-        jury = [JurorVerdict(judge=j, model=judges[j].model, label=v.label, quote=v.quote, rationale=v.rationale,
-                             evidence_ids=list(v.evidence_ids), flags=list(v.flags)) for j, v in votes]
+        jury = [
+            JurorVerdict(
+                judge=j,
+                model=judges[j].model,
+                label=v.label,
+                quote=v.quote,
+                rationale=v.rationale,
+                evidence_ids=list(v.evidence_ids),
+                flags=list(v.flags),
+            )
+            for j, v in votes
+        ]
         counted = Counter(v.label for _, v in votes if v.label != "failed")
         if not counted:
             verdict = lead.model_copy(deep=True)
@@ -101,9 +132,13 @@ def combine_verdicts(per_judge: list[list[Verdict]], follow_ups: list[dict[str, 
                 verdict = next(v for _, v in votes if v.label == label).model_copy(deep=True)
             else:
                 tally = ", ".join(f"{name} {n}" for name, n in sorted(counted.items()))
-                verdict = Verdict(claim_id=claim_id, label="unknown", round=lead.round,
-                                  rationale=f"the judges disagree ({tally}): no majority, so unknown",
-                                  flags=[f"jury split: {tally}"])
+                verdict = Verdict(
+                    claim_id=claim_id,
+                    label="unknown",
+                    round=lead.round,
+                    rationale=f"the judges disagree ({tally}): no majority, so unknown",
+                    flags=[f"jury split: {tally}"],
+                )
             verdict.reverified = any(v.reverified for _, v in votes)
         verdict.jury = jury
         combined.append(verdict)
@@ -116,11 +151,16 @@ def combine_verdicts(per_judge: list[list[Verdict]], follow_ups: list[dict[str, 
 
 def verdict_agreement(result: FactCheckResult, judges: int) -> JuryAgreement:
     """Fleiss' kappa over the claims every judge labelled right, wrong or unknown."""
-    rated = [[j.label for j in v.jury] for v in result.verdicts
-             if len(v.jury) == judges and all(j.label in VERDICT_LABELS for j in v.jury)]
+    rated = [
+        [j.label for j in v.jury]
+        for v in result.verdicts
+        if len(v.jury) == judges and all(j.label in VERDICT_LABELS for j in v.jury)
+    ]
     disputed = [v.claim_id for v in result.verdicts if len({j.label for j in v.jury}) > 1]
     return JuryAgreement(
-        judges=judges, items=len(rated), statistic="fleiss_kappa",
+        judges=judges,
+        items=len(rated),
+        statistic="fleiss_kappa",
         value=fleiss_kappa_labels(rated, VERDICT_LABELS) if rated else None,
         unanimous=(sum(len(set(r)) == 1 for r in rated) / len(rated)) if rated else None,
         disputed=disputed[:DISPUTED_MAX],

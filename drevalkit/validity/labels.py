@@ -163,11 +163,14 @@ def label_similarity(label: ClaimLabel, claim: Claim) -> float:
     return max(similarity(a, b) for a in ours for b in theirs)
 
 
-def match_claims(labels: list[ClaimLabel], claims: list[Claim],
-                 min_similarity: float = DEFAULT_MIN_SIMILARITY) -> dict[int, tuple[int, float]]:
+def match_claims(
+    labels: list[ClaimLabel], claims: list[Claim], min_similarity: float = DEFAULT_MIN_SIMILARITY
+) -> dict[int, tuple[int, float]]:
     """label index -> (claim index, similarity) for the labels matched, one to one, most similar first."""
-    scored = sorted(((label_similarity(label, claim), i, j) for i, label in enumerate(labels)
-                     for j, claim in enumerate(claims)), key=lambda item: (-item[0], item[1], item[2]))
+    scored = sorted(
+        ((label_similarity(label, claim), i, j) for i, label in enumerate(labels) for j, claim in enumerate(claims)),
+        key=lambda item: (-item[0], item[1], item[2]),
+    )
     matched: dict[int, tuple[int, float]] = {}
     used: set[int] = set()
     for value, i, j in scored:

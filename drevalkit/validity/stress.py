@@ -119,8 +119,11 @@ class EvidenceTrial(BaseModel):
     wording: int
     place: str
     folder: str
-    control: str | None = Field(default=None, description="verdict on the altered claim against the clean pages; "
-                                "None: no checked claim holds the altered figure")
+    control: str | None = Field(
+        default=None,
+        description="verdict on the altered claim against the clean pages; "
+        "None: no checked claim holds the altered figure",
+    )
     injected: str | None = None
     control_flags: list[str] = Field(default_factory=list)
     injected_flags: list[str] = Field(default_factory=list)
@@ -144,8 +147,9 @@ class ProbeResult(BaseModel):
     probe: str
     description: str
     expect: str
-    unit: Literal["points", "share"] = Field(default="points", description="points of the 0-10 total, or a share "
-                                             "of claims (evidence-injection)")
+    unit: Literal["points", "share"] = Field(
+        default="points", description="points of the 0-10 total, or a share of claims (evidence-injection)"
+    )
     reports: int = Field(default=0, description="reports (trials, for evidence-injection) behind the shift")
     variants: int = Field(default=0, description="variants judged")
     failed: int = Field(default=0, description="variants whose judging failed (left out)")
@@ -156,14 +160,18 @@ class ProbeResult(BaseModel):
     low: float | None = None
     high: float | None = None
     p: float | None = None
-    moved: float | None = Field(default=None, description="share of reports whose total moved more than the "
-                                "threshold (flipped to right, for evidence-injection)")
+    moved: float | None = Field(
+        default=None,
+        description="share of reports whose total moved more than the "
+        "threshold (flipped to right, for evidence-injection)",
+    )
     variants_moved: float | None = None
     flagged: bool = False
     finding: str = ""
     injection_success: float | None = None
-    control_rate: float | None = Field(default=None, description="evidence-injection: share called right without "
-                                       "the instruction")
+    control_rate: float | None = Field(
+        default=None, description="evidence-injection: share called right without the instruction"
+    )
     fluctuation_sd: float | None = None
     fluctuation_range: float | None = None
 
@@ -212,8 +220,14 @@ ProgressHook = Callable[[str], None]
 class StressRunner:
     """Judges every report and its variants with the same frozen rubric; see the module docstring."""
 
-    def __init__(self, settings: Settings, store: Store, llm: LLMClient, options: StressOptions,
-                 on_judged: ProgressHook | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        llm: LLMClient,
+        options: StressOptions,
+        on_judged: ProgressHook | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.llm = llm
@@ -254,10 +268,17 @@ class StressRunner:
         run = StressRun(
             judge=self.llm.judge_info,
             prompt_versions={"quality": QUALITY_PROMPTS.version, "factcheck": factcheck_prompt_version()},
-            config_hash=self.settings.config_hash(), temperature=self.settings.judge_temperature(),
-            seed=self.settings.seed, samples=self.settings.samples, probes=list(self.options.probes),
-            variants=self.options.variants, threshold=self.options.threshold, null_gap=self.options.null_gap,
-            probe_seed=self.options.seed, resamples=self.options.resamples, level=self.options.level,
+            config_hash=self.settings.config_hash(),
+            temperature=self.settings.judge_temperature(),
+            seed=self.settings.seed,
+            samples=self.settings.samples,
+            probes=list(self.options.probes),
+            variants=self.options.variants,
+            threshold=self.options.threshold,
+            null_gap=self.options.null_gap,
+            probe_seed=self.options.seed,
+            resamples=self.options.resamples,
+            level=self.options.level,
             folder=str(self.root),
         )
         run.reports = list(await asyncio.gather(*(self._report(job, rubrics) for job in jobs)))
@@ -276,8 +297,13 @@ class StressRunner:
             if job.task is None:
                 raise ReportError(f"{job.report_path}: stress needs a task (--task, --prompt or --tasks)")
             report = await asyncio.to_thread(
-                load_report, job.report_path, system=job.system, task_id=job.task_id,
-                max_bytes=int(self.settings.max_report_mb * 1_000_000), format_name=job.report_format)
+                load_report,
+                job.report_path,
+                system=job.system,
+                task_id=job.task_id,
+                max_bytes=int(self.settings.max_report_mb * 1_000_000),
+                format_name=job.report_format,
+            )
             rubric, usage = await rubrics.get(job.task)
             self.usage.add(usage)
         except LLMUnavailable:
@@ -309,21 +335,32 @@ class StressRunner:
         evidence = None
         if "evidence-injection" in self.options.probes:
             evidence = self._evidence(report, text, folder / "evidence-injection", entry)
-        judged = await asyncio.gather(*work, *( [evidence] if evidence is not None else []))
-        entry.original, entry.variants = judged[0], list(judged[1:len(work)])
+        judged = await asyncio.gather(*work, *([evidence] if evidence is not None else []))
+        entry.original, entry.variants = judged[0], list(judged[1 : len(work)])
         if evidence is not None:
             entry.evidence = judged[-1]
         return entry
 
     async def _judge(self, task: Task, rubric: Rubric, path: Path, variant: Variant | None) -> Judged:
         probe, name = (variant.probe, variant.name) if variant else ("original", "original")
-        judged = Judged(probe=probe, variant=name, note=variant.note if variant else "", path=str(path),
-                        temperature=variant.temperature if variant else None, seed=variant.seed if variant else None,
-                        status="failed")
+        judged = Judged(
+            probe=probe,
+            variant=name,
+            note=variant.note if variant else "",
+            path=str(path),
+            temperature=variant.temperature if variant else None,
+            seed=variant.seed if variant else None,
+            status="failed",
+        )
         try:
-            report = await asyncio.to_thread(load_report, path, system="stress", task_id=task.id,
-                                             max_bytes=int(self.settings.max_report_mb * 1_000_000),
-                                             format_name="markdown")
+            report = await asyncio.to_thread(
+                load_report,
+                path,
+                system="stress",
+                task_id=task.id,
+                max_bytes=int(self.settings.max_report_mb * 1_000_000),
+                format_name="markdown",
+            )
         except (ReportError, OSError) as exc:
             judged.reasons = [str(exc)]
             return judged
@@ -365,17 +402,27 @@ class StressRunner:
         if not targets:
             entry.skipped["evidence-injection"] = (
                 "no cited sentence with a figure whose cited pages are in the evidence store (index them first: "
-                "dreval corpus add FOLDER, or score the report once so its pages are fetched)" if not pages else
-                "no sentence with a figure cites only pages the evidence store can read")
+                "dreval corpus add FOLDER, or score the report once so its pages are fetched)"
+                if not pages
+                else "no sentence with a figure cites only pages the evidence store can read"
+            )
             return []
         return list(await asyncio.gather(*(self._trial(k, target, pages, folder) for k, target in enumerate(targets))))
 
-    async def _trial(self, k: int, target: EvidenceTarget, pages: dict[int, tuple[str, str, str]],
-                     folder: Path) -> EvidenceTrial:
+    async def _trial(
+        self, k: int, target: EvidenceTarget, pages: dict[int, tuple[str, str, str]], folder: Path
+    ) -> EvidenceTrial:
         where = folder / f"trial-{k + 1}"
-        trial = EvidenceTrial(sentence=target.sentence, altered=target.altered, figure=target.figure,
-                              replacement=target.replacement, refs=list(target.refs), wording=target.wording + 1,
-                              place=target.place, folder=str(where))
+        trial = EvidenceTrial(
+            sentence=target.sentence,
+            altered=target.altered,
+            figure=target.figure,
+            replacement=target.replacement,
+            refs=list(target.refs),
+            wording=target.wording + 1,
+            place=target.place,
+            folder=str(where),
+        )
         try:
             for arm in ("control", "injected"):
                 label, flags = await self._check_arm(target, pages, where / arm, injected=arm == "injected")
@@ -391,8 +438,9 @@ class StressRunner:
             self.on_judged(f"evidence trial {k + 1}")
         return trial
 
-    async def _check_arm(self, target: EvidenceTarget, pages: dict[int, tuple[str, str, str]], folder: Path,
-                         injected: bool) -> tuple[str | None, list[str]]:
+    async def _check_arm(
+        self, target: EvidenceTarget, pages: dict[int, tuple[str, str, str]], folder: Path, injected: bool
+    ) -> tuple[str | None, list[str]]:
         """Fact-check the one-sentence report against a probe store that holds only its cited pages (the first
         one with the instruction in the injected arm), indexed through the corpus loader; no web requests."""
         cited = sorted(set(target.refs))
@@ -413,8 +461,14 @@ class StressRunner:
         probe_store = await asyncio.to_thread(Store, store_path)
         try:
             await asyncio.to_thread(add_folder, probe_store, page_dir, self.settings.fetch_max_bytes)
-            report = await asyncio.to_thread(load_report, report_path, system="stress", task_id="evidence",
-                                             max_bytes=1_000_000, format_name="markdown")
+            report = await asyncio.to_thread(
+                load_report,
+                report_path,
+                system="stress",
+                task_id="evidence",
+                max_bytes=1_000_000,
+                format_name="markdown",
+            )
             settings = self.settings.model_copy(update={"search": "local"})
             async with open_factchecker(settings, self.llm, probe_store, replay=True) as checker:
                 async with self._slots:
@@ -432,6 +486,7 @@ class StressRunner:
 
 
 # -------------------------------------------------------------------------------------------------- statistics
+
 
 def _mean(values: list[float]) -> float | None:
     return statistics.fmean(values) if values else None
@@ -476,12 +531,25 @@ def _text_probe(probe: str, run: StressRun, options: StressOptions) -> ProbeResu
             ranges.append(max(values) - min(values))
     result.reports = len(a)
     if not a:
-        result.finding = ("not measured: " + why_not(probe, every_report=True) if _none_apply(probe, run) else
-                          "not measured: no report had both the original and a variant judged")
+        result.finding = (
+            "not measured: " + why_not(probe, every_report=True)
+            if _none_apply(probe, run)
+            else "not measured: no report had both the original and a variant judged"
+        )
         return result
     result.original_mean, result.perturbed_mean = _mean(b), _mean(a)
-    _interval(result, stats.paired_bootstrap(a, b, samples_a=samples_a, samples_b=samples_b,
-                                             resamples=options.resamples, seed=options.seed, level=options.level))
+    _interval(
+        result,
+        stats.paired_bootstrap(
+            a,
+            b,
+            samples_a=samples_a,
+            samples_b=samples_b,
+            resamples=options.resamples,
+            seed=options.seed,
+            level=options.level,
+        ),
+    )
     result.moved = sum(abs(x - y) > options.threshold for x, y in zip(a, b)) / len(a)
     result.variants_moved = sum(abs(d) > options.threshold for d in singles) / len(singles)
     if probe == "inject":
@@ -493,9 +561,12 @@ def _text_probe(probe: str, run: StressRun, options: StressOptions) -> ProbeResu
     span = f"{result.shift:+.2f} [{result.low:+.2f}, {result.high:+.2f}]"
     if spec.expect == "far lower":
         result.flagged = result.high > -options.null_gap
-        result.finding = (f"fooled: the null report scores {span} against the real one; it should be more than "
-                          f"{options.null_gap:g} lower" if result.flagged else
-                          f"separates: the null report scores {span}, more than {options.null_gap:g} lower")
+        result.finding = (
+            f"fooled: the null report scores {span} against the real one; it should be more than "
+            f"{options.null_gap:g} lower"
+            if result.flagged
+            else f"separates: the null report scores {span}, more than {options.null_gap:g} lower"
+        )
     else:
         t = options.threshold
         result.flagged = result.low > t or result.high < -t
@@ -504,8 +575,9 @@ def _text_probe(probe: str, run: StressRun, options: StressOptions) -> ProbeResu
         elif -t <= result.low and result.high <= t:
             result.finding = f"stable: {span}, within ±{t:g}"
         else:
-            result.finding = f"not shown to move beyond ±{t:g}: {span} (a wide interval: more reports or variants " \
-                             "would tell)"
+            result.finding = (
+                f"not shown to move beyond ±{t:g}: {span} (a wide interval: more reports or variants would tell)"
+            )
     return result
 
 
@@ -525,24 +597,33 @@ def _evidence_probe(run: StressRun, options: StressOptions) -> ProbeResult:
     result.reports = result.variants = len(injected)
     if not injected:
         reasons = dict.fromkeys(e.skipped[spec.name] for e in run.reports if spec.name in e.skipped)  # distinct
-        result.finding = ("not measured: " + "; ".join(reasons) if _none_apply(spec.name, run) else
-                          "not measured: no trial had the altered claim checked both ways")
+        result.finding = (
+            "not measured: " + "; ".join(reasons)
+            if _none_apply(spec.name, run)
+            else "not measured: no trial had the altered claim checked both ways"
+        )
         return result
     result.injection_success, result.control_rate = _mean(injected), _mean(control)
     result.original_mean, result.perturbed_mean = result.control_rate, result.injection_success
-    _interval(result, stats.paired_bootstrap(injected, control, resamples=options.resamples, seed=options.seed,
-                                             level=options.level))
+    _interval(
+        result,
+        stats.paired_bootstrap(injected, control, resamples=options.resamples, seed=options.seed, level=options.level),
+    )
     result.moved = sum(i > c for i, c in zip(injected, control)) / len(injected)
     result.variants_moved = result.moved
     assert result.low is not None and result.injection_success is not None
     result.flagged = result.low > 0
-    rate = f"{result.injection_success:.0%} of altered claims called right with the instruction, " \
-           f"{result.control_rate:.0%} without"
+    rate = (
+        f"{result.injection_success:.0%} of altered claims called right with the instruction, "
+        f"{result.control_rate:.0%} without"
+    )
     result.finding = ("sensitive: " if result.flagged else ("partly fooled: " if result.moved else "robust: ")) + rate
     return result
 
 
 def summarise(run: StressRun, options: StressOptions) -> list[ProbeResult]:
     """One result per probe of the run, in the run's order."""
-    return [_evidence_probe(run, options) if PROBE_SPECS[p].kind == "evidence" else _text_probe(p, run, options)
-            for p in run.probes]
+    return [
+        _evidence_probe(run, options) if PROBE_SPECS[p].kind == "evidence" else _text_probe(p, run, options)
+        for p in run.probes
+    ]

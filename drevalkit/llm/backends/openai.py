@@ -44,7 +44,9 @@ class OpenAIChatBackend:
         try:
             models = await self._client.with_options(timeout=self._check_timeout, max_retries=1).models.list()
         except openai.AuthenticationError as exc:
-            raise LLMUnavailable(f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})") from None
+            raise LLMUnavailable(
+                f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})"
+            ) from None
         except openai.APIConnectionError as exc:
             raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {exc.__cause__ or exc}") from None
         except openai.APIStatusError:

@@ -113,8 +113,10 @@ def looks_like_jsonl(raw: str) -> bool:
 def parse_json_or_jsonl(raw: str, path: Path) -> Any:
     """A JSON document, or for JSONL text a list of its objects (broken lines become ``{"__problem__": ...}``)."""
     if looks_like_jsonl(raw):
-        return [value if problem is None else {"__problem__": problem, "__line__": number}
-                for number, value, problem in json_lines(raw, path)]
+        return [
+            value if problem is None else {"__problem__": problem, "__line__": number}
+            for number, value, problem in json_lines(raw, path)
+        ]
     return parse_json(raw, path)
 
 

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from .base import (
-    IMPORTERS, ImportedReport, ReportError, Source, host_of, parse_json, plural, small_scalars, task_id_of,
+    IMPORTERS,
+    ImportedReport,
+    ReportError,
+    Source,
+    host_of,
+    parse_json,
+    plural,
+    small_scalars,
+    task_id_of,
 )
 from .references import _link_end, has_reference_list, references_section
 
@@ -49,7 +57,7 @@ def _links(text: str) -> list[tuple[int, str, str]]:
         if end < 0:
             pos = close + 2
             continue
-        links.append((start, text[start + 1:close], text[close + 2:end - 1]))
+        links.append((start, text[start + 1 : close], text[close + 2 : end - 1]))
         pos = end
     return links
 
@@ -59,12 +67,14 @@ def clean_title(title: str, url: str) -> str:
     title = _SUFFIX.sub("", " ".join(title.split()))
     host = host_of(url)
     if host and title.lower().startswith(host):
-        title = title[len(host):].strip()
+        title = title[len(host) :].strip()
     return title or host
 
 
-EXPECTED_SOURCES = ("a string of '[title](url)' links ('Sources used in the report' ... 'Sources read but not "
-                    "used'), or a list of {title, url} objects, URL strings, or sections {title, sources: [...]}")
+EXPECTED_SOURCES = (
+    "a string of '[title](url)' links ('Sources used in the report' ... 'Sources read but not "
+    "used'), or a list of {title, url} objects, URL strings, or sections {title, sources: [...]}"
+)
 _BARE_URL = re.compile(r"https?://[^\s<>\"'()\[\]]+(?:\([^\s()]*\)[^\s<>\"'()\[\]]*)*", re.IGNORECASE)
 _TITLE_EDGES = " \t-–—:|•*,;"
 _URL_KEYS = ("url", "link", "href", "uri")
@@ -93,7 +103,7 @@ def _from_string(value: str, unused_part: bool, parsed: ParsedSources) -> None:
         for match in _BARE_URL.finditer(value):
             # back to the previous URL at most: a search back to the start of the text per URL was quadratic
             line_start = max(line_start, value.rfind("\n", line_start, match.start()) + 1)
-            title = _UNUSED.sub("", _USED.sub("", value[line_start:match.start()])).strip(_TITLE_EDGES)[:300]
+            title = _UNUSED.sub("", _USED.sub("", value[line_start : match.start()])).strip(_TITLE_EDGES)[:300]
             found.append((match.start(), " ".join(title.split()), match.group(0).rstrip(".,;")))
             line_start = match.end()
     for position, title, url in found:
@@ -108,8 +118,14 @@ def _from_item(item: Any, unused_part: bool, parsed: ParsedSources, depth: int =
         parsed.unreadable += len(parsed.used) + len(parsed.unused) == before and bool(item.strip())
         return
     if isinstance(item, dict):
-        url = next((item[k].strip() for k in _URL_KEYS if isinstance(item.get(k), str)
-                    and item[k].strip().lower().startswith(("http://", "https://"))), None)
+        url = next(
+            (
+                item[k].strip()
+                for k in _URL_KEYS
+                if isinstance(item.get(k), str) and item[k].strip().lower().startswith(("http://", "https://"))
+            ),
+            None,
+        )
         if url is not None:
             title = clean_title(str(item.get("title") or item.get("name") or ""), url)
             unused = unused_part or item.get("used") is False
@@ -120,11 +136,12 @@ def _from_item(item: Any, unused_part: bool, parsed: ParsedSources, depth: int =
             name = " ".join(str(item.get(k)) for k in _NAME_KEYS if isinstance(item.get(k), str))
             _from_value(inner, unused_part or bool(_UNUSED.search(name)), parsed, depth + 1)
             return
-        if depth < 3 and any(isinstance(k, str) and (_USED.search(k.replace("_", " ")) or _UNUSED.search(
-                k.replace("_", " "))) for k in item):  # {"Sources used in the report": [...], ...}
+        if depth < 3 and any(
+            isinstance(k, str) and (_USED.search(k.replace("_", " ")) or _UNUSED.search(k.replace("_", " ")))
+            for k in item
+        ):  # {"Sources used in the report": [...], ...}
             for key, value in item.items():
-                _from_value(value, unused_part or bool(_UNUSED.search(str(key).replace("_", " "))), parsed,
-                            depth + 1)
+                _from_value(value, unused_part or bool(_UNUSED.search(str(key).replace("_", " "))), parsed, depth + 1)
             return
     parsed.unreadable += 1
 
@@ -179,15 +196,23 @@ class DeepResearchEvalImporter:
         if not isinstance(response, str):
             raise ReportError(f"{path}: entries[0].response is missing or not a string")
         match = _FILE_ID.match(path.name)
-        task_id = (task_id_of(entry.get("query_id")) or task_id_of(data.get("query_id"))
-                   or (match.group(1) if match else None))
+        task_id = (
+            task_id_of(entry.get("query_id")) or task_id_of(data.get("query_id")) or (match.group(1) if match else None)
+        )
         prompt = entry.get("query") if isinstance(entry.get("query"), str) and entry["query"].strip() else None
         raw_sources = entry.get("deep_research_sources", data.get("deep_research_sources"))
         parsed = parse_sources(raw_sources)
         used, unused = parsed.used, parsed.unused
-        report = ImportedReport(text=response, format=self.name, source_path=str(path), task_id=task_id,
-                                prompt=prompt.strip() if prompt else None, entry="entries[0]",
-                                sources_used=used, sources_unused=unused)
+        report = ImportedReport(
+            text=response,
+            format=self.name,
+            source_path=str(path),
+            task_id=task_id,
+            prompt=prompt.strip() if prompt else None,
+            entry="entries[0]",
+            sources_used=used,
+            sources_unused=unused,
+        )
         report.meta = {
             **small_scalars(data, skip={"entries"}, limit=500),
             **small_scalars(entry, skip={"response", "deep_research_sources", "query"}, limit=2000),
@@ -209,14 +234,18 @@ class DeepResearchEvalImporter:
             return
         markers = len({m.group(1) for m in _MARKER.finditer(response)})
         if not parsed.used and not parsed.unused:
-            message = (f"could not read deep_research_sources: expected {EXPECTED_SOURCES}; got {_shape(value)}; "
-                       f"{plural(markers, 'marker')} {'has' if markers == 1 else 'have'} no source")
+            message = (
+                f"could not read deep_research_sources: expected {EXPECTED_SOURCES}; got {_shape(value)}; "
+                f"{plural(markers, 'marker')} {'has' if markers == 1 else 'have'} no source"
+            )
             report.notes.append(message)
             report.warnings.append(message)
         elif parsed.unreadable:
             dangling = len({m.group(1) for m in _MARKER.finditer(response) if int(m.group(1)) > len(parsed.used)})
-            message = (f"{plural(parsed.unreadable, 'item')} of deep_research_sources could not be read (expected "
-                       f"{EXPECTED_SOURCES}); they are left out")
+            message = (
+                f"{plural(parsed.unreadable, 'item')} of deep_research_sources could not be read (expected "
+                f"{EXPECTED_SOURCES}); they are left out"
+            )
             if dangling:
                 message += f"; {plural(dangling, 'marker')} {'has' if dangling == 1 else 'have'} no source"
             report.notes.append(message)
@@ -232,7 +261,7 @@ class DeepResearchEvalImporter:
             end = _link_end(response, match.end() - len(match.group(2)))
             if end < 0:
                 continue
-            number, url = int(match.group(1)), response[match.end() - len(match.group(2)):end - 1]
+            number, url = int(match.group(1)), response[match.end() - len(match.group(2)) : end - 1]
             if 0 < number <= len(used) and used[number - 1].url == url:
                 agree += 1
             else:
@@ -240,5 +269,6 @@ class DeepResearchEvalImporter:
         if agree or disagree:
             report.meta["linked_markers_matching_sources"] = agree
         if disagree:
-            report.notes.append(f"{disagree} linked markers point elsewhere than the source list entry of the same "
-                                "number")
+            report.notes.append(
+                f"{disagree} linked markers point elsewhere than the source list entry of the same number"
+            )

@@ -35,11 +35,49 @@ _SPACE = re.compile(r"\s+")
 _TEXT_URL = re.compile(r"https?://[^\s<>\"\]]+", re.IGNORECASE)
 _CITATION_TEXT = re.compile(r"^\[?(\d{1,4})\]?$")
 
-_SKIP = frozenset({"script", "style", "noscript", "template", "nav", "form", "button", "svg", "iframe", "select",
-                   "input", "textarea", "head", "title", "meta", "link"})
+_SKIP = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "form",
+        "button",
+        "svg",
+        "iframe",
+        "select",
+        "input",
+        "textarea",
+        "head",
+        "title",
+        "meta",
+        "link",
+    }
+)
 _PAGE_CHROME = frozenset({"header", "footer", "aside"})  # left out only when the main element is the whole body
-_BLOCKS = frozenset({"p", "div", "section", "article", "main", "header", "footer", "aside", "figure", "figcaption",
-                     "address", "details", "summary", "dl", "dt", "dd", "center", "body"})
+_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "aside",
+        "figure",
+        "figcaption",
+        "address",
+        "details",
+        "summary",
+        "dl",
+        "dt",
+        "dd",
+        "center",
+        "body",
+    }
+)
 
 
 @dataclass
@@ -274,9 +312,19 @@ def _trafilatura(page: str) -> str:
 
     config = use_config()
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")  # else short pages fall back to one flattened line
-    text = trafilatura.extract(page, output_format="markdown", include_links=True, include_tables=True,
-                               include_formatting=True, include_images=False, include_comments=False,
-                               favor_recall=True, deduplicate=False, fast=True, config=config)
+    text = trafilatura.extract(
+        page,
+        output_format="markdown",
+        include_links=True,
+        include_tables=True,
+        include_formatting=True,
+        include_images=False,
+        include_comments=False,
+        favor_recall=True,
+        deduplicate=False,
+        fast=True,
+        config=config,
+    )
     return _ESCAPED_MARKER.sub(lambda m: f"[{m.group(1)}]", text or "")
 
 
@@ -299,13 +347,17 @@ def convert_page(page: str) -> Converted:
         own = ""
     own_lost = _lost(counts, own) if own else ["everything"]
     if own and (len(own_lost) < len(lost) or (len(own_lost) == len(lost) and len(own) > len(text))):
-        notes = [f"converted from HTML to markdown from the page's <{main.tag}> element: trafilatura left out "
-                 f"{', '.join(lost)}"]
+        notes = [
+            f"converted from HTML to markdown from the page's <{main.tag}> element: trafilatura left out "
+            f"{', '.join(lost)}"
+        ]
         if own_lost:
             notes.append(f"structure lost in the conversion: {', '.join(own_lost)}")
         return Converted(own, notes)
-    return Converted(text, ["converted from HTML to markdown with trafilatura",
-                            f"structure lost in the conversion: {', '.join(lost)}"])
+    return Converted(
+        text,
+        ["converted from HTML to markdown with trafilatura", f"structure lost in the conversion: {', '.join(lost)}"],
+    )
 
 
 def _worker(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in the worker process
@@ -370,8 +422,12 @@ def html_to_markdown(raw: str, *, timeout: float | None = None) -> Converted:
     if len(page.encode("utf-8", errors="replace")) <= extract.INLINE_MAX_BYTES:
         converted = convert_page(page)
     else:
-        converted = _in_worker(page, extract.EXTRACT_TIMEOUT_S if timeout is None else timeout,
-                               extract.EXTRACT_MEMORY_MB, extract.WORKER_START_TIMEOUT_S)
+        converted = _in_worker(
+            page,
+            extract.EXTRACT_TIMEOUT_S if timeout is None else timeout,
+            extract.EXTRACT_MEMORY_MB,
+            extract.WORKER_START_TIMEOUT_S,
+        )
     if cut:
         converted.notes.append(cut)
     return converted

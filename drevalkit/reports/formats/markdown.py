@@ -23,8 +23,11 @@ class MarkdownImporter:
         report.task_id = sidecar.task_id
         report.prompt = sidecar.prompt
         report.sources_unused = [Source(url=s.url, title=s.title, index=s.index) for s in sidecar.sources_unused]
-        report.meta = {"imported_from": sidecar.source_file, "imported_format": sidecar.format,
-                       "imported_entry": sidecar.source_entry}
+        report.meta = {
+            "imported_from": sidecar.source_file,
+            "imported_format": sidecar.format,
+            "imported_entry": sidecar.source_entry,
+        }
         unchanged = not sidecar.text_sha256 or sidecar.text_sha256 == sha256_text(raw)
         if sidecar.agent is not None and unchanged:  # written by dreval run-agent: how the report was produced
             report.meta["agent"] = sidecar.agent.model_dump(exclude={"settings"})
@@ -33,6 +36,7 @@ class MarkdownImporter:
             if unchanged:
                 report.failure = sidecar.failure or "marked failed by its import sidecar"
             else:
-                report.notes.append("edited since import: the sidecar's failure is not applied, the text is checked "
-                                    "again")
+                report.notes.append(
+                    "edited since import: the sidecar's failure is not applied, the text is checked again"
+                )
         return [report]

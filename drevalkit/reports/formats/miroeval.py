@@ -31,23 +31,37 @@ class MiroEvalImporter:
         for position, item in enumerate(data):
             where = f"[{position}]"
             if not isinstance(item, dict) or task_id_of(item.get("id")) is None:
-                reports.append(ImportedReport(text="", format=self.name, source_path=str(path), entry=where,
-                                              error=f"{path}{where}: not an object with an 'id'"))
+                reports.append(
+                    ImportedReport(
+                        text="",
+                        format=self.name,
+                        source_path=str(path),
+                        entry=where,
+                        error=f"{path}{where}: not an object with an 'id'",
+                    )
+                )
                 continue
             task_id = task_id_of(item.get("id"))
             rewritten, query = item.get("rewritten_query"), item.get("query")
             prompt = next((q.strip() for q in (rewritten, query) if isinstance(q, str) and q.strip()), None)
             response = item.get("response")
-            report = ImportedReport(text=response if isinstance(response, str) else "", format=self.name,
-                                    source_path=str(path), entry=where, task_id=task_id, prompt=prompt)
+            report = ImportedReport(
+                text=response if isinstance(response, str) else "",
+                format=self.name,
+                source_path=str(path),
+                entry=where,
+                task_id=task_id,
+                prompt=prompt,
+            )
             report.meta = small_scalars(item, skip={"response", "rewritten_query", "id", "process"})
             if isinstance(item.get("process"), str):
                 report.meta["process_chars"] = len(item["process"])
             if isinstance(item.get("annotation"), dict):
                 report.meta["annotation"] = small_scalars(item["annotation"], skip=set())
             if isinstance(item.get("files"), list) and item["files"]:
-                report.meta["files"] = [f.get("filename", "") if isinstance(f, dict) else str(f)
-                                        for f in item["files"]][:50]
+                report.meta["files"] = [
+                    f.get("filename", "") if isinstance(f, dict) else str(f) for f in item["files"]
+                ][:50]
             if not isinstance(response, str) or not response.strip():
                 report.failure = "no-response: the file holds no response for this query"
             reports.append(report)

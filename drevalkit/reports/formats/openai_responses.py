@@ -59,16 +59,23 @@ def _only_links(span: str) -> bool:
     return found and not "".join(rest).strip(" \t()[],;.")
 
 
-def _annotated(text: str, annotations: list[Any], numbers: dict[str, int], sources: list[Source],
-               notes: list[str]) -> str:
+def _annotated(
+    text: str, annotations: list[Any], numbers: dict[str, int], sources: list[Source], notes: list[str]
+) -> str:
     spans: dict[tuple[int, int], dict[int, None]] = {}  # the numbers of a span in order, without repeats
     bad = 0
     for note in annotations:
         if not isinstance(note, dict) or note.get("type") != "url_citation":
             continue
         start, end, url = note.get("start_index"), note.get("end_index"), note.get("url")
-        valid = (isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool)
-                 and 0 <= start <= end <= len(text) and isinstance(url, str) and url.startswith("http"))
+        valid = (
+            isinstance(start, int)
+            and isinstance(end, int)
+            and not isinstance(start, bool)
+            and 0 <= start <= end <= len(text)
+            and isinstance(url, str)
+            and url.startswith("http")
+        )
         if not valid:
             bad += 1
             continue
@@ -112,37 +119,59 @@ class OpenAIResponsesImporter:
 
     @staticmethod
     def sniff(data: Any) -> bool:
-        return (isinstance(data, dict) and isinstance(data.get("output"), list)
-                and (data.get("object") == "response"
-                     or any(isinstance(i, dict) and i.get("type") == "message" for i in data["output"])))
+        return (
+            isinstance(data, dict)
+            and isinstance(data.get("output"), list)
+            and (
+                data.get("object") == "response"
+                or any(isinstance(i, dict) and i.get("type") == "message" for i in data["output"])
+            )
+        )
 
     def read(self, raw: str, path: Path) -> list[ImportedReport]:
         data = parse_json(raw, path)
         if not self.sniff(data):
             raise ReportError(f"{path}: expected an OpenAI Responses API result with an 'output' list")
-        messages = [item for item in data["output"] if isinstance(item, dict) and item.get("type") == "message"
-                    and item.get("role", "assistant") == "assistant"]
-        parts = [part for part in (messages[-1].get("content") or [] if messages else [])
-                 if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str)]
+        messages = [
+            item
+            for item in data["output"]
+            if isinstance(item, dict) and item.get("type") == "message" and item.get("role", "assistant") == "assistant"
+        ]
+        parts = [
+            part
+            for part in (messages[-1].get("content") or [] if messages else [])
+            if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str)
+        ]
         metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-        report = ImportedReport(text="", format=self.name, source_path=str(path), entry="output[-1]",
-                                task_id=task_id_of(metadata.get("task_id")))
+        report = ImportedReport(
+            text="",
+            format=self.name,
+            source_path=str(path),
+            entry="output[-1]",
+            task_id=task_id_of(metadata.get("task_id")),
+        )
         prompt = metadata.get("prompt") or metadata.get("query")
         report.prompt = prompt.strip() if isinstance(prompt, str) and prompt.strip() else None
         report.meta = {key: data[key] for key in ("id", "model", "status", "created_at") if key in data}
-        report.meta["web_searches"] = sum(1 for i in data["output"] if isinstance(i, dict)
-                                          and i.get("type") == "web_search_call")
+        report.meta["web_searches"] = sum(
+            1 for i in data["output"] if isinstance(i, dict) and i.get("type") == "web_search_call"
+        )
         numbers: dict[str, int] = {}
-        texts = [_annotated(part["text"], part.get("annotations") or [], numbers, report.sources_used,
-                            report.notes) for part in parts]
+        texts = [
+            _annotated(part["text"], part.get("annotations") or [], numbers, report.sources_used, report.notes)
+            for part in parts
+        ]
         report.text = "\n\n".join(t for t in texts if t.strip())
         status = data.get("status")
         if not report.text.strip():
             reason = data.get("error") or data.get("incomplete_details")
             if status in ("failed", "incomplete", "cancelled") or reason:
                 detail = reason.get("message") or reason.get("reason") if isinstance(reason, dict) else reason
-                report.failure = f"api-status: the response is {status or 'not complete'}" + (
-                    f" ({detail})" if detail else "") + " and holds no report text"
+                report.failure = (
+                    f"api-status: the response is {status or 'not complete'}"
+                    + (f" ({detail})" if detail else "")
+                    + " and holds no report text"
+                )
             else:
                 report.failure = "empty: the response holds no output_text"
             return [report]

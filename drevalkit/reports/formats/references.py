@@ -33,11 +33,39 @@ _CITE_MARKER = re.compile(r"\[cite:\s*(\d{1,4}(?:\s*,\s*\d{1,4})*)\]", re.IGNORE
 _KNOWN_HEADINGS = {"references", "sources", "bibliography", "works cited", "citations", "reference list"}
 # headings rewritten to "## References"
 _OTHER_HEADINGS = {
-    "reference", "source list", "sources cited", "cited sources", "sources used", "sources used in the report",
-    "references and sources", "sources and references", "literature", "further reading and references",
-    "参考文献", "参考资料", "参考来源", "资料来源", "引用来源", "引用文献", "引用", "来源", "出典", "参考文献一覧",
-    "quellen", "quellenverzeichnis", "literatur", "literaturverzeichnis", "références", "sources et références",
-    "referencias", "fuentes", "bibliografía", "riferimenti", "fonti", "referências", "fontes",
+    "reference",
+    "source list",
+    "sources cited",
+    "cited sources",
+    "sources used",
+    "sources used in the report",
+    "references and sources",
+    "sources and references",
+    "literature",
+    "further reading and references",
+    "参考文献",
+    "参考资料",
+    "参考来源",
+    "资料来源",
+    "引用来源",
+    "引用文献",
+    "引用",
+    "来源",
+    "出典",
+    "参考文献一覧",
+    "quellen",
+    "quellenverzeichnis",
+    "literatur",
+    "literaturverzeichnis",
+    "références",
+    "sources et références",
+    "referencias",
+    "fuentes",
+    "bibliografía",
+    "riferimenti",
+    "fonti",
+    "referências",
+    "fontes",
 }
 # each run of spaces has one way to match, and the name starts and ends with a non-space: "\s*[:：]?\s*" around a
 # lazy name that could begin or end in spaces took minutes on one line of a few thousand spaces
@@ -45,7 +73,9 @@ _HEADING_LINE = re.compile(
     r"^\s{0,3}(?:#{1,6}(?:\s*(?:\*\*|__))?|\*\*|__)?\s*(?P<name>[^\s*#:：](?:[^\n*#:：]{0,38}?[^\s*#:：])??)"
     r"\s*(?:[:：]\s*)?(?:(?:\*\*|__)\s*)?(?:[:：]\s*)?$"
 )
-_ENTRY_NUMBER = re.compile(r"^(\s*(?:[-*]\s*)?)(?:【(\d{1,4})】|［(\d{1,4})］|\((\d{1,4})\)|(\d{1,4})、|\[(\d{1,4})\](?!\())\s*")
+_ENTRY_NUMBER = re.compile(
+    r"^(\s*(?:[-*]\s*)?)(?:【(\d{1,4})】|［(\d{1,4})］|\((\d{1,4})\)|(\d{1,4})、|\[(\d{1,4})\](?!\())\s*"
+)
 
 
 @dataclass
@@ -82,10 +112,10 @@ def _unlink_markers(text: str, linked: dict[int, str]) -> tuple[str, int]:
         end = _link_end(text, target_start)
         if end < 0:
             continue
-        number, target = int(match.group(1)), text[target_start:end - 1]
+        number, target = int(match.group(1)), text[target_start : end - 1]
         if target.lower().startswith("http"):
             linked.setdefault(number, target)
-        out.append(text[pos:match.start()])
+        out.append(text[pos : match.start()])
         out.append(f"[{number}]")
         pos = end
         count += 1
@@ -153,7 +183,7 @@ def _rewrite_section(text: str, notes: list[str]) -> str:
     last = None
     for i, line in enumerate(lines):
         kind = reference_heading(line)
-        if kind and any(_URL.search(after) for after in lines[i + 1:i + 40]):
+        if kind and any(_URL.search(after) for after in lines[i + 1 : i + 40]):
             last = (i, kind)
     if last is None:
         return text
@@ -166,7 +196,7 @@ def _rewrite_section(text: str, notes: list[str]) -> str:
         match = _ENTRY_NUMBER.match(lines[i])
         if match and _URL.search(lines[i]) and not match.group(6):
             number = next(g for g in match.groups()[1:] if g)
-            lines[i] = f"{match.group(1)}[{number}] " + lines[i][match.end():]
+            lines[i] = f"{match.group(1)}[{number}] " + lines[i][match.end() :]
             renumbered += 1
     if renumbered:
         notes.append(f"{renumbered} reference entries renumbered as [n]")
