@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from drevalkit.agents import arun_agent  # noqa: E402
 from drevalkit.config import Settings  # noqa: E402
-from drevalkit.reports.sidecar import read_sidecar  # noqa: E402
+from drevalkit.ingest.sidecar import read_sidecar  # noqa: E402
 from drevalkit.schemas import Task  # noqa: E402
 from drevalkit.testing.agent_server import AgentServer, Script, ScriptedAgent  # noqa: E402
 from drevalkit.testing.search_server import FakeSearchServer  # noqa: E402

@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.reports.importers import load_report  # noqa: E402
+from drevalkit.ingest.importers import load_report  # noqa: E402
 from drevalkit.config import Settings  # noqa: E402
 from drevalkit.factcheck.fetch import extract_text  # noqa: E402
-from drevalkit.factcheck.pipeline import open_factchecker  # noqa: E402
+from drevalkit.factcheck.checker import open_factchecker  # noqa: E402
 from drevalkit.llm import open_llm  # noqa: E402
 from drevalkit.schemas import Usage  # noqa: E402
 from drevalkit.store import Store  # noqa: E402

@@ -103,7 +103,7 @@ class TreeMemory:
 # -- one scenario, in this process -----------------------------------------------------------------------------------
 def run_scenario(port: int, varied: bool, server_pid: int) -> dict:
     from drevalkit.config import Settings
-    from drevalkit.factcheck import extract
+    from drevalkit import documents as extract
     from drevalkit.factcheck.fetch import Fetcher
     from drevalkit.store import Store
 

@@ -29,7 +29,7 @@ from drevalkit.config import Settings  # noqa: E402
 from drevalkit.llm import open_llm  # noqa: E402
 from drevalkit.quality.judge import judge_messages, judgement_model  # noqa: E402
 from drevalkit.quality.rubric import RubricBook, read_rubric  # noqa: E402
-from drevalkit.reports.importers import load_report  # noqa: E402
+from drevalkit.ingest.importers import load_report  # noqa: E402
 from drevalkit.schemas import Task, Usage  # noqa: E402
 from drevalkit.scoring import ScoreJob, Scorer  # noqa: E402
 from drevalkit.testing.openai_server import FakeOpenAIServer, count_tokens  # noqa: E402

@@ -5,11 +5,10 @@ The public API: ``score_report`` / ``ascore_report`` score one report from Pytho
 the configuration; ``load_report`` and ``load_tasks`` read files the way the CLI does.
 """
 
-__version__ = "0.1.0"
-
-from .config import Settings, load_settings  # noqa: E402
-from .layout import OutputLayout  # noqa: E402
-from .schemas import (  # noqa: E402
+from .__version__ import __version__
+from .config import Settings, load_settings
+from .layout import OutputLayout
+from .schemas import (
     Claim,
     Evidence,
     FactCheckResult,
@@ -28,11 +27,11 @@ def __getattr__(name: str):  # the scoring stack imports spaCy, trafilatura and 
 
         return getattr(scoring, name)
     if name == "load_report":
-        from .reports.importers import load_report
+        from .ingest.importers import load_report
 
         return load_report
     if name == "load_tasks":
-        from .tasks.loading import load_tasks
+        from .ingest.task_files import load_tasks
 
         return load_tasks
     raise AttributeError(f"module 'drevalkit' has no attribute {name!r}")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from .errors import DrevalError
 from .layout import OutputLayout
 from .schemas import stable_hash
 
@@ -58,7 +59,7 @@ class SettingProblem:
         return f"{self.name}{f' ({self.origin})' if self.origin else ''}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(DrevalError, ValueError):
     """Settings that cannot be used; the message says which and how to fix it. ``problems`` lists invalid values
     one by one, so a command can name the option the user typed instead of the setting."""
 

@@ -5,16 +5,22 @@
     OUT/html/<system>/<task>.html        its scorecard page
     OUT/run.json                         the manifest of the last run
     OUT/leaderboard.{csv,json,md,html}   the leaderboard of every result in OUT (dreval leaderboard)
+    OUT/judge-cards/<judge key>.{json,html}  a judge's card (dreval stress), found by the judge's identity
 
 Ids become file names through ``safe_filename``: distinct ids never share a file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .files import safe_filename
+from .schemas import JudgeInfo
+
+CARDS_FOLDER = "judge-cards"
 
 
 @dataclass(frozen=True)
@@ -52,3 +58,16 @@ class OutputLayout:
 
     def scorecard(self, system: str, task_id: str) -> Path:
         return self.html_dir / safe_filename(system) / f"{safe_filename(task_id)}.html"
+
+
+def judge_key(judge: JudgeInfo) -> str:
+    """A file name for a judge: its model and a hash of what tells its weights apart (backend, model, endpoint
+    identity, model file)."""
+    digest = hashlib.sha256(json.dumps([judge.backend, judge.model, judge.identity, judge.model_sha256]).encode())
+    return safe_filename(Path(judge.model).name or judge.model, 60) + "-" + digest.hexdigest()[:8]
+
+
+def card_paths(out: Path, judge: JudgeInfo) -> tuple[Path, Path]:
+    """(JSON, HTML) of the judge's card in the output folder ``out``."""
+    base = Path(out) / CARDS_FOLDER / judge_key(judge)
+    return base.with_suffix(".json"), base.with_suffix(".html")

@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar, overload
 
+from .errors import DrevalError
+
 T = TypeVar("T")
 
 
-class RegistryError(LookupError):
+class RegistryError(DrevalError, LookupError):
     """A name that no implementation is registered under; the message lists the known names."""
 
 

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .errors import DrevalError
 from .schemas import FetchRecord, SearchHit, utc_now
 
 T = TypeVar("T")
@@ -86,7 +87,7 @@ _PUNCTUATION = "".join(chr(c) for c in range(128) if not chr(c).isalnum() and no
 _INDEX_FORMAT = "1:" + hashlib.sha256(" ".join(sorted(_STOP)).encode()).hexdigest()[:12]
 
 
-class StoreError(RuntimeError):
+class StoreError(DrevalError, RuntimeError):
     pass
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from drevalkit.agents.endpoint import RawToolCall, Reply
-from drevalkit.agents.mirothinker import MiroThinkerProtocol, strip_tool_markup
-from drevalkit.agents.openai_tools import OpenAIToolsProtocol
-from drevalkit.agents.protocol import OMITTED, Conversation, estimate_request_tokens, get_protocol, strip_thinking
-from drevalkit.agents.report import build_report
+from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
+from drevalkit.agents.protocols.openai_tools import OpenAIToolsProtocol
+from drevalkit.agents.protocols.base import OMITTED, Conversation, estimate_request_tokens, get_protocol, strip_thinking
+from drevalkit.agents.final_report import build_report
 from drevalkit.agents.tools import PageRead, TaskTools, Toolbox, url_key
 from drevalkit.config import ConfigError, Settings, load_settings
-from drevalkit.reports.sidecar import AgentCitation, AgentRun, ImportSidecar, is_sidecar, read_sidecar
+from drevalkit.ingest.sidecar import AgentCitation, AgentRun, ImportSidecar, is_sidecar, read_sidecar
 from drevalkit.schemas import SearchHit, Task
 
 TASK = Task.model_validate({"id": "t1", "prompt": "How much did the Webb telescope cost?"})

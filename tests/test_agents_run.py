@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from drevalkit.agents import AgentRunError, arun_agent
-from drevalkit.agents.protocol import OMITTED
+from drevalkit.agents.protocols.base import OMITTED
 from drevalkit.agents.trace import read_trace
 from drevalkit.config import Settings
 from drevalkit.factcheck.fetch import extract_text
-from drevalkit.reports.importers import ReportError, load_report
-from drevalkit.reports.sidecar import read_sidecar
+from drevalkit.ingest.importers import ReportError, load_report
+from drevalkit.ingest.sidecar import read_sidecar
 from drevalkit.schemas import Task
 from drevalkit.testing.agent_server import AgentServer, Script
 from drevalkit.testing.search_server import FakeSearchServer

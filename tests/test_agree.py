@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
-from drevalkit.factcheck.extract import extract_text_bounded
+from drevalkit.documents import extract_text_bounded
 from drevalkit.factcheck.verify import quote_in
 from drevalkit.schemas import Claim
 from drevalkit.testing import rule_judge
-from drevalkit.validity import agreement as A
+from drevalkit.stats import agreement as A
 from drevalkit.validity.agree import AgreeReport
 from drevalkit.validity.labels import LabelError, match_claims, read_labels, resolve, similarity
 

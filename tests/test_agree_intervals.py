@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
-from drevalkit.leaderboard import stats
+from drevalkit import stats
 from drevalkit.schemas import (
     Claim,
     FactCheckResult,

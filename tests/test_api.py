@@ -13,7 +13,7 @@ from drevalkit.factcheck.corpus import add_folder
 from drevalkit.llm.factory import JudgeSpecError
 from drevalkit.quality.rubric import read_rubric
 from drevalkit.store import Store
-from drevalkit.tasks.loading import load_tasks
+from drevalkit.ingest.task_files import load_tasks
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
 from .test_jury import check_two_judges, doubtful_verifier

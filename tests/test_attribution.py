@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from drevalkit.factcheck import claims
-from drevalkit.reports.citations import parse_citations
+from drevalkit.citations import parse_citations
 from drevalkit.schemas import Report
 
 DATA = Path(__file__).resolve().parent / "data" / "attribution.jsonl"

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from drevalkit.reports.citations import cited_indices, parse_citations, scan_citations
+from drevalkit.citations import cited_indices, parse_citations, scan_citations
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -117,7 +117,7 @@ def test_scan_citations_spans_and_kinds():
 
 
 def test_a_run_of_thousands_of_superscript_digits_is_not_a_crash():
-    from drevalkit.reports.citations import cited_indices, parse_citations
+    from drevalkit.citations import cited_indices, parse_citations
 
     text = "A claim" + "¹" * 10000 + ".\n\n## References\n[1] A. https://a.example/x\n"
     citations, _ = parse_citations(text)

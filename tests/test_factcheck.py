@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.reports.importers import load_report
+from drevalkit.ingest.importers import load_report
 from drevalkit.factcheck.claims import content_blocks, extract_claims, segment
 from drevalkit.factcheck.evidence import bm25_scores, split_passages
-from drevalkit.factcheck.pipeline import open_factchecker
+from drevalkit.factcheck.checker import open_factchecker
 from drevalkit.llm import open_llm
 from drevalkit.schemas import Report
 from drevalkit.store import Store
@@ -63,7 +63,7 @@ EXPECTED = [
 
 
 def _report(text: str) -> Report:
-    from drevalkit.reports.citations import parse_citations
+    from drevalkit.citations import parse_citations
 
     citations, meta = parse_citations(text)
     return Report(system="s", task_id="t", text=text, citations=citations, meta=meta)

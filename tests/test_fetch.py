@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from drevalkit.config import Settings
-from drevalkit.factcheck import extract as extract_module
+from drevalkit import documents as extract_module
 from drevalkit.factcheck import fetch as fetch_module
 from drevalkit.factcheck.fetch import Fetcher, is_public_address
 from drevalkit.schemas import FetchRecord

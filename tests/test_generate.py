@@ -14,8 +14,8 @@ from drevalkit.store import Store
 from drevalkit.tasks.dedup import LexicalSimilarity, deduplicate, embeddings_available, make_similarity
 from drevalkit.tasks.filters import histogram, necessity_verdict, qualification_verdict
 from drevalkit.tasks.generation import candidate_id
-from drevalkit.tasks.loading import load_tasks
-from drevalkit.tasks.pipeline import TaskOutputs, run_id
+from drevalkit.ingest.task_files import load_tasks
+from drevalkit.tasks.generate import TaskOutputs, run_id
 from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.task_llm import TaskScript
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from drevalkit.cli import main
 from drevalkit.store import STORE_SCHEMA_VERSION, Store
-from drevalkit.tasks.pipeline import TaskOutputs, run_id
+from drevalkit.tasks.generate import TaskOutputs, run_id
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.testing.task_llm import TaskScript
 

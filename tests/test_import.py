@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
-from drevalkit.reports.chrome import strip_chrome
-from drevalkit.reports.citations import parse_citations
-from drevalkit.reports.failures import detect_failure
-from drevalkit.reports.formats.references import normalise_references
-from drevalkit.reports.importers import (
+from drevalkit.ingest.chrome import strip_chrome
+from drevalkit.citations import parse_citations
+from drevalkit.ingest.failures import detect_failure
+from drevalkit.ingest.formats.references import normalise_references
+from drevalkit.ingest.importers import (
     IMPORTERS,
     ReportError,
     import_reports,
@@ -26,10 +26,10 @@ from drevalkit.reports.importers import (
     load_report,
     read_reports,
 )
-from drevalkit.reports.sidecar import ImportSidecar, read_sidecar
+from drevalkit.ingest.sidecar import ImportSidecar, read_sidecar
 from drevalkit.schemas import Scorecard
 from drevalkit.scoring.jobs import build_jobs, collect_reports
-from drevalkit.tasks.loading import TaskError, import_tasks, load_tasks
+from drevalkit.ingest.task_files import TaskError, import_tasks, load_tasks
 
 DATA = Path(__file__).resolve().parent / "data" / "import"
 GEMINI = DATA / "deepresearcheval" / "gemini"
@@ -670,7 +670,7 @@ def test_drb_and_miroeval_files_import_and_score(judge_env, tmp_path):
 def test_chrome_rules_stay_fast_on_hostile_text(text):
     import time
 
-    from drevalkit.reports.chrome import strip_chrome
+    from drevalkit.ingest.chrome import strip_chrome
 
     started = time.monotonic()
     strip_chrome(text)

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
-from drevalkit.reports.citations import parse_citations
-from drevalkit.reports.formats.base import ReportError
-from drevalkit.reports.formats.deepresearcheval import parse_sources
-from drevalkit.reports.formats.html import html_to_markdown
-from drevalkit.reports.importers import import_reports, read_reports
-from drevalkit.reports.sidecar import read_sidecar
+from drevalkit.citations import parse_citations
+from drevalkit.ingest.formats.base import ReportError
+from drevalkit.ingest.formats.deepresearcheval import parse_sources
+from drevalkit.ingest.formats.html import html_to_markdown
+from drevalkit.ingest.importers import import_reports, read_reports
+from drevalkit.ingest.sidecar import read_sidecar
 
 DATA = Path(__file__).resolve().parent / "data" / "import"
 SHAPES = DATA / "deepresearcheval" / "shapes"

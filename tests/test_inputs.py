@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.reports.importers import ReportError, load_report
-from drevalkit.tasks.loading import TaskError, load_tasks, select_task
+from drevalkit.ingest.importers import ReportError, load_report
+from drevalkit.ingest.task_files import TaskError, load_tasks, select_task
 
 MB = 1_000_000
 

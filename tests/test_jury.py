@@ -18,8 +18,9 @@ from drevalkit.quality.rubric import read_rubric
 from drevalkit.schemas import JudgeInfo, Scorecard, Verdict
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
-from drevalkit.validity import agreement as A
-from drevalkit.validity.jury import combine_quality, combine_verdicts, verdict_agreement
+from drevalkit.stats import agreement as A
+from drevalkit.factcheck.jury import combine_verdicts, verdict_agreement
+from drevalkit.quality.aggregate import combine_quality
 
 from .test_stress import fair, judge_with
 

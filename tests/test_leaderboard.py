@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from drevalkit.cli import main
 from drevalkit.layout import OutputLayout
 from drevalkit.leaderboard import Leaderboard, LeaderboardError, build_leaderboard
-from drevalkit.report.leaderboard import render, to_csv, to_html, to_markdown
+from drevalkit.leaderboard.formats import render, to_csv, to_html, to_markdown
 from drevalkit.schemas import (
     DimensionScore,
     FactCheckCounts,

@@ -14,8 +14,8 @@ from drevalkit.config import Price
 from drevalkit.layout import OutputLayout
 from drevalkit.leaderboard import Leaderboard, build_leaderboard, read_result
 from drevalkit.llm import open_llm
-from drevalkit.report.leaderboard import to_csv, to_html, to_markdown
-from drevalkit.report.scorecard import render_scorecard
+from drevalkit.leaderboard.formats import to_csv, to_html, to_markdown
+from drevalkit.render.scorecard import render_scorecard
 from drevalkit.schemas import Usage
 from drevalkit.store import Store
 

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from drevalkit.leaderboard import stats
+from drevalkit import stats
 
 
 def test_bootstrap_is_seeded_and_repeatable():

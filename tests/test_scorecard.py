@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
-from drevalkit.report.markdown import Highlight, render_markdown
-from drevalkit.report.scorecard import render_scorecard
-from drevalkit.report.svg import ChartRow, dimension_chart
+from drevalkit.render.markdown import Highlight, render_markdown
+from drevalkit.render.scorecard import render_scorecard
+from drevalkit.render.svg import ChartRow, dimension_chart
 from drevalkit.schemas import Scorecard
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer

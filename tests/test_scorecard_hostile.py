@@ -5,9 +5,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from drevalkit.report.markdown import render_markdown, sanitise
-from drevalkit.report.scorecard import render_scorecard
-from drevalkit.report.urls import is_http_url
+from drevalkit.render.markdown import render_markdown, sanitise
+from drevalkit.render.scorecard import render_scorecard
+from drevalkit.render.urls import is_http_url
 from drevalkit.schemas import (
     CitedSource,
     Claim,

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 
 from drevalkit.schemas import Scorecard
-from drevalkit.tasks.loading import load_tasks
+from drevalkit.ingest.task_files import load_tasks
 from drevalkit.testing.tour import JUDGE_MODEL, SYSTEMS
 
 ROOT = Path(__file__).resolve().parent.parent

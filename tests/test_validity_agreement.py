@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drevalkit.validity import agreement as A
+from drevalkit.stats import agreement as A
 
 
 def test_confusion_rows_are_people_columns_are_dreval():

@@ -24,10 +24,10 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contains_data(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "drevalkit/_data/rubrics/general.json" in names
-    assert "drevalkit/_data/personas/health.yaml" in names
+    assert "drevalkit/data/rubrics/general.json" in names
+    assert "drevalkit/data/personas/health.yaml" in names
     assert any(n.startswith("drevalkit/tasks/prompts/") and n.endswith(".j2") for n in names)
-    assert "drevalkit/_data/templates/scorecard.html.j2" in names
+    assert "drevalkit/data/templates/scorecard.html.j2" in names
     assert any(n.startswith("drevalkit/quality/prompts/") and n.endswith(".j2") for n in names)
 
 

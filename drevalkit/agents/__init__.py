@@ -8,7 +8,7 @@ as a research agent with dreval's tools and limits, and each task leaves a repor
 Protocols (``openai-tools``, ``mirothinker``) are in the ``PROTOCOLS`` registry; see ``protocol.Protocol``.
 """
 
-from .protocol import PROTOCOLS, Protocol, get_protocol, load_builtin_protocols
+from .protocols import PROTOCOLS, Protocol, get_protocol
 from .runner import AgentRunError, AgentRunner, RunSummary, TaskOutcome, arun_agent, run_agent
 
 __all__ = [
@@ -20,6 +20,5 @@ __all__ = [
     "TaskOutcome",
     "arun_agent",
     "get_protocol",
-    "load_builtin_protocols",
     "run_agent",
 ]

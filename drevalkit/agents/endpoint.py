@@ -20,7 +20,7 @@ import openai
 from openai import AsyncOpenAI
 
 from ..config import OPENAI_DEFAULT_URL, redact_url
-from ..llm.client import _is_context_overflow, _short
+from ..llm.client import is_context_overflow, short_error
 from ..llm.errors import LLMCallFailed, LLMUnavailable
 from ..retry import backoff_delay, retry_after_seconds
 
@@ -137,10 +137,10 @@ class AgentEndpoint:
                     raise LLMUnavailable(
                         f"the {self.label} endpoint reports exhausted credit (insufficient_quota)"
                     ) from None
-                if exc.status_code in (400, 413, 422) and _is_context_overflow(exc):
+                if exc.status_code in (400, 413, 422) and is_context_overflow(exc):
                     raise ContextOverflow(
                         f"the {self.label} endpoint refused the request: it does not fit the "
-                        f"model's context ({_short(exc, 200)})"
+                        f"model's context ({short_error(exc, 200)})"
                     ) from None
                 if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
                     headers = exc.response.headers if exc.response is not None else None
@@ -149,7 +149,7 @@ class AgentEndpoint:
                     retries += 1
                     continue
                 raise LLMCallFailed(
-                    f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): {_short(exc)}"
+                    f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): {short_error(exc)}"
                 ) from None
             except openai.APITimeoutError:
                 if deadline is not None and time.monotonic() >= deadline - 0.01:

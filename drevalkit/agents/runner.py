@@ -4,7 +4,7 @@ Per task, in ``--out``:
 
 - ``<task id>.md``: the report (markdown, ``[n]`` citations, a ``## References`` list ``[n] Title. URL`` rebuilt from
   the pages the agent read), or, when there is none, a one-line comment saying why;
-- ``<task id>.meta.json``: the sidecar (``drevalkit.reports.sidecar``, format ``dreval-agent``): status (``imported``
+- ``<task id>.meta.json``: the sidecar (``drevalkit.ingest.sidecar``, format ``dreval-agent``): status (``imported``
   or ``failed`` with the reason, which ``dreval score`` records as a failed result), the task prompt, and the
   ``agent`` block: termination reason, limits hit, turns, tool calls, tokens, time, the citation map and the
   citations to pages never read;
@@ -40,14 +40,14 @@ from typing import Any
 
 import httpx
 
-from .. import __version__
+from ..__version__ import __version__
 from ..aio import gather_or_cancel
 from ..config import Settings, is_openai_host
+from ..errors import DrevalError
 from ..factcheck.fetch import Fetcher
 from ..factcheck.search import Searcher, make_backend
 from ..files import atomic_write_text, safe_filename
-from ..llm.errors import LLMCallFailed, LLMUnavailable
-from ..reports.sidecar import (
+from ..ingest.sidecar import (
     LIMIT_NAMES,
     AgentRun,
     ImportSidecar,
@@ -56,11 +56,12 @@ from ..reports.sidecar import (
     sha256_text,
     write_sidecar,
 )
+from ..llm.errors import LLMCallFailed, LLMUnavailable
 from ..schemas import Task, utc_now
 from ..store import Store
 from .endpoint import AgentEndpoint, ContextOverflow, DeadlineReached, Reply
-from .protocol import OMITTED, Protocol, Step, ToolCall, estimate_request_tokens, get_protocol
-from .report import FinalReport, build_report
+from .final_report import FinalReport, build_report
+from .protocols.base import OMITTED, Protocol, Step, ToolCall, estimate_request_tokens, get_protocol
 from .tools import Extractor, TaskTools, Toolbox, run_with_deadline, url_key
 from .trace import Trace
 
@@ -71,7 +72,7 @@ MIN_FINAL_TOKENS = 1024
 _REPORT_MIN_WORDS = 40
 
 
-class AgentRunError(ValueError):
+class AgentRunError(DrevalError, ValueError):
     """A run that cannot start as asked (settings, output folder); the message says what to change."""
 
 

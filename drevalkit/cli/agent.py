@@ -19,16 +19,14 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..agents import PROTOCOLS, AgentRunError, RunSummary, TaskOutcome, arun_agent, load_builtin_protocols
+from ..agents import PROTOCOLS, AgentRunError, RunSummary, TaskOutcome, arun_agent
 from ..factcheck.search import BACKENDS, SearchError
+from ..ingest.task_files import TaskError, load_tasks
 from ..llm import LLMUnavailable
 from ..schemas import Task
-from ..tasks.loading import TaskError, load_tasks
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
+from .console import plain, safe, stderr, stdout
 from .options import build_settings, config_option, open_store
-from .render import plain, safe, stderr, stdout
-
-load_builtin_protocols()
 
 # option name -> setting name
 _SETTINGS = {

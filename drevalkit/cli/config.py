@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ..config import SECTIONS, redact_url, score_fields, section_of
 from .app import main
+from .console import plain, stdout
 from .options import build_settings, config_option
-from .render import plain, stdout
 
 
 @main.command("config")

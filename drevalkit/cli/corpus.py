@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..factcheck.corpus import SUFFIX_TYPES, CorpusError, add_folder, corpus_files
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
+from .console import plain, safe, stderr, stdout
 from .options import build_settings, config_option, open_store
-from .render import plain, safe, stderr, stdout
 
 
 @main.group()

@@ -17,11 +17,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..files import atomic_write_text
-from ..reports.formats.base import plural
-from ..reports.importers import IMPORTERS, collect_import_files, import_reports
-from ..tasks.loading import TASK_FORMATS, import_tasks
+from ..ingest.formats.base import plural
+from ..ingest.importers import IMPORTERS, collect_import_files, import_reports
+from ..ingest.task_files import TASK_FORMATS, import_tasks
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
-from .render import plain, safe, stderr, stdout
+from .console import plain, safe, stderr, stdout
 
 
 def _problem(text: str) -> None:

@@ -13,7 +13,7 @@ from ..config import ConfigError, SettingProblem, Settings, load_settings
 from ..llm import LLMClient, LLMUnavailable, backend_kind, open_llm
 from ..store import Store, StoreError
 from .app import EXIT_BAD_INPUT, fail
-from .render import stderr
+from .console import stderr
 
 
 def _apply(options: list[Callable[[Any], Any]], func: Callable[..., Any]) -> Callable[..., Any]:
@@ -65,7 +65,7 @@ def judge_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that pick the reports, their tasks and how results are stored."""
-    from ..reports.importers import IMPORTERS
+    from ..ingest.importers import IMPORTERS
 
     return _apply(
         [

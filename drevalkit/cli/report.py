@@ -10,16 +10,16 @@ import click
 from rich.table import Table
 
 from ..files import atomic_write_text
+from ..ingest.task_files import TaskError, load_tasks
 from ..layout import OutputLayout
 from ..leaderboard import Leaderboard, LeaderboardError, build_leaderboard, output_root, read_result, results_root
 from ..leaderboard.board import NO_JUDGE_VARIANCE
-from ..leaderboard.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
+from ..leaderboard.formats import FORMATS, fmt, method_lines, render
 from ..quality.rubric import RubricError, read_rubric
-from ..report.leaderboard import FORMATS, fmt, method_lines, render
-from ..report.scorecard import load_report_for, render_scorecard
-from ..tasks.loading import TaskError, load_tasks
+from ..render.scorecard import load_report_for, render_scorecard
+from ..stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
-from .render import plain, print_path, safe, stderr, stdout
+from .console import plain, print_path, safe, stderr, stdout
 
 
 def _result_files(paths: tuple[Path, ...]) -> list[Path]:

@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 
-from ..quality.rubric import STALE_HINT_RUBRIC, build_rubrics
+from ..ingest.task_files import TaskError, load_tasks, select_task
 from ..llm import LLMUnavailable
-from ..tasks.loading import TaskError, load_tasks, select_task
+from ..quality.rubric import STALE_HINT_RUBRIC, build_rubrics
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_JUDGE, EXIT_OK, fail, main
+from .console import plain, stdout
 from .options import build_settings, judge_options, open_judge
-from .render import plain, stdout
 
 
 @main.command()

@@ -11,13 +11,14 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..factcheck.search import SearchError
+from ..ingest.task_files import TaskError
 from ..llm import LLMUnavailable
 from ..llm.factory import JudgeSpecError, jury_settings
 from ..quality.rubric import RubricError, read_rubric
 from ..schemas import Scorecard
 from ..scoring import BatchOutcome, JobError, ScorePlan, build_jobs, collect_reports, score_jobs
-from ..tasks.loading import TaskError
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
+from .console import print_summary, safe, stderr
 from .options import (
     build_settings,
     factcheck_options,
@@ -27,7 +28,6 @@ from .options import (
     open_jury,
     report_options,
 )
-from .render import print_summary, safe, stderr
 
 
 @main.command()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
@@ -19,8 +19,7 @@ from ..factcheck.search import BACKENDS, SearchError, make_backend
 from ..llm import LLMClient, LLMUnavailable, open_llm
 from ..store import Store
 from ..tasks.dedup import make_similarity
-from ..tasks.personas import PersonaError, load_personas
-from ..tasks.pipeline import (
+from ..tasks.generate import (
     GenerateOptions,
     GenerationError,
     Roles,
@@ -32,9 +31,10 @@ from ..tasks.pipeline import (
     run_id,
     with_searcher,
 )
+from ..tasks.personas import PersonaError, load_personas
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
+from .console import plain, safe, stderr, stdout
 from .options import build_settings, judge_options, open_judge, open_store
-from .render import plain, safe, stderr, stdout
 
 STAGE_LABELS = {
     "personas": "synthesizing personas",

@@ -15,15 +15,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..factcheck.search import SearchError
+from ..ingest.importers import IMPORTERS
+from ..ingest.task_files import TaskError
 from ..llm import LLMUnavailable
 from ..quality.rubric import RubricBook, RubricError, read_rubric
-from ..reports.importers import IMPORTERS
 from ..scoring import JobError, build_jobs, collect_reports
 from ..store import Store
-from ..tasks.loading import TaskError
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
+from .console import plain, print_path, safe, stderr, stdout
 from .options import build_settings, factcheck_options, judge_options, open_judge
-from .render import plain, print_path, safe, stderr, stdout
 
 
 @contextmanager

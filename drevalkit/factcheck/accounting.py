@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable
 
-from ..schemas import Claim, CitedSource, FetchRecord, Verdict
+from ..schemas import CitedSource, Claim, FetchRecord, Verdict
 
 MIN_EVIDENCE_COVERAGE = 0.5  # below this share of claims shown any evidence, a fact-check is partial
 

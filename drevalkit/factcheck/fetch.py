@@ -30,11 +30,9 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from .. import __version__
+from ..__version__ import __version__
 from ..config import Settings
-from ..schemas import FetchRecord
-from ..store import Store
-from .extract import (  # noqa: F401 - extract_text and the type sets are also used from here
+from ..documents import (  # noqa: F401 - extract_text and the type sets are also used from here
     EXTRACT_WORKERS,
     HTML_TYPES,
     PDF_TYPE,
@@ -44,6 +42,8 @@ from .extract import (  # noqa: F401 - extract_text and the type sets are also u
     extract_async,
     extract_text,
 )
+from ..schemas import FetchRecord
+from ..store import Store
 
 USER_AGENT = f"drevalkit/{__version__} (+fact-check)"
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9,application/pdf;q=0.8,*/*;q=0.1"

@@ -20,6 +20,7 @@ import httpx
 from pydantic import SecretStr
 
 from ..config import Settings, redact_url
+from ..errors import DrevalError
 from ..registry import Registry, RegistryError
 from ..retry import backoff_delay, retry_after_seconds
 from ..schemas import SearchHit
@@ -40,7 +41,7 @@ _OUT_OF_CREDIT = re.compile(
 _NO_CREDIT_STATUSES = (402, 432, 433)  # 432/433: Tavily's plan and pay-as-you-go limits
 
 
-class SearchError(RuntimeError):
+class SearchError(DrevalError, RuntimeError):
     """A search that failed; the message says why and never contains an API key."""
 
 

@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, create_model
 
 from ..aio import gather_or_cancel
-from ..llm import LLMClient, LLMError, LLMUnavailable
+from ..llm import LLMClient
 from ..schemas import Claim, Evidence, StrictModel, Usage, Verdict
 from .claims import PROMPTS
 from .numbers import describe, figures, mismatches
@@ -138,19 +138,13 @@ async def _ask(
         for item in evidence_for.get(claim.id, []):
             shown.setdefault(item.id, item)
     per_claim = {c.id: [e.id for e in evidence_for.get(c.id, [])] for c in claims}
-    try:
-        result = await llm.structured(
-            verify_messages(claims, list(shown.values()), per_claim, notes),
-            verdict_model(per_claim),
-            temperature=0.0,
-        )
-    except LLMUnavailable:
-        raise
-    except LLMError as exc:
-        usage.add(exc.usage)
-        return f"verification failed: {exc}"
-    usage.add(result.usage)
-    return result.value
+    answer = await llm.structured_or_reason(
+        verify_messages(claims, list(shown.values()), per_claim, notes),
+        verdict_model(per_claim),
+        usage,
+        temperature=0.0,
+    )
+    return f"verification failed: {answer}" if isinstance(answer, str) else answer
 
 
 def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidence]], round_number: int) -> _Checked:
@@ -216,11 +210,11 @@ async def verify_batch(
     differ from its quote) is sent back once with the problem named (``reverify``, on by default). If the answer
     still does not stand, the verdict is ``unknown``. The flags are recorded either way. With a ``jury`` (judges
     besides ``llm``), every judge verifies the batch this way and each verdict is their majority
-    (``drevalkit.validity.jury.combine_verdicts``), each judge's kept."""
+    (``drevalkit.factcheck.jury.combine_verdicts``), each judge's kept."""
     if not any(evidence_for.get(c.id) for c in claims):
         return [_unknown(c, "no evidence could be retrieved", round_number) for c in claims], {}
     if jury:
-        from ..validity.jury import combine_verdicts
+        from .jury import combine_verdicts
 
         judges = [llm, *jury]
         answers = await gather_or_cancel(*(verify_batch(j, claims, evidence_for, round_number, usage) for j in judges))

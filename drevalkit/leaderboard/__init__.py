@@ -1,6 +1,6 @@
 """Leaderboards: results of many systems aggregated with bootstrap confidence intervals, paired significance of
 neighbouring gaps and rank bands (``board``), on the statistics of ``stats``. Rendering is in
-``drevalkit.report.leaderboard``."""
+``drevalkit.leaderboard.formats``."""
 
 from .board import (
     Estimate,

@@ -21,9 +21,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from .. import __version__
+from .. import stats
+from ..__version__ import __version__
+from ..errors import DrevalError
 from ..schemas import Scorecard, utc_now
-from . import stats
 
 RankBy = Literal["quality", "right"]
 RANK_METRICS = {"quality": "mean total quality (0-10)", "right": "right ratio, macro over reports"}
@@ -35,7 +36,7 @@ NO_JUDGE_VARIANCE = (
 )
 
 
-class LeaderboardError(ValueError):
+class LeaderboardError(DrevalError, ValueError):
     """Results that do not make a leaderboard (none found, or mixed without ``allow_mixed``)."""
 
 
@@ -350,7 +351,7 @@ def mixing(cards: Iterable[Scorecard]) -> list[str]:
 
 
 def _general_names() -> dict[str, str]:
-    from ..report.scorecard import general_dimensions
+    from ..render.scorecard import general_dimensions
 
     return general_dimensions()
 
@@ -729,7 +730,7 @@ def build_leaderboard(
 def _judge_cards(root: Path, cards: list[Scorecard]) -> dict[str, str]:
     """The judge card (``dreval stress``) of every judge behind the results, when one is filed in the output folder
     the results are in (``OUT/judge-cards/``)."""
-    from ..validity.keys import card_paths
+    from ..layout import card_paths
 
     out = root.parent if root.name == "results" else root
     found = {}

@@ -109,7 +109,7 @@ def _cache_hit_usage(stored: Any) -> Usage:
     )
 
 
-def _is_context_overflow(exc: openai.APIStatusError) -> bool:
+def is_context_overflow(exc: openai.APIStatusError) -> bool:
     text = str(exc).lower()
     return any(word in text for word in ("context length", "context window", "maximum context", "too many tokens"))
 
@@ -120,7 +120,7 @@ _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "str
 def _is_format_rejection(exc: openai.APIStatusError) -> bool:
     """A 400/422 that blames the structured-output request (not the prompt, e.g. a content filter or its length)."""
     text = str(exc).lower()
-    return exc.status_code in (400, 422) and not _is_context_overflow(exc) and any(w in text for w in _FORMAT_WORDS)
+    return exc.status_code in (400, 422) and not is_context_overflow(exc) and any(w in text for w in _FORMAT_WORDS)
 
 
 class LLMClient:
@@ -217,6 +217,31 @@ class LLMClient:
         if self._store is not None:
             await self._store.arun(self._store.put_llm, key, self.model, content, usage.model_dump())
         return LLMResult(value, usage, cached=False)
+
+    async def structured_or_reason(
+        self,
+        messages: list[dict[str, str]],
+        output: type[T],
+        usage: Usage,
+        *,
+        sample: int = 0,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> T | str:
+        """``structured`` for a call whose failure is one result's problem, not the run's: the answer, or the reason
+        the call failed as text. What the call consumed is added to ``usage`` either way; ``LLMUnavailable`` (no
+        call can succeed) still propagates."""
+        try:
+            result = await self.structured(
+                messages, output, sample=sample, temperature=temperature, max_tokens=max_tokens
+            )
+        except LLMUnavailable:
+            raise
+        except LLMError as exc:
+            usage.add(exc.usage)
+            return str(exc)
+        usage.add(result.usage)
+        return result.value
 
     async def _generate(
         self,
@@ -326,7 +351,9 @@ class LLMClient:
                         retry_after_seconds(exc.response.headers if exc.response is not None else None),
                     )
                     continue
-                raise LLMCallFailed(f"the judge rejected the request (HTTP {exc.status_code}): {_short(exc)}") from None
+                raise LLMCallFailed(
+                    f"the judge rejected the request (HTTP {exc.status_code}): {short_error(exc)}"
+                ) from None
             except openai.APITimeoutError:
                 attempt = await self._backoff(attempt, usage, f"no answer within {self.settings.timeout:g}s", None)
                 continue
@@ -371,6 +398,6 @@ class LLMClient:
             usage.cost += price.cost(prompt, cached, completion)
 
 
-def _short(exc: Exception, limit: int = 300) -> str:
+def short_error(exc: Exception, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from ..errors import EXIT_JUDGE, DrevalError
 from ..schemas import Usage
 
 
-class LLMError(RuntimeError):
+class LLMError(DrevalError, RuntimeError):
     """A call that could not produce a valid answer. ``usage`` holds what the failed attempts consumed."""
+
+    exit_code = EXIT_JUDGE
 
     def __init__(self, message: str, usage: Usage | None = None):
         super().__init__(message)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from ..config import Settings, check_base_url, is_openai_host
+from ..errors import DrevalError
 from ..store import Store
 from .backends import CHAT_BACKENDS, ProgressFactory
 from .client import LLMClient
@@ -30,7 +31,7 @@ def open_llm(settings: Settings, store: Store | None = None, on_progress: Progre
     return LLMClient(settings, factory(settings, on_progress), store)
 
 
-class JudgeSpecError(ValueError):
+class JudgeSpecError(DrevalError, ValueError):
     """A judge ``spec`` that cannot be used, and the ``reason``."""
 
     def __init__(self, spec: str, reason: str) -> None:

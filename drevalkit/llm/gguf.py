@@ -12,6 +12,8 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
+from ..errors import DrevalError
+
 _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
 _STRING, _ARRAY = 8, 9
 MAX_KEYS = 100_000
@@ -19,7 +21,7 @@ MAX_STRING = 1 << 20  # a longer key or value means the file is not what it clai
 MAX_ARRAY_BYTES = 1 << 32
 
 
-class GGUFError(ValueError):
+class GGUFError(DrevalError, ValueError):
     pass
 
 

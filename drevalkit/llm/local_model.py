@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import EXIT_JUDGE, DrevalError
 from ..files import atomic_write_text
 
 DEFAULT_MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -39,8 +40,10 @@ GET_A_JUDGE = (
 )
 
 
-class LocalModelError(RuntimeError):
+class LocalModelError(DrevalError, RuntimeError):
     """The local model cannot be used; the message says why and what to do."""
+
+    exit_code = EXIT_JUDGE
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from ..aio import gather_or_cancel
+from ..errors import DrevalError
 from ..files import atomic_write_text
 from ..layout import OutputLayout
-from ..aio import gather_or_cancel
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..prompts import PromptSet
 from ..resources import data_path
@@ -29,7 +30,7 @@ PROMPTS = PromptSet("drevalkit.quality")
 MAX_SPECIFIC_DIMENSIONS = 3
 
 
-class RubricError(RuntimeError):
+class RubricError(DrevalError, RuntimeError):
     """A rubric that cannot be built or reused; the message says why and what to do."""
 
 

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
-from .. import __version__
+from ..__version__ import __version__
 from ..config import Settings
+from ..factcheck.checker import open_factchecker
 from ..files import atomic_write_text
-from ..factcheck.pipeline import open_factchecker
 from ..llm import LLMClient
 from ..quality.rubric import RubricBook
-from ..schemas import RunManifest, Rubric, Scorecard, Usage, utc_now
+from ..schemas import Rubric, RunManifest, Scorecard, Usage, utc_now
 from ..store import Store
 from .jobs import ScoreJob
 from .scorer import Scorer

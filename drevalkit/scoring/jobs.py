@@ -12,16 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..reports.importers import ReportError, read_reports
-from ..reports.sidecar import is_sidecar
+from ..errors import DrevalError
+from ..ingest.importers import ReportError, read_reports
+from ..ingest.sidecar import is_sidecar
+from ..ingest.task_files import load_tasks, select_task
 from ..schemas import Task
-from ..tasks.loading import load_tasks, select_task
 
 REPORT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".json", ".jsonl", ".html", ".htm")
 PEEK_MAX_BYTES = 100_000_000  # reading a file to list its reports; the report size limit applies when scoring
 
 
-class JobError(ValueError):
+class JobError(DrevalError, ValueError):
     """Arguments that do not make a set of jobs; the message says what to change."""
 
 

@@ -18,17 +18,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import __version__
+from ..__version__ import __version__
 from ..aio import gather_or_cancel
 from ..config import Settings
-from ..factcheck.pipeline import FactChecker
+from ..factcheck.checker import FactChecker
 from ..files import atomic_write_text
+from ..ingest.importers import ReportError, importer_for, load_report
+from ..ingest.sidecar import sidecar_path
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..quality.judge import judge_report
 from ..quality.rubric import RubricBook, RubricError
-from ..report.scorecard import render_scorecard
-from ..reports.importers import ReportError, importer_for, load_report
-from ..reports.sidecar import sidecar_path
+from ..render.scorecard import render_scorecard
 from ..schemas import (
     FactCheckResult,
     JudgeInfo,
@@ -211,7 +211,7 @@ class Scorer:
             return FactCheckResult(status="failed", reasons=[_internal(exc, "fact-check")])
         usage.add(check_usage)
         if self.jury and result.verdicts:
-            from ..validity.jury import verdict_agreement
+            from ..factcheck.jury import verdict_agreement
 
             result.agreement = verdict_agreement(result, 1 + len(self.jury))
         return result

@@ -90,10 +90,10 @@ class EmbeddingSimilarity:
     name = "embedding"
 
     def __init__(self, model_path: str):
-        from ..factcheck.evidence import _load_sentence_transformer
+        from ..embeddings import load_sentence_transformer
 
         self.model_path = model_path
-        self.model = _load_sentence_transformer(model_path)
+        self.model = load_sentence_transformer(model_path)
         self._cache: dict[str, Any] = {}
 
     def _vectors(self, texts: list[str]) -> list[Any]:

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..errors import DrevalError
 from ..resources import data_path
 from ..schemas import Persona
 
@@ -51,7 +52,7 @@ PERSONA_SUFFIXES = (".yaml", ".yml", ".jsonl", ".json")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
-class PersonaError(ValueError):
+class PersonaError(DrevalError, ValueError):
     """A persona file or entry that cannot be used; the message names the file, the entry and the field."""
 
 

@@ -7,7 +7,7 @@
   score shift of each probe with a paired bootstrap interval;
 - ``card``: the judge card (JSON and HTML) those measurements make, filed under the judge's identity;
 - ``agreement``: agreement statistics (accuracy, Cohen's and Fleiss' kappa, Krippendorff's alpha, precision and
-  recall, pairwise preference agreement) with bootstrap intervals from ``drevalkit.leaderboard.stats``;
+  recall, pairwise preference agreement) with bootstrap intervals from ``drevalkit.stats.bootstrap``;
 - ``labels`` and ``agree``: ``dreval agree``, dreval against human labels of claims and of pairwise preferences;
 - ``jury``: several judges scoring every criterion and claim, and how far they agree.
 

@@ -29,17 +29,17 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from .. import __version__
+from .. import stats
+from ..__version__ import __version__
 from ..config import Settings
 from ..files import safe_filename
-from ..leaderboard import stats
+from ..ingest.task_files import load_tasks, select_task
 from ..llm import LLMClient
 from ..quality.rubric import read_rubric
 from ..schemas import JudgeInfo, Scorecard, Task, utc_now
 from ..scoring import ScoreJob, ScorePlan, read_scorecard, score_jobs
+from ..stats import agreement
 from ..store import Store
-from ..tasks.loading import load_tasks, select_task
-from . import agreement
 from .labels import DEFAULT_MIN_SIMILARITY, ClaimLabel, LabelError, PairLabel, match_claims, resolve
 
 NOT_CHECKED = "not checked"

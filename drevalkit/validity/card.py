@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from .. import __version__
+from ..__version__ import __version__
 from ..files import atomic_write_text
+from ..layout import CARDS_FOLDER, card_paths, judge_key
 from ..schemas import JudgeInfo, utc_now
-from .keys import CARDS_FOLDER, card_paths, judge_key
 from .stress import JudgingConditions, ProbeResult, StressRun
 
 __all__ = [
@@ -99,7 +99,7 @@ def card_for(out: Path, judge: JudgeInfo) -> JudgeCard | None:
 
 def render_card(card: JudgeCard) -> str:
     """The card as a self-contained HTML page (untrusted text escaped; no scripts)."""
-    from ..report.html import asset, content_security_policy, environment
+    from ..render.page import asset, content_security_policy, environment
 
     style = asset("scorecard.css")
     return (

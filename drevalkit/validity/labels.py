@@ -34,13 +34,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..errors import DrevalError
 from ..schemas import Claim
 
 DEFAULT_MIN_SIMILARITY = 0.5
 MAX_LABEL_FILE_BYTES = 50_000_000
 
 
-class LabelError(ValueError):
+class LabelError(DrevalError, ValueError):
     """A label file that cannot be used; the message names the file and line."""
 
 

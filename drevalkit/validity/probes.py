@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from itertools import permutations
 from typing import Literal
 
+from ..citations import MD_LINK, prose_lines, scan_citations, split_references
 from ..factcheck.numbers import figures
-from ..reports.citations import MD_LINK, prose_lines, scan_citations, split_references
 
 ProbeKind = Literal["text", "conditions", "null", "evidence"]
 

@@ -5,7 +5,7 @@ every variant are judged with the same frozen rubric by the same judge, and each
 of the total (variant minus original, 0-10 scale). Per probe, over reports:
 
 - ``shift``: the mean over reports of (mean total of the report's variants - the original's total), with a 95%
-  interval and p-value from ``drevalkit.leaderboard.stats.paired_bootstrap``: reports are resampled, and within each
+  interval and p-value from ``drevalkit.stats.bootstrap.paired_bootstrap``: reports are resampled, and within each
   drawn report its variants (and, with ``--samples``, the original's judging passes) are resampled too, so one
   report with several variants still gets an interval that reflects how much the variants disagree;
 - ``moved``: the share of reports whose mean shift is larger than the threshold (either way), and ``variants
@@ -39,21 +39,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .. import __version__
+from .. import stats
+from ..__version__ import __version__
 from ..config import Settings
+from ..factcheck.checker import open_factchecker
+from ..factcheck.checker import prompt_version as factcheck_prompt_version
 from ..factcheck.corpus import add_folder
-from ..factcheck.pipeline import open_factchecker, prompt_version as factcheck_prompt_version
 from ..files import atomic_write_text, safe_filename
-from ..leaderboard import stats
+from ..ingest.importers import ReportError, load_report
+from ..layout import judge_key
 from ..llm import LLMClient, LLMUnavailable
 from ..quality.judge import judge_report
 from ..quality.rubric import PROMPTS as QUALITY_PROMPTS
 from ..quality.rubric import RubricBook, RubricError
-from ..reports.importers import ReportError, load_report
 from ..schemas import JudgeInfo, Report, Rubric, Status, Task, Usage, utc_now
 from ..scoring.jobs import ScoreJob
 from ..store import Store
-from .keys import judge_key
 from .probes import (
     PROBE_SPECS,
     PROBES,

@@ -1,5 +1,5 @@
 """Normalised citations: ``[n]`` markers in the body and a ``## References`` list of ``[n] Title. URL`` entries, the
-shape ``drevalkit.reports.citations.parse_citations`` resolves. Every rewrite is recorded as a note.
+shape ``drevalkit.citations.parse_citations`` resolves. Every rewrite is recorded as a note.
 
 Marker styles rewritten to ``[n]``:
 - linked markers ``[n](url)``, ``[\\[n\\]](url)`` (HTML converted by trafilatura) and ``<sup>[n](#ref)</sup>`` /
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..citations import split_references
+from ...citations import split_references
 from .base import Source
 
 _URL = re.compile(r"https?://[^\s<>\"'\]]+", re.IGNORECASE)

@@ -23,7 +23,6 @@ not in the journal, so the next run tries it again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections import Counter, defaultdict
@@ -35,11 +34,13 @@ from typing import Any
 
 import httpx
 
-from .. import __version__
+from ..__version__ import __version__
 from ..aio import gather_or_cancel
 from ..config import Settings
+from ..errors import DrevalError
 from ..factcheck.search import Searcher, SearchError, SearchUnavailable
 from ..files import atomic_write_text, safe_filename
+from ..ingest.task_files import TaskError, import_tasks
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..llm.tokens import estimate_messages_tokens
 from ..schemas import Persona, SearchHit, Task, Usage, stable_hash, utc_now
@@ -57,7 +58,6 @@ from .generation import (
     persona_from_draft,
     synthesize_personas,
 )
-from .loading import TaskError, import_tasks
 from .personas import DOMAINS, PersonaLibrary, dump_personas, word_count
 
 STAGES = ("generation", "format", "novelty", "duplicate", "qualification", "necessity", "searchability", "quota")
@@ -67,7 +67,7 @@ PERSONA_DUPLICATE = 0.5  # lexical similarity at which a synthesized persona rep
 ProgressHook = Callable[[str, int, int], None]  # (stage, advance, add to total)
 
 
-class GenerationError(RuntimeError):
+class GenerationError(DrevalError, RuntimeError):
     """A run that cannot start (bad --against file, no personas, ...); the message says why."""
 
 
@@ -1188,7 +1188,7 @@ async def with_searcher(
 
 
 def read_tasks_for_revalidation(path: Path) -> list[Task]:
-    from .loading import load_tasks
+    from ..ingest.task_files import load_tasks
 
     try:
         return load_tasks(path)

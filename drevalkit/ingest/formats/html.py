@@ -8,7 +8,7 @@ else ``<main>``, else ``<body>``), and when it lost headings, list items, tables
 converted here instead (lxml, already installed with trafilatura; no new dependency). What is still lost is said in
 the sidecar's notes. Escaped markers ``\\[n\\]`` become ``[n]``; the page title is kept as metadata.
 
-Pages are hostile input, bounded as the fact-checker bounds fetched pages (``drevalkit.factcheck.extract``): the
+Pages are hostile input, bounded as the fact-checker bounds fetched pages (``drevalkit.documents``): the
 markup is cut to ``MAX_HTML_CHARS``, repetitive filler is refused, and a page over ``INLINE_MAX_BYTES`` is converted
 in a worker process under ``EXTRACT_MEMORY_MB`` and ``EXTRACT_TIMEOUT_S``.
 """
@@ -362,9 +362,9 @@ def convert_page(page: str) -> Converted:
 
 def _worker(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in the worker process
     """Convert one page under a memory limit and send back ("ok", text, notes) or ("error", reason)."""
-    from ...factcheck.extract import _limit_memory
+    from ...documents import limit_memory
 
-    _limit_memory(memory_mb)
+    limit_memory(memory_mb)
     conn.send(("ready",))
     page = conn.recv()
     try:
@@ -412,11 +412,11 @@ def _in_worker(page: str, timeout: float, memory_mb: int, start_timeout: float) 
 def html_to_markdown(raw: str, *, timeout: float | None = None) -> Converted:
     """Markdown of a page, bounded: markup cut and filler refused as for fetched pages, large pages converted in a
     worker process under the fact-checker's time and memory limits. Raises ReportError with a one-line reason."""
-    from ...factcheck import extract
+    from ... import documents as extract
 
     try:
-        page, cut = extract._cut_markup(raw)
-        extract._check_not_filler(page)
+        page, cut = extract.cut_markup(raw)
+        extract.check_not_filler(page)
     except ValueError as exc:
         raise ReportError(str(exc)) from None
     if len(page.encode("utf-8", errors="replace")) <= extract.INLINE_MAX_BYTES:

@@ -30,13 +30,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..errors import DrevalError
 from ..registry import Registry
 from ..schemas import Task
 
 MAX_TASK_FILE_BYTES = 200_000_000
 
 
-class TaskError(ValueError):
+class TaskError(DrevalError, ValueError):
     """A task file or task id that cannot be used; the message says why."""
 
 

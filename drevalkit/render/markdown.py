@@ -5,7 +5,7 @@ Reports are hostile. The text is stripped of control characters first; markdown-
 reference definitions off (``[1]: url`` stays visible text, so it cannot turn the ``[1]`` markers into links of its
 own); images become plain links. dreval then adds its own markup to the token stream: each checked claim's sentence
 is wrapped in ``<mark>`` by verdict, followed by a link to its row in the claim table; citation markers (every style
-``drevalkit.reports.citations`` reads) link to their References entry; bare http(s) URLs become links. Finally the
+``drevalkit.citations`` reads) link to their References entry; bare http(s) URLs become links. Finally the
 whole fragment goes through ``nh3`` (the ammonia sanitiser) with a closed list of tags, classes and attributes: only
 http(s) links and dreval's own in-page anchors survive, and there are no event attributes, styles or scripts.
 """
@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from ..reports.citations import scan_citations
+from ..citations import scan_citations
 from ..text import terminal_safe
 from .urls import is_http_url
 

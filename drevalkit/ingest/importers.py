@@ -1,11 +1,11 @@
 """Read report files into ``Report`` models, and import them as normalised reports with sidecars.
 
 Each format is an importer in a registry keyed by name (``IMPORTERS``; the formats live in
-``drevalkit.reports.formats``). The format of a file is the one named, else the one its suffix says (``.md``,
+``drevalkit.ingest.formats``). The format of a file is the one named, else the one its suffix says (``.md``,
 ``.html``), else, for ``.json`` / ``.jsonl``, the one whose ``sniff`` recognises the parsed content. Every report
-then goes through the same pipeline (``finish``): interface chrome removed (``drevalkit.reports.chrome``),
+then goes through the same pipeline (``finish``): interface chrome removed (``drevalkit.ingest.chrome``),
 citation markers and the References list normalised (``formats.references``), and error or give-up messages
-recognised (``drevalkit.reports.failures``).
+recognised (``drevalkit.ingest.failures``).
 
 Reports are hostile input: size is capped, binary content and empty files are refused with a clear reason.
 """
@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..__version__ import __version__
+from ..citations import parse_citations
 from ..files import atomic_write_text, safe_filename
 from ..schemas import Report
 from . import formats  # noqa: F401 - registers the built-in formats
 from .chrome import strip_chrome
-from .citations import parse_citations
 from .failures import detect_failure
 from .formats.base import (
     IMPORTERS,

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-
 VERDICT_LABELS = ("right", "wrong", "unknown")
+DISPUTED_MAX = 5  # disputed items a jury agreement lists
 
 
 def confusion(human: Sequence[str], machine: Sequence[str], labels: Sequence[str]) -> list[list[int]]:

@@ -28,9 +28,10 @@ import json
 import re
 from typing import Any
 
-from ..schemas import Task
-from .endpoint import Reply
-from .protocol import (
+from ...schemas import Task
+from ..endpoint import Reply
+from ..tools import PROMPTS, ReadOutcome, SearchOutcome
+from .base import (
     OMITTED,
     PROTOCOLS,
     Conversation,
@@ -42,7 +43,6 @@ from .protocol import (
     final_prompt_text,
     strip_thinking,
 )
-from .tools import PROMPTS, ReadOutcome, SearchOutcome
 
 SEARCH_SERVER, SEARCH_TOOL = "search_and_scrape_webpage", "google_search"
 READ_SERVER, READ_TOOL = "jina_scrape_llm_summary", "scrape_and_extract_info"

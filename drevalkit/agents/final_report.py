@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..reports.citations import cited_indices, cited_urls, parse_reference_entries, split_references
-from ..reports.failures import detect_failure
-from ..reports.formats.base import Source
-from ..reports.formats.references import normalise_references, references_section
-from ..reports.sidecar import AgentCitation
+from ..citations import cited_indices, cited_urls, parse_reference_entries, split_references
+from ..ingest.failures import detect_failure
+from ..ingest.formats.base import Source
+from ..ingest.formats.references import normalise_references, references_section
+from ..ingest.sidecar import AgentCitation
 from .tools import TaskTools, url_key
 
 _WRAPPED = re.compile(r"^```(?:markdown|md)?[ \t]*\n(.*)\n```\s*$", re.DOTALL | re.IGNORECASE)

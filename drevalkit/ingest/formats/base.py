@@ -4,7 +4,7 @@ and bounded JSON / JSONL reading.
 An importer turns one file's decoded content into one or more ``ImportedReport`` records (a DeepResearch Bench JSONL
 or a MiroEval array holds many reports). Each record carries the report text as markdown, the task id and prompt
 when the file knows them, the source lists, and metadata about where it came from; the shared pipeline in
-``drevalkit.reports.importers`` then removes interface chrome, normalises citation markers and the References
+``drevalkit.ingest.importers`` then removes interface chrome, normalises citation markers and the References
 list, and recognises give-up messages.
 """
 
@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, runtime_checkable
 
+from ...errors import DrevalError
 from ...registry import Registry
 
 
-class ReportError(ValueError):
+class ReportError(DrevalError, ValueError):
     """A report file that cannot be scored; the message says why."""
 
 

@@ -4,7 +4,7 @@ by verdict, the report itself with its checked claims highlighted, problems, pro
 The report text is not stored in the result (it can be megabytes, and is already on disk): the scorer renders the
 page with the report it has just read, and ``dreval html`` reads the file named in ``report_ref`` again, using it
 only when its normalised text still has the recorded sha256; otherwise the page says why the report is not shown
-and everything else still renders from the result. See ``drevalkit.report.html`` for how untrusted text is kept
+and everything else still renders from the result. See ``drevalkit.render.page`` for how untrusted text is kept
 inert.
 """
 
@@ -22,8 +22,8 @@ from markupsafe import Markup, escape
 from ..resources import data_path
 from ..schemas import Report, Rubric, Scorecard, Usage
 from ..text import one_line
-from .html import asset, content_security_policy, environment
 from .markdown import VERDICT_MARK, Highlight, render_markdown
+from .page import asset, content_security_policy, environment
 from .svg import ChartRow, dimension_chart
 from .urls import is_http_url
 
@@ -51,7 +51,7 @@ def dimension_kind(dimension_id: str, rubric: Rubric | None = None) -> str:
 def load_report_for(card: Scorecard, max_bytes: int = 50_000_000) -> tuple[Report | None, str]:
     """The report a result was scored from, read again from ``report_ref.path``; (None, why) when it is gone or its
     text is no longer the one that was scored."""
-    from ..reports.importers import ReportError, load_report
+    from ..ingest.importers import ReportError, load_report
 
     ref = card.report_ref
     if ref is None:

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ..config import Settings
 from ..aio import gather_or_cancel
+from ..config import Settings
 from ..llm import LLMClient
-from ..store import Store
 from ..schemas import Claim, Evidence, FactCheckCounts, FactCheckResult, FetchRecord, Report, Usage, Verdict
+from ..store import Store
 from .accounting import MIN_EVIDENCE_COVERAGE, cited_sources, describe_failures, failure_causes
 from .claims import PROMPTS, extract_claims
 from .evidence import Candidate, EmbeddingReranker, Reranker, rank, split_passages

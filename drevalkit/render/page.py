@@ -4,7 +4,7 @@ Content-Security-Policy.
 Every page is one self-contained file (inline CSS, inline SVG, no remote content) that works from ``file://``.
 Reports, tasks, web passages and judge rationales are untrusted: jinja2 escapes everything that is not dreval's
 own markup, control characters are removed, report markdown goes through a real sanitiser
-(``drevalkit.report.markdown``), and the policy allows no script and no style but the page's own, named by their
+(``drevalkit.render.markdown``), and the policy allows no script and no style but the page's own, named by their
 sha256 hashes (never ``unsafe-inline``), no images, frames, forms or connections.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from functools import lru_cache
 
 import jinja2
@@ -21,7 +22,7 @@ from ..resources import data_path
 from ..text import terminal_safe
 from .urls import is_http_url
 
-__all__ = ["asset", "content_security_policy", "environment", "is_http_url", "render_scorecard"]
+__all__ = ["asset", "content_security_policy", "environment", "is_http_url"]
 
 
 def _finalize(value: object) -> object:
@@ -62,17 +63,10 @@ def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def content_security_policy(styles: list[str], scripts: list[str] = ()) -> str:  # type: ignore[assignment]
+def content_security_policy(styles: Sequence[str], scripts: Sequence[str] = ()) -> str:
     """A policy allowing exactly these inline ``<style>`` and ``<script>`` contents and nothing else."""
     script_src = " ".join(_hash(s) for s in scripts) if scripts else "'none'"
     return (
         "default-src 'none'; style-src " + " ".join(_hash(s) for s in styles) + f"; script-src {script_src}; "
         "img-src 'none'; base-uri 'none'; form-action 'none'"
     )
-
-
-def render_scorecard(*args, **kwargs) -> str:  # type: ignore[no-untyped-def]
-    """See ``drevalkit.report.scorecard.render_scorecard`` (kept here for existing imports)."""
-    from .scorecard import render_scorecard as render
-
-    return render(*args, **kwargs)

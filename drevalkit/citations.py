@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ..schemas import Citation
+from .schemas import Citation
 
 _REFERENCES_HEADING = re.compile(
     r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?(?:references|sources|bibliography|works cited|citations|reference list)"

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from ..leaderboard.board import Estimate, Leaderboard, SystemRow, leaderboard_json
+from ..render.page import asset, content_security_policy, environment
 from ..text import one_line
-from .html import asset, content_security_policy, environment
+from .board import Estimate, Leaderboard, SystemRow, leaderboard_json
 
 FORMATS = ("csv", "json", "md", "html")
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..schemas import Task
-from .endpoint import Reply
-from .protocol import PROTOCOLS, Conversation, Protocol, Sampling, Step, ToolCall, final_prompt_text, strip_thinking
-from .tools import PROMPTS, ReadOutcome, SearchOutcome
+from ...schemas import Task
+from ..endpoint import Reply
+from ..tools import PROMPTS, ReadOutcome, SearchOutcome
+from .base import PROTOCOLS, Conversation, Protocol, Sampling, Step, ToolCall, final_prompt_text, strip_thinking
 
 SEARCH, READ = "web_search", "read_url"
 

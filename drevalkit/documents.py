@@ -36,6 +36,8 @@ from typing import Any
 import pypdf
 import trafilatura
 
+from .errors import DrevalError
+
 try:  # the parts of trafilatura.extract_metadata that find the title; the rest (dates, authors) costs 4x as much
     from trafilatura.metadata import examine_meta, extract_meta_json, extract_title
 except ImportError:  # pragma: no cover - another trafilatura version: use the whole metadata extraction
@@ -63,7 +65,7 @@ _SCRIPT_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in (
 _MARKDOWN_HEADING = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 
 
-class ExtractionError(ValueError):
+class ExtractionError(DrevalError, ValueError):
     """No usable text; ``durable`` is False when the cause is the machine, not the page: no worker could start, the
     time limit ran out (a loaded machine is slower), or the worker was killed from outside (the OOM killer, when the
     whole machine runs short; a page's own excess is a MemoryError under the worker's limit)."""
@@ -168,7 +170,7 @@ def drop_script_bodies(page: str) -> str:
     return "".join(parts)
 
 
-def _cut_markup(page: str) -> tuple[str, str]:
+def cut_markup(page: str) -> tuple[str, str]:
     """The markup trafilatura gets (at most MAX_HTML_CHARS, ending before a tag) and a note when it was cut."""
     if len(page) <= MAX_HTML_CHARS:
         return page, ""
@@ -183,7 +185,7 @@ def _cut_markup(page: str) -> tuple[str, str]:
     )
 
 
-def _check_not_filler(page: str) -> None:
+def check_not_filler(page: str) -> None:
     if len(page) < REPETITIVE_MIN_CHARS:
         return
     data = page.encode("utf-8", errors="replace")
@@ -196,8 +198,8 @@ def _check_not_filler(page: str) -> None:
 
 
 def _extract_html(page: str) -> tuple[str, str, str]:
-    page, note = _cut_markup(page)
-    _check_not_filler(page)
+    page, note = cut_markup(page)
+    check_not_filler(page)
     tree = trafilatura.load_html(page)  # parsed once, for the title and the text
     if tree is None:
         raise ExtractionError("no extractable text")
@@ -230,7 +232,7 @@ def needs_worker(content_type: str, size: int) -> bool:
     return content_type == PDF_TYPE or (content_type in HTML_TYPES and size > INLINE_MAX_BYTES)
 
 
-def _limit_memory(megabytes: int) -> None:
+def limit_memory(megabytes: int) -> None:
     try:
         import resource  # POSIX only: imported here so that this module imports everywhere
     except ImportError:  # Windows: no address-space limit; the time limit still applies
@@ -255,7 +257,7 @@ def _resident_mb() -> float:
 
 def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in the worker process
     """A worker's loop: one (content_type, data, charset) in, one answer out, until told to stop."""
-    _limit_memory(memory_mb)
+    limit_memory(memory_mb)
     # pypdf logs its repairs of broken files; the caller reports the page's fate in one line of its own
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     conn.send(("ready", os.getpid()))

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar, Literal
 
-from ..config import Settings
-from ..llm.tokens import estimate_tokens
-from ..registry import Registry
-from ..schemas import Task
-from .endpoint import Reply
-from .tools import PROMPTS, ReadOutcome, SearchOutcome
+from ...config import Settings
+from ...llm.tokens import estimate_tokens
+from ...registry import Registry
+from ...schemas import Task
+from ..endpoint import Reply
+from ..tools import PROMPTS, ReadOutcome, SearchOutcome
 
 # The placeholder MiroThinker was trained with for pruned tool results (a protocol constant, like its tool names).
 OMITTED = "Tool result is omitted to save tokens."
@@ -91,7 +91,7 @@ class ToolCall:
         if self.op == "search":
             return ("search", " ".join(str(self.arguments.get("query", "")).lower().split()))
         if self.op == "read":
-            from .tools import url_key
+            from ..tools import url_key
 
             return (
                 "read",
@@ -265,10 +265,5 @@ def final_prompt_text(reason: str) -> str:
     return PROMPTS.render("final_report.j2", reason=reason)
 
 
-def load_builtin_protocols() -> None:
-    from . import mirothinker, openai_tools  # noqa: F401 - registering is the import's effect
-
-
 def get_protocol(name: str) -> type[Protocol]:
-    load_builtin_protocols()
     return PROTOCOLS.get(name)
