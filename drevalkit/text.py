@@ -65,3 +65,26 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 def word_count(text: str) -> int:
     """Words in ``text``; CJK text has no spaces, so its characters count as words in pairs."""
     return len(text.split()) + len(_CJK.findall(text)) // 2
+
+
+def interval_text(
+    value: float,
+    low: float | None,
+    high: float | None,
+    *,
+    digits: int = 2,
+    signed: bool = False,
+    percent: bool = False,
+    thousands: bool = False,
+    unit: str = "",
+    no_interval: str = "",
+) -> str:
+    """An estimate with its interval, the one way dreval writes it: ``6.61 [6.20, 7.01]``, ``84% [72, 100]``,
+    ``+12 pts [+3, +20]``. ``percent`` writes shares as percentages; ``unit`` follows the value; without an interval
+    the value is followed by ``no_interval`` (e.g. ``"(no interval: 1 task)"``)."""
+    scale = 100.0 if percent else 1.0
+    spec = ("+" if signed else "") + ("," if thousands else "") + f".{digits}f"
+    head = format(scale * value, spec) + ("%" if percent and not unit else "") + (f" {unit}" if unit else "")
+    if low is None or high is None:
+        return f"{head} {no_interval}".rstrip()
+    return f"{head} [{format(scale * low, spec)}, {format(scale * high, spec)}]"
