@@ -1,5 +1,5 @@
 # Quick start: `make demo` scores the demo report offline with the embedded local judge (or the endpoint in
-# DREVAL_BASE_URL if one is set); `make test` runs the test suite.
+# DREVAL_BASE_URL if one is set); `make test` runs the test suite; `make check` runs the lint, format and type gate.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -7,11 +7,11 @@ BIN = $(VENV)/bin
 DEMO = samples/demo
 DEMO_OPTIONS = --rubric $(DEMO)/rubric.json --max-claims 4 --rounds 1 --evidence-per-claim 2
 
-.PHONY: demo tour test bench clean
+.PHONY: demo tour test check bench clean
 
 $(BIN)/dreval: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,dev]"
 	@touch $@
 
 $(VENV)/.local-judge: pyproject.toml $(BIN)/dreval
@@ -29,6 +29,12 @@ tour: $(BIN)/dreval
 
 test: $(BIN)/dreval
 	$(BIN)/python -m pytest -q
+
+# ruff (lint and formatting) over the whole tree, mypy over the modules listed in pyproject.toml
+check: $(BIN)/dreval
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/quality_cost.py
