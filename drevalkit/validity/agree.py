@@ -441,6 +441,7 @@ def pair_agreement(
     results: list[tuple[Path, Scorecard]],
     options: AgreeOptions,
 ) -> tuple[PairAgreement, list[PairRow]]:
+    """Each pair beside dreval's preference from the two totals, and how often the two agree."""
     rows = []
     for label, task in zip(labels, tasks):
         row = PairRow(

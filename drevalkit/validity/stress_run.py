@@ -20,6 +20,8 @@ DEFAULT_VARIANTS = 3
 
 @dataclass
 class StressOptions:
+    """What ``dreval stress`` runs: which probes, how many variants each, and the thresholds a finding uses."""
+
     probes: tuple[str, ...] = PROBES
     variants: int = DEFAULT_VARIANTS
     threshold: float = DEFAULT_THRESHOLD
@@ -77,6 +79,8 @@ class EvidenceTrial(BaseModel):
 
 
 class ReportStress(BaseModel):
+    """One report: its original and every variant judged, its evidence trials, and the probes that did not apply."""
+
     system: str
     task_id: str
     report: str
@@ -90,6 +94,8 @@ class ReportStress(BaseModel):
 
 
 class ProbeResult(BaseModel):
+    """One probe over every report: the shift with its interval, how often totals moved, and the finding."""
+
     probe: str
     description: str
     expect: str
@@ -137,6 +143,8 @@ class JudgingConditions(BaseModel):
 
 
 class StressRun(JudgingConditions):
+    """A whole stress run as written to ``run.json``: its settings, every report judged and every probe's result."""
+
     schema_version: str = "1"
     dreval_version: str = __version__
     probes: list[str] = Field(default_factory=list)

@@ -87,6 +87,7 @@ def _pairs(probe: str, run: StressRun, options: StressOptions, result: ProbeResu
 
 
 def _text_probe(probe: str, run: StressRun, options: StressOptions) -> ProbeResult:
+    """A probe judged by score: the paired shift of the total over reports, flagged by its interval."""
     spec = PROBE_SPECS[probe]
     result = ProbeResult(probe=probe, description=spec.description, expect=spec.expect)
     pairs = _pairs(probe, run, options, result)
@@ -150,6 +151,7 @@ def _judge_shift(result: ProbeResult, null_report: bool, options: StressOptions)
 
 
 def _evidence_probe(run: StressRun, options: StressOptions) -> ProbeResult:
+    """Evidence injection: the share of altered claims called right with the instruction minus without it."""
     spec = PROBE_SPECS["evidence-injection"]
     result = ProbeResult(probe=spec.name, description=spec.description, expect=spec.expect, unit="share")
     injected, control = [], []

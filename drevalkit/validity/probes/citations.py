@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from ...citations import prose_lines, scan_citations
+from ...citations import CitationToken, prose_lines, scan_citations
 from .document import Document, apply_insertions, cut_spans, is_prose, join_blocks, marker_spans
 from .spec import Variant, rng_for
 
@@ -14,6 +14,7 @@ from .spec import Variant, rng_for
 
 
 def strip_citation_variants(text: str, seed: int) -> list[Variant]:
+    """Half the markers (seeded), all of them, then all of them and the References list: the prose stays."""
     doc = Document.parse(text)
     body = "\n\n".join(doc.body)
     spans = marker_spans(body)
@@ -74,8 +75,14 @@ FAKE_REFERENCES = (
 _SENTENCE_END = re.compile(r"(?<=[\w)\]%])\.(?=\s|$)")
 
 
+def _body_markers(doc: Document) -> list[CitationToken]:
+    """The numbered citation markers of the body's prose."""
+    return [t for t in scan_citations(prose_lines("\n\n".join(doc.body))) if t.kind == "marker"]
+
+
 def _highest_reference(doc: Document) -> int:
-    numbers = [n for t in scan_citations(prose_lines("\n\n".join(doc.body))) if t.kind == "marker" for n in t.refs]
+    """The highest reference number the report uses, so fake references are numbered after the real ones."""
+    numbers = [n for t in _body_markers(doc) for n in t.refs]
     for block in doc.references:
         # spacing within the line: a leading \s* ran on over the blank lines of a fenced block (quadratic)
         numbers += [int(n) for n in re.findall(r"^[^\S\n]*\[(\d{1,4})\]", block, re.MULTILINE)]
@@ -83,6 +90,7 @@ def _highest_reference(doc: Document) -> int:
 
 
 def fake_citation_variants(text: str, count: int, seed: int) -> list[Variant]:
+    """Unrelated references added to the list (or a new References section) and cited after seeded sentence ends."""
     doc = Document.parse(text)
     ends = []
     for i, block in enumerate(doc.body):
@@ -91,7 +99,7 @@ def fake_citation_variants(text: str, count: int, seed: int) -> list[Variant]:
     if not ends:
         return []
     first = _highest_reference(doc) + 1
-    cited = sum(1 for t in scan_citations(prose_lines("\n\n".join(doc.body))) if t.kind == "marker")
+    cited = len(_body_markers(doc))
     variants = []
     for k in range(count):
         rng = rng_for(seed, "fake-citations", k)

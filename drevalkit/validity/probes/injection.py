@@ -19,6 +19,7 @@ PLACES = ("start", "middle", "end")
 
 
 def inject_variants(text: str, count: int, seed: int) -> list[Variant]:
+    """One instruction per variant, the wordings in a seeded order and the places in turn (start, middle, end)."""
     doc = Document.parse(text)
     if not doc.body:
         return []

@@ -48,6 +48,7 @@ def _filler_paragraph(rng: random.Random) -> str:
 
 
 def pad_variants(text: str, count: int, seed: int, ratio: float = 0.4) -> list[Variant]:
+    """Filler paragraphs after prose blocks chosen with the seed (never the first block), about ``ratio`` more words."""
     doc = Document.parse(text)
     points = [i for i, block in enumerate(doc.body) if i > 0 and is_prose(block)]
     if not points:
@@ -148,6 +149,7 @@ def trim_style(text: str, level: int) -> str:
 
 
 def trim_variants(text: str) -> list[Variant]:
+    """One variant per level of ``trim_style`` that changes the text and differs from the levels before it."""
     original = normalise(text)
     notes = {
         1: "emphasis and code spans removed",
@@ -180,6 +182,7 @@ def _movable(sections: list[list[str]]) -> tuple[list[list[str]], list[list[str]
 
 
 def shuffle_variants(text: str, count: int, seed: int) -> list[Variant]:
+    """Distinct orders of the movable sections (every one of them when there are few), the closing ones kept last."""
     doc = Document.parse(text)
     preamble, sections = doc.sections()
     movable, fixed = _movable(sections)
@@ -257,6 +260,7 @@ def null_report(text: str, seed: int, k: int = 0) -> str:
 
 
 def null_variants(text: str, count: int, seed: int) -> list[Variant]:
+    """``count`` null reports, each with its own seeded sentences."""
     return [
         Variant("null-report", f"null-{k + 1}", "generic text under the report's headings", null_report(text, seed, k))
         for k in range(count)

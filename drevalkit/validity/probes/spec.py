@@ -12,6 +12,8 @@ ProbeKind = Literal["text", "conditions", "null", "evidence"]
 
 @dataclass(frozen=True)
 class ProbeSpec:
+    """What a probe does and what an unbiased judge does with it, as the run's record and the judge card say."""
+
     name: str
     kind: ProbeKind
     description: str
