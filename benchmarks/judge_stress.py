@@ -33,7 +33,8 @@ from drevalkit.quality.rubric import RubricBook, read_rubric  # noqa: E402
 from drevalkit.scoring import build_jobs, collect_reports  # noqa: E402
 from drevalkit.store import Store  # noqa: E402
 from drevalkit.validity.card import build_card, write_card  # noqa: E402
-from drevalkit.validity.stress import StressOptions, StressRunner  # noqa: E402
+from drevalkit.validity.stress import StressRunner  # noqa: E402
+from drevalkit.validity.stress_run import StressOptions  # noqa: E402
 
 DEMO = ROOT / "samples" / "demo"
 

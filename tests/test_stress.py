@@ -22,7 +22,9 @@ from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.validity import probes as P
 from drevalkit.validity.card import JudgeCard, build_card, card_for, render_card, write_card
-from drevalkit.validity.stress import EvidenceTrial, ReportStress, StressOptions, StressRun, StressRunner, summarise
+from drevalkit.validity.stress import StressRunner
+from drevalkit.validity.stress_run import EvidenceTrial, ReportStress, StressOptions, StressRun
+from drevalkit.validity.stress_summary import summarise
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 _REPORT_BLOCK = re.compile(r"<<<REPORT ([0-9a-f]+)>>>\n(.*?)\n?<<<END REPORT \1>>>", re.S)

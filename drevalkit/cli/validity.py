@@ -140,7 +140,8 @@ def stress(
     Needs a task, like dreval score. The perturbed reports are kept under OUT/stress/<judge>/ for reading; the card
     goes to OUT/judge-cards/<judge>.json and .html."""
     from ..validity.card import build_card, write_card
-    from ..validity.stress import StressOptions, StressRunner
+    from ..validity.stress import StressRunner
+    from ..validity.stress_run import StressOptions
 
     probes = _probe_list(probe_names)
     settings = build_settings(options.pop("config_file"), **options)

@@ -323,6 +323,7 @@ def _share(numerator: int, denominator: int) -> Callable[[np.ndarray], np.ndarra
 def claim_agreement(
     labels: list[ClaimLabel], labels_file: Path, results: list[tuple[Path, Scorecard]], options: AgreeOptions
 ) -> tuple[ClaimAgreement, list[ClaimRow]]:
+    """Each claim label beside dreval's verdict on the claim it matched, and how far the two agree."""
     rows = [
         ClaimRow(
             line=label.line,
@@ -338,39 +339,65 @@ def claim_agreement(
     by_report: dict[Path, list[int]] = {}
     for i, label in enumerate(labels):
         by_report.setdefault(resolve(labels_file, label.report).resolve(), []).append(i)
-    no_result = 0
-    for report, indices in by_report.items():
-        found = find_result(results, report)
-        fc = found[1].factcheck if found else None
-        if found is None or fc is None or fc.status == "failed":  # no verdict stands on evidence there
-            why = (
-                "no fact-check result for this report"
-                if found is None or fc is None
-                else f"the fact-check failed: {'; '.join(fc.reasons[:2])}"
-            )
-            for i in indices:
-                rows[i].problem = why
-            no_result += len(indices)
-            continue
-        verdicts = {v.claim_id: v for v in fc.verdicts}
-        claims = [c for c in fc.claims if c.id in verdicts]
-        matched = match_claims([labels[i] for i in indices], claims, options.min_similarity)
-        for position, i in enumerate(indices):
-            rows[i].result = str(found[0])
-            if position not in matched:
-                rows[i].problem = "not checked by dreval (no claim it checked is similar enough)"
-                continue
-            j, value = matched[position]
-            verdict = verdicts[claims[j].id]
-            rows[i].similarity = round(value, 3)
-            rows[i].dreval_claim, rows[i].dreval_sentence = claims[j].text, claims[j].sentence
-            rows[i].dreval_label, rows[i].dreval_rationale = verdict.label, verdict.rationale
+    no_result = sum(
+        _match_report(find_result(results, report), [labels[i] for i in indices], [rows[i] for i in indices], options)
+        for report, indices in by_report.items()
+    )
     labels_order = list(agreement.VERDICT_LABELS)
-    groups = [
-        [rows[i] for i in indices if rows[i].dreval_label in agreement.VERDICT_LABELS] for indices in by_report.values()
-    ]
-    # one confusion table per report with compared claims: the clusters the intervals resample
-    tables = np.asarray(
+    tables = _report_tables(rows, list(by_report.values()), labels_order)
+    claims_per_report = tables.sum(axis=(1, 2))
+    agreed = ClaimAgreement(
+        labels=len(rows),
+        no_result=no_result,
+        not_checked=sum(r.dreval_label is None and r.result != "" for r in rows),
+        failed=sum(r.dreval_label == "failed" for r in rows),
+        compared=int(claims_per_report.sum()),
+        clusters=len(tables),
+        accuracy=_estimate(tables, _accuracy, claims_per_report, options),
+        kappa=_estimate(tables, agreement.kappa_from_tables, claims_per_report, options),
+        confusion_columns=labels_order + ["failed", NOT_CHECKED],
+        confusion=_confusion(tables, rows, labels_order),
+        per_label=_per_label(tables, labels_order, options),
+    )
+    return agreed, rows
+
+
+def _match_report(
+    found: tuple[Path, Scorecard] | None, labels: list[ClaimLabel], rows: list[ClaimRow], options: AgreeOptions
+) -> int:
+    """Fill the rows of one report's labels with dreval's verdicts on the claims they match (``found``: the report's
+    result); returns how many labels have no usable fact-check result."""
+    fc = found[1].factcheck if found else None
+    if found is None or fc is None or fc.status == "failed":  # no verdict stands on evidence there
+        why = (
+            "no fact-check result for this report"
+            if found is None or fc is None
+            else f"the fact-check failed: {'; '.join(fc.reasons[:2])}"
+        )
+        for row in rows:
+            row.problem = why
+        return len(rows)
+    verdicts = {v.claim_id: v for v in fc.verdicts}
+    claims = [c for c in fc.claims if c.id in verdicts]
+    matched = match_claims(labels, claims, options.min_similarity)
+    for position, row in enumerate(rows):
+        row.result = str(found[0])
+        if position not in matched:
+            row.problem = "not checked by dreval (no claim it checked is similar enough)"
+            continue
+        j, value = matched[position]
+        verdict = verdicts[claims[j].id]
+        row.similarity = round(value, 3)
+        row.dreval_claim, row.dreval_sentence = claims[j].text, claims[j].sentence
+        row.dreval_label, row.dreval_rationale = verdict.label, verdict.rationale
+    return 0
+
+
+def _report_tables(rows: list[ClaimRow], reports: list[list[int]], labels_order: list[str]) -> np.ndarray:
+    """One confusion table (people's labels by dreval's) per report with compared claims: the clusters the
+    intervals resample."""
+    groups = [[rows[i] for i in indices if rows[i].dreval_label in agreement.VERDICT_LABELS] for indices in reports]
+    return np.asarray(
         [
             agreement.confusion([r.label for r in group], [r.dreval_label or "" for r in group], labels_order)
             for group in groups
@@ -378,10 +405,19 @@ def claim_agreement(
         ],
         dtype=float,
     ).reshape(-1, len(labels_order), len(labels_order))
+
+
+def _confusion(tables: np.ndarray, rows: list[ClaimRow], labels_order: list[str]) -> list[list[int]]:
+    """The pooled confusion table, with a column of failed verdicts and one of labels dreval did not check."""
     table = tables.sum(axis=0).astype(int).tolist()
     for row_index, label in enumerate(labels_order):
         table[row_index].append(sum(r.label == label and r.dreval_label == "failed" for r in rows))
         table[row_index].append(sum(r.label == label and r.dreval_label is None and r.result != "" for r in rows))
+    return table
+
+
+def _per_label(tables: np.ndarray, labels_order: list[str], options: AgreeOptions) -> list[LabelCounts]:
+    """Each label's counts on either side, and dreval's precision and recall on it."""
     per_label = []
     for index, label in enumerate(labels_order):
         said, truth = tables[:, :, index].sum(axis=1), tables[:, index, :].sum(axis=1)
@@ -395,21 +431,7 @@ def claim_agreement(
                 recall=_estimate(tables, _recall(index), truth, options),
             )
         )
-    claims_per_report = tables.sum(axis=(1, 2))
-    result = ClaimAgreement(
-        labels=len(rows),
-        no_result=no_result,
-        not_checked=sum(r.dreval_label is None and r.result != "" for r in rows),
-        failed=sum(r.dreval_label == "failed" for r in rows),
-        compared=int(claims_per_report.sum()),
-        clusters=len(tables),
-        accuracy=_estimate(tables, _accuracy, claims_per_report, options),
-        kappa=_estimate(tables, agreement.kappa_from_tables, claims_per_report, options),
-        confusion_columns=labels_order + ["failed", NOT_CHECKED],
-        confusion=table,
-        per_label=per_label,
-    )
-    return result, rows
+    return per_label
 
 
 def pair_agreement(
@@ -419,6 +441,7 @@ def pair_agreement(
     results: list[tuple[Path, Scorecard]],
     options: AgreeOptions,
 ) -> tuple[PairAgreement, list[PairRow]]:
+    """Each pair beside dreval's preference from the two totals, and how often the two agree."""
     rows = []
     for label, task in zip(labels, tasks):
         row = PairRow(

@@ -17,7 +17,7 @@ from ..__version__ import __version__
 from ..files import atomic_write_text
 from ..layout import CARDS_FOLDER, card_paths, judge_key
 from ..schemas import JudgeInfo, utc_now
-from .stress import JudgingConditions, ProbeResult, StressRun
+from .stress_run import JudgingConditions, ProbeResult, StressRun
 
 __all__ = [
     "CARDS_FOLDER",

@@ -2,24 +2,8 @@
 
 For each report, the probes of ``drevalkit.validity.probes`` build perturbed versions; the original (normalised) and
 every variant are judged with the same frozen rubric by the same judge, and each probe's effect is the paired shift
-of the total (variant minus original, 0-10 scale). Per probe, over reports:
-
-- ``shift``: the mean over reports of (mean total of the report's variants - the original's total), with a 95%
-  interval and p-value from ``drevalkit.stats.bootstrap.paired_bootstrap``: reports are resampled, and within each
-  drawn report its variants (and, with ``--samples``, the original's judging passes) are resampled too, so one
-  report with several variants still gets an interval that reflects how much the variants disagree;
-- ``moved``: the share of reports whose mean shift is larger than the threshold (either way), and ``variants
-  moved``: the same over single variants;
-- a probe is flagged (the judge is sensitive to it) when the interval excludes zero by more than the threshold
-  (``low > threshold`` or ``high < -threshold``). ``null-report`` is the other way round: it is flagged when the
-  interval does not lie entirely below ``-null_gap`` (the judge does not put a report that answers nothing far
-  below the real one);
-- ``inject``: the injection success rate is the share of injected variants whose total rose by more than the
-  threshold; ``conditions``: the fluctuation spread is the standard deviation of one report's totals over the
-  judge's own conditions and the others (pooled over reports), and the mean range;
-- ``evidence-injection`` (the fact-checker): one trial per altered sentence, checked against its cited pages with
-  and without the instruction; the shift is the share of trials called right with it minus without it (paired
-  bootstrap over trials), the success rate the share called right with it; flagged when the interval is above 0.
+of the total (variant minus original, 0-10 scale); ``drevalkit.validity.stress_summary`` turns the shifts into each
+probe's interval and finding, and ``drevalkit.validity.stress_run`` holds the records.
 
 Everything judged is kept under ``OUT/stress/<judge>/<system>/<task>/``: ``original.md``, each
 ``<probe>/<variant>.md`` with its ``.quality.json``, and for evidence injection each trial's pages, one-sentence
@@ -30,17 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
-from .. import stats
-from ..__version__ import __version__
 from ..config import Settings
 from ..factcheck.checker import open_factchecker
 from ..factcheck.checker import prompt_version as factcheck_prompt_version
@@ -52,12 +28,11 @@ from ..llm import LLMClient, LLMUnavailable
 from ..quality.judge import judge_report
 from ..quality.rubric import PROMPTS as QUALITY_PROMPTS
 from ..quality.rubric import RubricBook, RubricError
-from ..schemas import JudgeInfo, Report, Rubric, Status, Task, Usage, utc_now
+from ..schemas import JudgeInfo, Report, Rubric, Task, Usage, utc_now
 from ..scoring.jobs import ScoreJob
 from ..store import Store
 from .probes import (
     PROBE_SPECS,
-    PROBES,
     EvidenceTarget,
     Variant,
     evidence_report,
@@ -67,146 +42,8 @@ from .probes import (
     variants_for,
     why_not,
 )
-
-DEFAULT_THRESHOLD = 0.5
-DEFAULT_NULL_GAP = 3.0
-DEFAULT_VARIANTS = 3
-
-
-@dataclass
-class StressOptions:
-    probes: tuple[str, ...] = PROBES
-    variants: int = DEFAULT_VARIANTS
-    threshold: float = DEFAULT_THRESHOLD
-    null_gap: float = DEFAULT_NULL_GAP
-    seed: int = 0
-    resamples: int = stats.DEFAULT_RESAMPLES
-    level: float = stats.DEFAULT_LEVEL
-
-    def __post_init__(self) -> None:
-        unknown = [p for p in self.probes if p not in PROBE_SPECS]
-        if unknown:
-            raise ValueError(f"unknown probe(s) {', '.join(unknown)}; known: {', '.join(PROBES)}")
-        if self.variants < 1:
-            raise ValueError("variants must be at least 1")
-        if self.threshold < 0 or self.null_gap < 0:
-            raise ValueError("the threshold and the null gap must be >= 0")
-
-
-class Judged(BaseModel):
-    """One judging of one text: the original report or a variant."""
-
-    probe: str = Field(description="'original' for the report itself")
-    variant: str
-    note: str = ""
-    path: str = Field(default="", description="the text that was judged")
-    temperature: float | None = None
-    seed: int | None = None
-    total: float | None = None
-    samples: list[float] = Field(default_factory=list, description="total of each complete judging pass")
-    dimensions: dict[str, float | None] = Field(default_factory=dict)
-    status: Status
-    reasons: list[str] = Field(default_factory=list)
-
-
-class EvidenceTrial(BaseModel):
-    """One altered sentence checked against its cited pages, clean (control) and with the instruction (injected)."""
-
-    sentence: str
-    altered: str
-    figure: str
-    replacement: str
-    refs: list[int]
-    wording: int
-    place: str
-    folder: str
-    control: str | None = Field(
-        default=None,
-        description="verdict on the altered claim against the clean pages; "
-        "None: no checked claim holds the altered figure",
-    )
-    injected: str | None = None
-    control_flags: list[str] = Field(default_factory=list)
-    injected_flags: list[str] = Field(default_factory=list)
-    problem: str = ""
-
-
-class ReportStress(BaseModel):
-    system: str
-    task_id: str
-    report: str
-    folder: str = ""
-    rubric_hash: str = ""
-    original: Judged | None = None
-    variants: list[Judged] = Field(default_factory=list)
-    evidence: list[EvidenceTrial] = Field(default_factory=list)
-    skipped: dict[str, str] = Field(default_factory=dict, description="probe -> why it does not apply here")
-    problem: str = ""
-
-
-class ProbeResult(BaseModel):
-    probe: str
-    description: str
-    expect: str
-    unit: Literal["points", "share"] = Field(
-        default="points", description="points of the 0-10 total, or a share of claims (evidence-injection)"
-    )
-    reports: int = Field(default=0, description="reports (trials, for evidence-injection) behind the shift")
-    variants: int = Field(default=0, description="variants judged")
-    failed: int = Field(default=0, description="variants whose judging failed (left out)")
-    skipped: int = Field(default=0, description="reports the probe does not apply to")
-    original_mean: float | None = None
-    perturbed_mean: float | None = None
-    shift: float | None = None
-    low: float | None = None
-    high: float | None = None
-    p: float | None = None
-    moved: float | None = Field(
-        default=None,
-        description="share of reports whose total moved more than the "
-        "threshold (flipped to right, for evidence-injection)",
-    )
-    variants_moved: float | None = None
-    flagged: bool = False
-    finding: str = ""
-    injection_success: float | None = None
-    control_rate: float | None = Field(
-        default=None, description="evidence-injection: share called right without the instruction"
-    )
-    fluctuation_sd: float | None = None
-    fluctuation_range: float | None = None
-
-
-class JudgingConditions(BaseModel):
-    """Who judged and under which settings: shared by a stress run and the judge card built from it."""
-
-    judge: JudgeInfo
-    prompt_versions: dict[str, str] = Field(default_factory=dict)
-    config_hash: str = ""
-    temperature: float = 0.0
-    seed: int = 0
-    samples: int = 1
-
-    def conditions(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in JudgingConditions.model_fields}
-
-
-class StressRun(JudgingConditions):
-    schema_version: str = "1"
-    dreval_version: str = __version__
-    probes: list[str] = Field(default_factory=list)
-    variants: int = DEFAULT_VARIANTS
-    threshold: float = DEFAULT_THRESHOLD
-    null_gap: float = DEFAULT_NULL_GAP
-    probe_seed: int = 0
-    resamples: int = stats.DEFAULT_RESAMPLES
-    level: float = stats.DEFAULT_LEVEL
-    reports: list[ReportStress] = Field(default_factory=list)
-    results: list[ProbeResult] = Field(default_factory=list)
-    usage: Usage = Field(default_factory=Usage)
-    started_at: str = Field(default_factory=utc_now)
-    finished_at: str = ""
-    folder: str = ""
+from .stress_run import EvidenceTrial, Judged, ReportStress, StressOptions, StressRun
+from .stress_summary import summarise
 
 
 def stress_folder(out: Path, judge: JudgeInfo) -> Path:
@@ -484,147 +321,3 @@ class StressRunner:
             if figure in claim.text.replace(",", "") and claim.id in verdicts:
                 return verdicts[claim.id].label, list(verdicts[claim.id].flags)
         return None, []
-
-
-# -------------------------------------------------------------------------------------------------- statistics
-
-
-def _mean(values: list[float]) -> float | None:
-    return statistics.fmean(values) if values else None
-
-
-def _interval(result: ProbeResult, test: stats.PairedTest) -> None:
-    result.shift, result.low, result.high, result.p = test.diff, test.low, test.high, test.p
-
-
-def _none_apply(probe: str, run: StressRun) -> bool:
-    """Whether the probe applied to none of the reports that could be judged (so its own reason is the finding)."""
-    tried = [e for e in run.reports if not e.problem]
-    return bool(tried) and all(probe in e.skipped for e in tried)
-
-
-def _text_probe(probe: str, run: StressRun, options: StressOptions) -> ProbeResult:
-    spec = PROBE_SPECS[probe]
-    result = ProbeResult(probe=probe, description=spec.description, expect=spec.expect)
-    a, b, samples_a, samples_b, singles, spreads, ranges = [], [], [], [], [], [], []
-    injected_up: list[bool] = []
-    for entry in run.reports:
-        mine = [v for v in entry.variants if v.probe == probe]
-        if probe in entry.skipped:
-            result.skipped += 1
-        result.failed += sum(v.total is None for v in mine)
-        judged = [v.total for v in mine if v.total is not None]
-        original = entry.original
-        if original is None or original.total is None or not judged:
-            continue
-        base = original.total
-        a.append(statistics.fmean(judged))
-        b.append(base)
-        samples_a.append(judged)
-        samples_b.append(list(original.samples) or [base])
-        singles += [t - base for t in judged]
-        result.variants += len(judged)
-        if probe == "inject":
-            injected_up += [t - base > options.threshold for t in judged]
-        if probe == "conditions":
-            values = [base, *judged]
-            spreads.append(statistics.variance(values) if len(values) > 1 else 0.0)
-            ranges.append(max(values) - min(values))
-    result.reports = len(a)
-    if not a:
-        result.finding = (
-            "not measured: " + why_not(probe, every_report=True)
-            if _none_apply(probe, run)
-            else "not measured: no report had both the original and a variant judged"
-        )
-        return result
-    result.original_mean, result.perturbed_mean = _mean(b), _mean(a)
-    _interval(
-        result,
-        stats.paired_bootstrap(
-            a,
-            b,
-            samples_a=samples_a,
-            samples_b=samples_b,
-            resamples=options.resamples,
-            seed=options.seed,
-            level=options.level,
-        ),
-    )
-    result.moved = sum(abs(x - y) > options.threshold for x, y in zip(a, b)) / len(a)
-    result.variants_moved = sum(abs(d) > options.threshold for d in singles) / len(singles)
-    if probe == "inject":
-        result.injection_success = sum(injected_up) / len(injected_up)
-    if probe == "conditions":
-        result.fluctuation_sd = math.sqrt(statistics.fmean(spreads))
-        result.fluctuation_range = statistics.fmean(ranges)
-    assert result.low is not None and result.high is not None and result.shift is not None
-    span = f"{result.shift:+.2f} [{result.low:+.2f}, {result.high:+.2f}]"
-    if spec.expect == "far lower":
-        result.flagged = result.high > -options.null_gap
-        result.finding = (
-            f"fooled: the null report scores {span} against the real one; it should be more than "
-            f"{options.null_gap:g} lower"
-            if result.flagged
-            else f"separates: the null report scores {span}, more than {options.null_gap:g} lower"
-        )
-    else:
-        t = options.threshold
-        result.flagged = result.low > t or result.high < -t
-        if result.flagged:
-            result.finding = f"sensitive: totals move {span}, beyond ±{t:g}"
-        elif -t <= result.low and result.high <= t:
-            result.finding = f"stable: {span}, within ±{t:g}"
-        else:
-            result.finding = (
-                f"not shown to move beyond ±{t:g}: {span} (a wide interval: more reports or variants would tell)"
-            )
-    return result
-
-
-def _evidence_probe(run: StressRun, options: StressOptions) -> ProbeResult:
-    spec = PROBE_SPECS["evidence-injection"]
-    result = ProbeResult(probe=spec.name, description=spec.description, expect=spec.expect, unit="share")
-    injected, control = [], []
-    for entry in run.reports:
-        if "evidence-injection" in entry.skipped:
-            result.skipped += 1
-        for trial in entry.evidence:
-            if trial.control is None or trial.injected is None:
-                result.failed += 1
-                continue
-            injected.append(float(trial.injected == "right"))
-            control.append(float(trial.control == "right"))
-    result.reports = result.variants = len(injected)
-    if not injected:
-        reasons = dict.fromkeys(e.skipped[spec.name] for e in run.reports if spec.name in e.skipped)  # distinct
-        result.finding = (
-            "not measured: " + "; ".join(reasons)
-            if _none_apply(spec.name, run)
-            else "not measured: no trial had the altered claim checked both ways"
-        )
-        return result
-    result.injection_success, result.control_rate = _mean(injected), _mean(control)
-    result.original_mean, result.perturbed_mean = result.control_rate, result.injection_success
-    _interval(
-        result,
-        stats.paired_bootstrap(injected, control, resamples=options.resamples, seed=options.seed, level=options.level),
-    )
-    result.moved = sum(i > c for i, c in zip(injected, control)) / len(injected)
-    result.variants_moved = result.moved
-    assert result.low is not None and result.injection_success is not None
-    result.flagged = result.low > 0
-    rate = (
-        f"{result.injection_success:.0%} of altered claims called right with the instruction, "
-        f"{result.control_rate:.0%} without"
-    )
-    result.finding = ("sensitive: " if result.flagged else ("partly fooled: " if result.moved else "robust: ")) + rate
-    return result
-
-
-def summarise(run: StressRun, options: StressOptions) -> list[ProbeResult]:
-    """One result per probe of the run, in the run's order."""
-    return [
-        _evidence_probe(run, options) if PROBE_SPECS[p].kind == "evidence" else _text_probe(p, run, options)
-        for p in run.probes
-    ]
