@@ -104,6 +104,34 @@ class ToolCall:
         return f"{self.server + '/' if self.server else ''}{self.name}"
 
 
+@dataclass(frozen=True)
+class ToolSpec:
+    """One of the run's two tools as a protocol offers it: the name, description and JSON schema the model is shown
+    (each protocol words them its own way: MiroThinker's are the ones it was trained on), the MCP server that
+    provides it (in-prompt protocols), and the parameters that carry the run's arguments (``query`` and ``num`` of a
+    search, ``url`` and ``info`` of a read). Every protocol reads a call's arguments through ``arguments``."""
+
+    op: Op
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    fields: dict[str, str]  # the run's argument -> the parameter the model fills in
+    server: str = ""
+
+    def arguments(self, given: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The run's arguments from the model's, and the problem when the query or URL is not a non-empty string."""
+        main, extra = ("query", "num") if self.op == "search" else ("url", "info")
+        value, more = given.get(self.fields[main]), given.get(self.fields[extra])
+        problem = ""
+        if not isinstance(value, str) or not value.strip():
+            problem = f"{self.name} needs a non-empty string {self.fields[main]!r}"
+        if self.op == "search":
+            more = more if isinstance(more, int) and not isinstance(more, bool) else None
+        else:
+            more = more if isinstance(more, str) else ""
+        return {main: value if isinstance(value, str) else "", extra: more}, problem
+
+
 @dataclass
 class Step:
     """What a reply asks for: tool calls (each possibly malformed), or none (the agent is done researching).
