@@ -253,8 +253,23 @@ class Protocol:
             + f"\n[... tool result cut at {self.max_tool_chars} of {len(text)} characters ...]"
         ), True
 
-    # -- to implement ------------------------------------------------------------------------------------------
     def start(self, task: Task) -> Conversation:
+        """The conversation a task opens with: the protocol's system prompt, then the task."""
+        conversation = Conversation()
+        conversation.add("system", {"role": "system", "content": self.system_prompt()})
+        task_text = PROMPTS.render(
+            "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
+        )
+        conversation.add("task", {"role": "user", "content": task_text})
+        return conversation
+
+    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
+        """Ask for the final report; ``reason`` is the termination reason (``finished`` or the limit hit)."""
+        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
+
+    # -- to implement ------------------------------------------------------------------------------------------
+    def system_prompt(self) -> str:
+        """How the tools are offered and called, and how to research."""
         raise NotImplementedError
 
     def parse(self, reply: Reply) -> Step:
@@ -275,10 +290,6 @@ class Protocol:
         raise NotImplementedError
 
     def format_error(self, call: ToolCall | None, message: str) -> str:
-        raise NotImplementedError
-
-    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
-        """Ask for the final report; ``reason`` is the termination reason (``finished`` or the limit hit)."""
         raise NotImplementedError
 
     def final_text(self, reply: Reply) -> str:

@@ -28,7 +28,6 @@ import json
 import re
 from typing import Any
 
-from ...schemas import Task
 from ..endpoint import Reply
 from ..tools import PROMPTS, ReadOutcome, SearchOutcome
 from .base import (
@@ -41,7 +40,6 @@ from .base import (
     ToolCall,
     ToolSpec,
     closed_end,
-    final_prompt_text,
     strip_thinking,
 )
 
@@ -132,20 +130,8 @@ class MiroThinkerProtocol(Protocol):
     final_prompt_after_finish = True
     rolls_back = True
 
-    def start(self, task: Task) -> Conversation:
-        conversation = Conversation()
-        system = PROMPTS.render("mirothinker_system.j2", today=self.today(), servers=_servers(), omitted=OMITTED)
-        conversation.add("system", {"role": "system", "content": system})
-        conversation.add(
-            "task",
-            {
-                "role": "user",
-                "content": PROMPTS.render(
-                    "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
-                ),
-            },
-        )
-        return conversation
+    def system_prompt(self) -> str:
+        return PROMPTS.render("mirothinker_system.j2", today=self.today(), servers=_servers(), omitted=OMITTED)
 
     def parse(self, reply: Reply) -> Step:
         visible = strip_thinking(reply.content)
@@ -227,9 +213,6 @@ class MiroThinkerProtocol(Protocol):
 
     def format_error(self, call: ToolCall | None, message: str) -> str:
         return _dumps({"success": False, "error": message})
-
-    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
-        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
 
     def final_text(self, reply: Reply) -> str:
         return strip_tool_markup(strip_thinking(reply.content))

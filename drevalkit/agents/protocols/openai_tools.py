@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...schemas import Task
 from ..endpoint import Reply
 from ..tools import PROMPTS, ReadOutcome, SearchOutcome
 from .base import (
@@ -24,7 +23,6 @@ from .base import (
     Step,
     ToolCall,
     ToolSpec,
-    final_prompt_text,
     strip_thinking,
 )
 
@@ -72,22 +70,10 @@ class OpenAIToolsProtocol(Protocol):
     final_prompt_after_finish = False
     rolls_back = False
 
-    def start(self, task: Task) -> Conversation:
-        conversation = Conversation()
-        system = PROMPTS.render(
+    def system_prompt(self) -> str:
+        return PROMPTS.render(
             "openai_tools_system.j2", today=self.today(), search_tool=SEARCH.name, read_tool=READ.name
         )
-        conversation.add("system", {"role": "system", "content": system})
-        conversation.add(
-            "task",
-            {
-                "role": "user",
-                "content": PROMPTS.render(
-                    "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
-                ),
-            },
-        )
-        return conversation
 
     def request(
         self, conversation: Conversation, *, final: bool = False, keep: int | None = None, max_tokens: int | None = None
@@ -152,6 +138,3 @@ class OpenAIToolsProtocol(Protocol):
 
     def format_error(self, call: ToolCall | None, message: str) -> str:
         return f"Error: {message}"
-
-    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
-        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
