@@ -106,7 +106,6 @@ class TaskRun:
         self.ratio = 1.0  # reported / estimated prompt tokens, from the last reply
         self.answer: Reply | None = None  # a reply that is the report itself (openai-tools)
         self.error = ""
-        self.limit_detail = ""
         self.final_keep: int | None = None  # this task's final request prunes every result (the server said so)
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -154,7 +153,6 @@ class TaskRun:
         )
 
     def limit(self, reason: str, **details: Any) -> str:
-        self.limit_detail = LIMIT_NAMES.get(reason, reason)
         self.trace.write("limit", reason=reason, turn=self.turns, **details)
         return reason
 
