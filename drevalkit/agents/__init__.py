@@ -9,7 +9,8 @@ Protocols (``openai-tools``, ``mirothinker``) are in the ``PROTOCOLS`` registry;
 """
 
 from .protocols import PROTOCOLS, Protocol, get_protocol
-from .runner import AgentRunError, AgentRunner, RunSummary, TaskOutcome, arun_agent, run_agent
+from .runner import AgentRunError, AgentRunner, RunSummary, arun_agent, run_agent
+from .task_files import TaskOutcome
 
 __all__ = [
     "PROTOCOLS",

@@ -125,32 +125,15 @@ class AgentEndpoint:
             started = time.perf_counter()
             try:
                 response = await self._client.chat.completions.create(**kwargs, timeout=timeout)
-            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise LLMUnavailable(f"the {self.label} endpoint rejected the API key ({exc.status_code})") from None
-            except openai.NotFoundError as exc:
-                raise LLMUnavailable(
-                    f"the {self.label} endpoint {self.endpoint} has no model {self.model!r} or no "
-                    f"chat API ({exc.status_code})"
-                ) from None
             except openai.APIStatusError as exc:
-                if exc.status_code == 429 and "insufficient_quota" in str(exc):
-                    raise LLMUnavailable(
-                        f"the {self.label} endpoint reports exhausted credit (insufficient_quota)"
-                    ) from None
-                if exc.status_code in (400, 413, 422) and is_context_overflow(exc):
-                    raise ContextOverflow(
-                        f"the {self.label} endpoint refused the request: it does not fit the "
-                        f"model's context ({short_error(exc, 200)})"
-                    ) from None
-                if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
-                    headers = exc.response.headers if exc.response is not None else None
-                    problem = f"HTTP {exc.status_code}"
-                    attempt = await self._backoff(attempt, problem, retry_after_seconds(headers), deadline, problems)
-                    retries += 1
-                    continue
-                raise LLMCallFailed(
-                    f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): {short_error(exc)}"
-                ) from None
+                failure = self._refusal(exc)
+                if failure is not None:
+                    raise failure from None
+                headers = exc.response.headers if exc.response is not None else None
+                problem = f"HTTP {exc.status_code}"
+                attempt = await self._backoff(attempt, problem, retry_after_seconds(headers), deadline, problems)
+                retries += 1
+                continue
             except openai.APITimeoutError:
                 if deadline is not None and time.monotonic() >= deadline - 0.01:
                     raise DeadlineReached("the time cap was reached while the model was answering") from None
@@ -177,6 +160,28 @@ class AgentEndpoint:
             reply = _reply(response)
             reply.latency_s, reply.retries, reply.problems = latency, retries, problems
             return reply
+
+    def _refusal(self, exc: openai.APIStatusError) -> LLMCallFailed | None:
+        """The error to raise for an HTTP error that retrying cannot fix; None for one worth retrying."""
+        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            return LLMUnavailable(f"the {self.label} endpoint rejected the API key ({exc.status_code})")
+        if isinstance(exc, openai.NotFoundError):
+            return LLMUnavailable(
+                f"the {self.label} endpoint {self.endpoint} has no model {self.model!r} or no "
+                f"chat API ({exc.status_code})"
+            )
+        if exc.status_code == 429 and "insufficient_quota" in str(exc):
+            return LLMUnavailable(f"the {self.label} endpoint reports exhausted credit (insufficient_quota)")
+        if exc.status_code in (400, 413, 422) and is_context_overflow(exc):
+            return ContextOverflow(
+                f"the {self.label} endpoint refused the request: it does not fit the "
+                f"model's context ({short_error(exc, 200)})"
+            )
+        if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
+            return None
+        return LLMCallFailed(
+            f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): {short_error(exc)}"
+        )
 
     async def _backoff(
         self, attempt: int, problem: str, retry_after: float | None, deadline: float | None, problems: list[str]

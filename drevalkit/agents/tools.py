@@ -84,7 +84,6 @@ class Extractor:
     def __init__(self, endpoint: AgentEndpoint, max_tokens: int = EXTRACT_MAX_TOKENS):
         self.endpoint = endpoint
         self.max_tokens = max_tokens
-        self.calls = 0
 
     async def extract(self, url: str, title: str, text: str, info: str) -> tuple[str, tuple[int, int]]:
         page = text[:EXTRACT_INPUT_CHARS]
@@ -104,7 +103,6 @@ class Extractor:
             },
         ]
         reply = await self.endpoint.complete({"messages": messages, "temperature": 0.0, "max_tokens": self.max_tokens})
-        self.calls += 1
         return reply.content.strip(), (reply.prompt_tokens, reply.completion_tokens)
 
 
@@ -139,7 +137,6 @@ class TaskTools:
         self.read_pages: dict[str, PageRead] = {}
         self.seen: dict[str, SearchHit] = {}
         self.searches = 0
-        self.reads = 0
 
     def was_read(self, url: str) -> PageRead | None:
         return self.read_pages.get(url_key(url))
@@ -165,7 +162,6 @@ class TaskTools:
     async def read(self, url: str, info: str = "", *, turn: int = 0) -> ReadOutcome:
         started = time.perf_counter()
         outcome = ReadOutcome(url=url.strip())
-        self.reads += 1
         record, text = await self.box.fetcher.fetch(outcome.url)
         outcome.final_url = record.final_url or outcome.url
         outcome.title = record.title

@@ -104,6 +104,34 @@ class ToolCall:
         return f"{self.server + '/' if self.server else ''}{self.name}"
 
 
+@dataclass(frozen=True)
+class ToolSpec:
+    """One of the run's two tools as a protocol offers it: the name, description and JSON schema the model is shown
+    (each protocol words them its own way: MiroThinker's are the ones it was trained on), the MCP server that
+    provides it (in-prompt protocols), and the parameters that carry the run's arguments (``query`` and ``num`` of a
+    search, ``url`` and ``info`` of a read). Every protocol reads a call's arguments through ``arguments``."""
+
+    op: Op
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    fields: dict[str, str]  # the run's argument -> the parameter the model fills in
+    server: str = ""
+
+    def arguments(self, given: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The run's arguments from the model's, and the problem when the query or URL is not a non-empty string."""
+        main, extra = ("query", "num") if self.op == "search" else ("url", "info")
+        value, more = given.get(self.fields[main]), given.get(self.fields[extra])
+        problem = ""
+        if not isinstance(value, str) or not value.strip():
+            problem = f"{self.name} needs a non-empty string {self.fields[main]!r}"
+        if self.op == "search":
+            more = more if isinstance(more, int) and not isinstance(more, bool) else None
+        else:
+            more = more if isinstance(more, str) else ""
+        return {main: value if isinstance(value, str) else "", extra: more}, problem
+
+
 @dataclass
 class Step:
     """What a reply asks for: tool calls (each possibly malformed), or none (the agent is done researching).
@@ -225,8 +253,23 @@ class Protocol:
             + f"\n[... tool result cut at {self.max_tool_chars} of {len(text)} characters ...]"
         ), True
 
-    # -- to implement ------------------------------------------------------------------------------------------
     def start(self, task: Task) -> Conversation:
+        """The conversation a task opens with: the protocol's system prompt, then the task."""
+        conversation = Conversation()
+        conversation.add("system", {"role": "system", "content": self.system_prompt()})
+        task_text = PROMPTS.render(
+            "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
+        )
+        conversation.add("task", {"role": "user", "content": task_text})
+        return conversation
+
+    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
+        """Ask for the final report; ``reason`` is the termination reason (``finished`` or the limit hit)."""
+        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
+
+    # -- to implement ------------------------------------------------------------------------------------------
+    def system_prompt(self) -> str:
+        """How the tools are offered and called, and how to research."""
         raise NotImplementedError
 
     def parse(self, reply: Reply) -> Step:
@@ -247,10 +290,6 @@ class Protocol:
         raise NotImplementedError
 
     def format_error(self, call: ToolCall | None, message: str) -> str:
-        raise NotImplementedError
-
-    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
-        """Ask for the final report; ``reason`` is the termination reason (``finished`` or the limit hit)."""
         raise NotImplementedError
 
     def final_text(self, reply: Reply) -> str:

@@ -28,7 +28,6 @@ import json
 import re
 from typing import Any
 
-from ...schemas import Task
 from ..endpoint import Reply
 from ..tools import PROMPTS, ReadOutcome, SearchOutcome
 from .base import (
@@ -39,62 +38,67 @@ from .base import (
     Sampling,
     Step,
     ToolCall,
+    ToolSpec,
     closed_end,
-    final_prompt_text,
     strip_thinking,
 )
 
-SEARCH_SERVER, SEARCH_TOOL = "search_and_scrape_webpage", "google_search"
-READ_SERVER, READ_TOOL = "jina_scrape_llm_summary", "scrape_and_extract_info"
-_TOOL_OPS = {SEARCH_TOOL: ("search", SEARCH_SERVER), READ_TOOL: ("read", READ_SERVER)}
+SEARCH = ToolSpec(
+    op="search",
+    server="search_and_scrape_webpage",
+    name="google_search",
+    description="Search the web (Google-style results: title, link, snippet). This run's search backend uses "
+    "q and num; the other fields are accepted and have no effect.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "q": {"type": "string", "description": "search query"},
+            "gl": {"type": "string", "description": "region code, e.g. us"},
+            "hl": {"type": "string", "description": "language code, e.g. en"},
+            "location": {"type": "string"},
+            "num": {"type": "integer", "description": "number of results"},
+            "tbs": {"type": "string", "description": "time filter, e.g. qdr:y"},
+            "page": {"type": "integer"},
+            "autocorrect": {"type": "boolean"},
+        },
+        "required": ["q"],
+    },
+    fields={"query": "q", "num": "num"},
+)
+READ = ToolSpec(
+    op="read",
+    server="jina_scrape_llm_summary",
+    name="scrape_and_extract_info",
+    description="Read a URL (web page, PDF, text file) and return what it says about info_to_extract. Read "
+    "a page before citing it.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "description": "the URL to read"},
+            "info_to_extract": {
+                "type": "string",
+                "description": "what to find on the page, usually a question",
+            },
+        },
+        "required": ["url", "info_to_extract"],
+    },
+    fields={"url": "url", "info": "info_to_extract"},
+)
+_BY_NAME = {spec.name: spec for spec in (SEARCH, READ)}
 
-SERVERS: list[dict[str, Any]] = [
-    {
-        "name": SEARCH_SERVER,
-        "tools": [
-            {
-                "name": SEARCH_TOOL,
-                "description": "Search the web (Google-style results: title, link, snippet). This run's search backend uses "
-                "q and num; the other fields are accepted and have no effect.",
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "q": {"type": "string", "description": "search query"},
-                        "gl": {"type": "string", "description": "region code, e.g. us"},
-                        "hl": {"type": "string", "description": "language code, e.g. en"},
-                        "location": {"type": "string"},
-                        "num": {"type": "integer", "description": "number of results"},
-                        "tbs": {"type": "string", "description": "time filter, e.g. qdr:y"},
-                        "page": {"type": "integer"},
-                        "autocorrect": {"type": "boolean"},
-                    },
-                    "required": ["q"],
-                },
-            }
-        ],
-    },
-    {
-        "name": READ_SERVER,
-        "tools": [
-            {
-                "name": READ_TOOL,
-                "description": "Read a URL (web page, PDF, text file) and return what it says about info_to_extract. Read "
-                "a page before citing it.",
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "url": {"type": "string", "description": "the URL to read"},
-                        "info_to_extract": {
-                            "type": "string",
-                            "description": "what to find on the page, usually a question",
-                        },
-                    },
-                    "required": ["url", "info_to_extract"],
-                },
-            }
-        ],
-    },
-]
+
+def _servers() -> list[dict[str, Any]]:
+    """The tools as the system prompt lists them: by MCP server, each with its schema as one line of JSON."""
+    servers: dict[str, list[dict[str, str]]] = {}
+    for spec in (SEARCH, READ):
+        listing = {
+            "name": spec.name,
+            "description": spec.description,
+            "schema": json.dumps(spec.parameters, ensure_ascii=False),
+        }
+        servers.setdefault(spec.server, []).append(listing)
+    return [{"name": name, "tools": tools} for name, tools in servers.items()]
+
 
 _BLOCK = re.compile(r"<use_mcp_tool>(.*?)</use_mcp_tool>", re.DOTALL | re.IGNORECASE)
 _OPEN = re.compile(r"<use_mcp_tool>", re.IGNORECASE)
@@ -126,27 +130,8 @@ class MiroThinkerProtocol(Protocol):
     final_prompt_after_finish = True
     rolls_back = True
 
-    def start(self, task: Task) -> Conversation:
-        servers = [
-            {
-                "name": s["name"],
-                "tools": [{**t, "schema": json.dumps(t["schema"], ensure_ascii=False)} for t in s["tools"]],
-            }
-            for s in SERVERS
-        ]
-        conversation = Conversation()
-        system = PROMPTS.render("mirothinker_system.j2", today=self.today(), servers=servers, omitted=OMITTED)
-        conversation.add("system", {"role": "system", "content": system})
-        conversation.add(
-            "task",
-            {
-                "role": "user",
-                "content": PROMPTS.render(
-                    "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
-                ),
-            },
-        )
-        return conversation
+    def system_prompt(self) -> str:
+        return PROMPTS.render("mirothinker_system.j2", today=self.today(), servers=_servers(), omitted=OMITTED)
 
     def parse(self, reply: Reply) -> Step:
         visible = strip_thinking(reply.content)
@@ -183,24 +168,12 @@ class MiroThinkerProtocol(Protocol):
         if not isinstance(arguments, dict):
             call.problem = "the arguments must be a JSON object"
             return call
-        known = _TOOL_OPS.get(call.name)
-        if known is None:
+        spec = _BY_NAME.get(call.name)
+        if spec is None:
             call.arguments = arguments
             return call  # an unknown tool: answered with an error, not rolled back
-        call.op = known[0]  # type: ignore[assignment]
-        if call.op == "search":
-            query, num = arguments.get("q"), arguments.get("num")
-            if not isinstance(query, str) or not query.strip():
-                call.problem = f"{SEARCH_TOOL} needs a non-empty string 'q'"
-            call.arguments = {
-                "query": query if isinstance(query, str) else "",
-                "num": num if isinstance(num, int) and not isinstance(num, bool) else None,
-            }
-        else:
-            url, info = arguments.get("url"), arguments.get("info_to_extract")
-            if not isinstance(url, str) or not url.strip():
-                call.problem = f"{READ_TOOL} needs a non-empty string 'url'"
-            call.arguments = {"url": url if isinstance(url, str) else "", "info": info if isinstance(info, str) else ""}
+        call.op = spec.op
+        call.arguments, call.problem = spec.arguments(arguments)
         return call
 
     def add_reply(self, conversation: Conversation, reply: Reply, turn: int) -> None:
@@ -240,9 +213,6 @@ class MiroThinkerProtocol(Protocol):
 
     def format_error(self, call: ToolCall | None, message: str) -> str:
         return _dumps({"success": False, "error": message})
-
-    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
-        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
 
     def final_text(self, reply: Reply) -> str:
         return strip_tool_markup(strip_thinking(reply.content))

@@ -13,45 +13,53 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...schemas import Task
 from ..endpoint import Reply
 from ..tools import PROMPTS, ReadOutcome, SearchOutcome
-from .base import PROTOCOLS, Conversation, Protocol, Sampling, Step, ToolCall, final_prompt_text, strip_thinking
+from .base import (
+    PROTOCOLS,
+    Conversation,
+    Protocol,
+    Sampling,
+    Step,
+    ToolCall,
+    ToolSpec,
+    strip_thinking,
+)
 
-SEARCH, READ = "web_search", "read_url"
-
+SEARCH = ToolSpec(
+    op="search",
+    name="web_search",
+    description="Search the web. Returns result titles, URLs and snippets; read a page before citing it.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "the search query"},
+            "num": {"type": "integer", "description": "how many results to return (at most the run's limit)"},
+        },
+        "required": ["query"],
+    },
+    fields={"query": "query", "num": "num"},
+)
+READ = ToolSpec(
+    op="read",
+    name="read_url",
+    description="Read a web page (HTML, PDF or text) and return its text, or, when the run summarises "
+    "pages, what it says about info_to_extract.",
+    parameters={
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "description": "the http(s) URL to read"},
+            "info_to_extract": {"type": "string", "description": "what you want to learn from the page"},
+        },
+        "required": ["url"],
+    },
+    fields={"url": "url", "info": "info_to_extract"},
+)
+_BY_NAME = {spec.name: spec for spec in (SEARCH, READ)}
+# what every request sends as ``tools``: the specs as native function definitions
 TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": SEARCH,
-            "description": "Search the web. Returns result titles, URLs and snippets; read a page before citing it.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "query": {"type": "string", "description": "the search query"},
-                    "num": {"type": "integer", "description": "how many results to return (at most the run's limit)"},
-                },
-                "required": ["query"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": READ,
-            "description": "Read a web page (HTML, PDF or text) and return its text, or, when the run summarises "
-            "pages, what it says about info_to_extract.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "url": {"type": "string", "description": "the http(s) URL to read"},
-                    "info_to_extract": {"type": "string", "description": "what you want to learn from the page"},
-                },
-                "required": ["url"],
-            },
-        },
-    },
+    {"type": "function", "function": {"name": s.name, "description": s.description, "parameters": s.parameters}}
+    for s in (SEARCH, READ)
 ]
 
 
@@ -62,20 +70,10 @@ class OpenAIToolsProtocol(Protocol):
     final_prompt_after_finish = False
     rolls_back = False
 
-    def start(self, task: Task) -> Conversation:
-        conversation = Conversation()
-        system = PROMPTS.render("openai_tools_system.j2", today=self.today(), search_tool=SEARCH, read_tool=READ)
-        conversation.add("system", {"role": "system", "content": system})
-        conversation.add(
-            "task",
-            {
-                "role": "user",
-                "content": PROMPTS.render(
-                    "task.j2", prompt=task.prompt, deliverables=task.deliverables, time_constraint=task.time_constraint
-                ),
-            },
+    def system_prompt(self) -> str:
+        return PROMPTS.render(
+            "openai_tools_system.j2", today=self.today(), search_tool=SEARCH.name, read_tool=READ.name
         )
-        return conversation
 
     def request(
         self, conversation: Conversation, *, final: bool = False, keep: int | None = None, max_tokens: int | None = None
@@ -88,8 +86,8 @@ class OpenAIToolsProtocol(Protocol):
     def parse(self, reply: Reply) -> Step:
         step = Step(text=strip_thinking(reply.content))
         for raw in reply.tool_calls:
-            op = {SEARCH: "search", READ: "read"}.get(raw.name, "")
-            call = ToolCall(name=raw.name, op=op, call_id=raw.id, raw=raw.arguments)  # type: ignore[arg-type]
+            spec = _BY_NAME.get(raw.name)
+            call = ToolCall(name=raw.name, op=spec.op if spec else "", call_id=raw.id, raw=raw.arguments)
             try:
                 arguments = json.loads(raw.arguments) if raw.arguments.strip() else {}
             except json.JSONDecodeError as exc:
@@ -100,26 +98,10 @@ class OpenAIToolsProtocol(Protocol):
                 call.problem = f"the arguments of {raw.name} must be a JSON object"
                 step.calls.append(call)
                 continue
-            if raw.name == SEARCH:
-                query = arguments.get("query")
-                if not isinstance(query, str) or not query.strip():
-                    call.problem = f"{SEARCH} needs a non-empty string 'query'"
-                num = arguments.get("num")
-                call.arguments = {
-                    "query": query if isinstance(query, str) else "",
-                    "num": num if isinstance(num, int) and not isinstance(num, bool) else None,
-                }
-            elif raw.name == READ:
-                url = arguments.get("url")
-                if not isinstance(url, str) or not url.strip():
-                    call.problem = f"{READ} needs a non-empty string 'url'"
-                info = arguments.get("info_to_extract")
-                call.arguments = {
-                    "url": url if isinstance(url, str) else "",
-                    "info": info if isinstance(info, str) else "",
-                }
-            else:
+            if spec is None:
                 call.arguments = arguments
+            else:
+                call.arguments, call.problem = spec.arguments(arguments)
             step.calls.append(call)
         return step
 
@@ -156,6 +138,3 @@ class OpenAIToolsProtocol(Protocol):
 
     def format_error(self, call: ToolCall | None, message: str) -> str:
         return f"Error: {message}"
-
-    def add_final_prompt(self, conversation: Conversation, reason: str, turn: int) -> None:
-        conversation.add("final_prompt", {"role": "user", "content": final_prompt_text(reason)}, turn)
