@@ -10,7 +10,7 @@ Protocols (``openai-tools``, ``mirothinker``) are in the ``PROTOCOLS`` registry;
 
 from .protocols import PROTOCOLS, Protocol, get_protocol
 from .runner import AgentRunError, AgentRunner, RunSummary, arun_agent, run_agent
-from .task_files import TaskOutcome
+from .task_output import TaskOutcome
 
 __all__ = [
     "PROTOCOLS",

@@ -1,6 +1,6 @@
 """The agent runner behind ``dreval run-agent``: runs a batch of tasks into one ``--out`` folder, resuming an
 earlier run there, ``agent_concurrency`` tasks at a time, and writes the run's manifest. One task's run is in
-``task_run``, the files it leaves in ``task_files``.
+``task_run``, the files it leaves in ``task_output``.
 
 A task is finished when its sidecar and report agree, and a rerun skips it. A task that failed for a reason that may
 pass (an endpoint error, an internal error) is run again; one that failed on the model's own account (give-up text,
@@ -33,7 +33,7 @@ from ..schemas import Task, utc_now
 from ..store import Store
 from .endpoint import AgentEndpoint
 from .protocols.base import get_protocol
-from .task_files import TaskOutcome
+from .task_output import TaskOutcome
 from .task_run import RunSetup, run_task
 from .tools import Extractor, Toolbox
 

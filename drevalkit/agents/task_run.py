@@ -25,11 +25,11 @@ from ..config import Settings
 from ..ingest.sidecar import LIMIT_NAMES, AgentRun
 from ..llm.errors import LLMCallFailed, LLMUnavailable
 from ..schemas import Task, utc_now
-from . import task_files
+from . import task_output
 from .endpoint import AgentEndpoint, ContextOverflow, DeadlineReached, Reply
 from .final_report import FinalReport, build_report
 from .protocols.base import OMITTED, Protocol, Step, ToolCall, estimate_request_tokens
-from .task_files import TaskOutcome, write_task_files
+from .task_output import TaskOutcome, write_task_output
 from .tools import TaskTools, Toolbox, run_with_deadline
 from .trace import Trace
 
@@ -51,10 +51,10 @@ class RunSetup:
         self.out = Path(self.out)
 
     def report_path(self, task_id: str) -> Path:
-        return task_files.report_path(self.out, task_id)
+        return task_output.report_path(self.out, task_id)
 
     def trace_path(self, task_id: str) -> Path:
-        return task_files.trace_path(self.out, task_id)
+        return task_output.trace_path(self.out, task_id)
 
     def run_settings(self) -> dict[str, Any]:
         """The limits and sampling a run records (trace, sidecar, manifest): what its reports were produced under."""
@@ -428,7 +428,7 @@ class TaskRun:
         path = self.setup.report_path(self.task.id)
         agent = self.record(termination, report, truncated)
         pages = list(self.tools.read_pages.values())
-        sidecar = write_task_files(path, self.task, agent, report, failure, pages, self.trace)
+        sidecar = write_task_output(path, self.task, agent, report, failure, pages, self.trace)
         status = "report" if report is not None else "failed"
         return TaskOutcome.of(self.task.id, sidecar, path, status, self.tokens_per_turn)
 

@@ -3,7 +3,7 @@
     dreval run-agent --tasks tasks.jsonl --base-url URL --model NAME --protocol P --out reports/SYSTEM/
 
 Writes ``<task id>.md``, ``<task id>.meta.json`` and ``<task id>.trace.jsonl`` per task (see
-``drevalkit.agents.task_files``) and prints one row per task. Exits 0 when every task has a report, 1 when some failed
+``drevalkit.agents.task_output``) and prints one row per task. Exits 0 when every task has a report, 1 when some failed
 (recorded with the reason and the trace), 2 on a bad invocation, 3 when the agent endpoint cannot be used, 130 when
 interrupted (finished tasks are kept; run the same command again to continue).
 """

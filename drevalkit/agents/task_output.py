@@ -88,7 +88,7 @@ def _sources(report: FinalReport, pages: list[PageRead]) -> tuple[list[SourceEnt
     return used, unused
 
 
-def write_task_files(
+def write_task_output(
     path: Path,
     task: Task,
     agent: AgentRun,
