@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.factcheck import claims
+from drevalkit.factcheck import sentences as segmentation
 from drevalkit.citations import parse_citations
 from drevalkit.schemas import Report
 
@@ -33,9 +33,9 @@ def _model():
     import spacy
 
     try:
-        return spacy.load(claims.SPACY_MODEL, exclude=["ner", "lemmatizer"])
+        return spacy.load(segmentation.SPACY_MODEL, exclude=["ner", "lemmatizer"])
     except OSError:
-        pytest.skip(f"{claims.SPACY_MODEL} is not installed")
+        pytest.skip(f"{segmentation.SPACY_MODEL} is not installed")
 
 
 _PIPELINES = {"model": _model, "blank": _blank}
@@ -48,7 +48,7 @@ def splitter(request, monkeypatch):
     if request.param not in _LOADED:
         _LOADED[request.param] = _PIPELINES[request.param]()
     nlp = _LOADED[request.param]
-    monkeypatch.setattr(claims, "sentence_splitter", lambda: nlp)
+    monkeypatch.setattr(segmentation, "sentence_splitter", lambda: nlp)
     return request.param
 
 
@@ -59,7 +59,7 @@ def _report(text: str) -> Report:
 
 def _score(item: dict) -> tuple[int, int, list[str]]:
     """(correct sentences, sentences counted, mistakes) of one fragment; an unexpected sentence counts as wrong."""
-    got = claims.segment(_report(item["text"]))
+    got = segmentation.segment(_report(item["text"]))
     mistakes: list[str] = []
     correct = 0
     position = 0
@@ -130,7 +130,7 @@ def test_attribution_accuracy_on_the_labelled_set(splitter):
 
 def test_markers_stay_in_the_sentence_text_and_plain_text_drops_them(splitter):
     text = "Module prices fell by half in 2023, driven by solar panels. [38] Most significantly, storage doubled.[39]"
-    first, second = claims.segment(_report(text))
+    first, second = segmentation.segment(_report(text))
     assert first.text == "Module prices fell by half in 2023, driven by solar panels. [38]" and first.cited_refs == [38]
     assert first.plain == "Module prices fell by half in 2023, driven by solar panels."
     assert second.text == "Most significantly, storage doubled.[39]"
@@ -142,7 +142,7 @@ def test_inline_urls_of_numbered_references_are_cited_by_number(splitter):
         "The reserve opened in 2017 per the [operator](https://src.example/1). A blog (https://blog.example/x) "
         "disagrees [2].\n\n## References\n[1] Operator. https://src.example/1\n[2] Review. https://src.example/2\n"
     )
-    first, second = claims.segment(_report(text))
+    first, second = segmentation.segment(_report(text))
     assert (first.cited_refs, first.cited_urls) == ([1], [])
     assert (second.cited_refs, second.cited_urls) == ([2], ["https://blog.example/x"])
     assert second.text == "A blog (https://blog.example/x) disagrees [2]."
@@ -158,7 +158,7 @@ def test_flattened_tables_are_text_never_header_claims(splitter):
         "| | 2022 | 2023 |\n|---|---|---|\n| China | 30 | 35 |\n\n"  # years are column names; first may be empty
         "Country GW China 35 India 12\n"  # pasted as plain text
     )
-    blocks = [block for _, block in claims.content_blocks(text)]
+    blocks = [block for _, block in segmentation.content_blocks(text)]
     assert blocks == [
         "Country; GW; China; 35",
         "India; 12; Japan; 8",
@@ -169,7 +169,7 @@ def test_flattened_tables_are_text_never_header_claims(splitter):
         "China; 2022: 30; 2023: 35",
         "Country GW China 35 India 12",
     ]
-    sentences = claims.segment(_report(text))
+    sentences = segmentation.segment(_report(text))
     assert [s.text for s in sentences] == blocks  # a table row is one sentence, the splitter never cuts it
 
 
@@ -181,7 +181,7 @@ def test_segmentation_stays_fast_on_a_long_marker_heavy_report(splitter):
     text = "# Report\n\n" + paragraph * (50_000 // len(paragraph) + 1)
     report = _report(text)
     started = time.perf_counter()
-    sentences = claims.segment(report)
+    sentences = segmentation.segment(report)
     elapsed = time.perf_counter() - started
     assert len(sentences) == 5 * (50_000 // len(paragraph) + 1)
     assert {tuple(s.cited_refs) for s in sentences} == {(1, 2), (3,), (), (1, 4, 5), (6, 7, 8)}

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from drevalkit.ingest.importers import load_report
-from drevalkit.factcheck.claims import content_blocks, extract_claims, segment
+from drevalkit.factcheck.claims import extract_claims
+from drevalkit.factcheck.sentences import content_blocks, segment
 from drevalkit.factcheck.evidence import bm25_scores, split_passages
 from drevalkit.factcheck.checker import open_factchecker
 from drevalkit.llm import open_llm
@@ -243,18 +244,18 @@ def test_private_urls_are_not_fetched_without_permission(make_settings, tmp_path
 
 
 def test_paragraph_longer_than_the_sentence_splitter_accepts_is_split_first(monkeypatch):
-    from drevalkit.factcheck import claims
+    from drevalkit.factcheck import sentences as segmentation
 
-    nlp = claims.sentence_splitter()
+    nlp = segmentation.sentence_splitter()
     monkeypatch.setattr(nlp, "max_length", 20_000)  # spaCy raises on longer texts, as it does on > 1M by default
-    monkeypatch.setattr(claims, "MAX_BLOCK_CHARS", 10_000)
+    monkeypatch.setattr(segmentation, "MAX_BLOCK_CHARS", 10_000)
     text = " ".join(f"Mission {i} launched {i} satellites in 2024." for i in range(1500))  # one 65K-char paragraph
     assert len(text) > 3 * nlp.max_length
-    sentences = claims.segment(Report(system="s", task_id="t", text=text))
+    sentences = segmentation.segment(Report(system="s", task_id="t", text=text))
     assert len(sentences) == 1500
     assert sentences[-1].text == "Mission 1499 launched 1499 satellites in 2024."
     text = "One two. Three four five. " + "x" * 50
-    spans = claims._bounded_spans(text, 30)
+    spans = segmentation._bounded_spans(text, 30)
     assert text[slice(*spans[0])] == "One two. Three four five. " and all(end - start <= 30 for start, end in spans)
 
 

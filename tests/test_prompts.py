@@ -8,7 +8,8 @@ from urllib.parse import unquote
 import pytest
 
 import drevalkit.prompts as prompts_module
-from drevalkit.factcheck.claims import PROMPTS as FACTCHECK_PROMPTS, Sentence
+from drevalkit.factcheck.claims import PROMPTS as FACTCHECK_PROMPTS
+from drevalkit.factcheck.sentences import Sentence
 from drevalkit.factcheck.verify import verify_messages
 from drevalkit.prompts import Fenced, PromptSet, boundary, fence, neutralise
 from drevalkit.quality.judge import judge_messages

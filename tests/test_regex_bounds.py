@@ -13,7 +13,7 @@ from drevalkit.agents.endpoint import Reply
 from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
 from drevalkit.agents.protocols.base import strip_thinking
 from drevalkit.config import Settings
-from drevalkit.factcheck.claims import content_blocks, segment, sentence_splitter
+from drevalkit.factcheck.sentences import content_blocks, segment, sentence_splitter
 from drevalkit.llm.client import parse_json_object
 from drevalkit.render.markdown import render_markdown
 from drevalkit.citations import parse_reference_entries, scan_citations, split_references
@@ -115,7 +115,7 @@ CASES = [
     pytest.param(lambda: _citations([(0, 1)] * 32000, "xx"), id="span-numbers"),
     # before: a new sorted list per span merged into an edit: 14 s
     pytest.param(lambda: _citations([(n, 80000) for n in range(0, 80000, 4)], "x" * 80000), id="edit-numbers"),
-    # factcheck/claims.py
+    # factcheck/sentences.py
     # before: cubic: over 60 s
     pytest.param(lambda: partial(content_blocks, "# a" + " " * 5000 + "x\n"), id="heading-title"),
     # before: quadratic: 12 s

@@ -28,7 +28,7 @@ from ..llm import LLMClient
 from ..schemas import Claim, Evidence, FactCheckCounts, FactCheckResult, FetchRecord, Report, Usage, Verdict
 from ..store import Store
 from .accounting import MIN_EVIDENCE_COVERAGE, cited_sources, describe_failures, failure_causes
-from .claims import PROMPTS, extract_claims
+from .claims import PROMPTS, Extraction, extract_claims
 from .evidence import Candidate, EmbeddingReranker, Reranker, rank, split_passages
 from .fetch import Fetcher
 from .injection import RULES_VERSION, Finding, screen
@@ -138,24 +138,32 @@ class _ReportRun:
         self.reasons.extend(extraction.failed_chunks)
         claims = extraction.claims
         if not claims:
-            # nothing checked is never a plain "complete": nothing readable is a failure, no claim in what was
-            # read is worth a look (it may be an opinion piece, or the extractor missed everything)
-            if extraction.failed_chunks:
-                status = "failed"
-            elif not extraction.sentences:
-                status = "failed"
-                self.reasons.append("no sentences could be read from the report, so nothing was checked")
-            else:
-                status = "partial"
-                self.reasons.append(f"no verifiable claims found in the report's {extraction.sentences} sentences")
-            return self._result(claims, {}, extraction, status), self.usage
-
+            return self._result(claims, {}, extraction, self._nothing_checked(extraction)), self.usage
         self.citation_urls = {c.index: c.url for c in self.report.citations if c.index is not None}
-        per_claim = self.per_claim = {c.id: [] for c in claims}
+        self.per_claim = {c.id: [] for c in claims}
+        verdicts = await self._rounds(claims)
+        return self._result(claims, verdicts, extraction, self._status(claims, verdicts, extraction)), self.usage
+
+    def _nothing_checked(self, extraction: Extraction) -> str:
+        """The status of a report without claims: nothing checked is never a plain "complete". Nothing readable
+        is a failure; no claim in what was read is worth a look (it may be an opinion piece, or the extractor
+        missed everything)."""
+        if extraction.failed_chunks:
+            return "failed"
+        if not extraction.sentences:
+            self.reasons.append("no sentences could be read from the report, so nothing was checked")
+            return "failed"
+        self.reasons.append(f"no verifiable claims found in the report's {extraction.sentences} sentences")
+        return "partial"
+
+    async def _rounds(self, claims: list[Claim]) -> dict[str, Verdict]:
+        """Gather evidence and verify, round after round, while claims are left unknown with a query not yet
+        searched (the verifier's refined query, else the extractor's second one)."""
+        per_claim = self.per_claim
         verdicts: dict[str, Verdict] = {}
         pending = {c.id: c.queries[0] for c in claims}
         spare = {c.id: c.queries[1] for c in claims if len(c.queries) > 1}
-        for round_number in range(1, checker.rounds + 1):
+        for round_number in range(1, self.checker.rounds + 1):
             if not pending:
                 break
             todo = [c for c in claims if c.id in pending]
@@ -175,32 +183,33 @@ class _ReportRun:
                         verdict.cited_source_supports = previous.cited_source_supports
                     verdicts[verdict.claim_id] = verdict
                     if verdict.label == "unknown":
-                        # the verifier's refined query, else the extractor's second one
                         query = follow_ups.get(verdict.claim_id) or spare.pop(verdict.claim_id, "")
                         if query and query not in self.queries:
                             pending[verdict.claim_id] = query
+        return verdicts
+
+    def _status(self, claims: list[Claim], verdicts: dict[str, Verdict], extraction: Extraction) -> str:
+        """Complete, partial or failed, by how many claims were verified and how many had any evidence."""
         failed = sum(v.label == "failed" for v in verdicts.values())
         if failed:
             self.reasons.append(f"{failed} claim(s) could not be verified (see their verdicts)")
-        with_evidence = sum(bool(per_claim[c.id]) for c in claims)
+        with_evidence = sum(bool(self.per_claim[c.id]) for c in claims)
         coverage = with_evidence / len(claims)
         if failed == len(claims):
-            status = "failed"
-        elif not with_evidence:
-            status = "failed"
+            return "failed"
+        if not with_evidence:
             self.reasons.insert(0, f"no evidence retrieved for any of the {len(claims)} claims: {self._gaps(claims)}")
-        elif coverage < MIN_EVIDENCE_COVERAGE:
-            status = "partial"
+            return "failed"
+        if coverage < MIN_EVIDENCE_COVERAGE:
             self.reasons.insert(
                 0,
                 f"evidence for only {with_evidence} of {len(claims)} claims (coverage "
                 f"{coverage:.0%}, below {MIN_EVIDENCE_COVERAGE:.0%}): {self._gaps(claims)}",
             )
-        elif failed or extraction.failed_chunks or self.search_problems:
-            status = "partial"
-        else:
-            status = "complete"
-        return self._result(claims, verdicts, extraction, status), self.usage
+            return "partial"
+        if failed or extraction.failed_chunks or self.search_problems:
+            return "partial"
+        return "complete"
 
     def _gaps(self, claims: list[Claim]) -> str:
         """Why evidence is missing: fetch failures by cause, unresolved markers, and what search found."""
@@ -340,7 +349,9 @@ class _ReportRun:
             self.evidence[key] = existing
         return existing
 
-    def _result(self, claims: list[Claim], verdicts: dict[str, Verdict], extraction, status: str) -> FactCheckResult:
+    def _result(
+        self, claims: list[Claim], verdicts: dict[str, Verdict], extraction: Extraction, status: str
+    ) -> FactCheckResult:
         ordered = [verdicts[c.id] for c in claims if c.id in verdicts]
         counts = FactCheckCounts(
             **{label: sum(v.label == label for v in ordered) for label in ("right", "wrong", "unknown", "failed")}

@@ -124,6 +124,13 @@ def _record(removed: list[dict[str, str]], rule: str, text: str, part: str = "")
         removed.append({"rule": rule, "text": text, **({"part": part} if part else {})})
 
 
+def _remove_all(pattern: re.Pattern[str], text: str, out: Stripped, rule: str) -> str:
+    """``text`` without any match of ``pattern``, each one recorded as removed by ``rule``."""
+    for match in pattern.finditer(text):
+        _record(out.removed, rule, match.group(0))
+    return pattern.sub("", text)
+
+
 def _after_blanks(text: str, pos: int) -> int:
     return _BLANKS.match(text, pos).end()  # type: ignore[union-attr] - \s* always matches
 
@@ -204,9 +211,7 @@ def _chatgpt(text: str, out: Stripped) -> str:
             del lines[i]
             break
     text = "\n".join(lines)
-    for match in _CHATGPT_DISCLAIMER.finditer(text):
-        _record(out.removed, "chatgpt-disclaimer", match.group(0))
-    return _CHATGPT_DISCLAIMER.sub("", text)
+    return _remove_all(_CHATGPT_DISCLAIMER, text, out, "chatgpt-disclaimer")
 
 
 def _perplexity(text: str, out: Stripped) -> str:
@@ -219,9 +224,7 @@ def _perplexity(text: str, out: Stripped) -> str:
             _record(out.removed, "perplexity-header", question.group(0))
             out.question = out.question or (question.group("question").strip() or None)
             text = text[question.end() :]
-    for match in _PERPLEXITY_MARKUP.finditer(text):
-        _record(out.removed, "perplexity-markup", match.group(0))
-    return _PERPLEXITY_MARKUP.sub("", text)
+    return _remove_all(_PERPLEXITY_MARKUP, text, out, "perplexity-markup")
 
 
 def _claude(text: str, out: Stripped) -> str:

@@ -330,6 +330,45 @@ def _sources(sources: list[Source]) -> list[SourceEntry]:
     return [SourceEntry(index=s.index, url=s.url, title=s.title) for s in sources]
 
 
+def _read_import_file(path: Path, format_name: str | None, max_bytes: int) -> tuple[str, list[ImportedReport], str]:
+    """(format name, reports, SHA-256 of the file). A named format that does not fit the file is refused here, not
+    when scoring, where --format deliberately overrides."""
+    if format_name and format_name != "auto" and format_name in IMPORTERS:
+        hint = wrong_format(path, read_text_file(path, max_bytes), format_name)
+        if hint is not None:
+            raise ReportError(hint)
+    name, reports = read_reports(path, format_name, max_bytes=max_bytes)
+    return name, reports, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_imported(
+    target: Path, report: ImportedReport, task_id: str, format_name: str, path: Path, source_sha: str
+) -> None:
+    """``target`` and its sidecar; a failed report with no text is written as a comment saying so."""
+    text = report.text.rstrip() + "\n"
+    if report.failure and not report.text.strip():
+        text = f"<!-- dreval import: failed report ({report.failure}); the file held no report text -->\n"
+    sidecar = ImportSidecar(
+        task_id=task_id,
+        status="failed" if report.failure else "imported",
+        failure=report.failure,
+        format=format_name,
+        source_file=str(path),
+        source_entry=report.entry,
+        source_sha256=source_sha,
+        prompt=report.prompt,
+        text_sha256=sha256_text(text),
+        sources_used=_sources(report.sources_used),
+        sources_unused=_sources(report.sources_unused),
+        removed=report.removed,
+        notes=report.notes,
+        meta=report.meta,
+        dreval_version=__version__,
+    )
+    atomic_write_text(target, text)
+    write_sidecar(target, sidecar)
+
+
 def import_reports(
     paths: Iterable[Path],
     out: Path,
@@ -350,13 +389,7 @@ def import_reports(
         outcome.files += 1
         try:
             try:
-                if format_name and format_name != "auto" and format_name in IMPORTERS:
-                    # a named format is checked here, not when scoring, where --format deliberately overrides
-                    hint = wrong_format(path, read_text_file(path, max_bytes), format_name)
-                    if hint is not None:
-                        raise ReportError(hint)
-                name, reports = read_reports(path, format_name, max_bytes=max_bytes)
-                source_sha = hashlib.sha256(path.read_bytes()).hexdigest()
+                name, reports, source_sha = _read_import_file(path, format_name, max_bytes)
             except ReportError as exc:
                 outcome.problems.append(str(exc))
                 continue
@@ -378,28 +411,7 @@ def import_reports(
                 taken[task_id] = where
                 outcome.warnings.extend(f"{where}: {warning}" for warning in report.warnings)
                 target = out / f"{safe_filename(task_id)}.md"
-                text = report.text.rstrip() + "\n"
-                if report.failure and not report.text.strip():
-                    text = f"<!-- dreval import: failed report ({report.failure}); the file held no report text -->\n"
-                sidecar = ImportSidecar(
-                    task_id=task_id,
-                    status="failed" if report.failure else "imported",
-                    failure=report.failure,
-                    format=name,
-                    source_file=str(path),
-                    source_entry=report.entry,
-                    source_sha256=source_sha,
-                    prompt=report.prompt,
-                    text_sha256=sha256_text(text),
-                    sources_used=_sources(report.sources_used),
-                    sources_unused=_sources(report.sources_unused),
-                    removed=report.removed,
-                    notes=report.notes,
-                    meta=report.meta,
-                    dreval_version=__version__,
-                )
-                atomic_write_text(target, text)
-                write_sidecar(target, sidecar)
+                _write_imported(target, report, task_id, name, path, source_sha)
                 outcome.written.append(target)
                 if report.failure:
                     outcome.failed.append((target, report.failure))

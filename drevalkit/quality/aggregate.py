@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ..schemas import (
     CriterionScore,
+    Dimension,
     DimensionScore,
     JudgeInfo,
     JurorQuality,
@@ -51,6 +52,44 @@ def _spread(values: list[float]) -> Spread | None:
     return Spread(n=len(values), std=statistics.stdev(values), min=min(values), max=max(values))
 
 
+def _score_dimension(
+    dim: Dimension, outcomes: list[DimensionOutcome], samples: int, reasons: list[str]
+) -> tuple[DimensionScore, list[CriterionScore], dict[int, float]]:
+    """One dimension's score and its criteria's, each the mean over the samples that succeeded, and the dimension's
+    score in each of those samples (for the totals of the samples); every failed sample is added to ``reasons``."""
+    done = sorted((o for o in outcomes if o.judgements is not None), key=lambda o: o.sample)
+    failed = [o for o in outcomes if o.judgements is None]
+    for o in failed:
+        reasons.append(f"dimension {dim.id} (sample {o.sample}): {o.error}")
+    if not done:
+        reason = failed[0].error if failed else ""
+        return DimensionScore(dimension_id=dim.id, weight=dim.weight, status="failed", reason=reason), [], {}
+    scores = []
+    for criterion in dim.criteria:
+        values = [o.judgements[criterion.id].score for o in done]
+        scores.append(
+            CriterionScore(
+                criterion_id=criterion.id,
+                dimension_id=dim.id,
+                score=statistics.fmean(values),
+                rationale=done[0].judgements[criterion.id].rationale,
+                samples=values,
+                spread=_spread(values),
+            )
+        )
+    sample_scores = [sum(c.weight * o.judgements[c.id].score for c in dim.criteria) for o in done]
+    by_sample = {o.sample: score for o, score in zip(done, sample_scores)}
+    dimension_score = DimensionScore(
+        dimension_id=dim.id,
+        weight=dim.weight,
+        score=statistics.fmean(sample_scores),
+        spread=_spread(sample_scores),
+        status="complete" if not failed else "partial",
+        reason=f"{len(failed)} of {samples} samples failed" if failed else "",
+    )
+    return dimension_score, scores, by_sample
+
+
 def aggregate(rubric: Rubric, outcomes: list[DimensionOutcome], samples: int) -> QualityResult:
     """``S_d = sum_c w_c s_c`` per sample, averaged over the samples that succeeded; ``total = sum_d W_d S_d``
     over judged dimensions, renormalised and flagged ``partial`` when some dimension could not be judged."""
@@ -63,40 +102,12 @@ def aggregate(rubric: Rubric, outcomes: list[DimensionOutcome], samples: int) ->
     reasons: list[str] = []
     per_sample_dimension: dict[int, dict[str, float]] = {s: {} for s in range(samples)}
     for dim in rubric.dimensions:
-        done = sorted((o for o in by_dimension[dim.id] if o.judgements is not None), key=lambda o: o.sample)
-        failed = [o for o in by_dimension[dim.id] if o.judgements is None]
-        for o in failed:
-            reasons.append(f"dimension {dim.id} (sample {o.sample}): {o.error}")
-        if not done:
-            dimension_scores[dim.id] = DimensionScore(
-                dimension_id=dim.id, weight=dim.weight, status="failed", reason=failed[0].error if failed else ""
-            )
-            continue
-        for criterion in dim.criteria:
-            values = [o.judgements[criterion.id].score for o in done]
-            scores.append(
-                CriterionScore(
-                    criterion_id=criterion.id,
-                    dimension_id=dim.id,
-                    score=statistics.fmean(values),
-                    rationale=done[0].judgements[criterion.id].rationale,
-                    samples=values,
-                    spread=_spread(values),
-                )
-            )
-        sample_scores = []
-        for o in done:
-            value = sum(c.weight * o.judgements[c.id].score for c in dim.criteria)
-            per_sample_dimension[o.sample][dim.id] = value
-            sample_scores.append(value)
-        dimension_scores[dim.id] = DimensionScore(
-            dimension_id=dim.id,
-            weight=dim.weight,
-            score=statistics.fmean(sample_scores),
-            spread=_spread(sample_scores),
-            status="complete" if not failed else "partial",
-            reason=f"{len(failed)} of {samples} samples failed" if failed else "",
+        dimension_scores[dim.id], criterion_scores, by_sample = _score_dimension(
+            dim, by_dimension[dim.id], samples, reasons
         )
+        scores.extend(criterion_scores)
+        for sample, value in by_sample.items():
+            per_sample_dimension[sample][dim.id] = value
 
     judged = [d for d in rubric.dimensions if dimension_scores[d.id].score is not None]
     weight_judged = sum(d.weight for d in judged)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol, runtime_checkable
 
@@ -31,9 +31,6 @@ class Source:
     url: str
     title: str = ""
     index: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -135,10 +132,6 @@ def task_id_of(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     return None
-
-
-def text_of(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def small_scalars(data: dict[str, Any], skip: set[str], limit: int = 2000) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from .base import (
     small_scalars,
     task_id_of,
 )
-from .references import _link_end, has_reference_list, references_section
+from .references import has_reference_list, link_end, references_section
 
 _FILE_ID = re.compile(r"^deep_research_(\d+)(?:_|$)")
 _USED = re.compile(r"sources used in (?:the|this) report", re.IGNORECASE)
@@ -53,7 +53,7 @@ def _links(text: str) -> list[tuple[int, str, str]]:
         close = text.find("](http", start)
         if close < 0:
             break
-        end = _link_end(text, close + 2)
+        end = link_end(text, close + 2)
         if end < 0:
             pos = close + 2
             continue
@@ -258,7 +258,7 @@ class DeepResearchEvalImporter:
             return
         agree = disagree = 0
         for match in _LINKED.finditer(response):
-            end = _link_end(response, match.end() - len(match.group(2)))
+            end = link_end(response, match.end() - len(match.group(2)))
             if end < 0:
                 continue
             number, url = int(match.group(1)), response[match.end() - len(match.group(2)) : end - 1]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import IMPORTERS, ImportedReport, ReportError, Source, parse_json, task_id_of
-from .references import _link_end, references_section
+from .references import link_end, references_section
 
 _TRACKER = re.compile(r"([?&])utm_source=(?:openai|chatgpt\.com)(&|$)")
 _BRACKET_END = re.compile(r"[\]\n]")
@@ -50,7 +50,7 @@ def _only_links(span: str) -> bool:
     for link_start, link_open in _link_starts(span):
         if link_start < pos:
             continue
-        end = _link_end(span, link_open)
+        end = link_end(span, link_open)
         if end < 0:
             return False
         rest.append(span[pos:link_start])

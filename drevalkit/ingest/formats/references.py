@@ -94,7 +94,7 @@ for _ in range(4):  # parentheses nested up to 4 deep
 _LINK_TARGET = re.compile(rf"{_NESTED}*\)")
 
 
-def _link_end(text: str, start: int) -> int:
+def link_end(text: str, start: int) -> int:
     """Index just past the ``)`` closing a link target that starts at ``start`` (after the ``(``); parentheses
     inside the URL are balanced (up to 4 deep), as in ``https://x.example/outlook-(i)``. -1 when there is none on
     the line or within ``MAX_LINK_TARGET`` characters."""
@@ -109,7 +109,7 @@ def _unlink_markers(text: str, linked: dict[int, str]) -> tuple[str, int]:
         if match.start() < pos:
             continue
         target_start = match.end() - len(match.group(2))
-        end = _link_end(text, target_start)
+        end = link_end(text, target_start)
         if end < 0:
             continue
         number, target = int(match.group(1)), text[target_start : end - 1]
