@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from ..render.page import asset, content_security_policy, environment
 from ..text import one_line
-from .board import Estimate, Leaderboard, SystemRow, leaderboard_json
+from .models import Estimate, Leaderboard, SystemRow, leaderboard_json
 
 FORMATS = ("csv", "json", "md", "html")
 
