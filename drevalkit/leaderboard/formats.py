@@ -87,6 +87,7 @@ def cost_note(board: Leaderboard) -> str:
 
 
 def method_lines(board: Leaderboard) -> list[str]:
+    """How the numbers were made, printed with every table (and by the CLI): a mean means little without it."""
     m = board.method
     lines = [
         f"Ranked by {m.rank_by} on the {len(board.shared_tasks)} tasks every ranked system has a value for "
@@ -111,8 +112,9 @@ def method_lines(board: Leaderboard) -> list[str]:
             + "; ".join(f"{judge}: {path}" for judge, path in board.judge_cards.items())
             + "."
         )
-    if cost_note(board):
-        lines.append(cost_note(board))
+    note = cost_note(board)
+    if note:
+        lines.append(note)
     juries = [row for row in board.systems if row.jury_alpha.mean is not None or row.jury_kappa.mean is not None]
     if juries:
         lines.append(
@@ -135,6 +137,7 @@ def _gap_of(board: Leaderboard) -> dict[str, Gap]:
 
 
 def _cell(value: object) -> str:
+    """One CSV cell on one line; text a spreadsheet would run as a formula gets a leading quote."""
     text = "" if value is None else str(value)
     text = one_line(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
