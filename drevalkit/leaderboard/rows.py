@@ -126,6 +126,8 @@ def _add_usage(row: SystemRow, values: SystemValues, card: Scorecard) -> None:
 
 
 def _add_quality(cell: TaskCell, values: SystemValues, card: Scorecard, context: RowContext) -> None:
+    """A used quality result: its total, its judge samples, its general dimensions (complete ones only, so a mean
+    never mixes in a guess) and the summary of its task-specific ones."""
     quality = card.quality
     assert quality is not None and quality.total is not None
     if quality.agreement is not None and quality.agreement.value is not None:
@@ -147,6 +149,7 @@ def _add_quality(cell: TaskCell, values: SystemValues, card: Scorecard, context:
 
 
 def _add_factcheck(cell: TaskCell, values: SystemValues, card: Scorecard, rank_by: RankBy) -> None:
+    """A used fact-check: verdict counts for the micro ratios, per-report ratios for the macro ones, citations."""
     fc = card.factcheck
     assert fc is not None
     cell.used_factcheck = True
