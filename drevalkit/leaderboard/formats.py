@@ -14,11 +14,13 @@ import csv
 import io
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ..render.page import asset, content_security_policy, environment
-from ..text import one_line
-from .board import Estimate, Leaderboard, SystemRow, leaderboard_json
+from ..text import interval_text, one_line
+from .models import Estimate, Gap, Leaderboard, SystemRow, leaderboard_json
+from .results import output_folder
 
 FORMATS = ("csv", "json", "md", "html")
 
@@ -27,27 +29,23 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+# how each kind of estimate is written; any other kind is a score with two decimals
+_STYLES: dict[str, dict[str, Any]] = {
+    "ratio": {"digits": 0, "percent": True},
+    "int": {"digits": 0, "thousands": True},
+    "cost": {"digits": 4},
+    "seconds": {"digits": 1},
+}
+
+
 def fmt(estimate: Estimate, kind: str = "score") -> str:
     """``6.61 [6.20, 7.01]``; ratios as percentages; an empty estimate as a dash."""
     if estimate.mean is None:
         return "—"
-    if estimate.low is None or estimate.high is None:
-        single = {
-            "ratio": f"{100 * estimate.mean:.0f}%",
-            "int": f"{estimate.mean:,.0f}",
-            "cost": f"{estimate.mean:.4f}",
-            "seconds": f"{estimate.mean:.1f}",
-        }.get(kind, f"{estimate.mean:.2f}")
-        return single + " [no interval: 1 task]"
-    if kind == "ratio":
-        return f"{100 * estimate.mean:.0f}% [{100 * (estimate.low or 0):.0f}, {100 * (estimate.high or 0):.0f}]"
-    if kind == "int":
-        return f"{estimate.mean:,.0f} [{estimate.low or 0:,.0f}, {estimate.high or 0:,.0f}]"
-    if kind == "cost":
-        return f"{estimate.mean:.4f} [{estimate.low or 0:.4f}, {estimate.high or 0:.4f}]"
-    if kind == "seconds":
-        return f"{estimate.mean:.1f} [{estimate.low or 0:.1f}, {estimate.high or 0:.1f}]"
-    return f"{estimate.mean:.2f} [{estimate.low or 0:.2f}, {estimate.high or 0:.2f}]"
+    # a bound of -0.0 is written as 0, not -0.00
+    low = None if estimate.low is None else estimate.low or 0.0
+    high = None if estimate.high is None else estimate.high or 0.0
+    return interval_text(estimate.mean, low, high, no_interval="[no interval: 1 task]", **_STYLES.get(kind, {}))
 
 
 def counts(row: SystemRow) -> str:
@@ -89,6 +87,7 @@ def cost_note(board: Leaderboard) -> str:
 
 
 def method_lines(board: Leaderboard) -> list[str]:
+    """How the numbers were made, printed with every table (and by the CLI): a mean means little without it."""
     m = board.method
     lines = [
         f"Ranked by {m.rank_by} on the {len(board.shared_tasks)} tasks every ranked system has a value for "
@@ -113,8 +112,9 @@ def method_lines(board: Leaderboard) -> list[str]:
             + "; ".join(f"{judge}: {path}" for judge, path in board.judge_cards.items())
             + "."
         )
-    if cost_note(board):
-        lines.append(cost_note(board))
+    note = cost_note(board)
+    if note:
+        lines.append(note)
     juries = [row for row in board.systems if row.jury_alpha.mean is not None or row.jury_kappa.mean is not None]
     if juries:
         lines.append(
@@ -128,7 +128,8 @@ def method_lines(board: Leaderboard) -> list[str]:
     return lines
 
 
-def _gap_of(board: Leaderboard) -> dict[str, object]:
+def _gap_of(board: Leaderboard) -> dict[str, Gap]:
+    """Each system's gap to the next one down, by the upper system's name."""
     return {gap.upper: gap for gap in board.gaps}
 
 
@@ -136,6 +137,7 @@ def _gap_of(board: Leaderboard) -> dict[str, object]:
 
 
 def _cell(value: object) -> str:
+    """One CSV cell on one line; text a spreadsheet would run as a formula gets a leading quote."""
     text = "" if value is None else str(value)
     text = one_line(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
@@ -149,108 +151,101 @@ def _is_number(text: str) -> bool:
     return True
 
 
+# (column name, SystemRow attribute) of every estimate after the dimensions; each becomes mean, low, high, n
+_ESTIMATES_AFTER_DIMENSIONS = [
+    ("specific", "specific"),
+    ("right_micro", "right_micro"),
+    ("wrong_micro", "wrong_micro"),
+    ("unknown_micro", "unknown_micro"),
+    ("right_macro", "right_macro"),
+    ("wrong_macro", "wrong_macro"),
+    ("unknown_macro", "unknown_macro"),
+    ("citation_accuracy", "citation_accuracy"),
+    ("citation_reachability", "citation_reachability"),
+    ("tokens_per_report", "tokens"),
+    ("cost_per_report", "cost"),
+    ("seconds_per_report", "seconds"),
+]
+_COUNT_COLUMNS = [
+    "rank",
+    "rank_low",
+    "rank_high",
+    "system",
+    "tasks_in_set",
+    "results",
+    "complete",
+    "partial",
+    "failed",
+    "missing",
+    "unreadable",
+    "outside_task_set",
+    "claims",
+]
+_TRAILING_COLUMNS = [
+    "results_from_cache",
+    "results_from_cache_without_cost",
+    "judge_sd",
+    "task_sd",
+    "gap_to_next_diff",
+    "gap_to_next_low",
+    "gap_to_next_high",
+    "gap_to_next_p",
+    "gap_to_next_p_adjusted",
+    "gap_to_next_significant",
+    "ranked_on_tasks",
+    "interval_method",
+    "level",
+    "resamples",
+    "seed",
+    "paired_test",
+    "correction",
+]
+
+
 def to_csv(board: Leaderboard) -> str:
     """One row per system; every estimate as mean, low, high, n; the method in the last columns."""
-    dims = list(board.dimension_names)
     estimates = [
         ("quality", "quality"),
         ("shared", "shared"),
-        *((f"dim_{d}", d) for d in dims),
-        ("specific", "specific"),
-        ("right_micro", "right_micro"),
-        ("wrong_micro", "wrong_micro"),
-        ("unknown_micro", "unknown_micro"),
-        ("right_macro", "right_macro"),
-        ("wrong_macro", "wrong_macro"),
-        ("unknown_macro", "unknown_macro"),
-        ("citation_accuracy", "citation_accuracy"),
-        ("citation_reachability", "citation_reachability"),
-        ("tokens_per_report", "tokens"),
-        ("cost_per_report", "cost"),
-        ("seconds_per_report", "seconds"),
-    ]
-    header = [
-        "rank",
-        "rank_low",
-        "rank_high",
-        "system",
-        "tasks_in_set",
-        "results",
-        "complete",
-        "partial",
-        "failed",
-        "missing",
-        "unreadable",
-        "outside_task_set",
-        "claims",
-    ]
-    for name, _ in estimates:
-        header += [f"{name}_mean", f"{name}_low", f"{name}_high", f"{name}_n"]
-    header += [
-        "results_from_cache",
-        "results_from_cache_without_cost",
-        "judge_sd",
-        "task_sd",
-        "gap_to_next_diff",
-        "gap_to_next_low",
-        "gap_to_next_high",
-        "gap_to_next_p",
-        "gap_to_next_p_adjusted",
-        "gap_to_next_significant",
-        "ranked_on_tasks",
-        "interval_method",
-        "level",
-        "resamples",
-        "seed",
-        "paired_test",
-        "correction",
+        *((f"dim_{d}", d) for d in board.dimension_names),
+        *_ESTIMATES_AFTER_DIMENSIONS,
     ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow(
+        _COUNT_COLUMNS
+        + [f"{name}_{part}" for name, _ in estimates for part in ("mean", "low", "high", "n")]
+        + _TRAILING_COLUMNS
+    )
     gaps = _gap_of(board)
+    m = board.method
     for row in board.systems:
-        line: list[object] = [
-            row.rank,
-            row.rank_low,
-            row.rank_high,
-            row.system,
-            len(board.tasks),
-            row.results,
-            row.complete,
-            row.partial,
-            row.failed,
-            row.missing,
-            row.unreadable,
-            row.outside_task_set,
-            row.claims,
-        ]
+        line: list[object] = [row.rank, row.rank_low, row.rank_high, row.system, len(board.tasks), row.results]
+        line += [row.complete, row.partial, row.failed, row.missing, row.unreadable, row.outside_task_set, row.claims]
         for name, attribute in estimates:
             estimate = row.dimensions.get(attribute, Estimate()) if name.startswith("dim_") else getattr(row, attribute)
             line += [_number(estimate.mean, 6), _number(estimate.low, 6), _number(estimate.high, 6), estimate.n]
         jv = row.judge_variance
-        line += [
-            row.from_cache,
-            row.from_cache_unpriced,
-            _number(jv.judge_sd, 6) if jv else "",
-            _number(jv.task_sd, 6) if jv else "",
-        ]
-        gap = gaps.get(row.system)
-        if gap is not None:
-            line += [
-                _number(gap.diff, 6),
-                _number(gap.low, 6),
-                _number(gap.high, 6),  # type: ignore[attr-defined]
-                "" if gap.p is None else f"{gap.p:.6g}",  # type: ignore[attr-defined]
-                "" if gap.p_adjusted is None else f"{gap.p_adjusted:.6g}",  # type: ignore[attr-defined]
-                str(gap.significant).lower(),
-            ]  # type: ignore[attr-defined]
-        else:
-            line += ["", "", "", "", "", ""]
-        m = board.method
+        line += [row.from_cache, row.from_cache_unpriced]
+        line += [_number(jv.judge_sd, 6), _number(jv.task_sd, 6)] if jv else ["", ""]
+        line += _gap_cells(gaps.get(row.system))
         line += [len(board.shared_tasks), m.intervals, m.level, m.resamples, m.seed, m.paired_test, m.correction]
         writer.writerow([_cell(value) for value in line])
     return buffer.getvalue()
+
+
+def _gap_cells(gap: Gap | None) -> list[object]:
+    """The gap to the next system: difference, interval, p, adjusted p, significance; empty for the last one."""
+    if gap is None:
+        return ["", "", "", "", "", ""]
+    return [
+        _number(gap.diff, 6),
+        _number(gap.low, 6),
+        _number(gap.high, 6),
+        "" if gap.p is None else f"{gap.p:.6g}",
+        "" if gap.p_adjusted is None else f"{gap.p_adjusted:.6g}",
+        str(gap.significant).lower(),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------- Markdown
@@ -277,33 +272,59 @@ def _md_table(header: list[str], rows: list[list[str]], right: set[int]) -> list
 
 
 def to_markdown(board: Leaderboard) -> str:
-    gaps = _gap_of(board)
+    """The method first, then one table per section, then what was mixed and what went wrong."""
     lines = ["# dreval leaderboard", ""]
     lines += [md_escape(line) for line in method_lines(board)]
     lines.append("")
-    rows = []
-    for row in board.systems:
-        gap = gaps.get(row.system)
-        gap_text = "—"
-        if gap is not None and gap.p_adjusted is None:  # type: ignore[attr-defined]
-            gap_text = f"{gap.diff:+.2f}, {gap.note}"  # type: ignore[attr-defined]
-        elif gap is not None:
-            gap_text = (
-                f"{gap.diff:+.2f} [{gap.low:+.2f}, {gap.high:+.2f}], p={gap.p_adjusted:.3g}"  # type: ignore[attr-defined]
-                + (" significant" if gap.significant else " not significant")
-            )  # type: ignore[attr-defined]
-        rows.append(
-            [
-                row.rank or "—",
-                md_escape(row.system),
-                fmt(row.shared, "ratio" if board.method.rank_by.startswith("right") else "score")
-                + f" (n={row.shared.n})",
-                fmt(row.quality) + f" (n={row.quality.n})",
-                counts(row),
-                gap_text,
-            ]
-        )
-    lines += ["## Ranking", ""]
+    lines += _md_ranking(board)
+    lines += _md_dimensions(board)
+    lines += _md_factcheck(board)
+    lines += ["", "## Cost per report", ""]
+    lines += _md_table(
+        ["system", "tokens", "cost", "seconds", "results from the LLM cache"],
+        [
+            [md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds"), from_cache(r)]
+            for r in board.systems
+        ],
+        {1, 2, 3},
+    )
+    lines += _md_per_task(board)
+    lines += _md_judge_variance(board)
+    if board.mixed:
+        lines += ["", "## Mixed results (shown because of --allow-mixed)", ""]
+        lines += [f"- {md_escape(text)}" for text in board.mixed]
+    if board.problems:
+        lines += ["", "## Problems", ""]
+        lines += [f"- {md_escape(text)}" for text in board.problems]
+    lines += ["", f"dreval {board.dreval_version}, {board.generated_at}, results in {md_escape(board.results_dir)}", ""]
+    return "\n".join(lines)
+
+
+def _md_gap(gap: Gap | None) -> str:
+    if gap is None:
+        return "—"
+    if gap.p_adjusted is None:
+        return f"{gap.diff:+.2f}, {gap.note}"
+    verdict = " significant" if gap.significant else " not significant"
+    return interval_text(gap.diff, gap.low, gap.high, signed=True) + f", p={gap.p_adjusted:.3g}" + verdict
+
+
+def _md_ranking(board: Leaderboard) -> list[str]:
+    """The ranking table, and why each system that is not ranked is not."""
+    gaps = _gap_of(board)
+    kind = "ratio" if board.method.rank_by.startswith("right") else "score"
+    rows = [
+        [
+            row.rank or "—",
+            md_escape(row.system),
+            fmt(row.shared, kind) + f" (n={row.shared.n})",
+            fmt(row.quality) + f" (n={row.quality.n})",
+            counts(row),
+            _md_gap(gaps.get(row.system)),
+        ]
+        for row in board.systems
+    ]
+    lines = ["## Ranking", ""]
     lines += _md_table(
         [
             "rank",
@@ -321,9 +342,12 @@ def to_markdown(board: Leaderboard) -> str:
         lines += [""] + [
             f"- {md_escape(row.system)} is not ranked: {md_escape(row.unranked_reason)}" for row in unranked
         ]
+    return lines
+
+
+def _md_dimensions(board: Leaderboard) -> list[str]:
     dims = list(board.dimension_names)
-    lines += ["", "## Quality dimensions", ""]
-    lines += _md_table(
+    return ["", "## Quality dimensions", ""] + _md_table(
         ["system", *(md_escape(board.dimension_names[d]) for d in dims), "task-specific"],
         [
             [md_escape(r.system), *(fmt(r.dimensions.get(d, Estimate())) for d in dims), fmt(r.specific)]
@@ -331,8 +355,12 @@ def to_markdown(board: Leaderboard) -> str:
         ],
         set(range(1, len(dims) + 2)),
     )
-    lines += ["", "## Fact-check", ""]
-    lines += _md_table(
+
+
+def _md_factcheck(board: Leaderboard) -> list[str]:
+    ratios = ["right_micro", "right_macro", "wrong_micro", "wrong_macro", "unknown_micro", "unknown_macro"]
+    ratios += ["citation_accuracy", "citation_reachability"]
+    return ["", "## Fact-check", ""] + _md_table(
         [
             "system",
             "claims",
@@ -346,32 +374,15 @@ def to_markdown(board: Leaderboard) -> str:
             "citation reachability",
         ],
         [
-            [
-                md_escape(r.system),
-                str(r.claims),
-                fmt(r.right_micro, "ratio"),
-                fmt(r.right_macro, "ratio"),
-                fmt(r.wrong_micro, "ratio"),
-                fmt(r.wrong_macro, "ratio"),
-                fmt(r.unknown_micro, "ratio"),
-                fmt(r.unknown_macro, "ratio"),
-                fmt(r.citation_accuracy, "ratio"),
-                fmt(r.citation_reachability, "ratio"),
-            ]
+            [md_escape(r.system), str(r.claims), *(fmt(getattr(r, name), "ratio") for name in ratios)]
             for r in board.systems
         ],
         set(range(1, 10)),
     )
-    lines += ["", "## Cost per report", ""]
-    lines += _md_table(
-        ["system", "tokens", "cost", "seconds", "results from the LLM cache"],
-        [
-            [md_escape(r.system), fmt(r.tokens, "int"), fmt(r.cost, "cost"), fmt(r.seconds, "seconds"), from_cache(r)]
-            for r in board.systems
-        ],
-        {1, 2, 3},
-    )
-    lines += ["", "## Per task (total quality; status where there is none)", ""]
+
+
+def _md_per_task(board: Leaderboard) -> list[str]:
+    """Every system's total quality on every task, or the task's status where it has none."""
     matrix = []
     for number, task in enumerate(board.tasks):
         cells = []
@@ -383,35 +394,26 @@ def to_markdown(board: Leaderboard) -> str:
                 else cell.status
             )
         matrix.append([md_escape(task), *cells])
-    lines += _md_table(
+    return ["", "## Per task (total quality; status where there is none)", ""] + _md_table(
         ["task", *(md_escape(r.system) for r in board.systems)], matrix, set(range(1, len(board.systems) + 1))
     )
-    noisy = [r for r in board.systems if r.judge_variance]
-    if noisy:
-        lines += ["", "## Judge variance (repeated judging)", ""]
-        lines += _md_table(
-            ["system", "passes", "judge SD within a report", "SD over tasks", "judge part of the SE", "SE over tasks"],
-            [
-                [
-                    md_escape(r.system),
-                    str(r.judge_variance.samples),
-                    f"{r.judge_variance.judge_sd:.3f}",  # type: ignore[union-attr]
-                    f"{r.judge_variance.task_sd:.3f}",
-                    f"{r.judge_variance.judge_se:.3f}",  # type: ignore[union-attr]
-                    f"{r.judge_variance.task_se:.3f}",
-                ]
-                for r in noisy
-            ],
-            {1, 2, 3, 4, 5},
-        )  # type: ignore[union-attr]
-    if board.mixed:
-        lines += ["", "## Mixed results (shown because of --allow-mixed)", ""]
-        lines += [f"- {md_escape(text)}" for text in board.mixed]
-    if board.problems:
-        lines += ["", "## Problems", ""]
-        lines += [f"- {md_escape(text)}" for text in board.problems]
-    lines += ["", f"dreval {board.dreval_version}, {board.generated_at}, results in {md_escape(board.results_dir)}", ""]
-    return "\n".join(lines)
+
+
+def _md_judge_variance(board: Leaderboard) -> list[str]:
+    """How much of the spread is the judge's, for the systems judged more than once."""
+    rows = []
+    for r in board.systems:
+        jv = r.judge_variance
+        if jv is not None:
+            spreads = (jv.judge_sd, jv.task_sd, jv.judge_se, jv.task_se)
+            rows.append([md_escape(r.system), str(jv.samples), *(f"{value:.3f}" for value in spreads)])
+    if not rows:
+        return []
+    return ["", "## Judge variance (repeated judging)", ""] + _md_table(
+        ["system", "passes", "judge SD within a report", "SD over tasks", "judge part of the SE", "SE over tasks"],
+        rows,
+        {1, 2, 3, 4, 5},
+    )
 
 
 # ------------------------------------------------------------------------------------------------------ HTML
@@ -426,11 +428,7 @@ def _href(target: Path, page: Path | None) -> str:
 def to_html(board: Leaderboard, page: Path | None = None, page_root: Path | None = None) -> str:
     """The page; ``page`` is where it will be written (links to scorecards are relative to it) and
     ``page_root`` the output folder the scorecards' paths are relative to."""
-    root = (
-        Path(page_root)
-        if page_root
-        else (Path(board.results_dir).parent if Path(board.results_dir).name == "results" else Path(board.results_dir))
-    )
+    root = Path(page_root) if page_root else output_folder(Path(board.results_dir))
     links = {}
     for row in board.systems:
         for cell in row.tasks:

@@ -1,3 +1,4 @@
-"""Human-readable outputs: self-contained HTML scorecards (``scorecard``: sanitised report markdown with the
-checked claims highlighted, an inline SVG chart, a claim table that filters by verdict) and the leaderboard in
-CSV, JSON, Markdown and HTML (``leaderboard``); ``html`` holds the shared environment and Content-Security-Policy."""
+"""Human-readable outputs of one result: the self-contained HTML scorecard (``scorecard``) with an inline SVG chart
+(``svg``) and the report as sanitised markdown (``markdown``: citations linked, checked claims marked by
+``highlight`` on the plain text of ``blocks``, cleaned by ``sanitise``); ``page`` holds the shared template
+environment and Content-Security-Policy. The leaderboard's formats are in ``drevalkit.leaderboard.formats``."""

@@ -22,7 +22,8 @@ from markupsafe import Markup, escape
 from ..resources import data_path
 from ..schemas import Report, Rubric, Scorecard, Usage
 from ..text import one_line
-from .markdown import VERDICT_MARK, Highlight, render_markdown
+from .highlight import VERDICT_MARK, Highlight
+from .markdown import render_markdown
 from .page import asset, content_security_policy, environment
 from .svg import ChartRow, dimension_chart
 from .urls import is_http_url
