@@ -8,7 +8,7 @@ counted apart and listed with why (dreval's own outputs filed among the results,
 ignored and listed). A value enters a mean only when the part that produced it is complete (quality for the totals and
 dimensions, the fact-check for ratios and citation figures), or partial too with ``include_partial``; how many
 tasks stand behind each mean is part of it. Results scored with different rubrics for one task, different judges,
-prompt versions or score-affecting settings are refused, or with ``allow_mixed`` kept and flagged.
+prompt versions or score-affecting options are refused, or with ``allow_mixed`` kept and flagged.
 
 ``build_leaderboard`` runs the phases in order: group the results by system, settle the task set, collect each
 system's values task by task, turn them into estimates, rank on the shared tasks, and describe the method.
@@ -34,7 +34,7 @@ from .results import (
     results_root,
     rubric_kinds,
 )
-from .rows import Cells, RowContext, Settings, SystemValues, collect_row, estimate_row
+from .rows import BoardOptions, Cells, RowContext, SystemValues, collect_row, estimate_row
 
 NO_JUDGE_VARIANCE = (
     "--judge-variance: there was no judge variance to include (no result has samples > 1; "
@@ -69,12 +69,12 @@ def build_leaderboard(
     by_system, unreadable = _group_by_system(found, root, problems)
     task_set, source = _task_set(by_system, task_ids, task_source, problems)
     judge_variance = _judge_variance(found, judge_variance, problems)
-    settings = Settings(resamples, seed, level, alpha, judge_variance, include_partial, rank_by)
+    options = BoardOptions(resamples, seed, level, alpha, judge_variance, include_partial, rank_by)
     context = RowContext(
-        settings, task_set, root, OutputLayout(page_root or output_root(path)), general_dimensions(), rubric_kinds(root)
+        options, task_set, root, OutputLayout(page_root or output_root(path)), general_dimensions(), rubric_kinds(root)
     )
     rows, values = _system_rows(by_system, unreadable, context)
-    ranked, shared, gaps = rank_systems(rows, values, settings, len(task_set), problems)
+    ranked, shared, gaps = rank_systems(rows, values, options, len(task_set), problems)
     order = {row.system: i for i, row in enumerate(ranked)}
     rows.sort(key=lambda r: (r.system not in order, order.get(r.system, 0), r.system))
     cards = [card for card, _ in found.cards]
@@ -83,7 +83,7 @@ def build_leaderboard(
         task_set=source,
         tasks=task_set,
         shared_tasks=shared,
-        method=_method(settings, len(ranked)),
+        method=_method(options, len(ranked)),
         systems=rows,
         gaps=gaps,
         dimension_names={d: context.general.get(d, d) for row in rows for d in row.dimensions},
@@ -182,27 +182,27 @@ def _system_rows(
 # ---------------------------------------------------------------------------------------- method and provenance
 
 
-def _method(settings: Settings, ranked: int) -> Method:
+def _method(options: BoardOptions, ranked: int) -> Method:
     """The method printed with every table, so a reader can tell what the intervals and bands mean."""
-    alpha = settings.alpha
+    alpha = options.alpha
     correction = (
         ("Holm-Bonferroni over the " + str(ranked - 1) + f" neighbouring comparisons (family-wise error {alpha:g})")
         if ranked > 2
         else ("none needed: one comparison" if ranked == 2 else "none: fewer than two ranked systems")
     )
     return Method(
-        intervals=f"{settings.level:.0%} percentile bootstrap over tasks ({settings.resamples} resamples, "
-        f"seed {settings.seed})"
-        + ("; the total's intervals also resample judge samples within each task" if settings.judge_variance else ""),
-        level=settings.level,
-        resamples=settings.resamples,
-        seed=settings.seed,
-        paired_test=f"paired bootstrap over shared tasks ({settings.resamples} resamples), two-sided, alpha {alpha:g}",
+        intervals=f"{options.level:.0%} percentile bootstrap over tasks ({options.resamples} resamples, "
+        f"seed {options.seed})"
+        + ("; the total's intervals also resample judge samples within each task" if options.judge_variance else ""),
+        level=options.level,
+        resamples=options.resamples,
+        seed=options.seed,
+        paired_test=f"paired bootstrap over shared tasks ({options.resamples} resamples), two-sided, alpha {alpha:g}",
         correction=correction,
         alpha=alpha,
-        judge_variance_in_intervals=settings.judge_variance,
-        include_partial=settings.include_partial,
-        rank_by=RANK_METRICS[settings.rank_by],
+        judge_variance_in_intervals=options.judge_variance,
+        include_partial=options.include_partial,
+        rank_by=RANK_METRICS[options.rank_by],
     )
 
 

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from .. import stats
 from .models import Gap, SystemRow
-from .rows import Settings, SystemValues
+from .rows import BoardOptions, SystemValues
 
 
 def rank_systems(
-    rows: list[SystemRow], values: dict[str, SystemValues], settings: Settings, tasks: int, problems: list[str]
+    rows: list[SystemRow], values: dict[str, SystemValues], options: BoardOptions, tasks: int, problems: list[str]
 ) -> tuple[list[SystemRow], list[str], list[Gap]]:
     """The ranked rows in rank order, the shared tasks they are ranked on, and the gaps between neighbours; rows
     that cannot be ranked say why, and each ranked row gets its rank band."""
     for row in rows:
         if not values[row.system].rank:
-            row.unranked_reason = f"no task with a {'complete ' if not settings.include_partial else ''}" + (
-                "quality result" if settings.rank_by == "quality" else "fact-check verdict"
+            row.unranked_reason = f"no task with a {'complete ' if not options.include_partial else ''}" + (
+                "quality result" if options.rank_by == "quality" else "fact-check verdict"
             )
     ranked = [row for row in rows if values[row.system].rank]
     shared = sorted(set.intersection(*(set(values[r.system].rank) for r in ranked))) if ranked else []
@@ -26,11 +26,11 @@ def rank_systems(
             row.unranked_reason = "the ranked systems share no task with a value, so they cannot be compared"
         return [], [], []
     for row in ranked:
-        row.shared = settings.interval(*_on_shared(values[row.system], shared, settings))
+        row.shared = options.interval(*_on_shared(values[row.system], shared, options))
     ranked.sort(key=lambda r: (-(r.shared.mean or 0.0), r.system))
     pairs = [(values[upper.system], values[lower.system]) for upper, lower in zip(ranked, ranked[1:])]
     if len(shared) >= stats.MIN_TASKS_FOR_TEST:
-        gaps = _tested_gaps(pairs, shared, settings)
+        gaps = _tested_gaps(pairs, shared, options)
     else:
         gaps = _untested_gaps(pairs, shared)
         if pairs:
@@ -50,26 +50,26 @@ def rank_systems(
 
 
 def _on_shared(
-    values: SystemValues, shared: list[str], settings: Settings
+    values: SystemValues, shared: list[str], options: BoardOptions
 ) -> tuple[list[float], list[list[float]] | None]:
     """A system's ranking metric on the shared tasks, and its judge samples when they widen the intervals."""
-    samples = [values.rank_samples[t] for t in shared] if settings.judge_variance else None
+    samples = [values.rank_samples[t] for t in shared] if options.judge_variance else None
     return [values.rank[t] for t in shared], samples
 
 
-def _tested_gaps(pairs: list[tuple[SystemValues, SystemValues]], shared: list[str], settings: Settings) -> list[Gap]:
+def _tested_gaps(pairs: list[tuple[SystemValues, SystemValues]], shared: list[str], options: BoardOptions) -> list[Gap]:
     """Paired bootstrap tests of each neighbouring gap, Holm-adjusted when there is more than one."""
     tests = []
     for upper, lower in pairs:
-        a, samples_a = _on_shared(upper, shared, settings)
-        b, samples_b = _on_shared(lower, shared, settings)
+        a, samples_a = _on_shared(upper, shared, options)
+        b, samples_b = _on_shared(lower, shared, options)
         tests.append(
             stats.paired_bootstrap(
                 a,
                 b,
-                resamples=settings.resamples,
-                seed=settings.seed,
-                level=settings.level,
+                resamples=options.resamples,
+                seed=options.seed,
+                level=options.level,
                 samples_a=samples_a,
                 samples_b=samples_b,
             )
@@ -84,7 +84,7 @@ def _tested_gaps(pairs: list[tuple[SystemValues, SystemValues]], shared: list[st
             high=test.high,
             p=test.p,
             p_adjusted=p_adj,
-            significant=p_adj < settings.alpha,
+            significant=p_adj < options.alpha,
             tasks=test.n,
         )
         for (upper, lower), test, p_adj in zip(pairs, tests, adjusted)

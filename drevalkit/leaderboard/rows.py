@@ -34,7 +34,7 @@ _LABELS = ("right", "wrong", "unknown")
 
 
 @dataclass(frozen=True)
-class Settings:
+class BoardOptions:
     """The statistical choices of one leaderboard, so each phase gets them in one piece."""
 
     resamples: int
@@ -56,7 +56,7 @@ class RowContext:
     """What reading a result into a row needs besides the result: where its files are and which dimensions are
     general (from the frozen rubrics when there, else the general rubric)."""
 
-    settings: Settings
+    options: BoardOptions
     task_set: list[str]
     root: Path
     pages: OutputLayout
@@ -98,10 +98,10 @@ def collect_row(system: str, cells: Cells, context: RowContext) -> tuple[SystemR
         row.results += 1
         setattr(row, card.status, getattr(row, card.status) + 1)
         _add_usage(row, values, card)
-        if _quality_used(card, context.settings.include_partial):
+        if _quality_used(card, context.options.include_partial):
             _add_quality(cell, values, card, context)
-        if _factcheck_used(card, context.settings.include_partial):
-            _add_factcheck(cell, values, card, context.settings.rank_by)
+        if _factcheck_used(card, context.options.include_partial):
+            _add_factcheck(cell, values, card, context.options.rank_by)
         row.tasks.append(cell)
     in_set = set(context.task_set)
     row.outside_task_set = sum(1 for task in cells if task not in in_set)
@@ -143,7 +143,7 @@ def _add_quality(cell: TaskCell, values: SystemValues, card: Scorecard, context:
     specific = _specific(card, kinds, context.general)
     if specific is not None:
         values.series["specific"].append(specific)
-    if context.settings.rank_by == "quality":
+    if context.options.rank_by == "quality":
         values.rank[cell.task_id] = quality.total
         values.rank_samples[cell.task_id] = list(quality.samples)
 
@@ -204,9 +204,9 @@ def _specific(card: Scorecard, kinds: dict[str, str], general: dict[str, str]) -
 
 def estimate_row(row: SystemRow, values: SystemValues, context: RowContext) -> None:
     """The row's means with their intervals; general dimensions first in the general rubric's order."""
-    settings, series, dims = context.settings, values.series, values.dims
-    ci = settings.interval
-    row.quality = ci(series["total"], values.samples if settings.judge_variance else None)
+    options, series, dims = context.options, values.series, values.dims
+    ci = options.interval
+    row.quality = ci(series["total"], values.samples if options.judge_variance else None)
     row.specific = ci(series["specific"])
     row.dimensions = {dim_id: ci(dims[dim_id]) for dim_id in context.general if dim_id in dims}
     row.dimensions.update({dim_id: ci(v) for dim_id, v in sorted(dims.items()) if dim_id not in context.general})
@@ -214,9 +214,9 @@ def estimate_row(row: SystemRow, values: SystemValues, context: RowContext) -> N
         micro = stats.bootstrap_ratio(
             values.micro[label],
             values.micro["verdicts"],
-            resamples=settings.resamples,
-            seed=settings.seed,
-            level=settings.level,
+            resamples=options.resamples,
+            seed=options.seed,
+            level=options.level,
         )
         setattr(row, f"{label}_micro", Estimate.of(micro))
         setattr(row, f"{label}_macro", ci(series[f"{label}_macro"]))
