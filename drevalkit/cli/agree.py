@@ -19,6 +19,7 @@ from ..llm import LLMClient
 from ..quality.rubric import RubricError
 from ..schemas import JudgeInfo, Scorecard, Task
 from ..store import Store
+from ..text import interval_text
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail
 from .console import plain, print_path, safe, stderr, stdout
 from .options import build_settings, factcheck_options, judge_options, judging, open_judge
@@ -201,18 +202,19 @@ def _compare(report: AgreeReport, labels: _Labels, results: Results, options: Ag
 def _pct(estimate: Estimate | None, unit: str) -> str:
     if estimate is None:
         return "—"
-    value = f"{100 * estimate.value:.0f}%"
-    if estimate.low is None:
-        return f"{value} (no interval: all from one {unit})"
-    return f"{value} [{100 * estimate.low:.0f}, {100 * estimate.high:.0f}]"
+    return interval_text(
+        estimate.value, estimate.low, estimate.high, digits=0, percent=True, no_interval=_no_interval(unit)
+    )
 
 
 def _num(estimate: Estimate | None, unit: str) -> str:
     if estimate is None:
         return "— (undefined)"
-    if estimate.low is None:
-        return f"{estimate.value:.2f} (no interval: all from one {unit})"
-    return f"{estimate.value:.2f} [{estimate.low:.2f}, {estimate.high:.2f}]"
+    return interval_text(estimate.value, estimate.low, estimate.high, no_interval=_no_interval(unit))
+
+
+def _no_interval(unit: str) -> str:
+    return f"(no interval: all from one {unit})"
 
 
 def _resampled(unit: str, clusters: int) -> str:

@@ -16,6 +16,7 @@ from ..llm import LLMClient
 from ..quality.rubric import RubricBook
 from ..schemas import Rubric
 from ..scoring import ScoreJob
+from ..text import interval_text
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail
 from .console import plain, print_path, progress_bar, safe, stderr, stdout
 from .options import REPORT_PICKS, build_settings, judge_options, judging, open_judge, read_jobs, report_options
@@ -159,8 +160,8 @@ def _shift(result: ProbeResult) -> str:
     if result.shift is None:
         return "—"
     if result.unit == "share":
-        return f"{100 * result.shift:+.0f} pts [{100 * result.low:+.0f}, {100 * result.high:+.0f}]"
-    return f"{result.shift:+.2f} [{result.low:+.2f}, {result.high:+.2f}]"
+        return interval_text(result.shift, result.low, result.high, digits=0, signed=True, percent=True, unit="pts")
+    return interval_text(result.shift, result.low, result.high, signed=True)
 
 
 def _print_stress(run: StressRun) -> None:
