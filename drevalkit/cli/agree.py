@@ -223,6 +223,7 @@ def _resampled(unit: str, clusters: int) -> str:
 
 def _print_claims(report: AgreeReport, show: int) -> None:
     c = report.claims
+    assert c is not None
     stdout.print(
         f"dreval agree: {c.labels} labelled claims; {c.compared} compared, {c.not_checked} not checked by "
         f"dreval, {c.failed} failed verdicts, {c.no_result} without a result",
@@ -266,6 +267,7 @@ def _print_claims(report: AgreeReport, show: int) -> None:
 
 def _print_pairs(report: AgreeReport, show: int) -> None:
     p = report.pairs
+    assert p is not None
     stdout.print(
         f"dreval agree: {p.pairs} labelled pairs, {p.scored} with both reports scored; people tied "
         f"{p.human_ties}, dreval tied {p.dreval_ties} (margin {p.tie_margin:g})",

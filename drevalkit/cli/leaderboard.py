@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 from rich.table import Table
@@ -96,7 +97,7 @@ def leaderboard_command(
     judge_variance: bool,
     include_partial: bool,
     allow_mixed: bool,
-    rank_by: str,
+    rank_by: Literal["quality", "right"],
 ) -> None:
     """Rank the systems of RESULTS_DIR (an output folder, or its results/ folder) with bootstrap confidence
     intervals, paired tests of neighbouring gaps and rank bands; missing, partial and failed results counted."""
@@ -124,7 +125,7 @@ def leaderboard_command(
             allow_mixed=allow_mixed,
             rank_by=rank_by,
             page_root=root,
-        )  # type: ignore[arg-type]
+        )
     except LeaderboardError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     for problem in board.mixed:
