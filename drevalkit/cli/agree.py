@@ -202,18 +202,17 @@ def _compare(report: AgreeReport, labels: _Labels, results: Results, options: Ag
 def _pct(estimate: Estimate | None, unit: str) -> str:
     if estimate is None:
         return "—"
-    return interval_text(
-        estimate.value, estimate.low, estimate.high, digits=0, percent=True, no_interval=_no_interval(unit)
-    )
+    return interval_text(estimate.value, estimate.low, estimate.high, digits=0, percent=True, no_interval=_one(unit))
 
 
 def _num(estimate: Estimate | None, unit: str) -> str:
     if estimate is None:
         return "— (undefined)"
-    return interval_text(estimate.value, estimate.low, estimate.high, no_interval=_no_interval(unit))
+    return interval_text(estimate.value, estimate.low, estimate.high, no_interval=_one(unit))
 
 
-def _no_interval(unit: str) -> str:
+def _one(unit: str) -> str:
+    """What stands for the interval of an estimate whose items all come from one report or task."""
     return f"(no interval: all from one {unit})"
 
 
