@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
+
 from ..config import SECTIONS, redact_url, score_fields, section_of
-from .app import main
 from .console import plain, stdout
 from .options import build_settings, config_option
 
 
-@main.command("config")
+@click.command("config")
 @config_option
-def show_config(config_file: Path | None) -> None:
+def config_command(config_file: Path | None) -> None:
     """Show the effective settings by section (secrets masked; * marks settings that can change this run's scores)."""
     settings = build_settings(config_file)
     shown = settings.model_dump(mode="json")

@@ -1,5 +1,6 @@
-"""Terminal rendering: consoles, tables and summaries. Text from reports, pages and judges is hostile: it is
-stripped of control characters and escape sequences and has its rich markup escaped before it is printed."""
+"""Terminal rendering: consoles, progress bars, tables and summaries. Text from reports, pages and judges is
+hostile: it is stripped of control characters and escape sequences and has its rich markup escaped before it is
+printed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..layout import OutputLayout
@@ -32,6 +34,21 @@ def safe(text: object) -> str:
 def plain(text: object) -> str:
     """Untrusted text for ``markup=False`` printing: controls stripped."""
     return terminal_safe(str(text))
+
+
+def progress_bar(label: str, *, disable: bool = False) -> Progress:
+    """The bar of a run over many items on stderr (stdout stays for results), gone when the run ends; the
+    description of its one task names the item last done."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=stderr,
+        transient=True,
+        disable=disable,
+    )
 
 
 def _fmt(value: float | None) -> str:

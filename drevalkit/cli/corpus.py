@@ -9,12 +9,12 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..factcheck.corpus import SUFFIX_TYPES, CorpusError, add_folder, corpus_files
-from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
+from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail
 from .console import plain, safe, stderr, stdout
 from .options import build_settings, config_option, open_store
 
 
-@main.group()
+@click.group("corpus")
 def corpus() -> None:
     """The offline evidence corpus searched by the `local` backend (stored in DREVAL_HOME)."""
 

@@ -1,8 +1,10 @@
-"""Options shared by several commands, defined once, and the judge they open."""
+"""Options shared by several commands, defined once, and what they open: the settings, the reports to judge, the
+store and the judge."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,14 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import ConfigError, SettingProblem, Settings, load_settings
+from ..factcheck.search import SearchError
+from ..ingest.task_files import TaskError
 from ..llm import LLMClient, LLMUnavailable, backend_kind, open_llm
+from ..quality.rubric import RubricError, read_rubric
+from ..schemas import Rubric
+from ..scoring import JobError, ScoreJob, build_jobs, collect_reports
 from ..store import Store, StoreError
-from .app import EXIT_BAD_INPUT, fail
+from .app import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_JUDGE, fail
 from .console import stderr
 
 
@@ -31,73 +38,99 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _judge_option_list(with_out: bool) -> list[Callable[[Any], Any]]:
+    out = click.option(
+        "--out", type=click.Path(path_type=Path, file_okay=False), help="Output folder (default ./dreval-out)."
+    )
+    return [
+        config_option,
+        click.option(
+            "--backend",
+            type=click.Choice(["auto", "openai", "local"]),
+            help="Judge backend: an OpenAI-compatible endpoint or the embedded local model (default auto: "
+            "the endpoint if one is configured, else the local model).",
+        ),
+        click.option("--base-url", help="OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1."),
+        click.option("--api-key", help="API key of the endpoint (prefer the DREVAL_API_KEY env var)."),
+        click.option("--model", help="Judge model name as the endpoint knows it."),
+        click.option("--concurrency", type=int, help="Concurrent requests to the endpoint (default 8)."),
+        click.option("--timeout", type=float, help="Seconds per LLM call (default 300)."),
+        click.option(
+            "--structured-output",
+            type=click.Choice(["auto", "json_schema", "json_object", "text"]),
+            help="How to ask for JSON; auto tries json_schema and falls back (default auto).",
+        ),
+        *([out] if with_out else []),
+        click.option("--no-cache", is_flag=True, default=False, help="Do not read or write the LLM response cache."),
+    ]
+
+
 def judge_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options of every command that talks to a judge."""
-    return _apply(
-        [
-            config_option,
-            click.option(
-                "--backend",
-                type=click.Choice(["auto", "openai", "local"]),
-                help="Judge backend: an OpenAI-compatible endpoint or the embedded local model (default auto: "
-                "the endpoint if one is configured, else the local model).",
-            ),
-            click.option("--base-url", help="OpenAI-compatible endpoint of the judge, e.g. http://localhost:8000/v1."),
-            click.option("--api-key", help="API key of the endpoint (prefer the DREVAL_API_KEY env var)."),
-            click.option("--model", help="Judge model name as the endpoint knows it."),
-            click.option("--concurrency", type=int, help="Concurrent requests to the endpoint (default 8)."),
-            click.option("--timeout", type=float, help="Seconds per LLM call (default 300)."),
-            click.option(
-                "--structured-output",
-                type=click.Choice(["auto", "json_schema", "json_object", "text"]),
-                help="How to ask for JSON; auto tries json_schema and falls back (default auto).",
-            ),
-            click.option(
-                "--out", type=click.Path(path_type=Path, file_okay=False), help="Output folder (default ./dreval-out)."
-            ),
-            click.option(
-                "--no-cache", is_flag=True, default=False, help="Do not read or write the LLM response cache."
-            ),
-        ],
-        func,
-    )
+    return _apply(_judge_option_list(with_out=True), func)
 
 
-def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that pick the reports, their tasks and how results are stored."""
+def judge_options_without_out(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The judge options for a command whose ``--out`` is not the output folder (generate-tasks: the tasks file)."""
+    return _apply(_judge_option_list(with_out=False), func)
+
+
+def report_options(
+    *, verb: str = "Score", default_system: str = "the folder's name, or 'default'", resume: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Options that pick the reports and their tasks (and with ``resume``, whether finished results are reused);
+    ``verb`` and ``default_system`` word the help of the command that judges them."""
     from ..ingest.importers import IMPORTERS
 
-    return _apply(
-        [
-            click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path)),
-            click.option(
-                "--task",
-                "task_file",
-                type=click.Path(path_type=Path, dir_okay=False),
-                help="Task file (JSON, or JSONL with --task-id).",
-            ),
-            click.option("--task-id", help="Which task of --task to use."),
-            click.option("--prompt", help="Score against this task prompt instead of a task file."),
-            click.option(
-                "--tasks",
-                "tasks_file",
-                type=click.Path(path_type=Path, dir_okay=False),
-                help="Tasks for many reports; each report file is named <task id>.md or .json.",
-            ),
-            click.option(
-                "--system", help="Name of the system that wrote the reports (default: the folder's name, or 'default')."
-            ),
-            click.option(
-                "--format",
-                "report_format",
-                type=click.Choice(IMPORTERS.names()),
-                help="Report format (default: detected from the file name and content).",
-            ),
-            click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists."),
-            click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."),
-        ],
-        func,
-    )
+    options = [
+        click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path)),
+        click.option(
+            "--task",
+            "task_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Task file (JSON, or JSONL with --task-id).",
+        ),
+        click.option("--task-id", help="Which task of --task to use."),
+        click.option("--prompt", help=f"{verb} against this task prompt instead of a task file."),
+        click.option(
+            "--tasks",
+            "tasks_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Tasks for many reports; each report file is named <task id>.md or .json.",
+        ),
+        click.option("--system", help=f"Name of the system that wrote the reports (default: {default_system})."),
+        click.option(
+            "--format",
+            "report_format",
+            type=click.Choice(IMPORTERS.names()),
+            help="Report format (default: detected from the file name and content).",
+        ),
+    ]
+    if resume:
+        options.append(
+            click.option("--no-resume", is_flag=True, help="Score again even when a complete result exists.")
+        )
+    options.append(click.option("--max-report-mb", type=float, help="Refuse reports larger than this (default 5)."))
+    return lambda func: _apply(options, func)
+
+
+# what report_options name the reports and their tasks with, as build_jobs takes them
+REPORT_PICKS = ("system", "task_file", "task_id", "prompt", "tasks_file", "report_format")
+
+
+def read_jobs(
+    reports: tuple[Path, ...], rubric_file: Path | None, *, verb: str, task_required: bool, **picks: Any
+) -> tuple[list[ScoreJob], Rubric | None]:
+    """The jobs of ``reports`` (``picks``: the ``REPORT_PICKS``) and the frozen ``--rubric``, which must be the
+    rubric of every job's task (``verb``: what it cannot do to the others); bad input ends the command."""
+    try:
+        jobs = build_jobs(collect_reports(reports), task_required=task_required, **picks)
+        fixed = read_rubric(rubric_file) if rubric_file else None
+        if fixed is not None and any(job.task_id != fixed.task_id for job in jobs):
+            raise JobError(f"{rubric_file} is the rubric of task {fixed.task_id!r}; it cannot {verb} other tasks")
+    except (JobError, TaskError, RubricError) as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    return jobs, fixed
 
 
 def factcheck_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -195,6 +228,12 @@ def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
         fail("; ".join(_problem_text(p, overrides) for p in exc.problems), EXIT_BAD_INPUT)
 
 
+def check_reports_folder(out: Path) -> None:
+    """``--out`` of a command that writes one file per report must not be a file."""
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out} is a file; give the folder to write the reports into", EXIT_BAD_INPUT)
+
+
 def open_store(settings: Settings) -> Store:
     try:
         return Store(settings.store_path)
@@ -232,3 +271,19 @@ def open_judge(settings: Settings) -> tuple[Store, LLMClient]:
             markup=False,
         )
     return store, llm
+
+
+@contextmanager
+def judging(store: Store, interrupted: str) -> Iterator[None]:
+    """Exit as a run against the judge should: ``interrupted`` says what is kept, a bad search backend is bad input,
+    an unusable judge its own code; the store is closed whatever happens."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        fail(interrupted, EXIT_INTERRUPTED)
+    except SearchError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except LLMUnavailable as exc:
+        fail(str(exc), EXIT_JUDGE)
+    finally:
+        store.close()

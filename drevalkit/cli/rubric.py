@@ -12,17 +12,19 @@ import click
 from ..ingest.task_files import TaskError, load_tasks, select_task
 from ..llm import LLMUnavailable
 from ..quality.rubric import STALE_HINT_RUBRIC, build_rubrics
-from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_JUDGE, EXIT_OK, fail, main
+from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_JUDGE, EXIT_OK, fail
 from .console import plain, stdout
 from .options import build_settings, judge_options, open_judge
 
 
-@main.command()
+@click.command("rubric")
 @click.argument("tasks_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--task-id", "task_ids", multiple=True, help="Only these task ids (repeatable).")
 @click.option("--rebuild", is_flag=True, help="Build anew even if frozen rubrics exist.")
 @judge_options
-def rubric(tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_file: Path | None, **judge: Any) -> None:
+def rubric_command(
+    tasks_file: Path, task_ids: tuple[str, ...], rebuild: bool, config_file: Path | None, **judge: Any
+) -> None:
     """Build and freeze the adaptive rubric of each task in TASKS_FILE into OUT/rubrics/."""
     settings = build_settings(config_file, **judge)
     try:

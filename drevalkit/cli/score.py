@@ -1,37 +1,40 @@
-"""``dreval score`` and ``dreval factcheck``: parse options, build jobs, run the scoring stage, render, exit."""
+"""``dreval score``: options -> jobs -> the scoring stage -> summary -> exit code; ``run_scoring`` is shared with
+``dreval factcheck``, the same run without the quality half."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..config import Settings
 from ..factcheck.search import SearchError
-from ..ingest.task_files import TaskError
-from ..llm import LLMUnavailable
+from ..llm import LLMClient, LLMUnavailable
 from ..llm.factory import JudgeSpecError, jury_settings
-from ..quality.rubric import RubricError, read_rubric
 from ..schemas import Scorecard
-from ..scoring import BatchOutcome, JobError, ScorePlan, build_jobs, collect_reports, score_jobs
-from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
-from .console import print_summary, safe, stderr
+from ..scoring import BatchOutcome, ScoreJob, ScorePlan, score_jobs
+from ..store import Store
+from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail
+from .console import print_summary, progress_bar, safe, stderr
 from .options import (
+    REPORT_PICKS,
     build_settings,
     factcheck_options,
     judge_options,
     jury_option,
     open_judge,
     open_jury,
+    read_jobs,
     report_options,
 )
 
 
-@main.command()
-@report_options
+@click.command("score")
+@report_options()
 @click.option("--no-quality", is_flag=True, help="Skip rubric judging (fact-check only).")
 @click.option("--no-factcheck", is_flag=True, help="Skip fact-checking (quality only).")
 @click.option("--samples", type=int, help="Judge each report N times and record mean and spread (default 1).")
@@ -48,13 +51,13 @@ from .options import (
 @factcheck_options
 @jury_option
 @judge_options
-def score(
+def score_command(
     no_quality: bool, no_factcheck: bool, rubric_file: Path | None, rebuild_rubrics: bool, no_html: bool, **options: Any
 ) -> None:
     """Score REPORTS (files or folders): quality against each task's adaptive rubric, and an active fact-check."""
     if no_quality and no_factcheck:
         fail("--no-quality and --no-factcheck leave nothing to do", EXIT_BAD_INPUT)
-    _run(
+    run_scoring(
         options,
         quality=not no_quality,
         factcheck=not no_factcheck,
@@ -64,20 +67,7 @@ def score(
     )
 
 
-@main.command()
-@report_options
-@factcheck_options
-@jury_option
-@judge_options
-def factcheck(**options: Any) -> None:
-    """Fact-check REPORTS: extract claims, find evidence (cited sources first, then search), verify each claim.
-
-    A task is optional here; without one, results are named after the report files.
-    """
-    _run(options, quality=False, factcheck=True)
-
-
-def _run(
+def run_scoring(
     options: dict[str, Any],
     *,
     quality: bool,
@@ -86,20 +76,26 @@ def _run(
     rebuild_rubrics: bool = False,
     html: bool = True,
 ) -> None:
-    picked = {
-        name: options.pop(name)
-        for name in (
-            "reports",
-            "report_format",
-            "no_resume",
-            "task_file",
-            "task_id",
-            "prompt",
-            "tasks_file",
-            "system",
-            "replay",
-        )
-    }
+    """Score the reports the ``options`` of score or factcheck name, print the summary and exit."""
+    reports, picks = options.pop("reports"), {name: options.pop(name) for name in REPORT_PICKS}
+    resume, replay = not options.pop("no_resume"), options.pop("replay")
+    settings, jurors = _judges(options)
+    jobs, fixed = read_jobs(reports, rubric_file, verb="score", task_required=quality, **picks)
+    plan = ScorePlan(
+        quality=quality,
+        factcheck=factcheck,
+        fixed_rubric=fixed,
+        rebuild_rubrics=rebuild_rubrics,
+        resume=resume,
+        replay=replay,
+        html=html,
+    )
+    outcome = _score_all(settings, jurors, jobs, plan)
+    _report(settings, outcome, html)
+
+
+def _judges(options: dict[str, Any]) -> tuple[Settings, list[Settings]]:
+    """The settings of the lead judge and of the other judges of a ``--judge`` jury."""
     judges = options.pop("judges", ())
     settings = build_settings(options.pop("config_file"), **options)
     try:
@@ -107,53 +103,24 @@ def _run(
     except JudgeSpecError as exc:
         fail(f"--judge {exc.spec!r}: {exc.reason}", EXIT_BAD_INPUT)
     if members:
-        settings = members[0]  # the lead judge
-    try:
-        jobs = build_jobs(
-            collect_reports(picked["reports"]),
-            system=picked["system"],
-            task_file=picked["task_file"],
-            task_id=picked["task_id"],
-            prompt=picked["prompt"],
-            tasks_file=picked["tasks_file"],
-            task_required=quality,
-            report_format=picked["report_format"],
-        )
-        fixed = read_rubric(rubric_file) if rubric_file else None
-        if fixed is not None and any(job.task_id != fixed.task_id for job in jobs):
-            raise JobError(f"{rubric_file} is the rubric of task {fixed.task_id!r}; it cannot score other tasks")
-    except (JobError, TaskError, RubricError) as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    plan = ScorePlan(
-        quality=quality,
-        factcheck=factcheck,
-        fixed_rubric=fixed,
-        rebuild_rubrics=rebuild_rubrics,
-        resume=not picked["no_resume"],
-        replay=picked["replay"],
-        html=html,
-    )
+        return members[0], members[1:]
+    return settings, []
+
+
+def _score_all(settings: Settings, jurors: list[Settings], jobs: list[ScoreJob], plan: ScorePlan) -> BatchOutcome:
+    """Run the jobs behind a progress bar; a stopped run says which results it kept."""
     store, llm = open_judge(settings)
-    jury = open_jury(members[1:], store)
+    jury = open_jury(jurors, store)
     finished: list[Scorecard] = []
     try:
-        with Progress(
-            TextColumn("scoring"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=stderr,
-            transient=True,
-            disable=len(jobs) < 2,
-        ) as progress:
+        with progress_bar("scoring", disable=len(jobs) < 2) as progress:
             bar = progress.add_task("", total=len(jobs))
 
             def done(card: Scorecard, skipped: bool) -> None:
                 finished.append(card)
                 progress.update(bar, advance=1, description=safe(f"{card.task_id}: {card.status}"))
 
-            outcome = asyncio.run(_score(settings, store, llm, jobs, plan, done, jury))
+            return asyncio.run(_score(settings, store, llm, jobs, plan, done, jury))
     except KeyboardInterrupt:
         kept = (
             f"{len(finished)} of {len(jobs)} results are finished and kept in {settings.out}"
@@ -168,6 +135,10 @@ def _run(
         fail(f"{exc} ({kept})", EXIT_JUDGE)
     finally:
         store.close()
+
+
+def _report(settings: Settings, outcome: BatchOutcome, html: bool) -> None:
+    """Print what the run did and exit with its code."""
     # a job whose finished result was kept (its report failed on its input) wrote nothing: its line says so, and
     # the summary must not name the kept file as this run's result
     unwritten = {id(c) for c in outcome.scored if c.status == "failed" and _relative(settings, c) in outcome.kept}
@@ -183,14 +154,23 @@ def _run(
     sys.exit(EXIT_OK if all(c.status == "complete" for c in cards) else EXIT_INCOMPLETE)
 
 
-def _relative(settings: Any, card: Scorecard) -> str:
+def _relative(settings: Settings, card: Scorecard) -> str:
     layout = settings.layout
     return layout.result(card.system, card.task_id).relative_to(layout.root).as_posix()
 
 
-async def _score(settings, store, llm, jobs, plan, done, jury=()) -> BatchOutcome:  # type: ignore[no-untyped-def]
+async def _score(
+    settings: Settings,
+    store: Store,
+    llm: LLMClient,
+    jobs: list[ScoreJob],
+    plan: ScorePlan,
+    done: Callable[[Scorecard, bool], None],
+    jury: list[LLMClient],
+) -> BatchOutcome:
+    """The batch, then every judge's client closed (each holds connections)."""
     try:
-        return await score_jobs(settings, store, llm, jobs, plan, done, jury=list(jury))
+        return await score_jobs(settings, store, llm, jobs, plan, done, jury=jury)
     finally:
         await llm.close()
         for judge in jury:

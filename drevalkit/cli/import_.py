@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..files import atomic_write_text
 from ..ingest.formats.base import plural
 from ..ingest.importers import IMPORTERS, collect_import_files, import_reports
 from ..ingest.task_files import TASK_FORMATS, import_tasks
-from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail, main
-from .console import plain, safe, stderr, stdout
+from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail
+from .console import plain, progress_bar, safe, stderr, stdout
+from .options import check_reports_folder
 
 
 def _problem(text: str) -> None:
     stderr.print(f"[yellow]problem:[/] {safe(text)}", highlight=False, soft_wrap=True)
 
 
-@main.command("import")
+@click.command("import")
 @click.argument("args", nargs=-1, metavar="FORMAT PATH...")
 @click.option(
     "--tasks",
@@ -55,7 +56,10 @@ def import_command(args: tuple[str, ...], tasks_mode: bool, out: Path, max_file_
         fail("--max-file-mb must be positive", EXIT_BAD_INPUT)
     if tasks_mode:
         _import_tasks(list(args), out)
-        return
+    _import_reports(args, out, max_file_mb)
+
+
+def _import_reports(args: tuple[str, ...], out: Path, max_file_mb: float) -> NoReturn:
     if len(args) < 2:
         fail(
             "give a FORMAT and at least one PATH: dreval import FORMAT PATH... --out DIR (FORMAT: auto, "
@@ -67,21 +71,11 @@ def import_command(args: tuple[str, ...], tasks_mode: bool, out: Path, max_file_
     if format_name != "auto" and format_name not in IMPORTERS:
         fail(f"unknown report format {args[0]!r}: choose auto or one of {', '.join(IMPORTERS.names())}", EXIT_BAD_INPUT)
     _check_paths(paths)
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out} is a file; give the folder to write the reports into", EXIT_BAD_INPUT)
+    check_reports_folder(out)
     files = collect_import_files(paths)
     if not files:
         fail("no report files in " + ", ".join(str(p) for p in paths), EXIT_BAD_INPUT)
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=stderr,
-        transient=True,
-        disable=len(files) < 2,
-    ) as progress:
+    with progress_bar("importing", disable=len(files) < 2) as progress:
         bar = progress.add_task("", total=len(files))
         outcome = import_reports(
             files,
@@ -114,7 +108,7 @@ def _check_paths(paths: list[Path]) -> None:
         fail(f"no such file or folder: {', '.join(missing)}", EXIT_BAD_INPUT)
 
 
-def _import_tasks(args: list[str], out: Path) -> None:
+def _import_tasks(args: list[str], out: Path) -> NoReturn:
     format_name = None
     if args and (args[0].lower() == "auto" or args[0].lower() in TASK_FORMATS) and not Path(args[0]).exists():
         format_name = None if args[0].lower() == "auto" else args[0].lower()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..agents import PROTOCOLS, AgentRunError, RunSummary, TaskOutcome, arun_agent
@@ -24,9 +23,9 @@ from ..factcheck.search import BACKENDS, SearchError
 from ..ingest.task_files import TaskError, load_tasks
 from ..llm import LLMUnavailable
 from ..schemas import Task
-from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
-from .console import plain, safe, stderr, stdout
-from .options import build_settings, config_option, open_store
+from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail
+from .console import plain, progress_bar, safe, stderr, stdout
+from .options import build_settings, check_reports_folder, config_option, open_store
 
 # option name -> setting name
 _SETTINGS = {
@@ -52,7 +51,7 @@ _SETTINGS = {
 }
 
 
-@main.command("run-agent")
+@click.command("run-agent")
 @click.option(
     "--tasks",
     "tasks_file",
@@ -117,7 +116,7 @@ _SETTINGS = {
     help="Run again the tasks that failed on the model's account (endpoint and internal errors are always run again).",
 )
 @config_option
-def run_agent(
+def run_agent_command(
     tasks_file: Path,
     out: Path,
     task_ids: tuple[str, ...],
@@ -131,20 +130,11 @@ def run_agent(
     dreval score: the same tools (web search, guarded page reading), limits and report contract for every model."""
     settings = build_settings(config_file, **{_SETTINGS[name]: value for name, value in options.items()})
     tasks = _pick_tasks(tasks_file, task_ids, limit)
-    if out.exists() and not out.is_dir():
-        fail(f"--out {out} is a file; give the folder to write the reports into", EXIT_BAD_INPUT)
+    check_reports_folder(out)
     store = open_store(settings)
     outcomes: list[TaskOutcome] = []
     try:
-        with Progress(
-            TextColumn("agent"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=stderr,
-            transient=True,
-        ) as progress:
+        with progress_bar("agent") as progress:
             bar = progress.add_task("", total=len(tasks))
 
             def done(outcome: TaskOutcome) -> None:
