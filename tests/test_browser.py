@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from drevalkit.cli import main
 
-from .test_scorecard import SAMPLES, score_samples
+from .support import SAMPLES, score_samples
 
 CHROMIUM = next(
     (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None

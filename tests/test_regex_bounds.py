@@ -10,17 +10,17 @@ from functools import partial
 import pytest
 
 from drevalkit.agents.endpoint import Reply
-from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
 from drevalkit.agents.protocols.base import strip_thinking
+from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
+from drevalkit.citations import parse_reference_entries, scan_citations, split_references
 from drevalkit.config import Settings
 from drevalkit.factcheck.claims import content_blocks, segment, sentence_splitter
-from drevalkit.llm.client import parse_json_object
-from drevalkit.render.markdown import render_markdown
-from drevalkit.citations import parse_reference_entries, scan_citations, split_references
 from drevalkit.ingest.formats.deepresearcheval import parse_sources
 from drevalkit.ingest.formats.html import _TITLE, html_to_markdown
 from drevalkit.ingest.formats.openai_responses import _annotated, _only_links
 from drevalkit.ingest.formats.references import _add_linked_entries, normalise_references, reference_heading
+from drevalkit.llm.client import parse_json_object
+from drevalkit.render.markdown import render_markdown
 from drevalkit.schemas import Report
 from drevalkit.validity.probes import evidence_targets, fake_citation_variants, trim_style
 

@@ -15,8 +15,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from drevalkit.schemas import Scorecard
 from drevalkit.ingest.task_files import load_tasks
+from drevalkit.schemas import Scorecard
 from drevalkit.testing.tour import JUDGE_MODEL, SYSTEMS
 
 ROOT = Path(__file__).resolve().parent.parent
