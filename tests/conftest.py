@@ -14,6 +14,8 @@ from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.static_site import StaticSite
 
+from .support import run_tour
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
@@ -106,3 +108,16 @@ def agent():
     """The scripted agent behind an OpenAI-compatible endpoint."""
     with AgentServer() as server:
         yield server
+
+
+# ---------------------------------------------------------------------------------------------------------- the tour
+
+
+@pytest.fixture(scope="session")
+def tour(tmp_path_factory):
+    """(out folder, finished process) of one complete tour (``make tour``) for the whole session, the slowest run of
+    the suite: the tests that need a complete tour read its folder (copy it before writing into it)."""
+    out = tmp_path_factory.mktemp("tour") / "tour"
+    done = run_tour(out)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return out, done

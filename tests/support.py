@@ -10,7 +10,10 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -369,3 +372,20 @@ def write_sample_rubric(path: Path) -> None:
     )
     rubric.hash = rubric.content_hash()
     path.write_text(rubric.model_dump_json())
+
+
+# ---------------------------------------------------------------------------------------------------------- the tour
+
+
+def run_tour(out: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``python -m drevalkit.testing.tour OUT`` as a newcomer runs it: a subprocess, without the caller's dreval
+    settings in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DREVAL_") and k != "OPENAI_API_KEY"}
+    return subprocess.run(
+        [sys.executable, "-m", "drevalkit.testing.tour", str(out), *args],
+        cwd=out.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
