@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from drevalkit.config import Settings
+from drevalkit.factcheck.fetch import extract_text
 from drevalkit.schemas import Task
+from drevalkit.testing.agent_server import AgentServer
 from drevalkit.testing.openai_server import FakeOpenAIServer
+from drevalkit.testing.search_server import FakeSearchServer
+from drevalkit.testing.static_site import StaticSite
+
+from .support import run_tour
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -72,3 +79,45 @@ def judge_env(judge_server, tmp_path, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+# ----------------------------------------------------------------------- the agent's world: served corpus, scripted agent
+
+
+def corpus_docs(site: StaticSite) -> list[dict[str, str]]:
+    """The sample corpus as a search API indexes it: each page's URL on ``site``, its title and its text."""
+    corpus = SAMPLES / "corpus"
+    docs = []
+    for name in json.loads((corpus / "urls.json").read_text()):
+        kind = "text/html" if name.endswith(".html") else "text/plain"
+        text, title = extract_text(kind, (corpus / name).read_bytes(), "utf-8")
+        docs.append({"url": site.url(name), "title": title or name, "text": text})
+    return docs
+
+
+@pytest.fixture(scope="module")
+def corpus_web():
+    """(site, search): the sample corpus served over HTTP and a fake search API indexing those pages."""
+    with StaticSite(SAMPLES / "corpus") as site, FakeSearchServer() as search:
+        search.corpus = corpus_docs(site)
+        yield site, search
+
+
+@pytest.fixture
+def agent():
+    """The scripted agent behind an OpenAI-compatible endpoint."""
+    with AgentServer() as server:
+        yield server
+
+
+# ---------------------------------------------------------------------------------------------------------- the tour
+
+
+@pytest.fixture(scope="session")
+def tour(tmp_path_factory):
+    """(out folder, finished process) of one complete tour (``make tour``) for the whole session, the slowest run of
+    the suite: the tests that need a complete tour read its folder (copy it before writing into it)."""
+    out = tmp_path_factory.mktemp("tour") / "tour"
+    done = run_tour(out)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return out, done

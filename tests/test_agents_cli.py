@@ -17,8 +17,6 @@ from drevalkit.schemas import Scorecard
 from drevalkit.testing import rule_judge
 from drevalkit.testing.agent_server import AgentServer
 
-from .test_agents_run import agent, web  # noqa: F401 - the same served corpus and scripted agent
-
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTS = {
     "jwst-cost": "What did the James Webb Space Telescope cost, and how did its budget grow?",
@@ -38,8 +36,8 @@ def write_tasks(path: Path, ids: list[str]) -> Path:
     return path
 
 
-def agent_args(agent: AgentServer, web, protocol: str) -> list[str]:
-    _, search = web
+def agent_args(agent: AgentServer, corpus_web, protocol: str) -> list[str]:
+    _, search = corpus_web
     return [
         "--base-url",
         agent.url,
@@ -56,8 +54,8 @@ def agent_args(agent: AgentServer, web, protocol: str) -> list[str]:
 
 
 @pytest.fixture
-def env(judge_env, web, monkeypatch):
-    _, search = web
+def env(judge_env, corpus_web, monkeypatch):
+    _, search = corpus_web
     monkeypatch.setenv("DREVAL_SEARXNG_URL", search.url("searxng"))
     return {**judge_env, "DREVAL_SEARXNG_URL": search.url("searxng")}
 
@@ -66,11 +64,11 @@ def card(path: Path) -> Scorecard:
     return Scorecard.model_validate_json(path.read_text())
 
 
-def test_mirothinker_reports_score_with_dreval_score(env, judge_server, agent, web, tmp_path):
+def test_mirothinker_reports_score_with_dreval_score(env, judge_server, agent, corpus_web, tmp_path):
     judge_server.responder = rule_judge.respond
     tasks = write_tasks(tmp_path / "tasks.jsonl", ["jwst-cost", "jwst-gives-up"])
     out = tmp_path / "reports" / "mirothinker-72b"
-    result = invoke("run-agent", "--tasks", tasks, "--out", out, *agent_args(agent, web, "mirothinker"))
+    result = invoke("run-agent", "--tasks", tasks, "--out", out, *agent_args(agent, corpus_web, "mirothinker"))
     assert result.exit_code == 1, result.output  # one task gave up: recorded as failed
     assert "jwst-cost" in result.output and "finished" in result.output and "1 reports, 1 failed" in result.output
     assert "failed: jwst-gives-up: agent run failed: give-up" in result.stderr
@@ -87,11 +85,11 @@ def test_mirothinker_reports_score_with_dreval_score(env, judge_server, agent, w
     assert not (results / "jwst-cost.trace.json").exists() and len(list(results.iterdir())) == 2  # no trace scored
 
 
-def test_openai_tools_reports_score_with_dreval_score(env, judge_server, agent, web, tmp_path):
+def test_openai_tools_reports_score_with_dreval_score(env, judge_server, agent, corpus_web, tmp_path):
     judge_server.responder = rule_judge.respond
     tasks = write_tasks(tmp_path / "tasks.jsonl", ["jwst-launch"])
     out = tmp_path / "reports" / "qwen3"
-    result = invoke("run-agent", "--tasks", tasks, "--out", out, *agent_args(agent, web, "openai-tools"))
+    result = invoke("run-agent", "--tasks", tasks, "--out", out, *agent_args(agent, corpus_web, "openai-tools"))
     assert result.exit_code == 0, result.output + result.stderr
     assert "1 reports, 0 failed" in result.output
     assert all("tools" in body for body in agent.bodies)
@@ -100,7 +98,7 @@ def test_openai_tools_reports_score_with_dreval_score(env, judge_server, agent, 
     assert card(tmp_path / "dreval-out" / "results" / "qwen3" / "jwst-launch.json").status == "complete"
 
 
-def test_bad_invocations(env, agent, web, tmp_path):
+def test_bad_invocations(env, agent, corpus_web, tmp_path):
     tasks = write_tasks(tmp_path / "tasks.jsonl", ["jwst-cost"])
     out = tmp_path / "out"
     no_model = invoke("run-agent", "--tasks", tasks, "--out", out, "--base-url", agent.url)
@@ -110,10 +108,10 @@ def test_bad_invocations(env, agent, web, tmp_path):
     )
     assert credentials.exit_code == 2 and "credentials" in credentials.stderr and "pw" not in credentials.stderr
     unknown = invoke(
-        "run-agent", "--tasks", tasks, "--out", out, "--task-id", "nope", *agent_args(agent, web, "mirothinker")
+        "run-agent", "--tasks", tasks, "--out", out, "--task-id", "nope", *agent_args(agent, corpus_web, "mirothinker")
     )
     assert unknown.exit_code == 2 and "no task with id 'nope'" in unknown.stderr
-    args = agent_args(agent, web, "mirothinker")
+    args = agent_args(agent, corpus_web, "mirothinker")
     args[args.index("--model") + 1] = "not-served"
     wrong_model = invoke("run-agent", "--tasks", tasks, "--out", out, *args)
     assert wrong_model.exit_code == 3 and "has no model 'not-served'" in wrong_model.stderr
@@ -126,7 +124,7 @@ def test_bad_invocations(env, agent, web, tmp_path):
     (tmp_path / "file").write_text("x")
     assert (
         invoke(
-            "run-agent", "--tasks", tasks, "--out", tmp_path / "file", *agent_args(agent, web, "mirothinker")
+            "run-agent", "--tasks", tasks, "--out", tmp_path / "file", *agent_args(agent, corpus_web, "mirothinker")
         ).exit_code
         == 2
     )
@@ -134,7 +132,7 @@ def test_bad_invocations(env, agent, web, tmp_path):
     assert "[agent]" in shown.output and "agent_max_turns = 50" in shown.output
 
 
-def test_a_killed_run_restarts_without_redoing_finished_tasks(env, web, tmp_path):
+def test_a_killed_run_restarts_without_redoing_finished_tasks(env, corpus_web, tmp_path):
     ids = ["jwst-cost", "jwst-launch", "jwst-instruments", "jwst-europe"]
     tasks = write_tasks(tmp_path / "tasks.jsonl", ids)
     out = tmp_path / "reports" / "sys"
@@ -147,7 +145,7 @@ def test_a_killed_run_restarts_without_redoing_finished_tasks(env, web, tmp_path
             str(out),
             "--concurrency",
             "1",
-            *agent_args(agent, web, "mirothinker"),
+            *agent_args(agent, corpus_web, "mirothinker"),
         ]
         process = subprocess.Popen(
             [sys.executable, "-m", "drevalkit.cli", *args],

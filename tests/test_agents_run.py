@@ -11,43 +11,17 @@ from drevalkit.agents import AgentRunError, arun_agent
 from drevalkit.agents.protocols.base import OMITTED
 from drevalkit.agents.trace import read_trace
 from drevalkit.config import Settings
-from drevalkit.factcheck.fetch import extract_text
 from drevalkit.ingest.importers import ReportError, load_report
 from drevalkit.ingest.sidecar import read_sidecar
 from drevalkit.schemas import Task
 from drevalkit.testing.agent_server import AgentServer, Script
-from drevalkit.testing.search_server import FakeSearchServer
-from drevalkit.testing.static_site import StaticSite
 
-CORPUS = Path(__file__).resolve().parent.parent / "samples" / "corpus"
 FINAL = "Do not call any more tools"
 
 
-def corpus_docs(site: StaticSite) -> list[dict[str, str]]:
-    docs = []
-    for name in json.loads((CORPUS / "urls.json").read_text()):
-        kind = "text/html" if name.endswith(".html") else "text/plain"
-        text, title = extract_text(kind, (CORPUS / name).read_bytes(), "utf-8")
-        docs.append({"url": site.url(name), "title": title or name, "text": text})
-    return docs
-
-
-@pytest.fixture(scope="module")
-def web():
-    with StaticSite(CORPUS) as site, FakeSearchServer() as search:
-        search.corpus = corpus_docs(site)
-        yield site, search
-
-
 @pytest.fixture
-def agent():
-    with AgentServer() as server:
-        yield server
-
-
-@pytest.fixture
-def make(tmp_path, web):
-    _, search = web
+def make(tmp_path, corpus_web):
+    _, search = corpus_web
 
     def settings(server: AgentServer, protocol: str = "mirothinker", **overrides) -> Settings:
         values = dict(
@@ -104,8 +78,8 @@ def sent(server: AgentServer, scenario: str | None = None) -> list[dict]:
 # -- the output contract ---------------------------------------------------------------------------------------------
 
 
-def test_mirothinker_run_writes_report_sidecar_and_trace(agent, make, tmp_path, web):
-    site, _ = web
+def test_mirothinker_run_writes_report_sidecar_and_trace(agent, make, tmp_path, corpus_web):
+    site, _ = corpus_web
     out = tmp_path / "reports" / "miro"
     summary = run(make(agent), [task("jwst")], out)
     outcome = summary.outcomes[0]

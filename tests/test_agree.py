@@ -16,12 +16,12 @@ from drevalkit.cli import main
 from drevalkit.documents import extract_text_bounded
 from drevalkit.factcheck.verify import quote_in
 from drevalkit.schemas import Claim
-from drevalkit.testing import rule_judge
 from drevalkit.stats import agreement as A
+from drevalkit.testing import rule_judge
 from drevalkit.validity.agree import AgreeReport
 from drevalkit.validity.labels import LabelError, match_claims, read_labels, resolve, similarity
 
-from .test_stress import judge_with
+from .support import judge_with
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LABELS = SAMPLES / "labels"
@@ -259,7 +259,7 @@ def test_dreval_agree_reads_existing_results_without_a_judge(judge_env, judge_se
 
 
 def test_dreval_agree_on_pairwise_preferences(judge_env, judge_server, tmp_path):
-    from .test_stress import fair
+    from .support import fair
 
     judge_server.responder = judge_with(fair)  # scores by the figures a report states
     result = invoke("agree", LABELS / "pairs.jsonl")

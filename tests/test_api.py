@@ -10,14 +10,13 @@ import pytest
 
 import drevalkit
 from drevalkit.factcheck.corpus import add_folder
+from drevalkit.ingest.task_files import load_tasks
 from drevalkit.llm.factory import JudgeSpecError
 from drevalkit.quality.rubric import read_rubric
 from drevalkit.store import Store
-from drevalkit.ingest.task_files import load_tasks
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
-from .test_jury import check_two_judges, doubtful_verifier
-from .test_stress import fair, judge_with
+from .support import check_two_judges, doubtful_verifier, fair, judge_with
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO = SAMPLES / "demo"

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from drevalkit.cli import main
 
-from .test_scorecard import SAMPLES, score_samples
+from .support import SAMPLES, score_samples
 
 CHROMIUM = next(
     (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None
@@ -45,6 +45,18 @@ HOSTILE_LINES = """
 
 # {long}
 """
+
+
+def wait_until(condition, timeout: float, what: str):
+    """Poll ``condition`` until it returns something truthy (returned), failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while not (found := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout} s for {what}")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+    return found
 
 
 class DevTools:
@@ -129,6 +141,30 @@ class DevTools:
             self.events.append(self._receive())
         raise TimeoutError(event)
 
+    def wait_for_console(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until the page has logged a message holding ``text`` (kept in ``events`` for ``console``)."""
+        deadline = time.monotonic() + timeout
+        while not any(text in logged for logged in self.console()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no console message with {text!r} in {timeout} s: {self.console()}")
+            self.events.append(self._receive())
+
+    def settle(self) -> None:
+        """Wait for the page's positive signal that it is done: loaded (readyState complete), then two turns of its
+        event loop, so every task queued by the page while it loaded (handlers, timers of 0 ms) has run."""
+        result = self.call(
+            "Runtime.evaluate",
+            expression=(
+                "new Promise(resolve => { const turns = () => setTimeout(() => setTimeout(() => "
+                "resolve(document.readyState), 0), 0); document.readyState === 'complete' ? turns() : "
+                "addEventListener('load', turns, {once: true}); })"
+            ),
+            awaitPromise=True,
+            returnByValue=True,
+        )
+        assert "exceptionDetails" not in result, result
+        assert result["result"].get("value") == "complete", result
+
     def open(self, path: Path, fragment: str = "") -> None:
         self.events.clear()
         self.call("Page.navigate", url=path.resolve().as_uri() + fragment)
@@ -187,16 +223,14 @@ def browser(tmp_path_factory):
             stderr=sink,
         )
     try:
-        port = None
-        deadline = time.monotonic() + 60
-        while port is None and time.monotonic() < deadline:
+
+        def listening() -> int | None:
             found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", log.read_text(errors="replace"))
-            port = int(found.group(1)) if found else None
-            if port is None:
-                if process.poll() is not None:
-                    pytest.fail(f"chromium exited with {process.returncode}: {log.read_text()[-2000:]}")
-                time.sleep(0.1)
-        assert port, "chromium did not open its DevTools port"
+            if found is None and process.poll() is not None:
+                pytest.fail(f"chromium exited with {process.returncode}: {log.read_text()[-2000:]}")
+            return int(found.group(1)) if found else None
+
+        port = wait_until(listening, timeout=60, what="chromium to open its DevTools port")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
             targets = json.load(response)
         page = next(t for t in targets if t.get("type") == "page")
@@ -292,7 +326,7 @@ def test_scorecard_in_a_browser(browser, site):
 def test_hostile_report_runs_no_script(browser, site):
     page = _card_page(site, "evil-agent")
     browser.open(page)
-    time.sleep(0.5)  # anything scheduled would have run by now
+    browser.settle()  # loaded, and every handler or timer the page queued while loading has had its turn
     assert browser.js("document.title") == "dreval scorecard: evil-agent / jwst-first-years"
     assert browser.js("document.body.getAttribute('data-pwned')") is None
     assert browser.js("document.querySelectorAll('script, iframe, img, object, embed').length") == 0
@@ -323,7 +357,8 @@ def test_the_policy_blocks_a_script_that_got_into_the_page(browser, site, tmp_pa
         )
     )
     browser.open(forged)
-    time.sleep(0.3)
+    browser.wait_for_console("Content Security Policy")  # the browser refused the forged script
+    browser.settle()
     assert browser.js("document.title") != "pwned"
     assert any("Content Security Policy" in text for text in browser.console())
 

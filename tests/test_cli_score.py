@@ -9,6 +9,8 @@ from drevalkit.cli import main
 from drevalkit.schemas import Scorecard
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
+from .support import write_sample_rubric
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
@@ -326,34 +328,13 @@ def test_judge_that_never_answers_is_recorded(judge_env, monkeypatch, tmp_path):
         monkeypatch.setenv("DREVAL_TIMEOUT", "0.2")
         monkeypatch.setenv("DREVAL_MAX_RETRIES", "1")
         frozen = tmp_path / "frozen.json"
-        _write_sample_rubric(frozen)
+        write_sample_rubric(frozen)
         result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--rubric", frozen)
     assert result.exit_code == 1
     card = _card(Path("dreval-out/results/default/jwst-first-years.json"))
     assert card.status == "failed" and card.quality.total is None
     assert all(d.status == "failed" and d.score is None for d in card.quality.dimension_scores.values())
     assert "no answer within 0.2s" in card.reasons[0]
-
-
-def _write_sample_rubric(path: Path) -> None:
-    from drevalkit.schemas import Criterion, Dimension, JudgeInfo, Rubric
-
-    dims = [
-        Dimension(
-            id=d,
-            name=d,
-            kind="general",
-            definition="d",
-            weight=0.5,
-            criteria=[Criterion(id=f"{d}.1", text="t", weight=1.0)],
-        )
-        for d in ("coverage", "clarity")
-    ]
-    rubric = Rubric(
-        task_id="jwst-first-years", dimensions=dims, judge=JudgeInfo(model="m"), prompt_version="p", build_key="k"
-    )
-    rubric.hash = rubric.content_hash()
-    path.write_text(rubric.model_dump_json())
 
 
 def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monkeypatch, tmp_path):

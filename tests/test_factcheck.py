@@ -6,19 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.ingest.importers import load_report
 from drevalkit.factcheck.claims import extract_claims
-from drevalkit.factcheck.sentences import content_blocks, segment
 from drevalkit.factcheck.evidence import bm25_scores, split_passages
-from drevalkit.factcheck.checker import open_factchecker
+from drevalkit.factcheck.sentences import content_blocks, segment
 from drevalkit.llm import open_llm
 from drevalkit.schemas import Report
-from drevalkit.store import Store
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.testing.page_server import PageServer
 from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.static_site import StaticSite
+
+from .support import check_report
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 URLS = json.loads((SAMPLES / "corpus" / "urls.json").read_text())
@@ -141,26 +140,12 @@ def web(tmp_path):
         yield site, search, report_path
 
 
-def _check(judge, settings, report_path, replay=False):
-    async def go():
-        report = load_report(report_path, system="s", task_id="jwst", max_bytes=10**7)
-        with Store(settings.store_path) as store:
-            client = open_llm(settings, store)
-            try:
-                async with open_factchecker(settings, client, store, replay=replay) as checker:
-                    return await checker.check(report)
-            finally:
-                await client.close()
-
-    return asyncio.run(go())
-
-
 def test_factcheck_end_to_end_cites_fetched_evidence(web, make_settings):
     site, search, report_path = web
     with FakeOpenAIServer() as judge:
         judge.responder = rule_judge.respond
         settings = make_settings(judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True)
-        result, usage = _check(judge, settings, report_path)
+        result, usage = check_report(judge, settings, report_path)
     assert result.status == "complete", result.reasons
     assert len(result.claims) > 10
     assert result.counts.right > 0 and result.counts.wrong > 0
@@ -185,7 +170,7 @@ def test_factcheck_end_to_end_cites_fetched_evidence(web, make_settings):
     calls, hits, searches = judge.completions, dict(site.hits), len(search.requests)
     with FakeOpenAIServer() as judge2:
         settings2 = settings.model_copy(update={"base_url": judge.url})
-        replayed, usage2 = _check(judge2, settings2, report_path, replay=True)
+        replayed, usage2 = check_report(judge2, settings2, report_path, replay=True)
     assert [v.model_dump() for v in replayed.verdicts] == [v.model_dump() for v in result.verdicts]
     assert usage2.calls == 0 and judge.completions == calls and dict(site.hits) == hits
     assert len(search.requests) == searches and replayed.replay
@@ -198,7 +183,7 @@ def test_active_round_retries_unknown_claims(web, make_settings):
         settings = make_settings(
             judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True, rounds=2
         )
-        result, _ = _check(judge, settings, report_path)
+        result, _ = check_report(judge, settings, report_path)
     second = [v for v in result.verdicts if v.round == 2]
     queries = [r["params"]["q"] for r in search.requests]
     assert second and any(q.endswith(" facts") for q in queries)
@@ -222,7 +207,7 @@ def test_hostile_cited_urls_finish_within_cap(make_settings, tmp_path):
             fetch_max_mb=1,
         )
         started = time.monotonic()
-        result, _ = _check(judge, settings, path)
+        result, _ = check_report(judge, settings, path)
         elapsed = time.monotonic() - started
     assert elapsed < 15
     records = {f.url: f for f in result.fetches}
@@ -238,7 +223,7 @@ def test_private_urls_are_not_fetched_without_permission(make_settings, tmp_path
         path = tmp_path / "r.md"
         path.write_text(f"# R\n\nThe plant opened in 2017 [1].\n\n## References\n[1] P. {pages.url('/article')}\n")
         settings = make_settings(judge, search="local")
-        result, _ = _check(judge, settings, path)
+        result, _ = check_report(judge, settings, path)
     assert sum(pages.hits.values()) == 0
     assert all(not f.ok and "private" in f.error for f in result.fetches)
 
@@ -295,7 +280,7 @@ def test_factcheck_status_tells_how_much_evidence_it_had(make_settings, tmp_path
         judge.responder = rule_judge.respond
         # local search over an empty store; generous limits: the statuses must not depend on machine load
         settings = make_settings(judge, allow_private_urls=True, rounds=1, timeout=30.0, search_timeout=60.0)
-        result, _ = _check(judge, settings, report)
+        result, _ = check_report(judge, settings, report)
     assert len(result.claims) == live + dead
     assert result.status == status, result.reasons
     assert result.evidence_coverage == pytest.approx(live / (live + dead))
@@ -329,7 +314,7 @@ def test_sources_linked_inline_are_fetched_as_cited_sources(make_settings, tmp_p
         report.write_text(text)
         judge.responder = rule_judge.respond
         settings = make_settings(judge, allow_private_urls=True, rounds=1)
-        result, _ = _check(judge, settings, report)
+        result, _ = check_report(judge, settings, report)
         prompts = [
             r["messages"][1]["content"]
             for r in judge.requests
@@ -351,7 +336,7 @@ def test_a_report_with_nothing_checked_is_never_complete(make_settings, tmp_path
     with FakeOpenAIServer() as judge:
         judge.responder = rule_judge.respond  # extracts only sentences with figures: none here
         settings = make_settings(judge, rounds=1)
-        zh, _ = _check(judge, settings, cjk)
-        nothing, _ = _check(judge, settings, empty)
+        zh, _ = check_report(judge, settings, cjk)
+        nothing, _ = check_report(judge, settings, empty)
     assert zh.status == "partial" and "no verifiable claims found in the report's 1 sentences" in zh.reasons[0]
     assert nothing.status == "failed" and "no sentences could be read" in nothing.reasons[0]

@@ -18,7 +18,7 @@ from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.static_site import StaticSite
 from drevalkit.validity.probes import EVIDENCE_INJECTIONS, INJECTIONS
 
-from .test_factcheck import _check
+from .support import check_report
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CLAIM = "NASA put the cost of Webb at about US$14.5 billion in 2021"
@@ -229,7 +229,7 @@ def test_a_cited_page_that_instructs_the_verifier_is_not_evidence(station, make_
             timeout=30.0,
             search_timeout=60.0,
         )
-        result, _ = _check(judge, settings, report)
+        result, _ = check_report(judge, settings, report)
         prompts = _verifier_prompts(judge)
     verdicts = {
         re.search(r"(\d+) quakes in (\d+)", c.text).groups(): v
@@ -283,7 +283,7 @@ def test_a_search_result_that_instructs_the_verifier_is_withheld_and_the_claim_r
         settings = make_settings(
             judge, search="searxng", searxng_url=search.url("searxng"), allow_private_urls=True, rounds=1
         )
-        result, _ = _check(judge, settings, report)
+        result, _ = check_report(judge, settings, report)
         prompts = _verifier_prompts(judge)
     verdict = result.verdicts[0]
     assert verdict.label == "wrong", verdict  # on the clean page, which gives other figures

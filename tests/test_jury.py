@@ -12,17 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
+from drevalkit.factcheck.jury import combine_verdicts, verdict_agreement
 from drevalkit.llm.factory import JudgeSpecError, jury_settings, parse_judge
+from drevalkit.quality.aggregate import combine_quality
 from drevalkit.quality.judge import CriterionJudgement, DimensionOutcome, aggregate
 from drevalkit.quality.rubric import read_rubric
 from drevalkit.schemas import JudgeInfo, Scorecard, Verdict
+from drevalkit.stats import agreement as A
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
-from drevalkit.stats import agreement as A
-from drevalkit.factcheck.jury import combine_verdicts, verdict_agreement
-from drevalkit.quality.aggregate import combine_quality
 
-from .test_stress import fair, judge_with
+from .support import check_two_judges, doubtful_verifier, fair, harsh, judge_with
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO = SAMPLES / "demo"
@@ -158,29 +158,6 @@ def test_verdicts_are_the_majority_a_tie_is_unknown_and_each_judge_is_kept():
 # ------------------------------------------------------------------------------------------- end to end
 
 
-def harsh(text, body):
-    return fair(text, body) - 2.5
-
-
-def doubtful_verifier(body):
-    """Calls every claim unknown (and scores quality harshly)."""
-    schema = (body.get("response_format") or {}).get("json_schema") or {}
-    if schema.get("name") == "BatchVerdicts":
-        answer = {
-            cid: {
-                "quote": "",
-                "rationale": "cannot tell",
-                "label": "unknown",
-                "evidence_ids": [],
-                "cited_source_supports": "not_cited",
-                "follow_up_query": "",
-            }
-            for cid in schema["schema"]["required"]
-        }
-        return json.dumps(answer)
-    return judge_with(harsh)(body)
-
-
 @pytest.fixture
 def second_server():
     with FakeOpenAIServer(model="judge-b") as server:
@@ -189,32 +166,6 @@ def second_server():
 
 def _card(out: Path, system: str, task: str) -> Scorecard:
     return Scorecard.model_validate_json((out / "results" / system / f"{task}.json").read_text())
-
-
-def check_two_judges(card: Scorecard) -> None:
-    """The demo report judged by test-judge (``fair``, the rule-based verifier) and judge-b (``doubtful_verifier``):
-    each judge's scores and verdicts are kept, the card's are the jury's, and their agreement is the one they give."""
-    q, fc = card.quality, card.factcheck
-    assert [j.model for j in card.provenance.jury] == ["test-judge", "judge-b"]
-    assert card.provenance.judge.model == "test-judge"  # the lead
-    assert [j.judge.model for j in q.jury] == ["test-judge", "judge-b"]
-    lead, other = q.jury
-    assert other.total == pytest.approx(lead.total - 2.5)
-    assert q.total == pytest.approx((lead.total + other.total) / 2)
-    assert q.agreement.statistic == "krippendorff_alpha" and q.agreement.judges == 2
-    assert q.agreement.value == pytest.approx(
-        A.krippendorff_alpha([[lead.criterion_scores[c], other.criterion_scores[c]] for c in CRITERIA])
-    )
-    assert q.agreement.spread == pytest.approx(2.5)
-    # both judges verified every claim with evidence; the doubtful one says unknown, so a right/wrong lead is a tie
-    judged = [v for v in fc.verdicts if v.jury]
-    assert judged and all([j.model for j in v.jury] == ["test-judge", "judge-b"] for v in judged)
-    assert all(v.jury[1].label == "unknown" for v in judged)
-    assert all(v.label == "unknown" for v in judged)
-    assert any(v.jury[0].label in ("right", "wrong") and v.flags and "jury split" in v.flags[-1] for v in judged)
-    rated = [[j.label for j in v.jury] for v in judged]
-    assert fc.agreement.statistic == "fleiss_kappa" and fc.agreement.items == len(rated)
-    assert fc.agreement.value == pytest.approx(A.fleiss_kappa_labels(rated, A.VERDICT_LABELS))
 
 
 def test_two_judges_give_per_judge_scores_verdicts_and_their_agreement(

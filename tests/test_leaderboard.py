@@ -5,7 +5,6 @@ import csv
 import io
 import json
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,105 +14,8 @@ from drevalkit.cli import main
 from drevalkit.layout import OutputLayout
 from drevalkit.leaderboard import Leaderboard, LeaderboardError, build_leaderboard
 from drevalkit.leaderboard.formats import render, to_csv, to_html, to_markdown
-from drevalkit.schemas import (
-    DimensionScore,
-    FactCheckCounts,
-    FactCheckResult,
-    JudgeInfo,
-    Provenance,
-    QualityResult,
-    Scorecard,
-    Usage,
-)
 
-
-def make_card(
-    system,
-    task,
-    total,
-    *,
-    status="complete",
-    right=(6, 1, 1),
-    samples=None,
-    judge="judge-a",
-    rubric="r-",
-    quality_status=None,
-    factcheck_status=None,
-    accuracy=0.8,
-    prompt="quality@1",
-):
-    quality_status = quality_status or ("failed" if status == "failed" else "complete")
-    factcheck_status = factcheck_status or ("failed" if status == "failed" else "complete")
-    dims = {
-        "coverage": DimensionScore(dimension_id="coverage", weight=0.4, score=total, status="complete"),
-        "clarity": DimensionScore(dimension_id="clarity", weight=0.3, score=total - 0.5, status="complete"),
-        "task_budget": DimensionScore(dimension_id="task_budget", weight=0.3, score=total + 0.5, status="complete"),
-    }
-    quality = QualityResult(
-        rubric_hash=rubric + task,
-        dimension_scores=dims,
-        total=None if quality_status == "failed" else total,
-        weight_judged=1.0,
-        samples=samples or [],
-        status=quality_status,
-    )
-    r, w, u = right
-    factcheck = FactCheckResult(
-        counts=FactCheckCounts(right=r, wrong=w, unknown=u),
-        ratios={"right": r / (r + w + u), "wrong": w / (r + w + u), "unknown": u / (r + w + u)},
-        citation_accuracy=accuracy,
-        citation_reachability=0.9,
-        status=factcheck_status,
-    )
-    return Scorecard(
-        system=system,
-        task_id=task,
-        quality=quality,
-        factcheck=factcheck,
-        status=status,
-        reasons=[] if status == "complete" else [f"{status} for a reason"],
-        provenance=Provenance(
-            dreval_version="0",
-            judge=JudgeInfo(model=judge, identity="http://judge"),
-            prompt_versions={"quality": prompt, "factcheck": "factcheck@1"},
-            config_hash="cfg",
-            samples=max(1, len(samples or [])),
-            started_at="t0",
-            finished_at="t1",
-        ),
-        usage=Usage(prompt_tokens=1000, completion_tokens=200, cost=0.01),
-        seconds=3.0,
-        report_ref={
-            "path": f"/reports/{system}/{task}.md",
-            "sha256": "x",
-            "words": 100,
-            "source_format": "markdown",
-            "citations": 3,
-        },
-    )
-
-
-def write(out: Path, card: Scorecard, page: bool = True) -> None:
-    layout = OutputLayout(out)
-    path = layout.result(card.system, card.task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(card.model_dump_json())
-    if page:
-        layout.scorecard(card.system, card.task_id).parent.mkdir(parents=True, exist_ok=True)
-        layout.scorecard(card.system, card.task_id).write_text("<!doctype html><title>card</title>")
-
-
-def planted(out: Path, tasks: int = 20, gaps=(0.0, 0.0)) -> None:
-    """Three systems on the same tasks: B = A - gaps[0], C = B - gaps[1], small noise over hard/easy tasks."""
-    rng = np.random.default_rng(0)
-    difficulty = rng.normal(6, 1.2, tasks)
-    for index, value in enumerate(difficulty):
-        task = f"t{index:02d}"
-        a = value + rng.normal(0, 0.1)
-        b = value - gaps[0] + rng.normal(0, 0.1)
-        c = value - gaps[0] - gaps[1] + rng.normal(0, 0.1)
-        for system, total in (("A", a), ("B", b), ("C", c)):
-            write(out, make_card(system, task, float(np.clip(total, 0, 9.4))))
+from .support import make_card, planted, write
 
 
 def test_missing_partial_failed_and_unreadable_are_counted_not_dropped(tmp_path):

@@ -3,7 +3,6 @@ fact-check, offline corpus), then run ``dreval leaderboard`` and read its CSV, J
 
 import csv
 import json
-from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -12,7 +11,7 @@ from drevalkit.leaderboard import Leaderboard
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
-from .test_scorecard import SAMPLES, Page
+from .support import SAMPLES, Page
 
 TASKS = 8
 

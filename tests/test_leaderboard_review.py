@@ -4,7 +4,6 @@ and described in words, cost and tokens that depend on the LLM cache, --judge-va
 and ``dreval html`` of a file that is not a result."""
 
 import asyncio
-import re
 
 from click.testing import CliRunner
 from pydantic import BaseModel, ConfigDict
@@ -13,13 +12,13 @@ from drevalkit.cli import main
 from drevalkit.config import Price
 from drevalkit.layout import OutputLayout
 from drevalkit.leaderboard import Leaderboard, build_leaderboard, read_result
-from drevalkit.llm import open_llm
 from drevalkit.leaderboard.formats import to_csv, to_html, to_markdown
+from drevalkit.llm import open_llm
 from drevalkit.render.scorecard import render_scorecard
 from drevalkit.schemas import Usage
 from drevalkit.store import Store
 
-from .test_leaderboard import make_card, planted, write
+from .support import make_card, planted, write
 
 
 def _invoke(*args):

@@ -151,7 +151,8 @@ def test_cli_uses_the_local_judge_when_no_endpoint_is_set(judge_env, monkeypatch
 
     from drevalkit.cli import main
     from drevalkit.schemas import Scorecard
-    from tests.test_cli_score import SAMPLES, _write_sample_rubric
+
+    from .support import SAMPLES, write_sample_rubric
 
     for variable in ("DREVAL_BASE_URL", "DREVAL_API_KEY", "DREVAL_MODEL"):
         monkeypatch.delenv(variable)
@@ -159,7 +160,7 @@ def test_cli_uses_the_local_judge_when_no_endpoint_is_set(judge_env, monkeypatch
     monkeypatch.setenv("DREVAL_LOCAL_CONTEXT", "2048")
     monkeypatch.setenv("DREVAL_MAX_TOKENS", "400")
     rubric = tmp_path / "rubric.json"
-    _write_sample_rubric(rubric)
+    write_sample_rubric(rubric)
     report = tmp_path / "short.md"
     report.write_text(
         "# Webb\n\nThe James Webb Space Telescope launched on 25 December 2021 [1].\n\n"

@@ -1,11 +1,8 @@
 """Scorecard pages: rendered from a real scoring run of the sample report (test judge, rule-based fact-check,
 offline corpus), re-rendered by ``dreval html``, skipped by ``--no-html``; and the parts (markdown, chart, policy)."""
 
-import base64
-import hashlib
 import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,87 +13,10 @@ from drevalkit.render.markdown import Highlight, render_markdown
 from drevalkit.render.scorecard import render_scorecard
 from drevalkit.render.svg import ChartRow, dimension_chart
 from drevalkit.schemas import Scorecard
-from drevalkit.testing import rule_judge
-from drevalkit.testing.openai_server import FakeOpenAIServer
+
+from .support import Page, score_samples, sha256_source
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
-
-class Page(HTMLParser):
-    """Elements (tag, attributes), text, and the raw contents of <style> and <script> of a page."""
-
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict]] = []
-        self.text: list[str] = []
-        self.raw: dict[str, list[str]] = {"style": [], "script": []}
-        self._open: str | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-        if tag in self.raw:
-            self._open = tag
-            self.raw[tag].append("")
-
-    def handle_endtag(self, tag):
-        if tag == self._open:
-            self._open = None
-
-    def handle_data(self, data):
-        if self._open:
-            self.raw[self._open][-1] += data
-        else:
-            self.text.append(data)
-
-    def find(self, tag, **attrs):
-        return [
-            a
-            for t, a in self.tags
-            if t == tag
-            and all(
-                (value in (a.get(key.rstrip("_")) or "").split()) if key.endswith("_") else a.get(key) == value
-                for key, value in attrs.items()
-            )
-        ]
-
-    @property
-    def policy(self) -> str:
-        return next(
-            a["content"] for t, a in self.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
-        )
-
-
-def sha256_source(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
-
-
-def score_samples(work: Path, *reports: tuple[Path, str], extra=()) -> dict:
-    """Score each (report, system) of the sample task with the test judge into ``work/out``; returns the CLI env."""
-    work.mkdir(parents=True, exist_ok=True)
-    with FakeOpenAIServer() as server:
-        server.responder = rule_judge.respond
-        env = {
-            "DREVAL_BASE_URL": server.url,
-            "DREVAL_MODEL": server.model,
-            "DREVAL_API_KEY": "test-key",
-            "DREVAL_HOME": str(work / "home"),
-            "DREVAL_BACKOFF_BASE": "0.01",
-            "DREVAL_BACKOFF_MAX": "0.05",
-            "DREVAL_TIMEOUT": "5",
-            "DREVAL_OUT": str(work / "out"),
-        }
-        runner = CliRunner()
-        assert runner.invoke(main, ["corpus", "add", str(SAMPLES / "corpus")], env=env).exit_code == 0
-        for report, system in reports:
-            result = runner.invoke(
-                main,
-                ["score", str(report), "--task", str(SAMPLES / "task.json"), "--system", system, *extra],
-                env=env,
-                catch_exceptions=False,
-            )
-            assert result.exit_code in (0, 1), result.output + result.stderr
-    return env
 
 
 @pytest.fixture(scope="module")

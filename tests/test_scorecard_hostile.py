@@ -33,7 +33,7 @@ from drevalkit.schemas import (
     Verdict,
 )
 
-from .test_scorecard import Page, sha256_source
+from .support import Page, sha256_source
 
 HOSTILE = (
     '<script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'

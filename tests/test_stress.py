@@ -18,53 +18,18 @@ from drevalkit.quality.rubric import RubricBook, read_rubric
 from drevalkit.schemas import FactCheckResult, JudgeInfo
 from drevalkit.scoring import build_jobs, collect_reports
 from drevalkit.store import Store
-from drevalkit.testing import rule_judge
-from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.validity import probes as P
 from drevalkit.validity.card import JudgeCard, build_card, card_for, render_card, write_card
 from drevalkit.validity.stress import StressRunner
 from drevalkit.validity.stress_run import EvidenceTrial, ReportStress, StressOptions, StressRun
 from drevalkit.validity.stress_summary import summarise
 
+from .support import fair, figures_stated, judge_with
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-_REPORT_BLOCK = re.compile(r"<<<REPORT ([0-9a-f]+)>>>\n(.*?)\n?<<<END REPORT \1>>>", re.S)
 
 
 # ------------------------------------------------------------------------------ judges that react to the probes
-
-
-def report_of(body: dict) -> str:
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    found = _REPORT_BLOCK.search(user)
-    return found.group(2) if found else ""
-
-
-def figures_stated(text: str) -> int:
-    """What a fair judge rewards here: the distinct figures the report states (not citation markers, reference
-    lines or an injected '10')."""
-    text = "\n".join(line for line in text.splitlines() if "http" not in line)
-    text = re.sub(r"\[\d+\]", " ", text)
-    return len(set(re.findall(r"\d+(?:\.\d+)?", text)) - {"10"})
-
-
-def judge_with(score_of):
-    """A responder: quality prompts get ``score_of(report text, request)`` for every criterion; fact-check prompts
-    go to the rule-based stand-in judge."""
-
-    def respond(body: dict) -> str | None:
-        schema = (body.get("response_format") or {}).get("json_schema") or {}
-        if schema.get("name") != "DimensionJudgement":
-            return rule_judge.respond(body)
-        value = max(0.0, min(10.0, score_of(report_of(body), body)))
-        return json.dumps(
-            {cid: {"rationale": "scored by rule", "score": round(value, 3)} for cid in schema["schema"]["required"]}
-        )
-
-    return respond
-
-
-def fair(text, body):
-    return 1 + figures_stated(text) / 3
 
 
 def prose_words(text: str) -> int:

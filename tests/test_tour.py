@@ -5,34 +5,21 @@ artefacts it wrote. A failing step stops the tour, says which step, and still st
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from drevalkit.schemas import Scorecard
 from drevalkit.ingest.task_files import load_tasks
+from drevalkit.schemas import Scorecard
 from drevalkit.testing.tour import JUDGE_MODEL, SYSTEMS
+
+from .support import run_tour
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_TASKS = [json.loads(line)["id"] for line in (ROOT / "samples" / "tasks.jsonl").read_text().splitlines()]
-
-
-def run_tour(out: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DREVAL_") and k != "OPENAI_API_KEY"}
-    return subprocess.run(
-        [sys.executable, "-m", "drevalkit.testing.tour", str(out), *args],
-        cwd=out.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def assert_servers_stopped(record: dict) -> None:
@@ -45,14 +32,6 @@ def assert_servers_stopped(record: dict) -> None:
         cmdline = Path(f"/proc/{server['pid']}/cmdline")
         if cmdline.exists():  # the pid may have been reused, but not by a stand-in server
             assert b"drevalkit.testing" not in cmdline.read_bytes()
-
-
-@pytest.fixture(scope="module")
-def tour(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tour") / "tour"
-    done = run_tour(out)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    return out, done
 
 
 def test_the_tour_runs_every_stage_against_stand_ins_and_stops_its_servers(tour):
@@ -112,23 +91,26 @@ def test_the_tour_writes_real_artefacts(tour):
     assert all(system in html for system in SYSTEMS) and JUDGE_MODEL in html
 
 
-def test_a_failing_step_stops_the_tour_says_which_and_stops_the_servers(tmp_path):
+def test_a_failing_step_stops_the_tour_says_which_and_stops_the_servers(tour, tmp_path):
     samples = tmp_path / "samples"
     (samples / "corpus").mkdir(parents=True)  # an empty corpus: `dreval corpus add` indexes nothing, exit 1
     shutil.copy(ROOT / "samples" / "tasks.jsonl", samples / "tasks.jsonl")
+    # a tour into a folder an earlier tour made empties it first: here a copy of the session's complete tour, with a
+    # stray file in it (one run of the failing tour checks both, instead of one run to fail and another to empty)
     out = tmp_path / "tour"
+    shutil.copytree(tour[0], out)
+    (out / "stale.txt").write_text("from an earlier tour")
+    assert (out / "reports").is_dir() and (out / "dreval-out").is_dir()
     done = run_tour(out, "--samples", str(samples), timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "tour stopped: step 1 (index the sample corpus" in done.stderr and "exited with code 1" in done.stderr
     assert "[2/8]" not in done.stdout
+    assert not (out / "stale.txt").exists() and not (out / "reports").exists() and not (out / "dreval-out").exists()
     record = json.loads((out / "tour.json").read_text())
     assert record["status"] == "failed" and [s["exit_code"] for s in record["steps"]] == [1]
     assert_servers_stopped(record)
 
-    # a second tour into the same folder empties it first; a folder the tour did not make is refused
-    (out / "stale.txt").write_text("from an earlier tour")
-    again = run_tour(out, "--samples", str(samples), timeout=120)
-    assert again.returncode == 1 and not (out / "stale.txt").exists() and (out / "tour.json").exists()
+    # a folder the tour did not make is refused
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     refused = run_tour(tmp_path / "mine", timeout=60)
