@@ -225,3 +225,38 @@ def test_allowed_imports_are_not_flagged(tmp_path: Path):
         },
     )
     assert problems(root) == []
+
+
+MAX_MODULE_LINES, MAX_CLI_MODULE_LINES, MAX_FUNCTION_LINES = 500, 300, 80
+
+
+def oversized(root: Path) -> list[str]:
+    """Modules and functions of the package over the size limits, one line each."""
+    out = []
+    for name, path in modules(root).items():
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n") + (not text.endswith("\n"))
+        limit = MAX_CLI_MODULE_LINES if room(name) == "cli" else MAX_MODULE_LINES
+        if lines > limit:
+            out.append(f"{name}: {lines} lines (at most {limit})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    out.append(
+                        f"{name}.{node.name} (line {node.lineno}): {length} lines (at most {MAX_FUNCTION_LINES})"
+                    )
+    return out
+
+
+def test_rooms_stay_small():
+    assert oversized(PACKAGE) == []
+
+
+def test_an_oversized_room_is_found(tmp_path: Path):
+    body = "".join(f"    x{i} = {i}\n" for i in range(80))
+    root = _tree(tmp_path, {"cli/__init__.py": "\n" * 301, "big.py": "x = 1\n" * 501, "f.py": f"def f():\n{body}"})
+    found = oversized(root)
+    assert any(line.startswith("drevalkit.cli: 301 lines (at most 300)") for line in found), found
+    assert any(line.startswith("drevalkit.big: 501 lines") for line in found), found
+    assert any(line.startswith("drevalkit.f.f (line 1): 81 lines") for line in found), found
