@@ -19,19 +19,13 @@ from ..factcheck.search import BACKENDS, SearchError, make_backend
 from ..llm import LLMClient, LLMUnavailable, open_llm
 from ..store import Store
 from ..tasks.dedup import make_similarity
-from ..tasks.generate import (
-    GenerateOptions,
-    GenerationError,
-    Roles,
-    TaskGenerator,
-    TaskOutputs,
-    TaskRevalidator,
-    plan,
-    read_tasks_for_revalidation,
-    run_id,
-    with_searcher,
-)
+from ..tasks.generate import GenerateOptions, GenerationError, TaskGenerator
+from ..tasks.journal import run_id
+from ..tasks.outputs import TaskOutputs
 from ..tasks.personas import PersonaError, load_personas
+from ..tasks.pipeline import Roles, with_searcher
+from ..tasks.plan import plan
+from ..tasks.revalidate import TaskRevalidator, read_tasks_for_revalidation
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail, main
 from .console import plain, safe, stderr, stdout
 from .options import build_settings, judge_options, open_judge, open_store
