@@ -112,7 +112,7 @@ class TaskGenerator(Pipeline):
         self.synthesis_notes: list[str] = []
         self.against: list[tuple[str, str]] = []
         self.against_notes: list[str] = []
-        self.quotas: Quotas
+        self.quotas: Quotas  # set by run() once synthesis has made the persona pools final
 
     async def run(self) -> GenerationResult:
         self.load_against()
