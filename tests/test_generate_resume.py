@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from drevalkit.cli import main
 from drevalkit.store import STORE_SCHEMA_VERSION, Store
-from drevalkit.tasks.generate import TaskOutputs, run_id
+from drevalkit.tasks.journal import run_id
+from drevalkit.tasks.outputs import TaskOutputs
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.testing.task_llm import TaskScript
 

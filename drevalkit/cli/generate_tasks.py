@@ -14,15 +14,10 @@ import click
 from ..config import Settings
 from ..factcheck.search import BACKENDS, Searcher
 from ..tasks.dedup import make_similarity
-from ..tasks.generate import (
-    GenerateOptions,
-    GenerationError,
-    TaskGenerator,
-    TaskRevalidator,
-    read_tasks_for_revalidation,
-    run_id,
-)
+from ..tasks.generate import GenerateOptions, GenerationError, TaskGenerator
+from ..tasks.journal import run_id
 from ..tasks.personas import PersonaError, PersonaLibrary, load_personas
+from ..tasks.revalidate import TaskRevalidator, read_tasks_for_revalidation
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail
 from .console import safe, stderr
 from .options import build_settings, judge_options_without_out, open_judge, open_store

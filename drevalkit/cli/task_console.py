@@ -9,8 +9,10 @@ from typing import Any
 from rich.table import Table
 
 from ..config import Settings
-from ..tasks.generate import GenerateOptions, TaskOutputs, plan
+from ..tasks.generate import GenerateOptions
+from ..tasks.outputs import TaskOutputs
 from ..tasks.personas import PersonaLibrary
+from ..tasks.plan import plan
 from .console import plain, safe, stderr, stdout
 
 

@@ -14,7 +14,8 @@ from ..config import Settings
 from ..factcheck.search import Searcher, SearchError, make_backend
 from ..llm import LLMClient, LLMUnavailable, open_llm
 from ..store import Store
-from ..tasks.generate import GenerationError, Roles, with_searcher
+from ..tasks.generate import GenerationError
+from ..tasks.pipeline import Roles, with_searcher
 from .app import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_JUDGE, fail
 from .console import stderr
 

@@ -14,11 +14,13 @@ from pydantic import BaseModel, Field, create_model
 from ..llm import LLMClient
 from ..prompts import PromptSet
 from ..schemas import Persona, StrictModel, Usage, stable_hash
-from .personas import slug, word_count
+from .dedup import LexicalSimilarity
+from .personas import PersonaLibrary, slug, word_count
 
 PROMPTS = PromptSet("drevalkit.tasks")
 GENERATION_TEMPERATURE = 0.9  # candidate tasks and personas should differ; judging stays greedy
 TASK_WORDS = (10, 60)
+PERSONA_DUPLICATE = 0.5  # lexical similarity at which a synthesized persona repeats an existing one
 
 LANGUAGES = {
     "en": "English",
@@ -156,6 +158,36 @@ def persona_from_draft(draft: PersonaDraft, domain: str) -> Persona:
         background=" ".join(draft.background.split()),
         subdomain=" ".join(draft.subdomain.split()),
     )
+
+
+def vet_synthesized(library: PersonaLibrary, domain: str, made: list[Persona]) -> tuple[list[Persona], list[str]]:
+    """The synthesized personas of one domain worth adding, and notes on the others: a persona whose name is taken
+    or that is too close to one before it (in the library or kept from this batch) is dropped; one kept with a
+    background of unusual length is noted."""
+    kept: list[Persona] = []
+    notes: list[str] = []
+    lexical = LexicalSimilarity()
+    pool = [(p.id, f"{p.role} {p.subdomain} {p.background}") for p in library.of(domain)]
+    names = {" ".join(p.name.lower().split()) for p in library.personas}
+    for persona in made:
+        text = f"{persona.role} {persona.subdomain} {persona.background}"
+        sims = lexical.matrix([text], [t for _, t in pool]) if pool else [[]]
+        closest = max(range(len(pool)), key=lambda j: sims[0][j], default=None)
+        if persona.name.lower() in names or persona.id in library.sources:
+            notes.append(f"{domain}: synthesized persona {persona.name!r} dropped: the name is taken")
+        elif closest is not None and sims[0][closest] >= PERSONA_DUPLICATE:
+            notes.append(
+                f"{domain}: synthesized persona {persona.name!r} dropped: too close to {pool[closest][0]} "
+                f"(similarity {sims[0][closest]:.2f})"
+            )
+        else:
+            kept.append(persona)
+            pool.append((persona.id, text))
+            names.add(persona.name.lower())
+            words = word_count(persona.background)
+            if not 60 <= words <= 220:
+                notes.append(f"{domain}: synthesized persona {persona.id} has a {words}-word background")
+    return kept, notes
 
 
 def candidate_id(persona: Persona, prompt: str) -> str:

@@ -67,6 +67,11 @@ class PersonaLibrary:
     def domains(self) -> list[str]:
         return list(dict.fromkeys(p.domain for p in self.personas))
 
+    def ordered_domains(self) -> list[str]:
+        """The domains in the order a run takes them: dreval's own in their fixed order, then the others as met."""
+        present = self.domains()
+        return [d for d in DOMAINS if d in present] + [d for d in present if d not in DOMAINS]
+
     def of(self, domain: str) -> list[Persona]:
         return [p for p in self.personas if p.domain == domain]
 
