@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from drevalkit.agents.endpoint import RawToolCall, Reply
+from drevalkit.agents.final_report import build_report
+from drevalkit.agents.protocols.base import OMITTED, Conversation, estimate_request_tokens, get_protocol, strip_thinking
 from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
 from drevalkit.agents.protocols.openai_tools import OpenAIToolsProtocol
-from drevalkit.agents.protocols.base import OMITTED, Conversation, estimate_request_tokens, get_protocol, strip_thinking
-from drevalkit.agents.final_report import build_report
 from drevalkit.agents.tools import PageRead, TaskTools, Toolbox, url_key
 from drevalkit.config import ConfigError, Settings, load_settings
 from drevalkit.ingest.sidecar import AgentCitation, AgentRun, ImportSidecar, is_sidecar, read_sidecar

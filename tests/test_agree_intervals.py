@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from drevalkit.cli import main
 from drevalkit import stats
+from drevalkit.cli import main
 from drevalkit.schemas import (
     Claim,
     FactCheckResult,

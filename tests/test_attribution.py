@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.factcheck import sentences as segmentation
 from drevalkit.citations import parse_citations
+from drevalkit.factcheck import sentences as segmentation
 from drevalkit.schemas import Report
 
 DATA = Path(__file__).resolve().parent / "data" / "attribution.jsonl"

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from drevalkit.config import Settings
 from drevalkit import documents as extract_module
+from drevalkit.config import Settings
 from drevalkit.factcheck import fetch as fetch_module
 from drevalkit.factcheck.fetch import Fetcher, is_public_address
 from drevalkit.schemas import FetchRecord

@@ -13,8 +13,8 @@ from drevalkit.ingest.task_files import load_tasks
 from drevalkit.schemas import Persona, Task
 from drevalkit.store import Store
 from drevalkit.tasks.dedup import LexicalSimilarity, deduplicate, embeddings_available, make_similarity
+from drevalkit.tasks.drafts import candidate_id
 from drevalkit.tasks.filters import histogram, necessity_verdict, qualification_verdict
-from drevalkit.tasks.generation import candidate_id
 from drevalkit.tasks.journal import run_id
 from drevalkit.tasks.outputs import TaskOutputs
 from drevalkit.testing.search_server import FakeSearchServer

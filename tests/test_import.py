@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from drevalkit.citations import parse_citations
 from drevalkit.cli import main
 from drevalkit.ingest.chrome import strip_chrome
-from drevalkit.citations import parse_citations
 from drevalkit.ingest.failures import detect_failure
 from drevalkit.ingest.formats.references import normalise_references
 from drevalkit.ingest.importers import (
@@ -27,9 +27,9 @@ from drevalkit.ingest.importers import (
     read_reports,
 )
 from drevalkit.ingest.sidecar import ImportSidecar, read_sidecar
+from drevalkit.ingest.task_files import TaskError, import_tasks, load_tasks
 from drevalkit.schemas import Scorecard
 from drevalkit.scoring.jobs import build_jobs, collect_reports
-from drevalkit.ingest.task_files import TaskError, import_tasks, load_tasks
 
 DATA = Path(__file__).resolve().parent / "data" / "import"
 GEMINI = DATA / "deepresearcheval" / "gemini"

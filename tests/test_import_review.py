@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from drevalkit.cli import main
 from drevalkit.citations import parse_citations
+from drevalkit.cli import main
 from drevalkit.ingest.formats.base import ReportError
 from drevalkit.ingest.formats.deepresearcheval import parse_sources
 from drevalkit.ingest.formats.html import html_to_markdown

@@ -5,7 +5,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from drevalkit.config import Price
-from drevalkit.llm import LLMCallFailed, LLMOutputError, open_llm, LLMUnavailable, parse_json_object, strict_json_schema
+from drevalkit.llm import LLMCallFailed, LLMOutputError, LLMUnavailable, open_llm, parse_json_object, strict_json_schema
 from drevalkit.store import Store
 from drevalkit.testing.openai_server import FakeOpenAIServer
 

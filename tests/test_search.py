@@ -352,9 +352,9 @@ def test_local_search_fills_k_past_non_web_urls(tmp_path):
 
 def _check_reports(tmp_path, pages: dict[str, str], texts: list[str]):
     """Fact-check each report text with one FactChecker (local search over ``pages``, the rule-based judge)."""
+    from drevalkit.citations import parse_citations
     from drevalkit.factcheck.checker import open_factchecker
     from drevalkit.llm import open_llm
-    from drevalkit.citations import parse_citations
     from drevalkit.schemas import Report
     from drevalkit.testing import rule_judge
     from drevalkit.testing.openai_server import FakeOpenAIServer

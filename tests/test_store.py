@@ -1,9 +1,9 @@
 import sqlite3
 import threading
 
-from drevalkit.store import Store, StoreError
-
 import pytest
+
+from drevalkit.store import Store, StoreError
 
 
 def test_concurrent_writers_and_a_second_connection(tmp_path):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.factcheck.numbers import mismatches
 from drevalkit.citations import parse_citations, prose_lines, scan_citations, split_references
+from drevalkit.factcheck.numbers import mismatches
 from drevalkit.validity import probes as P
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-
 from drevalkit.factcheck.numbers import figures, mismatches
 from drevalkit.factcheck.verify import quote_in, verify_batch
 from drevalkit.llm import open_llm

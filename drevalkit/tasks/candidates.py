@@ -12,7 +12,7 @@ from ..llm import LLMError, LLMUnavailable
 from ..schemas import Persona, Task
 from . import filters
 from .dedup import Match, Similarity, deduplicate
-from .generation import DraftTask, candidate_id, format_problems
+from .drafts import DraftTask, candidate_id, format_problems
 from .outputs import TaskOutputs
 from .pipeline import Pipeline
 

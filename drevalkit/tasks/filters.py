@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, create_model
 
 from ..llm import LLMClient
 from ..schemas import Persona, SearchHit, StrictModel, Task, Usage
-from .generation import PROMPTS
+from .drafts import PROMPTS
 
 HISTOGRAM_BINS = 10
 

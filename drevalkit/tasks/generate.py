@@ -47,7 +47,7 @@ from .candidates import (
     verdict_copy,
 )
 from .dedup import DEFAULT_THRESHOLDS, Similarity, make_similarity
-from .generation import (
+from .drafts import (
     PROMPTS,
     PersonaDraft,
     generate_drafts,
@@ -60,7 +60,7 @@ from .outputs import GenerationResult, TaskOutputs, write_outputs
 from .personas import PersonaLibrary
 from .pipeline import Pipeline, ProgressHook, Roles
 from .quotas import Quotas
-from .report import run_summary
+from .summary import run_summary
 
 
 class GenerationError(DrevalError, RuntimeError):

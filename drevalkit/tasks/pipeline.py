@@ -17,7 +17,7 @@ from ..llm import LLMClient, LLMError
 from ..schemas import SearchHit, Task, Usage, stable_hash
 from ..store import Store
 from . import filters
-from .generation import PROMPTS
+from .drafts import PROMPTS
 from .journal import Journal, llm_identity
 
 ProgressHook = Callable[[str, int, int], None]  # (stage, advance, add to total)

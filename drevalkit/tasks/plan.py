@@ -10,8 +10,8 @@ from ..config import Settings
 from ..llm.tokens import estimate_messages_tokens
 from ..schemas import Persona, Task
 from . import filters
+from .drafts import generation_messages
 from .generate import GenerateOptions
-from .generation import generation_messages
 from .personas import PersonaLibrary
 from .quotas import ASSUMED_PASS_RATE, domain_quota
 

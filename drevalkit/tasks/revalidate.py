@@ -18,8 +18,8 @@ from ..llm import LLMError, LLMUnavailable
 from ..schemas import Task, utc_now
 from ..store import Store
 from . import filters
+from .drafts import PROMPTS
 from .generate import GenerationError
-from .generation import PROMPTS
 from .journal import Journal, run_id
 from .outputs import TaskOutputs
 from .pipeline import Pipeline, ProgressHook, Roles

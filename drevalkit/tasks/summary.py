@@ -10,7 +10,7 @@ from ..__version__ import __version__
 from ..schemas import Task, utc_now
 from . import filters
 from .candidates import STAGES, Candidate
-from .generation import PROMPTS
+from .drafts import PROMPTS
 from .quotas import Quotas
 
 if TYPE_CHECKING:
