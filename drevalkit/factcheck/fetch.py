@@ -38,7 +38,6 @@ from ..documents import (  # noqa: F401 - extract_text and the type sets are als
     PDF_TYPE,
     TEXT_TYPES,
     ExtractionError,
-    _one_line,
     extract_async,
     extract_text,
 )
@@ -285,7 +284,7 @@ class Fetcher:
         try:
             host = httpx.URL(url).host
         except httpx.InvalidURL as exc:
-            return self._failed(page, f"invalid URL: {_one_line(str(exc))}"), None
+            return self._failed(page, f"invalid URL: {' '.join(str(exc).split())}"), None
         assert self._all is not None
         # The host slot is taken first so that URLs queued behind one busy host do not hold global slots.
         async with self._host_limit(host), self._all:
@@ -303,10 +302,10 @@ class Fetcher:
                 error = f"timed out ({type(exc).__name__}) after {self.settings.fetch_timeout:g} s (fetch_timeout)"
                 transient = True
             except httpx.ConnectError as exc:
-                error = f"cannot connect: {_one_line(str(exc)) or type(exc).__name__}"
+                error = f"cannot connect: {' '.join(str(exc).split()) or type(exc).__name__}"
                 transient = True
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                error = f"{type(exc).__name__}: {_one_line(str(exc))}"
+                error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
                 transient = isinstance(exc, httpx.TransportError)
         if error is not None:
             if transient or page.status in (408, 429) or (page.status or 0) >= 500:
@@ -397,7 +396,7 @@ class Fetcher:
         try:
             addresses = list(dict.fromkeys(await resolve(raw_host, port)))
         except (OSError, UnicodeError) as exc:
-            return f"cannot resolve host {host}: {_one_line(str(exc))}", None
+            return f"cannot resolve host {host}: {' '.join(str(exc).split())}", None
         for address in addresses:
             if not is_public_address(address):
                 return f"refused: {address} is a private/loopback address (pass --allow-private-urls to allow)", None
