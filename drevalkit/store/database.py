@@ -216,7 +216,7 @@ class Store:
 
     def count_llm(self) -> int:
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0]
+            return int(conn.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0])
 
     # -- search results ------------------------------------------------------------------------------------
     def get_search(self, backend: str, query: str, k: int) -> tuple[list[SearchHit], str] | None:
@@ -304,7 +304,7 @@ class Store:
     def count_documents(self) -> int:
         """Indexed URLs (what the ``local`` backend searches)."""
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(*) FROM doc_index").fetchone()[0]
+            return int(conn.execute("SELECT COUNT(*) FROM doc_index").fetchone()[0])
 
     def search_documents(self, query: str, k: int, *, timeout: float = DEFAULT_SEARCH_TIMEOUT) -> list[SearchHit]:
         """BM25 (FTS5) search over every stored document: the offline ``local`` search backend.
