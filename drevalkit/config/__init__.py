@@ -4,8 +4,8 @@
 hash is computed), ``loading`` reads and merges the sources, ``urls`` checks and redacts endpoint URLs.
 """
 
-from .loading import CONFIG_FILE_NAME, ENV_PREFIX, ConfigError, SettingProblem, load_settings
-from .settings import SECTIONS, Price, Settings, score_fields, section_of
+from .loading import CONFIG_FILE_NAME, ENV_PREFIX, ConfigError, SettingProblem, load_settings, plain_error
+from .settings import SECTIONS, Price, Settings, score_fields, section_of, setting
 from .urls import OPENAI_DEFAULT_URL, check_base_url, is_openai_host, redact_url
 
 __all__ = [
@@ -20,7 +20,9 @@ __all__ = [
     "check_base_url",
     "is_openai_host",
     "load_settings",
+    "plain_error",
     "redact_url",
     "score_fields",
     "section_of",
+    "setting",
 ]

@@ -20,11 +20,12 @@ The store has to stay fast whatever was put in it, because it is shared by every
 """
 
 from .database import DEFAULT_SEARCH_TIMEOUT, STORE_SCHEMA_VERSION, Store, StoreError, StoreTimeout
-from .fulltext import INDEX_CHARS, SNIPPET_CHARS, index_body, make_snippet, query_terms
+from .fulltext import INDEX_CHARS, MAX_QUERY_TERMS, SNIPPET_CHARS, index_body, make_snippet, query_terms
 
 __all__ = [
     "DEFAULT_SEARCH_TIMEOUT",
     "INDEX_CHARS",
+    "MAX_QUERY_TERMS",
     "SNIPPET_CHARS",
     "STORE_SCHEMA_VERSION",
     "Store",
