@@ -5,6 +5,8 @@ The public API: ``score_report`` / ``ascore_report`` score one report from Pytho
 the configuration; ``load_report`` and ``load_tasks`` read files the way the CLI does.
 """
 
+from typing import Any
+
 from .__version__ import __version__
 from .config import Settings, load_settings
 from .layout import OutputLayout
@@ -21,7 +23,7 @@ from .schemas import (
 )
 
 
-def __getattr__(name: str):  # the scoring stack imports spaCy, trafilatura and the SDK: load it on first use
+def __getattr__(name: str) -> Any:  # the scoring stack imports spaCy, trafilatura and the SDK: load it on first use
     if name in ("score_report", "ascore_report"):
         from . import scoring
 

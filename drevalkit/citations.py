@@ -158,7 +158,7 @@ def _is_exponent(text: str, start: int, digits: str) -> bool:
     if digits not in ("2", "3"):
         return False
     word = re.search(r"[A-Za-zµμ]+$", text[max(0, start - 8) : start])
-    return bool(word) and (len(word.group(0)) == 1 or word.group(0).lower() in _UNITS)
+    return word is not None and (len(word.group(0)) == 1 or word.group(0).lower() in _UNITS)
 
 
 def _glued_to_code(text: str, start: int) -> bool:
@@ -321,7 +321,7 @@ def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
     for match in DEFINITION.finditer(body):
         line_end = body.find("\n", match.start())
         entry = _entry(body[match.start() : line_end if line_end >= 0 else len(body)])
-        if entry is not None and entry.index not in numbered:
+        if entry is not None and entry.index is not None and entry.index not in numbered:
             numbered.add(entry.index)
             citations.append(entry)
     known_urls = {c.url for c in citations}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from collections.abc import Callable
 from functools import cached_property
 
 import jinja2
@@ -95,7 +96,7 @@ def _weight(token: str) -> int:
     return 2 if token in _OPEN_2 or token in _CLOSE_2 else 1
 
 
-def _collapse(token: re.Pattern[str], replacement: str):
+def _collapse(token: re.Pattern[str], replacement: str) -> Callable[[re.Match[str]], str]:
     def collapse(match: re.Match[str]) -> str:
         run = match.group(0)
         return replacement if sum(_weight(t) for t in token.findall(run)) >= 3 else run
@@ -161,8 +162,9 @@ class PromptSet:
 
     def __init__(self, package: str):
         self.package = package
+        self._loader = jinja2.PackageLoader(package, "prompts")
         self._env = jinja2.Environment(
-            loader=jinja2.PackageLoader(package, "prompts"),
+            loader=self._loader,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=False,
             trim_blocks=True,
@@ -178,6 +180,6 @@ class PromptSet:
     def version(self) -> str:
         digest = hashlib.sha256(FENCE_FORMAT.encode() + b"\0")
         for name in sorted(self._env.list_templates()):
-            source, _, _ = self._env.loader.get_source(self._env, name)
+            source, _, _ = self._loader.get_source(self._env, name)
             digest.update(name.encode() + b"\0" + source.encode("utf-8") + b"\0")
         return f"{self.package.rsplit('.', 1)[-1]}@{digest.hexdigest()[:12]}"

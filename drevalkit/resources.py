@@ -13,7 +13,7 @@ def data_path(folder: str) -> Path:
     """Path of a shipped data folder."""
     if folder not in DATA_FOLDERS:
         raise ValueError(f"unknown data folder {folder!r}; expected one of {DATA_FOLDERS}")
-    path = Path(str(resources.files("drevalkit").joinpath("data", folder)))
+    path = Path(str(resources.files("drevalkit").joinpath("data").joinpath(folder)))
     if not path.is_dir():
         raise FileNotFoundError(f"drevalkit data folder {folder!r} is missing from this installation")
     return path

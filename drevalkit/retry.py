@@ -40,4 +40,4 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
     """Delay before retry number ``attempt`` (0 for the first): the server's wish if given, else jittered 2^n."""
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER)
-    return min(cap, base * 2**attempt) * random.uniform(0.5, 1.0)
+    return min(cap, base * 2.0**attempt) * random.uniform(0.5, 1.0)

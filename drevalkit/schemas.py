@@ -234,7 +234,7 @@ class Usage(BaseModel):
     searches: int = 0
     fetches: int = 0
 
-    def add(self, other: "Usage") -> "Usage":
+    def add(self, other: Usage) -> Usage:
         for name in type(self).model_fields:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
@@ -427,7 +427,7 @@ class RunManifest(BaseModel):
         "result of another report file) because this run's report for them could not be "
         "read or scored: file -> what was kept and why; counted as failed in statuses",
     )
-    usage: "Usage" = Field(default_factory=lambda: Usage())
+    usage: Usage = Field(default_factory=Usage)
 
 
 class Scorecard(BaseModel):

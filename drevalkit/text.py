@@ -44,10 +44,16 @@ def terminal_safe(text: str) -> str:
     return _BIDI_CONTROL.sub("", text)
 
 
+def collapse_whitespace(text: str) -> str:
+    """``text`` with every run of whitespace (newlines, tabs) made one space and none at either end, for one-line
+    messages and snippets."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """``terminal_safe`` text on one line: every run of whitespace (newlines, tabs) becomes one space, and text
     longer than ``limit`` characters is cut at a word boundary where possible and ends with an ellipsis."""
-    text = _WHITESPACE.sub(" ", terminal_safe(text)).strip()
+    text = collapse_whitespace(terminal_safe(text))
     if limit is None or len(text) <= limit:
         return text
     if limit <= 1:

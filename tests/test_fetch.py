@@ -517,7 +517,7 @@ def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
     fetch_one(settings, store, pages.url("/report.pdf"))  # a warm worker, so that only the extraction is timed
     killed, started_workers = pool.killed, pool.started
-    monkeypatch.setattr(extract_module, "EXTRACT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 0.5)
     slow = pages.url("/hostile/soup?mb=1.5&varied=1")  # varied words: not filler; some seconds of trafilatura
     began = time.monotonic()
     record, text = fetch_one(settings, store, slow)
@@ -525,7 +525,7 @@ def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages
     assert text is None and record.error == "extraction timed out: not done within 0.5 s (EXTRACT_TIMEOUT_S)"
     assert store.get_fetch(slow) is None  # the time a page takes depends on the load: not stored
     assert pool.killed == killed + 1
-    monkeypatch.setattr(extract_module, "EXTRACT_TIMEOUT_S", 20.0)
+    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 20.0)
     results, _ = fetch_urls(settings, store, [pages.url("/big-article?kb=200"), pages.url("/report-download")])
     assert all(record.ok for record, _ in results), [record.error for record, _ in results]
     assert pool.started > started_workers  # the killed worker was replaced
@@ -535,12 +535,12 @@ def test_an_extraction_out_of_time_is_tried_again_by_the_next_run(tmp_path, page
     """On a loaded machine an ordinary page can run out of extraction time: the next run reads it."""
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
     url = pages.url("/big-article?kb=1400")  # about half a second of trafilatura in a worker
-    monkeypatch.setattr(extract_module, "EXTRACT_TIMEOUT_S", 0.02)
+    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 0.02)
     (first, text), (again, _) = fetch_urls(settings, store, [url, url])[0]
     assert text is None and first.error == "extraction timed out: not done within 0.02 s (EXTRACT_TIMEOUT_S)"
     assert again == first and pages.hits["/big-article"] == 1  # once in a run
     assert store.get_fetch(url) is None
-    monkeypatch.setattr(extract_module, "EXTRACT_TIMEOUT_S", 20.0)
+    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 20.0)
     record, text = fetch_one(settings, store, url)
     assert record.ok and "Lithium iron phosphate" in text, record.error
     assert pages.hits["/big-article"] == 2 and store.get_fetch(url) == record
@@ -612,7 +612,7 @@ def test_a_worker_over_its_memory_limit_fails_the_page_and_is_replaced():
 
 
 def test_cut_in_process(monkeypatch):
-    monkeypatch.setattr(extract_module, "MAX_HTML_CHARS", 60_000)
+    monkeypatch.setattr(extract_module.extract, "MAX_HTML_CHARS", 60_000)
     page = big_article(200)
     extracted = extract_module.extract_page("text/html", page, "utf-8")
     assert "Grid-scale battery storage" in extracted.text

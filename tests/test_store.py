@@ -326,11 +326,11 @@ def test_snippets_are_cheap_and_centred_on_the_query_words():
 
 
 def test_a_prefix_of_a_compressed_text_is_exact():
-    from drevalkit.store import _decode_text, _encode_text
+    from drevalkit.store.fulltext import decode_text, encode_text
 
     text = "".join(random.Random(4).choice(["a", "é", "€", "𝄞", " ", "\n", "word"]) for _ in range(5000))
-    _, packed = _encode_text(text)
-    assert isinstance(packed, bytes) and _decode_text(packed) == text
+    _, packed = encode_text(text)
+    assert isinstance(packed, bytes) and decode_text(packed) == text
     for chars in (0, 1, 2, 3, 7, 100, 4999, 5000, 10**6):
-        assert _decode_text(packed, chars) == text[:chars]
-    assert _encode_text("short")[1] == "short"  # not worth compressing
+        assert decode_text(packed, chars) == text[:chars]
+    assert encode_text("short")[1] == "short"  # not worth compressing

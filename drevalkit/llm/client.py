@@ -299,6 +299,23 @@ class LLMClient:
             return {"type": "json_object"}
         return None
 
+    def _request(
+        self, messages: list[dict[str, str]], name: str, schema: dict[str, Any], params: dict[str, Any], max_tokens: int
+    ) -> dict[str, Any]:
+        """The request as the current structured-output mode sends it (the schema in the prompt unless the server
+        enforces it)."""
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages if self.mode == "json_schema" else self._with_schema(messages, schema),
+            "temperature": params["temperature"],
+            "max_tokens": max_tokens,
+            "seed": params["seed"],
+        }
+        response_format = self._response_format(name, schema)
+        if response_format is not None:
+            request["response_format"] = response_format
+        return request
+
     async def _complete(
         self,
         messages: list[dict[str, str]],
@@ -316,20 +333,11 @@ class LLMClient:
         attempt = 0
         while True:
             mode_used = self._mode_index
-            kwargs: dict[str, Any] = {
-                "model": self.model,
-                "messages": messages if self.mode == "json_schema" else self._with_schema(messages, schema),
-                "temperature": params["temperature"],
-                "max_tokens": max_tokens,
-                "seed": params["seed"],
-            }
-            response_format = self._response_format(name, schema)
-            if response_format is not None:
-                kwargs["response_format"] = response_format
+            request = self._request(messages, name, schema, params, max_tokens)
             try:
                 async with self._semaphore:
                     started = time.perf_counter()
-                    response = await self.backend.create(kwargs)
+                    response = await self.backend.create(request)
                     usage.latency_s += time.perf_counter() - started
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise LLMUnavailable(f"the judge endpoint rejected the API key ({exc.status_code})") from None

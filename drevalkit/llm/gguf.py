@@ -30,7 +30,8 @@ def _read(handle: BinaryIO, fmt: str) -> int | float | bool:
     data = handle.read(size)
     if len(data) != size:
         raise GGUFError("truncated metadata")
-    return struct.unpack("<" + fmt, data)[0]
+    value: int | float | bool = struct.unpack("<" + fmt, data)[0]
+    return value
 
 
 def _string(handle: BinaryIO) -> str:

@@ -12,10 +12,12 @@ import importlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ..errors import EXIT_JUDGE, DrevalError
 from ..files import atomic_write_text
@@ -57,16 +59,16 @@ class LocalModel:
         return f"{self.path.name}@{self.sha256[:12]}"
 
 
-def _lock_file(handle: object) -> None:
+def _lock_file(handle: IO[str]) -> None:
     """An exclusive lock on an open file (POSIX flock, or msvcrt on Windows), held until the file is closed."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
+    if sys.platform == "win32":
         import msvcrt
 
-        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
-        return
-    fcntl.flock(handle, fcntl.LOCK_EX)  # type: ignore[attr-defined]
+        msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX)
 
 
 def file_sha256(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
@@ -89,13 +91,13 @@ def _known_hash(path: Path, cache_file: Path) -> str:
         known = {}
     if not isinstance(known, dict):
         known = {}
-    if key not in known:
+    if not isinstance(known.get(key), str):  # not remembered, or a hand-edited file holds something else
         known[key] = file_sha256(path)
         try:  # remembering is an optimisation: a read-only cache folder must not stop the run
             atomic_write_text(cache_file, json.dumps(known, indent=1))
         except OSError:
             pass
-    return known[key]
+    return str(known[key])
 
 
 def _check_gguf(path: Path) -> None:

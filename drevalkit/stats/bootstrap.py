@@ -97,7 +97,8 @@ def _nested_means(rng: np.random.Generator, table: np.ndarray, counts: np.ndarra
     picks = np.floor(rng.random(drawn.shape + (m_max,)) * chosen[..., None]).astype(np.int64)
     values = table[drawn[..., None], picks]
     used = np.arange(m_max)[None, None, :] < chosen[..., None]
-    return ((values * used).sum(axis=-1) / chosen).mean(axis=-1)
+    means: np.ndarray = ((values * used).sum(axis=-1) / chosen).mean(axis=-1)
+    return means
 
 
 def bootstrap_mean(

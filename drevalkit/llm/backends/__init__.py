@@ -4,12 +4,10 @@ plug-in registered under the ``drevalkit.chat_backends`` entry-point group)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from ...config import Settings
 from ...registry import Registry
-
-if TYPE_CHECKING:
-    from ...config import Settings
 
 
 class ChatBackend(Protocol):
@@ -35,5 +33,5 @@ class ChatBackend(Protocol):
 # A factory builds a backend from settings; ``on_progress(description, total)`` reports long preparation (e.g.
 # assembling a model file) and returns a callback fed with units done.
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
-BackendFactory = Callable[["Settings", "ProgressFactory | None"], ChatBackend]
+BackendFactory = Callable[[Settings, ProgressFactory | None], ChatBackend]
 CHAT_BACKENDS: Registry[BackendFactory] = Registry("chat backend", "drevalkit.chat_backends")

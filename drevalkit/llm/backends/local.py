@@ -47,7 +47,8 @@ def _trained_context(model: LocalModel) -> int:
 class LocalChatBackend:
     name = "local"
     endpoint = "in-process (xllamacpp)"
-    max_concurrency = 1  # one generation at a time per loaded model
+    max_concurrency: int | None = 1  # one generation at a time per loaded model
+    context_tokens: int | None
 
     def __init__(self, model: LocalModel, settings: Settings):
         self.local = model

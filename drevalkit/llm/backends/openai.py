@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import openai
 from openai import AsyncOpenAI
 
-from ...config import OPENAI_DEFAULT_URL, redact_url
+from ...config import OPENAI_DEFAULT_URL, Settings, redact_url
 from ..errors import LLMUnavailable
 from . import CHAT_BACKENDS, ProgressFactory
-
-if TYPE_CHECKING:
-    from ...config import Settings
 
 
 class OpenAIChatBackend:
@@ -20,7 +17,7 @@ class OpenAIChatBackend:
     model_sha256 = ""
     max_concurrency: int | None = None  # the settings decide
 
-    def __init__(self, settings: "Settings"):
+    def __init__(self, settings: Settings):
         if not settings.model:
             raise LLMUnavailable("no judge model set: pass --model or set DREVAL_MODEL")
         self.model = settings.model
@@ -61,7 +58,7 @@ class OpenAIChatBackend:
 
 
 @CHAT_BACKENDS.register("openai")
-def make_openai_backend(settings: "Settings", on_progress: ProgressFactory | None = None) -> OpenAIChatBackend:
+def make_openai_backend(settings: Settings, on_progress: ProgressFactory | None = None) -> OpenAIChatBackend:
     if not settings.base_url and not settings.api_key:
         from ..local_model import GET_A_JUDGE
 

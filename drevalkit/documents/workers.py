@@ -1,232 +1,31 @@
-"""Text and title of a fetched page (HTML, PDF, text, markdown), bounded in time and memory.
-
-Page bodies are untrusted input, and the extractors are not built for hostile pages: trafilatura needs seconds and
-hundreds of MB per MB of tag soup (a 10 MB page of repeated ``<a>`` tags took 41 s and 1.6 GB), pypdf needs seconds
-per MB of content stream. So:
-
-* HTML handed to trafilatura is cut to ``MAX_HTML_CHARS`` characters (after dropping the bodies of scripts and
-  styles, which only take room), and the cut is reported in ``Extracted.note``;
-* HTML of ``REPETITIVE_MIN_CHARS`` or more whose markup compresses more than ``MAX_COMPRESSION_RATIO`` to 1 is refused
-  without parsing it: real pages compress 4 to 25 to 1, filler built to stall an extractor 150 to 1 and more;
-* anything that may be slow (PDFs, HTML over ``INLINE_MAX_BYTES``) is extracted in a warm pool of worker processes,
-  each under a memory limit (``EXTRACT_MEMORY_MB``, POSIX only), and a worker that takes longer than
-  ``EXTRACT_TIMEOUT_S`` is killed and replaced. Small HTML pages and plain text are extracted in-process.
-* a PDF's pages are read until ``PDF_TIME_SHARE`` of the time limit is spent, so a long but honest PDF gives the text
-  of its first pages (with a note) rather than a timeout; one page that alone takes too long still times out.
-
-Every refusal or failure is an ``ExtractionError`` (a ``ValueError``) with a one-line reason.
+"""Extraction under time and memory limits: a warm pool of worker processes for the kinds of page that may be slow
+(PDFs, large HTML), each worker under an address-space limit and killed when it overruns its time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import html as html_lib
-import io
 import logging
 import os
-import re
 import signal
 import threading
-import time
-import zlib
-from dataclasses import dataclass
 from typing import Any
 
-import pypdf
-import trafilatura
+from ..text import collapse_whitespace
+from .extract import HTML_TYPES, PDF_TYPE, Extracted, ExtractionError, extract_page
 
-from .errors import DrevalError
-
-try:  # the parts of trafilatura.extract_metadata that find the title; the rest (dates, authors) costs 4x as much
-    from trafilatura.metadata import examine_meta, extract_meta_json, extract_title
-except ImportError:  # pragma: no cover - another trafilatura version: use the whole metadata extraction
-    examine_meta = extract_meta_json = extract_title = None  # type: ignore[assignment]
-
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
-PDF_TYPE = "application/pdf"
-
-MAX_HTML_CHARS = 1_500_000  # markup handed to trafilatura: at worst about 10 s and 350 MB in a worker
 INLINE_MAX_BYTES = 64 * 1024  # HTML up to this size is extracted in-process (well under a second whatever it holds)
 EXTRACT_TIMEOUT_S = 20.0  # wall time of one extraction in a worker
 EXTRACT_MEMORY_MB = 512  # address-space limit of a worker process (RLIMIT_AS; skipped where there is none)
 EXTRACT_WORKERS = 2  # worker processes (and so extractions at once)
 WORKER_START_TIMEOUT_S = 60.0  # a new worker must be ready (imports done) within this
 WORKER_RECYCLE_MB = 384  # a worker whose resident memory grew beyond this is replaced after its extraction
-REPETITIVE_MIN_CHARS = 512 * 1024  # smaller pages are cheap whatever they hold: no filler check
-MAX_COMPRESSION_RATIO = 50.0
 PDF_TIME_SHARE = 0.5  # a PDF's pages are read until this share of the time limit is spent; the rest is left out
 
 _KILLED = -getattr(signal, "SIGKILL", 9)  # a worker's exit code when something outside it killed it
-_SPACE = re.compile(r"\s+")
-_SCRIPT_OPEN = re.compile(r"<(script|style)\b", re.IGNORECASE)
-_SCRIPT_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style")}
-_MARKDOWN_HEADING = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 
 
-class ExtractionError(DrevalError, ValueError):
-    """No usable text; ``durable`` is False when the cause is the machine, not the page: no worker could start, the
-    time limit ran out (a loaded machine is slower), or the worker was killed from outside (the OOM killer, when the
-    whole machine runs short; a page's own excess is a MemoryError under the worker's limit)."""
-
-    def __init__(self, reason: str, *, durable: bool = True):
-        super().__init__(reason)
-        self.durable = durable
-
-
-@dataclass(frozen=True)
-class Extracted:
-    text: str
-    title: str
-    note: str = ""  # what the reader should know, e.g. that only the beginning of the page was read
-
-
-def _one_line(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
-
-
-def decode(data: bytes, charset: str | None) -> str:
-    try:
-        return data.decode(charset or "utf-8", errors="replace")
-    except LookupError:  # unknown charset name
-        return data.decode("utf-8", errors="replace")
-
-
-# -- in-process extraction -----------------------------------------------------------------------------------------
-def extract_page(content_type: str, data: bytes, charset: str | None, *, time_budget: float | None = None) -> Extracted:
-    """Text, title and note of a page body, in this process (cut and checked, but not time-limited).
-
-    ``time_budget`` (seconds) stops reading a PDF's pages once spent. Raises ValueError (``ExtractionError``) with a
-    one-line reason when there is no usable text.
-    """
-    note = ""
-    if content_type == PDF_TYPE:
-        text, title, note = _extract_pdf(data, time_budget)
-    elif content_type in HTML_TYPES:
-        text, title, note = _extract_html(decode(data, charset))
-    else:
-        text = decode(data, charset)
-        heading = _MARKDOWN_HEADING.search(text) if content_type != "text/plain" else None
-        title = heading.group(1) if heading else ""
-    if not text.strip():
-        raise ExtractionError("no extractable text")
-    return Extracted(text.strip(), _one_line(str(title)), note)
-
-
-def extract_text(content_type: str, data: bytes, charset: str | None) -> tuple[str, str]:
-    """(text, title) of a page body, in this process; raises ValueError with a one-line reason."""
-    extracted = extract_page(content_type, data, charset)
-    return extracted.text, extracted.title
-
-
-def _extract_pdf(data: bytes, time_budget: float | None) -> tuple[str, str, str]:
-    deadline = None if time_budget is None else time.monotonic() + time_budget
-    texts: list[str] = []
-    note = ""
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        pages = reader.pages
-        for page in pages:
-            texts.append(page.extract_text() or "")
-            if deadline is not None and time.monotonic() > deadline and len(texts) < len(pages):
-                note = (
-                    f"PDF cut: text of the first {len(texts)} of {len(pages)} pages (the rest would not be read "
-                    f"within the extraction time limit)"
-                )
-                break
-        title = (reader.metadata.title if reader.metadata else None) or ""
-    except MemoryError:
-        raise
-    # pypdf reports corrupt files with many exception types (its own, KeyError, struct errors, ...).
-    except Exception as exc:  # noqa: BLE001
-        raise ExtractionError(f"cannot read PDF: {_one_line(str(exc)) or type(exc).__name__}") from exc
-    return "\n\n".join(texts), str(title), note
-
-
-def drop_script_bodies(page: str) -> str:
-    """``page`` without the contents of ``<script>`` and ``<style>`` elements (JSON-LD kept: it may hold the title).
-
-    One pass, linear in the length of the page however the tags are (un)closed: an unclosed script swallows the rest
-    of the page, as it does in a browser.
-    """
-    parts: list[str] = []
-    pos = 0
-    while (start := _SCRIPT_OPEN.search(page, pos)) is not None:
-        tag_end = page.find(">", start.end())
-        if tag_end < 0:
-            break
-        close = _SCRIPT_CLOSE[start.group(1).lower()].search(page, tag_end + 1)
-        if "ld+json" in page[start.start() : tag_end].lower():
-            parts.append(page[pos : close.end() if close else len(page)])
-        else:
-            parts.append(page[pos : tag_end + 1])
-            if close is not None:
-                parts.append(close.group(0))
-        if close is None:
-            return "".join(parts)
-        pos = close.end()
-    parts.append(page[pos:])
-    return "".join(parts)
-
-
-def cut_markup(page: str) -> tuple[str, str]:
-    """The markup trafilatura gets (at most MAX_HTML_CHARS, ending before a tag) and a note when it was cut."""
-    if len(page) <= MAX_HTML_CHARS:
-        return page, ""
-    page = drop_script_bodies(page)
-    if len(page) <= MAX_HTML_CHARS:
-        return page, ""
-    total = len(page)
-    cut = page.rfind("<", MAX_HTML_CHARS // 2, MAX_HTML_CHARS)
-    page = page[: cut if cut > 0 else MAX_HTML_CHARS]
-    return page, (
-        f"page cut: text extracted from the first {len(page):,} of {total:,} characters of markup (MAX_HTML_CHARS)"
-    )
-
-
-def check_not_filler(page: str) -> None:
-    if len(page) < REPETITIVE_MIN_CHARS:
-        return
-    data = page.encode("utf-8", errors="replace")
-    ratio = len(data) / max(1, len(zlib.compress(data, 1)))
-    if ratio > MAX_COMPRESSION_RATIO:
-        raise ExtractionError(
-            f"extraction refused: the markup is repetitive filler ({len(data) / 1e6:.1f} MB that compresses "
-            f"{ratio:.0f} to 1, over {MAX_COMPRESSION_RATIO:g} to 1 (MAX_COMPRESSION_RATIO))"
-        )
-
-
-def _extract_html(page: str) -> tuple[str, str, str]:
-    page, note = cut_markup(page)
-    check_not_filler(page)
-    tree = trafilatura.load_html(page)  # parsed once, for the title and the text
-    if tree is None:
-        raise ExtractionError("no extractable text")
-    title = _html_title(tree, page)
-    text = trafilatura.extract(tree, include_comments=False, include_tables=True, favor_recall=True) or ""
-    return text, title, note
-
-
-def _html_title(tree: Any, page: str) -> str:
-    """The title trafilatura's metadata extraction would find; else the <title> element. Reads the tree only."""
-    if extract_title is None:  # pragma: no cover
-        metadata = trafilatura.extract_metadata(page)
-        title = metadata.title if metadata is not None and metadata.title else ""
-    else:
-        metadata = examine_meta(tree)
-        try:
-            metadata = extract_meta_json(tree, metadata)
-        except Exception:  # noqa: BLE001 - trafilatura itself ignores errors in its JSON-LD parser
-            pass
-        title = metadata.title or extract_title(tree) or ""
-    if not title:
-        element = tree.find(".//title")
-        title = html_lib.unescape(element.text_content()) if element is not None else ""
-    return title
-
-
-# -- bounded extraction: a pool of worker processes ---------------------------------------------------------------
 def needs_worker(content_type: str, size: int) -> bool:
     """Whether a body must be extracted in a worker process (it may take long or much memory)."""
     return content_type == PDF_TYPE or (content_type in HTML_TYPES and size > INLINE_MAX_BYTES)
@@ -283,8 +82,8 @@ def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs 
         except RecursionError:
             answer, recycle = ("error", "extraction failed: the page is nested too deeply"), True
         except Exception as exc:  # noqa: BLE001 - a bug or a crash of an extractor on this page: one page fails
-            answer = ("error", f"extraction failed: {type(exc).__name__}: {_one_line(str(exc))[:300]}")
-        request = data = None  # type: ignore[assignment]  # free the body before measuring
+            answer = ("error", f"extraction failed: {type(exc).__name__}: {collapse_whitespace(str(exc))[:300]}")
+        request = data = None  # free the body before measuring
         recycle = recycle or _resident_mb() > WORKER_RECYCLE_MB
         try:
             conn.send((*answer, recycle))

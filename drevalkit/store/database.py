@@ -1,56 +1,32 @@
-"""SQLite store shared by every run: the LLM response cache, search results, fetch records and fetched documents
-(content-addressed by sha256), with an FTS5 index over the documents for the offline ``local`` search backend,
-and the journal of resumable runs (``dreval generate-tasks``): the final output of each finished step, so a run
-restarted after a crash or Ctrl-C repeats none of them.
-
-WAL mode with a busy timeout makes it safe for several processes; each write is its own transaction, so a crash
-loses at most the write in flight. It lives in the user cache directory (``DREVAL_HOME`` moves it).
-
-The store has to stay fast whatever was put in it, because it is shared by every later run:
-
-* Text is stored once: ``documents`` holds each text (zlib-compressed when that is smaller) under its sha256, and
-  the full-text index ``doc_fts`` is *contentless* (``content=''``): it holds the inverted index only, keyed by the
-  integer id of the URL's row in ``doc_index``. Replacing a URL's document removes the old entry by that id, so an
-  insert costs the same in a store of a thousand pages or of a million.
-* Only the first ``INDEX_CHARS`` characters of a document are indexed, so one huge page cannot make searches slow.
-* Snippets are built in Python from a bounded prefix of the matching documents (no FTS5 ``snippet()``, whose cost
-  grows with the square of a document's size) and every search runs under a time limit.
-* One writer connection, held only for the statements of one write, and a pool of reader connections (WAL lets them
-  read while a write is in progress); ``arun`` runs any store call in a worker thread, off the event loop.
+"""The ``Store``: one SQLite file with a writer connection and a pool of readers, its schema and migrations, and
+the tables every run shares (LLM answers, search results, fetched pages with their full-text index, the journal
+of resumable runs). What goes into the index and the snippets comes from ``fulltext``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
-import hashlib
 import json
-import re
 import sqlite3
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import DrevalError
-from .schemas import FetchRecord, SearchHit, utc_now
+from ..errors import DrevalError
+from ..schemas import FetchRecord, SearchHit, utc_now
+from .fulltext import INDEX_CHARS, INDEX_FORMAT, decode_text, encode_text, index_body, make_snippet, query_terms
 
 T = TypeVar("T")
 
 STORE_SCHEMA_VERSION = 3  # 3: the journal table
-INDEX_CHARS = 200_000  # characters of each document that go into the full-text index (and are searched for snippets)
-SNIPPET_CHARS = 240  # about the length of a snippet
 DEFAULT_SEARCH_TIMEOUT = 10.0  # seconds; ``settings.search_timeout`` is what the ``local`` backend passes
-MAX_QUERY_TERMS = 32
-_COMPRESS_MIN_BYTES = 128  # shorter texts are stored as they are
 _READER_POOL = 8  # idle reader connections kept open
 _PROGRESS_STEPS = 1000  # SQLite VM instructions between two checks of a search's deadline
 _MIGRATION_BUSY_MS = 600_000  # an opener waits this long for another process that is migrating the store
 _PAGE_SIZE = 8192  # for new stores: documents of a few KB pack into 8 KB pages with less waste than into 4 KB
-_TERM_MATCHES = 64  # occurrences of each query term looked at when placing a snippet
 
 # text: the document as TEXT, or as a BLOB holding its zlib-compressed UTF-8 (schema 1 stores hold TEXT only).
 # doc_index: one row per indexed URL, whose id is the rowid of the URL's entry in doc_fts; indexed_chars says how
@@ -74,137 +50,13 @@ _FTS_TABLE = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS doc_fts USING fts5(title, body, content='', tokenize='porter unicode61')"
 )
 
-# Query words split the way the unicode61 tokenizer splits text (it treats "_" as a separator), so that every quoted
-# query term is a single token.
-_FTS_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_STOP = frozenset(
-    "a an and are as at be but by can did do does for from had has have how in into is it its of on or that the "
-    "their them there these they this to was were what when where which who why will with".split()
-)
-_SPACE = re.compile(r"\s+")
-_PUNCTUATION = "".join(chr(c) for c in range(128) if not chr(c).isalnum() and not chr(c).isspace())
-# what index_body does; stored in meta, and a store indexed another way is re-indexed when it is opened
-_INDEX_FORMAT = "1:" + hashlib.sha256(" ".join(sorted(_STOP)).encode()).hexdigest()[:12]
-
 
 class StoreError(DrevalError, RuntimeError):
-    pass
+    """The store cannot be opened, read or written; the message names its file."""
 
 
 class StoreTimeout(StoreError):
     """A search that did not finish within its time limit."""
-
-
-def query_terms(query: str) -> list[str]:
-    """The distinct words of a query that are searched for: lower case, no stop words or single characters."""
-    words = (t.lower() for t in _FTS_TOKEN.findall(query))
-    return list(dict.fromkeys(t for t in words if len(t) > 1 and t not in _STOP))[:MAX_QUERY_TERMS]
-
-
-def _encode_text(text: str) -> tuple[str, bytes | str]:
-    """The sha256 of ``text`` and the value stored for it (compressed bytes when that is smaller)."""
-    raw = text.encode("utf-8")
-    digest = hashlib.sha256(raw).hexdigest()
-    if len(raw) >= _COMPRESS_MIN_BYTES:
-        packed = zlib.compress(raw, 6)
-        if len(packed) < len(raw):
-            return digest, packed
-    return digest, text
-
-
-def _decode_text(value: bytes | str, chars: int | None = None) -> str:
-    """The stored text, or its first ``chars`` characters (decompressing no more than those need)."""
-    if isinstance(value, str):
-        return value if chars is None else value[:chars]
-    if chars is None:
-        return zlib.decompress(value).decode("utf-8")
-    inflate, decoder = zlib.decompressobj(), codecs.getincrementaldecoder("utf-8")()
-    parts: list[str] = []
-    have, pending = 0, value
-    while have < chars:
-        # a character takes at least one byte: ask for as many bytes as characters are missing
-        raw = inflate.decompress(pending, chars - have)
-        pending = inflate.unconsumed_tail
-        if not raw:
-            break
-        part = decoder.decode(raw)  # keeps a character cut at the end for the next round
-        parts.append(part)
-        have += len(part)
-    return "".join(parts)[:chars]
-
-
-def index_body(prefix: str) -> str:
-    """What goes into the full-text index for the indexed part of a document (its first ``INDEX_CHARS``
-    characters): lower case, without stop words (queries never search for them; leaving them out makes the index
-    about a sixth smaller).
-
-    The index is contentless, so removing an entry means giving it these exact values again: this must stay a pure
-    function of the text, and a change to it needs a new ``_INDEX_FORMAT`` (the store then rebuilds its index).
-    """
-    words = prefix.lower().split()
-    return " ".join(w for w in words if w.strip(_PUNCTUATION) not in _STOP)
-
-
-def _stem_prefix(term: str) -> str:
-    """What a word of the text must start with to count as ``term`` when placing a snippet: the index stems words
-    (Porter), so "launched" matches "launch"; a rough cut of the ending stands in for the stemmer."""
-    if len(term) <= 4 or term.isdigit():
-        return term
-    return term[: max(4, len(term) - 3)]
-
-
-def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
-    """The stretch of ``text`` about ``width`` characters long holding the most distinct query terms (the start of
-    the text when none is found), cut at word boundaries, whitespace collapsed, "..." where it was cut.
-
-    Linear in the length of ``text`` and bounded: each term is looked up with ``str.find`` and at most
-    ``_TERM_MATCHES`` of its occurrences are weighed.
-    """
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few characters change length when lower-cased; positions must line up
-        lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
-    hits: list[tuple[int, int]] = []  # (position, term number)
-    for number, prefix in enumerate(dict.fromkeys(_stem_prefix(t) for t in terms)):
-        found, start, tries = 0, 0, 0
-        while found < _TERM_MATCHES and tries < 16 * _TERM_MATCHES:  # bounded even if it is mostly inside words
-            tries += 1
-            at = lowered.find(prefix, start)
-            if at < 0:
-                break
-            start = at + 1
-            if at > 0 and lowered[at - 1].isalnum():
-                continue  # inside a word, not at its start
-            hits.append((at, number))
-            found += 1
-    best_at, best_count = 0, 0
-    if hits:
-        hits.sort()
-        counts: dict[int, int] = {}
-        left = 0
-        for at, number in hits:  # sliding window over the hits: the most distinct terms
-            counts[number] = counts.get(number, 0) + 1
-            while at - hits[left][0] > width * 2 // 3:
-                gone = hits[left][1]
-                counts[gone] -= 1
-                if not counts[gone]:
-                    del counts[gone]
-                left += 1
-            if len(counts) > best_count:
-                best_count, best_at = len(counts), hits[left][0]
-    start = max(0, best_at - width // 6)
-    if start:
-        space = text.rfind(" ", max(0, start - 20), best_at)
-        start = space + 1 if space >= 0 else start
-    end = min(len(text), start + width)
-    if end < len(text):
-        space = text.rfind(" ", start + width // 2, end)
-        end = space if space > 0 else end
-    snippet = _SPACE.sub(" ", text[start:end]).strip()
-    if start > 0:
-        snippet = "... " + snippet
-    if end < len(text):
-        snippet += " ..."
-    return snippet
 
 
 class Store:
@@ -237,7 +89,7 @@ class Store:
         transaction; another process opening the store meanwhile waits for it."""
         conn = self._conn
         meta = self._meta()
-        if meta.get("schema_version") == str(STORE_SCHEMA_VERSION) and meta.get("index_format") == _INDEX_FORMAT:
+        if meta.get("schema_version") == str(STORE_SCHEMA_VERSION) and meta.get("index_format") == INDEX_FORMAT:
             return  # the usual case: nothing to create or change, no write lock taken
         conn.execute(f"PRAGMA busy_timeout={_MIGRATION_BUSY_MS}")
         try:
@@ -271,11 +123,11 @@ class Store:
         if version is not None and version < 2:
             self._reindex(self._fetched_documents())
             conn.execute("DROP TABLE IF EXISTS documents_fts")  # schema 1's index, with a copy of every text
-        elif version is not None and meta.get("index_format") != _INDEX_FORMAT:
+        elif version is not None and meta.get("index_format") != INDEX_FORMAT:
             self._reindex(conn.execute("SELECT url, title, sha256 FROM doc_index ORDER BY id").fetchall())
         conn.executemany(
             "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-            [("schema_version", str(STORE_SCHEMA_VERSION)), ("index_format", _INDEX_FORMAT)],
+            [("schema_version", str(STORE_SCHEMA_VERSION)), ("index_format", INDEX_FORMAT)],
         )
 
     def _fetched_documents(self) -> list[tuple[str, str, str]]:
@@ -299,7 +151,7 @@ class Store:
         for url, title, sha256 in documents:
             stored = conn.execute("SELECT text FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
             if stored is not None:
-                self._index(url, title, sha256, _decode_text(stored[0], INDEX_CHARS))
+                self._index(url, title, sha256, decode_text(stored[0], INDEX_CHARS))
 
     # -- connections ---------------------------------------------------------------------------------------------
     @contextmanager
@@ -364,7 +216,7 @@ class Store:
 
     def count_llm(self) -> int:
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0]
+            return int(conn.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0])
 
     # -- search results ------------------------------------------------------------------------------------
     def get_search(self, backend: str, query: str, k: int) -> tuple[list[SearchHit], str] | None:
@@ -394,7 +246,7 @@ class Store:
     def get_document(self, sha256: str) -> str | None:
         with self._reader() as conn:
             row = conn.execute("SELECT text FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
-        return None if row is None else _decode_text(row[0])
+        return None if row is None else decode_text(row[0])
 
     def put_fetch(self, record: FetchRecord, text: str | None = None) -> FetchRecord:
         """Record a fetch (or failure); with text, store the document by content hash and index it for search.
@@ -403,7 +255,7 @@ class Store:
         the same whatever the size of the store (lookups by key, the old index entry removed by its id).
         """
         if text is not None:
-            record.content_sha256, stored = _encode_text(text)
+            record.content_sha256, stored = encode_text(text)
             prefix = text[:INDEX_CHARS]
             body = index_body(prefix)
         payload = record.model_dump_json()
@@ -431,7 +283,7 @@ class Store:
                 # a contentless index forgets an entry given exactly the values it was made from
                 conn.execute(
                     "INSERT INTO doc_fts(doc_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
-                    (doc_id, old_title, index_body(_decode_text(old[0], old_chars))),
+                    (doc_id, old_title, index_body(decode_text(old[0], old_chars))),
                 )
                 conn.execute(
                     "UPDATE doc_index SET sha256 = ?, title = ?, indexed_chars = ? WHERE id = ?",
@@ -452,7 +304,7 @@ class Store:
     def count_documents(self) -> int:
         """Indexed URLs (what the ``local`` backend searches)."""
         with self._reader() as conn:
-            return conn.execute("SELECT COUNT(*) FROM doc_index").fetchone()[0]
+            return int(conn.execute("SELECT COUNT(*) FROM doc_index").fetchone()[0])
 
     def search_documents(self, query: str, k: int, *, timeout: float = DEFAULT_SEARCH_TIMEOUT) -> list[SearchHit]:
         """BM25 (FTS5) search over every stored document: the offline ``local`` search backend.
@@ -480,7 +332,7 @@ class Store:
                     if time.monotonic() < deadline:
                         stored = conn.execute("SELECT text FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
                         if stored is not None:
-                            snippet = make_snippet(_decode_text(stored[0], min(chars, INDEX_CHARS)), terms)
+                            snippet = make_snippet(decode_text(stored[0], min(chars, INDEX_CHARS)), terms)
                     hits.append(SearchHit(url=url, title=title or "", snippet=snippet))
             except sqlite3.OperationalError as exc:
                 if "interrupt" in str(exc).lower():
@@ -533,7 +385,7 @@ class Store:
         with self._write_lock:
             self._conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,0 +1,83 @@
+"""Text and title of a fetched page (HTML, PDF, text, markdown), bounded in time and memory.
+
+Page bodies are untrusted input, and the extractors are not built for hostile pages: trafilatura needs seconds and
+hundreds of MB per MB of tag soup (a 10 MB page of repeated ``<a>`` tags took 41 s and 1.6 GB), pypdf needs seconds
+per MB of content stream. So:
+
+* HTML handed to trafilatura is cut to ``MAX_HTML_CHARS`` characters (after dropping the bodies of scripts and
+  styles, which only take room), and the cut is reported in ``Extracted.note``;
+* HTML of ``REPETITIVE_MIN_CHARS`` or more whose markup compresses more than ``MAX_COMPRESSION_RATIO`` to 1 is refused
+  without parsing it: real pages compress 4 to 25 to 1, filler built to stall an extractor 150 to 1 and more;
+* anything that may be slow (PDFs, HTML over ``INLINE_MAX_BYTES``) is extracted in a warm pool of worker processes,
+  each under a memory limit (``EXTRACT_MEMORY_MB``, POSIX only), and a worker that takes longer than
+  ``EXTRACT_TIMEOUT_S`` is killed and replaced. Small HTML pages and plain text are extracted in-process.
+* a PDF's pages are read until ``PDF_TIME_SHARE`` of the time limit is spent, so a long but honest PDF gives the text
+  of its first pages (with a note) rather than a timeout; one page that alone takes too long still times out.
+
+Every refusal or failure is an ``ExtractionError`` (a ``ValueError``) with a one-line reason. ``extract`` holds the
+in-process extraction (the cuts and checks), ``workers`` the pool that adds the time and memory limits.
+"""
+
+from .extract import (
+    HTML_TYPES,
+    MAX_COMPRESSION_RATIO,
+    MAX_HTML_CHARS,
+    PDF_TYPE,
+    REPETITIVE_MIN_CHARS,
+    TEXT_TYPES,
+    Extracted,
+    ExtractionError,
+    check_not_filler,
+    cut_markup,
+    decode,
+    drop_script_bodies,
+    extract_page,
+    extract_text,
+)
+from .workers import (
+    EXTRACT_MEMORY_MB,
+    EXTRACT_TIMEOUT_S,
+    EXTRACT_WORKERS,
+    INLINE_MAX_BYTES,
+    PDF_TIME_SHARE,
+    WORKER_RECYCLE_MB,
+    WORKER_START_TIMEOUT_S,
+    ExtractionPool,
+    extract_async,
+    extract_bounded,
+    extract_text_bounded,
+    extraction_pool,
+    limit_memory,
+    needs_worker,
+)
+
+__all__ = [
+    "EXTRACT_MEMORY_MB",
+    "EXTRACT_TIMEOUT_S",
+    "EXTRACT_WORKERS",
+    "HTML_TYPES",
+    "INLINE_MAX_BYTES",
+    "MAX_COMPRESSION_RATIO",
+    "MAX_HTML_CHARS",
+    "PDF_TIME_SHARE",
+    "PDF_TYPE",
+    "REPETITIVE_MIN_CHARS",
+    "TEXT_TYPES",
+    "WORKER_RECYCLE_MB",
+    "WORKER_START_TIMEOUT_S",
+    "Extracted",
+    "ExtractionError",
+    "ExtractionPool",
+    "check_not_filler",
+    "cut_markup",
+    "decode",
+    "drop_script_bodies",
+    "extract_async",
+    "extract_bounded",
+    "extract_page",
+    "extract_text",
+    "extract_text_bounded",
+    "extraction_pool",
+    "limit_memory",
+    "needs_worker",
+]
