@@ -60,7 +60,7 @@ from .outputs import GenerationResult, TaskOutputs, write_outputs
 from .personas import PersonaLibrary
 from .pipeline import Pipeline, ProgressHook, Roles
 from .quotas import Quotas
-from .summary import run_summary
+from .summary import domain_rows, failed_steps, filter_histograms, stage_rows
 
 
 class GenerationError(DrevalError, RuntimeError):
@@ -320,3 +320,74 @@ class TaskGenerator(Pipeline):
             },
         }
         return c.task(task_id, self.language).model_copy(update={"provenance": provenance})
+
+
+def run_summary(run: TaskGenerator, tasks: list[Task], waves: int) -> dict[str, Any]:
+    """The summary of a finished run, ``status: complete``."""
+    settings, options, candidates = run.settings, run.options, run.candidates
+    stages = stage_rows(candidates, run.searcher is not None)
+    domains, warnings = domain_rows(candidates, tasks, run.quotas)
+    histograms, histogram_warnings = filter_histograms(candidates)
+    warnings += histogram_warnings
+    if options.n and len(tasks) < options.n:
+        warnings.append(f"{len(tasks)} tasks kept, fewer than --n {options.n}")
+    failures = failed_steps(candidates, run.generation_failures)
+    if failures:
+        warnings.append(
+            f"{len(failures)} steps failed (listed under failures and in the rejected file); run the "
+            "same command again to retry them"
+        )
+    if run.searcher is not None:
+        single = sum(1 for t in tasks if (t.provenance.get("searchability") or {}).get("single_page_flag"))
+        if single:
+            warnings.append(f"{single} kept tasks are flagged: one search result may already answer them whole")
+    windows = sum(bool(t.time_constraint) for t in tasks)
+    if tasks and windows * 2 < len(tasks):
+        warnings.append(f"only {windows} of {len(tasks)} kept tasks state a time window")
+    warnings += run.synthesis_notes + [f"--against: {p}" for p in run.against_notes]
+    return {
+        "status": "complete",
+        "dreval_version": __version__,
+        "prompt_version": PROMPTS.version,
+        "as_of": run.as_of,
+        "finished_at": utc_now(),
+        "models": run.roles.info(),
+        "options": {
+            "n": options.n,
+            "per_domain": options.per_domain,
+            "candidates_per_persona": run.k,
+            "language": run.language,
+            "qualification_threshold": settings.qualification_threshold,
+            "necessity_threshold": settings.necessity_threshold,
+            "dedup_method": run.similarity.name,
+            "dedup_threshold": run.threshold,
+            "against": [str(p) for p in options.against],
+            "searchability": run.searcher.backend.name if run.searcher else None,
+            "synthesize_personas": options.synthesize,
+            "id_prefix": options.id_prefix,
+        },
+        "files": {
+            "tasks": str(run.outputs.tasks),
+            "rejected": str(run.outputs.rejected),
+            "baselines": str(run.outputs.baselines),
+            "personas": str(run.outputs.personas) if run.synthesized else None,
+        },
+        "counts": {
+            "personas_used": sum(run.quotas.used.values()),
+            "personas_synthesized": len(run.synthesized),
+            "waves": waves,
+            "candidates": len(candidates),
+            "kept": len(tasks),
+            "rejected": sum(1 for c in candidates if c.rejected and not c.rejected[2]),
+            "failed": len(failures),
+            "with_time_window": windows,
+        },
+        "stages": stages,
+        "domains": domains,
+        "histograms": histograms,
+        "warnings": warnings,
+        "failures": failures,
+        "journal": {"reused": sum(run.journal.reused.values()), "recorded": sum(run.journal.recorded.values())},
+        "usage": {stage: usage.model_dump() for stage, usage in sorted(run.usage.items())}
+        | {"total": run.total_usage().model_dump()},
+    }
