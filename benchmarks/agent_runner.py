@@ -25,13 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.agents import arun_agent  # noqa: E402
-from drevalkit.config import Settings  # noqa: E402
-from drevalkit.ingest.sidecar import read_sidecar  # noqa: E402
-from drevalkit.schemas import Task  # noqa: E402
-from drevalkit.testing.agent_server import AgentServer, Script, ScriptedAgent  # noqa: E402
-from drevalkit.testing.search_server import FakeSearchServer  # noqa: E402
-from drevalkit.testing.static_site import StaticSite  # noqa: E402
+from drevalkit.agents import arun_agent
+from drevalkit.config import Settings
+from drevalkit.ingest.sidecar import read_sidecar
+from drevalkit.schemas import Task
+from drevalkit.testing.agent_server import AgentServer, Script, ScriptedAgent
+from drevalkit.testing.search_server import FakeSearchServer
+from drevalkit.testing.static_site import StaticSite
 
 NAMES = (
     "Kestrel Osprey Heron Plover Curlew Dunlin Avocet Godwit Lapwing Merlin Harrier Shrike Bunting Siskin "

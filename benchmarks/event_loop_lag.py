@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.config import Settings  # noqa: E402
-from drevalkit.llm import open_llm  # noqa: E402
-from drevalkit.quality.rubric import RubricBook  # noqa: E402
-from drevalkit.schemas import Task  # noqa: E402
-from drevalkit.scoring import ScoreJob, Scorer  # noqa: E402
-from drevalkit.testing.openai_server import FakeOpenAIServer  # noqa: E402
+from drevalkit.config import Settings
+from drevalkit.llm import open_llm
+from drevalkit.quality.rubric import RubricBook
+from drevalkit.schemas import Task
+from drevalkit.scoring import ScoreJob, Scorer
+from drevalkit.testing.openai_server import FakeOpenAIServer
 
 
 def serve(urls, stop, prefill: float, decode: float) -> None:

@@ -23,17 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.ingest.importers import load_report  # noqa: E402
-from drevalkit.config import Settings  # noqa: E402
-from drevalkit.factcheck.fetch import extract_text  # noqa: E402
-from drevalkit.factcheck.checker import open_factchecker  # noqa: E402
-from drevalkit.llm import open_llm  # noqa: E402
-from drevalkit.schemas import Usage  # noqa: E402
-from drevalkit.store import Store  # noqa: E402
-from drevalkit.testing import rule_judge  # noqa: E402
-from drevalkit.testing.openai_server import FakeOpenAIServer  # noqa: E402
-from drevalkit.testing.search_server import FakeSearchServer  # noqa: E402
-from drevalkit.testing.static_site import StaticSite  # noqa: E402
+from drevalkit.config import Settings
+from drevalkit.factcheck.checker import open_factchecker
+from drevalkit.factcheck.fetch import extract_text
+from drevalkit.ingest.importers import load_report
+from drevalkit.llm import open_llm
+from drevalkit.schemas import Usage
+from drevalkit.store import Store
+from drevalkit.testing import rule_judge
+from drevalkit.testing.openai_server import FakeOpenAIServer
+from drevalkit.testing.search_server import FakeSearchServer
+from drevalkit.testing.static_site import StaticSite
 
 CORPUS = ROOT / "samples" / "corpus"
 
@@ -128,7 +128,10 @@ def main() -> None:
         for label in labels:
             labels[label] += getattr(result.counts, label)
     checker = results[0][2]
-    per_claim = lambda value: round(value / claims, 3)  # noqa: E731
+
+    def per_claim(value: float) -> float:
+        return round(value / claims, 3)
+
     figures = {
         "reports": len(results),
         "claims_per_report": round(claims / len(results), 1),

@@ -76,7 +76,7 @@ class TreeMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.available = os.path.exists("/proc/self/status")
 
-    def __enter__(self) -> "TreeMemory":
+    def __enter__(self) -> TreeMemory:
         if self.available:
             self._thread.start()
         return self
@@ -102,8 +102,8 @@ class TreeMemory:
 
 # -- one scenario, in this process -----------------------------------------------------------------------------------
 def run_scenario(port: int, varied: bool, server_pid: int) -> dict:
-    from drevalkit.config import Settings
     from drevalkit import documents as extract
+    from drevalkit.config import Settings
     from drevalkit.factcheck.fetch import Fetcher
     from drevalkit.store import Store
 

@@ -27,19 +27,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.config import load_settings  # noqa: E402
-from drevalkit.llm import open_llm  # noqa: E402
-from drevalkit.quality.rubric import RubricBook, read_rubric  # noqa: E402
-from drevalkit.scoring import build_jobs, collect_reports  # noqa: E402
-from drevalkit.store import Store  # noqa: E402
-from drevalkit.validity.card import build_card, write_card  # noqa: E402
-from drevalkit.validity.stress import StressRunner  # noqa: E402
-from drevalkit.validity.stress_run import StressOptions  # noqa: E402
+from drevalkit.config import load_settings
+from drevalkit.llm import open_llm
+from drevalkit.quality.rubric import RubricBook, read_rubric
+from drevalkit.scoring import build_jobs, collect_reports
+from drevalkit.store import Store
+from drevalkit.validity.card import build_card, write_card
+from drevalkit.validity.stress import StressRunner
+from drevalkit.validity.stress_run import StressOptions
 
 DEMO = ROOT / "samples" / "demo"
 
 
-async def run(args: argparse.Namespace, out: Path):  # type: ignore[no-untyped-def]
+async def run(args: argparse.Namespace, out: Path):
     settings = load_settings(None, {"backend": args.backend, "out": out, "cache": args.reuse_cache})
     store = Store(settings.store_path)
     started = time.perf_counter()

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.config import Settings, load_settings  # noqa: E402
-from drevalkit.llm.backends.local import LocalChatBackend  # noqa: E402
-from drevalkit.llm.local_model import resolve_local_model  # noqa: E402
+from drevalkit.config import Settings, load_settings
+from drevalkit.llm.backends.local import LocalChatBackend
+from drevalkit.llm.local_model import resolve_local_model
 
 DEMO = ROOT / "samples" / "demo"
 DEMO_COMMAND = (

@@ -25,14 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.config import Settings  # noqa: E402
-from drevalkit.llm import open_llm  # noqa: E402
-from drevalkit.quality.judge import judge_messages, judgement_model  # noqa: E402
-from drevalkit.quality.rubric import RubricBook, read_rubric  # noqa: E402
-from drevalkit.ingest.importers import load_report  # noqa: E402
-from drevalkit.schemas import Task, Usage  # noqa: E402
-from drevalkit.scoring import ScoreJob, Scorer  # noqa: E402
-from drevalkit.testing.openai_server import FakeOpenAIServer, count_tokens  # noqa: E402
+from drevalkit.config import Settings
+from drevalkit.ingest.importers import load_report
+from drevalkit.llm import open_llm
+from drevalkit.quality.judge import judge_messages, judgement_model
+from drevalkit.quality.rubric import RubricBook, read_rubric
+from drevalkit.schemas import Task, Usage
+from drevalkit.scoring import ScoreJob, Scorer
+from drevalkit.testing.openai_server import FakeOpenAIServer, count_tokens
 
 
 def make_reports(folder: Path, count: int, target_tokens: int) -> list[Path]:

@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from drevalkit.schemas import FetchRecord  # noqa: E402
-from drevalkit.store import Store  # noqa: E402
+from drevalkit.schemas import FetchRecord
+from drevalkit.store import Store
 
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou", "er", "an")]
 STOP = (

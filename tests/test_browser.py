@@ -381,7 +381,7 @@ def test_leaderboard_in_a_browser(browser, site):
         "th => th.innerText.toLowerCase().includes('own tasks'))"
     )
     order = (
-        "[...document.querySelectorAll('#ranking-table tbody tr')].map(r => parseFloat(r.cells[%d].dataset.v))" % column
+        f"[...document.querySelectorAll('#ranking-table tbody tr')].map(r => parseFloat(r.cells[{column}].dataset.v))"
     )
     browser.js(f"document.querySelectorAll('#ranking-table thead th')[{column}].querySelector('button').click()")
     values = browser.js(order)

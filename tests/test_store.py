@@ -1,9 +1,13 @@
+import asyncio
+import random
 import sqlite3
 import threading
+import time
 
 import pytest
 
-from drevalkit.store import Store, StoreError
+from drevalkit.schemas import FetchRecord
+from drevalkit.store import INDEX_CHARS, STORE_SCHEMA_VERSION, Store, StoreError, StoreTimeout, make_snippet
 
 
 def test_concurrent_writers_and_a_second_connection(tmp_path):
@@ -34,12 +38,6 @@ def test_unusable_location_is_a_clear_error(tmp_path):
 
 # -- the store at scale --------------------------------------------------------------------------------------
 
-import asyncio  # noqa: E402
-import random  # noqa: E402
-import time  # noqa: E402
-
-from drevalkit.schemas import FetchRecord  # noqa: E402
-from drevalkit.store import INDEX_CHARS, STORE_SCHEMA_VERSION, StoreTimeout, make_snippet  # noqa: E402
 
 WORDS = [f"{a}{b}{c}" for a in "bdfgklmnprst" for b in "aeiou" for c in ("n", "r", "s", "", "th", "ck")]
 

@@ -347,7 +347,7 @@ class TaskRun:
         if self.answer is not None:
             return self.protocol.final_text(self.answer), None, self.answer.finish_reason == "length"
         self.protocol.add_final_prompt(self.conversation, termination, self.turns)
-        for attempt in range(2):
+        for _attempt in range(2):
             built = self.final_request()
             if built is None:
                 return (

@@ -124,7 +124,7 @@ class Toolbox:
         self.search_results = search_results
         self.extractor = extractor
 
-    def for_task(self) -> "TaskTools":
+    def for_task(self) -> TaskTools:
         return TaskTools(self)
 
 

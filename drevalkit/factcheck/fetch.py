@@ -208,7 +208,7 @@ class Fetcher:
         self._all: asyncio.Semaphore | None = None
         self._extracting: asyncio.Semaphore | None = None
 
-    async def __aenter__(self) -> "Fetcher":
+    async def __aenter__(self) -> Fetcher:
         self._all = asyncio.Semaphore(self.settings.fetch_concurrency)
         # at most as many extractions waiting in threads as there are workers, so they never fill the thread pool
         self._extracting = asyncio.Semaphore(EXTRACT_WORKERS)

@@ -30,7 +30,7 @@ MAX_EVIDENCE_PER_VERDICT = 5
 
 def _verdict_item(name: str, evidence_ids: list[str]) -> type[BaseModel]:
     if evidence_ids:
-        evidence_field = (list[Literal[tuple(evidence_ids)]], Field(max_length=MAX_EVIDENCE_PER_VERDICT))  # type: ignore[valid-type]
+        evidence_field = (list[Literal[tuple(evidence_ids)]], Field(max_length=MAX_EVIDENCE_PER_VERDICT))
     else:
         evidence_field = (list[str], Field(max_length=0))
     return create_model(

@@ -31,7 +31,7 @@ class Estimate(BaseModel):
     n: int = 0
 
     @classmethod
-    def of(cls, interval: stats.Interval | None) -> "Estimate":
+    def of(cls, interval: stats.Interval | None) -> Estimate:
         """One task gives a mean but no interval (resampling one value says nothing about the spread)."""
         if interval is None:
             return cls()

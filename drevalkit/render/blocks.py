@@ -44,7 +44,7 @@ class Block:
     alnum_at: list[int] = field(default_factory=list)
 
     @classmethod
-    def of(cls, token: Token, cell_row: int | None = None) -> "Block":
+    def of(cls, token: Token, cell_row: int | None = None) -> Block:
         plain: list[str] = []
         origin: list[tuple[int, int]] = []
         in_link: list[bool] = []

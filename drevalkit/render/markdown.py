@@ -49,7 +49,7 @@ def _parser() -> MarkdownIt:
     return md
 
 
-def _render_image(self, tokens, idx, options, env):  # type: ignore[no-untyped-def]
+def _render_image(self, tokens, idx, options, env):
     token = tokens[idx]
     alt = html.escape(self.renderInlineAsText(token.children or [], options, env) or "image")
     src = token.attrGet("src") or ""
@@ -70,7 +70,7 @@ def render_markdown(text: str, highlights: Iterable[Highlight] = ()) -> Rendered
     edits: Edits = {}
     for block_index, block in enumerate(blocks):
         for child, edit in _entry_edits(block):
-            anchors.add(int(edit.value))  # type: ignore[arg-type]
+            anchors.add(int(edit.value))
             add_edit(edits, block_index, child, edit)
     _link_citations(blocks, edits)
     highlighted, after = highlight_sentences(blocks, highlights, edits)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import jinja2
 from markupsafe import Markup
@@ -51,7 +51,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> Markup:
     """A shipped CSS or JavaScript file, to inline verbatim (its hash goes into the page's policy)."""
     text = (data_path("templates") / name).read_text(encoding="utf-8")

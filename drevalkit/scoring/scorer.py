@@ -318,7 +318,7 @@ class Scorer:
         if self.html:
             try:
                 page = render_scorecard(card, rubric, report)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - the page is extra: its failure is a reason, the result is kept
                 card.reasons.append(f"the HTML scorecard could not be rendered ({type(exc).__name__}: {exc})")
         atomic_write_text(self.layout.result(card.system, card.task_id), card.model_dump_json(indent=2))
         if page is not None:

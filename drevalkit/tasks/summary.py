@@ -114,7 +114,7 @@ def filter_histograms(candidates: list[Candidate]) -> tuple[dict[str, Any], list
 def failed_steps(candidates: list[Candidate], generation_failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every call that failed (retried by the next run): the candidates' filter calls, then the generator's."""
     return [
-        {"candidate_id": c.id, "stage": c.rejected[0], "reason": c.rejected[1]}  # type: ignore[index]
+        {"candidate_id": c.id, "stage": c.rejected[0], "reason": c.rejected[1]}
         for c in candidates
         if c.rejected and c.rejected[2]
     ] + generation_failures

@@ -423,7 +423,7 @@ class AgentServer(FakeOpenAIServer):
         self._answers = threading.local()
         self.responder = self._token_text
 
-    def _serve(self, handler_class: Any, poll_interval: float = 0.05) -> "AgentServer":
+    def _serve(self, handler_class: Any, poll_interval: float = 0.05) -> AgentServer:
         return super()._serve(handler_class, poll_interval)  # stops quickly: tests start one per test
 
     def _token_text(self, body: dict[str, Any]) -> str | None:

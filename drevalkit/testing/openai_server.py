@@ -147,7 +147,7 @@ class FakeOpenAIServer(LocalHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         server = self
 
         class Handler(JSONHandler):

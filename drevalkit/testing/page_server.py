@@ -184,7 +184,7 @@ class PageServer(LocalHTTPServer):
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
-    def start(self) -> "PageServer":
+    def start(self) -> PageServer:
         class Handler(PageHandler):
             server_state = self
 

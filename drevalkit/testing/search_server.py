@@ -92,7 +92,7 @@ class FakeSearchServer(LocalHTTPServer):
         """The ``Settings`` URL fields pointing at this server."""
         return {f"{api}_url": self.url(api) for api in PATHS.values()}
 
-    def start(self) -> "FakeSearchServer":
+    def start(self) -> FakeSearchServer:
         server = self
 
         class Handler(JSONHandler):

@@ -19,7 +19,7 @@ class StaticSite(LocalHTTPServer):
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
-    def start(self) -> "StaticSite":
+    def start(self) -> StaticSite:
         site = self
 
         class Handler(SimpleHTTPRequestHandler):

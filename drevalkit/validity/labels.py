@@ -62,7 +62,7 @@ class ClaimLabel(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _some_text(self) -> "ClaimLabel":
+    def _some_text(self) -> ClaimLabel:
         if not self.claim.strip() and not self.sentence.strip():
             raise ValueError("a claim label needs a 'claim' or a 'sentence'")
         return self

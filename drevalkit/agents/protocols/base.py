@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar, Literal
@@ -52,9 +53,8 @@ def strip_thinking(text: str) -> str:
     block) goes too."""
     closed = closed_end(_THINK_CLOSE, text)
     text = _THINK_BLOCK.sub("", text[:closed]) + text[closed:]
-    close = None
-    for close in _THINK_CLOSE.finditer(text):
-        pass
+    last = deque(_THINK_CLOSE.finditer(text), maxlen=1)  # the last closing tag, in one pass
+    close = last[0] if last else None
     if close is not None:
         text = text[close.end() :]
     opening = _THINK_OPEN.search(text)

@@ -64,7 +64,7 @@ class Document:
     offsets: list[int] = field(default_factory=list)  # of every block, body then references
 
     @classmethod
-    def parse(cls, text: str) -> "Document":
+    def parse(cls, text: str) -> Document:
         text = normalise(text)
         body_text, refs_text = split_references(text)
         body, references = blocks_of(body_text), blocks_of(refs_text)
@@ -137,7 +137,7 @@ def undo(variant: Variant, original: str) -> str | None:
         restored = [None] * len(variant.order)
         for position, index in enumerate(variant.order):
             restored[index] = movable[position]
-        return join_blocks(preamble + [b for s in [*restored, *fixed] for b in s], doc.references)  # type: ignore[misc]
+        return join_blocks(preamble + [b for s in [*restored, *fixed] for b in s], doc.references)
     return None
 
 
