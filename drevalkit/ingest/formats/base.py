@@ -57,6 +57,13 @@ class ImportedReport:
     def failed(self) -> bool:
         return self.failure is not None
 
+    @classmethod
+    def unreadable(
+        cls, format: str, path: Path | str, entry: str, error: str, task_id: str | None = None
+    ) -> ImportedReport:
+        """An entry of a multi-report file that cannot be read: kept with its error, never imported."""
+        return cls(text="", format=format, source_path=str(path), entry=entry, task_id=task_id, error=error)
+
 
 @runtime_checkable
 class ReportImporter(Protocol):

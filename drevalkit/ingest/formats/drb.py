@@ -36,35 +36,18 @@ class DeepResearchBenchImporter:
             line = item.get("__line__", position + 1) if isinstance(item, dict) else position + 1
             where = f"line {line}"
             if isinstance(item, dict) and "__problem__" in item:
-                reports.append(
-                    ImportedReport(
-                        text="", format=self.name, source_path=str(path), entry=where, error=item["__problem__"]
-                    )
-                )
+                reports.append(ImportedReport.unreadable(self.name, path, where, item["__problem__"]))
                 continue
             if not isinstance(item, dict):
-                reports.append(
-                    ImportedReport(
-                        text="",
-                        format=self.name,
-                        source_path=str(path),
-                        entry=where,
-                        error=f"{path}:{line}: not a JSON object",
-                    )
-                )
+                reports.append(ImportedReport.unreadable(self.name, path, where, f"{path}:{line}: not a JSON object"))
                 continue
             task_id = task_id_of(item.get("id"))
             article = item.get("article")
             if task_id is None or not isinstance(article, str):
                 missing = "'id'" if task_id is None else "'article' text"
                 reports.append(
-                    ImportedReport(
-                        text="",
-                        format=self.name,
-                        source_path=str(path),
-                        entry=where,
-                        task_id=task_id,
-                        error=f"{path}:{line}: the line has no {missing}",
+                    ImportedReport.unreadable(
+                        self.name, path, where, f"{path}:{line}: the line has no {missing}", task_id=task_id
                     )
                 )
                 continue

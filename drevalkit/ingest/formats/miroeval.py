@@ -32,13 +32,7 @@ class MiroEvalImporter:
             where = f"[{position}]"
             if not isinstance(item, dict) or task_id_of(item.get("id")) is None:
                 reports.append(
-                    ImportedReport(
-                        text="",
-                        format=self.name,
-                        source_path=str(path),
-                        entry=where,
-                        error=f"{path}{where}: not an object with an 'id'",
-                    )
+                    ImportedReport.unreadable(self.name, path, where, f"{path}{where}: not an object with an 'id'")
                 )
                 continue
             task_id = task_id_of(item.get("id"))
