@@ -7,7 +7,7 @@ BIN = $(VENV)/bin
 DEMO = samples/demo
 DEMO_OPTIONS = --rubric $(DEMO)/rubric.json --max-claims 4 --rounds 1 --evidence-per-claim 2
 
-.PHONY: demo tour test check bench clean
+.PHONY: demo tour screenshots test check bench clean
 
 $(BIN)/dreval: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(VENV)/.local-judge
 # ./tour/ with its own store; no model, key or network needed (about a minute)
 tour: $(BIN)/dreval
 	$(BIN)/python -m drevalkit.testing.tour tour
+
+# the docs' pictures of a scorecard and a leaderboard (docs/images/*.png, with screenshots.json naming the dreval
+# version): a fresh tour in ./tour through headless Chromium (about two minutes; CHROMIUM=/path if not on PATH)
+screenshots: $(BIN)/dreval
+	$(BIN)/python scripts/screenshots.py
 
 test: $(BIN)/dreval
 	$(BIN)/python -m pytest -q
