@@ -5,6 +5,7 @@
   description, all read from the field declarations (``drevalkit/config/settings.py``, ``loading.py``).
 - ``<!-- generated: schema NAME -->`` becomes a table per model of a pydantic model's JSON schema (``Scorecard``,
   the import sidecar), with a link to the schema itself, written into the site as ``reference/NAME.schema.json``.
+- On the CLI page, an option that click leaves without a default shows an empty default, not click's sentinel.
 - Until the screenshots script has made ``docs/images/``, the pictures the pages show are served as placeholders,
   so the site builds with ``--strict`` in the meantime; once the folder exists, a missing picture fails the build.
 
@@ -86,15 +87,15 @@ def settings_reference() -> str:
         lines += [
             f"### `[{section}]` {{#section-{section}}}",
             "",
-            "| setting (`dreval.toml` key) | environment variable | type | default | changes scores | description |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| setting (`dreval.toml` key) and environment variable | type | default | changes scores | description |",
+            "| --- | --- | --- | --- | --- |",
         ]
         for name, field in Settings.model_fields.items():
             extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
             if extra.get("section") != section:
                 continue
             if name == "prices":
-                env = "none: `dreval.toml` only (`[prices.\"MODEL\"]`)"
+                env = 'none: `dreval.toml` only (`[prices."MODEL"]`)'
             else:
                 env = f"`{loading.ENV_PREFIX}{name.upper()}`"
                 if name in plain_env:
@@ -102,9 +103,9 @@ def settings_reference() -> str:
             score = "no"
             if extra.get("score"):
                 when = extra.get("when")
-                score = f"yes, while `{when[0]} = \"{when[1]}\"`" if when else "yes"
+                score = f'yes, while `{when[0]} = "{when[1]}"`' if when else "yes"
             lines.append(
-                f"| `{name}` | {env} | {_type_name(field.annotation)} | {_cell(_default(name, field))} | {score} "
+                f"| `{name}`<br>{env} | {_type_name(field.annotation)} | {_cell(_default(name, field))} | {score} "
                 f"| {_cell(field.description or '')} |"
             )
         lines.append("")
@@ -141,7 +142,9 @@ def _model_table(title: str, schema: dict[str, Any], prefix: str) -> list[str]:
     required = set(schema.get("required", []))
     lines += ["| field | type | default | description |", "| --- | --- | --- | --- |"]
     for name, prop in schema.get("properties", {}).items():
-        default = "required" if name in required else f"`{json.dumps(prop.get('default'))}`" if "default" in prop else ""
+        default = "required" if name in required else "optional"
+        if "default" in prop:
+            default = f"`{json.dumps(prop['default'])}`"
         lines.append(
             f"| `{name}` | {_schema_type(prop, prefix)} | {_cell(default)} | {_cell(prop.get('description', ''))} |"
         )
@@ -172,7 +175,9 @@ def _placeholder_png() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xcc")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xcc")) + chunk(b"IEND", b"")
+    )
 
 
 _PLACEHOLDER_SVG = (
@@ -193,6 +198,12 @@ def on_files(files: Any, config: Any) -> Any:
             content: bytes | str = _PLACEHOLDER_SVG if picture.endswith(".svg") else _placeholder_png()
             files.append(File.generated(config, picture, content=content))
     return files
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    # click >= 8.3 leaves an option without a default as a sentinel, which mkdocs-click prints as it is: such an
+    # option is simply not given (the setting behind it, if any, then applies)
+    return html.replace("<td><code>Sentinel.UNSET</code></td>", "<td></td>")
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
