@@ -1,5 +1,7 @@
 # Quick start: `make demo` scores the demo report offline with the embedded local judge (or the endpoint in
-# DREVAL_BASE_URL if one is set); `make test` runs the test suite; `make check` runs the lint, format and type gate.
+# DREVAL_BASE_URL if one is set); `make test` runs the test suite; `make check` runs the lint, format and type gate;
+# `make docs` builds the docs site into site/ (`make docs-serve` serves it while you edit); `make screenshots`
+# retakes the pictures in docs/images/ from make tour's pages.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -7,7 +9,7 @@ BIN = $(VENV)/bin
 DEMO = samples/demo
 DEMO_OPTIONS = --rubric $(DEMO)/rubric.json --max-claims 4 --rounds 1 --evidence-per-claim 2
 
-.PHONY: demo tour screenshots test check bench clean
+.PHONY: demo tour screenshots test check docs docs-serve bench clean
 
 $(BIN)/dreval: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +43,18 @@ check: $(BIN)/dreval
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+$(VENV)/.docs: pyproject.toml $(BIN)/dreval
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[docs]"
+	@touch $@
+
+# the docs site (mkdocs.yml, docs/): --strict turns a broken link, a missing page or a reference that no longer
+# matches the code into a failure
+docs: $(VENV)/.docs
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.docs
+	$(BIN)/mkdocs serve
+
 bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/quality_cost.py
 	$(BIN)/python benchmarks/factcheck_cost.py
@@ -49,4 +63,4 @@ bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/local_judge.py
 
 clean:
-	rm -rf $(VENV) dreval-out tour dist build .pytest_cache
+	rm -rf $(VENV) dreval-out tour dist build site .pytest_cache
