@@ -161,7 +161,7 @@ class AgentEndpoint:
             reply.latency_s, reply.retries, reply.problems = latency, retries, problems
             return reply
 
-    def _refusal(self, exc: openai.APIStatusError) -> LLMCallFailed | None:
+    def _refusal(self, exc: openai.APIStatusError) -> LLMCallFailed | LLMUnavailable | None:
         """The error to raise for an HTTP error that retrying cannot fix; None for one worth retrying."""
         if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
             return LLMUnavailable(f"the {self.label} endpoint rejected the API key ({exc.status_code})")

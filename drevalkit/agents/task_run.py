@@ -22,7 +22,7 @@ from typing import Any
 
 from ..__version__ import __version__
 from ..config import Settings
-from ..ingest.sidecar import LIMIT_NAMES, AgentRun
+from ..ingest.sidecar import LIMIT_NAMES, AgentRun, Termination
 from ..llm.errors import LLMCallFailed, LLMUnavailable
 from ..schemas import Task, utc_now
 from . import task_output
@@ -152,12 +152,12 @@ class TaskRun:
             retry_reasons=reply.problems,
         )
 
-    def limit(self, reason: str, **details: Any) -> str:
+    def limit(self, reason: Termination, **details: Any) -> Termination:
         self.trace.write("limit", reason=reason, turn=self.turns, **details)
         return reason
 
     # -- the research loop ---------------------------------------------------------------------------------------
-    async def research(self) -> str:
+    async def research(self) -> Termination:
         budget = self.settings.agent_context_tokens
         while True:
             if self.turns >= self.settings.agent_max_turns:
@@ -394,7 +394,7 @@ class TaskRun:
         return None, "no report: the agent's final replies contained no report text", False
 
     # -- the record ----------------------------------------------------------------------------------------------
-    def record(self, termination: str, report: FinalReport | None, truncated: bool) -> AgentRun:
+    def record(self, termination: Termination, report: FinalReport | None, truncated: bool) -> AgentRun:
         """The sidecar's ``agent`` block: how the run ended and what it took."""
         setup = self.setup
         cut_short = termination in LIMIT_NAMES
@@ -423,7 +423,9 @@ class TaskRun:
             prompt_version=setup.protocol.prompt_version,
         )
 
-    def finish(self, termination: str, report: FinalReport | None, failure: str | None, truncated: bool) -> TaskOutcome:
+    def finish(
+        self, termination: Termination, report: FinalReport | None, failure: str | None, truncated: bool
+    ) -> TaskOutcome:
         """Write the task's files and say how it went."""
         path = self.setup.report_path(self.task.id)
         agent = self.record(termination, report, truncated)

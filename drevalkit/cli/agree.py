@@ -132,8 +132,8 @@ def _read_labels(labels_file: Path, tasks_file: Path | None) -> _Labels:
     from ..validity.labels import LabelError, read_labels
 
     try:
-        kind, labels = read_labels(labels_file)
-        tasks = pair_tasks(labels, labels_file, tasks_file) if kind == "pairs" else []  # type: ignore[arg-type]
+        kind, labels = read = read_labels(labels_file)
+        tasks = pair_tasks(read[1], labels_file, tasks_file) if read[0] == "pairs" else []
     except (LabelError, TaskError) as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     return _Labels(labels_file, kind, labels, tasks)

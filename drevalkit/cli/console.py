@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -68,7 +68,13 @@ def status(value: str) -> str:
 
 def dimension_table(card: Scorecard) -> Table:
     table = Table(title=f"{safe(card.system)} / {safe(card.task_id)}: {status(card.status)}")
-    for column, justify in (("dimension", "left"), ("weight", "right"), ("score", "right"), ("status", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("dimension", "left"),
+        ("weight", "right"),
+        ("score", "right"),
+        ("status", "left"),
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     assert card.quality is not None
     for dim_id, dim in card.quality.dimension_scores.items():

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from ..config import Settings
@@ -170,7 +171,7 @@ def _print_stress(run: StressRun) -> None:
         title=f"dreval stress: {safe(run.judge.model)} ({len(run.reports)} report"
         f"{'' if len(run.reports) == 1 else 's'}, threshold {run.threshold:g})"
     )
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("probe", "left"),
         ("expected", "left"),
         ("shift [95% CI]", "right"),
@@ -178,7 +179,8 @@ def _print_stress(run: StressRun) -> None:
         ("reports", "right"),
         ("flag", "left"),
         ("finding", "left"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     for result in run.results:
         table.add_row(

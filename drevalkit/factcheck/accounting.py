@@ -77,12 +77,12 @@ def cited_sources(
                 dangling.add(ref)
         for url in claim.cited_urls:  # linked inline
             cited.setdefault(url, None)
-        for url, ref in cited.items():
+        for url, index in cited.items():
             source = sources.get(url)
             if source is None:
                 record = fetches.get(url)
                 source = CitedSource(
-                    index=ref,
+                    index=index,
                     url=url,
                     reachable=bool(record and record.ok),
                     error="" if record is None or record.ok else record.error,

@@ -25,11 +25,21 @@ import httpx
 from ..aio import gather_or_cancel
 from ..config import Settings
 from ..llm import LLMClient
-from ..schemas import Claim, Evidence, FactCheckCounts, FactCheckResult, FetchRecord, Report, Usage, Verdict
+from ..schemas import (
+    Claim,
+    Evidence,
+    FactCheckCounts,
+    FactCheckResult,
+    FetchRecord,
+    Report,
+    Status,
+    Usage,
+    Verdict,
+)
 from ..store import Store
 from .accounting import MIN_EVIDENCE_COVERAGE, cited_sources, describe_failures, failure_causes
 from .claims import PROMPTS, Extraction, extract_claims
-from .evidence import Candidate, EmbeddingReranker, Reranker, rank, split_passages
+from .evidence import Candidate, EmbeddingReranker, Reranker, Via, rank, split_passages
 from .fetch import Fetcher
 from .injection import RULES_VERSION, Finding, screen
 from .search import Searcher, SearchError, SearchUnavailable, make_backend
@@ -144,7 +154,7 @@ class _ReportRun:
         verdicts = await self._rounds(claims)
         return self._result(claims, verdicts, extraction, self._status(claims, verdicts, extraction)), self.usage
 
-    def _nothing_checked(self, extraction: Extraction) -> str:
+    def _nothing_checked(self, extraction: Extraction) -> Status:
         """The status of a report without claims: nothing checked is never a plain "complete". Nothing readable
         is a failure; no claim in what was read is worth a look (it may be an opinion piece, or the extractor
         missed everything)."""
@@ -188,7 +198,7 @@ class _ReportRun:
                             pending[verdict.claim_id] = query
         return verdicts
 
-    def _status(self, claims: list[Claim], verdicts: dict[str, Verdict], extraction: Extraction) -> str:
+    def _status(self, claims: list[Claim], verdicts: dict[str, Verdict], extraction: Extraction) -> Status:
         """Complete, partial or failed, by how many claims were verified and how many had any evidence."""
         failed = sum(v.label == "failed" for v in verdicts.values())
         if failed:
@@ -295,7 +305,7 @@ class _ReportRun:
         return []
 
     async def _candidates(
-        self, claim: Claim, urls: list[str], via: str, refs: dict[str, int | None] | None = None
+        self, claim: Claim, urls: list[str], via: Via, refs: dict[str, int | None] | None = None
     ) -> list[Candidate]:
         """The passages of the pages at ``urls``, except those of a page that addresses the verifier: that one is
         recorded as withheld from ``claim``."""
@@ -350,7 +360,7 @@ class _ReportRun:
         return existing
 
     def _result(
-        self, claims: list[Claim], verdicts: dict[str, Verdict], extraction: Extraction, status: str
+        self, claims: list[Claim], verdicts: dict[str, Verdict], extraction: Extraction, status: Status
     ) -> FactCheckResult:
         ordered = [verdicts[c.id] for c in claims if c.id in verdicts]
         counts = FactCheckCounts(

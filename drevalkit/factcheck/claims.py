@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, Field, create_model
 
@@ -45,10 +45,24 @@ def chunk_sentences(sentences: list[Sentence], max_words: int = CHUNK_WORDS) -> 
     return chunks
 
 
+class _ExtractedClaim(Protocol):
+    """The fields of an ``extraction_model`` claim (the model is built at run time, so mypy cannot see them)."""
+
+    sentence_id: str
+    claim: str
+    kind: ClaimKind
+    worthiness: float
+    queries: list[str]
+
+
+class _ExtractedClaims(Protocol):
+    claims: list[_ExtractedClaim]
+
+
 def extraction_model(sentence_ids: list[str]) -> type[BaseModel]:
     """Schema of one extraction call: claims whose sentence id is one of the chunk's ids."""
-    sentence_id = Literal[tuple(sentence_ids)]  # type: ignore[valid-type]
-    item = create_model(
+    sentence_id: Any = Literal[tuple(sentence_ids)]  # a Literal of the ids, built at run time: no static type
+    item: Any = create_model(  # a model class built at run time: not a static type either
         "ExtractedClaim",
         __base__=StrictModel,
         sentence_id=(sentence_id, ...),
@@ -80,7 +94,7 @@ async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Ext
     # ask for about twice the budget overall, so the budget keeps the most check-worthy claims
     per_chunk = min(MAX_CLAIMS_PER_CHUNK, max(5, math.ceil(2 * max_claims / max(len(chunks), 1))))
 
-    async def run(chunk: list[Sentence]) -> list[tuple[Sentence, Any]] | str:
+    async def run(chunk: list[Sentence]) -> list[tuple[Sentence, _ExtractedClaim]] | str:
         by_id = {s.id: s for s in chunk}
         messages = [
             {"role": "system", "content": PROMPTS.render("extract_system.j2")},
@@ -89,10 +103,10 @@ async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Ext
         answer = await llm.structured_or_reason(messages, extraction_model(list(by_id)), usage, temperature=0.0)
         if isinstance(answer, str):
             return f"claims of sentences {chunk[0].id}-{chunk[-1].id} could not be extracted: {answer}"
-        return [(by_id[item.sentence_id], item) for item in answer.claims]
+        return [(by_id[item.sentence_id], item) for item in cast("_ExtractedClaims", answer).claims]
 
     outcomes = await gather_or_cancel(*(run(chunk) for chunk in chunks))
-    drafted: list[tuple[int, Sentence, Any]] = []
+    drafted: list[tuple[int, Sentence, _ExtractedClaim]] = []
     failed = []
     seen_texts: set[str] = set()
     for outcome in outcomes:

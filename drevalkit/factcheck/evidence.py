@@ -10,7 +10,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ..embeddings import load_sentence_transformer
 
@@ -52,6 +52,9 @@ def split_passages(text: str, target_words: int = PASSAGE_WORDS) -> list[str]:
     return passages
 
 
+Via = Literal["citation", "search"]  # how a passage was found (``Evidence.via``)
+
+
 @dataclass
 class Candidate:
     """A passage of one document, with where it came from."""
@@ -61,7 +64,7 @@ class Candidate:
     passage: str
     content_sha256: str
     retrieved_at: str
-    via: str
+    via: Via
     cited_ref: int | None = None
     score: float = 0.0
 

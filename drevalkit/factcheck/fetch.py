@@ -26,6 +26,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpcore
 import httpx
@@ -82,7 +83,8 @@ def is_public_address(ip: str) -> bool:
 async def resolve(host: str, port: int) -> list[str]:
     """The addresses ``host`` resolves to (a module function so tests can stand in for DNS)."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
+    # an IP family's sockaddr opens with the address as text (typeshed's int is for other families)
+    return [str(info[4][0]) for info in infos]
 
 
 @dataclass
@@ -214,11 +216,12 @@ class Fetcher:
         self._extracting = asyncio.Semaphore(EXTRACT_WORKERS)
         if not self.replay:
             guarded = not self.settings.allow_private_urls
+            pinned: dict[str, Any] = {"transport": _PinnedTransport(), "trust_env": False} if guarded else {}
             self._client = httpx.AsyncClient(
                 follow_redirects=False,
                 timeout=httpx.Timeout(self.settings.fetch_timeout),
                 headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip"},
-                **({"transport": _PinnedTransport(), "trust_env": False} if guarded else {}),
+                **pinned,
             )
         return self
 

@@ -67,14 +67,14 @@ class SearchBackend(Protocol):
     ``remote``: the backend sends requests (it needs an ``httpx.AsyncClient``, and the ``Searcher`` stores its
     answers and retries its transient failures); a backend that reads local data (``local``) sets it False. A
     backend without the attribute is taken as remote. ``identity`` keys its stored answers: two instances of one
-    API (e.g. two SearXNG servers) must not share them; without the attribute, the name is used.
+    API (e.g. two SearXNG servers) must not share them; without the attribute, the name is used. Both attributes
+    are optional, so they are not members of the protocol. ``client`` is None only for a backend that is not
+    remote (the ``Searcher`` may have no client then).
     """
 
     name: str
-    remote: bool
-    identity: str
 
-    async def search(self, client: httpx.AsyncClient, query: str, k: int) -> list[SearchHit]: ...
+    async def search(self, client: httpx.AsyncClient | None, query: str, k: int) -> list[SearchHit]: ...
 
 
 def normalise_query(query: str) -> str:
@@ -138,7 +138,8 @@ class _HTTPBackend:
     def identity(self) -> str:
         return f"{self.name} {redact_url(self.url)}"
 
-    async def search(self, client: httpx.AsyncClient, query: str, k: int) -> list[SearchHit]:
+    async def search(self, client: httpx.AsyncClient | None, query: str, k: int) -> list[SearchHit]:
+        assert client is not None  # a remote backend: the Searcher always hands it a client
         try:
             response = await self._send(client, query, k)
         except httpx.TimeoutException as exc:

@@ -114,12 +114,12 @@ def _prose(raw: str) -> _Prose:
     raw = raw.translate(_SLOT_CHARS)
     tokens = scan_citations(raw)
     slotted, last = [], 0
-    for number, token in enumerate(tokens):
-        slotted.append(raw[last : token.start])
-        if token.kind == "link" and not token.enclosed and not _NUMERIC_TITLE.fullmatch(token.text.strip()):
-            slotted.append(token.text)  # the link's words are text; its URL is cited right after them
+    for number, scanned in enumerate(tokens):
+        slotted.append(raw[last : scanned.start])
+        if scanned.kind == "link" and not scanned.enclosed and not _NUMERIC_TITLE.fullmatch(scanned.text.strip()):
+            slotted.append(scanned.text)  # the link's words are text; its URL is cited right after them
         slotted.append(f"\ue000{number}\ue001")
-        last = token.end
+        last = scanned.end
     slotted.append(raw[last:])
     text = " ".join(_unemphasise("".join(slotted)).split())
 
@@ -233,7 +233,8 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
     """(section, block, is a table row) for every prose block and table row of the report."""
     body, _ = split_references(report_text)
     blocks: list[tuple[str, _Prose, bool]] = []
-    section, current, in_code = "", [], False
+    section, in_code = "", False
+    current: list[str] = []
     lines = body.splitlines()
 
     def add(raw: str, row: bool = False) -> None:

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, create_model
 
@@ -27,10 +27,26 @@ from .numbers import describe, figures, mismatches
 BATCH_SIZE = 5
 MAX_EVIDENCE_PER_VERDICT = 5
 
+_Label = Literal["right", "wrong", "unknown"]
+_Supports = Literal["yes", "no", "unclear", "not_cited"]
+
+
+class _VerdictItem(Protocol):
+    """The fields of a ``_verdict_item`` model (built at run time, so mypy cannot see them)."""
+
+    quote: str
+    rationale: str
+    label: _Label
+    evidence_ids: list[str]
+    cited_source_supports: _Supports
+    follow_up_query: str
+
 
 def _verdict_item(name: str, evidence_ids: list[str]) -> type[BaseModel]:
+    evidence_field: tuple[Any, Any]
     if evidence_ids:
-        evidence_field = (list[Literal[tuple(evidence_ids)]], Field(max_length=MAX_EVIDENCE_PER_VERDICT))
+        evidence_id: Any = Literal[tuple(evidence_ids)]  # a Literal of the ids, built at run time
+        evidence_field = (list[evidence_id], Field(max_length=MAX_EVIDENCE_PER_VERDICT))
     else:
         evidence_field = (list[str], Field(max_length=0))
     return create_model(
@@ -38,16 +54,16 @@ def _verdict_item(name: str, evidence_ids: list[str]) -> type[BaseModel]:
         __base__=StrictModel,
         quote=(str, Field(description="the evidence sentence that addresses the claim, copied exactly; empty if none")),
         rationale=(str, Field(description="one to three sentences comparing the claim with the quote")),
-        label=(Literal["right", "wrong", "unknown"], ...),
+        label=(_Label, ...),
         evidence_ids=evidence_field,
-        cited_source_supports=(Literal["yes", "no", "unclear", "not_cited"], ...),
+        cited_source_supports=(_Supports, ...),
         follow_up_query=(str, Field(description="for unknown claims: a better search query; else empty")),
     )
 
 
 def verdict_model(per_claim: dict[str, list[str]]) -> type[BaseModel]:
     """One required entry per claim id, each limited to the ids of that claim's evidence."""
-    fields = {
+    fields: dict[str, Any] = {
         f"v{i}": (_verdict_item(f"Verdict{i}", ids), Field(alias=claim_id))
         for i, (claim_id, ids) in enumerate(per_claim.items())
     }
@@ -147,7 +163,7 @@ async def _ask(
     return f"verification failed: {answer}" if isinstance(answer, str) else answer
 
 
-def _check(claim: Claim, answer: BaseModel, evidence_for: dict[str, list[Evidence]], round_number: int) -> _Checked:
+def _check(claim: Claim, answer: _VerdictItem, evidence_for: dict[str, list[Evidence]], round_number: int) -> _Checked:
     """A verdict that stands on its evidence: a right/wrong label needs cited evidence that contains its quote;
     a right label whose figures differ from the quote's is flagged."""
     own = {e.id: e for e in evidence_for.get(claim.id, [])}

@@ -132,7 +132,9 @@ def _remove_all(pattern: re.Pattern[str], text: str, out: Stripped, rule: str) -
 
 
 def _after_blanks(text: str, pos: int) -> int:
-    return _BLANKS.match(text, pos).end()  # type: ignore[union-attr] - \s* always matches
+    blanks = _BLANKS.match(text, pos)
+    assert blanks is not None  # \s* always matches
+    return blanks.end()
 
 
 def _gemini_head(text: str, out: Stripped) -> str:
@@ -161,9 +163,9 @@ def _gemini_head(text: str, out: Stripped) -> str:
     done = _GEMINI_DONE.search(block)
     disclaimer_at = block.find(_GEMINI_DISCLAIMER)
     starts = {0: "header", head.end() - head.start(): "question"}
-    for match, part in ((plan, "research plan"), (buttons, "buttons"), (done, "status")):
-        if match:
-            starts[match.start()] = part
+    for found, part in ((plan, "research plan"), (buttons, "buttons"), (done, "status")):
+        if found:
+            starts[found.start()] = part
     if disclaimer_at >= 0:
         starts[disclaimer_at] = "disclaimer and toolbar"
     cuts = sorted(starts) + [len(block)]

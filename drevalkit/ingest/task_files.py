@@ -82,7 +82,8 @@ def drb_shape(item: dict[str, Any]) -> dict[str, Any] | None:
 @TASK_FORMATS.register("deepresearcheval")
 def deepresearcheval_shape(item: dict[str, Any]) -> dict[str, Any] | None:
     """Generated tasks, nested (``query.deep_research_query``) or flat (``deep_research_query``)."""
-    query = item.get("query") if isinstance(item.get("query"), dict) else item
+    nested = item.get("query")
+    query: dict[str, Any] = nested if isinstance(nested, dict) else item
     prompt = _text(query.get("deep_research_query"))
     if prompt is None:
         return None
@@ -127,7 +128,8 @@ def miroeval_shape(item: dict[str, Any]) -> dict[str, Any] | None:
     prompt = _text(item.get("rewritten_query")) or _text(item.get("query"))
     if prompt is None or "id" not in item:
         return None
-    annotation = item.get("annotation") if isinstance(item.get("annotation"), dict) else {}
+    annotated = item.get("annotation")
+    annotation: dict[str, Any] = annotated if isinstance(annotated, dict) else {}
     provenance: dict[str, Any] = {"format": "miroeval"}
     if _text(item.get("query")) and _text(item.get("query")) != prompt:
         provenance["original_query"] = item["query"].strip()
@@ -208,7 +210,7 @@ def _items(path: Path, text: str) -> list[tuple[str, Any, str | None]]:
     try:
         data = json.loads(stripped)
     except json.JSONDecodeError:
-        items = []
+        items: list[tuple[str, Any, str | None]] = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue

@@ -175,9 +175,7 @@ def mixing(cards: Iterable[Scorecard]) -> list[str]:
     problems = _mixed_rubrics(cards)
     problems += _differing(cards, "judges", judge_label)
     for part in sorted({part for card in cards for part in card.provenance.prompt_versions}):
-        problems += _differing(
-            cards, f"{part} prompt versions", lambda c, part=part: c.provenance.prompt_versions.get(part)
-        )
+        problems += _differing(cards, f"{part} prompt versions", _prompt_version(part))
     problems += _differing(cards, "score-affecting settings (config hash)", lambda c: c.provenance.config_hash)
     problems += _differing(cards, "numbers of judging samples", lambda c: str(c.provenance.samples))
     return problems
@@ -195,6 +193,10 @@ def _mixed_rubrics(cards: list[Scorecard]) -> list[str]:
             described = "; ".join(f"{h} ({', '.join(sorted(set(s)))})" for h, s in sorted(hashes.items()))
             problems.append(f"task {task} was scored with {len(hashes)} different rubrics: {described}")
     return problems
+
+
+def _prompt_version(part: str) -> Callable[[Scorecard], str | None]:
+    return lambda card: card.provenance.prompt_versions.get(part)
 
 
 def _differing(cards: list[Scorecard], label: str, key: Callable[[Scorecard], str | None]) -> list[str]:

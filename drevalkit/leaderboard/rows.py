@@ -196,10 +196,11 @@ def _specific(card: Scorecard, kinds: dict[str, str], general: dict[str, str]) -
     ]
     if not dims or any(score is None or status != "complete" for _, score, status in dims):
         return None
-    weight = sum(w for w, _, _ in dims)
+    scored = [(w, s) for w, s, _ in dims if s is not None]  # every one of them, checked above
+    weight = sum(w for w, _ in scored)
     if weight <= 0:
-        return sum(s for _, s, _ in dims) / len(dims)  # type: ignore[misc]
-    return sum(w * s for w, s, _ in dims) / weight  # type: ignore[operator]
+        return sum(s for _, s in scored) / len(scored)
+    return sum(w * s for w, s in scored) / weight
 
 
 def estimate_row(row: SystemRow, values: SystemValues, context: RowContext) -> None:

@@ -24,6 +24,7 @@ from ..schemas import (
     QualityResult,
     Rubric,
     Spread,
+    Status,
     StrictModel,
 )
 from ..stats.agreement import DISPUTED_MAX, krippendorff_alpha
@@ -57,7 +58,7 @@ def _score_dimension(
 ) -> tuple[DimensionScore, list[CriterionScore], dict[int, float]]:
     """One dimension's score and its criteria's, each the mean over the samples that succeeded, and the dimension's
     score in each of those samples (for the totals of the samples); every failed sample is added to ``reasons``."""
-    done = sorted((o for o in outcomes if o.judgements is not None), key=lambda o: o.sample)
+    done = sorted(((o.sample, o.judgements) for o in outcomes if o.judgements is not None), key=lambda d: d[0])
     failed = [o for o in outcomes if o.judgements is None]
     for o in failed:
         reasons.append(f"dimension {dim.id} (sample {o.sample}): {o.error}")
@@ -66,19 +67,19 @@ def _score_dimension(
         return DimensionScore(dimension_id=dim.id, weight=dim.weight, status="failed", reason=reason), [], {}
     scores = []
     for criterion in dim.criteria:
-        values = [o.judgements[criterion.id].score for o in done]
+        values = [judgements[criterion.id].score for _, judgements in done]
         scores.append(
             CriterionScore(
                 criterion_id=criterion.id,
                 dimension_id=dim.id,
                 score=statistics.fmean(values),
-                rationale=done[0].judgements[criterion.id].rationale,
+                rationale=done[0][1][criterion.id].rationale,
                 samples=values,
                 spread=_spread(values),
             )
         )
-    sample_scores = [sum(c.weight * o.judgements[c.id].score for c in dim.criteria) for o in done]
-    by_sample = {o.sample: score for o, score in zip(done, sample_scores)}
+    sample_scores = [sum(c.weight * judgements[c.id].score for c in dim.criteria) for _, judgements in done]
+    by_sample = {sample: score for (sample, _), score in zip(done, sample_scores)}
     dimension_score = DimensionScore(
         dimension_id=dim.id,
         weight=dim.weight,
@@ -109,17 +110,18 @@ def aggregate(rubric: Rubric, outcomes: list[DimensionOutcome], samples: int) ->
         for sample, value in by_sample.items():
             per_sample_dimension[sample][dim.id] = value
 
-    judged = [d for d in rubric.dimensions if dimension_scores[d.id].score is not None]
-    weight_judged = sum(d.weight for d in judged)
+    judged = [(d, score) for d in rubric.dimensions if (score := dimension_scores[d.id].score) is not None]
+    weight_judged = sum(d.weight for d, _ in judged)
     total = None
     if judged and weight_judged > 0:
-        total = sum(d.weight * dimension_scores[d.id].score for d in judged) / weight_judged
+        total = sum(d.weight * score for d, score in judged) / weight_judged
     sample_totals = [
         sum(d.weight * per_sample_dimension[s][d.id] for d in rubric.dimensions)
         / sum(d.weight for d in rubric.dimensions)
         for s in range(samples)
         if len(per_sample_dimension[s]) == len(rubric.dimensions)
     ]
+    status: Status
     if not judged:
         status = "failed"
     elif all(ds.status == "complete" for ds in dimension_scores.values()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
@@ -33,7 +34,7 @@ from .rubric import PROMPTS, load_general_rubric
 
 def judgement_model(dimension: Dimension) -> type[BaseModel]:
     """Output schema for one dimension: exactly one entry per criterion id (closed, all required)."""
-    fields = {
+    fields: dict[str, Any] = {
         f"c{i}": (CriterionJudgement, Field(alias=criterion.id)) for i, criterion in enumerate(dimension.criteria)
     }
     return create_model("DimensionJudgement", __base__=StrictModel, **fields)

@@ -13,7 +13,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
@@ -70,13 +70,18 @@ class _SpecificDimension(StrictModel):
     weight: float = Field(ge=0, le=1)
 
 
+class _DimensionPlan(Protocol):
+    """The fields of a ``dimension_plan_model`` answer (the model is built at run time, so mypy cannot see them)."""
+
+    analysis: str
+    specific_dimensions: list[_SpecificDimension]
+    general_weights: BaseModel  # one float field per general dimension id
+
+
 def dimension_plan_model(general: GeneralRubric) -> type[BaseModel]:
     """Schema of the first rubric call: task-specific dimensions plus a weight for each general dimension."""
-    weights = create_model(
-        "GeneralWeights",
-        __base__=StrictModel,
-        **{d.id: (float, Field(ge=0, le=1)) for d in general.dimensions},
-    )
+    weight_fields: dict[str, Any] = {d.id: (float, Field(ge=0, le=1)) for d in general.dimensions}
+    weights = create_model("GeneralWeights", __base__=StrictModel, **weight_fields)
     return create_model(
         "DimensionPlan",
         __base__=StrictModel,
@@ -131,10 +136,10 @@ async def build_rubric(task: Task, llm: LLMClient) -> tuple[Rubric, Usage]:
         temperature=0.0,
     )
     usage.add(plan_result.usage)
-    plan = plan_result.value
+    plan = cast("_DimensionPlan", plan_result.value)
     general_weights = plan.general_weights.model_dump()
 
-    skeleton: list[tuple[str, str, str, str, float]] = [
+    skeleton: list[tuple[str, str, Literal["general", "specific"], str, float]] = [
         (d.id, d.name, "general", d.definition, general_weights[d.id]) for d in general.dimensions
     ]
     taken = {d.id for d in general.dimensions}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .blocks import Block, Edit, Edits, add_edit, alnum
 
@@ -28,6 +29,14 @@ class Highlight:
         return next(v for v in VERDICT_ORDER if v in labels or v == "none")
 
 
+class Mark(NamedTuple):
+    """The value of a highlight's ``Edit`` (kind ``"mark"``): one piece of a claim's sentence."""
+
+    highlight: Highlight
+    first: bool  # the sentence's first piece, which carries the anchor ``#s-<claim>``
+    tags: bool  # the claim's links go right after this piece
+
+
 def highlight_sentences(
     blocks: list[Block], highlights: Iterable[Highlight], edits: Edits
 ) -> tuple[set[int], dict[int, dict[int, list[Highlight]]]]:
@@ -45,13 +54,17 @@ def highlight_sentences(
         for piece_number, (block_index, start, end) in enumerate(spans):
             taken.setdefault(block_index, []).append((start, end))
             block = blocks[block_index]
+            children = block.token.children or []
             pieces = _pieces(block, start, end, edits.get(block_index, {}))
             last_span = piece_number == len(spans) - 1
             for number, (child, a, b) in enumerate(pieces):
                 last = last_span and number == len(pieces) - 1
-                tags_here = last and not block.in_link[child] and block.token.children[child].type == "text"  # type: ignore[index]
+                tags_here = last and not block.in_link[child] and children[child].type == "text"
                 add_edit(
-                    edits, block_index, child, Edit(a, b, "mark", (hl, piece_number == 0 and number == 0, tags_here))
+                    edits,
+                    block_index,
+                    child,
+                    Edit(a, b, "mark", Mark(hl, piece_number == 0 and number == 0, tags_here)),
                 )
                 if last and not tags_here:
                     while child + 1 < len(block.in_link) and block.in_link[child + 1]:

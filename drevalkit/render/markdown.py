@@ -25,7 +25,7 @@ from markupsafe import Markup
 from ..citations import scan_citations
 from ..text import terminal_safe
 from .blocks import Block, Edit, Edits, add_edit, inline_blocks
-from .highlight import Highlight, claim_tags, highlight_sentences, mark_open
+from .highlight import Highlight, Mark, claim_tags, highlight_sentences, mark_open
 from .sanitise import sanitise
 from .urls import is_http_url
 
@@ -70,7 +70,8 @@ def render_markdown(text: str, highlights: Iterable[Highlight] = ()) -> Rendered
     edits: Edits = {}
     for block_index, block in enumerate(blocks):
         for child, edit in _entry_edits(block):
-            anchors.add(int(edit.value))
+            assert isinstance(edit.value, int)  # an entry's number
+            anchors.add(edit.value)
             add_edit(edits, block_index, child, edit)
     _link_citations(blocks, edits)
     highlighted, after = highlight_sentences(blocks, highlights, edits)
@@ -156,6 +157,12 @@ def _html_token(markup: str) -> Token:
     return token
 
 
+def _mark(edit: Edit) -> Mark:
+    """The value of a highlight's edit (kind ``"mark"``)."""
+    assert isinstance(edit.value, Mark)
+    return edit.value
+
+
 def _rewrite_block(
     block: Block,
     block_edits: dict[int, list[Edit]],
@@ -173,8 +180,8 @@ def _rewrite_block(
         if child.type == "text" and child_edits:
             rewritten.extend(_rewrite_text(child.content, child_edits, anchors))
         elif child.type == "code_inline" and child_edits:
-            hl, first, _ = child_edits[0].value  # type: ignore[misc]
-            rewritten.extend([_html_token(mark_open(hl, first)), child, _html_token("</mark>")])
+            mark = _mark(child_edits[0])  # a code span is only ever highlighted, never replaced
+            rewritten.extend([_html_token(mark_open(mark.highlight, mark.first)), child, _html_token("</mark>")])
         else:
             rewritten.append(child)
         for hl in block_after.get(child_index, []):
@@ -194,9 +201,9 @@ def _rewrite_text(content: str, edits: list[Edit], anchors: set[int]) -> list[To
 
     # boundaries: highlight opens and closes, and replaced spans (markers, URLs, entry numbers)
     replaced = sorted((e for e in edits if e.kind != "mark"), key=lambda e: e.start)
-    marks = [e for e in edits if e.kind == "mark"]
-    opens = {e.start: e for e in marks}
-    closes = {e.end for e in marks}
+    marks = [(e, _mark(e)) for e in edits if e.kind == "mark"]
+    opens = {e.start: mark for e, mark in marks}
+    closes = {e.end for e, _ in marks}
     position = 0
     cuts = sorted({0, len(content), *opens, *closes, *(e.start for e in replaced), *(e.end for e in replaced)})
     replacements = {e.start: e for e in replaced}
@@ -209,17 +216,17 @@ def _rewrite_text(content: str, edits: list[Edit], anchors: set[int]) -> list[To
             position = cut
         if cut in closes and cut != 0:
             out.append(_html_token("</mark>"))
-            for mark in marks:
-                if mark.end == cut and mark.value[2]:  # type: ignore[index]
-                    out.append(_html_token(claim_tags(mark.value[0])))  # type: ignore[index]
+            for e, mark in marks:
+                if e.end == cut and mark.tags:
+                    out.append(_html_token(claim_tags(mark.highlight)))
         if cut in opens:
-            hl, first, _ = opens[cut].value  # type: ignore[misc]
-            out.append(_html_token(mark_open(hl, first)))
+            out.append(_html_token(mark_open(opens[cut].highlight, opens[cut].first)))
         if cut in replacements:
             edit = replacements[cut]
             original = content[edit.start : edit.end]
             if edit.kind == "marker":
-                out.append(_html_token(_marker_html(edit.value, anchors)))  # type: ignore[arg-type]
+                assert isinstance(edit.value, tuple)  # a marker's reference numbers
+                out.append(_html_token(_marker_html(edit.value, anchors)))
             elif edit.kind == "url":
                 url = str(edit.value)
                 rest = original[len(url) :] if original.startswith(url) else ""

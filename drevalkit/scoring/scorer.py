@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..schemas import (
     ReportRef,
     Rubric,
     Scorecard,
+    Status,
     Task,
     Usage,
     stable_hash,
@@ -46,7 +47,7 @@ from ..schemas import (
 from .jobs import ScoreJob
 
 
-def _combine(quality: QualityResult | None, factcheck: FactCheckResult | None) -> tuple[str, list[str]]:
+def _combine(quality: QualityResult | None, factcheck: FactCheckResult | None) -> tuple[Status, list[str]]:
     """Overall status: complete only if every part ran complete; failed only if every part failed."""
     parts = [(name, part) for name, part in (("quality", quality), ("fact-check", factcheck)) if part is not None]
     reasons = [f"{name}: {reason}" for name, part in parts for reason in part.reasons]
@@ -234,14 +235,15 @@ class Scorer:
         try:
             if job.problem:
                 raise ReportError(job.problem)
-            report, card.report_ref = await asyncio.to_thread(self._load, job)
-            parts = []
+            loaded, card.report_ref = await asyncio.to_thread(self._load, job)
+            report = loaded
+            parts: list[Awaitable[Any]] = []
             if self.rubrics is not None:
                 if job.task is None:
                     raise ReportError(f"quality scoring of {job.report_path} needs a task (--task, --prompt, --tasks)")
-                parts.append(self._quality(job.task, report, usage))
+                parts.append(self._quality(job.task, loaded, usage))
             if self.factchecker is not None:
-                parts.append(self._factcheck(report, usage))
+                parts.append(self._factcheck(loaded, usage))
             outcomes = await gather_or_cancel(*parts)
             if self.rubrics is not None:
                 card.quality, rubric, refused = outcomes.pop(0)

@@ -7,7 +7,7 @@ across runs and never repeat across personas.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 from pydantic import BaseModel, Field, create_model
 
@@ -83,6 +83,12 @@ class DraftTask(StrictModel):
     expected_search_rounds: int = Field(ge=2, le=30)
 
 
+class _TaskDrafts(Protocol):
+    """The field of a ``draft_batch_model`` answer (the model is built at run time, so mypy cannot see it)."""
+
+    tasks: list[DraftTask]
+
+
 def draft_batch_model(count: int) -> type[BaseModel]:
     """Exactly ``count`` tasks: the array's bounds are in the schema, so a model cannot return fewer or more."""
     return create_model(
@@ -97,6 +103,12 @@ class PersonaDraft(StrictModel):
     subdomain: str
     background: str = Field(description="100 to 150 words")
     kind: Literal["expert", "ordinary person"]
+
+
+class _PersonaDrafts(Protocol):
+    """The field of a ``persona_batch_model`` answer (the model is built at run time, so mypy cannot see it)."""
+
+    personas: list[PersonaDraft]
 
 
 def persona_batch_model(count: int) -> type[BaseModel]:
@@ -126,7 +138,7 @@ async def generate_drafts(
         draft_batch_model(count),
         temperature=GENERATION_TEMPERATURE,
     )
-    return list(result.value.tasks), result.usage
+    return list(cast("_TaskDrafts", result.value).tasks), result.usage
 
 
 def synthesis_messages(domain: str, existing: list[Persona], count: int, language: str) -> list[dict[str, str]]:
@@ -144,7 +156,7 @@ async def synthesize_personas(
         persona_batch_model(count),
         temperature=GENERATION_TEMPERATURE,
     )
-    return list(result.value.personas), result.usage
+    return list(cast("_PersonaDrafts", result.value).personas), result.usage
 
 
 def persona_from_draft(draft: PersonaDraft, domain: str) -> Persona:

@@ -139,12 +139,13 @@ def site_of(url: str) -> str:
 
 
 def single_page_model(refs: list[str]) -> type[BaseModel]:
+    page: Any = Literal[tuple([*refs, "none"])]  # a Literal of the refs, built at run time: no static type
     return create_model(
         "SinglePageCheck",
         __base__=StrictModel,
         reasoning=(str, ...),
         single_page=(bool, ...),
-        page=(Literal[tuple([*refs, "none"])], ...),
+        page=(page, ...),
     )
 
 

@@ -18,8 +18,8 @@ def stage_rows(candidates: list[Candidate], searched: bool) -> list[dict[str, An
     rows: list[dict[str, Any]] = []
     entered = len(candidates)
     for stage in STAGES[1:]:
-        rejected_here = [c for c in candidates if c.rejected and c.rejected[0] == stage]
-        failed = sum(c.rejected[2] for c in rejected_here)  # type: ignore[index]
+        rejected_here = [c.rejected for c in candidates if c.rejected and c.rejected[0] == stage]
+        failed = sum(failed_call for _, _, failed_call in rejected_here)
         dropped = len(rejected_here) - failed
         if stage == "searchability" and not searched:
             rows.append(

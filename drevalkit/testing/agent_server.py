@@ -349,7 +349,7 @@ class ScriptedAgent:
             answer.finish_reason = "length"
         return answer
 
-    def _report(self, state: _State, script: Script, notes: list[tuple[str, ...]]) -> str:
+    def _report(self, state: _State, script: Script, notes: list[tuple[str, str, str]]) -> str:
         title = " ".join(_keywords(state.task, 8)) or "Research report"
         sources: dict[str, str] = {}
         for url, page_title, _ in notes:

@@ -57,7 +57,9 @@ def _after_blocks(prompt: str) -> str:
 
 
 def extract(prompt: str, schema: dict[str, Any]) -> str:
-    limit = int(re.search(r"at most (\d+)", _after_blocks(prompt)).group(1))
+    stated = re.search(r"at most (\d+)", _after_blocks(prompt))
+    assert stated is not None  # the extraction prompt always states how many claims it wants at most
+    limit = int(stated.group(1))
     allowed = set(schema["$defs"]["ExtractedClaim"]["properties"]["sentence_id"]["enum"])
     claims = []
     for sentence_id, text in _SENTENCE.findall(prompt):

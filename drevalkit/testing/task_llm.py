@@ -190,7 +190,7 @@ class TaskScript:
         count = schema["properties"]["tasks"]["minItems"]
         topic, seed = _topic(fields), fields.get("name", "") + fields.get("role", "")
         chinese = "Chinese" in prompt.split("written in", 1)[-1][:40]
-        tasks = []
+        tasks: list[dict[str, Any]] = []
         for i in range(count):
             kind = _fraction(seed, "kind", str(i))
             y1 = 2018 + int(_fraction(seed, "y", str(i)) * 5)

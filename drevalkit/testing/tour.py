@@ -270,6 +270,7 @@ class Tour:
         for server in (judge, agent):
             self.servers.append(server)
             server.start(env)
+            assert server.process is not None  # start returns once the server has announced itself
             print(f"  started {server.announcement}  (pid {server.process.pid})", flush=True)
         env.update(DREVAL_BASE_URL=judge.url, DREVAL_MODEL=judge.model)
         print(

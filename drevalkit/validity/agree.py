@@ -183,14 +183,15 @@ def find_result(
     """The result of ``report`` (and of ``task_id``, when given): by the report path the result recorded, else by
     file name when exactly one result has it."""
 
-    def fits(card: Scorecard) -> bool:
-        return card.report_ref is not None and (task_id is None or card.task_id == task_id)
+    def recorded(card: Scorecard) -> Path | None:  # the report path of a result that has one and fits task_id
+        ref = card.report_ref
+        return Path(ref.path) if ref is not None and (task_id is None or card.task_id == task_id) else None
 
     target = report.resolve()
-    same = [(p, c) for p, c in results if fits(c) and Path(c.report_ref.path).resolve() == target]  # type: ignore[union-attr]
+    same = [(p, c) for p, c in results if (path := recorded(c)) is not None and path.resolve() == target]
     if same:
         return same[0]
-    named = [(p, c) for p, c in results if fits(c) and Path(c.report_ref.path).name == report.name]  # type: ignore[union-attr]
+    named = [(p, c) for p, c in results if (path := recorded(c)) is not None and path.name == report.name]
     return named[0] if len(named) == 1 else None
 
 
@@ -220,7 +221,8 @@ def pair_tasks(labels: list[PairLabel], labels_file: Path, tasks_file: Path | No
     for label in labels:
         path = resolve(labels_file, label.task)
         if path.is_file():
-            tasks.append(select_task(load_tasks(path), str(label.model_extra.get("task_id") or "") or None, path))
+            extra = label.model_extra or {}  # always a dict: PairLabel allows extra fields
+            tasks.append(select_task(load_tasks(path), str(extra.get("task_id") or "") or None, path))
         elif label.task in by_id:
             tasks.append(by_id[label.task])
         else:

@@ -88,7 +88,7 @@ class PairLabel(BaseModel):
 LabelKind = Literal["claims", "pairs"]
 
 
-def read_labels(path: Path) -> tuple[LabelKind, list[ClaimLabel] | list[PairLabel]]:
+def read_labels(path: Path) -> tuple[Literal["claims"], list[ClaimLabel]] | tuple[Literal["pairs"], list[PairLabel]]:
     """The labels of a JSONL file and their kind; a ``LabelError`` names the first bad line."""
     path = Path(path)
     try:
@@ -123,7 +123,7 @@ def read_labels(path: Path) -> tuple[LabelKind, list[ClaimLabel] | list[PairLabe
             raise LabelError(f"{path}, line {number}: {where}: {first['msg']}") from None
     if kind is None:
         raise LabelError(f"{path}: no labels")
-    return kind, labels
+    return ("pairs", labels) if kind == "pairs" else ("claims", labels)
 
 
 def resolve(base: Path, value: str) -> Path:

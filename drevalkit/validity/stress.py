@@ -16,6 +16,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from ..config import Settings
 from ..factcheck.checker import open_factchecker
@@ -174,9 +175,10 @@ class StressRunner:
         if "evidence-injection" in self.options.probes:
             evidence = self._evidence(report, text, folder / "evidence-injection", entry)
         judged = await asyncio.gather(*work, *([evidence] if evidence is not None else []))
-        entry.original, entry.variants = judged[0], list(judged[1 : len(work)])
+        # one gather over both kinds of work types its results as objects: the judgements come first, in order
+        entry.original, entry.variants = cast(Judged, judged[0]), cast("list[Judged]", list(judged[1 : len(work)]))
         if evidence is not None:
-            entry.evidence = judged[-1]
+            entry.evidence = cast("list[EvidenceTrial]", judged[-1])
         return entry
 
     async def _judge(self, task: Task, rubric: Rubric, path: Path, variant: Variant | None) -> Judged:

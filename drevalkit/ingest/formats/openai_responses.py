@@ -68,15 +68,14 @@ def _annotated(
         if not isinstance(note, dict) or note.get("type") != "url_citation":
             continue
         start, end, url = note.get("start_index"), note.get("end_index"), note.get("url")
-        valid = (
+        if not (
             isinstance(start, int)
             and isinstance(end, int)
             and not isinstance(start, bool)
             and 0 <= start <= end <= len(text)
             and isinstance(url, str)
             and url.startswith("http")
-        )
-        if not valid:
+        ):
             bad += 1
             continue
         key = clean_url(url)

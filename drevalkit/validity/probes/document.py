@@ -134,9 +134,8 @@ def undo(variant: Variant, original: str) -> str | None:
         doc = Document.parse(variant.text)
         preamble, sections = doc.sections()
         movable, fixed = sections[: len(variant.order)], sections[len(variant.order) :]
-        restored = [None] * len(variant.order)
-        for position, index in enumerate(variant.order):
-            restored[index] = movable[position]
+        by_index = {index: movable[position] for position, index in enumerate(variant.order)}
+        restored = [by_index[index] for index in range(len(variant.order))]
         return join_blocks(preamble + [b for s in [*restored, *fixed] for b in s], doc.references)
     return None
 

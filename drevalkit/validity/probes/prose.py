@@ -156,7 +156,7 @@ def trim_variants(text: str) -> list[Variant]:
         2: "emphasis, code spans and heading marks removed",
         3: "all markdown removed (emphasis, headings, list bullets, tables, links, quotes, rules)",
     }
-    variants = []
+    variants: list[Variant] = []
     for level, note in notes.items():
         trimmed = trim_style(original, level)
         if trimmed != original and all(trimmed != v.text for v in variants):
@@ -196,10 +196,10 @@ def shuffle_variants(text: str, count: int, seed: int) -> list[Variant]:
         orders = [p for p in permutations(identity) if p != identity]
     else:
         while len(orders) < count:
-            order = list(identity)
-            rng.shuffle(order)
-            if tuple(order) != identity and tuple(order) not in orders:
-                orders.append(tuple(order))
+            shuffled = list(identity)
+            rng.shuffle(shuffled)
+            if tuple(shuffled) != identity and tuple(shuffled) not in orders:
+                orders.append(tuple(shuffled))
     variants = []
     for k, order in enumerate(orders[:count]):
         body = preamble + [b for i in order for b in movable[i]] + [b for s in fixed for b in s]
