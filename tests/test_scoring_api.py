@@ -14,19 +14,12 @@ from drevalkit.ingest.task_files import load_tasks
 from drevalkit.llm.factory import JudgeSpecError
 from drevalkit.quality.rubric import read_rubric
 from drevalkit.store import Store
-from drevalkit.testing.openai_server import FakeOpenAIServer
 
 from .support import check_two_judges, doubtful_verifier, fair, judge_with
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO = SAMPLES / "demo"
 RUBRIC = read_rubric(DEMO / "rubric.json")
-
-
-@pytest.fixture
-def second_server():
-    with FakeOpenAIServer(model="judge-b") as server:
-        yield server
 
 
 @pytest.fixture
