@@ -549,7 +549,7 @@ def test_interrupted_batch_exits_130_and_keeps_finished_results(judge_env, tmp_p
     assert "Traceback" not in stderr
 
 
-# ------------------------------------------------- bad input loses nothing: a finished result another file left is kept
+# --------------------------------------- bad input loses nothing: a finished result another file left is kept
 
 
 def _result(tmp_path: Path) -> Path:
@@ -679,10 +679,10 @@ def test_a_batch_keeps_the_result_and_scores_the_rest(scored, tmp_path):
     ]
 
 
-# --------------------------------------------------------------------------------- juries: --judge given more than once
+# ----------------------------------------------------------------------- juries: --judge given more than once
 
 
-# --------------------------------------------------------------------------------- juries: --judge given more than once
+# ----------------------------------------------------------------------- juries: --judge given more than once
 
 
 def _result_card(out: Path, system: str, task: str) -> Scorecard:
