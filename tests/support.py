@@ -85,6 +85,15 @@ def judge_with(score_of):
     return respond
 
 
+def prose_words(text: str) -> int:
+    prose = re.split(r"^#* *References\s*$", text, flags=re.M)[0]
+    return len(re.sub(r"\[\d+\]", " ", prose).split())
+
+
+def length_biased_long(text, body):  # the same bias, scaled for the 1,200-word sample report
+    return 1 + prose_words(text) / 250
+
+
 def fair(text, body):
     return 1 + figures_stated(text) / 3
 

@@ -1,5 +1,6 @@
-"""dreval agree: the shipped labelled set is true to the sample corpus, label files are checked, human claims are
-matched to dreval's, and the statistics printed are the ones the matched rows give."""
+"""dreval agree as a user runs it: the labelled reports scored (or their results read) and the statistics printed
+are the ones the matched rows give; pairwise preferences; bad input refused; missing cited pages said. The label
+files and the matching are tested in test_validity_labels.py."""
 
 from __future__ import annotations
 
