@@ -18,7 +18,6 @@ import pytest
 from click.testing import CliRunner
 
 from drevalkit.cli import main
-from drevalkit.quality.rubric import read_rubric
 from drevalkit.schemas import RunManifest, Scorecard
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
@@ -458,6 +457,7 @@ def test_resume_rescores_when_anything_a_score_depends_on_changes(judge_env, jud
     rubric_file.write_text(json.dumps(data))
     assert _rescored(invoke(*base))
     card = _card(tmp_path / "dreval-out" / "results" / "default" / "jwst-first-years.json")
+    from drevalkit.quality.rubric import read_rubric
 
     assert card.quality.rubric_hash == read_rubric(rubric_file).hash
     assert not _rescored(invoke(*base))

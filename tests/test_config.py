@@ -4,7 +4,7 @@ import pytest
 
 from drevalkit.agents.protocols.base import get_protocol
 from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol
-from drevalkit.config import ConfigError, Price, Settings, load_settings, redact_url
+from drevalkit.config import ConfigError, Price, load_settings, redact_url
 
 
 def test_precedence_file_then_env_then_overrides(tmp_path: Path):
@@ -74,7 +74,7 @@ def test_config_hash_ignores_secrets_and_concurrency():
 
 
 def test_config_hash_follows_every_declared_score_field():
-    from drevalkit.config import score_fields, section_of
+    from drevalkit.config import Settings, score_fields, section_of
 
     base = Settings()
     changed = {
@@ -113,6 +113,7 @@ def test_price_cost_counts_cached_tokens_at_their_rate():
 
 
 def test_a_backend_url_changes_the_hash_only_when_that_backend_is_used():
+    from drevalkit.config import Settings
 
     serper = Settings(search="serper")
     assert serper.model_copy(update={"tavily_url": "https://t.example/s"}).config_hash() == serper.config_hash()

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from drevalkit.llm import open_llm
-from drevalkit.quality.judge import CriterionJudgement, DimensionOutcome, aggregate
 from drevalkit.quality.rubric import RubricBook, RubricError, build_key, read_rubric
 from drevalkit.store import Store
 
@@ -82,6 +81,7 @@ def _hand_written(weights: list, criterion_weights: list | None = None) -> dict:
 
 
 def test_hand_written_rubric_weights_are_normalised_so_totals_stay_within_0_10(tmp_path):
+    from drevalkit.quality.judge import CriterionJudgement, DimensionOutcome, aggregate
 
     path = tmp_path / "rubric.json"
     path.write_text(json.dumps(_hand_written([3, 7], [30, 70])))
