@@ -27,6 +27,13 @@ def judge_server():
 
 
 @pytest.fixture
+def second_server():
+    """A second judge at its own test server (juries)."""
+    with FakeOpenAIServer(model="judge-b") as server:
+        yield server
+
+
+@pytest.fixture
 def make_settings(tmp_path):
     """Settings pointing at a test server, with the store and outputs in the test's folder and fast backoff."""
 

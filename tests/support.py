@@ -85,6 +85,15 @@ def judge_with(score_of):
     return respond
 
 
+def prose_words(text: str) -> int:
+    prose = re.split(r"^#* *References\s*$", text, flags=re.M)[0]
+    return len(re.sub(r"\[\d+\]", " ", prose).split())
+
+
+def length_biased_long(text, body):  # the same bias, scaled for the 1,200-word sample report
+    return 1 + prose_words(text) / 250
+
+
 def fair(text, body):
     return 1 + figures_stated(text) / 3
 
@@ -389,3 +398,38 @@ def run_tour(out: Path, *args: str, timeout: float = 240) -> subprocess.Complete
         text=True,
         timeout=timeout,
     )
+
+
+# ------------------------------------------------------ imported reports: interface chrome, look-alikes of it
+
+
+CHROME_PHRASES = (
+    "Conversation with Gemini",
+    "Gemini can make mistakes",
+    "Export to Sheets",
+    "Edit plan",
+    "Start research",
+    "I've completed your research",
+    "Contents Export Create",
+    "Opens in a new window",
+    "Research Websites",
+    "Ready in a few mins",
+    "Here's a research plan",
+    "Here's the plan",
+)
+REPORT_WITH_LOOKALIKES = """# Sharing Research Data: A Survey
+
+Researchers share data more often when journals require it [1]. Export controls can restrict what may be shared,
+and a retry of failed uploads is common [2]. Users asked to "Copy" or "Export to Sheets" in surveys answered yes.
+
+| Feature | Share |
+| --- | --- |
+| Export | 40% |
+
+Copy editors noted that Gemini can make mistakes, so double-check it was quoted from the product page [2].
+
+## Sources
+
+1. Data sharing study. https://data.example/sharing
+2. Export rules. https://rules.example/export
+"""

@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from drevalkit.agents.protocols.base import get_protocol
+from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol
 from drevalkit.config import ConfigError, Price, load_settings, redact_url
 
 
@@ -121,3 +123,26 @@ def test_a_backend_url_changes_the_hash_only_when_that_backend_is_used():
         assert local.model_copy(update={name: "https://x.example/s"}).config_hash() == local.config_hash(), name
     searxng = Settings(search="searxng", searxng_url="http://a.example/search")
     assert searxng.model_copy(update={"searxng_url": "http://b.example/search"}).config_hash() != searxng.config_hash()
+
+
+def test_agent_settings_section_and_url_check(tmp_path: Path):
+    from drevalkit.config import SECTIONS, section_of
+
+    assert "agent" in SECTIONS and section_of("agent_max_turns") == "agent"
+    loaded = load_settings(
+        None,
+        {},
+        environ={
+            "DREVAL_AGENT_BASE_URL": "http://h:8000/v1/",
+            "DREVAL_AGENT_MODEL": "x",
+            "DREVAL_AGENT_MAX_TURNS": "7",
+        },
+    )
+    assert (loaded.agent_base_url, loaded.agent_model, loaded.agent_max_turns) == ("http://h:8000/v1", "x", 7)
+    with pytest.raises(ConfigError, match="credentials"):
+        load_settings(None, {"agent_base_url": "http://user:pw@h/v1"}, environ={})
+    config = tmp_path / "dreval.toml"
+    config.write_text('[agent]\nagent_protocol = "mirothinker"\nagent_keep_tool_results = 3\n')
+    from_file = load_settings(config, environ={})
+    assert from_file.agent_protocol == "mirothinker" and from_file.agent_keep_tool_results == 3
+    assert get_protocol("MiroThinker") is MiroThinkerProtocol

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -223,20 +222,3 @@ def test_pairs_are_resampled_by_task(tmp_path):
     assert by_pair.high - by_pair.low < 1.0
     one, _ = pair_agreement(labels[:3], tasks[:3], tmp_path / "labels.jsonl", results, OPTIONS)
     assert one.clusters == 1 and one.agreement.value == 1.0 and one.agreement.low is None
-
-
-# ---------------------------------------------------------------------------------------------------- stats
-
-
-def test_bootstrap_sums_is_the_cluster_bootstrap_behind_bootstrap_ratio():
-    top, bottom = [3.0, 0.0, 5.0, 2.0], [4.0, 2.0, 5.0, 6.0]
-    counts = np.column_stack([top, bottom])
-    ratio = stats.bootstrap_sums(counts, lambda s: s[:, 0] / s[:, 1], resamples=3000, seed=4)
-    assert ratio == stats.bootstrap_ratio(top, bottom, resamples=3000, seed=4)
-    assert ratio.mean == pytest.approx(10 / 17) and ratio.n == 4
-    # counts of any shape: a 2x2 table per cluster, a statistic of the pooled table
-    tables = np.asarray([[[4, 0], [0, 4]], [[0, 4], [4, 0]]], dtype=float)
-    share = stats.bootstrap_sums(tables, lambda t: np.trace(t, axis1=1, axis2=2) / t.sum(axis=(1, 2)), resamples=3000)
-    assert (share.mean, share.low, share.high, share.n) == (0.5, 0.0, 1.0, 2)
-    assert stats.bootstrap_sums(np.zeros((0, 2)), lambda s: s[:, 0]) is None
-    assert stats.bootstrap_sums(np.asarray([[0.0, 0.0]]), lambda s: s[:, 0] / s[:, 1]) is None  # undefined

@@ -1,20 +1,14 @@
-"""The agent runner's parts, without servers: protocol parsing, pruning, thinking, the report and its citation map,
-the sidecar and the settings."""
-
-import json
-from pathlib import Path
+"""The agent protocols (drevalkit.agents.protocols), without servers: MiroThinker and OpenAI tool-call parsing and
+requests, thinking stripped or kept, pruning of old tool results, and the token estimate of a request."""
 
 import pytest
 
 from drevalkit.agents.endpoint import RawToolCall, Reply
-from drevalkit.agents.final_report import build_report
-from drevalkit.agents.protocols.base import OMITTED, Conversation, estimate_request_tokens, get_protocol, strip_thinking
+from drevalkit.agents.protocols.base import OMITTED, Conversation, estimate_request_tokens, strip_thinking
 from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
 from drevalkit.agents.protocols.openai_tools import OpenAIToolsProtocol
-from drevalkit.agents.tools import PageRead, TaskTools, Toolbox, url_key
-from drevalkit.config import ConfigError, Settings, load_settings
-from drevalkit.ingest.sidecar import AgentCitation, AgentRun, ImportSidecar, is_sidecar, read_sidecar
-from drevalkit.schemas import SearchHit, Task
+from drevalkit.config import Settings
+from drevalkit.schemas import Task
 
 TASK = Task.model_validate({"id": "t1", "prompt": "How much did the Webb telescope cost?"})
 
@@ -197,130 +191,3 @@ def test_token_estimate_counts_tool_calls_and_schemas():
     }
     assert estimate_request_tokens(plain) == 108
     assert estimate_request_tokens(with_tools) > estimate_request_tokens(plain) + 200
-
-
-# -- the report and its citation map ---------------------------------------------------------------------------------
-
-
-def tools_with(read: dict[str, str], seen: dict[str, str] | None = None) -> TaskTools:
-    tools = Toolbox(None, None, page_chars=1000, search_results=5).for_task()  # type: ignore[arg-type]
-    for url, title in read.items():
-        tools.read_pages[url_key(url)] = PageRead(url=url, final_url=url, title=title, chars=10, turn=1)
-    for url, title in (seen or {}).items():
-        tools.seen[url_key(url)] = SearchHit(url=url, title=title)
-    return tools
-
-
-REPORT = """<think>I will now write.</think>
-# Webb's cost
-
-The telescope cost about 10 billion dollars [1]. It launched in 2021 [2]. A third figure [3]. Unknown [7].
-See also [a page](https://inline.example/page).
-
-## References
-
-[1] my title. https://a.example/cost/
-[2] B. https://b.example/launch#top
-[3] C. https://c.example/never
-"""
-
-
-def test_report_citation_map_flags_pages_never_read():
-    tools = tools_with(
-        {"https://a.example/cost": "Cost of Webb", "https://b.example/launch": "Launch"},
-        seen={"https://c.example/never": "C"},
-    )
-    report = build_report(strip_thinking(REPORT), tools)
-    assert report.failure is None and "<think>" not in report.text
-    by_index = {c.index: c for c in report.citations}
-    assert by_index[1].read and by_index[1].title == "Cost of Webb" and by_index[2].read
-    assert not by_index[3].read and "only saw in search results" in by_index[3].problem
-    assert "no URL" in by_index[7].problem
-    inline = next(c for c in report.citations if c.index is None)
-    assert inline.url == "https://inline.example/page" and "never read" in inline.problem
-    assert {c.index for c in report.unread} == {3, 7, None}
-    # References rebuilt from the pages read: their titles, and the URLs they were read at
-    assert "[1] Cost of Webb. https://a.example/cost\n" in report.text
-    assert "[2] Launch. https://b.example/launch\n" in report.text and report.text.count("## References") == 1
-    assert "[3] C. https://c.example/never" in report.text  # kept as written, flagged in the metadata
-
-
-def test_report_unnumbered_list_wrapped_in_a_fence_and_without_references():
-    tools = tools_with({"https://a.example/x": "A"})
-    fenced = "```markdown\n# R\n\nFact one [1].\n\n## Sources\n\n- https://a.example/x\n```"
-    report = build_report(fenced, tools)
-    assert report.failure is None and not report.text.startswith("```")
-    assert report.citations[0].index == 1 and report.citations[0].read and not report.unread
-    bare = build_report("# R\n\nNo citations in this report at all, which is allowed but weak.", tools)
-    assert bare.failure is None and "References" not in bare.text and not bare.citations
-
-
-@pytest.mark.parametrize(
-    "answer, rule",
-    [
-        ("Error generating final report: context length exceeded", "error-message"),
-        ("No answer found after 50 turns.", "error-message"),
-        ("I was unable to find enough reliable information to answer this question.", "give-up"),
-        ("   ", "empty"),
-    ],
-)
-def test_error_and_give_up_text_never_becomes_a_report(answer, rule):
-    report = build_report(answer, tools_with({}))
-    assert report.failure is not None and report.failure.startswith(rule) and report.text == ""
-
-
-# -- sidecar, flags, settings ----------------------------------------------------------------------------------------
-
-
-def test_agent_flags_and_sidecar_compatibility(tmp_path: Path):
-    run = AgentRun(
-        protocol="mirothinker",
-        model="m",
-        termination="turn_cap",
-        cut_short=True,
-        limits_hit=["turn_cap"],
-        turns=51,
-        unread_citations=[
-            AgentCitation(index=3, url="https://c.example", problem="points to a page the agent never read")
-        ],
-    )
-    flags = run.flags()
-    assert "cut short by the turn cap after 51 turns" in flags[0]
-    assert flags[1] == "citation [3] points to a page the agent never read: https://c.example"
-    # a sidecar written before agent runs existed still reads, without an agent block
-    old = {
-        "schema": "dreval-import/1",
-        "task_id": "x",
-        "status": "imported",
-        "format": "markdown",
-        "source_file": "x.md",
-        "text_sha256": "",
-    }
-    (tmp_path / "x.md").write_text("# x\n")
-    (tmp_path / "x.meta.json").write_text(json.dumps(old))
-    sidecar = read_sidecar(tmp_path / "x.md")
-    assert isinstance(sidecar, ImportSidecar) and sidecar.agent is None
-    assert is_sidecar(Path("a.meta.json")) and is_sidecar(Path("a.trace.jsonl")) and not is_sidecar(Path("a.jsonl"))
-
-
-def test_agent_settings_section_and_url_check(tmp_path: Path):
-    from drevalkit.config import SECTIONS, section_of
-
-    assert "agent" in SECTIONS and section_of("agent_max_turns") == "agent"
-    loaded = load_settings(
-        None,
-        {},
-        environ={
-            "DREVAL_AGENT_BASE_URL": "http://h:8000/v1/",
-            "DREVAL_AGENT_MODEL": "x",
-            "DREVAL_AGENT_MAX_TURNS": "7",
-        },
-    )
-    assert (loaded.agent_base_url, loaded.agent_model, loaded.agent_max_turns) == ("http://h:8000/v1", "x", 7)
-    with pytest.raises(ConfigError, match="credentials"):
-        load_settings(None, {"agent_base_url": "http://user:pw@h/v1"}, environ={})
-    config = tmp_path / "dreval.toml"
-    config.write_text('[agent]\nagent_protocol = "mirothinker"\nagent_keep_tool_results = 3\n')
-    from_file = load_settings(config, environ={})
-    assert from_file.agent_protocol == "mirothinker" and from_file.agent_keep_tool_results == 3
-    assert get_protocol("MiroThinker") is MiroThinkerProtocol

@@ -1,6 +1,8 @@
 """Properties of the leaderboard's statistics: seeded bootstrap intervals over tasks, paired tests, Holm's
 correction, rank bands and the judge's variance."""
 
+from __future__ import annotations
+
 import numpy as np
 import pytest
 
@@ -170,3 +172,20 @@ def test_judge_variance_beside_task_variance_and_in_two_stage_intervals():
         totals, [t - 0.2 for t in totals], samples_a=samples, samples_b=[[t - 0.2] for t in totals]
     )
     assert paired.diff == pytest.approx(0.2) and paired.high - paired.low > 0
+
+
+# ---------------------------------------------------------------------------------- cluster bootstrap of sums
+
+
+def test_bootstrap_sums_is_the_cluster_bootstrap_behind_bootstrap_ratio():
+    top, bottom = [3.0, 0.0, 5.0, 2.0], [4.0, 2.0, 5.0, 6.0]
+    counts = np.column_stack([top, bottom])
+    ratio = stats.bootstrap_sums(counts, lambda s: s[:, 0] / s[:, 1], resamples=3000, seed=4)
+    assert ratio == stats.bootstrap_ratio(top, bottom, resamples=3000, seed=4)
+    assert ratio.mean == pytest.approx(10 / 17) and ratio.n == 4
+    # counts of any shape: a 2x2 table per cluster, a statistic of the pooled table
+    tables = np.asarray([[[4, 0], [0, 4]], [[0, 4], [4, 0]]], dtype=float)
+    share = stats.bootstrap_sums(tables, lambda t: np.trace(t, axis1=1, axis2=2) / t.sum(axis=(1, 2)), resamples=3000)
+    assert (share.mean, share.low, share.high, share.n) == (0.5, 0.0, 1.0, 2)
+    assert stats.bootstrap_sums(np.zeros((0, 2)), lambda s: s[:, 0]) is None
+    assert stats.bootstrap_sums(np.asarray([[0.0, 0.0]]), lambda s: s[:, 0] / s[:, 1]) is None  # undefined

@@ -228,3 +228,31 @@ def test_token_estimate_counts_ascii_by_four_and_other_characters_by_one():
         estimate_tokens("韦伯望远镜") == 5 and estimate_tokens("ab韦伯") == 3 and estimate_tokens("café au lait") == 4
     )
     assert estimate_messages_tokens([{"role": "user", "content": "abcd" * 10}, {"role": "system"}]) == 10 + 2 * 8
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rationale: str
+
+
+def test_a_cache_hit_keeps_what_the_answer_first_cost(judge_server, make_settings, tmp_path):
+    settings = make_settings(judge_server, prices={judge_server.model: Price(input=1.0, output=2.0)})
+    messages = [{"role": "system", "content": "You judge."}, {"role": "user", "content": "Judge this text."}]
+
+    async def ask(store):
+        client = open_llm(settings, store)
+        try:
+            return await client.structured(messages, Answer)
+        finally:
+            await client.close()
+
+    with Store(tmp_path / "store.sqlite3") as store:
+        first = asyncio.run(ask(store))
+        second = asyncio.run(ask(store))
+    assert not first.cached and first.usage.cost > 0 and first.usage.from_cache_cost == 0
+    assert second.cached and second.usage.calls == 0 and second.usage.cost == 0 and second.usage.prompt_tokens == 0
+    assert second.usage.cache_hits == 1
+    assert second.usage.from_cache_prompt_tokens == first.usage.prompt_tokens > 0
+    assert second.usage.from_cache_completion_tokens == first.usage.completion_tokens > 0
+    assert second.usage.from_cache_cost == first.usage.cost

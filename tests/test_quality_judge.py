@@ -1,14 +1,15 @@
+"""Judging a report's quality (drevalkit.quality.judge): criteria weighted into dimensions and a total by hand, a
+failed dimension partial and never zero, judging samples; prompts that share the report prefix, every criterion
+judged, a report that does not fit the judge's context."""
+
 import asyncio
-import json
 import re
 
 import pytest
 
 from drevalkit.llm import open_llm
 from drevalkit.quality.judge import CriterionJudgement, DimensionOutcome, aggregate, judge_messages, judge_report
-from drevalkit.quality.rubric import RubricBook, RubricError, build_key, read_rubric
 from drevalkit.schemas import Report
-from drevalkit.store import Store
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
 from .support import small_rubric
@@ -54,114 +55,6 @@ def test_samples_mean_and_spread():
     assert result.samples == pytest.approx([0.75 * 7 + 0.25 * 4, 0.75 * 6 + 0.25 * 6])
     assert result.total == pytest.approx(sum(result.samples) / 2)
     assert result.spread.n == 2
-
-
-def _build(settings, task, rebuild=False):
-    async def go():
-        with Store(settings.store_path) as store:
-            client = open_llm(settings, store)
-            try:
-                return await RubricBook(settings.layout, client, rebuild=rebuild).get(task)
-            finally:
-                await client.close()
-
-    return asyncio.run(go())
-
-
-def test_rubric_is_built_frozen_and_reused(judge_server, make_settings, sample_task):
-    settings = make_settings(judge_server)
-    rubric, usage = _build(settings, sample_task)
-    ids = [d.id for d in rubric.dimensions]
-    assert ids[:4] == ["coverage", "insight", "instruction_following", "clarity"]
-    assert 5 <= len(ids) <= 7 and len(set(ids)) == len(ids)
-    assert sum(d.weight for d in rubric.dimensions) == pytest.approx(1.0)
-    for dim in rubric.dimensions:
-        assert 2 <= len(dim.criteria) <= 8
-        assert sum(c.weight for c in dim.criteria) == pytest.approx(1.0)
-        assert all(c.id.startswith(dim.id + ".") for c in dim.criteria)
-    assert usage.calls == 1 + len(ids)
-    path = settings.layout.rubric(sample_task.id)
-    assert read_rubric(path) == rubric
-    calls = judge_server.completions
-    again, usage = _build(settings.model_copy(update={"cache": False}), sample_task)
-    assert again == rubric and usage.calls == 0 and judge_server.completions == calls
-
-
-def test_frozen_rubric_mismatch_and_tampering(judge_server, make_settings, sample_task):
-    settings = make_settings(judge_server)
-    _build(settings, sample_task)
-    changed = sample_task.model_copy(update={"prompt": sample_task.prompt + " Also cover Euclid."})
-    with pytest.raises(RubricError, match="--rebuild-rubrics"):
-        _build(settings, changed)
-    rebuilt, _ = _build(settings, changed, rebuild=True)
-    assert rebuilt.build_key == build_key(changed, settings.model)
-    path = settings.layout.rubric(sample_task.id)
-    frozen = read_rubric(path)
-    data = json.loads(path.read_text())
-    data["dimensions"][0]["weight"] = 0.99
-    path.write_text(json.dumps(data))
-    edited = read_rubric(path)  # an edit is used as it now is, under a new hash (so results are scored again)
-    assert edited.hash != frozen.hash
-    assert sum(d.weight for d in edited.dimensions) == pytest.approx(1.0)
-
-
-def _hand_written(weights: list, criterion_weights: list | None = None) -> dict:
-    return {
-        "task_id": "t",
-        "dimensions": [
-            {
-                "id": f"d{i}",
-                "name": f"D{i}",
-                "kind": "general",
-                "definition": "x",
-                "weight": w,
-                "criteria": [
-                    {"id": f"d{i}.{j}", "text": "c", "weight": cw}
-                    for j, cw in enumerate(criterion_weights or [1, 3], start=1)
-                ],
-            }
-            for i, w in enumerate(weights, start=1)
-        ],
-    }
-
-
-def test_hand_written_rubric_weights_are_normalised_so_totals_stay_within_0_10(tmp_path):
-    from drevalkit.quality.judge import CriterionJudgement, DimensionOutcome, aggregate
-
-    path = tmp_path / "rubric.json"
-    path.write_text(json.dumps(_hand_written([3, 7], [30, 70])))
-    rubric = read_rubric(path)
-    assert [d.weight for d in rubric.dimensions] == pytest.approx([0.3, 0.7])
-    assert [c.weight for c in rubric.dimensions[1].criteria] == pytest.approx([0.3, 0.7])
-    outcomes = [
-        DimensionOutcome(d.id, 0, {c.id: CriterionJudgement(rationale="r", score=10) for c in d.criteria})
-        for d in rubric.dimensions
-    ]
-    result = aggregate(rubric, outcomes, 1)
-    assert result.total == pytest.approx(10.0) and result.status == "complete"
-
-
-@pytest.mark.parametrize(
-    "weights, criterion_weights, message",
-    [
-        ([3, -1], None, "dimension 'd2' has weight -1"),
-        ([3, None], None, "dimension 'd2' has no weight"),
-        ([0, 0], None, "every dimension weight is 0"),
-        ([1, 1], [0, 0], "every criterion weight of dimension 'd1' is 0"),
-        ([1, "x"], None, "dimension 'd2' has a non-numeric weight"),
-        ([1, 1], [1, -2], "criterion 'd1.2' of dimension 'd1' has weight -2"),
-    ],
-)
-def test_bad_rubric_weights_are_refused_naming_the_dimension(tmp_path, weights, criterion_weights, message):
-    data = _hand_written(weights, criterion_weights)
-    for dim in data["dimensions"]:
-        if dim["weight"] is None:
-            del dim["weight"]
-    path = tmp_path / "rubric.json"
-    path.write_text(json.dumps(data))
-    with pytest.raises(RubricError) as info:
-        read_rubric(path)
-    assert message in str(info.value)
 
 
 def test_judge_prompt_layout_shares_the_report_prefix(sample_task):
@@ -228,17 +121,3 @@ def test_report_that_does_not_fit_the_judge_context_fails_once_with_both_numbers
         assert 20000 < needed < 40000  # ~90K characters of ASCII text plus the 4096 reserved for the answer
         fits, _ = judge(make_settings(server, context_tokens=128000))
         assert fits.status == "complete" and server.completions == len(rubric.dimensions)
-
-
-def test_score_report_applies_keyword_overrides_to_given_settings(make_settings, tmp_path):
-    import drevalkit
-
-    report = tmp_path / "r.md"
-    report.write_text("# Report\n\nThe bridge opened in 1998 and cost 12 million euros [1].\n")
-    with FakeOpenAIServer() as server:
-        settings = make_settings(server)
-        card = drevalkit.score_report(
-            report, "Research bridges", settings=settings, quality=False, max_claims=1, out=tmp_path / "elsewhere"
-        )
-    assert (tmp_path / "elsewhere" / "results" / "default").is_dir()  # the override of `out` was used
-    assert card.factcheck is not None and len(card.factcheck.claims) <= 1

@@ -1,6 +1,6 @@
 """score_report from Python with a jury: ``judges=`` takes the CLI's ``--judge`` strings. Two judges at two local
 test servers give each judge's scores and verdicts and their agreement on the returned Scorecard; one judge replaces
-the configured one; a judge that cannot be used is refused before anything is asked."""
+the configured one; a judge that cannot be used is refused before anything is asked. Keyword overrides apply to the settings given."""
 
 from __future__ import annotations
 
@@ -21,12 +21,6 @@ from .support import check_two_judges, doubtful_verifier, fair, judge_with
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO = SAMPLES / "demo"
 RUBRIC = read_rubric(DEMO / "rubric.json")
-
-
-@pytest.fixture
-def second_server():
-    with FakeOpenAIServer(model="judge-b") as server:
-        yield server
 
 
 @pytest.fixture
@@ -86,3 +80,17 @@ def test_one_judge_replaces_the_configured_one_and_a_bad_one_is_refused(judge_se
         with pytest.raises(JudgeSpecError, match=why):
             drevalkit.score_report(report, task, rubric=RUBRIC, settings=settings, judges=[bad])
     assert judge_server.completions + second_server.completions == calls
+
+
+def test_score_report_applies_keyword_overrides_to_given_settings(make_settings, tmp_path):
+    import drevalkit
+
+    report = tmp_path / "r.md"
+    report.write_text("# Report\n\nThe bridge opened in 1998 and cost 12 million euros [1].\n")
+    with FakeOpenAIServer() as server:
+        settings = make_settings(server)
+        card = drevalkit.score_report(
+            report, "Research bridges", settings=settings, quality=False, max_claims=1, out=tmp_path / "elsewhere"
+        )
+    assert (tmp_path / "elsewhere" / "results" / "default").is_dir()  # the override of `out` was used
+    assert card.factcheck is not None and len(card.factcheck.claims) <= 1

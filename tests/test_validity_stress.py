@@ -1,5 +1,6 @@
-"""dreval stress against the OpenAI-compatible test server, with judges that react to the perturbations: each bias
-is flagged by its probe and only by it, a fair judge is flagged by none, and the judge card lists every probe."""
+"""The stress run (drevalkit.validity.stress) against the OpenAI-compatible test server, with judges that react to the
+perturbations: each bias is flagged by its probe and only by it, a fair judge is flagged by none, and the judge card
+lists every probe. The ``dreval stress`` command is tested in test_cli_stress.py."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from drevalkit.cli import main
 from drevalkit.factcheck.corpus import add_folder
 from drevalkit.llm import open_llm
 from drevalkit.quality.rubric import RubricBook, read_rubric
@@ -19,12 +18,12 @@ from drevalkit.schemas import FactCheckResult, JudgeInfo
 from drevalkit.scoring import build_jobs, collect_reports
 from drevalkit.store import Store
 from drevalkit.validity import probes as P
-from drevalkit.validity.card import JudgeCard, build_card, card_for, render_card, write_card
+from drevalkit.validity.card import build_card, card_for, render_card, write_card
 from drevalkit.validity.stress import StressRunner
 from drevalkit.validity.stress_run import EvidenceTrial, ReportStress, StressOptions, StressRun
 from drevalkit.validity.stress_summary import summarise
 
-from .support import fair, figures_stated, judge_with
+from .support import fair, figures_stated, judge_with, prose_words
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -32,17 +31,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 # ------------------------------------------------------------------------------ judges that react to the probes
 
 
-def prose_words(text: str) -> int:
-    prose = re.split(r"^#* *References\s*$", text, flags=re.M)[0]
-    return len(re.sub(r"\[\d+\]", " ", prose).split())
-
-
 def length_biased(text, body):
     return 1 + prose_words(text) / 60
-
-
-def length_biased_long(text, body):  # the same bias, scaled for the 1,200-word sample report
-    return 1 + prose_words(text) / 250
 
 
 def format_biased(text, body):
@@ -305,69 +295,7 @@ def test_a_report_that_cannot_be_read_is_recorded_not_fatal(judge_server, corpus
     assert run.reports[0].problem and run.results[0].finding.startswith("not measured")
 
 
-# ------------------------------------------------------------------------------------------------- the CLI
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def test_dreval_stress_on_the_sample_report_prints_every_probe_and_writes_the_judge_card(
-    judge_env, judge_server, tmp_path
-):
-    judge_server.responder = judge_with(length_biased_long)
-    assert invoke("corpus", "add", SAMPLES / "corpus").exit_code == 0
-    result = invoke("stress", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--variants", "2")
-    assert result.exit_code == 0, result.output + result.stderr
-    for probe in P.PROBES:
-        assert probe in result.output
-    assert "shift [95% CI]" in result.output and "FLAG" in result.output
-    assert re.search(r"pad .*\+\d+\.\d\d \[\+\d+\.\d\d, \+\d+\.\d\d\].*FLAG", result.output)
-    out = tmp_path / "dreval-out"
-    cards = list((out / "judge-cards").glob("*.json"))
-    assert len(cards) == 1
-    card = JudgeCard.model_validate_json(cards[0].read_text())
-    assert [p.probe for p in card.probes] == list(P.PROBES)
-    assert card.judge.model == "test-judge" and card.judge.endpoint == judge_server.url
-    assert "pad" in card.flagged and card.reports == 1 and card.tasks == ["jwst-first-years"]
-    page = cards[0].with_suffix(".html").read_text()
-    assert "Content-Security-Policy" in page and "<script" not in page
-    for probe in P.PROBES:
-        assert f'id="probe-{probe}"' in page
-    assert (out / "rubrics" / "jwst-first-years.json").exists()  # the frozen rubric, shared with dreval score
-    assert list((out / "stress").glob("*/default/jwst-first-years/pad/pad-1.md"))
-    for produced in [*out.rglob("*.json"), *out.rglob("*.html")]:
-        assert "test-secret-key" not in produced.read_text()
-
-    calls = judge_server.completions
-    again = invoke("stress", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--variants", "2")
-    assert again.exit_code == 0 and judge_server.completions == calls
-    assert "0 LLM calls" in again.output
-
-
-def test_dreval_stress_selects_probes_and_refuses_bad_input(judge_env, judge_server, tmp_path):
-    judge_server.responder = judge_with(fair)
-    result = invoke(
-        "stress",
-        DEMO_REPORT,
-        "--task",
-        DEMO_TASK,
-        "--rubric",
-        DEMO_RUBRIC,
-        "--probes",
-        "pad,null-report",
-        "--variants",
-        "1",
-    )
-    assert result.exit_code == 0, result.output + result.stderr
-    card = JudgeCard.model_validate_json(next((tmp_path / "dreval-out" / "judge-cards").glob("*.json")).read_text())
-    assert [p.probe for p in card.probes] == ["pad", "null-report"]
-    bad = invoke("stress", DEMO_REPORT, "--task", DEMO_TASK, "--probes", "pad,bogus")
-    assert bad.exit_code == 2 and "bogus" in bad.stderr
-    no_task = invoke("stress", DEMO_REPORT)
-    assert no_task.exit_code == 2
-    wrong_rubric = invoke("stress", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--rubric", DEMO_RUBRIC)
-    assert wrong_rubric.exit_code == 2 and "rubric of task" in wrong_rubric.stderr
+# ----------------------------------------------------------------------------- the judge card and findings
 
 
 def test_judge_card_is_filed_under_the_judges_identity_and_renders_hostile_text_inert(
@@ -385,28 +313,6 @@ def test_judge_card_is_filed_under_the_judges_identity_and_renders_hostile_text_
     page = html_path.read_text()
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "<img src=x" not in page
     assert page == render_card(card)
-
-
-def test_a_probe_that_applies_to_no_report_says_why_in_its_finding(judge_env, judge_server, tmp_path):
-    judge_server.responder = judge_with(fair)
-    reports = []
-    for system in ("alpha", "beta", "gamma"):  # one paragraph each: no sections to reorder
-        path = tmp_path / system / "jwst-briefing-note.md"
-        path.parent.mkdir()
-        path.write_text(f"# Webb, by {system}\n\nThe telescope cost about 10 billion dollars and launched in 2021.\n")
-        reports.append(path.parent)  # a folder per system
-    result = invoke(
-        "stress", *reports, "--tasks", DEMO_TASK, "--rubric", DEMO_RUBRIC, "--probes", "shuffle,pad", "--variants", "1"
-    )
-    assert result.exit_code == 0, result.output + result.stderr
-    said = " ".join(result.output.split())
-    assert "not measured: no report has sections to reorder" in said and "(3 not applicable)" in said
-    assert "no report had both the original and a variant judged" not in said
-    run = StressRun.model_validate_json(next((tmp_path / "dreval-out" / "stress").glob("*/run.json")).read_text())
-    shuffle, pad = run.results
-    assert shuffle.skipped == 3 and shuffle.finding.startswith("not measured: no report has sections to reorder")
-    assert pad.skipped == 0 and pad.reports == 3  # a probe that applies is measured as before
-    assert run.reports[0].skipped["shuffle"].startswith("the report has no sections to reorder")
 
 
 def test_a_probe_skipped_by_some_reports_only_keeps_the_general_finding():

@@ -1,5 +1,7 @@
-"""Messages a new user meets name what they can act on: the flag of the command that is running, an install command
-that works from a checkout, and the option they typed rather than the setting behind it."""
+"""What the shared options and helpers of the commands (drevalkit.cli.options) tell a user. Messages a new user meets
+name what they can act on: the flag of the command that is running, an install command that works from a checkout,
+and the option they typed rather than the setting behind it. dreval stress and dreval agree fail alike (one helper):
+an unreachable judge exits 3 and a misconfigured search backend 2, each with its reason in one line."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from drevalkit.llm.backends.local import LocalChatBackend
 from drevalkit.llm.local_model import LocalModel
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+DEMO = SAMPLES / "demo"
 
 
 def invoke(*args):
@@ -90,3 +93,25 @@ def test_values_from_the_environment_or_dreval_toml_keep_the_setting_name_and_sa
     (tmp_path / "dreval.toml").write_text("[judge]\nconcurrency = 0\n")
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json")
     assert result.exit_code == 2 and "concurrency (in dreval.toml): must be at least 1" in result.stderr
+
+
+# -------------------------------------------------- errors mapped to exit codes by one helper (stress, agree)
+
+
+def test_an_unreachable_judge_exits_3_from_stress_and_agree(judge_env, monkeypatch):
+    monkeypatch.setenv("DREVAL_BASE_URL", "http://127.0.0.1:9/v1")
+    for args in (
+        ["stress", DEMO / "report.md", "--task", DEMO / "task.json", "--probes", "pad"],
+        ["agree", SAMPLES / "labels" / "claims.jsonl"],
+    ):
+        result = invoke(*args)
+        assert result.exit_code == 3, result.output + result.stderr
+        assert "cannot reach the judge endpoint" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_misconfigured_search_backend_is_bad_input(judge_env, monkeypatch):
+    for key in ("SERPER_API_KEY", "DREVAL_SERPER_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    result = invoke("agree", SAMPLES / "labels" / "claims.jsonl", "--search", "serper")
+    assert result.exit_code == 2, result.output + result.stderr
+    assert "serper needs an API key" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -1,19 +1,14 @@
 """The leaderboard from result folders: accounting of missing, partial, failed and unreadable results, ranking on
-shared tasks with significance of neighbouring gaps, mixed results refused, the four formats and the command."""
-
-import csv
-import io
-import json
-from html.parser import HTMLParser
+shared tasks with significance of neighbouring gaps, mixed results refused, judge variance, and cost and tokens
+that depend on the LLM cache."""
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from drevalkit.cli import main
 from drevalkit.layout import OutputLayout
-from drevalkit.leaderboard import Leaderboard, LeaderboardError, build_leaderboard
-from drevalkit.leaderboard.formats import render, to_csv, to_html, to_markdown
+from drevalkit.leaderboard import LeaderboardError, build_leaderboard
+from drevalkit.leaderboard.formats import to_csv, to_html, to_markdown
+from drevalkit.schemas import Usage
 
 from .support import make_card, planted, write
 
@@ -110,111 +105,6 @@ def test_judge_variance_is_shown_and_can_widen_the_intervals(tmp_path):
     assert "Judge variance" in to_markdown(plain) and "judge SD" in to_html(plain)
 
 
-class _Page(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags = []
-        self.text = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def test_formats_carry_intervals_method_and_counts(tmp_path):
-    out = tmp_path / "out"
-    planted(out, tasks=8, gaps=(1.0, 0.0))
-    OutputLayout(out).result("C", "t02").unlink()
-    board = build_leaderboard(out, resamples=1000)
-    rows = list(csv.DictReader(io.StringIO(to_csv(board))))
-    assert rows[0]["system"] == "A" and rows[0]["rank"] == "1" and {r["system"] for r in rows} == {"A", "B", "C"}
-    c = next(r for r in rows if r["system"] == "C")
-    assert c["missing"] == "1" and c["complete"] == "7" and float(c["quality_low"]) <= float(c["quality_mean"])
-    assert rows[0]["gap_to_next_significant"] in ("true", "false") and rows[0]["resamples"] == "1000"
-    assert "percentile bootstrap" in rows[0]["interval_method"] and rows[0]["correction"].startswith("Holm")
-    assert {
-        "dim_coverage_mean",
-        "specific_mean",
-        "right_micro_mean",
-        "right_macro_mean",
-        "citation_reachability_mean",
-        "tokens_per_report_mean",
-    } <= set(rows[0])
-    again = Leaderboard.model_validate_json(render(board, "json"))
-    assert {r.system: r.missing for r in again.systems} == {"A": 0, "B": 0, "C": 1} and again.gaps[0].upper == "A"
-    md = to_markdown(board)
-    assert "1000 resamples" in md and "Holm-Bonferroni" in md and "| 1 | A |" in md and "1 missing" in md
-    assert "right (micro)" in md and "right (macro)" in md and "| t02 |" in md and " missing |" in md
-    page = tmp_path / "site" / "board.html"
-    html = to_html(board, page, out)
-    parsed = _Page()
-    parsed.feed(html)
-    links = [a["href"] for tag, a in parsed.tags if tag == "a" and "href" in a and not a["href"].startswith("#")]
-    assert links and all((page.parent / href.split("#")[0]).resolve().is_file() for href in links)
-    assert len(links) >= 2 * 23  # every task cell of every system, in the matrix and the breakdowns
-    sortable = [a for tag, a in parsed.tags if tag == "table" and "sortable" in a.get("class", "")]
-    assert len(sortable) >= 4
-
-
-def test_hostile_names_stay_inert_in_every_format(tmp_path):
-    out = tmp_path / "out"
-    evil_system = '=HYPERLINK("http://x")<script>alert(1)</script>'
-    evil_task = '"><img src=x onerror=alert(2)>|*[x](javascript:alert(3))'
-    write(out, make_card(evil_system, evil_task, 6.0))
-    write(out, make_card("fine", evil_task, 7.0))
-    write(out, make_card("fine", "t" * 700, 7.0))  # a 700-character task id
-    board = build_leaderboard(out, resamples=200)
-    html = to_html(board, out / "leaderboard.html", out)
-    parsed = _Page()
-    parsed.feed(html)
-    assert [t for t, _ in parsed.tags if t == "script"] == ["script"]  # ours only
-    assert not [t for t, _ in parsed.tags if t in ("img", "iframe", "object", "embed", "svg")]
-    for tag, attrs in parsed.tags:
-        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
-        for name in ("href", "src", "action", "formaction", "style"):
-            assert "javascript:" not in (attrs.get(name) or ""), (tag, attrs)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    md = to_markdown(board)
-    assert "<script>" not in md and "\\<script\\>" in md and "\\|" in md and "\\[x\\]" in md
-    rows = list(csv.reader(io.StringIO(to_csv(board))))
-    system_cells = [r[3] for r in rows[1:]]
-    assert "'" + evil_system in system_cells  # a spreadsheet will not run it as a formula
-
-
-def _invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def test_leaderboard_command(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "out"
-    planted(out, tasks=6, gaps=(1.0, 0.0))
-    tasks = tmp_path / "tasks.jsonl"
-    tasks.write_text("\n".join(json.dumps({"id": f"t{i:02d}", "prompt": f"q{i}"}) for i in range(7)))
-    result = _invoke("leaderboard", out, "--tasks", tasks, "--resamples", 500)
-    assert result.exit_code == 0, result.output
-    for name in ("csv", "json", "md", "html"):
-        assert (out / f"leaderboard.{name}").stat().st_size > 500
-    assert "percentile bootstrap" in result.output and "Holm" in result.output
-    board = Leaderboard.model_validate_json((out / "leaderboard.json").read_text())
-    assert all(row.missing == 1 for row in board.systems) and board.method.resamples == 500
-    printed = _invoke("leaderboard", out / "results", "--format", "csv", "--resamples", 200)
-    assert printed.exit_code == 0 and printed.output.startswith("rank,rank_low,rank_high,system")
-    written = _invoke("leaderboard", out, "--out", tmp_path / "board.md", "--resamples", 200)
-    assert written.exit_code == 0 and (tmp_path / "board.md").read_text().startswith("# dreval leaderboard")
-    assert _invoke("leaderboard", out, "--out", tmp_path / "board.xyz").exit_code == 2
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    nothing = _invoke("leaderboard", empty)
-    assert nothing.exit_code == 2 and "no result files" in nothing.output
-    write(out, make_card("D", "t00", 5.0, judge="another"))
-    refused = _invoke("leaderboard", out)
-    assert refused.exit_code == 2 and "different judges" in refused.output and "--allow-mixed" in refused.output
-    assert _invoke("leaderboard", out, "--allow-mixed", "--resamples", 200).exit_code == 0
-
-
 def test_too_few_shared_tasks_make_no_significance_claim(tmp_path):
     out = tmp_path / "out"
     for task, (a, b) in {"t1": (9.0, 2.0), "t2": (8.5, 2.5), "t3": (9.2, 1.5)}.items():
@@ -231,3 +121,44 @@ def test_too_few_shared_tasks_make_no_significance_claim(tmp_path):
     row = build_leaderboard(single, resamples=200).systems[0]
     assert row.quality.mean == 7.0 and row.quality.low is None and row.quality.n == 1
     assert "no interval" in to_markdown(build_leaderboard(single, resamples=200))
+
+
+def _cached_card(system, task, usage):
+    card = make_card(system, task, 6.0)
+    card.usage = usage
+    return card
+
+
+def test_cost_counts_cached_answers_at_their_first_cost_and_flags_unknown_ones(tmp_path):
+    out = tmp_path / "out"
+    for index in range(3):
+        # paid: every call made now; cached: the same answers from the cache, their first cost kept; old: from the
+        # cache by a dreval that did not keep it (cost 0, 0 tokens)
+        write(
+            out, _cached_card("paid", f"t{index}", Usage(calls=4, prompt_tokens=1000, completion_tokens=200, cost=0.01))
+        )
+        write(
+            out,
+            _cached_card(
+                "cached",
+                f"t{index}",
+                Usage(
+                    cache_hits=4, from_cache_prompt_tokens=1000, from_cache_completion_tokens=200, from_cache_cost=0.01
+                ),
+            ),
+        )
+        write(out, _cached_card("old", f"t{index}", Usage(cache_hits=4)))
+    board = build_leaderboard(out, resamples=200)
+    rows = {row.system: row for row in board.systems}
+    assert rows["paid"].cost.mean == rows["cached"].cost.mean == 0.01
+    assert rows["paid"].tokens.mean == rows["cached"].tokens.mean == 1200
+    assert (rows["paid"].from_cache, rows["cached"].from_cache, rows["cached"].from_cache_unpriced) == (0, 3, 0)
+    assert (rows["old"].from_cache, rows["old"].from_cache_unpriced, rows["old"].cost.mean) == (3, 3, 0.0)
+    md = to_markdown(board)
+    assert "Cost and tokens count only the calls made when scoring for 3 of 9 results" in md
+    assert "(old: 3)" in md and "| 3 of 3 (3 without their cost) |" in md
+    assert "results_from_cache_without_cost" in to_csv(board).splitlines()[0]
+    assert "3 of 3 (3 without their cost)" in to_html(board)
+    (out / "results" / "old").rename(tmp_path / "old")
+    md = to_markdown(build_leaderboard(out, resamples=200))
+    assert "judging cost: the calls made when scoring plus the original cost of the cached answers used (3 of 6" in md
