@@ -198,7 +198,7 @@ def start_server() -> subprocess.Popen:
         text=True,
     )
     assert server.stdout is not None
-    server.port = int(server.stdout.readline())  # type: ignore[attr-defined]
+    server.port = int(server.stdout.readline())  # type: ignore[attr-defined]  # the port rides on the Popen
     return server
 
 

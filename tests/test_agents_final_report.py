@@ -11,7 +11,7 @@ from drevalkit.schemas import SearchHit
 
 
 def tools_with(read: dict[str, str], seen: dict[str, str] | None = None) -> TaskTools:
-    tools = Toolbox(None, None, page_chars=1000, search_results=5).for_task()  # type: ignore[arg-type]
+    tools = Toolbox(None, None, page_chars=1000, search_results=5).for_task()  # type: ignore[arg-type]  # no search or fetch: the report never calls them
     for url, title in read.items():
         tools.read_pages[url_key(url)] = PageRead(url=url, final_url=url, title=title, chars=10, turn=1)
     for url, title in (seen or {}).items():

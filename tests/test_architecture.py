@@ -103,14 +103,15 @@ def problems(root: Path) -> list[str]:
         if dst in APART:
             out.append(f"{where}: nothing in the package imports the test servers")
             continue
+        low, high = layer_of(src), layer_of(dst)
         if src == dst:
             pass
-        elif layer_of(src) is None or layer_of(dst) is None:
-            out.append(f"{where}: {src if layer_of(src) is None else dst} is on no layer of LAYERS")
+        elif low is None or high is None:
+            out.append(f"{where}: {src if low is None else dst} is on no layer of LAYERS")
             continue
-        elif layer_of(src) == layer_of(dst) and layer_of(src) != len(LAYERS) - 1:
+        elif low == high and low != len(LAYERS) - 1:
             out.append(f"{where}: {src} and {dst} are siblings of one layer")
-        elif layer_of(src) > layer_of(dst):  # type: ignore[operator]  # both checked above
+        elif low > high:
             out.append(f"{where}: an import back up, from {src} to {dst}")
         if e.target == root.name and src != "__init__":
             out.append(f"{where}: through the package facade (import from the module that defines the name)")
