@@ -50,10 +50,10 @@ $(VENV)/.docs: pyproject.toml $(BIN)/dreval
 # the docs site (mkdocs.yml, docs/): --strict turns a broken link, a missing page or a reference that no longer
 # matches the code into a failure
 docs: $(VENV)/.docs
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 docs-serve: $(VENV)/.docs
-	$(BIN)/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/quality_cost.py
