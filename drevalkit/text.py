@@ -10,6 +10,7 @@ printable text (any script, emoji included), newlines and tabs.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 # ESC-introduced and 8-bit C1 sequences with their parameters and payloads (ECMA-48). Payloads of control strings
 # stop at any control character, so a string that is never terminated costs linear time and leaves plain text.
@@ -94,3 +95,39 @@ def interval_text(
     if low is None or high is None:
         return f"{head} {no_interval}".rstrip()
     return f"{head} [{format(scale * low, spec)}, {format(scale * high, spec)}]"
+
+
+REDACTED = "***"
+# Shorter strings are not treated as secrets, and a prefix is only redacted from this many characters on: replacing
+# "EMPTY" or "sk-" wherever it occurs would mangle ordinary text without protecting anything.
+SECRET_MIN_CHARS = 8
+# Environment variables whose values are credentials whatever reads them (OPENAI_API_KEY, SERPER_API_KEY, HF_TOKEN).
+_SECRET_VARIABLE = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD)$")
+
+
+def environment_secrets(environ: Mapping[str, str]) -> list[str]:
+    """The values of the environment variables that name credentials (``*_KEY``, ``*_TOKEN``, ``*_SECRET``,
+    ``*_PASSWORD``), for ``redact_secrets``."""
+    return [value for name, value in environ.items() if _SECRET_VARIABLE.search(name.upper()) and value]
+
+
+def redact_secrets(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret in ``secrets`` replaced by ``***``, and every piece of text that is a prefix of
+    one of them at least ``SECRET_MIN_CHARS`` long (endpoints echo keys cut short: ``sk-abc123…wxyz``).
+
+    Secrets shorter than ``SECRET_MIN_CHARS`` are left alone. Safe to apply twice.
+    """
+    for secret in sorted({s.strip() for s in secrets if s and len(s.strip()) >= SECRET_MIN_CHARS}, key=len)[::-1]:
+        head = secret[:SECRET_MIN_CHARS]
+        if head not in text:
+            continue
+        parts: list[str] = []
+        start = 0
+        while (found := text.find(head, start)) != -1:
+            end = found + SECRET_MIN_CHARS
+            while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+                end += 1
+            parts += [text[start:found], REDACTED]
+            start = end
+        text = "".join(parts) + text[start:]
+    return text

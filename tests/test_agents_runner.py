@@ -418,3 +418,18 @@ def test_finished_tasks_are_skipped_and_other_systems_folders_refused(agent, mak
     redo = run(make(agent), tasks, out)
     assert [o.status for o in redo.outcomes] == ["report", "skipped"]
     assert [o.status for o in run(make(agent), tasks, out, resume=False).outcomes] == ["report", "report"]
+
+
+def test_a_key_echoed_by_the_agent_endpoint_is_in_no_report_sidecar_or_trace(agent, make, tmp_path):
+    """Issue 17, item 3: an endpoint answering 400 "Incorrect API key provided: <the key>" must not have the key
+    written into the run's files."""
+    secret = "sk-test-SECRET123456789"
+    agent.fault_rate, agent.fault_kinds = 1.0, ("echo_key",)
+    out = tmp_path / "r"
+    summary = run(make(agent, agent_api_key=secret), [task("echoed")], out)
+    (outcome,) = summary.outcomes
+    assert outcome.status == "failed" and "echo_key" in agent.faults_injected
+    assert "Incorrect API key provided: ***" in outcome.failure
+    written = "\n".join(p.read_text(errors="replace") for p in sorted(out.rglob("*")) if p.is_file())
+    assert "Incorrect API key provided: ***" in written
+    assert "SECRET123456789" not in written + outcome.failure and secret[:12] not in written + outcome.failure

@@ -833,3 +833,38 @@ def test_leaderboard_shows_jury_agreement_and_links_the_judge_card(judge_env, ju
     )
     row = data["systems"][0]
     assert row["jury_alpha"]["mean"] is not None and row["jury_alpha"]["n"] == 1
+
+
+SECRET = "sk-test-SECRET123456789"
+
+
+def _everything_written(root: Path) -> str:
+    """Every file under ``root`` (results, pages, the store's sqlite rows) as text, bytes that are not UTF-8 kept."""
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_a_key_echoed_by_the_judge_is_redacted_everywhere(judge_env, tmp_path, monkeypatch):
+    """Issue 17, item 3: a judge answering 400 "Incorrect API key provided: <the key>" must not put the key into the
+    result, the page, the store or the terminal."""
+    monkeypatch.setenv("DREVAL_API_KEY", SECRET)
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("DREVAL_BASE_URL", server.url)
+        monkeypatch.setenv("DREVAL_MAX_RETRIES", "0")
+        frozen = tmp_path / "frozen.json"
+        assert invoke("rubric", SAMPLES / "task.json", "--out", tmp_path / "r").exit_code == 0
+        shutil.copy(tmp_path / "r" / "rubrics" / "jwst-first-years.json", frozen)
+        server.fault_rate, server.fault_kinds = 1.0, ("echo_key",)
+        result = invoke(
+            "score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--rubric", frozen, "--no-factcheck"
+        )
+    assert "echo_key" in server.faults_injected
+    out = tmp_path / "dreval-out"
+    card = _card(out / "results" / "default" / "jwst-first-years.json")
+    reasons = " ".join(d.reason or "" for d in card.quality.dimension_scores.values())
+    assert "Incorrect API key provided: ***" in reasons
+    assert (out / "scorecards").exists() or list(out.rglob("*.html"))
+    written = _everything_written(out) + _everything_written(tmp_path / "home")
+    for where, text in (("files", written), ("stdout", result.stdout), ("stderr", result.stderr)):
+        assert "SECRET123456789" not in text, where
+        assert SECRET[:12] not in text, where  # nor the prefix an endpoint shows of it
+    assert "***" in written

@@ -529,3 +529,15 @@ def test_two_instances_of_one_api_do_not_share_stored_answers(tmp_path):
     assert [h.url for h in first] == ["https://instance-a.example/page"] == [h.url for h in again]
     assert [h.url for h in second] == ["https://instance-b.example/page"] and len(b.requests) == 1
     assert len(a.requests) == 1  # the second search on instance A came from the store
+
+
+def test_a_key_echoed_in_an_error_body_is_redacted_whole_and_cut_short(tmp_path):
+    """Issue 17, item 3: a search API that echoes the key it was sent (whole, or its first characters) in an error
+    body must not have it carried into the error text, which reaches results and the terminal."""
+    secret = "serper-SECRET123456789"
+    with FakeSearchServer(serper_key=secret) as srv:
+        srv.faults.extend(["echo_key"])
+        settings = make_settings(srv, tmp_path, "serper", serper_api_key=secret)
+        (error,), _ = run(search_all(settings, ["webb"]))
+    assert isinstance(error, SearchError) and "invalid key ***" in str(error)
+    assert "SECRET123456789" not in str(error) and secret[:12] not in str(error)

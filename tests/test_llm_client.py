@@ -256,3 +256,24 @@ def test_a_cache_hit_keeps_what_the_answer_first_cost(judge_server, make_setting
     assert second.usage.from_cache_prompt_tokens == first.usage.prompt_tokens > 0
     assert second.usage.from_cache_completion_tokens == first.usage.completion_tokens > 0
     assert second.usage.from_cache_cost == first.usage.cost
+
+
+def test_a_key_echoed_by_the_endpoint_is_redacted_from_the_error(make_settings):
+    """Issue 17, item 3: "Incorrect API key provided: <the key>" in a 400 must not carry the key into the error."""
+    secret = "sk-test-SECRET123456789"
+    with FakeOpenAIServer(fault_rate=1.0, fault_kinds=("echo_key",)) as server:
+        with pytest.raises(LLMCallFailed) as caught:
+            run(_ask(make_settings(server, api_key=secret)))
+    message = str(caught.value)
+    assert "HTTP 400" in message and "Incorrect API key provided: ***" in message
+    assert "SECRET123456789" not in message and secret[:12] not in message
+
+
+def test_redact_secrets_takes_whole_keys_and_long_prefixes_only():
+    from drevalkit.text import environment_secrets, redact_secrets
+
+    key = "sk-test-SECRET123456789"
+    assert redact_secrets(f"bad key {key}; starts {key[:12]}...6789", [key]) == "bad key ***; starts ***...6789"
+    assert redact_secrets("sk-test and sk-tes-x EMPTY", [key, "EMPTY", None]) == "sk-test and sk-tes-x EMPTY"
+    assert redact_secrets(redact_secrets(key + key, [key]), [key]) == "******"
+    assert environment_secrets({"SERPER_API_KEY": "a", "HF_TOKEN": "b", "PATH": "c", "KEYBOARD": "d"}) == ["a", "b"]

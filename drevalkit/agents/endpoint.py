@@ -23,6 +23,7 @@ from ..config import OPENAI_DEFAULT_URL, redact_url
 from ..llm.client import is_context_overflow, short_error
 from ..llm.errors import LLMCallFailed, LLMUnavailable
 from ..retry import backoff_delay, retry_after_seconds
+from ..text import redact_secrets
 
 
 class ContextOverflow(LLMCallFailed):
@@ -80,6 +81,7 @@ class AgentEndpoint:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.label = label
+        self._secrets = [api_key] if api_key else []  # redacted from every error text made of an answer
         self._client = AsyncOpenAI(
             base_url=self.base_url, api_key=api_key or "not-needed", max_retries=0, timeout=timeout
         )
@@ -97,7 +99,8 @@ class AgentEndpoint:
             ) from None
         except openai.APIConnectionError as exc:
             raise LLMUnavailable(
-                f"cannot reach the {self.label} endpoint {self.endpoint}: {exc.__cause__ or exc}"
+                f"cannot reach the {self.label} endpoint {self.endpoint}: "
+                f"{redact_secrets(str(exc.__cause__ or exc), self._secrets)}"
             ) from None
         except openai.APIStatusError:
             return  # many servers do not implement /models; the first real call will tell
@@ -143,7 +146,11 @@ class AgentEndpoint:
             except openai.APIConnectionError as exc:
                 try:
                     attempt = await self._backoff(
-                        attempt, f"connection failed ({exc.__cause__ or exc})", None, deadline, problems
+                        attempt,
+                        redact_secrets(f"connection failed ({exc.__cause__ or exc})", self._secrets),
+                        None,
+                        deadline,
+                        problems,
                     )
                 except DeadlineReached:
                     raise
@@ -175,12 +182,12 @@ class AgentEndpoint:
         if exc.status_code in (400, 413, 422) and is_context_overflow(exc):
             return ContextOverflow(
                 f"the {self.label} endpoint refused the request: it does not fit the "
-                f"model's context ({short_error(exc, 200)})"
+                f"model's context ({short_error(exc, 200, self._secrets)})"
             )
         if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
             return None
         return LLMCallFailed(
-            f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): {short_error(exc)}"
+            f"the {self.label} endpoint rejected the request (HTTP {exc.status_code}): {short_error(exc, secrets=self._secrets)}"
         )
 
     async def _backoff(

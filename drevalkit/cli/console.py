@@ -4,7 +4,9 @@ printed."""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console, JustifyMethod
@@ -14,7 +16,7 @@ from rich.table import Table
 
 from ..layout import OutputLayout
 from ..schemas import Scorecard, Usage
-from ..text import terminal_safe
+from ..text import environment_secrets, redact_secrets, terminal_safe
 
 
 def _width(stream: object) -> int | None:
@@ -26,14 +28,27 @@ stderr = Console(stderr=True, width=_width(sys.stderr))
 stdout = Console(width=_width(sys.stdout))
 
 
+_secrets: set[str] = set()
+
+
+def remember_secrets(values: Iterable[str]) -> None:
+    """Keys of this run's settings (judge, agent, search), redacted from all text ``safe`` and ``plain`` return."""
+    _secrets.update(values)
+
+
+def _redacted(text: str) -> str:
+    """The last guard before the terminal: no configured key, nor one in a ``*_KEY``/``*_TOKEN`` variable."""
+    return redact_secrets(text, [*_secrets, *environment_secrets(os.environ)])
+
+
 def safe(text: object) -> str:
-    """Untrusted text ready for a rich markup string: controls stripped, markup escaped."""
-    return escape(terminal_safe(str(text)))
+    """Untrusted text ready for a rich markup string: controls stripped, secrets redacted, markup escaped."""
+    return escape(_redacted(terminal_safe(str(text))))
 
 
 def plain(text: object) -> str:
-    """Untrusted text for ``markup=False`` printing: controls stripped."""
-    return terminal_safe(str(text))
+    """Untrusted text for ``markup=False`` printing: controls stripped, secrets redacted."""
+    return _redacted(terminal_safe(str(text)))
 
 
 def progress_bar(label: str, *, disable: bool = False) -> Progress:

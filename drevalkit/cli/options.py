@@ -20,7 +20,7 @@ from ..schemas import Rubric
 from ..scoring import JobError, ScoreJob, build_jobs, collect_reports
 from ..store import Store, StoreError
 from .app import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_JUDGE, fail
-from .console import stderr
+from .console import remember_secrets, stderr
 
 
 def _apply(options: list[Callable[[Any], Any]], func: Callable[..., Any]) -> Callable[..., Any]:
@@ -235,6 +235,7 @@ def check_reports_folder(out: Path) -> None:
 
 
 def open_store(settings: Settings) -> Store:
+    remember_secrets(settings.secrets())  # never printed, even when an endpoint echoes one
     try:
         return Store(settings.store_path)
     except StoreError as exc:

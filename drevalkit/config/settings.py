@@ -304,6 +304,11 @@ class Settings(BaseModel):
         when = _declared(name).get("when")
         return when is None or getattr(self, when[0]) == when[1]
 
+    def secrets(self) -> list[str]:
+        """The value of every secret setting that is set (judge, agent and search keys), for ``redact_secrets``."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [value.get_secret_value() for value in values if isinstance(value, SecretStr) and value]
+
     def price_for(self, model: str) -> Price | None:
         return self.prices.get(model)
 

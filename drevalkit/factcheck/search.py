@@ -25,6 +25,7 @@ from ..registry import Registry, RegistryError
 from ..retry import backoff_delay, retry_after_seconds
 from ..schemas import SearchHit
 from ..store import DEFAULT_SEARCH_TIMEOUT, Store, StoreError, StoreTimeout
+from ..text import redact_secrets
 
 _EXCERPT_CHARS = 200
 _TAG = re.compile(r"<[^>]*>")
@@ -175,12 +176,12 @@ class _HTTPBackend:
         raise NotImplementedError
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        """``text`` without the key this backend sends, nor a long prefix of it (an API may echo it cut short)."""
+        return redact_secrets(text, [self._key])
 
     def _excerpt(self, response: httpx.Response) -> str:
-        text = _SPACE.sub(" ", response.text).strip()
-        text = text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "..."
-        return self._redact(text)
+        text = self._redact(_SPACE.sub(" ", response.text).strip())  # before the cut: no piece of a key is left
+        return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "..."
 
     def _key_rejected(self, response: httpx.Response) -> bool:
         return response.status_code in (401, 403)

@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -23,6 +24,7 @@ from ..config import Settings
 from ..retry import backoff_delay, retry_after_seconds
 from ..schemas import JudgeInfo, Usage, stable_hash
 from ..store import Store
+from ..text import redact_secrets
 from .backends import ChatBackend
 from .errors import LLMCallFailed, LLMError, LLMOutputError, LLMUnavailable
 
@@ -140,6 +142,7 @@ class LLMClient:
             else STRUCTURED_MODES.index(settings.structured_output)
         )
         self._auto_mode = settings.structured_output == "auto"
+        self._secrets = settings.secrets()  # redacted from every error text an endpoint's answer goes into
 
     @property
     def mode(self) -> str:
@@ -360,14 +363,15 @@ class LLMClient:
                     )
                     continue
                 raise LLMCallFailed(
-                    f"the judge rejected the request (HTTP {exc.status_code}): {short_error(exc)}"
+                    f"the judge rejected the request (HTTP {exc.status_code}): {short_error(exc, secrets=self._secrets)}"
                 ) from None
             except openai.APITimeoutError:
                 attempt = await self._backoff(attempt, usage, f"no answer within {self.settings.timeout:g}s", None)
                 continue
             except openai.APIConnectionError as exc:
                 try:
-                    attempt = await self._backoff(attempt, usage, f"connection failed ({exc.__cause__ or exc})", None)
+                    problem = redact_secrets(f"connection failed ({exc.__cause__ or exc})", self._secrets)
+                    attempt = await self._backoff(attempt, usage, problem, None)
                 except LLMCallFailed as failed:
                     raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {failed}") from None
                 continue
@@ -406,6 +410,8 @@ class LLMClient:
             usage.cost += price.cost(prompt, cached, completion)
 
 
-def short_error(exc: Exception, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
+def short_error(exc: Exception, limit: int = 300, secrets: Iterable[str] = ()) -> str:
+    """The error on one line, at most ``limit`` characters, with ``secrets`` (the keys the caller sent) redacted:
+    an endpoint may echo the key it rejected ("Incorrect API key provided: sk-...")."""
+    text = redact_secrets(" ".join(str(exc).split()), secrets)
     return text if len(text) <= limit else text[: limit - 3] + "..."

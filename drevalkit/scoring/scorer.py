@@ -44,6 +44,7 @@ from ..schemas import (
     stable_hash,
     utc_now,
 )
+from ..text import redact_secrets
 from .jobs import ScoreJob
 
 
@@ -267,6 +268,7 @@ class Scorer:
         card.usage = usage
         card.seconds = round(time.perf_counter() - started, 3)
         card.provenance.finished_at = utc_now()
+        card = self._without_secrets(card)
 
         def write() -> None:
             if not (unscored and self._keep_previous(job, unscored)):
@@ -276,6 +278,14 @@ class Scorer:
 
         await asyncio.to_thread(write)
         return card
+
+    def _without_secrets(self, card: Scorecard) -> Scorecard:
+        """The card with every configured key redacted: the last guard before a result is written, its page
+        rendered and its reasons printed (each endpoint's client already redacts the key it sends)."""
+        secrets = [*self.settings.secrets(), *(s for judge in self.jury for s in judge.settings.secrets())]
+        dumped = card.model_dump_json()
+        redacted = redact_secrets(dumped, secrets)
+        return card if redacted == dumped else Scorecard.model_validate_json(redacted)
 
     def _keep_previous(self, job: ScoreJob, problem: str) -> bool:
         """Whether to keep the complete or partial result at this job's place instead of writing the failed one:

@@ -140,6 +140,7 @@ class FakeOpenAIServer(LocalHTTPServer):
         self.completions = 0
         self.faults_injected: list[str] = []
         self._rng = random.Random(seed)
+        self.authorization = threading.local()  # the Authorization header of the request this thread answers
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -163,6 +164,7 @@ class FakeOpenAIServer(LocalHTTPServer):
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._send(404, {"error": {"message": "not found"}})
                     return
+                server.authorization.value = self.headers.get("authorization", "")  # for the echo_key fault
                 status, payload, headers = server.handle_chat(body)
                 self._send(status, payload, headers)
 
@@ -203,6 +205,10 @@ class FakeOpenAIServer(LocalHTTPServer):
             return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"retry-after": "0"}
         if fault == "500":
             return 500, {"error": {"message": "internal error"}}, {}
+        if fault == "echo_key":  # as OpenAI rejects a key: whole, then cut short (not in FAULT_KINDS' random pick)
+            key = getattr(self.authorization, "value", "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. Your key starts {key[:12]}...{key[-4:]}"
+            return 400, {"error": {"message": message, "type": "invalid_request_error"}}, {}
         if fault == "timeout":
             time.sleep(self.hang_seconds)
             return 504, {"error": {"message": "gateway timeout"}}, {}

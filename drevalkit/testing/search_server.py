@@ -166,6 +166,9 @@ class FakeSearchServer(LocalHTTPServer):
         if fault == "quota":
             message = "Your credits are exhausted: this request exceeds your plan's usage limit."
             return 432, {"detail": {"error": message}}, {}
+        if fault == "echo_key":  # a rejected request that quotes the key it was sent, whole and cut short
+            key = request["headers"].get("x-api-key", "")
+            return 400, {"message": f"invalid key {key} (starts {key[:12]}...)", "statusCode": 400}, {}
         if fault == "malformed":
             return 200, "<html><body>Service temporarily degraded</body></html>", {}
         if fault == "shape":

@@ -8,6 +8,7 @@ import openai
 from openai import AsyncOpenAI
 
 from ...config import OPENAI_DEFAULT_URL, Settings, redact_url
+from ...text import redact_secrets
 from ..errors import LLMUnavailable
 from . import CHAT_BACKENDS, ProgressFactory
 
@@ -28,6 +29,7 @@ class OpenAIChatBackend:
         self.identity = settings.cache_scope or self.endpoint
         self.context_tokens = settings.context_tokens
         self._check_timeout = min(settings.timeout, 15.0)
+        self._secrets = settings.secrets()
         api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
         self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout)
 
@@ -45,7 +47,8 @@ class OpenAIChatBackend:
                 f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})"
             ) from None
         except openai.APIConnectionError as exc:
-            raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {exc.__cause__ or exc}") from None
+            reason = redact_secrets(str(exc.__cause__ or exc), self._secrets)
+            raise LLMUnavailable(f"cannot reach the judge endpoint {self.endpoint}: {reason}") from None
         except openai.APIStatusError:
             return  # many servers do not implement /models; the first real call will tell
         except Exception as exc:  # noqa: BLE001 - the SDK fails in many ways on a body that is not its API's
