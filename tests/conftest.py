@@ -20,6 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
 
+@pytest.fixture(scope="session")
+def empty_config_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("config-home")
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(empty_config_home, monkeypatch):
+    """The user's own ~/.config/dreval/dreval.toml is read by every command: never the developer's in a test."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(empty_config_home))
+
+
 @pytest.fixture
 def judge_server():
     with FakeOpenAIServer() as server:

@@ -115,3 +115,25 @@ def test_a_misconfigured_search_backend_is_bad_input(judge_env, monkeypatch):
     result = invoke("agree", SAMPLES / "labels" / "claims.jsonl", "--search", "serper")
     assert result.exit_code == 2, result.output + result.stderr
     assert "serper needs an API key" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# -------------------------------------------------- which config file was read, and whether it is trusted
+
+
+def test_the_config_file_read_is_named_on_stderr_and_its_harmless_settings_apply(judge_env, monkeypatch, tmp_path):
+    (tmp_path / "dreval.toml").write_text('[judge]\nconcurrency = 3\n[search]\nsearch = "serper"\n')
+    result = invoke("config")
+    assert result.exit_code == 0 and "concurrency = 3" in result.stdout and "search = 'serper'" in result.stdout
+    line = (
+        "config: ./dreval.toml (found in the working folder; not trusted for base URLs that receive a key, nor for "
+        "allow_private_urls)"
+    )
+    assert result.stderr == line + "\n"
+    assert "config file = ./dreval.toml (found in the working folder;" in result.stdout  # dreval config says too
+    assert invoke("config", "--config", "dreval.toml").stderr == "config: ./dreval.toml (named with --config)\n"
+    monkeypatch.setenv("DREVAL_CONFIG", str(tmp_path / "dreval.toml"))
+    assert invoke("config").stderr == f"config: {tmp_path / 'dreval.toml'} (named by DREVAL_CONFIG)\n"
+    monkeypatch.delenv("DREVAL_CONFIG")
+    (tmp_path / "dreval.toml").unlink()
+    nothing = invoke("config")
+    assert nothing.stderr == "" and "config file = none" in nothing.stdout

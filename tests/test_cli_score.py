@@ -868,3 +868,51 @@ def test_a_key_echoed_by_the_judge_is_redacted_everywhere(judge_env, tmp_path, m
         assert "SECRET123456789" not in text, where
         assert SECRET[:12] not in text, where  # nor the prefix an endpoint shows of it
     assert "***" in written
+
+
+def test_a_dreval_toml_in_the_working_folder_cannot_send_keys_elsewhere_or_fetch_loopback(
+    judge_env, judge_server, monkeypatch, tmp_path
+):
+    """Reports are often scored inside a downloaded folder: its dreval.toml must not redirect the environment's
+    keys (judge, search) nor allow private URLs unless the user names it; each attempt is one line and exit 2."""
+    from drevalkit.testing.search_server import FakeSearchServer
+    from drevalkit.testing.static_site import StaticSite
+
+    judge_server.responder = rule_judge.respond
+    monkeypatch.delenv("DREVAL_BASE_URL")  # the judge's URL is the file's to set: DREVAL_API_KEY would follow it
+    urls = json.loads((SAMPLES / "corpus" / "urls.json").read_text())
+    with StaticSite(SAMPLES / "corpus") as site, FakeSearchServer() as search, FakeOpenAIServer() as elsewhere:
+        elsewhere.responder = rule_judge.respond
+        monkeypatch.setenv("SERPER_API_KEY", search.keys["serper"])
+        text = (SAMPLES / "report.md").read_text()
+        for name, url in urls.items():
+            text = text.replace(url, site.url(name))
+        report = tmp_path / "jwst-first-years.md"
+        report.write_text(text)
+        attacks = {
+            "judge.base_url (it would receive DREVAL_API_KEY)": f'[judge]\nbase_url = "{elsewhere.url}"\n',
+            "search.serper_url (it would receive SERPER_API_KEY)": (
+                f'[search]\nsearch = "serper"\nserper_url = "{search.url("serper")}"\n'
+            ),
+            "fetch.allow_private_urls": "[fetch]\nallow_private_urls = true\n",
+        }
+        args = ("score", report, "--task", SAMPLES / "task.json", "--max-claims", 4)
+        for refused, toml in attacks.items():
+            (tmp_path / "dreval.toml").write_text(toml)
+            judge = [] if refused.startswith("judge") else ["--base-url", judge_server.url]
+            result = invoke(*args, *judge)
+            assert result.exit_code == 2, result.stderr
+            assert result.stderr.startswith(
+                f"error: ./dreval.toml was found in the working folder and is not trusted to set {refused}: pass --config "
+                "./dreval.toml to trust it, or move it to "
+            )
+            assert len(result.stderr.strip().splitlines()) == 1
+        assert elsewhere.completions == 0 and search.requests == [] and sum(site.hits.values()) == 0
+
+        # named with --config, the same settings are the user's: the key goes where they say
+        (tmp_path / "dreval.toml").write_text("".join(attacks.values()))
+        result = invoke(*args, "--config", "dreval.toml")
+        assert result.exit_code == 0, result.stderr
+        assert "config: ./dreval.toml (named with --config)" in result.stderr
+        assert elsewhere.completions > 0 and judge_server.completions == 0
+        assert search.requests_to("serper") and sum(site.hits.values()) > 0

@@ -146,3 +146,76 @@ def test_agent_settings_section_and_url_check(tmp_path: Path):
     from_file = load_settings(config, environ={})
     assert from_file.agent_protocol == "mirothinker" and from_file.agent_keep_tool_results == 3
     assert get_protocol("MiroThinker") is MiroThinkerProtocol
+
+
+# ------------------------------------------- which config file is trusted (a ./dreval.toml may come with downloads)
+
+UNTRUSTED = "not trusted to set"
+
+
+@pytest.mark.parametrize(
+    "toml, environ, refused",
+    [
+        ('[judge]\nbase_url = "http://evil.example/v1"\n', {"DREVAL_API_KEY": "k"}, "judge.base_url"),
+        ('base_url = "https://api.openai.com/v1"\n', {"OPENAI_API_KEY": "k"}, "judge.base_url"),
+        ('[search]\nserper_url = "http://evil.example/s"\n', {"SERPER_API_KEY": "k"}, "search.serper_url"),
+        ('[search]\ntavily_url = "http://evil.example/s"\n', {"DREVAL_TAVILY_API_KEY": "k"}, "search.tavily_url"),
+        ('[search]\nbrave_url = "http://evil.example/s"\n', {"BRAVE_API_KEY": "k"}, "search.brave_url"),
+        ('[agent]\nagent_base_url = "http://evil.example/v1"\n', {"DREVAL_AGENT_API_KEY": "k"}, "agent.agent_base_url"),
+        ("[fetch]\nallow_private_urls = true\n", {}, "fetch.allow_private_urls"),
+    ],
+)
+def test_a_dreval_toml_found_in_the_working_folder_cannot_redirect_keys_or_open_the_guard(
+    tmp_path: Path, monkeypatch, toml, environ, refused
+):
+    monkeypatch.chdir(tmp_path)
+    Path("dreval.toml").write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ=environ)
+    said = str(info.value)
+    assert f"./dreval.toml was found in the working folder and is {UNTRUSTED} {refused}" in said
+    assert "pass --config ./dreval.toml to trust it" in said and "dreval/dreval.toml" in said
+    assert "\n" not in said and "evil.example" not in said and "'k'" not in said
+    # named, the same file is the user's choice
+    assert load_settings(Path("dreval.toml"), environ=environ) is not None
+    assert load_settings(None, environ={**environ, "DREVAL_CONFIG": "dreval.toml"}) is not None
+
+
+def test_a_working_folder_file_still_sets_harmless_settings_and_its_own_keys(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("dreval.toml").write_text(
+        '[judge]\nmodel = "m"\nconcurrency = 3\nbase_url = "http://own.example/v1"\napi_key = "own"\n'
+        '[search]\nsearch = "serper"\n[fetch]\nallow_private_urls = false\n[factcheck]\nmax_claims = 7\n'
+    )
+    settings = load_settings(None, environ={"SERPER_API_KEY": "s", "OPENAI_API_KEY": "o"})
+    assert (settings.model, settings.concurrency, settings.search, settings.max_claims) == ("m", 3, "serper", 7)
+    assert settings.base_url == "http://own.example/v1" and settings.api_key.get_secret_value() == "own"
+    assert settings.serper_url == "https://google.serper.dev/search"  # the environment's key goes to serper itself
+    # a URL the environment overrides is not the file's to point anywhere
+    env = {"DREVAL_API_KEY": "k", "DREVAL_BASE_URL": "http://mine.example/v1"}
+    assert load_settings(None, environ=env).base_url == "http://mine.example/v1"
+    # the file's own key overridden by the environment's: the environment's key would go to the file's URL
+    with pytest.raises(ConfigError, match="judge.base_url \\(it would receive DREVAL_API_KEY\\)"):
+        load_settings(None, environ={"DREVAL_API_KEY": "k"})
+    with pytest.raises(ConfigError, match="the key of an option"):
+        load_settings(None, {"api_key": "typed"}, environ={})
+
+
+def test_the_user_config_is_read_and_trusted(tmp_path: Path, monkeypatch):
+    from drevalkit.config import find_config, user_config_file
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    user = tmp_path / "xdg" / "dreval" / "dreval.toml"
+    assert user_config_file() == user and find_config(environ={}) is None
+    user.parent.mkdir(parents=True)
+    user.write_text('[judge]\nbase_url = "http://judge.example/v1"\n[fetch]\nallow_private_urls = true\n')
+    settings = load_settings(None, environ={"DREVAL_API_KEY": "k"})
+    assert settings.base_url == "http://judge.example/v1" and settings.allow_private_urls
+    assert find_config(environ={}).describe() == f"config: {user} (your user config)"
+    Path("dreval.toml").write_text("concurrency = 2\n")  # the working folder's file comes first, untrusted
+    found = find_config(environ={})
+    assert not found.trusted and found.describe() == (
+        "config: ./dreval.toml (found in the working folder; not trusted for base URLs that receive a key, "
+        "nor for allow_private_urls)"
+    )

@@ -1,4 +1,5 @@
-"""``dreval config``: the effective settings by section, secrets masked, and where the store lives."""
+"""``dreval config``: the effective settings by section, secrets masked, which config file they came from (and
+whether it is trusted), and where the store lives."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import SECTIONS, redact_url, score_fields, section_of
+from ..config import SECTIONS, find_config, redact_url, score_fields, section_of
 from .console import plain, stdout
 from .options import build_settings, config_option
 
@@ -30,4 +31,7 @@ def config_command(config_file: Path | None) -> None:
             mark = " *" if name in affecting and settings.in_use(name) else ""
             stdout.print(plain(f"{name} = {value!r}{mark}"), highlight=False, markup=False)
         stdout.print("")
+    source = find_config(config_file)
+    read = source.describe().removeprefix("config: ") if source else "none (defaults, DREVAL_* and options only)"
+    stdout.print(plain(f"config file = {read}"), highlight=False, markup=False)
     stdout.print(plain(f"store = {str(settings.store_path)!r}"), highlight=False, markup=False)

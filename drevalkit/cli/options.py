@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config import ConfigError, SettingProblem, Settings, load_settings
+from ..config import ConfigError, SettingProblem, Settings, find_config, load_settings
 from ..factcheck.search import SearchError
 from ..ingest.task_files import TaskError
 from ..llm import LLMClient, LLMUnavailable, backend_kind, open_llm
@@ -20,7 +20,7 @@ from ..schemas import Rubric
 from ..scoring import JobError, ScoreJob, build_jobs, collect_reports
 from ..store import Store, StoreError
 from .app import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_JUDGE, fail
-from .console import remember_secrets, stderr
+from .console import plain, remember_secrets, stderr
 
 
 def _apply(options: list[Callable[[Any], Any]], func: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,7 +34,8 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--config",
         "config_file",
         type=click.Path(path_type=Path, dir_okay=False),
-        help="dreval.toml to read (default: ./dreval.toml if present, or DREVAL_CONFIG).",
+        help="dreval.toml to read, trusted (default: DREVAL_CONFIG, else ./dreval.toml, which may not redirect "
+        "keys or allow private URLs, else the user config).",
     )(func)
 
 
@@ -218,14 +219,20 @@ def _problem_text(problem: SettingProblem, overrides: dict[str, Any]) -> str:
 
 
 def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
+    """The settings of a command, with one line on stderr naming the config file read (a file the user did not
+    name could otherwise change a run unseen)."""
     if overrides.pop("no_cache", False):
         overrides["cache"] = False
     try:
-        return load_settings(config_file, overrides)
+        source = find_config(config_file)
+        settings = load_settings(source, overrides)
     except ConfigError as exc:
         if not exc.problems:
             fail(str(exc), EXIT_BAD_INPUT)
         fail("; ".join(_problem_text(p, overrides) for p in exc.problems), EXIT_BAD_INPUT)
+    if source is not None:
+        stderr.print(plain(source.describe()), highlight=False, markup=False, soft_wrap=True)
+    return settings
 
 
 def check_reports_folder(out: Path) -> None:

@@ -4,7 +4,17 @@
 hash is computed), ``loading`` reads and merges the sources, ``urls`` checks and redacts endpoint URLs.
 """
 
-from .loading import CONFIG_FILE_NAME, ENV_PREFIX, ConfigError, SettingProblem, load_settings, plain_error
+from .loading import (
+    CONFIG_FILE_NAME,
+    ENV_PREFIX,
+    ConfigError,
+    ConfigSource,
+    SettingProblem,
+    find_config,
+    load_settings,
+    plain_error,
+    user_config_file,
+)
 from .settings import SECTIONS, Price, Settings, score_fields, section_of, setting
 from .urls import OPENAI_DEFAULT_URL, check_base_url, is_openai_host, redact_url
 
@@ -14,10 +24,12 @@ __all__ = [
     "OPENAI_DEFAULT_URL",
     "SECTIONS",
     "ConfigError",
+    "ConfigSource",
     "Price",
     "SettingProblem",
     "Settings",
     "check_base_url",
+    "find_config",
     "is_openai_host",
     "load_settings",
     "plain_error",
@@ -25,4 +37,5 @@ __all__ = [
     "score_fields",
     "section_of",
     "setting",
+    "user_config_file",
 ]

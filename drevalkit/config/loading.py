@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from pydantic import ValidationError
 
 from ..errors import DrevalError
@@ -130,22 +131,87 @@ def _file_values(path: Path) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class ConfigSource:
+    """The config file a run reads, how it was found, and whether it is trusted. A ``dreval.toml`` that merely sits
+    in the working folder may have come with downloaded reports, so it is not trusted to send a key elsewhere or to
+    open the fetch guard; a file the user named, or their own user config, is."""
+
+    path: Path
+    how: str
+    trusted: bool = True
+
+    def shown(self) -> str:
+        """The path as the user would type it (``./dreval.toml`` for the one in the working folder)."""
+        text = str(self.path)
+        return text if self.path.is_absolute() or self.path.parent != Path(".") else f"./{text}"
+
+    def describe(self) -> str:
+        """The one line that says which file was read."""
+        note = "" if self.trusted else "; not trusted for base URLs that receive a key, nor for allow_private_urls"
+        return f"config: {self.shown()} ({self.how}{note})"
+
+
+def user_config_file() -> Path:
+    """The user's own ``dreval.toml`` (``~/.config/dreval/dreval.toml`` on Linux), found like the store's home."""
+    return Path(platformdirs.user_config_dir("dreval")) / CONFIG_FILE_NAME
+
+
+def find_config(config_file: Path | None = None, environ: Mapping[str, str] | None = None) -> ConfigSource | None:
+    """The config file to read: the one named (``--config``, then ``DREVAL_CONFIG``), else ``./dreval.toml``
+    (untrusted), else the user config; None when there is none."""
+    environ = os.environ if environ is None else environ
+    if config_file is not None:
+        return ConfigSource(config_file, "named with --config")
+    if environ.get(ENV_PREFIX + "CONFIG"):
+        return ConfigSource(Path(environ[ENV_PREFIX + "CONFIG"]), "named by DREVAL_CONFIG")
+    if Path(CONFIG_FILE_NAME).is_file():
+        return ConfigSource(Path(CONFIG_FILE_NAME), "found in the working folder", trusted=False)
+    user = user_config_file()
+    return ConfigSource(user, "your user config") if user.is_file() else None
+
+
+# Each URL that receives a key, with the key it receives: an untrusted file may set the URL only with its own key.
+_KEYED_URLS = {
+    "base_url": "api_key",
+    "agent_base_url": "agent_api_key",
+    "serper_url": "serper_api_key",
+    "tavily_url": "tavily_api_key",
+    "brave_url": "brave_api_key",
+}
+
+
+def _check_trust(source: ConfigSource, values: dict[str, Any], origins: dict[str, str | None]) -> None:
+    """Refuse what an untrusted file may not do: point a URL at a key it did not set itself (the environment's, an
+    option's), or allow private URLs. Settings overridden by the environment or an option are not the file's."""
+    mine = f"in {source.path}"
+    refused = []
+    for url, key in _KEYED_URLS.items():
+        if origins.get(url) == mine and values.get(key) and origins.get(key) != mine:
+            refused.append(f"{section_of(url)}.{url} (it would receive {origins.get(key) or 'the key of an option'})")
+    if origins.get("allow_private_urls") == mine and values["allow_private_urls"] is not False:
+        refused.append("fetch.allow_private_urls")
+    if refused:
+        raise ConfigError(
+            f"{source.shown()} was found in the working folder and is not trusted to set {', '.join(refused)}: "
+            f"pass --config {source.shown()} to trust it, or move it to {user_config_file()}"
+        )
+
+
 def load_settings(
-    config_file: Path | None = None,
+    config_file: Path | ConfigSource | None = None,
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
 ) -> Settings:
-    """Merge defaults, the config file, the environment and explicit overrides (``None`` values are ignored)."""
+    """Merge defaults, the config file, the environment and explicit overrides (``None`` values are ignored). A file
+    named here is trusted; without one, the file is found by ``find_config`` and may be untrusted."""
     environ = dict(os.environ) if environ is None else environ
     values: dict[str, Any] = {}
     origins: dict[str, str | None] = {}  # where each value came from, for error messages
-    if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
-        config_file = Path(environ[ENV_PREFIX + "CONFIG"])
-    if config_file is None and Path(CONFIG_FILE_NAME).is_file():
-        config_file = Path(CONFIG_FILE_NAME)
-    if config_file is not None:
-        values.update(_file_values(config_file))
-        origins.update(dict.fromkeys(values, f"in {config_file}"))
+    source = config_file if isinstance(config_file, ConfigSource) else find_config(config_file, environ)
+    if source is not None:
+        values.update(_file_values(source.path))
+        origins.update(dict.fromkeys(values, f"in {source.path}"))
     from_env = _env_values(environ)
     values.update(from_env)
     origins.update(
@@ -162,6 +228,8 @@ def load_settings(
     if "api_key" not in values and environ.get("OPENAI_API_KEY") and (not base_url or is_openai_host(base_url)):
         values["api_key"] = environ["OPENAI_API_KEY"]
         origins["api_key"] = "OPENAI_API_KEY"
+    if source is not None and not source.trusted:
+        _check_trust(source, values, origins)
     try:
         return Settings(**values)
     except ValidationError as exc:
