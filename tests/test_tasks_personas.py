@@ -97,7 +97,7 @@ def test_user_folder_yaml_and_jsonl(tmp_path):
         (GOOD.replace("domain: Health\n", ""), r"field 'domain': missing"),
         (GOOD.replace("  - name: Lena Odum", "  - id: bad id!\n    name: Lena Odum"), r"field 'id': 'bad id!'"),
         (GOOD.replace("personas:", "persons:"), r"unknown top-level key\(s\) 'persons'"),
-        ("domain: [unclosed", r"health.yaml:.*not valid YAML"),
+        ("domain: [unclosed", r"health.yaml: malformed YAML .*line 1"),
         ("- just a string\n", r"personas\[0\]: a persona must be a mapping"),
     ],
 )

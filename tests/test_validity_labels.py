@@ -83,7 +83,7 @@ def test_the_shipped_pairs_name_existing_reports_and_tasks():
     [
         (['{"report": "r.md", "claim": "x", "label": "maybe"}'], "line 1: label"),
         (['{"report": "r.md", "label": "right"}'], "needs a 'claim' or a 'sentence'"),
-        (['{"report": "r.md", "claim": "x", "label": "right"}', "not json"], "line 2: not JSON"),
+        (['{"report": "r.md", "claim": "x", "label": "right"}', "not json"], "line 2: malformed JSON"),
         (
             [
                 '{"report": "r.md", "claim": "x", "label": "right"}',
