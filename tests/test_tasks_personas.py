@@ -125,3 +125,12 @@ def test_missing_or_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PersonaError, match="no persona files"):
         load_personas(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [("deep.yaml", "[" * 5000 + "]" * 5000), ("big.yaml", "domain: " + "9" * 100_000)]
+)
+def test_a_hostile_persona_file_is_a_persona_error(tmp_path, name, text):
+    _write(tmp_path / "p", name, text)
+    with pytest.raises(PersonaError, match=f"{name}: unreadable YAML"):
+        load_personas(tmp_path / "p")
