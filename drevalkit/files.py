@@ -1,12 +1,15 @@
-"""Small file helpers shared by every stage: atomic writes and safe file names for ids."""
+"""Small file helpers shared by every stage: atomic writes, safe file names for ids, and bounded JSON / YAML
+parsing of user input."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -34,3 +37,72 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+MAX_NESTING = 200  # deeper input is refused: later steps walk it recursively, and no real report nests this deep
+
+
+class ParseFailure(ValueError):
+    """Why a text cannot be read as JSON or YAML, in one line; callers raise it again as their own error.
+    ``syntax`` is true for a plain syntax error (the text may be another shape, e.g. JSONL), false for hostile or
+    oversized content, which no other reading of the file will fix."""
+
+    def __init__(self, reason: str, syntax: bool = False):
+        super().__init__(reason)
+        self.syntax = syntax
+
+
+def load_json(text: str) -> Any:
+    """``json.loads`` that fails only with ``ParseFailure``: hostile input (deep nesting, a 100,000-digit number,
+    a text too large for memory) is one file's problem, never a traceback that ends a batch."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        raise ParseFailure(f"malformed JSON ({exc.msg}, {where})", True) from None
+    except (RecursionError, ValueError, MemoryError) as exc:
+        raise ParseFailure(f"unreadable JSON ({_why(exc)})") from None
+    _check_nesting(value, "JSON")
+    return value
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that fails only with ``ParseFailure`` (with the line of a syntax error)."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParseFailure(f"malformed YAML ({problem}{line})", True) from None
+    except (RecursionError, ValueError, MemoryError) as exc:
+        raise ParseFailure(f"unreadable YAML ({_why(exc)})") from None
+    _check_nesting(value, "YAML")
+    return value
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "too large to hold in memory"
+    if "digits" in str(exc):
+        return "a number with too many digits"
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _check_nesting(value: Any, kind: str) -> None:
+    """Refuse input nested deeper than ``MAX_NESTING``, walked without recursion (shared YAML aliases once)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, (dict, list)) or id(node) in seen:
+            continue
+        if depth > MAX_NESTING:
+            raise ParseFailure(f"unreadable {kind} (nested more than {MAX_NESTING} levels deep)")
+        seen.add(id(node))
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children)

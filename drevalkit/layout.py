@@ -68,6 +68,8 @@ def judge_key(judge: JudgeInfo) -> str:
 
 
 def card_paths(out: Path, judge: JudgeInfo) -> tuple[Path, Path]:
-    """(JSON, HTML) of the judge's card in the output folder ``out``."""
-    base = Path(out) / CARDS_FOLDER / judge_key(judge)
-    return base.with_suffix(".json"), base.with_suffix(".html")
+    """(JSON, HTML) of the judge's card in the output folder ``out``. The suffix is appended, not swapped in with
+    ``with_suffix``: a key holds dots (``Qwen2.5-72B-Instruct-<hash>``), and swapping would cut the name and hash
+    at the first of them, filing different judges' cards under one name."""
+    folder, key = Path(out) / CARDS_FOLDER, judge_key(judge)
+    return folder / f"{key}.json", folder / f"{key}.html"

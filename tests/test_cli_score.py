@@ -916,3 +916,28 @@ def test_a_dreval_toml_in_the_working_folder_cannot_send_keys_elsewhere_or_fetch
         assert "config: ./dreval.toml (named with --config)" in result.stderr
         assert elsewhere.completions > 0 and judge_server.completions == 0
         assert search.requests_to("serper") and sum(site.hits.values()) > 0
+
+
+def test_a_hostile_json_report_fails_alone_and_the_batch_goes_on(judge_env, judge_server, tmp_path):
+    """A report nested 5,000 levels deep or holding a 100,000-digit number is that file's own one-line error; the
+    good reports beside it are scored and no traceback reaches the terminal (it used to end the whole batch)."""
+    reports = tmp_path / "sysA"
+    reports.mkdir()
+    for name in ("good-a", "good-b"):
+        shutil.copy(SAMPLES / "report.md", reports / f"{name}.md")
+    (reports / "deep.json").write_text("[" * 5000 + "]" * 5000)
+    (reports / "bigint.json").write_text('{"entries": [{"response": "x", "n": ' + "9" * 100_000 + "}]}")
+    tasks = tmp_path / "tasks.jsonl"
+    ids = ("good-a", "good-b", "deep", "bigint")
+    tasks.write_text("\n".join(json.dumps({"id": t, "prompt": f"Research question {t}"}) for t in ids))
+    result = invoke("score", reports, "--tasks", tasks, "--no-factcheck")
+    assert result.exit_code == 1, result.output + result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    cards = {p.stem: _card(p) for p in (tmp_path / "dreval-out" / "results" / "sysA").glob("*.json")}
+    assert set(cards) == set(ids)
+    assert cards["good-a"].quality is not None and cards["good-b"].quality is not None
+    assert (
+        cards["deep"].status == "failed"
+        and "deep.json: unreadable JSON (nested too deeply)" in cards["deep"].reasons[0]
+    )
+    assert cards["bigint"].status == "failed" and "a number with too many digits" in cards["bigint"].reasons[0]

@@ -240,3 +240,26 @@ def test_bad_deepresearcheval_json(tmp_path: Path, content: str, message: str):
 def test_missing_report(tmp_path: Path):
     with pytest.raises(ReportError, match="cannot read"):
         _load(tmp_path / "nope.md")
+
+
+def test_hostile_json_files_are_each_one_problem_and_the_import_goes_on(tmp_path):
+    """Deep nesting, a 100,000-digit number (Python's int limit raises ValueError) or a JSONL line of either is that
+    file's own error; the good reports in the folder are still imported."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Good\n\nA report.\n")
+    (folder / "deep.json").write_text("[" * 5000 + "]" * 5000)
+    (folder / "shallow-but-deep.json").write_text('{"a": ' + "[" * 300 + "]" * 300 + "}")
+    (folder / "bigint.json").write_text('{"entries": [{"response": "x", "n": ' + "9" * 100_000 + "}]}")
+    (folder / "lines.jsonl").write_text(
+        '{"id": 1, "prompt": "q", "article": "ok"}\n{"id": 2, "n": ' + "9" * 5000 + "}\n"
+    )
+    for name, reason in (("deep", "nested too deeply"), ("bigint", "too many digits"), ("shallow-but-deep", "200")):
+        with pytest.raises(ReportError, match=f"{name}.json: unreadable JSON .*{reason}"):
+            read_reports(folder / f"{name}.json", None, max_bytes=10**8)
+    result = invoke("import", "auto", folder, "--out", tmp_path / "out")
+    assert "Traceback" not in result.output + result.stderr
+    assert (tmp_path / "out" / "good.md").exists()
+    for name in ("deep.json", "bigint.json", "shallow-but-deep.json"):
+        assert f"{name}: unreadable JSON" in result.output + result.stderr
+    assert "lines.jsonl:2: unreadable JSON (a number with too many digits)" in result.output + result.stderr

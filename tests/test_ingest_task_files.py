@@ -98,3 +98,12 @@ def test_import_tasks_keeps_the_good_items(tmp_path):
     assert len(result.renamed) == 1 and len(result.problems) == 4
     assert any("broken.jsonl:2: malformed JSON" in p for p in result.problems)
     assert any("broken.jsonl:3: invalid task" in p for p in result.problems)
+
+
+@pytest.mark.parametrize("text", ["[" * 5000 + "]" * 5000, '{"id": "t", "prompt": "q", "n": ' + "9" * 100_000 + "}"])
+def test_a_hostile_task_file_is_a_task_error(tmp_path, text):
+    """Deep nesting or a 100,000-digit number is a TaskError naming the file, not a RecursionError/ValueError."""
+    path = tmp_path / "tasks.json"
+    path.write_text(text)
+    with pytest.raises(TaskError, match="tasks.json.*unreadable JSON"):
+        load_tasks(path)

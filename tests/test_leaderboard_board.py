@@ -5,10 +5,10 @@ that depend on the LLM cache."""
 import numpy as np
 import pytest
 
-from drevalkit.layout import OutputLayout
+from drevalkit.layout import OutputLayout, card_paths
 from drevalkit.leaderboard import LeaderboardError, build_leaderboard
 from drevalkit.leaderboard.formats import to_csv, to_html, to_markdown
-from drevalkit.schemas import Usage
+from drevalkit.schemas import JudgeInfo, Usage
 
 from .support import make_card, planted, write
 
@@ -162,3 +162,16 @@ def test_cost_counts_cached_answers_at_their_first_cost_and_flags_unknown_ones(t
     (out / "results" / "old").rename(tmp_path / "old")
     md = to_markdown(build_leaderboard(out, resamples=200))
     assert "judging cost: the calls made when scoring plus the original cost of the cached answers used (3 of 6" in md
+
+
+def test_the_leaderboard_links_each_judge_to_its_own_card(tmp_path):
+    """Two judges whose model names differ after a dot (Qwen2.5-72B / Qwen2.5-7B) each get their own card."""
+    out = tmp_path / "out"
+    write(out, make_card("alpha", "t1", 7.0, judge="Qwen/Qwen2.5-72B-Instruct"))
+    for model in ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-72B-Instruct"):
+        for path in card_paths(out, JudgeInfo(model=model, identity="http://judge")):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(model)
+    board = build_leaderboard(out, resamples=200)
+    (link,) = board.judge_cards.values()
+    assert (out / link).read_text() == "Qwen/Qwen2.5-72B-Instruct" and "72B" in link

@@ -235,3 +235,38 @@ def test_gguf_header_with_nested_or_huge_arrays_is_a_gguf_error(tmp_path):
         path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + body)
         with pytest.raises(GGUFError):
             context_length(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "packed", "shown"),
+    [
+        (10, 1 << 62, str(1 << 62)),  # u64 2**62: overflowed llama.cpp's n_ctx with a traceback
+        (11, -5, "-5"),  # i64
+        (4, 0, "0"),  # u32 zero: no context at all
+    ],
+    ids=["2**62", "negative", "zero"],
+)
+def test_a_context_length_out_of_range_is_one_clear_error(tmp_path, kind, packed, shown):
+    """A hostile header (``context_length = 2**62`` with ``local_context = 0``) is a GGUFError naming the key and
+    the value, and the local backend turns it into LLMUnavailable, never an OverflowError."""
+    import struct
+
+    from drevalkit.llm.backends.local import LocalChatBackend
+    from drevalkit.llm.errors import LLMUnavailable
+    from drevalkit.llm.gguf import GGUFError, context_length
+
+    def string(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    fmt = {10: "<IQ", 11: "<Iq", 4: "<II"}[kind]
+    pairs = [
+        string("general.architecture") + struct.pack("<I", 8) + string("qwen2"),
+        string("qwen2.context_length") + struct.pack(fmt, kind, packed),
+    ]
+    path = tmp_path / "hostile.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, len(pairs)) + b"".join(pairs))
+    with pytest.raises(GGUFError, match=rf"qwen2\.context_length = {shown} is out of range"):
+        context_length(path)
+    settings = Settings(home=tmp_path / "home", local_context=0)
+    with pytest.raises(LLMUnavailable, match=rf"qwen2\.context_length = {shown}"):
+        LocalChatBackend(resolve_local_model(path, settings.home), settings)

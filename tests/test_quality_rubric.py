@@ -117,3 +117,10 @@ def test_bad_rubric_weights_are_refused_naming_the_dimension(tmp_path, weights, 
     with pytest.raises(RubricError) as info:
         read_rubric(path)
     assert message in str(info.value)
+
+
+def test_a_hostile_rubric_file_is_a_rubric_error(tmp_path):
+    path = tmp_path / "rubric.json"
+    path.write_text('{"dimensions": ' + "9" * 100_000 + "}")
+    with pytest.raises(RubricError, match="rubric.json: unreadable JSON"):
+        read_rubric(path)

@@ -97,7 +97,7 @@ def test_user_folder_yaml_and_jsonl(tmp_path):
         (GOOD.replace("domain: Health\n", ""), r"field 'domain': missing"),
         (GOOD.replace("  - name: Lena Odum", "  - id: bad id!\n    name: Lena Odum"), r"field 'id': 'bad id!'"),
         (GOOD.replace("personas:", "persons:"), r"unknown top-level key\(s\) 'persons'"),
-        ("domain: [unclosed", r"health.yaml:.*not valid YAML"),
+        ("domain: [unclosed", r"health.yaml: malformed YAML .*line 1"),
         ("- just a string\n", r"personas\[0\]: a persona must be a mapping"),
     ],
 )
@@ -125,3 +125,12 @@ def test_missing_or_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PersonaError, match="no persona files"):
         load_personas(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"), [("deep.yaml", "[" * 5000 + "]" * 5000), ("big.yaml", "domain: " + "9" * 100_000)]
+)
+def test_a_hostile_persona_file_is_a_persona_error(tmp_path, name, text):
+    _write(tmp_path / "p", name, text)
+    with pytest.raises(PersonaError, match=f"{name}: unreadable YAML"):
+        load_personas(tmp_path / "p")

@@ -83,7 +83,7 @@ def test_the_shipped_pairs_name_existing_reports_and_tasks():
     [
         (['{"report": "r.md", "claim": "x", "label": "maybe"}'], "line 1: label"),
         (['{"report": "r.md", "label": "right"}'], "needs a 'claim' or a 'sentence'"),
-        (['{"report": "r.md", "claim": "x", "label": "right"}', "not json"], "line 2: not JSON"),
+        (['{"report": "r.md", "claim": "x", "label": "right"}', "not json"], "line 2: malformed JSON"),
         (
             [
                 '{"report": "r.md", "claim": "x", "label": "right"}',
@@ -146,3 +146,10 @@ def test_matching_is_one_to_one_most_similar_first_and_bounded():
     assert all(value >= 0.5 for _, value in matched.values())
     assert match_claims(labels, claims[:1]) == {1: match_claims(labels, claims[:1])[1]}  # one claim, one label
     assert match_claims(labels, claims, min_similarity=0.99) == {}
+
+
+def test_a_hostile_label_line_is_a_label_error(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    path.write_text("[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(LabelError, match="line 1: unreadable JSON"):
+        read_labels(path)

@@ -6,13 +6,13 @@ reports resolve offline to local copies), else its ``file://`` URI.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..documents import extract_text_bounded
 from ..errors import DrevalError
+from ..files import ParseFailure, load_json
 from ..schemas import FetchRecord
 from ..store import Store
 
@@ -44,8 +44,8 @@ def _url_map(folder: Path) -> dict[str, str]:
     if not path.exists():
         return {}
     try:
-        mapping = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        mapping = load_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ParseFailure) as exc:
         raise CorpusError(f"{path}: cannot read the URL map ({exc})") from None
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise CorpusError(f"{path}: expected a JSON object mapping file names to URLs")

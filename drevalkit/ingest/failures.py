@@ -16,9 +16,9 @@ looks only at short texts, or at how the text begins, or at what most of its lin
 
 from __future__ import annotations
 
-import json
 import re
 
+from ..files import ParseFailure, load_json
 from ..text import word_count
 
 MAX_ERROR_WORDS = 300
@@ -64,8 +64,8 @@ def detect_failure(text: str) -> str | None:
         return f"error-message: the agent returned an error instead of a report ({quote!r})"
     if stripped.startswith("{") and words < MAX_ERROR_WORDS * 3:
         try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError:
+            data = load_json(stripped)
+        except ParseFailure:
             data = None
         if isinstance(data, dict) and "error" in data:
             return f"error-object: the agent returned an API error object ({quote!r})"

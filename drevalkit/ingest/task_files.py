@@ -21,7 +21,6 @@ the good items, lists the bad ones with reasons, and renames every repeated id w
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import DrevalError
+from ..files import ParseFailure, load_json
 from ..registry import Registry
 from ..schemas import Task
 
@@ -208,16 +208,18 @@ def _items(path: Path, text: str) -> list[tuple[str, Any, str | None]]:
     JSONL lines."""
     stripped = text.strip()
     try:
-        data = json.loads(stripped)
-    except json.JSONDecodeError:
+        data = load_json(stripped)
+    except ParseFailure as failure:
+        if not failure.syntax:
+            return [(str(path), None, f"{path}: {failure}")]
         items: list[tuple[str, Any, str | None]] = []
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                items.append((f"{path}:{number}", json.loads(line), None))
-            except json.JSONDecodeError as exc:
-                items.append((f"{path}:{number}", None, f"{path}:{number}: malformed JSON ({exc.msg})"))
+                items.append((f"{path}:{number}", load_json(line), None))
+            except ParseFailure as exc:
+                items.append((f"{path}:{number}", None, f"{path}:{number}: {exc}"))
         return items
     if isinstance(data, dict) and isinstance(data.get("tasks"), list):
         data = data["tasks"]

@@ -7,13 +7,13 @@ are recognised and set apart from files that are broken, so one is ignored and t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..files import ParseFailure, load_json
 from ..schemas import Rubric, Scorecard
 from .models import LeaderboardError
 
@@ -81,10 +81,9 @@ def read_result(file: Path) -> ResultFile:
     if not text.strip():
         return ResultFile(None, "an empty file, not a dreval result")
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        where = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        return ResultFile(None, f"not valid JSON{where}")
+        data = load_json(text)
+    except ParseFailure as exc:
+        return ResultFile(None, str(exc))
     own = _own_output(file, data)
     if own:
         return ResultFile(None, f"{own}, not a result", own=True)

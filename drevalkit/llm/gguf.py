@@ -19,6 +19,7 @@ _STRING, _ARRAY = 8, 9
 MAX_KEYS = 100_000
 MAX_STRING = 1 << 20  # a longer key or value means the file is not what it claims
 MAX_ARRAY_BYTES = 1 << 32
+MAX_CONTEXT = 1 << 24  # 16.7M tokens, above any model's window; more is a hostile header (llama.cpp's n_ctx is int32)
 
 
 class GGUFError(DrevalError, ValueError):
@@ -86,6 +87,14 @@ def context_length(path: Path) -> int | None:
             value = _value(handle, kind)
             if key == "general.architecture":
                 architecture = value
-            elif architecture and key == f"{architecture}.context_length" and isinstance(value, int):
-                return value
+            elif architecture and key == f"{architecture}.context_length":
+                return _in_range(key, value)
     return None
+
+
+def _in_range(key: str, value: object) -> int:
+    """A context length a model can have, or one error naming the key and the value (never an OverflowError later,
+    when the runtime is handed it)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONTEXT:
+        raise GGUFError(f"{key} = {value!r:.40} is out of range (an integer from 1 to {MAX_CONTEXT})")
+    return value

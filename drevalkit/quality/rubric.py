@@ -9,7 +9,6 @@ model, so they are stable and cannot be misspelt.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from ..aio import gather_or_cancel
 from ..errors import DrevalError
-from ..files import atomic_write_text
+from ..files import ParseFailure, atomic_write_text, load_json
 from ..layout import OutputLayout
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..prompts import PromptSet
@@ -238,11 +237,13 @@ def read_rubric(path: Path) -> Rubric:
     """A rubric file, generated or hand-written, checked and normalised. A rubric edited after it was frozen is
     used as it now is: its hash is recomputed, so results judged with the old one are scored again."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = load_json(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise RubricError(f"cannot read rubric {path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RubricError(f"{path} is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise RubricError(f"{path} is not UTF-8 text") from None
+    except ParseFailure as exc:
+        raise RubricError(f"{path}: {exc}") from None
     _check_weights(data, str(path))
     try:
         rubric = Rubric.model_validate(data)

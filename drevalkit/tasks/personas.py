@@ -20,7 +20,6 @@ Every problem is a ``PersonaError`` naming the file, the entry and the field; un
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import DrevalError
+from ..files import ParseFailure, load_json, load_yaml
 from ..resources import data_path
 from ..schemas import Persona
 
@@ -117,19 +117,14 @@ def _entries(path: Path) -> tuple[str | None, list[tuple[str, Any]]]:
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    entries.append((f"{path}:{number}", json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise PersonaError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
+                    entries.append((f"{path}:{number}", load_json(line)))
+                except ParseFailure as exc:
+                    raise PersonaError(f"{path}:{number}: {exc}") from None
         return None, entries
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise PersonaError(
-            f"{path}:{line and line.strip()}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}"
-            f" ({getattr(exc, 'problem', None) or exc})".replace(":: ", ": ")
-        ) from None
+        data = load_json(text) if path.suffix == ".json" else load_yaml(text)
+    except ParseFailure as exc:
+        raise PersonaError(f"{path}: {exc}") from None
     domain = None
     if isinstance(data, dict):
         unknown = sorted(set(data) - {"domain", "personas", "description"})

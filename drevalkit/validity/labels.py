@@ -25,7 +25,6 @@ Pairs are accepted from the most similar down, each label and each dreval claim 
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -35,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import DrevalError
+from ..files import ParseFailure, load_json
 from ..schemas import Claim
 
 DEFAULT_MIN_SIMILARITY = 0.5
@@ -105,9 +105,9 @@ def read_labels(path: Path) -> tuple[Literal["claims"], list[ClaimLabel]] | tupl
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelError(f"{path}, line {number}: not JSON ({exc.msg})") from None
+            data = load_json(line)
+        except ParseFailure as exc:
+            raise LabelError(f"{path}, line {number}: {exc}") from None
         if not isinstance(data, dict):
             raise LabelError(f"{path}, line {number}: expected a JSON object")
         this: LabelKind = "pairs" if "preferred" in data else "claims"

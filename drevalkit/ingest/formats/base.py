@@ -10,7 +10,6 @@ list, and recognises give-up messages.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ...errors import DrevalError
+from ...files import ParseFailure, load_json
 from ...registry import Registry
 
 
@@ -83,10 +83,11 @@ IMPORTERS: Registry[type] = Registry("report format", "drevalkit.importers")
 
 
 def parse_json(raw: str, path: Path) -> Any:
+    """The file's JSON, or a ``ReportError`` naming the file for any parse failure (never a traceback)."""
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: malformed JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
+        return load_json(raw)
+    except ParseFailure as exc:
+        raise ReportError(f"{path}: {exc}") from None
 
 
 def json_lines(raw: str, path: Path) -> Iterator[tuple[int, Any, str | None]]:
@@ -95,9 +96,9 @@ def json_lines(raw: str, path: Path) -> Iterator[tuple[int, Any, str | None]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line), None
-        except json.JSONDecodeError as exc:
-            yield number, None, f"{path}:{number}: malformed JSON ({exc.msg}, column {exc.colno})"
+            yield number, load_json(line), None
+        except ParseFailure as exc:
+            yield number, None, f"{path}:{number}: {exc}"
 
 
 def looks_like_jsonl(raw: str) -> bool:
@@ -106,13 +107,13 @@ def looks_like_jsonl(raw: str) -> bool:
     if len(lines) < 2 or not lines[0].lstrip().startswith("{"):
         return False
     try:
-        json.loads(raw)
+        load_json(raw)
         return False
-    except json.JSONDecodeError:
+    except ParseFailure:
         pass
     try:
-        return isinstance(json.loads(lines[0]), dict)
-    except json.JSONDecodeError:
+        return isinstance(load_json(lines[0]), dict)
+    except ParseFailure:
         return False
 
 
