@@ -22,6 +22,7 @@ invisible characters slipped in (``<\\u200b/report``).
 from __future__ import annotations
 
 import hashlib
+import html
 import itertools
 import re
 from collections.abc import Callable
@@ -29,16 +30,22 @@ from functools import cached_property
 
 import jinja2
 
-FENCE_FORMAT = "fence-1"  # part of every prompt version: change it whenever fence() or neutralise() output changes
+FENCE_FORMAT = "fence-2"  # part of every prompt version: change it whenever fence() or neutralise() output changes
 BOUNDARY_LENGTH = 12  # hex digits of the block id
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # Characters a reader or a tokenizer may skip over: whitespace, format characters (zero-width space, joiners, word
-# joiner, bidi controls, BOM), soft hyphen, variation selectors, Hangul fillers, tag characters, combining marks.
+# joiner, bidi controls, BOM), soft hyphen, variation selectors, Hangul fillers, tag characters, combining marks,
+# the blank braille pattern and the musical formatting characters (begin/end beam, tie, slur, phrase).
 _INVISIBLE = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
-    "\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff\u0300-\u036f"
+    "\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff\u0300-\u036f\u2800\U0001d173-\U0001d17a"
 )
+# Tag characters (U+E0020-U+E007E) mirror ASCII: invisible to a reader, yet a tokenizer may read "<<<END ..." in
+# them. They are spelled out in ASCII (so the neutralising below sees them, and so does the judge); the other tag
+# characters (language tag, cancel tag) are dropped.
+_TAGS: dict[int, int | None] = {code: code - 0xE0000 for code in range(0xE0020, 0xE007F)}
+_TAGS.update({code: None for code in (*range(0xE0000, 0xE0020), 0xE007F)})
 _INVISIBLE_ENTITY = r"&(?:nbsp|shy|zwj|zwnj|lrm|rlm|#0*160|#0*173|#0*8203|#x0*a0|#x0*ad|#x0*200[b-f]);?"
 _GAP_COUNTER = itertools.count()
 
@@ -65,16 +72,31 @@ _OPEN_3 = "\u22d8"
 _CLOSE_1 = ">\uff1e\ufe65\u3009\u232a\u27e9\u203a\u276f\u276d\u2771\u29fd\u02c3\u1433\u298a\u2992\u227b"
 _CLOSE_2 = "\u300b\u226b\u27eb\u00bb"
 _CLOSE_3 = "\u22d9"
-_OPEN_ESCAPED = r"&lt;?|&#0*60;?|&#x0*3c;?|%3c|\\u003c|\\x3c|\\074"
-_CLOSE_ESCAPED = r"&gt;?|&#0*62;?|&#x0*3e;?|%3e|\\u003e|\\x3e|\\076"
+
+
+def _numeric_entities(chars: str) -> str:
+    """``&#N;`` and ``&#xH;`` (``;`` optional, as browsers read them) of each of ``chars``."""
+    decimal = "|".join(str(ord(ch)) for ch in chars)
+    hexadecimal = "|".join(f"{ord(ch):x}" for ch in chars)
+    return rf"&#0*(?:{decimal});?(?!\d)|&#x0*(?:{hexadecimal});?(?![0-9a-f])"
+
+
+# Named entities of the look-alikes (&lang; is "⟨", &Lt; "≪", &Ll; "⋘"); _weight decodes each to count its angles.
+_OPEN_NAMED = r"&(?:lang|langle|LeftAngleBracket|lsaquo|laquo|Lt|ll|pr|prec);|&laquo"
+_CLOSE_NAMED = r"&(?:rang|rangle|RightAngleBracket|rsaquo|raquo|Gt|gg|sc|succ);|&raquo"
+_OPEN_ESCAPED = rf"&lt;?|{_OPEN_NAMED}|{_numeric_entities(_OPEN_1 + _OPEN_2 + _OPEN_3)}|%3c|\\u003c|\\x3c|\\074"
+_CLOSE_ESCAPED = rf"&gt;?|{_CLOSE_NAMED}|{_numeric_entities(_CLOSE_1 + _CLOSE_2 + _CLOSE_3)}|%3e|\\u003e|\\x3e|\\076"
+# A single token that shows three angles by itself (⋘ and its escapes) is a run on its own.
+_OPEN_TRIPLE = rf"[{_OPEN_3}]|&Ll;|{_numeric_entities(_OPEN_3)}"
+_CLOSE_TRIPLE = rf"[{_CLOSE_3}]|&Gg;|{_numeric_entities(_CLOSE_3)}"
 _SLASH = r"(?:[/\uff0f\u2044\u2215\u29f8\u2571\u27cb\u2f03\u3033]|&sol;|&#0*47;?|&#x0*2f;?|%2f|\\u002f|\\x2f)"
 _PIPE = r"(?:[|\uff5c\u2223\u01c0\u2502\u23d0\u05c0]|&vert;|&verbar;|&#0*124;?|&#x0*7c;?|%7c|\\u007c)"
 _OPEN = rf"(?:[{_OPEN_1}{_OPEN_2}{_OPEN_3}]|{_OPEN_ESCAPED})"
 _CLOSE = rf"(?:[{_CLOSE_1}{_CLOSE_2}{_CLOSE_3}]|{_CLOSE_ESCAPED})"
 _LETTER = r"[^\W\d_]"
 
-_OPEN_RUN = re.compile(rf"{_OPEN}(?:{_inline_gap()}{_OPEN})+|[{_OPEN_3}]", re.IGNORECASE)
-_CLOSE_RUN = re.compile(rf"{_CLOSE}(?:{_inline_gap()}{_CLOSE})+|[{_CLOSE_3}]", re.IGNORECASE)
+_OPEN_RUN = re.compile(rf"{_OPEN}(?:{_inline_gap()}{_OPEN})+|{_OPEN_TRIPLE}", re.IGNORECASE)
+_CLOSE_RUN = re.compile(rf"{_CLOSE}(?:{_inline_gap()}{_CLOSE})+|{_CLOSE_TRIPLE}", re.IGNORECASE)
 _OPEN_TOKEN = re.compile(_OPEN, re.IGNORECASE)
 _CLOSE_TOKEN = re.compile(_CLOSE, re.IGNORECASE)
 # A closing tag of any name: "<" + "/" + a letter, whatever the glyphs, escapes and invisible characters between.
@@ -89,8 +111,10 @@ _CHAT_WORD = re.compile(
 
 
 def _weight(token: str) -> int:
-    if len(token) > 1:  # an escape such as &lt; stands for one angle
-        return 1
+    if len(token) > 1:  # an escape: an entity counts the angles of the character it stands for, others one
+        token = html.unescape(token)
+        if len(token) != 1:
+            return 1
     if token in _OPEN_3 or token in _CLOSE_3:
         return 3
     return 2 if token in _OPEN_2 or token in _CLOSE_2 else 1
@@ -107,9 +131,11 @@ def _collapse(token: re.Pattern[str], replacement: str) -> Callable[[re.Match[st
 def neutralise(text: str) -> str:
     """Break everything in ``text`` that could pass for a block marker, a closing tag or a chat control token.
 
-    Runs of three or more angle brackets become ``<<`` or ``>>``; the ``<`` of a closing tag or of a control token
-    becomes ``(`` (``</report>`` reads ``(/report>``, ``<|im_end|>`` reads ``(|im_end|>``). The rest is unchanged.
+    Tag characters are spelled out in ASCII first. Runs of three or more angle brackets become ``<<`` or ``>>``; the
+    ``<`` of a closing tag or of a control token becomes ``(`` (``</report>`` reads ``(/report>``, ``<|im_end|>``
+    reads ``(|im_end|>``). The rest is unchanged.
     """
+    text = text.translate(_TAGS)
     text = _OPEN_RUN.sub(_collapse(_OPEN_TOKEN, "<<"), text)
     text = _CLOSE_RUN.sub(_collapse(_CLOSE_TOKEN, ">>"), text)
     text = _CHAT_WORD.sub(lambda m: "(" + m.group("rest"), text)
