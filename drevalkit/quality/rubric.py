@@ -27,6 +27,10 @@ from ..schemas import Criterion, Dimension, Rubric, StrictModel, Task, Usage, st
 
 PROMPTS = PromptSet("drevalkit.quality")
 MAX_SPECIFIC_DIMENSIONS = 3
+# A dimension or criterion id: a short slug (dreval's own are "coverage", "task_<slug>_2", "coverage.1"). Ids are
+# written outside the rubric's fence (the judge keys its answer by them), so nothing else may pass.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+ID_RULE = "an id is 1-64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
 
 
 class RubricError(DrevalError, RuntimeError):
@@ -219,6 +223,16 @@ def _check_weights(data: Any, where: str) -> None:
         raise RubricError(f"{where}: every dimension weight is 0")
 
 
+def check_ids(rubric: Rubric, where: str) -> None:
+    """Refuse a dimension or criterion id that is not a short slug, naming it (shortened, escaped) and the rule."""
+    named = [("dimension", d.id) for d in rubric.dimensions]
+    named += [("criterion", c.id) for d in rubric.dimensions for c in d.criteria]
+    for what, value in named:
+        if not _ID.fullmatch(value):
+            shown = repr(value[:60]) + ("..." if len(value) > 60 else "")
+            raise RubricError(f"{where}: {what} id {shown} is not allowed: {ID_RULE}")
+
+
 def normalised(rubric: Rubric) -> Rubric:
     """Dimension weights summing to 1, and criterion weights summing to 1 within each dimension, so a total is
     always within 0-10 whatever scale the weights were written in (3/7, percentages, ...)."""
@@ -253,6 +267,7 @@ def read_rubric(path: Path) -> Rubric:
         raise RubricError(
             f"{path} is not a valid rubric: {exc.error_count()} problem(s), first at {where}: {first['msg']}"
         ) from None
+    check_ids(rubric, str(path))
     ids = [d.id for d in rubric.dimensions] + [c.id for d in rubric.dimensions for c in d.criteria]
     if len(set(ids)) != len(ids):
         raise RubricError(f"{path}: dimension and criterion ids must be unique")
@@ -281,6 +296,8 @@ class RubricBook:
         self.layout = layout
         self.llm = llm
         self.rebuild = rebuild
+        if fixed is not None:  # also a Rubric built in code, not read from a file
+            check_ids(fixed, f"the rubric for task {fixed.task_id!r}")
         self.fixed = fixed
         self.stale_hint = stale_hint
         self._locks: dict[str, asyncio.Lock] = {}
