@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import html
 import json
 import os
 import re
 import subprocess
 import sys
+import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -433,3 +436,79 @@ Copy editors noted that Gemini can make mistakes, so double-check it was quoted 
 1. Data sharing study. https://data.example/sharing
 2. Export rules. https://rules.example/export
 """
+
+
+# -- prompt fences: what a reader (or a model) sees of a prompt, and the blocks in it ---------------------------
+
+MARKER = re.compile(r"<<<(END )?([A-Z][A-Z0-9_]*) ([0-9a-f]{12})>>>")
+
+# Look-alikes an attacker may use for "<", ">" and "/", written out independently of drevalkit.prompts.
+LOOKALIKE = str.maketrans(
+    {
+        **{ch: "<" for ch in "＜﹤〈〈⟨‹❮❬❰⧼˂ᐸ"},
+        **{ch: "<<" for ch in "《≪⟪«"},
+        "⋘": "<<<",
+        **{ch: ">" for ch in "＞﹥〉〉⟩›❯❭❱⧽˃ᐳ"},
+        **{ch: ">>" for ch in "》≫⟫»"},
+        "⋙": ">>>",
+        **{ch: "/" for ch in "／⁄∕⧸╱"},
+        **{ch: "|" for ch in "｜∣ǀ"},
+    }
+)
+
+
+BLANK_SIGNS = "\u2800\U0001d173\U0001d174\U0001d175\U0001d176\U0001d177\U0001d178\U0001d179\U0001d17a"
+
+
+def decode_tags(text: str) -> str:
+    """``text`` spelled in Unicode tag characters (U+E0020-U+E007E): invisible, yet a tokenizer may read them."""
+    return "".join(chr(0xE0000 + ord(ch)) for ch in text)
+
+
+def reader_view(text: str, spacing: bool = False) -> str:
+    """What a lenient reader could make of ``text``: escapes decoded, look-alikes mapped to ASCII, invisible and
+    combining characters dropped, and spacing within a line too unless ``spacing``."""
+    text = text.replace("\\u003c", "<").replace("\\u003C", "<").replace("\\x3c", "<").replace("\\u002f", "/")
+    text = html.unescape(unquote(text)).translate(LOOKALIKE)
+    text = "".join(chr(ord(ch) - 0xE0000) if "\U000e0020" <= ch <= "\U000e007e" else ch for ch in text)  # tag chars
+    text = html.unescape(text).translate(LOOKALIKE)  # again: tag characters may spell an entity or a look-alike
+    return "".join(
+        ch
+        for ch in text
+        if unicodedata.category(ch) not in ("Cf", "Mn", "Me")
+        and ch not in BLANK_SIGNS
+        and (spacing or ch == "\n" or not ch.isspace())
+    )
+
+
+def assert_no_marker_lookalike(text: str) -> None:
+    view = reader_view(text)
+    assert not re.search(r"</[^\W\d_]", view), (text, view)
+    assert "<<<" not in view and ">>>" not in view, (text, view)  # markers are whole lines: a newline breaks one
+    assert not re.search(r"[\[<]/?(INST|SYS|end_of_turn|start_of_turn|im_end)\b", view, re.IGNORECASE), view
+    assert "<|" not in reader_view(text, spacing=True), text  # "x < |y|" is maths, not a control token
+
+
+def parse_blocks(prompt: str) -> list[tuple[str, str, str]]:
+    """(name, id, content) of every block, checking that the markers pair up and that no other triple angle
+    bracket occurs; markers quoted in a sentence (``from <<<X id>>> to <<<END X id>>>``) are skipped."""
+    blocks, open_block = [], None
+    for match in MARKER.finditer(prompt):
+        end, name, block_id = match.groups()
+        line_start = prompt.rfind("\n", 0, match.start()) + 1
+        line_end = prompt.find("\n", match.end())
+        line = prompt[line_start : None if line_end < 0 else line_end]
+        if line != match.group(0):
+            assert open_block is None, f"a marker inside a block: {line!r}"
+            continue  # named in prose, not a marker line
+        if end is None:
+            assert open_block is None, f"nested block {name} inside {open_block}"
+            open_block = (name, block_id, match.end() + 1)
+        else:
+            assert open_block is not None and open_block[:2] == (name, block_id), f"stray end marker {line!r}"
+            content = prompt[open_block[2] : max(open_block[2], match.start() - 1)]
+            blocks.append((name, block_id, content))
+            open_block = None
+    assert open_block is None, "an unclosed block"
+    assert len(re.findall(r"<<<|>>>", prompt)) == 2 * len(MARKER.findall(prompt))
+    return blocks
