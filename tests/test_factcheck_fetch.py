@@ -24,7 +24,15 @@ from drevalkit.factcheck import fetch as fetch_module
 from drevalkit.factcheck.fetch import Fetcher, is_public_address
 from drevalkit.schemas import FetchRecord
 from drevalkit.store import Store
-from drevalkit.testing.page_server import ARTICLE_HTML, PageHandler, PageServer, big_article, hostile_page, make_pdf
+from drevalkit.testing.page_server import (
+    ARTICLE_HTML,
+    PageHandler,
+    PageServer,
+    big_article,
+    hostile_page,
+    long_text,
+    make_pdf,
+)
 
 TOTAL_CAP = 1.5
 REFUSED = "refused: {} is a private/loopback address (pass --allow-private-urls to allow)"
@@ -491,6 +499,41 @@ def test_filler_page_is_refused_quickly_and_stored(tmp_path, pages, store, kind)
     assert record.error.startswith("extraction refused: the markup is repetitive filler"), record.error
     assert "(MAX_COMPRESSION_RATIO)" in record.error
     assert store.get_fetch(url) == record  # a property of the page: a durable failure
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "text/markdown"])
+def test_filler_text_is_refused_like_filler_markup(content_type):
+    """Issue 17, item 5: repeated words are no evidence whatever the content type; honest long text still extracts."""
+    filler = long_text(1_000_000)
+    with pytest.raises(extract_module.ExtractionError, match=r"^extraction refused: the text is repetitive filler"):
+        extract_module.extract_page(content_type, filler, "utf-8")
+    honest = long_text(1_000_000, varied=True)
+    assert len(honest) > extract_module.REPETITIVE_MIN_CHARS
+    assert extract_module.extract_page(content_type, honest, "utf-8").text.startswith("Grid storage notes.")
+
+
+def test_filler_pdf_text_is_refused(monkeypatch):
+    """A PDF is checked on the text it yields (its stream may be compressed, so its bytes say nothing)."""
+    monkeypatch.setattr(extract_module.extract, "REPETITIVE_MIN_CHARS", 10_000)
+    pdf = hostile_page("pdf", 60_000)
+    with pytest.raises(extract_module.ExtractionError, match=r"^extraction refused: the text is repetitive filler"):
+        extract_module.extract_page("application/pdf", pdf, None)
+    assert "7.1 gigawatts" in extract_module.extract_page("application/pdf", make_pdf(), None).text
+
+
+def test_filler_plain_text_page_is_a_lasting_failure_and_no_document(tmp_path, pages, store):
+    """Issue 17, item 5: a large text/plain page of one repeated phrase was stored and became the only evidence."""
+    url = pages.url("/text?mb=3")
+    record, text = fetch_one(fetch_settings(tmp_path, fetch_max_mb=4), store, url)
+    assert text is None and not record.ok
+    assert record.error.startswith("extraction refused: the text is repetitive filler"), record.error
+    assert "(MAX_COMPRESSION_RATIO)" in record.error
+    assert store.get_fetch(url) == record  # a property of the page: a durable failure, recorded with its reason
+    assert store.count_documents() == 0
+    honest, honest_text = fetch_one(fetch_settings(tmp_path, fetch_max_mb=4), store, pages.url("/text?mb=1&varied=1"))
+    assert honest.ok and honest.error == "" and honest_text is not None, honest.error
+    assert honest_text.startswith("Grid storage notes.") and len(honest_text) > 900_000
+    assert store.count_documents() == 1
 
 
 def test_large_honest_page_is_extracted_in_a_worker(tmp_path, pages, store):

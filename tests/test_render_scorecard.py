@@ -124,8 +124,9 @@ def test_scorecard_of_a_real_run_shows_every_part(scored):
     assert "test-key" not in html
 
 
-def test_dreval_html_rerenders_and_says_when_the_report_changed(scored, tmp_path):
+def test_dreval_html_rerenders_and_says_when_the_report_changed(scored, tmp_path, monkeypatch):
     work, card, html = scored
+    monkeypatch.chdir(work)  # the normal case: dreval html from the folder the report was scored in
     out = tmp_path / "out"
     shutil.copytree(work / "out" / "results", out / "results")
     shutil.copytree(work / "out" / "rubrics", out / "rubrics")
@@ -148,8 +149,45 @@ def test_dreval_html_rerenders_and_says_when_the_report_changed(scored, tmp_path
     result = CliRunner().invoke(
         main, ["html", str(broken), str(out / "results" / "sample-agent" / "jwst-first-years.json")]
     )
-    assert result.exit_code == 1 and "broken.json: not valid JSON (line 1 column 2); no page written" in result.output
+    assert result.exit_code == 1 and "broken.json: malformed JSON (" in result.output
+    assert "); no page written" in result.output
     assert CliRunner().invoke(main, ["html", str(tmp_path / "nothing")]).exit_code == 2
+
+
+def test_dreval_html_reads_reports_only_from_the_working_folder_or_reports(scored, tmp_path, monkeypatch):
+    """Issue 17, item 8: a result file may come from someone else, so its report_ref must not pick any file."""
+    work, card, html = scored
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    shutil.copytree(work / "out" / "results", out / "results")
+    shutil.copytree(work / "out" / "rubrics", out / "rubrics")
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result_file = out / "results" / "sample-agent" / "jwst-first-years.json"
+    page_file = out / "html" / "sample-agent" / "jwst-first-years.html"
+
+    def render(*extra) -> tuple[Page, str]:
+        result = CliRunner().invoke(main, ["html", str(result_file), *map(str, extra)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return Page(page_file.read_text()), result.output
+
+    # the report (matching hash) outside the working folder: not read, and the page and stderr say why
+    refused, output = render()
+    assert not refused.find("article") and "outside the working folder" in " ".join(refused.text)
+    assert "outside the working folder" in output and "--reports DIR" in output
+    # the same file with its folder named: shown as when it was scored
+    shown, output = render("--reports", work / "reports")
+    assert shown.find("article") and page_file.read_text() == html and "outside" not in output
+    # a link inside the working folder to a file outside it is refused
+    (elsewhere / "link.md").symlink_to(card.report_ref.path)
+    linked = card.model_copy(update={"report_ref": card.report_ref.model_copy(update={"path": "link.md"})})
+    result_file.write_text(linked.model_dump_json())
+    refused, output = render()
+    assert not refused.find("article") and "link.md is, or links to, a file outside" in output
+    # under a named folder but not a regular file (a device): refused before anything is read
+    device = card.model_copy(update={"report_ref": card.report_ref.model_copy(update={"path": "/dev/zero"})})
+    result_file.write_text(device.model_dump_json())
+    refused, output = render("--reports", "/dev")
+    assert not refused.find("article") and "/dev/zero is not a regular file" in output
 
 
 def test_no_html_writes_only_the_result_and_removes_a_stale_page(tmp_path):

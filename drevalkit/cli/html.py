@@ -26,11 +26,20 @@ from .console import plain, print_path, safe, stderr, stdout
     help="Output folder whose html/ receives the pages (default: the folder the results are in; a result "
     "outside an output folder gets its page beside it).",
 )
-def html_command(results: tuple[Path, ...], out: Path | None) -> None:
+@click.option(
+    "--reports",
+    "report_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Folder the report files may be read from (repeatable; default: the working folder only).",
+)
+def html_command(results: tuple[Path, ...], out: Path | None, report_dirs: tuple[Path, ...]) -> None:
     """Render the scorecard page of each result file in RESULTS (files, or output / results folders).
 
-    The report is shown when its file (the result's report_ref) still holds the text that was scored; the
-    dimension and criterion names come from the frozen rubric of the output folder when its hash matches."""
+    The report is shown when its file (the result's report_ref) is a regular file under the working folder or a
+    --reports folder and still holds the text that was scored; the dimension and criterion names come from the
+    frozen rubric of the output folder when its hash matches."""
+    roots = [Path.cwd(), *report_dirs]
     files = _result_files(results)
     if not files:
         fail("no result files (.json) in " + ", ".join(map(str, results)), EXIT_BAD_INPUT)
@@ -43,7 +52,7 @@ def html_command(results: tuple[Path, ...], out: Path | None) -> None:
             problems.append(f"{file}: {read.why}; " + ("skipped" if read.own else "no page written"))
             unreadable += not read.own
             continue
-        page = _write_page(file, read.card, out, problems)
+        page = _write_page(file, read.card, out, roots, problems)
         if page is None:
             unreadable += 1
         else:
@@ -75,13 +84,14 @@ def _output_root(result: Path) -> Path | None:
     return None
 
 
-def _write_page(file: Path, card: Scorecard, out: Path | None, problems: list[str]) -> Path | None:
+def _write_page(file: Path, card: Scorecard, out: Path | None, roots: list[Path], problems: list[str]) -> Path | None:
     """The scorecard page of one result, written into OUT/html (``out``, else the output folder the result is in)
-    or, outside an output folder, beside the result; None when it cannot be written. Problems go to ``problems``."""
+    or, outside an output folder, beside the result; None when it cannot be written. The report is read only from
+    under ``roots``. Problems go to ``problems``."""
     root = out or _output_root(file)
     layout = OutputLayout(root) if root is not None else None
     rubric = _frozen_rubric(card, root, _output_root(file))
-    report, note = load_report_for(card)
+    report, note = load_report_for(card, roots)
     if note:
         problems.append(f"{card.system}/{card.task_id}: {note}")
     page = layout.scorecard(card.system, card.task_id) if layout is not None else file.with_suffix(".html")

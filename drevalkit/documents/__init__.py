@@ -7,7 +7,9 @@ per MB of content stream. So:
 * HTML handed to trafilatura is cut to ``MAX_HTML_CHARS`` characters (after dropping the bodies of scripts and
   styles, which only take room), and the cut is reported in ``Extracted.note``;
 * HTML of ``REPETITIVE_MIN_CHARS`` or more whose markup compresses more than ``MAX_COMPRESSION_RATIO`` to 1 is refused
-  without parsing it: real pages compress 4 to 25 to 1, filler built to stall an extractor 150 to 1 and more;
+  without parsing it: real pages compress 4 to 25 to 1, filler built to stall an extractor 150 to 1 and more; the
+  text of any other page (plain text, markdown, a PDF's extracted text) gets the same check, since filler stored as
+  evidence matches every search;
 * anything that may be slow (PDFs, HTML over ``INLINE_MAX_BYTES``) is extracted in a warm pool of worker processes,
   each under a memory limit (``EXTRACT_MEMORY_MB``, POSIX only), and a worker that takes longer than
   ``EXTRACT_TIMEOUT_S`` is killed and replaced. Small HTML pages and plain text are extracted in-process.

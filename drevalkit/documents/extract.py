@@ -77,6 +77,8 @@ def extract_page(content_type: str, data: bytes, charset: str | None, *, time_bu
         text = decode(data, charset)
         heading = _MARKDOWN_HEADING.search(text) if content_type != "text/plain" else None
         title = heading.group(1) if heading else ""
+    if content_type not in HTML_TYPES:  # HTML was checked as markup, before parsing; the rest is checked as text
+        check_not_filler(text, "text")
     if not text.strip():
         raise ExtractionError("no extractable text")
     return Extracted(text.strip(), collapse_whitespace(str(title)), note)
@@ -153,14 +155,16 @@ def cut_markup(page: str) -> tuple[str, str]:
     )
 
 
-def check_not_filler(page: str) -> None:
+def check_not_filler(page: str, what: str = "markup") -> None:
+    """Refuse ``page`` (``what``: markup, or the text of a non-HTML page) when it is large and compresses like filler:
+    repeated words are no evidence for anything, and once stored they match every search."""
     if len(page) < REPETITIVE_MIN_CHARS:
         return
     data = page.encode("utf-8", errors="replace")
     ratio = len(data) / max(1, len(zlib.compress(data, 1)))
     if ratio > MAX_COMPRESSION_RATIO:
         raise ExtractionError(
-            f"extraction refused: the markup is repetitive filler ({len(data) / 1e6:.1f} MB that compresses "
+            f"extraction refused: the {what} is repetitive filler ({len(data) / 1e6:.1f} MB that compresses "
             f"{ratio:.0f} to 1, over {MAX_COMPRESSION_RATIO:g} to 1 (MAX_COMPRESSION_RATIO))"
         )
 

@@ -4,7 +4,8 @@ by verdict, the report itself with its checked claims highlighted, problems, pro
 The report text is not stored in the result (it can be megabytes, and is already on disk): the scorer renders the
 page with the report it has just read, and ``dreval html`` reads the file named in ``report_ref`` again, using it
 only when its normalised text still has the recorded sha256; otherwise the page says why the report is not shown
-and everything else still renders from the result. See ``drevalkit.render.page`` for how untrusted text is kept
+and everything else still renders from the result. Because a result file may come from someone else, the file is
+read only from under the working folder or a folder the user names (``dreval html --reports DIR``). See ``drevalkit.render.page`` for how untrusted text is kept
 inert.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +35,7 @@ VERDICTS = ("right", "wrong", "unknown", "failed")
 META_MAX_ITEMS = 60
 META_MAX_CHARS = 600
 META_MAX_DEPTH = 4
+REPORT_MAX_BYTES = 50_000_000  # dreval html reads no larger report file (the scorer's cap is max_report_mb)
 
 
 @lru_cache(maxsize=1)
@@ -49,17 +53,20 @@ def dimension_kind(dimension_id: str, rubric: Rubric | None = None) -> str:
     return "general" if dimension_id in general_dimensions() else "specific"
 
 
-def load_report_for(card: Scorecard, max_bytes: int = 50_000_000) -> tuple[Report | None, str]:
-    """The report a result was scored from, read again from ``report_ref.path``; (None, why) when it is gone or its
-    text is no longer the one that was scored."""
+def load_report_for(
+    card: Scorecard, roots: Sequence[Path] | None = None, max_bytes: int = REPORT_MAX_BYTES
+) -> tuple[Report | None, str]:
+    """The report a result was scored from, read again from ``report_ref.path``; (None, why) when it is gone, is not
+    a regular file under one of ``roots`` (default: the working folder) within ``max_bytes``, or its text is no
+    longer the one that was scored. A result file may come from someone else: its path must not pick any file."""
     from ..ingest.importers import ReportError, load_report
 
     ref = card.report_ref
     if ref is None:
         return None, "no report was read for this result"
-    path = Path(ref.path)
-    if not path.is_file():
-        return None, f"the report file {ref.path} is not there any more, so the report is not shown"
+    path, why = _trusted_report_path(ref.path, [Path.cwd()] if roots is None else roots, max_bytes)
+    if path is None:
+        return None, why
     try:
         report = load_report(
             path, system=card.system, task_id=card.task_id, max_bytes=max_bytes, format_name=ref.source_format
@@ -72,6 +79,34 @@ def load_report_for(card: Scorecard, max_bytes: int = 50_000_000) -> tuple[Repor
             "scored sha256), so it is not shown: the scores below are for the earlier text"
         )
     return report, ""
+
+
+def _trusted_report_path(name: str, roots: Sequence[Path], max_bytes: int) -> tuple[Path | None, str]:
+    """``name`` resolved (symlinks followed) when it is a regular file of at most ``max_bytes`` under one of
+    ``roots``; else (None, why). Checked before anything is read, so a hand-edited path reads nothing."""
+    path = Path(name)
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a dangling link or a link loop
+        return None, f"the report file {name} is not there any more, so the report is not shown"
+    if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+        return None, (
+            f"the report file {name} is, or links to, a file outside the working folder, so it is not read "
+            "(a result may come from someone else): run dreval html from the folder it was scored in, or name the "
+            "report folder with --reports DIR"
+        )
+    try:
+        status = resolved.stat()
+    except OSError as exc:
+        return None, f"the report file {name} cannot be read again ({exc.strerror}), so the report is not shown"
+    if not stat.S_ISREG(status.st_mode):
+        return None, f"the report file {name} is not a regular file, so it is not read"
+    if status.st_size > max_bytes:
+        return None, (
+            f"the report file {name} is over the report size cap ({status.st_size:,} bytes, cap {max_bytes:,}), "
+            "so it is not read"
+        )
+    return resolved, ""
 
 
 def render_meta(value: Any, depth: int = 0) -> Markup:

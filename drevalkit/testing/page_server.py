@@ -7,7 +7,8 @@ a body that is not the gzip it claims, a brotli body (never asked for), an image
 loop, a redirect to the cloud metadata address and to ftp, 404/500 and a page with no text. ``/chain/N`` redirects N
 times and ends at the article, ``/redirect?to=URL`` redirects anywhere, and ``/slow`` answers after 0.3 s while
 recording how many requests it served at once (``max_active``). ``hits`` counts requests per path so tests can assert
-a page was fetched once.
+a page was fetched once. ``/text?mb=N`` is N MB of plain text: one word repeated (filler), or with ``varied=1``
+ordinary varied words.
 
 Hanging handlers end when the client disconnects or the server stops, so ``stop()`` never waits on them.
 """
@@ -146,6 +147,20 @@ def big_article(kilobytes: int, seed: int = 3) -> bytes:
     return ARTICLE_HTML.replace("</article>", more + "</article>").encode("utf-8")
 
 
+@functools.cache
+def long_text(size: int, varied: bool = False, seed: int = 5) -> bytes:
+    """About ``size`` bytes of plain text: one sentence repeated (filler), or sentences of varied words (honest)."""
+    if not varied:
+        return ("battery storage capacity " * (size // 25 + 1)).encode()
+    rng = random.Random(seed)
+    vocabulary = _words(rng)
+    lines, length = ["Grid storage notes.\n"], 0
+    while length < size:
+        lines.append(" ".join(rng.choices(vocabulary, k=12)).capitalize() + ".\n")
+        length += len(lines[-1])
+    return "".join(lines).encode()
+
+
 def make_pdf_stream(stream: bytes, info: bytes | None = None) -> bytes:
     """A one-page PDF whose page content is ``stream`` (PDF operators), uncompressed."""
     return _pdf_file(
@@ -267,6 +282,9 @@ class PageHandler(BaseHTTPRequestHandler):
             kind = path[9:]
             body = hostile_page(kind, int(float(query.get("mb", ["1"])[0]) * 1_000_000), "varied" in query)
             self._send(200, "application/pdf" if kind == "pdf" else "text/html; charset=utf-8", body)
+        elif path == "/text":
+            body = long_text(int(float(query.get("mb", ["1"])[0]) * 1_000_000), "varied" in query)
+            self._send(200, "text/plain; charset=utf-8", body)
         elif path == "/big-article":
             self._send(200, "text/html; charset=utf-8", big_article(int(query.get("kb", ["200"])[0])))
         elif path.startswith("/chain/") and path[7:].isdigit():
