@@ -69,7 +69,7 @@ def _own_output(file: Path, data: object) -> str:
 
 def read_result(file: Path) -> ResultFile:
     """The result in ``file``, or why it is not one in words a user can act on: the file cannot be read, is not
-    malformed JSON (with where), is dreval's own output, or is JSON that is not a Scorecard (with the first error)."""
+    valid JSON (malformed, with where), is dreval's own output, or is JSON that is not a Scorecard (with the first error)."""
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
