@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import string
 import subprocess
 import sys
 
@@ -26,10 +28,22 @@ OVER = MIB + 1
 def folder(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
-    sentence = b"Hornsdale Power Reserve in South Australia opened in December 2017.\n"
-    (docs / "under.txt").write_bytes((sentence * (UNDER // len(sentence) + 1))[:UNDER])
-    (docs / "over.txt").write_bytes((sentence * (OVER // len(sentence) + 1))[:OVER])
+    text = varied_text(OVER)  # ordinary prose, not filler: one repeated sentence would be refused as filler
+    (docs / "under.txt").write_bytes(text[:UNDER])
+    (docs / "over.txt").write_bytes(text[:OVER])
     return docs
+
+
+def varied_text(size: int) -> bytes:
+    """``size`` bytes of words that do not repeat in a pattern (compresses about 2 to 1, like real text)."""
+    rng = random.Random(7)
+    words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(2, 10))) for _ in range(5000)]
+    lines, total = [], 0
+    while total < size:
+        line = " ".join(rng.choice(words) for _ in range(12)).capitalize() + ".\n"
+        lines.append(line)
+        total += len(line)
+    return "".join(lines).encode("ascii")[:size]
 
 
 @pytest.fixture
