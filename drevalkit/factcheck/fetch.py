@@ -204,7 +204,7 @@ class Fetcher:
         self.reused = 0
         self._max_bytes = settings.fetch_max_bytes
         self._client: httpx.AsyncClient | None = None
-        self._inflight: dict[str, asyncio.Task[tuple[FetchRecord, str | None]]] = {}
+        self._inflight: dict[str, asyncio.Task[tuple[FetchRecord, str | None, bool]]] = {}
         self._passing_failures: dict[str, FetchRecord] = {}
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._all: asyncio.Semaphore | None = None
@@ -239,21 +239,29 @@ class Fetcher:
         if url in self._passing_failures:
             self.reused += 1
             return self._passing_failures[url], None
-        stored = await self.store.arun(self._from_store, url)
-        if stored is not None:
-            self.reused += 1
-            return stored
-        if self.replay:
-            return FetchRecord(url=url, ok=False, error="not in the evidence store (replay)"), None
-        if self._client is None:
-            raise RuntimeError("Fetcher must be used as 'async with Fetcher(...) as fetcher'")
+        # The store lookup runs inside the shared task: a caller arriving while another looks the page up or
+        # fetches it waits for that one, instead of missing the store (not written yet) and fetching it again.
         task = self._inflight.get(url)
         if task is None:
-            task = asyncio.ensure_future(self._fetch_and_store(url))
+            task = asyncio.ensure_future(self._stored_or_fetched(url))
             self._inflight[url] = task
             task.add_done_callback(lambda _: self._inflight.pop(url, None))
         # Shielded: one caller giving up must not cancel the request the other callers are waiting for.
-        return await asyncio.shield(task)
+        record, text, from_store = await asyncio.shield(task)
+        self.reused += from_store
+        return record, text
+
+    async def _stored_or_fetched(self, url: str) -> tuple[FetchRecord, str | None, bool]:
+        """The page from the store (True) or freshly fetched and stored (False)."""
+        stored = await self.store.arun(self._from_store, url)
+        if stored is not None:
+            return stored[0], stored[1], True
+        if self.replay:
+            return FetchRecord(url=url, ok=False, error="not in the evidence store (replay)"), None, False
+        if self._client is None:
+            raise RuntimeError("Fetcher must be used as 'async with Fetcher(...) as fetcher'")
+        record, text = await self._fetch_and_store(url)
+        return record, text, False
 
     def _from_store(self, url: str) -> tuple[FetchRecord, str | None] | None:
         record = self.store.get_fetch(url)
