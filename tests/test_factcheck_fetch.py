@@ -350,6 +350,35 @@ def test_concurrent_fetches_of_one_url_share_one_request(tmp_path, pages, store)
     assert all(result == results[0] for result in results) and results[0][0].ok
 
 
+def test_a_caller_whose_store_lookup_missed_joins_the_fetch_in_flight(tmp_path, pages, store):
+    """The race of two callers: the second one's store lookup answers 'not there' only after the first caller's
+    fetch has finished and stored the page; it must not fetch the page again."""
+    calls = 0
+    lookup = store.arun
+
+    async def slow_second_lookup(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        first = calls == 1
+        result = await lookup(*args, **kwargs)
+        if not first:
+            await asyncio.sleep(1.0)  # a stale answer, arriving after the first caller's fetch is done
+        return result
+
+    store.arun = slow_second_lookup  # type: ignore[method-assign]  # the test's slow store, on this instance only
+
+    async def run():
+        async with Fetcher(fetch_settings(tmp_path), store) as fetcher:
+            first = asyncio.ensure_future(fetcher.fetch(pages.url("/article")))
+            await asyncio.sleep(0)  # the first caller starts first
+            second = asyncio.ensure_future(fetcher.fetch(pages.url("/article")))
+            return await asyncio.gather(first, second), fetcher
+
+    (one, two), fetcher = asyncio.run(run())
+    assert pages.hits["/article"] == 1 and fetcher.fetches == 1
+    assert one == two and one[0].ok
+
+
 def test_per_host_limit(tmp_path, pages, store):
     async def run():
         async with Fetcher(fetch_settings(tmp_path, fetch_per_host=2), store) as fetcher:
