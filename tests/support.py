@@ -202,21 +202,25 @@ def sha256_source(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
+def stand_in_env(server: FakeOpenAIServer, home: Path, key: str) -> dict[str, str]:
+    """The environment of a CLI run judged by the stand-in ``server``, with a private store and quick retries."""
+    return {
+        "DREVAL_BASE_URL": server.url,
+        "DREVAL_MODEL": server.model,
+        "DREVAL_API_KEY": key,
+        "DREVAL_HOME": str(home),
+        "DREVAL_BACKOFF_BASE": "0.01",
+        "DREVAL_BACKOFF_MAX": "0.05",
+        "DREVAL_TIMEOUT": "5",
+    }
+
+
 def score_samples(work: Path, *reports: tuple[Path, str], extra=()) -> dict:
     """Score each (report, system) of the sample task with the test judge into ``work/out``; returns the CLI env."""
     work.mkdir(parents=True, exist_ok=True)
     with FakeOpenAIServer() as server:
         server.responder = rule_judge.respond
-        env = {
-            "DREVAL_BASE_URL": server.url,
-            "DREVAL_MODEL": server.model,
-            "DREVAL_API_KEY": "test-key",
-            "DREVAL_HOME": str(work / "home"),
-            "DREVAL_BACKOFF_BASE": "0.01",
-            "DREVAL_BACKOFF_MAX": "0.05",
-            "DREVAL_TIMEOUT": "5",
-            "DREVAL_OUT": str(work / "out"),
-        }
+        env = {**stand_in_env(server, work / "home", "test-key"), "DREVAL_OUT": str(work / "out")}
         runner = CliRunner()
         assert runner.invoke(main, ["corpus", "add", str(SAMPLES / "corpus")], env=env).exit_code == 0
         for report, system in reports:

@@ -15,7 +15,7 @@ from drevalkit.leaderboard import Leaderboard
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
-from .support import SAMPLES, Page, make_card, planted, write
+from .support import SAMPLES, Page, make_card, planted, stand_in_env, write
 
 TASKS = 8
 
@@ -43,15 +43,7 @@ def test_three_systems_scored_then_ranked(tmp_path, monkeypatch):
             (folder / f"{task['id']}.md").write_text("\n\n".join(kept) + "\n\n## References" + references)
     with FakeOpenAIServer() as server:
         server.responder = rule_judge.respond
-        env = {
-            "DREVAL_BASE_URL": server.url,
-            "DREVAL_MODEL": server.model,
-            "DREVAL_API_KEY": "k",
-            "DREVAL_HOME": str(tmp_path / "home"),
-            "DREVAL_BACKOFF_BASE": "0.01",
-            "DREVAL_BACKOFF_MAX": "0.05",
-            "DREVAL_TIMEOUT": "5",
-        }
+        env = stand_in_env(server, tmp_path / "home", "k")
         runner = CliRunner()
         assert runner.invoke(main, ["corpus", "add", str(SAMPLES / "corpus")], env=env).exit_code == 0
         for system in ("alpha", "beta", "gamma"):
