@@ -4,6 +4,7 @@
     OUT/results/<system>/<task>.json     one Scorecard per report
     OUT/html/<system>/<task>.html        its scorecard page
     OUT/run.json                         the manifest of the last run
+    OUT/run.<K>-of-<N>.json              the manifest of the last run of shard K of N (--shard K/N)
     OUT/leaderboard.{csv,json,md,html}   the leaderboard of every result in OUT (dreval leaderboard)
     OUT/judge-cards/<judge key>.{json,html}  a judge's card (dreval stress), found by the judge's identity
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from .files import safe_filename
 from .schemas import JudgeInfo
+from .shards import Shard
 
 CARDS_FOLDER = "judge-cards"
 
@@ -45,6 +47,11 @@ class OutputLayout:
     @property
     def manifest(self) -> Path:
         return self.root / "run.json"
+
+    def run_manifest(self, shard: Shard | None) -> Path:
+        """The manifest of a run: ``run.json``, or for a shard ``run.<K>-of-<N>.json``, so the manifests of shards
+        run into one folder (or merged into one by copying) never overwrite each other."""
+        return self.manifest if shard is None else self.root / f"run.{shard.slug}.json"
 
     def leaderboard(self, format_name: str) -> Path:
         """``OUT/leaderboard.<csv|json|md|html>``."""

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .shards import Shard
+
 SCHEMA_VERSION = "1"
 
 Status = Literal["complete", "partial", "failed"]
@@ -408,11 +410,13 @@ class Provenance(BaseModel):
 
 
 class RunManifest(BaseModel):
-    """``OUT/run.json``: what the last scoring run into this folder did, for audits and resumed runs."""
+    """``OUT/run.json`` (``OUT/run.<K>-of-<N>.json`` for a shard): what the last scoring run into this folder did,
+    for audits, resumed runs and finding the shards missing from a leaderboard."""
 
     schema_version: str = SCHEMA_VERSION
     dreval_version: str
     judge: JudgeInfo
+    shard: Shard | None = Field(default=None, description="the shard of the task set this run scored (--shard K/N)")
     config_hash: str
     started_at: str
     finished_at: str

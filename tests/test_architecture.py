@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"ingest"},
     {
         "__version__", "aio", "citations", "config", "documents", "embeddings", "errors", "files", "layout", "llm",
-        "prompts", "registry", "resources", "retry", "schemas", "stats", "store", "text",
+        "prompts", "registry", "resources", "retry", "schemas", "shards", "stats", "store", "text",
     },
 ]  # fmt: skip
 APART = {"testing"}  # local servers for tests and users: may use anything, used by nothing in the package

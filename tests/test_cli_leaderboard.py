@@ -163,6 +163,26 @@ def test_a_system_folder_ranks_the_output_folder_and_writes_beside_results(tmp_p
     assert all(cell.scorecard.startswith("html/") for row in board.systems for cell in row.tasks)
 
 
+def test_several_folders_are_ranked_as_one_written_into_the_first(tmp_path):
+    """Two machines' folders, each with some systems' results: one board in the first folder, the second left as it
+    was; a folder that does not exist, or the same one twice, is bad input."""
+    first, second = tmp_path / "machine-1", tmp_path / "machine-2"
+    planted(first, tasks=8, gaps=(1.0, 0.0))
+    for system in ("B", "C"):  # B and C were scored on the second machine, A on the first
+        (first / "results" / system).rename(tmp_path / system)
+        (second / "results").mkdir(parents=True, exist_ok=True)
+        (tmp_path / system).rename(second / "results" / system)
+    result = _invoke("leaderboard", first, second, "--resamples", 200)
+    assert result.exit_code == 0, result.output
+    board = Leaderboard.model_validate_json((first / "leaderboard.json").read_text())
+    assert board.systems[0].system == "A" and not list(second.glob("leaderboard.*"))
+    assert {row.system: row.complete for row in board.systems} == {"A": 8, "B": 8, "C": 8}
+    missing = _invoke("leaderboard", first, tmp_path / "nowhere")
+    assert missing.exit_code == 2 and "nowhere: no such folder" in missing.output
+    twice = _invoke("leaderboard", first, first / "results")
+    assert twice.exit_code == 2 and "give each output folder once" in " ".join(twice.output.split())
+
+
 def test_unreadable_results_are_their_own_count_and_described(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"

@@ -372,6 +372,44 @@ RUNS_OFFLINE: dict[str, Offline] = {
         "agents", (writes(*(f"dreval-out/leaderboard.{kind}" for kind in ("csv", "json", "md", "html"))),)
     ),
     "dreval leaderboard dreval-out --format md": Offline("agents", (says("| scripted"),)),
+    # -- shards: the scripted agent and the scoring in two shards, a folder each, ranked from both folders
+    "dreval run-agent --tasks samples/tasks.jsonl --base-url http://127.0.0.1:PORT/v1 --model test-agent "
+    "--protocol mirothinker --search local --shard 1/2 --out machine-1/reports/scripted/": Offline(
+        "shards",
+        (says("shard 1/2: 2 of 3 tasks"), writes("machine-1/reports/scripted/.run-agent.1-of-2.json")),
+    ),
+    "dreval run-agent --tasks samples/tasks.jsonl --base-url http://127.0.0.1:PORT/v1 --model test-agent "
+    "--protocol mirothinker --search local --shard 2/2 --out machine-2/reports/scripted/": Offline(
+        "shards",
+        (says("shard 2/2: 1 of 3 tasks"), writes("machine-2/reports/scripted/.run-agent.2-of-2.json")),
+    ),
+    "dreval score machine-1/reports/scripted/ --tasks samples/tasks.jsonl --shard 1/2 --out machine-1/dreval-out/": (
+        Offline(
+            "shards",
+            (says("shard 1/2: 2 of 2 reports"), writes("machine-1/dreval-out/run.1-of-2.json")),
+        )
+    ),
+    "dreval score machine-2/reports/scripted/ --tasks samples/tasks.jsonl --shard 2/2 --out machine-2/dreval-out/": (
+        Offline(
+            "shards",
+            (says("shard 2/2: 1 of 1 reports"), writes("machine-2/dreval-out/run.2-of-2.json")),
+        )
+    ),
+    "dreval leaderboard machine-1/dreval-out/ machine-2/dreval-out/ --tasks samples/tasks.jsonl": Offline(
+        "shards",
+        (
+            holds(
+                "machine-1/dreval-out/leaderboard.json",
+                "one row of the 3 tasks from both folders, none missing",
+                lambda board: (
+                    len(board["results_dirs"]) == 2
+                    and [(row["system"], row["results"], row["missing"]) for row in board["systems"]]
+                    == [("scripted", 3, 0)]
+                ),
+            ),
+            lacks("is missing", "no result"),
+        ),
+    ),
     # -- importing: DeepResearchEval's layout (data/method_results/<model>/, data/input_queries/query.jsonl)
     "dreval import deepresearcheval data/method_results/gemini_2.5_pro/ --out reports/gemini/": Offline(
         "importing", (writes("reports/gemini/*.meta.json", at_least=3),)
@@ -397,6 +435,11 @@ NEEDS: dict[str, str] = {
     "--base-url http://gpu-host:30000/v1 --model MiroThinker-v1.0-72B --context-tokens 131072 --search serper "
     "--extract judge --concurrency 8 --max-turns 50": (
         "needs a GPU server (MiroThinker-72B served) and the network (Serper search API)"
+    ),
+    "dreval run-agent --tasks tasks.jsonl --base-url http://gpu-host:30000/v1 --model MiroThinker-v1.0-72B "
+    "--protocol mirothinker --search serper --shard 1/4 --out reports/mirothinker-72b/": (
+        "needs a GPU server (MiroThinker-72B served) and the network (Serper search API); its offline twin, the "
+        "scripted agent in two shards, is run"
     ),
     "dreval score reports/mirothinker-72b/ --tasks tasks.jsonl": (
         "needs the reports of the MiroThinker run above (a GPU server); the same shape, `score reports/scripted/ "
@@ -440,6 +483,17 @@ SAME_AS: dict[str, tuple[str, str]] = {  # command -> (the command run instead, 
     "dreval leaderboard dreval-out --out board.html": (
         "dreval leaderboard dreval-out --tasks tasks.jsonl",
         "the same ranking written to one file (the README's command writes all four formats)",
+    ),
+    **{
+        f"dreval score reports/ --tasks tasks.jsonl --shard {k}/4 --out shard-{k}/": (
+            "dreval score machine-1/reports/scripted/ --tasks samples/tasks.jsonl --shard 1/2 --out machine-1/dreval-out/",
+            "the same command, one shard of four instead of one of two, on the user's own reports",
+        )
+        for k in range(1, 5)
+    },
+    "dreval leaderboard shard-1/ shard-2/ shard-3/ shard-4/ --tasks tasks.jsonl": (
+        "dreval leaderboard machine-1/dreval-out/ machine-2/dreval-out/ --tasks samples/tasks.jsonl",
+        "the same board read from four shards' folders instead of two",
     ),
     "dreval corpus add my-sources/": (
         "dreval corpus add samples/corpus",
@@ -486,6 +540,7 @@ SCENES: dict[str, Callable[[Path], None]] = {
     "generating": lambda folder: None,
     "trusting": prepare_samples,
     "agents": prepare_samples,
+    "shards": prepare_samples,
     "importing": prepare_importing,
     "variance": prepare_scoring,
 }

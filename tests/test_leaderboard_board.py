@@ -2,6 +2,9 @@
 shared tasks with significance of neighbouring gaps, mixed results refused, judge variance, and cost and tokens
 that depend on the LLM cache."""
 
+import re
+from urllib.parse import unquote
+
 import numpy as np
 import pytest
 
@@ -9,6 +12,7 @@ from drevalkit.layout import OutputLayout, card_paths
 from drevalkit.leaderboard import LeaderboardError, build_leaderboard
 from drevalkit.leaderboard.formats import to_csv, to_html, to_markdown
 from drevalkit.schemas import JudgeInfo, Usage
+from drevalkit.shards import shard_of
 
 from .support import make_card, planted, write
 
@@ -175,3 +179,83 @@ def test_the_leaderboard_links_each_judge_to_its_own_card(tmp_path):
     board = build_leaderboard(out, resamples=200)
     (link,) = board.judge_cards.values()
     assert (out / link).read_text() == "Qwen/Qwen2.5-72B-Instruct" and "72B" in link
+
+
+# ------------------------------------------------------------------------- several folders: shards, systems apart
+
+
+def _two_machines(tmp_path):
+    """Systems A and B scored in shards on two machines: each folder holds part of each system's tasks."""
+    first, second = tmp_path / "machine-1", tmp_path / "machine-2"
+    for task, total in (("t1", 7.0), ("t2", 6.0), ("t3", 6.5)):
+        write(first, make_card("A", task, total))
+    for task, total in (("t4", 7.5), ("t5", 5.0)):
+        write(second, make_card("A", task, total))
+    for task, folder in (("t1", first), ("t2", second), ("t3", second), ("t4", second), ("t5", first)):
+        write(folder, make_card("B", task, 5.0))
+    return first, second
+
+
+def test_several_folders_make_one_board_with_links_to_every_folder(tmp_path):
+    first, second = _two_machines(tmp_path)
+    board = build_leaderboard([first, second], resamples=500)
+    rows = {row.system: row for row in board.systems}
+    assert [(rows[s].complete, rows[s].missing) for s in "AB"] == [(5, 0), (5, 0)]
+    assert rows["A"].quality.mean == pytest.approx((7.0 + 6.0 + 6.5 + 7.5 + 5.0) / 5)
+    assert board.results_dirs == [str(first / "results"), str(second / "results")]
+    assert board.results_dir == str(first / "results")
+    assert [p for p in board.problems if not p.startswith("no gap is tested")] == []  # 5 shared tasks: too few
+    cell = next(c for c in rows["A"].tasks if c.task_id == "t4")
+    assert cell.result == "../../machine-2/results/A/t4.json" and cell.scorecard == "../machine-2/html/A/t4.html"
+    page = first / "leaderboard.html"
+    links = set(re.findall(r'href="([^"#]+\.html)"', to_html(board, page, first)))
+    assert len(links) == 10 and all((page.parent / unquote(link)).is_file() for link in links)
+    assert "machine-2/results" in to_markdown(board).strip().splitlines()[-1]  # "results in" names both folders
+    # one folder alone: the board of what it holds, as before
+    alone = build_leaderboard(first, resamples=500)
+    assert {row.system: row.complete for row in alone.systems} == {"A": 3, "B": 2} and alone.results_dirs == [
+        str(first / "results")
+    ]
+
+
+def test_a_task_scored_in_two_folders_uses_the_later_result_and_says_so(tmp_path):
+    first, second = _two_machines(tmp_path)
+    again = make_card("A", "t1", 3.0)
+    again.provenance.finished_at = "t2"  # later than make_card's "t1"
+    write(second, again)
+    board = build_leaderboard([first, second], resamples=500)
+    cell = next(c for c in next(r for r in board.systems if r.system == "A").tasks if c.task_id == "t1")
+    assert cell.total == 3.0 and cell.result.startswith("../../machine-2/")
+    (problem,) = [p for p in board.problems if p.startswith("two results for A / t1")]
+    assert str(first / "results" / "A" / "t1.json") in problem and problem.endswith(f"({second}/results/A/t1.json)")
+
+
+@pytest.mark.parametrize("twice", ["same", "results", "inside"])
+def test_a_folder_given_twice_is_refused(tmp_path, twice):
+    first, _ = _two_machines(tmp_path)
+    other = {"same": first, "results": first / "results", "inside": first / "results" / "A"}[twice]
+    with pytest.raises(LeaderboardError, match="give each output folder once"):
+        build_leaderboard([first, other], resamples=500)
+
+
+def test_missing_shards_are_named_with_their_tasks(tmp_path):
+    first, second = _two_machines(tmp_path)
+    tasks = [f"t{i}" for i in range(1, 13)]
+    for k, folder in ((1, first), (2, second)):  # shards 1 and 2 of 3 ran; nobody copied the third's folder
+        (folder / f"run.{k}-of-3.json").write_text("{}")
+    board = build_leaderboard([first, second], task_ids=tasks, resamples=500)
+    third = [task for task in tasks if shard_of(task, 3) == 3]
+    (line,) = [p for p in board.problems if p.startswith("shard 3/3 is missing")]
+    assert line.endswith(f"its {len(third)} task(s) of the task set: {', '.join(third)}")
+    assert not any(p.startswith(("shard 1/3", "shard 2/3")) for p in board.problems)
+    (nobody,) = [p for p in board.problems if "have no result from any system" in p]
+    assert nobody.startswith("7 task(s)") and nobody.endswith("t6, t7, t8, t9, t10, t11, t12")
+    # a system without some tasks others have: which, and in which shard
+    (first / "results" / "B" / "t1.json").unlink()
+    board = build_leaderboard([first, second], task_ids=tasks, resamples=500)
+    (line,) = [p for p in board.problems if p.startswith("B has no result")]
+    assert line == f"B has no result for 1 task(s) others have: t1 (in shard {shard_of('t1', 3)}/3)"
+    # shards of two different splits cannot tell what is missing: said
+    (second / "run.1-of-2.json").write_text("{}")
+    board = build_leaderboard([first, second], task_ids=tasks, resamples=500)
+    assert any("different splits (of 2, 3)" in p for p in board.problems)

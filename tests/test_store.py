@@ -1,6 +1,8 @@
 import asyncio
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -27,6 +29,58 @@ def test_concurrent_writers_and_a_second_connection(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     first.close()
     second.close()
+
+
+# one shard's writes, as ``dreval score --shard K/N`` makes them: answers, searches and pages (indexed), each its own
+# short transaction, with reads in between; the store is opened by all four at once, before it exists
+_HAMMER = """
+import random, sys, time
+from drevalkit.schemas import FetchRecord, SearchHit
+from drevalkit.store import Store
+path, name, go = sys.argv[1], sys.argv[2], float(sys.argv[3])
+time.sleep(max(0.0, go - time.time()))
+rng = random.Random(name)
+with Store(path) as store:
+    for i in range(150):
+        store.put_llm(f"{name}-{i}", "m", f"answer {i}", {"calls": 1})
+        store.put_llm(f"shared-{i}", "m", f"answer {i}", {"calls": 1})  # every shard answers the same prompt
+        if i % 3 == 0:
+            store.put_search("local", f"{name} query {i}", 5, [SearchHit(url=f"https://{name}.example/{i}")])
+        if i % 5 == 0:
+            words = " ".join(rng.choices(["alpha", "beta", "gamma", "delta", name], k=400))
+            store.put_fetch(FetchRecord(url=f"https://{name}.example/{i}", ok=True, title=name), words)
+        assert store.get_llm(f"{name}-{i}") == (f"answer {i}", {"calls": 1})
+        store.search_documents("gamma " + name, 3)
+"""
+
+
+def test_four_processes_share_one_store_without_a_lock_error(tmp_path):
+    """Four shard processes writing one new store at once: every write is there, none fails with 'database is
+    locked', and the full-text index is whole."""
+    path = tmp_path / "home" / "store.sqlite3"
+    go = time.time() + 1.5  # all four open the store at this moment, after the interpreters have started
+    names = [f"shard{k}" for k in range(1, 5)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _HAMMER, str(path), name, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    for process, (_, err) in zip(processes, outputs):
+        assert process.returncode == 0 and "locked" not in err, err[-2000:]
+    with Store(path) as store:
+        assert store.count_llm() == 4 * 150 + 150
+        assert all(store.get_llm(f"{name}-149") == ("answer 149", {"calls": 1}) for name in names)
+        assert all(store.get_search("local", f"{name} query 147", 5) for name in names)
+        assert store.count_documents() == 4 * 30
+        assert {hit.url for hit in store.search_documents("shard3", 50)} == {
+            f"https://shard3.example/{i}" for i in range(0, 150, 5)
+        }
+    _integrity(path)
 
 
 def test_unusable_location_is_a_clear_error(tmp_path):

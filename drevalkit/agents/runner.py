@@ -30,6 +30,7 @@ from ..factcheck.search import Searcher, make_backend
 from ..files import atomic_write_text
 from ..ingest.sidecar import read_sidecar, sha256_text
 from ..schemas import Task, utc_now
+from ..shards import Shard
 from ..store import Store
 from .endpoint import AgentEndpoint
 from .protocols.base import get_protocol
@@ -39,6 +40,12 @@ from .tools import Extractor, Toolbox
 
 RETRIED = ("endpoint_error", "internal_error")  # failures a rerun tries again
 MANIFEST = ".run-agent.json"
+
+
+def manifest_path(out: Path, shard: Shard | None = None) -> Path:
+    """The run's manifest in ``out``: ``.run-agent.json``, for a shard ``.run-agent.<K>-of-<N>.json`` (the
+    manifests of shards merged into one folder by copying never overwrite each other)."""
+    return out / (MANIFEST if shard is None else f".run-agent.{shard.slug}.json")
 
 
 class AgentRunError(DrevalError, ValueError):
@@ -104,8 +111,10 @@ class AgentRunner(RunSetup):
         retry_failed: bool = False,
         on_start: Callable[[Task], None] | None = None,
         on_done: Callable[[TaskOutcome], None] | None = None,
+        shard: Shard | None = None,
     ) -> RunSummary:
-        """Run every task not finished in an earlier run, ``agent_concurrency`` at a time."""
+        """Run every task not finished in an earlier run, ``agent_concurrency`` at a time; ``shard``: the shard of
+        the task set the tasks are (picked by the caller), which names the manifest."""
         started = time.monotonic()
         done: dict[str, TaskOutcome] = {}
         if resume:
@@ -129,10 +138,10 @@ class AgentRunner(RunSetup):
 
         outcomes = await gather_or_cancel(*(one(task) for task in tasks))
         summary = RunSummary(outcomes=outcomes, seconds=round(time.monotonic() - started, 3))
-        self._write_manifest(summary)
+        self._write_manifest(summary, shard)
         return summary
 
-    def _write_manifest(self, summary: RunSummary) -> None:
+    def _write_manifest(self, summary: RunSummary, shard: Shard | None) -> None:
         counts: dict[str, int] = {}
         for outcome in summary.outcomes:
             counts[outcome.termination] = counts.get(outcome.termination, 0) + 1
@@ -142,6 +151,7 @@ class AgentRunner(RunSetup):
             "protocol": self.protocol.name,
             "model": self.endpoint.model,
             "endpoint": self.endpoint.endpoint,
+            "shard": shard.model_dump() if shard is not None else None,
             "settings": self.run_settings(),
             "tasks": len(summary.outcomes),
             "ran": len(summary.ran),
@@ -164,7 +174,7 @@ class AgentRunner(RunSetup):
                 for o in summary.outcomes
             ],
         }
-        atomic_write_text(self.out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        atomic_write_text(manifest_path(self.out, shard), json.dumps(manifest, indent=2) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------ building a run
@@ -227,8 +237,10 @@ async def arun_agent(
     check: bool = True,
     on_start: Callable[[Task], None] | None = None,
     on_done: Callable[[TaskOutcome], None] | None = None,
+    shard: Shard | None = None,
 ) -> RunSummary:
-    """Run ``tasks`` with the agent the settings name and write the reports, sidecars and traces into ``out``.
+    """Run ``tasks`` with the agent the settings name and write the reports, sidecars and traces into ``out``;
+    ``shard``: the shard of the task set ``tasks`` are, which names the manifest (``manifest_path``).
 
     Raises ``AgentRunError`` (settings, output folder), ``SearchError`` (a search backend without its key or URL)
     and ``LLMUnavailable`` (the agent endpoint cannot be used; tasks finished before are kept)."""
@@ -259,7 +271,7 @@ async def arun_agent(
             )
             runner = AgentRunner(settings, endpoint, protocol, toolbox, out)
             return await runner.run_all(
-                tasks, resume=resume, retry_failed=retry_failed, on_start=on_start, on_done=on_done
+                tasks, resume=resume, retry_failed=retry_failed, on_start=on_start, on_done=on_done, shard=shard
             )
     finally:
         await endpoint.close()

@@ -8,10 +8,12 @@ import click
 
 from .options import factcheck_options, judge_options, jury_option, report_options
 from .score import run_scoring
+from .shards import shard_option
 
 
 @click.command("factcheck")
 @report_options()
+@shard_option
 @factcheck_options
 @jury_option
 @judge_options

@@ -22,14 +22,14 @@ from .console import plain, print_path, safe, stderr, stdout
 
 
 @click.command("leaderboard")
-@click.argument("results_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("results_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--format",
     "format_name",
     type=click.Choice(FORMATS),
     help="Print this format to stdout (or write it to --out). Default: write all four to "
-    "OUT/leaderboard.* (the output folder, also when RESULTS_DIR is its results/ folder or a system "
-    "folder in it) and print a summary.",
+    "OUT/leaderboard.* (the output folder of the first RESULTS_DIRS, also when it is its results/ folder or a "
+    "system folder in it) and print a summary.",
 )
 @click.option(
     "--out",
@@ -86,7 +86,7 @@ from .console import plain, print_path, safe, stderr, stdout
     help="Rank by mean total quality, or by the right ratio (macro over reports).",
 )
 def leaderboard_command(
-    results_dir: Path,
+    results_dirs: tuple[Path, ...],
     format_name: str | None,
     out_file: Path | None,
     tasks_file: Path | None,
@@ -99,21 +99,25 @@ def leaderboard_command(
     allow_mixed: bool,
     rank_by: Literal["quality", "right"],
 ) -> None:
-    """Rank the systems of RESULTS_DIR (an output folder, or its results/ folder) with bootstrap confidence
-    intervals, paired tests of neighbouring gaps and rank bands; missing, partial and failed results counted."""
+    """Rank the systems of RESULTS_DIRS (output folders, or their results/ folders) with bootstrap confidence
+    intervals, paired tests of neighbouring gaps and rank bands; missing, partial and failed results counted.
+
+    Several folders are read as one: shards scored on several machines (dreval score --shard K/N), or systems
+    scored apart; the shards and tasks none of them holds are named."""
     task_ids = _task_ids(tasks_file)
     format_name = _format_of(out_file, format_name)
-    root = output_root(results_dir)
-    if results_root(results_dir) == results_dir.parent:
-        stderr.print(
-            f"[yellow]{safe(results_dir)} is one system's folder of {safe(results_dir.parent)}: the "
-            f"leaderboard covers every system there and is written to {safe(root)}[/]",
-            highlight=False,
-            soft_wrap=True,
-        )
+    root = output_root(results_dirs[0])
+    for results_dir in results_dirs:
+        if results_root(results_dir) == results_dir.parent:
+            stderr.print(
+                f"[yellow]{safe(results_dir)} is one system's folder of {safe(results_dir.parent)}: the "
+                f"leaderboard covers every system there and is written to {safe(root)}[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
     try:
         board = build_leaderboard(
-            results_dir,
+            list(results_dirs),
             task_ids=task_ids,
             task_source=str(tasks_file or ""),
             resamples=resamples,

@@ -23,9 +23,11 @@ from ..factcheck.search import BACKENDS, SearchError
 from ..ingest.task_files import TaskError, load_tasks
 from ..llm import LLMUnavailable
 from ..schemas import Task
+from ..shards import Shard
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_JUDGE, EXIT_OK, fail
 from .console import plain, progress_bar, safe, stderr, stdout
 from .options import build_settings, check_reports_folder, config_option, open_store
+from .shards import pick_shard, shard_option
 
 # option name -> setting name
 _SETTINGS = {
@@ -115,6 +117,7 @@ _SETTINGS = {
     is_flag=True,
     help="Run again the tasks that failed on the model's account (endpoint and internal errors are always run again).",
 )
+@shard_option
 @config_option
 def run_agent_command(
     tasks_file: Path,
@@ -123,13 +126,14 @@ def run_agent_command(
     limit: int | None,
     no_resume: bool,
     retry_failed: bool,
+    shard: Shard | None,
     config_file: Path | None,
     **options: Any,
 ) -> None:
     """Run an agent model over TASKS as a research agent and write one report per task into OUT, ready for
     dreval score: the same tools (web search, guarded page reading), limits and report contract for every model."""
     settings = build_settings(config_file, **{_SETTINGS[name]: value for name, value in options.items()})
-    tasks = _pick_tasks(tasks_file, task_ids, limit)
+    tasks = pick_shard(_pick_tasks(tasks_file, task_ids, limit), shard, lambda task: task.id, "tasks")
     check_reports_folder(out)
     store = open_store(settings)
     outcomes: list[TaskOutcome] = []
@@ -143,7 +147,14 @@ def run_agent_command(
 
             summary = asyncio.run(
                 arun_agent(
-                    settings, tasks, out, store=store, resume=not no_resume, retry_failed=retry_failed, on_done=done
+                    settings,
+                    tasks,
+                    out,
+                    store=store,
+                    resume=not no_resume,
+                    retry_failed=retry_failed,
+                    on_done=done,
+                    shard=shard,
                 )
             )
     except KeyboardInterrupt:
@@ -158,7 +169,7 @@ def run_agent_command(
         fail(f"{exc} ({_written(outcomes, out, 'finished in this run are kept in')})", EXIT_JUDGE)
     finally:
         store.close()
-    _print_summary(summary, out, tasks_file)
+    _print_summary(summary, out, tasks_file, shard)
     sys.exit(EXIT_INCOMPLETE if summary.failed else EXIT_OK)
 
 
@@ -191,7 +202,7 @@ def _pick_tasks(tasks_file: Path, task_ids: tuple[str, ...], limit: int | None) 
 _STYLE = {"report": "green", "failed": "red", "skipped": "dim"}
 
 
-def _print_summary(summary: RunSummary, out: Path, tasks_file: Path) -> None:
+def _print_summary(summary: RunSummary, out: Path, tasks_file: Path, shard: Shard | None) -> None:
     ran = summary.ran
     if ran:
         table = Table(title="dreval run-agent")
@@ -235,7 +246,10 @@ def _print_summary(summary: RunSummary, out: Path, tasks_file: Path) -> None:
     )
     stdout.print(plain(line), highlight=False, markup=False, soft_wrap=True)
     stdout.print(
-        plain(f"reports: {out}  next: dreval score {out} --tasks {tasks_file}"),
+        plain(
+            f"reports: {out}  next: dreval score {out} --tasks {tasks_file}"
+            + (f" --shard {shard.label}" if shard else "")
+        ),
         highlight=False,
         markup=False,
         soft_wrap=True,

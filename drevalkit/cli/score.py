@@ -31,6 +31,7 @@ from .options import (
     read_jobs,
     report_options,
 )
+from .shards import pick_shard, shard_option
 
 
 @click.command("score")
@@ -48,6 +49,7 @@ from .options import (
 @click.option(
     "--no-html", is_flag=True, help="Write only the result JSON, no HTML scorecard (dreval html renders it later)."
 )
+@shard_option
 @factcheck_options
 @jury_option
 @judge_options
@@ -78,9 +80,10 @@ def run_scoring(
 ) -> None:
     """Score the reports the ``options`` of score or factcheck name, print the summary and exit."""
     reports, picks = options.pop("reports"), {name: options.pop(name) for name in REPORT_PICKS}
-    resume, replay = not options.pop("no_resume"), options.pop("replay")
+    resume, replay, shard = not options.pop("no_resume"), options.pop("replay"), options.pop("shard")
     settings, jurors = _judges(options)
     jobs, fixed = read_jobs(reports, rubric_file, verb="score", task_required=quality, **picks)
+    jobs = pick_shard(jobs, shard, lambda job: job.task_id, "reports")
     plan = ScorePlan(
         quality=quality,
         factcheck=factcheck,
@@ -89,6 +92,7 @@ def run_scoring(
         resume=resume,
         replay=replay,
         html=html,
+        shard=shard,
     )
     outcome = _score_all(settings, jurors, jobs, plan)
     _report(settings, outcome, html)

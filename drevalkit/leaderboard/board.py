@@ -16,22 +16,25 @@ system's values task by task, turn them into estimates, rank on the shared tasks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import stats
 from ..layout import OutputLayout, card_paths
 from ..render.scorecard import general_dimensions
 from ..schemas import Scorecard
+from .coverage import coverage_problems
 from .models import RANK_METRICS, Leaderboard, LeaderboardError, Method, RankBy, SystemRow
 from .ranking import rank_systems
 from .results import (
     FoundResults,
+    distinct_roots,
     find_results,
     judge_label,
     mixing,
     output_folder,
     output_root,
-    results_root,
+    relative_path,
     rubric_kinds,
 )
 from .rows import BoardOptions, Cells, RowContext, SystemValues, collect_row, estimate_row
@@ -43,7 +46,7 @@ NO_JUDGE_VARIANCE = (
 
 
 def build_leaderboard(
-    path: Path,
+    path: Path | Sequence[Path],
     *,
     task_ids: list[str] | None = None,
     task_source: str = "",
@@ -57,29 +60,36 @@ def build_leaderboard(
     rank_by: RankBy = "quality",
     page_root: Path | None = None,
 ) -> Leaderboard:
-    """The leaderboard of every result under ``path``. ``task_ids``: the task set missing results are counted
-    against (default: the union of tasks seen); ``judge_variance``: intervals of the total quality resample the
-    judge samples within tasks too; ``page_root``: the output folder whose ``html/`` holds the scorecards."""
-    root = results_root(path)
-    found = find_results(path)
+    """The leaderboard of every result under ``path``, or under each of several folders (shards scored on several
+    machines, systems scored apart: one system's results in several folders are merged). ``task_ids``: the task set
+    missing results are counted against (default: the union of tasks seen); ``judge_variance``: intervals of the
+    total quality resample the judge samples within tasks too; ``page_root``: the output folder whose ``html/``
+    holds the scorecards of the first folder (links to the others' are relative to it)."""
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    roots = distinct_roots(paths)
+    found = _find_all(paths)
     if not found.cards and not found.unreadable:
-        raise LeaderboardError(f"{path}: no result files (results/<system>/<task>.json)")
+        raise LeaderboardError(f"{', '.join(map(str, paths))}: no result files (results/<system>/<task>.json)")
     mixed = _comparable(found, allow_mixed)
     problems: list[str] = []
-    by_system, unreadable = _group_by_system(found, root, problems)
+    by_system, unreadable = _group_by_system(found, roots, problems)
     task_set, source = _task_set(by_system, task_ids, task_source, problems)
+    covered = {system: set(cells) for system, cells in by_system.items()}
+    problems += coverage_problems([output_folder(r) for r in roots], covered, task_set, task_ids is not None)
     judge_variance = _judge_variance(found, judge_variance, problems)
     options = BoardOptions(resamples, seed, level, alpha, judge_variance, include_partial, rank_by)
-    context = RowContext(
-        options, task_set, root, OutputLayout(page_root or output_root(path)), general_dimensions(), rubric_kinds(root)
-    )
+    kinds = {key: value for root in roots for key, value in rubric_kinds(root).items()}
+    pages = OutputLayout(page_root or output_root(paths[0]))
+    others = tuple((root, OutputLayout(output_folder(root))) for root in roots[1:])
+    context = RowContext(options, task_set, roots[0], pages, general_dimensions(), kinds, others)
     rows, values = _system_rows(by_system, unreadable, context)
     ranked, shared, gaps = rank_systems(rows, values, options, len(task_set), problems)
     order = {row.system: i for i, row in enumerate(ranked)}
     rows.sort(key=lambda r: (r.system not in order, order.get(r.system, 0), r.system))
     cards = [card for card, _ in found.cards]
     return Leaderboard(
-        results_dir=str(root),
+        results_dir=str(roots[0]),
+        results_dirs=[str(root) for root in roots],
         task_set=source,
         tasks=task_set,
         shared_tasks=shared,
@@ -90,12 +100,23 @@ def build_leaderboard(
         problems=problems,
         mixed=mixed,
         judges=sorted({judge_label(card) for card in cards}),
-        judge_cards=_judge_cards(root, cards),
+        judge_cards=_judge_cards(roots, cards),
         prompt_versions=_prompt_versions(cards),
     )
 
 
 # ---------------------------------------------------------------------------------------- gathering the results
+
+
+def _find_all(paths: list[Path]) -> FoundResults:
+    """The results of every folder, in the order given."""
+    found = FoundResults([], [])
+    for path in paths:
+        more = find_results(path)
+        found.cards += more.cards
+        found.unreadable += more.unreadable
+        found.ignored += more.ignored
+    return found
 
 
 def _comparable(found: FoundResults, allow_mixed: bool) -> list[str]:
@@ -110,9 +131,12 @@ def _comparable(found: FoundResults, allow_mixed: bool) -> list[str]:
     return mixed
 
 
-def _group_by_system(found: FoundResults, root: Path, problems: list[str]) -> tuple[dict[str, Cells], dict[str, int]]:
-    """Each system's result per task (of two for one task, the later), and how many unreadable files each has: a
-    broken file counts for the system whose folder it is in, so a system with only broken files still has a row."""
+def _group_by_system(
+    found: FoundResults, roots: list[Path], problems: list[str]
+) -> tuple[dict[str, Cells], dict[str, int]]:
+    """Each system's result per task (of two for one task, in one folder or in two, the later), and how many
+    unreadable files each has: a broken file counts for the system whose folder it is in, so a system with only
+    broken files still has a row."""
     by_system: dict[str, Cells] = {}
     for card, file in found.cards:
         cells = by_system.setdefault(card.system, {})
@@ -130,7 +154,7 @@ def _group_by_system(found: FoundResults, root: Path, problems: list[str]) -> tu
         folder_systems.setdefault(file.parent.name, card.system)
     unreadable: dict[str, int] = {}
     for file, why in found.unreadable:
-        system = folder_systems.get(file.parent.name, file.parent.name if file.parent != root else "(unknown)")
+        system = folder_systems.get(file.parent.name, file.parent.name if file.parent not in roots else "(unknown)")
         unreadable[system] = unreadable.get(system, 0) + 1
         problems.append(f"{file}: {why}; counted as unreadable for {system}")
         by_system.setdefault(system, {})
@@ -206,18 +230,20 @@ def _method(options: BoardOptions, ranked: int) -> Method:
     )
 
 
-def _judge_cards(root: Path, cards: list[Scorecard]) -> dict[str, str]:
-    """The judge card (``dreval stress``) of every judge behind the results, when one is filed in the output folder
-    the results are in (``OUT/judge-cards/``)."""
-    out = output_folder(root)
+def _judge_cards(roots: list[Path], cards: list[Scorecard]) -> dict[str, str]:
+    """The judge card (``dreval stress``) of every judge behind the results, when one is filed in an output folder
+    the results are in (``OUT/judge-cards/``), relative to the first."""
+    outs = [output_folder(root) for root in roots]
     found = {}
     for card in cards:
         for judge in [card.provenance.judge, *card.provenance.jury]:
-            page = card_paths(out, judge)[1]
-            if page.is_file():
-                found[f"{judge.model} · {judge.identity or judge.endpoint or judge.backend}"] = page.relative_to(
-                    out
-                ).as_posix()
+            for out in outs:
+                page = card_paths(out, judge)[1]
+                if page.is_file():
+                    found[f"{judge.model} · {judge.identity or judge.endpoint or judge.backend}"] = relative_path(
+                        page, outs[0]
+                    )
+                    break
     return dict(sorted(found.items()))
 
 

@@ -296,7 +296,8 @@ def to_markdown(board: Leaderboard) -> str:
     if board.problems:
         lines += ["", "## Problems", ""]
         lines += [f"- {md_escape(text)}" for text in board.problems]
-    lines += ["", f"dreval {board.dreval_version}, {board.generated_at}, results in {md_escape(board.results_dir)}", ""]
+    folders = md_escape(", ".join(board.results_dirs or [board.results_dir]))
+    lines += ["", f"dreval {board.dreval_version}, {board.generated_at}, results in {folders}", ""]
     return "\n".join(lines)
 
 

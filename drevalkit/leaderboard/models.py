@@ -58,8 +58,8 @@ class TaskCell(BaseModel):
     right: float | None = None
     used_quality: bool = False
     used_factcheck: bool = False
-    result: str = Field(default="", description="the result file, relative to the results folder")
-    scorecard: str = Field(default="", description="the scorecard page, relative to the results folder's root")
+    result: str = Field(default="", description="the result file, relative to the (first) results folder")
+    scorecard: str = Field(default="", description="the scorecard page, relative to the (first) output folder")
     reasons: list[str] = Field(default_factory=list)
 
 
@@ -151,6 +151,9 @@ class Leaderboard(BaseModel):
     dreval_version: str = __version__
     generated_at: str = Field(default_factory=utc_now)
     results_dir: str
+    results_dirs: list[str] = Field(
+        default_factory=list, description="every results folder read, the first being results_dir"
+    )
     task_set: str = Field(description="where the task set came from: a task file, or the union of tasks seen")
     tasks: list[str]
     shared_tasks: list[str] = Field(default_factory=list, description="tasks every ranked system has a value for")
@@ -159,7 +162,8 @@ class Leaderboard(BaseModel):
     gaps: list[Gap] = Field(default_factory=list)
     dimension_names: dict[str, str] = Field(default_factory=dict)
     problems: list[str] = Field(
-        default_factory=list, description="unreadable files, duplicate results, tasks outside the task set"
+        default_factory=list,
+        description="unreadable files, duplicate results, tasks outside the task set, missing shards and tasks",
     )
     mixed: list[str] = Field(default_factory=list, description="what differs between the results (allow_mixed)")
     judges: list[str] = Field(default_factory=list)

@@ -7,6 +7,7 @@ are recognised and set apart from files that are broken, so one is ignored and t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,27 @@ def _system_folder(path: Path) -> bool:
         and any(path.glob("*.json"))
         and not any(sub.is_dir() and any(sub.glob("*.json")) for sub in path.iterdir())
     )
+
+
+def distinct_roots(paths: list[Path]) -> list[Path]:
+    """The results folder of each of ``paths``. A folder given twice (as itself and as its ``results/``, say), or
+    one inside another, would count its results twice: that is refused, naming both."""
+    roots = [results_root(path) for path in paths]
+    resolved = [root.resolve() for root in roots]
+    for i, later in enumerate(resolved):
+        for j, earlier in enumerate(resolved[:i]):
+            if later == earlier or later.is_relative_to(earlier) or earlier.is_relative_to(later):
+                raise LeaderboardError(
+                    f"{paths[j]} and {paths[i]} are the same results folder, or one holds the other "
+                    f"({roots[j]}, {roots[i]}): give each output folder once"
+                )
+    return roots
+
+
+def relative_path(path: Path, start: Path) -> str:
+    """``path`` relative to the folder ``start`` (with ``..`` when it is elsewhere), as a link or listing writes
+    it."""
+    return Path(os.path.relpath(path, start)).as_posix()
 
 
 def output_folder(root: Path) -> Path:

@@ -12,6 +12,7 @@ from .. import stats
 from ..layout import OutputLayout
 from ..schemas import Scorecard
 from .models import Estimate, JudgeVariance, RankBy, SystemRow, TaskCell
+from .results import relative_path
 
 Cells = dict[str, tuple[Scorecard, Path]]  # task -> the result used and its file
 
@@ -54,7 +55,9 @@ class BoardOptions:
 @dataclass(frozen=True)
 class RowContext:
     """What reading a result into a row needs besides the result: where its files are and which dimensions are
-    general (from the frozen rubrics when there, else the general rubric)."""
+    general (from the frozen rubrics when there, else the general rubric). ``root`` and ``pages`` are the first
+    results folder and the output folder of its scorecards, which the paths of a row are relative to; ``others``
+    each further results folder with the output folder of its own scorecards."""
 
     options: BoardOptions
     task_set: list[str]
@@ -62,6 +65,11 @@ class RowContext:
     pages: OutputLayout
     general: dict[str, str]
     kinds_by_rubric: dict[str, dict[str, str]]
+    others: tuple[tuple[Path, OutputLayout], ...] = ()
+
+    def pages_of(self, file: Path) -> OutputLayout:
+        """Where the scorecard of the result in ``file`` is: beside the results folder it was found in."""
+        return next((pages for root, pages in self.others if file.is_relative_to(root)), self.pages)
 
 
 @dataclass
@@ -87,13 +95,13 @@ def collect_row(system: str, cells: Cells, context: RowContext) -> tuple[SystemR
             row.tasks.append(TaskCell(task_id=task, status="missing"))
             continue
         card, file = cells[task]
-        page = context.pages.scorecard(card.system, card.task_id)
+        page = context.pages_of(file).scorecard(card.system, card.task_id)
         cell = TaskCell(
             task_id=task,
             status=card.status,
             reasons=card.reasons[:5],
-            result=file.relative_to(context.root).as_posix(),
-            scorecard=page.relative_to(context.pages.root).as_posix() if page.is_file() else "",
+            result=relative_path(file, context.root),
+            scorecard=relative_path(page, context.pages.root) if page.is_file() else "",
         )
         row.results += 1
         setattr(row, card.status, getattr(row, card.status) + 1)

@@ -15,6 +15,7 @@ from ..files import atomic_write_text
 from ..llm import LLMClient
 from ..quality.rubric import RubricBook
 from ..schemas import Rubric, RunManifest, Scorecard, Usage, utc_now
+from ..shards import Shard
 from ..store import Store
 from .jobs import ScoreJob
 from .scorer import Scorer
@@ -32,6 +33,7 @@ class ScorePlan:
     resume: bool = True
     replay: bool = False
     html: bool = True  # write each result's HTML scorecard (dreval score --no-html turns it off)
+    shard: Shard | None = None  # the shard of the task set the jobs are (picked by the caller): names the manifest
 
 
 @dataclass
@@ -89,11 +91,13 @@ async def score_jobs(
         scorer = Scorer(settings, llm, rubrics, checker, html=plan.html, jury=jury)
         scorer.kept = outcome.kept  # filled as jobs finish, so it is complete up to any interruption
         outcome.cards = await scorer.score_all(jobs, on_done=done, resume=plan.resume and not plan.rebuild_rubrics)
-    await asyncio.to_thread(_write_manifest, settings, llm, outcome, started_at)
+    await asyncio.to_thread(_write_manifest, settings, llm, outcome, started_at, plan.shard)
     return outcome
 
 
-def _write_manifest(settings: Settings, llm: LLMClient, outcome: BatchOutcome, started_at: str) -> None:
+def _write_manifest(
+    settings: Settings, llm: LLMClient, outcome: BatchOutcome, started_at: str, shard: Shard | None
+) -> None:
     layout = settings.layout
     usage = Usage()
     for card in outcome.scored:
@@ -101,6 +105,7 @@ def _write_manifest(settings: Settings, llm: LLMClient, outcome: BatchOutcome, s
     manifest = RunManifest(
         dreval_version=__version__,
         judge=llm.judge_info,
+        shard=shard,
         config_hash=settings.config_hash(),
         started_at=started_at,
         finished_at=utc_now(),
@@ -112,4 +117,4 @@ def _write_manifest(settings: Settings, llm: LLMClient, outcome: BatchOutcome, s
         kept=dict(outcome.kept),
         usage=usage,
     )
-    atomic_write_text(layout.manifest, manifest.model_dump_json(indent=2))
+    atomic_write_text(layout.run_manifest(shard), manifest.model_dump_json(indent=2))
