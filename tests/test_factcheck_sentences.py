@@ -186,3 +186,19 @@ def test_segmentation_stays_fast_on_a_long_marker_heavy_report(splitter):
     assert len(sentences) == 5 * (50_000 // len(paragraph) + 1)
     assert {tuple(s.cited_refs) for s in sentences} == {(1, 2), (3,), (), (1, 4, 5), (6, 7, 8)}
     assert elapsed < 20, elapsed
+
+
+def test_a_formula_is_never_cut_into_sentences_nor_loses_its_marks(splitter):
+    # the model splitter cut the first sentence after "C_{2021} /" before formulas were kept whole
+    text = (
+        "The growth factor is \\( g = C_{2021} / C_{1997} \\approx 19.4 \\), and the slip is $t_{launch} - "
+        "t_{plan} = 14$ years [1]. For a mirror $D = 6.5$ m the limit is\n\\[ \\theta = 1.22 \\lambda / D. \\]\n"
+        "where $x_1*x_2*x_3$ and $a_i b_i$ keep their marks [2]."
+    )
+    sentences = [s.text for s in segmentation.segment(_report(text))]
+    assert sentences == [
+        "The growth factor is \\( g = C_{2021} / C_{1997} \\approx 19.4 \\), and the slip is $t_{launch} - "
+        "t_{plan} = 14$ years [1].",
+        "For a mirror $D = 6.5$ m the limit is \\[ \\theta = 1.22 \\lambda / D. \\] where $x_1*x_2*x_3$ and "
+        "$a_i b_i$ keep their marks [2].",
+    ]

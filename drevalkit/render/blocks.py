@@ -25,6 +25,10 @@ def alnum(text: str) -> tuple[str, list[int]]:
     return "".join(kept), where
 
 
+# children shown whole, as written: a code span, a formula (never split by a highlight, never read for citations)
+WHOLE = ("code_inline", "math_inline")
+
+
 @dataclass
 class Block:
     """The inline children of one block as one plain string, and where each character came from."""
@@ -51,7 +55,7 @@ class Block:
             elif child.type == "link_close":
                 depth = max(0, depth - 1)
             in_link.append(depth > 0 or child.type == "link_close")
-            if child.type in ("text", "code_inline"):
+            if child.type == "text" or child.type in WHOLE:
                 plain.append(child.content)
                 origin.extend((number, offset) for offset in range(len(child.content)))
             elif child.type in ("softbreak", "hardbreak"):

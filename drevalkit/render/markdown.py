@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markupsafe import Markup
 
 from ..citations import scan_citations, split_references
-from ..text import terminal_safe
-from .blocks import Block, Edit, Edits, add_edit, inline_blocks
+from ..text import math_spans, terminal_safe
+from .blocks import WHOLE, Block, Edit, Edits, add_edit, inline_blocks
 from .highlight import Highlight, Mark, claim_tags, highlight_sentences, mark_open
 from .sanitise import sanitise
 from .urls import is_http_url
@@ -49,8 +50,33 @@ def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.disable("reference")
+    md.inline.ruler.before("escape", "math", _math_rule)  # before "\(" is read as an escaped "("
     md.add_render_rule("image", _render_image)
+    md.add_render_rule("math_inline", _render_math)
     return md
+
+
+def _math_rule(state: StateInline, silent: bool) -> bool:
+    """A formula (``drevalkit.text.math_spans``) is one token, shown as written: no emphasis, escapes, citation
+    markers or claim links inside it. The formulas of an inline block are found once, on its first "\\" or "$"."""
+    if state.src[state.pos] not in "\\$":
+        return False
+    env = state.env
+    if env.get("math_src") is not state.src:
+        env["math_src"], env["math_ends"] = state.src, dict(math_spans(state.src))
+    end = env["math_ends"].get(state.pos)
+    if end is None or end > state.posMax:
+        return False
+    if not silent:
+        state.push("math_inline", "", 0).content = state.src[state.pos : end]
+    state.pos = end
+    return True
+
+
+def _render_math(self, tokens, idx, options, env):
+    formula = tokens[idx].content
+    kind = "math math-block" if formula.startswith(("\\[", "$$")) else "math"
+    return f'<span class="{kind}">{html.escape(formula)}</span>'
 
 
 def _render_image(self, tokens, idx, options, env):
@@ -196,8 +222,8 @@ def _rewrite_block(
         child_edits = block_edits.get(child_index, [])
         if child.type == "text" and child_edits:
             rewritten.extend(_rewrite_text(child.content, child_edits, anchors))
-        elif child.type == "code_inline" and child_edits:
-            mark = _mark(child_edits[0])  # a code span is only ever highlighted, never replaced
+        elif child.type in WHOLE and child_edits:
+            mark = _mark(child_edits[0])  # a code span or formula is only ever highlighted, never replaced
             rewritten.extend([_html_token(mark_open(mark.highlight, mark.first)), child, _html_token("</mark>")])
         else:
             rewritten.append(child)
