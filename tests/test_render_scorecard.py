@@ -287,11 +287,11 @@ def test_a_cost_without_a_price_is_unknown_not_zero():
     card.usage = Usage(calls=3, unpriced_calls=3, prompt_tokens=900, completion_tokens=100)
     page = Page(render_scorecard(card))
     text = " ".join(" ".join(page.text).split())
-    assert "Cost unknown 1000 tokens, 3 calls; 3 calls to a model with no price in the config" in text
+    assert "Cost unknown 1000 tokens, 3 calls; 3 calls without a price ([prices] in dreval.toml)" in text
     assert "0.0000" not in text
     card.usage = Usage(calls=3, unpriced_calls=1, prompt_tokens=900, completion_tokens=100, cost=0.25)
     text = " ".join(" ".join(Page(render_scorecard(card)).text).split())
-    assert "Cost at least 0.2500 1000 tokens, 3 calls; 1 call to a model with no price" in text
+    assert "Cost at least 0.2500 1000 tokens, 3 calls; 1 call without a price" in text
 
 
 def test_a_failed_fact_check_shows_the_failure_not_a_right_ratio():

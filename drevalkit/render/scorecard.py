@@ -305,7 +305,7 @@ def price_note(usage: Usage) -> str:
     if not usage.unpriced_calls:
         return ""
     calls = f"{usage.unpriced_calls} call{'s' if usage.unpriced_calls != 1 else ''}"
-    return f"{calls} to a model with no price in the config ([prices] in dreval.toml)"
+    return f"{calls} without a price ([prices] in dreval.toml)"
 
 
 def cache_note(usage: Usage) -> str:
