@@ -202,3 +202,21 @@ def test_a_formula_is_never_cut_into_sentences_nor_loses_its_marks(splitter):
         "For a mirror $D = 6.5$ m the limit is \\[ \\theta = 1.22 \\lambda / D. \\] where $x_1*x_2*x_3$ and "
         "$a_i b_i$ keep their marks [2].",
     ]
+
+
+def test_an_agents_narration_is_never_a_sentence_to_check(splitter):
+    # the narrated lines and paragraphs are chrome (removed when the report is read); a narration sentence in a
+    # paragraph of findings, or in a list item, stays in the text but is not a sentence the extractor sees
+    from drevalkit.ingest.importers import load_report
+
+    path = Path(__file__).resolve().parent / "data" / "import" / "narration" / "api-agent-heat-pumps.md"
+    report = load_report(path, system="s", task_id="t", max_bytes=1_000_000)
+    texts = [s.text for s in segmentation.segment(report)]
+    assert "Let me check the 2023 figure next." in report.text
+    assert not any("Let me" in text or "I'll" in text or "I need" in text for text in texts), texts
+    assert texts[:3] == [
+        "Sales across 21 European countries grew from about 1.5 million units in 2019 to about 3 million in 2022 [1].",
+        "Sales then fell by about 5% in 2023, the first decline in a decade [1].",
+        "High interest rates and falling gas prices made the case for switching weaker in 2023 [2].",
+    ]
+    assert texts[-1] == "Installers remain scarce in most markets [3]."

