@@ -228,6 +228,9 @@ class Usage(BaseModel):
     cached_tokens: int = 0
     latency_s: float = 0.0
     cost: float = 0.0
+    unpriced_calls: int = Field(
+        default=0, description="calls to a model without a price in the config: what they cost is unknown"
+    )
     from_cache_prompt_tokens: int = Field(default=0, description="original prompt tokens of the cached answers used")
     from_cache_completion_tokens: int = Field(
         default=0, description="original completion tokens of the cached answers used"

@@ -66,6 +66,43 @@ def one_line(text: str, limit: int | None = None) -> str:
     return cut.rstrip() + "…"
 
 
+# Formulas in TeX delimiters: \(...\), \[...\], $$...$$ and $...$. A "$" opens one only when no letter, digit or
+# backslash comes before it and no space after it, and closes one only after a non-space, not followed by a letter
+# or digit, on the same line: "US$5 billion to US$8 billion" and "$5 and $10" are money, not formulas.
+_MATH_OPEN = re.compile(r"\\[(\[]|\$\$|(?<![\\$\w])\$(?![\s$])")
+_MATH_CLOSE = {"\\(": "\\)", "\\[": "\\]", "$$": "$$"}
+_DOLLAR_BODY = re.compile(r"[^\n$]{0,299}[^\s\\$]\$(?![\w$])")
+_NUMBERS_ONLY = re.compile(r"[\d\s,;\-\u2013]*")  # "\[1\]": an escaped citation marker, not a formula
+MATH_MAX_CHARS = 2000
+
+
+def math_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every formula of ``text``, delimiters included, left to right. Linear in the text: a "$"
+    formula ends at the next "$" of its line, and each closing delimiter is looked for once from where the last
+    search for it ended (a formula is at most ``MATH_MAX_CHARS`` long)."""
+    spans: list[tuple[int, int]] = []
+    next_close: dict[str, int] = {}
+    position = 0
+    while (opening := _MATH_OPEN.search(text, position)) is not None:
+        body, end = opening.end(), None
+        if opening.group(0) == "$":
+            closing = _DOLLAR_BODY.match(text, body)
+            end = closing.end() if closing else None
+        else:
+            close = _MATH_CLOSE[opening.group(0)]
+            found = next_close.get(close)
+            if found is None or -1 < found < body:
+                found = next_close[close] = text.find(close, body)
+            if body < found <= body + MATH_MAX_CHARS and not (
+                close == "\\]" and _NUMBERS_ONLY.fullmatch(text, body, found)
+            ):
+                end = found + len(close)
+        if end is not None:
+            spans.append((opening.start(), end))
+        position = body if end is None else end  # (no formula opens inside a failed opening)
+    return spans
+
+
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 

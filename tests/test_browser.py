@@ -395,3 +395,102 @@ def test_leaderboard_in_a_browser(browser, site):
     )
     browser.open(Path(urllib.request.url2pathname(links[0][len("file://") :])))
     assert browser.js("document.title").startswith("dreval scorecard:")
+
+
+FORMULA_REPORT = """# Cost and optics
+
+#### Cost arithmetic
+
+The growth factor is \\( g = C_{2021} / C_{1997} \\approx 19.4 \\), and the slip is $t_{launch} - t_{plan} = 14$
+years [1]. The diffraction limit follows
+\\[ \\theta_{min} = 1.22 \\, \\lambda / D \\]
+for a mirror where $x_1 * x_2$ and $a_i b_i$ stay as written [2]. Money stays text: US$0.5 billion, $5 and $10.
+
+References
+[1] Cost and schedule. https://jwst-archive.example/cost
+[2] Optics and instruments. https://jwst-archive.example/instruments
+"""
+
+
+def _pages_to_check(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A scorecard of a report with formulas, a #### heading and a References line run into its entries; one of a
+    failed fact-check; a leaderboard with intervals, gaps and a system whose fact-checks failed."""
+    from drevalkit.render.scorecard import render_scorecard
+    from drevalkit.schemas import Report, Scorecard, Usage
+
+    from .support import make_card, planted, write
+
+    def broken(system: str, task: str) -> Scorecard:
+        card = make_card(system, task, 6.0, status="partial", factcheck_status="failed", right=(0, 0, 1))
+        card.factcheck.counts.unknown, card.factcheck.ratios = 0, {}
+        card.factcheck.reasons = ["claims of sentences S1-S45 could not be extracted: not valid JSON"]
+        card.usage = Usage(calls=13, unpriced_calls=13, prompt_tokens=27000, completion_tokens=500)
+        return card
+
+    report = Report(system="formulas", task_id="t00", text=FORMULA_REPORT)
+    formulas = tmp_path / "formulas.html"
+    formulas.write_text(render_scorecard(make_card("formulas", "t00", 6.0), None, report))
+    failed = tmp_path / "failed.html"
+    failed.write_text(render_scorecard(broken("broken", "t00")))
+    out = tmp_path / "out"
+    planted(out, tasks=20, gaps=(0.4, 0.3))
+    for index in range(20):
+        write(out, broken("a-system-whose-fact-checks-failed", f"t{index:02d}"))
+    result = CliRunner().invoke(main, ["leaderboard", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return formulas, failed, out / "leaderboard.html"
+
+
+def test_formulas_headings_references_failures_and_columns_as_people_see_them(browser, tmp_path):
+    formulas, failed, board = _pages_to_check(tmp_path)
+    browser.open(formulas)
+    # every marker is blue: linked to an entry of the page, none shown as missing
+    assert browser.js("document.querySelectorAll('#report-text a.cite').length") == 2
+    assert browser.js("document.querySelectorAll('#report-text .cite-missing').length") == 0
+    assert browser.js(
+        "[...document.querySelectorAll('#report-text a.cite')].every(a => document.querySelector(a.getAttribute('href')))"
+    )
+    assert browser.js("getComputedStyle(document.querySelector('#report-text a.cite')).color") == "rgb(11, 87, 164)"
+    # formulas as written, in their own boxes; no emphasis made of their "_" and "*"
+    assert browser.js("[...document.querySelectorAll('#report-text .math')].map(m => m.innerText)") == [
+        "\\( g = C_{2021} / C_{1997} \\approx 19.4 \\)",
+        "$t_{launch} - t_{plan} = 14$",
+        "\\[ \\theta_{min} = 1.22 \\, \\lambda / D \\]",
+        "$x_1 * x_2$",
+        "$a_i b_i$",
+    ]
+    assert browser.js("document.querySelectorAll('#report-text em').length") == 0
+    assert browser.js("getComputedStyle(document.querySelector('#report-text .math-block')).display") == "block"
+    # the report's #### heading (an h6 on the page) is no smaller than its text
+    sizes = browser.js(
+        "['h3','h4','h5','h6','p'].map(t => { const e = document.querySelector('#report-text ' + t); "
+        "return e ? parseFloat(getComputedStyle(e).fontSize) : null; })"
+    )
+    body = sizes[-1]
+    assert all(size is None or size >= body for size in sizes[:-1]) and sizes[3] is not None, sizes
+    assert browser.js("document.documentElement.scrollWidth <= window.innerWidth")
+    browser.screenshot("scorecard-formulas.png")
+
+    browser.open(failed)  # the header says the fact-check failed and the cost is unknown, not "RIGHT 0%", "0.0000"
+    assert browser.js("document.querySelector('#stat-factcheck .v').innerText") == "failed"
+    assert browser.js("getComputedStyle(document.querySelector('#stat-factcheck .v')).color") == "rgb(198, 40, 40)"
+    assert browser.js("document.querySelector('#stat-cost .v').innerText") == "unknown"
+    header = browser.js("document.querySelector('header').innerText")
+    assert "RIGHT" not in header.upper().split("FACT-CHECK")[0] and "0.0000" not in header
+    assert browser.js("!!document.getElementById('factcheck-failed')")
+    browser.screenshot("scorecard-factcheck-failed.png")
+
+    browser.open(board)  # at 1280 px every column of every table is on the page, the gap column too
+    assert browser.js("window.innerWidth") == 1280
+    assert browser.js(
+        "[...document.querySelectorAll('table')].every(t => t.getBoundingClientRect().right <= "
+        "document.documentElement.clientWidth)"
+    )
+    gap = "document.querySelector('#ranking-table thead th:last-child').getBoundingClientRect()"
+    assert browser.js(f"{gap}.right <= document.documentElement.clientWidth && {gap}.width > 60")
+    claims = browser.js(
+        "[...document.querySelectorAll('#factcheck-table tbody tr')].map(r => [r.cells[0].innerText, "
+        "r.cells[1].innerText.split('\\n')[0]])"
+    )
+    assert ["a-system-whose-fact-checks-failed", "failed"] in claims and ["A", "160"] in claims
+    browser.screenshot("leaderboard-1280.png")

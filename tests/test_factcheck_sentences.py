@@ -186,3 +186,91 @@ def test_segmentation_stays_fast_on_a_long_marker_heavy_report(splitter):
     assert len(sentences) == 5 * (50_000 // len(paragraph) + 1)
     assert {tuple(s.cited_refs) for s in sentences} == {(1, 2), (3,), (), (1, 4, 5), (6, 7, 8)}
     assert elapsed < 20, elapsed
+
+
+def test_a_formula_is_never_cut_into_sentences_nor_loses_its_marks(splitter):
+    # the model splitter cut the first sentence after "C_{2021} /" before formulas were kept whole
+    text = (
+        "The growth factor is \\( g = C_{2021} / C_{1997} \\approx 19.4 \\), and the slip is $t_{launch} - "
+        "t_{plan} = 14$ years [1]. For a mirror $D = 6.5$ m the limit is\n\\[ \\theta = 1.22 \\lambda / D. \\]\n"
+        "where $x_1*x_2*x_3$ and $a_i b_i$ keep their marks [2]."
+    )
+    sentences = [s.text for s in segmentation.segment(_report(text))]
+    assert sentences == [
+        "The growth factor is \\( g = C_{2021} / C_{1997} \\approx 19.4 \\), and the slip is $t_{launch} - "
+        "t_{plan} = 14$ years [1].",
+        "For a mirror $D = 6.5$ m the limit is \\[ \\theta = 1.22 \\lambda / D. \\] where $x_1*x_2*x_3$ and "
+        "$a_i b_i$ keep their marks [2].",
+    ]
+
+
+def test_an_agents_narration_is_never_a_sentence_to_check(splitter):
+    # the narrated lines and paragraphs are chrome (removed when the report is read); a narration sentence in a
+    # paragraph of findings, or in a list item, stays in the text but is not a sentence the extractor sees
+    from drevalkit.ingest.importers import load_report
+
+    path = Path(__file__).resolve().parent / "data" / "import" / "narration" / "api-agent-heat-pumps.md"
+    report = load_report(path, system="s", task_id="t", max_bytes=1_000_000)
+    texts = [s.text for s in segmentation.segment(report)]
+    assert "Let me check the 2023 figure next." in report.text
+    assert not any("Let me" in text or "I'll" in text or "I need" in text for text in texts), texts
+    assert texts[:3] == [
+        "Sales across 21 European countries grew from about 1.5 million units in 2019 to about 3 million in 2022 [1].",
+        "Sales then fell by about 5% in 2023, the first decline in a decade [1].",
+        "High interest rates and falling gas prices made the case for switching weaker in 2023 [2].",
+    ]
+    assert texts[-1] == "Installers remain scarce in most markets [3]."
+
+
+CHATGPT_DOCX = """Heat pump sales in Europe fell by about 5% in 2023 [1][4]. Germany's sales fell the most [2].
+Installers remain scarce in most markets.
+https://installers.example/survey
+
+[1] [4] [8] European heat pump market report 2024
+https://heatpumps.example/market-2024
+[2] Why heat pump sales fell in 2023
+https://energy-news.example/heat-pumps-2023
+[19] https://www.mdpi.com/1996-1073/17/2/311
+- [Installer survey 2024](https://installers.example/survey-2024)
+"""
+GEMINI_DOCS = """Poland's sales dropped by more than a third in 2023 [4]. Italy's fell after its tax credit was cut [2].
+
+#### 引用的著作
+
+1. European heat pump market report 2024, accessed May 5, 2025, https://heatpumps.example/market-2024
+2. 意大利税收抵免的变化，访问时间为 五月 5, 2025， https://tax.example/it-credit
+3. Wärmepumpen-Absatz 2023, abgerufen am 5. Mai 2025, https://waerme.example/absatz
+4. Installer survey, 2024, https://installers.example/survey
+5. Heat pump tax credits compared, https://credits.example/compare
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("chatgpt-docx", CHATGPT_DOCX), ("gemini-docs", GEMINI_DOCS)])
+def test_source_list_lines_are_never_sentences_wherever_they_stand(splitter, name, text):
+    sentences = segmentation.segment(_report(text))
+    texts = [s.text for s in sentences]
+    if name == "chatgpt-docx":
+        assert texts == [
+            "Heat pump sales in Europe fell by about 5% in 2023 [1][4].",
+            "Germany's sales fell the most [2].",
+            # a URL alone on the line after a sentence cites it
+            "Installers remain scarce in most markets. <https://installers.example/survey>",
+        ]
+        assert sentences[-1].cited_urls == ["https://installers.example/survey"]
+    else:  # the entries, under a heading in the report's language, each say when the source was accessed
+        assert texts == [
+            "Poland's sales dropped by more than a third in 2023 [4].",
+            "Italy's fell after its tax credit was cut [2].",
+        ]
+    assert not any("example/" in s.plain or "accessed" in s.text or "mdpi" in s.text for s in sentences)
+
+
+def test_a_numbered_finding_with_a_link_is_still_a_sentence(splitter):
+    # one numbered line ending in a URL, not in a list of such lines and with no access date, is a finding
+    text = (
+        "1. The plant opened in 1998 https://plant.example/history\n2. It was expanded in 2020 for 5 million euros.\n"
+    )
+    assert [s.plain for s in segmentation.segment(_report(text))] == [
+        "The plant opened in 1998 https://plant.example/history",
+        "It was expanded in 2020 for 5 million euros.",
+    ]

@@ -263,3 +263,15 @@ def test_hostile_json_files_are_each_one_problem_and_the_import_goes_on(tmp_path
     for name in ("deep.json", "bigint.json", "shallow-but-deep.json"):
         assert f"{name}: unreadable JSON" in result.output + result.stderr
     assert "lines.jsonl:2: unreadable JSON (a number with too many digits)" in result.output + result.stderr
+
+
+def test_import_removes_an_agents_narration_and_records_it(tmp_path):
+    source = DATA / "narration" / "api-agent-heat-pumps.md"
+    outcome = import_reports([source], tmp_path / "out")
+    assert outcome.files == 1 and not outcome.problems and not outcome.failed
+    imported = tmp_path / "out" / "api-agent-heat-pumps.md"
+    text = imported.read_text()
+    assert text.startswith("# Heat Pump Sales in Europe") and "Let me search for the association" not in text
+    assert "I'll now compile the final report" not in text and "Let me look at what drove the fall" not in text
+    removed = [r["text"] for r in _sidecar(imported).removed if r["rule"] == "agent-narration"]
+    assert len(removed) == 6 and removed[0].startswith("I'll research the growth of heat pump sales")

@@ -259,3 +259,29 @@ def test_missing_shards_are_named_with_their_tasks(tmp_path):
     (second / "run.1-of-2.json").write_text("{}")
     board = build_leaderboard([first, second], task_ids=tasks, resamples=500)
     assert any("different splits (of 2, 3)" in p for p in board.problems)
+
+def test_failed_fact_checks_are_counted_as_failed_and_unpriced_costs_left_out(tmp_path):
+    out = tmp_path / "out"
+    for index in range(3):
+        write(out, make_card("checked", f"t{index}", 6.0))
+        broken = make_card("broken", f"t{index}", 6.0, status="partial", factcheck_status="failed", right=(0, 0, 1))
+        broken.factcheck.counts.unknown, broken.factcheck.ratios = 0, {}
+        broken.usage = Usage(calls=5, unpriced_calls=5, prompt_tokens=800, completion_tokens=100)  # no price known
+        write(out, broken)
+    write(out, make_card("broken", "t3", 6.0))  # one fact-check of it ran: its claims count, the failures are said
+    board = build_leaderboard(out, resamples=200, include_partial=True)
+    rows = {row.system: row for row in board.systems}
+    assert (rows["checked"].claims, rows["checked"].factcheck_failed) == (24, 0)
+    assert (rows["broken"].claims, rows["broken"].factcheck_failed) == (8, 3)
+    assert (rows["broken"].cost.mean, rows["broken"].cost.n) == (0.01, 1)  # the priced result only, never 0.0
+    md = to_markdown(board)
+    assert "| broken | 8 (3 fact-checks failed) |" in md and "| checked | 24 |" in md
+    header = to_csv(board).splitlines()[0].split(",")
+    values = next(line.split(",") for line in to_csv(board).splitlines()[1:] if ",broken," in line)
+    assert values[header.index("factcheck_failed")] == "3"
+    only_failed = tmp_path / "failed"
+    for index in range(2):
+        write(only_failed, broken.model_copy(update={"task_id": f"t{index}"}))
+    html = to_html(build_leaderboard(only_failed, resamples=200, include_partial=True))
+    row = html.split('id="factcheck-table"')[1].split("</tr>")[1]
+    assert '<span class="st-failed">failed</span><span class="ci">2 fact-checks failed</span>' in row

@@ -56,7 +56,14 @@ def test_structured_output_usage_and_cost(judge_server, make_settings):
     assert request["response_format"]["json_schema"]["strict"] is True
     assert result.usage.calls == 1 and result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
     expected = (result.usage.prompt_tokens * 1.0 + result.usage.completion_tokens * 2.0) / 1e6
-    assert result.usage.cost == pytest.approx(expected)
+    assert result.usage.cost == pytest.approx(expected) and result.usage.unpriced_calls == 0
+
+
+def test_a_call_to_a_model_without_a_price_is_counted_unpriced(judge_server, make_settings):
+    # no price table: the cost is unknown, not zero (the scorecard says "unknown")
+    result, _ = run(_ask(make_settings(judge_server)))
+    assert result.usage.calls == 1 and result.usage.prompt_tokens > 0
+    assert (result.usage.cost, result.usage.unpriced_calls) == (0.0, 1)
 
 
 def test_cache_second_identical_call_makes_no_request(judge_server, make_settings, tmp_path):

@@ -34,6 +34,7 @@ from drevalkit.ingest.formats.references import _add_linked_entries, normalise_r
 from drevalkit.llm.client import parse_json_object
 from drevalkit.render.markdown import render_markdown
 from drevalkit.schemas import Report
+from drevalkit.text import math_spans
 from drevalkit.validity.probes import evidence_targets, fake_citation_variants, trim_style
 
 GROWTH = 4
@@ -317,6 +318,17 @@ CASES = {
     ),
     # before: the sentence's text and lists copied per block: 9 s on 14,000 blocks
     "citation-blocks-attached": Case(_segment_after_citation_blocks, _check_citation_blocks, 2000),
+    # source list lines anywhere (factcheck/source_lines.py): one scan of each line, one look at the next
+    "source-list-lines": Case(
+        lambda n: partial(
+            content_blocks,
+            "A claim sentence with words [1].\n"
+            + "".join(f"[{k % 900 + 1}] [{k % 7 + 1}] Title {k}\nhttps://a.example/{k}\n" for k in range(n))
+            + "".join(f"{k % 900 + 1}. T, accessed 2025, https://b.example/{k}\n" for k in range(n)),
+        ),
+        lambda blocks, n: blocks == [("", "A claim sentence with words [1].")],
+        1000,
+    ),
     # agents
     # before: every unclosed tag scanned the rest of the text: 22 s
     "unclosed-tool-calls": Case(
@@ -356,6 +368,20 @@ CASES = {
             str(rendered.html) == f"<p>references{' ' * n}x</p>\n" and not rendered.highlighted | rendered.references
         ),
         10000,
+    ),
+    # formulas (text.py, shown whole by render/markdown.py): each closing delimiter is looked for once
+    "formula-openers": Case(
+        lambda n: partial(math_spans, "\\(" * n + "\\[1" * n + "$a" * n), lambda spans, n: spans == [], 20000
+    ),
+    "rendered-formula-openers": Case(
+        lambda n: partial(render_markdown, "\\(x $" * n),
+        lambda rendered, n: str(rendered.html) == "<p>" + "(x $" * n + "</p>\n",  # text, no formula
+        5000,
+    ),
+    "rendered-formulas": Case(
+        lambda n: partial(render_markdown, "$x$ " * n),
+        lambda rendered, n: str(rendered.html).count('<span class="math">$x$</span>') == n,
+        5000,
     ),
     # validity/probes.py
     # before: every opening without a closer scanned the rest of the line: 8.5 s

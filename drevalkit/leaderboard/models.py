@@ -90,6 +90,7 @@ class SystemRow(BaseModel):
     wrong_macro: Estimate = Field(default_factory=Estimate)
     unknown_macro: Estimate = Field(default_factory=Estimate)
     claims: int = Field(default=0, description="claims with a verdict behind the micro ratios")
+    factcheck_failed: int = Field(default=0, description="results whose fact-check failed (no claim of them counts)")
     citation_accuracy: Estimate = Field(default_factory=Estimate)
     citation_reachability: Estimate = Field(default_factory=Estimate)
     tokens: Estimate = Field(

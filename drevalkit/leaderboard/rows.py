@@ -105,6 +105,7 @@ def collect_row(system: str, cells: Cells, context: RowContext) -> tuple[SystemR
         )
         row.results += 1
         setattr(row, card.status, getattr(row, card.status) + 1)
+        row.factcheck_failed += card.factcheck is not None and card.factcheck.status == "failed"
         _add_usage(row, values, card)
         if _quality_used(card, context.options.include_partial):
             _add_quality(cell, values, card, context)
@@ -124,7 +125,8 @@ def _add_usage(row: SystemRow, values: SystemValues, card: Scorecard) -> None:
     values.series["tokens"].append(
         u.prompt_tokens + u.completion_tokens + u.from_cache_prompt_tokens + u.from_cache_completion_tokens
     )
-    values.series["cost"].append(u.cost + u.from_cache_cost)
+    if not u.unpriced_calls:  # a call to a model without a price: what the result cost is unknown
+        values.series["cost"].append(u.cost + u.from_cache_cost)
     values.series["seconds"].append(card.seconds)
     if u.cache_hits:
         row.from_cache += 1

@@ -395,6 +395,9 @@ class LLMClient:
         return attempt + 1
 
     def _account(self, response: Any, usage: Usage) -> None:
+        price = self.settings.price_for(self.model)
+        if price is None:
+            usage.unpriced_calls += 1
         reported = getattr(response, "usage", None)
         if reported is None:
             return
@@ -405,7 +408,6 @@ class LLMClient:
         usage.prompt_tokens += prompt
         usage.completion_tokens += completion
         usage.cached_tokens += cached
-        price = self.settings.price_for(self.model)
         if price is not None:
             usage.cost += price.cost(prompt, cached, completion)
 

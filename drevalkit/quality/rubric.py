@@ -120,9 +120,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40] or "dimension"
 
 
-def build_key(task: Task, judge_model: str) -> str:
-    """What a frozen rubric depends on: the task's content, the model that built it and the prompt version."""
-    return stable_hash({"task": task.content_key(), "judge": judge_model, "prompts": PROMPTS.version})
+def build_key(task: Task, judge_model: str, prompt_version: str | None = None) -> str:
+    """What a frozen rubric depends on: the task's content, the model that built it and the prompt version (the
+    current one unless named)."""
+    prompts = PROMPTS.version if prompt_version is None else prompt_version
+    return stable_hash({"task": task.content_key(), "judge": judge_model, "prompts": prompts})
+
+
+def built_from(rubric: Rubric, task: Task) -> bool:
+    """Whether ``rubric`` was built from ``task`` (its build key, made again with the judge model and prompt version
+    the rubric records); a hand-written rubric (no build key) may serve any task of its id."""
+    return not rubric.build_key or rubric.build_key == build_key(task, rubric.judge.model, rubric.prompt_version)
 
 
 def _messages(user: str) -> list[dict[str, str]]:

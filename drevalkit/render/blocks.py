@@ -2,22 +2,17 @@
 
 Sentences to highlight and citations to link are found in the text a reader sees, not in the markdown source
 (emphasis, links and code spans split one sentence over many tokens); the markup dreval adds is then put into the
-tokens those characters came from as ``Edit``s. Reading the blocks also finds the References section, whose
-entries get anchors for the citation markers to link to.
+tokens those characters came from as ``Edit``s. Reading the blocks also marks the References section, whose
+entries get anchors for the citation markers to link to: it starts at the line where the fact-check's citation parse
+(``citations.split_references``) starts it, so a page resolves exactly the markers the fact-check does, also when a
+plain ``References`` line runs straight into its entries in one paragraph.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from markdown_it.token import Token
-
-_REFERENCES_TITLE = re.compile(
-    r"^\s*(?:references|sources|bibliography|works cited|citations|reference list|notes and references|footnotes)"
-    r"\s*(?::\s*)?$",  # not \s*:?\s*: quadratic in a run of spaces
-    re.IGNORECASE,
-)
 
 
 def alnum(text: str) -> tuple[str, list[int]]:
@@ -30,6 +25,10 @@ def alnum(text: str) -> tuple[str, list[int]]:
     return "".join(kept), where
 
 
+# children shown whole, as written: a code span, a formula (never split by a highlight, never read for citations)
+WHOLE = ("code_inline", "math_inline")
+
+
 @dataclass
 class Block:
     """The inline children of one block as one plain string, and where each character came from."""
@@ -39,7 +38,8 @@ class Block:
     origin: list[tuple[int, int]]  # per plain character: (child index, offset in the child's content)
     in_link: list[bool]  # per child: inside a link
     cell_row: int | None = None  # table body row number, for cells
-    references: bool = False  # in the References section
+    # the line of the block (counted in line breaks) where the References section starts; None: not in it
+    references: int | None = None
     alnum: str = ""
     alnum_at: list[int] = field(default_factory=list)
 
@@ -55,7 +55,7 @@ class Block:
             elif child.type == "link_close":
                 depth = max(0, depth - 1)
             in_link.append(depth > 0 or child.type == "link_close")
-            if child.type in ("text", "code_inline"):
+            if child.type == "text" or child.type in WHOLE:
                 plain.append(child.content)
                 origin.extend((number, offset) for offset in range(len(child.content)))
             elif child.type in ("softbreak", "hardbreak"):
@@ -83,43 +83,57 @@ def add_edit(edits: Edits, block: int, child: int, edit: Edit) -> None:
     edits.setdefault(block, {}).setdefault(child, []).append(edit)
 
 
-def inline_blocks(tokens: list[Token]) -> tuple[list[Block], dict[int, int], set[int]]:
-    """Every inline block, the anchor for each References entry (child index offset 0 ones are recorded on the
-    block), and the numbers that have one. Headings are moved two levels down (the page has its own h1 and h2)."""
+def _references_from(token: Token, references_line: int | None) -> int | None:
+    """Where in ``token``'s lines the References section starts (0: it is all in it), None when it is not."""
+    if references_line is None or token.map is None or token.map[1] <= references_line:
+        return None
+    return max(0, references_line - token.map[0])
+
+
+def inline_blocks(tokens: list[Token], references_line: int | None) -> tuple[list[Block], dict[int, int], set[int]]:
+    """Every inline block, the anchor for each numbered list item of the References section (which starts at line
+    ``references_line`` of the source, None: the report has none), and the numbers that have one. In the section
+    every line break is kept, so each entry stands on its own line. Headings are moved two levels down (the page
+    has its own h1 and h2)."""
     blocks: list[Block] = []
     entry_items: dict[int, int] = {}  # block index -> reference number from a numbered list item
     anchors: set[int] = set()
-    in_references = False
-    references_level = 0
     row = -1
     in_body = False
     pending_item: int | None = None
-    for index, token in enumerate(tokens):
+    for token in tokens:
         if token.type in ("heading_open", "heading_close"):
-            level = int(token.tag[1])
-            token.tag = f"h{min(6, level + 2)}"
-            if token.type == "heading_open":
-                title = tokens[index + 1].content if index + 1 < len(tokens) else ""
-                if _REFERENCES_TITLE.match(re.sub(r"[*_#]", "", title)):
-                    in_references, references_level = True, level
-                elif in_references and level <= references_level:
-                    in_references = False
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
         elif token.type == "tbody_open":
             in_body = True
         elif token.type == "tbody_close":
             in_body = False
         elif token.type == "tr_open" and in_body:
             row += 1
-        elif token.type == "list_item_open" and in_references and token.info.isdigit():
-            pending_item = int(token.info)
+        elif token.type == "list_item_open" and token.info.isdigit():
+            if _references_from(token, references_line) == 0:
+                pending_item = int(token.info)
         elif token.type == "inline":
             block = Block.of(token, row if in_body else None)
-            if not in_references and _REFERENCES_TITLE.match(re.sub(r"[*_]", "", token.content)):
-                in_references, references_level = True, 7  # a bold "References" line: to the next heading
-            if pending_item is not None and 0 < pending_item <= 999:
+            block.references = _references_from(token, references_line)
+            if pending_item is not None and 0 < pending_item <= 999 and pending_item not in anchors:
                 entry_items[len(blocks)] = pending_item
                 anchors.add(pending_item)
             pending_item = None
-            block.references = in_references
+            if block.references is not None:
+                _keep_line_breaks(block)
             blocks.append(block)
     return blocks, entry_items, anchors
+
+
+def _keep_line_breaks(block: Block) -> None:
+    """Line breaks from the line before the References section on become hard breaks (one entry a line)."""
+    assert block.references is not None
+    line = 0
+    for child in block.token.children or []:
+        if child.type == "softbreak":
+            if line >= block.references - 1:
+                child.type, child.tag = "hardbreak", "br"
+            line += 1
+        elif child.type == "hardbreak":
+            line += 1

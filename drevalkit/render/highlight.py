@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .blocks import Block, Edit, Edits, add_edit, alnum
+from .blocks import WHOLE, Block, Edit, Edits, add_edit, alnum
 
 VERDICT_ORDER = ("wrong", "unknown", "failed", "right", "none")  # the most telling verdict colours a shared sentence
 VERDICT_MARK = {"right": "✓", "wrong": "✗", "unknown": "?", "failed": "!", "none": "·"}
@@ -154,7 +154,7 @@ def _locate(blocks: list[Block], sentence: str, taken: dict[int, list[tuple[int,
 
 
 def _pieces(block: Block, start: int, end: int, child_edits: dict[int, list[Edit]]) -> list[tuple[int, int, int]]:
-    """The plain range ``[start, end)`` as (child, start, end) pieces of text children (code children whole),
+    """The plain range ``[start, end)`` as (child, start, end) pieces of text children (code and formulas whole),
     widened so no marker or URL is cut in two."""
     pieces: dict[int, list[int]] = {}
     for child, offset in block.origin[start:end]:
@@ -165,7 +165,7 @@ def _pieces(block: Block, start: int, end: int, child_edits: dict[int, list[Edit
     children = block.token.children or []
     result = []
     for child, (a, b) in sorted(pieces.items()):
-        if children[child].type == "code_inline":
+        if children[child].type in WHOLE:
             result.append((child, 0, len(children[child].content)))
             continue
         for edit in child_edits.get(child, []):

@@ -19,18 +19,23 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from ..citations import scan_citations
-from ..text import terminal_safe
-from .blocks import Block, Edit, Edits, add_edit, inline_blocks
+from ..citations import scan_citations, split_references
+from ..text import math_spans, terminal_safe
+from .blocks import WHOLE, Block, Edit, Edits, add_edit, inline_blocks
 from .highlight import Highlight, Mark, claim_tags, highlight_sentences, mark_open
 from .sanitise import sanitise
 from .urls import is_http_url
 
-# a References entry opens its line: [3] ..., [^3]: ..., 3. ... (a numbered list item is read from its token)
+# a References entry opens its line: [3] ..., [3] [7] ... (one source cited as several numbers), [^3]: ..., 3. ...
+# (a numbered list item is read from its token)
 _ENTRY_START = re.compile(r"^\s*\[\^?(\d{1,3})\]:?|^\s*(\d{1,3})[.)]\s")
+_MORE_NUMBERS = re.compile(r"[ \t]*\[(\d{1,3})\]")
+# a footnote definition anywhere ([^3]: ...), or a link definition ([3]: url) with an http(s) URL, as the parse reads
+_DEFINITION = re.compile(r"^\s*\[(?:\^\d{1,3}\]:|\d{1,3}\]:[ \t]*<?https?://)", re.IGNORECASE)
 
 
 @dataclass
@@ -45,8 +50,33 @@ def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.disable("reference")
+    md.inline.ruler.before("escape", "math", _math_rule)  # before "\(" is read as an escaped "("
     md.add_render_rule("image", _render_image)
+    md.add_render_rule("math_inline", _render_math)
     return md
+
+
+def _math_rule(state: StateInline, silent: bool) -> bool:
+    """A formula (``drevalkit.text.math_spans``) is one token, shown as written: no emphasis, escapes, citation
+    markers or claim links inside it. The formulas of an inline block are found once, on its first "\\" or "$"."""
+    if state.src[state.pos] not in "\\$":
+        return False
+    env = state.env
+    if env.get("math_src") is not state.src:
+        env["math_src"], env["math_ends"] = state.src, dict(math_spans(state.src))
+    end = env["math_ends"].get(state.pos)
+    if end is None or end > state.posMax:
+        return False
+    if not silent:
+        state.push("math_inline", "", 0).content = state.src[state.pos : end]
+    state.pos = end
+    return True
+
+
+def _render_math(self, tokens, idx, options, env):
+    formula = tokens[idx].content
+    kind = "math math-block" if formula.startswith(("\\[", "$$")) else "math"
+    return f'<span class="{kind}">{html.escape(formula)}</span>'
 
 
 def _render_image(self, tokens, idx, options, env):
@@ -65,14 +95,17 @@ def render_markdown(text: str, highlights: Iterable[Highlight] = ()) -> Rendered
     claim sentences, which are widened so they never cut a marker or URL in two; all are then put into the tokens.
     """
     md = _parser()
-    tokens = md.parse(terminal_safe(text))
-    blocks, entry_items, anchors = inline_blocks(tokens)
+    text = terminal_safe(text)
+    tokens = md.parse(text)
+    body, section = split_references(text)  # where the fact-check's parse starts the References section
+    blocks, entry_items, anchors = inline_blocks(tokens, body.count("\n") if section else None)
     edits: Edits = {}
     for block_index, block in enumerate(blocks):
         for child, edit in _entry_edits(block):
             assert isinstance(edit.value, int)  # an entry's number
-            anchors.add(edit.value)
-            add_edit(edits, block_index, child, edit)
+            if edit.value not in anchors:  # one anchor per number: the first entry of it
+                anchors.add(edit.value)
+                add_edit(edits, block_index, child, edit)
     _link_citations(blocks, edits)
     highlighted, after = highlight_sentences(blocks, highlights, edits)
     for block_index, block in enumerate(blocks):
@@ -89,25 +122,35 @@ def render_markdown(text: str, highlights: Iterable[Highlight] = ()) -> Rendered
 
 
 def _entry_edits(block: Block) -> list[tuple[int, Edit]]:
-    """``[n]`` / ``[^n]:`` / ``n.`` opening a line of a References block (or a definition anywhere)."""
+    """The numbers opening a line of the References section (``[n]``, ``[n] [m]``, ``[^n]:``, ``n.``), and
+    footnote or link definitions anywhere."""
     edits: list[tuple[int, Edit]] = []
     children = block.token.children or []
-    line_start = True
+    line, line_start = 0, True
     for number, child in enumerate(children):
         if child.type in ("softbreak", "hardbreak"):
-            line_start = True
+            line, line_start = line + 1, True
             continue
         if child.type == "text" and line_start and not block.in_link[number]:
+            in_section = block.references is not None and line >= block.references
             match = _ENTRY_START.match(child.content)
-            if match and (block.references or child.content.lstrip().startswith("[^")):
-                value = int(match.group(1) or match.group(2))
-                if 0 < value <= 999:
-                    span = match.span(1) if match.group(1) else match.span(2)
-                    start = child.content.index("[") if match.group(1) else span[0]
-                    end = child.content.index("]", span[1]) + 1 if match.group(1) else span[1] + 1
-                    edits.append((number, Edit(start, end, "entry", value)))
+            if match and (in_section or _DEFINITION.match(child.content)):
+                edits.extend((number, edit) for edit in _entry_numbers(child.content, match))
         line_start = False
     return edits
+
+
+def _entry_numbers(content: str, match: re.Match[str]) -> list[Edit]:
+    """An edit per number opening an entry: ``3.``, ``[^3]:``, or each of a run of ``[3] [7]``."""
+    if match.group(2):
+        value = int(match.group(2))
+        return [Edit(match.start(2), match.end(2) + 1, "entry", value)] if 0 < value <= 999 else []
+    start = content.index("[")
+    found = [(start, content.index("]", match.end(1)) + 1, int(match.group(1)))]  # a definition's ":" stays text
+    if not match.group(0).endswith(":"):
+        while more := _MORE_NUMBERS.match(content, found[-1][1]):
+            found.append((more.start(1) - 1, more.end(), int(more.group(1))))
+    return [Edit(a, b, "entry", value) for a, b, value in found if 0 < value <= 999]
 
 
 def _link_citations(blocks: list[Block], edits: Edits) -> None:
@@ -179,8 +222,8 @@ def _rewrite_block(
         child_edits = block_edits.get(child_index, [])
         if child.type == "text" and child_edits:
             rewritten.extend(_rewrite_text(child.content, child_edits, anchors))
-        elif child.type == "code_inline" and child_edits:
-            mark = _mark(child_edits[0])  # a code span is only ever highlighted, never replaced
+        elif child.type in WHOLE and child_edits:
+            mark = _mark(child_edits[0])  # a code span or formula is only ever highlighted, never replaced
             rewritten.extend([_html_token(mark_open(mark.highlight, mark.first)), child, _html_token("</mark>")])
         else:
             rewritten.append(child)

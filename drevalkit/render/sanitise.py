@@ -47,7 +47,7 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "mark": {"id", "title"}, "span": {
 ALLOWED_CLASSES = {
     "mark": {"hl", *(f"v-{v}" for v in VERDICT_ORDER)},
     "a": {"cite", "claim-tag", "ext", *(f"v-{v}" for v in VERDICT_ORDER)},
-    "span": {"ref-entry", "cite", "cite-missing", "image"},
+    "span": {"ref-entry", "cite", "cite-missing", "image", "math", "math-block"},
     "sup": {"claim-tags"},
 }
 

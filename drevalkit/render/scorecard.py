@@ -285,11 +285,27 @@ def render_scorecard(
             report_found=len(rendered.highlighted) if rendered else 0,
             meta=render_meta(meta) if meta else None,
             flags=flags,
-            cost=card.usage.cost,
+            cost=cost_text(card.usage),
+            price_note=price_note(card.usage),
             tokens=card.usage.prompt_tokens + card.usage.completion_tokens,
             cache_note=cache_note(card.usage),
         )
     )
+
+
+def cost_text(usage: Usage) -> str:
+    """What the judging cost: "unknown" when no call had a price in the config (never "0.0000"), "at least" the
+    priced part when some had none."""
+    if usage.unpriced_calls and usage.unpriced_calls >= usage.calls:
+        return "unknown"
+    return f"at least {usage.cost:.4f}" if usage.unpriced_calls else f"{usage.cost:.4f}"
+
+
+def price_note(usage: Usage) -> str:
+    if not usage.unpriced_calls:
+        return ""
+    calls = f"{usage.unpriced_calls} call{'s' if usage.unpriced_calls != 1 else ''}"
+    return f"{calls} without a price ([prices] in dreval.toml)"
 
 
 def cache_note(usage: Usage) -> str:

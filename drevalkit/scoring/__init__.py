@@ -3,6 +3,7 @@ Scorecard, batch runs, and ``score_report`` for notebooks and scripts."""
 
 from .api import ascore_report, score_report
 from .batch import BatchOutcome, ScorePlan, score_jobs
+from .clash import TaskSetClash
 from .jobs import REPORT_SUFFIXES, JobError, ScoreJob, build_jobs, collect_reports
 from .scorer import Scorer, read_scorecard
 
@@ -13,6 +14,7 @@ __all__ = [
     "ScoreJob",
     "ScorePlan",
     "Scorer",
+    "TaskSetClash",
     "ascore_report",
     "build_jobs",
     "collect_reports",

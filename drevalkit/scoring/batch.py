@@ -17,6 +17,7 @@ from ..quality.rubric import RubricBook
 from ..schemas import Rubric, RunManifest, Scorecard, Usage, utc_now
 from ..shards import Shard
 from ..store import Store
+from .clash import check_task_set
 from .jobs import ScoreJob
 from .scorer import Scorer
 
@@ -60,11 +61,16 @@ async def score_jobs(
     on_done: Callable[[Scorecard, bool], None] | None = None,
     jury: list[LLMClient] | None = None,
 ) -> BatchOutcome:
-    """Score ``jobs``; ``on_done(card, skipped)`` is called as each finishes. Raises ``LLMUnavailable`` when the
-    judge cannot serve the run and ``SearchError`` when the search backend is misconfigured. With a ``jury``
+    """Score ``jobs``; ``on_done(card, skipped)`` is called as each finishes. Raises ``TaskSetClash`` when the output
+    folder holds another task set's rubrics or results under these task ids (unless rubrics are rebuilt),
+    ``LLMUnavailable`` when the judge cannot serve the run and ``SearchError`` when the search backend is
+    misconfigured. With a ``jury``
     (judges besides ``llm``, which leads: it builds the rubrics and extracts the claims), every criterion and claim
     is judged by every judge."""
     jury = list(jury or [])
+    if not plan.rebuild_rubrics:  # two task sets in one folder: refused before anything is judged
+        frozen = plan.quality and plan.fixed_rubric is None
+        await asyncio.to_thread(check_task_set, settings.layout, jobs, rubrics=frozen)
     outcome = BatchOutcome()
     started_at = utc_now()
 
