@@ -260,6 +260,7 @@ def test_missing_shards_are_named_with_their_tasks(tmp_path):
     board = build_leaderboard([first, second], task_ids=tasks, resamples=500)
     assert any("different splits (of 2, 3)" in p for p in board.problems)
 
+
 def test_failed_fact_checks_are_counted_as_failed_and_unpriced_costs_left_out(tmp_path):
     out = tmp_path / "out"
     for index in range(3):
