@@ -10,11 +10,12 @@ from drevalkit.config import Settings
 from drevalkit.factcheck.fetch import extract_text
 from drevalkit.schemas import Task
 from drevalkit.testing.agent_server import AgentServer
+from drevalkit.testing.llama import tiny_llama_server
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.static_site import StaticSite
 
-from .support import run_tour
+from .support import run_tour, tiny_model_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -34,6 +35,14 @@ def no_user_config(empty_config_home, monkeypatch):
 @pytest.fixture
 def judge_server():
     with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llama():
+    """llama.cpp's real server with the tiny model, one for the whole session (loading it costs seconds). Tests
+    read its counters before and after what they run: other tests have used it before them."""
+    with tiny_llama_server(tiny_model_or_skip()) as server:
         yield server
 
 
