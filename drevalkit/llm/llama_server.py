@@ -34,7 +34,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class LlamaServer:
     """One llama.cpp server on 127.0.0.1; ``start()`` returns its ``/v1`` base URL, ``stop()`` (or leaving the
-    ``with`` block) shuts it down."""
+    ``with`` block) shuts it down. ``metrics=True`` serves llama.cpp's own token counts, read with ``counters()``."""
 
     def __init__(
         self,
