@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -10,11 +11,12 @@ from drevalkit.config import Settings
 from drevalkit.factcheck.fetch import extract_text
 from drevalkit.schemas import Task
 from drevalkit.testing.agent_server import AgentServer
+from drevalkit.testing.llama import tiny_llama_server
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.static_site import StaticSite
 
-from .support import run_tour
+from .support import run_tour, stand_in_env, tiny_model_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -34,6 +36,14 @@ def no_user_config(empty_config_home, monkeypatch):
 @pytest.fixture
 def judge_server():
     with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llama():
+    """llama.cpp's real server with the tiny model, one for the whole session (loading it costs seconds). Tests
+    read its counters before and after what they run: other tests have used it before them."""
+    with tiny_llama_server(tiny_model_or_skip()) as server:
         yield server
 
 
@@ -78,25 +88,42 @@ def sample_report_path(tmp_path) -> Path:
     return path
 
 
+def cli_env(monkeypatch, folder: Path, values: dict[str, str]) -> dict[str, str]:
+    """A CLI run's environment: in ``folder``, none of the caller's dreval settings or keys, then ``values``."""
+    monkeypatch.chdir(folder)
+    for key in list(os.environ):
+        if key.startswith("DREVAL_") or key == "OPENAI_API_KEY":
+            monkeypatch.delenv(key)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
 @pytest.fixture
 def judge_env(judge_server, tmp_path, monkeypatch):
     """Environment for CLI runs against the test server (no config file, store in the test folder)."""
-    monkeypatch.chdir(tmp_path)
-    for key in list(__import__("os").environ):
-        if key.startswith("DREVAL_") or key == "OPENAI_API_KEY":
-            monkeypatch.delenv(key)
-    env = {
-        "DREVAL_BASE_URL": judge_server.url,
-        "DREVAL_MODEL": judge_server.model,
-        "DREVAL_API_KEY": "test-secret-key",
+    return cli_env(
+        monkeypatch,
+        tmp_path,
+        stand_in_env(judge_server, tmp_path / "home", "test-secret-key") | {"DREVAL_TIMEOUT": "3"},
+    )
+
+
+@pytest.fixture
+def llama_env(llama, tmp_path, monkeypatch):
+    """Environment for CLI runs judged by the real llama.cpp server: a store of the test's own (so no answer comes
+    from another test's cache), short answers (the tiny model rambles to the limit), no repair turns and no
+    retries (a call the server answered is counted once), and time for a busy machine."""
+    values = {
+        "DREVAL_BASE_URL": llama.base_url,
+        "DREVAL_MODEL": llama.alias,
         "DREVAL_HOME": str(tmp_path / "home"),
-        "DREVAL_BACKOFF_BASE": "0.01",
-        "DREVAL_BACKOFF_MAX": "0.05",
-        "DREVAL_TIMEOUT": "3",
+        "DREVAL_MAX_TOKENS": "32",
+        "DREVAL_INVALID_RETRIES": "0",
+        "DREVAL_MAX_RETRIES": "0",
+        "DREVAL_TIMEOUT": "900",
     }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return env
+    return cli_env(monkeypatch, tmp_path, values)
 
 
 # ----------------------------------------------------------------------- the agent's world: served corpus, scripted agent

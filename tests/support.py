@@ -10,6 +10,7 @@ import asyncio
 import base64
 import hashlib
 import html
+import importlib.util
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from drevalkit.cli import main
 from drevalkit.factcheck.checker import open_factchecker
 from drevalkit.ingest.importers import load_report
 from drevalkit.layout import OutputLayout
-from drevalkit.llm import open_llm
+from drevalkit.llm import LLMUnavailable, open_llm
 from drevalkit.quality.rubric import read_rubric
 from drevalkit.schemas import (
     Criterion,
@@ -46,6 +47,7 @@ from drevalkit.schemas import (
 from drevalkit.stats import agreement as A
 from drevalkit.store import Store
 from drevalkit.testing import rule_judge
+from drevalkit.testing.llama import tiny_model_path
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -200,6 +202,19 @@ class Page(HTMLParser):
 
 def sha256_source(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def tiny_model_or_skip() -> Path:
+    """The tiny GGUF of the real-server tests, with xllamacpp to serve it; a test without them is skipped, except
+    under ``CI=true``, where a missing model is a failure (CI must not pass by skipping the real server)."""
+    try:
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise LLMUnavailable('llama.cpp\'s server needs xllamacpp: pip install ".[test]"')
+        return tiny_model_path()
+    except LLMUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs the real-server tests: {exc}")
+        pytest.skip(str(exc))
 
 
 def stand_in_env(server: FakeOpenAIServer, home: Path, key: str) -> dict[str, str]:

@@ -105,3 +105,18 @@ def test_a_probe_that_applies_to_no_report_says_why_in_its_finding(judge_env, ju
     assert shuffle.skipped == 3 and shuffle.finding.startswith("not measured: no report has sections to reorder")
     assert pad.skipped == 0 and pad.reports == 3  # a probe that applies is measured as before
     assert run.reports[0].skipped["shuffle"].startswith("the report has no sections to reorder")
+
+
+def test_a_judge_that_never_answers_validly_measures_nothing_and_says_so(judge_env, judge_server, tmp_path):
+    judge_server.responder = lambda body: "I would rather not score this."  # never JSON
+    result = invoke(
+        "stress", DEMO_REPORT, "--task", DEMO_TASK, "--rubric", DEMO_RUBRIC, "--probes", "pad", "--variants", "1"
+    )
+    assert result.exit_code == 1, result.output + result.stderr
+    row = next(line for line in result.output.splitlines() if line.startswith("│ pad"))
+    assert "—" in row and " ok " not in row  # not measured is not a pass
+    card_path = next((tmp_path / "dreval-out" / "judge-cards").glob("*.json"))
+    card = JudgeCard.model_validate_json(card_path.read_text())
+    assert card.reports == 0 and card.probes[0].reports == 0 and not card.flagged
+    page = card_path.with_suffix(".html").read_text()
+    assert "Nothing was measured" in page and "No probe flagged" not in page

@@ -441,6 +441,11 @@ NEEDS: dict[str, str] = {
         "needs a GPU server (MiroThinker-72B served) and the network (Serper search API); its offline twin, the "
         "scripted agent in two shards, is run"
     ),
+    "dreval run-agent --tasks tasks.jsonl --out reports/qwen2.5-72b/ --base-url http://gpu-host:8001/v1 "
+    "--model qwen2.5-72b --context-tokens 65536 --concurrency 16": (
+        "needs a GPU server (an agent model served with a tool-call parser); tests/test_real_server.py runs "
+        "run-agent against llama.cpp's server with a tiny model"
+    ),
     "dreval score reports/mirothinker-72b/ --tasks tasks.jsonl": (
         "needs the reports of the MiroThinker run above (a GPU server); the same shape, `score reports/scripted/ "
         "--tasks samples/tasks.jsonl`, is run"

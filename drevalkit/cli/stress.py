@@ -189,7 +189,7 @@ def _print_stress(run: StressRun) -> None:
             _shift(result),
             "—" if result.moved is None else f"{100 * result.moved:.0f}%",
             _count(result),
-            "[red]FLAG[/]" if result.flagged else "ok",
+            "[red]FLAG[/]" if result.flagged else ("ok" if result.reports else "—"),  # unmeasured is not ok
             safe(result.finding + _extra(result)),
         )
     stdout.print(table)

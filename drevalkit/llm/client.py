@@ -111,9 +111,15 @@ def _cache_hit_usage(stored: Any) -> Usage:
     )
 
 
+# vLLM: "maximum context length"; SGLang: "longer than the model's context length"; llama.cpp: "exceeds the
+# available context size" (type exceed_context_size_error); others: "context window", "too many tokens"
+_OVERFLOW_WORDS = ("context length", "context window", "maximum context", "too many tokens", "context size")
+
+
 def is_context_overflow(exc: openai.APIStatusError) -> bool:
+    """A refusal because prompt and completion do not fit the model's context, in the words each server uses."""
     text = str(exc).lower()
-    return any(word in text for word in ("context length", "context window", "maximum context", "too many tokens"))
+    return any(word in text for word in _OVERFLOW_WORDS)
 
 
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "schema", "structured", "guided", "grammar")

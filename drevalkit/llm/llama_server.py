@@ -22,6 +22,7 @@ from .errors import LLMUnavailable
 from .local_model import INSTALL_LOCAL
 
 _HEALTH_TIMEOUT_S = 120.0
+_MAX_METRIC_LINES = 1000
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -33,7 +34,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class LlamaServer:
     """One llama.cpp server on 127.0.0.1; ``start()`` returns its ``/v1`` base URL, ``stop()`` (or leaving the
-    ``with`` block) shuts it down."""
+    ``with`` block) shuts it down. ``metrics=True`` serves llama.cpp's own token counts, read with ``counters()``."""
 
     def __init__(
         self,
@@ -46,6 +47,7 @@ class LlamaServer:
         jinja: bool = True,
         cache_ram_mib: int | None = None,
         port: int | None = None,
+        metrics: bool = False,
     ):
         if n_parallel < 1 or context_per_slot < 256:
             raise ValueError("a llama.cpp server needs n_parallel >= 1 and context_per_slot >= 256")
@@ -57,6 +59,7 @@ class LlamaServer:
         self.jinja = jinja
         self.cache_ram_mib = cache_ram_mib
         self.port = port
+        self.metrics_enabled = metrics
         self._server: Any = None
         self._lock = threading.Lock()
 
@@ -78,6 +81,7 @@ class LlamaServer:
         params.n_ctx = self.context_per_slot * self.n_parallel  # llama.cpp divides it across the slots
         params.use_jinja = self.jinja
         params.warmup = False
+        params.endpoint_metrics = self.metrics_enabled
         params.verbosity = 3 if os.environ.get("DREVAL_LOCAL_VERBOSE") else -1
         if self.threads:
             params.cpuparams.n_threads = self.threads
@@ -119,6 +123,24 @@ class LlamaServer:
         raise LLMUnavailable(
             f"llama.cpp's server on port {self.port} was not ready in {_HEALTH_TIMEOUT_S:.0f} s ({last})"
         )
+
+    def counters(self) -> dict[str, float]:
+        """llama.cpp's own counters from ``/metrics`` (started with ``metrics=True``), without the ``llamacpp:``
+        prefix: ``tokens_predicted_total``, ``prompt_tokens_total`` (not from the cache),
+        ``prompt_tokens_cached_total``, ... What the server counted, to hold dreval's usage accounting against."""
+        if not self.metrics_enabled:
+            raise ValueError("llama.cpp's counters need LlamaServer(..., metrics=True)")
+        answer = httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=10.0)
+        answer.raise_for_status()
+        found = {}
+        for line in answer.text.splitlines()[:_MAX_METRIC_LINES]:
+            name, _, value = line.partition(" ")
+            if name.startswith("llamacpp:") and value:
+                try:
+                    found[name.removeprefix("llamacpp:")] = float(value)
+                except ValueError:
+                    continue
+        return found
 
     def stop(self) -> None:
         """Shut the server down (xllamacpp stops it when the object goes)."""

@@ -1,7 +1,7 @@
 """Local servers for tests, benchmarks and users' own tests, all on 127.0.0.1: an OpenAI-compatible judge with
 fault injection and simulated latency (``FakeOpenAIServer``), a scripted research agent behind the same API
 (``AgentServer``), search APIs (``FakeSearchServer``), web pages, hostile ones included (``PageServer``), and a
-static site (``StaticSite``).
+static site (``StaticSite``); and llama.cpp's real server with a tiny model (``tiny_llama_server``, ``llama.py``).
 
 A rule-based judge (``rule_judge``) answers fact-check prompts deterministically: a stand-in, not a model, and any
 figure computed with it says so. Each server also runs on its own: ``python -m drevalkit.testing.openai_server``,
@@ -21,6 +21,8 @@ _EXPORTS = {
     "PageServer": "page_server",
     "ScriptedAgent": "agent_server",
     "StaticSite": "static_site",
+    "tiny_llama_server": "llama",
+    "tiny_model_path": "llama",
 }
 __all__ = sorted(_EXPORTS)
 
