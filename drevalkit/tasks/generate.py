@@ -323,7 +323,8 @@ class TaskGenerator(Pipeline):
 
 
 def run_summary(run: TaskGenerator, tasks: list[Task], waves: int) -> dict[str, Any]:
-    """The summary of a finished run, ``status: complete``."""
+    """The summary of a finished run: ``complete`` when every step succeeded, ``partial`` when some failed (a re-run
+    retries them), ``failed`` when steps failed and no task was kept."""
     settings, options, candidates = run.settings, run.options, run.candidates
     stages = stage_rows(candidates, run.searcher is not None)
     domains, warnings = domain_rows(candidates, tasks, run.quotas)
@@ -346,7 +347,7 @@ def run_summary(run: TaskGenerator, tasks: list[Task], waves: int) -> dict[str, 
         warnings.append(f"only {windows} of {len(tasks)} kept tasks state a time window")
     warnings += run.synthesis_notes + [f"--against: {p}" for p in run.against_notes]
     return {
-        "status": "complete",
+        "status": ("partial" if tasks else "failed") if failures else "complete",
         "dreval_version": __version__,
         "prompt_version": PROMPTS.version,
         "as_of": run.as_of,
