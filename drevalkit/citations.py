@@ -17,20 +17,57 @@ Not citations: numbers of 0 or above 999 (``[0]``, ``[2024]``, ``[1990-2000]``: 
 numbers), anything in inline code (`` `a[1]` ``), brackets glued to a one-letter or dotted/underscored identifier
 (``a[1]``, ``x[2][3]``, ``obj.items[1]``), superscripts that are powers (``10³``, ``2⁸``; but ``in 2023¹`` cites),
 ``²``/``³`` after a unit or a one-letter symbol (``km²``, ``m³``, ``x²``), images ``![alt](url)``.
+
+Markers written without brackets, as Google Docs exports of Gemini reports write them, are read only when the
+numbers a report's source list holds are known (``scan_citations(text, numbers)``), and only numbers of that list:
+
+* glued to the end of a clause: ``offspring.1``, ``history.11,12``, ``(ROI).4``, ``"sufficient".4``, ``优势。1``
+  (a letter, closing bracket, quote or emphasis, then the clause's punctuation, then the numbers, then a space or
+  the line's end); never after a digit (``2.5``, ``Table 3.1``, ``version 2.0``, ``in 2019.``) nor after a label
+  (``Fig.3``, ``No.5``, ``pp.12``);
+* spaced before full-width punctuation or at a CJK line's end: ``能力を備えている 1。``, ``部署 5``;
+* once a report has a few glued ones, spaced before ``,;:`` or a table cell's end (``models 9, improving``,
+  ``| Logit bias 11 |``), never after a label or a word that counts (``to 16,``, ``top 10:``), nor in a cell that
+  is only a name and a number (``| Llama 3 |``);
+* in a report written so throughout, right after a lowercase word: ``polyadic1.``, ``hyperedge3,``.
+
+A source list is the last References heading (in the languages the products write it: ``Works cited``,
+``引用的著作``, ``参考文献``, ``Fuentes citadas``, ``Sources des citations``, ``Referenzen``, ``引用文献``, ...) to
+the end of the text, or, without a heading, a run of ``[n]`` entries with URLs (``[1] [4] [8] Title`` and the URL on
+the next line, as ChatGPT's .docx export writes them). Entries span continuation lines (indented or ``>``),
+localised access dates (``accessed July 24, 2025``, ``檢索日期：11月 27, 2025``) leave their titles, markdown
+escapes leave their URLs, ``doi:10.x/y`` and ``arXiv:2303.17125`` become ``https://doi.org/10.x/y`` and
+``https://arxiv.org/abs/2303.17125``, and an entry naming a file and no URL is an attachment.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from .schemas import Citation
 
+# the heading of a source list, as reports and the products' exports write it in each language
+REFERENCE_HEADINGS = frozenset(
+    (
+        "references|reference|reference list|sources|source list|sources cited|cited sources|sources used|"
+        "sources used in the report|references and sources|sources and references|bibliography|works cited|"
+        "citations|cited works|works consulted|literature|further reading and references|notes and references|"
+        "参考文献|参考资料|参考来源|资料来源|引用来源|引用文献|引用|来源|引用的著作|參考文獻|參考資料|資料來源|"
+        "出典|参考文献一覧|参考資料|참고 문헌|참고문헌|인용된 저작물|출처|quellen|quellenverzeichnis|literatur|"
+        "literaturverzeichnis|zitierte werke|referenzen|quellenangaben|références|sources et références|"
+        "ouvrages cités|sources des citations|sources citées|bibliographie|referencias|fuentes|fuentes citadas|"
+        "obras citadas|trabajos citados|bibliografía|riferimenti|fonti|fonti citate|opere citate|bibliografia|"
+        "referências|fontes|fontes citadas|bronnen|geciteerde werken|источники|список литературы"
+    ).split("|")
+)
 _REFERENCES_HEADING = re.compile(
-    r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?(?:references|sources|bibliography|works cited|citations|reference list)"
+    r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?(?:"
+    + "|".join(re.escape(name) for name in sorted(REFERENCE_HEADINGS, key=len, reverse=True))
     # each run of spaces has one way to match (``\s*:?\s*`` splits a run in every way: quartic on a long one)
-    r"\s*(?::\s*)?(?:(?:\*\*|__)\s*)?(?::\s*)?$",
+    + r")\s*(?:[:：]\s*)?(?:(?:\*\*|__)\s*)?(?:[:：]\s*)?$",
     re.IGNORECASE | re.MULTILINE,
 )
 # a host: an IPv6 literal in brackets (with an optional zone and port), or anything up to the path
@@ -43,7 +80,13 @@ MD_LINK = re.compile(
     rf"(?<!!)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*<?({_URL_BALANCED})>?(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)",
     re.IGNORECASE,
 )
-_ENTRY_INDEX = re.compile(r"^\s*(?:[-*]\s*)?(?:\[\^?(\d{1,4})\]:?|(\d{1,4})[.)]|\^(\d{1,4}):?)\s*")
+# the start of a source-list entry: ``1.`` (``1\.`` escaped), ``1)``, ``1、``, ``(1)``, ``【1】``, ``[1]`` or a group
+# ``[1] [4] [8]``, ``[^1]:``, ``^1:``; behind ``>`` quotes, list bullets and indentation
+_ENTRY_INDEX = re.compile(
+    r"^[ \t]{0,8}(?:>[ \t]?){0,3}(?:[-*+][ \t]+)?(?:(?P<group>\[\^?\d{1,4}\](?:[ \t]{0,3}\[\d{1,4}\]){0,40}):?"
+    r"|(?P<number>\d{1,4})\\?[.)、]|\((?P<paren>\d{1,4})\)|[【［](?P<wide>\d{1,4})[】］]|\^(?P<caret>\d{1,4}):?)[ \t]*"
+)
+_ENTRY_LINE = re.compile(_ENTRY_INDEX.pattern + r"\S", re.MULTILINE)
 # ``[^n]: ...`` footnote and ``[n]: ...`` link definitions: never rendered as prose, wherever they stand
 DEFINITION = re.compile(r"^ {0,3}\[\^?(\d{1,4})\]:[ \t]*(?=\S)", re.MULTILINE)
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -57,6 +100,23 @@ _NUMBERS = r"\d{1,4}(?:\s*(?:[,;，、]|[-\u2010\u2013\u2014])\s*\d{1,4})*"
 _SUP_RUN = rf"[{_SUPERSCRIPTS}]{{1,4}}(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]{{1,4}}){{0,20}}"
 # units (and one-letter symbols) that take a ² or ³ exponent: ``km²`` is an area, not a citation
 _UNITS = frozenset("m cm mm km nm µm μm ft in yd mi s ms kg g ha pc ly au sq mc px dm hm gm".split())
+# CJK scripts: a number spaced after them and before their punctuation is a marker (``優勢 1。``)
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_PUNCTUATION = "。，、；：！？）」』】"
+_CLOSERS = ")]}\"'”’»*_`）」』】"
+# words a number follows as a label or a quantity, not as a citation: ``Fig.3``, ``No.5``, ``top 10:``, ``to 16,``
+_LABELS = frozenset(
+    "table tab fig figs figure section sec sect chapter chap ch version ver release no nos nr num vol vols pp p pg "
+    "page pages para art article eq eqs equation step steps part item line lines appendix app annex phase stage "
+    "level tier round week day grade rule clause note n op ed edn edition rev model gen series class type option "
+    "case ex q question task lesson unit module year book psalm act verse approx ca jan feb mar apr jun jul aug sep "
+    "sept oct nov dec v vs".split()
+)
+_COUNTING = _LABELS | frozenset(
+    "to from by of than about around over under nearly approximately only just least most top up down and or at "
+    "in on per for with within between after before since until each every the a an some all first last next past "
+    "roughly almost exactly plus minus times x is are was were be been has have had".split()
+)
 
 _TOKEN = re.compile(
     "|".join(
@@ -75,24 +135,20 @@ _TOKEN = re.compile(
             rf"(?P<bracket>\[(?:cite:\s*)?(?P<bracket_n>{_NUMBERS})\](?!\())",
             rf"(?P<sup_html><sup>\s*\[?(?P<sup_html_n>{_NUMBERS})\]?\s*</sup>)",
             rf"(?P<sup>⁽{_SUP_RUN}⁾|{_SUP_RUN})",
+            r"(?P<caret>\^(?P<caret_n>\d{1,3}(?:[,，]\s?\d{1,3}){0,20})\^)",  # pandoc's superscript: ``^12^``
+            # markers without brackets (module docstring): read only against a report's source list
+            # (the character they follow is checked after a cheap first one: a lookbehind first was slow everywhere)
+            rf"[.,;:!?。，；：！？](?P<glued>\d{{1,3}}(?:,\d{{1,3}}){{0,20}})(?=[\s|\\{_CJK}]|$)",
+            rf" (?P<spaced_cjk>\d{{1,3}}(?:[,，、] ?\d{{1,3}}){{0,20}})(?=[{_CJK_PUNCTUATION}]|[ \t]*(?:\n|$))",
+            r" (?P<spaced>\d{1,3})(?=[,;:](?:\s|$)|[ \t]+\|)",
+            r"(?P<lettered>\d{1,3}(?:,\d{1,3}){0,20})(?=[.,;:!?](?:\s|$)|[ \t]*(?:\||\n|$))",
         ]
     ),
     re.IGNORECASE,
 )
-_KINDS = (
-    "code",
-    "image",
-    "paren_links",
-    "link",
-    "paren",
-    "url",
-    "dagger",
-    "lenticular",
-    "footnote",
-    "bracket",
-    "sup_html",
-    "sup",
-)
+_KINDS = tuple(name for name in _TOKEN.groupindex if name != "alt" and not name.endswith("_n"))  # in pattern order
+_UNBRACKETED = ("glued", "spaced_cjk", "spaced", "lettered")
+LOOSE_AFTER = 3  # glued markers that show a report writes markers without brackets, so spaced ones are read too
 _BETWEEN_MARKERS = re.compile(r"\s*(?:[,;]\s*)?")  # not \s*[,;]?\s*: quadratic on spaces before a word
 _IDENTIFIER_BEFORE = re.compile(r"[\w.]+$")
 
@@ -114,6 +170,7 @@ class CitationToken:
     urls: tuple[str, ...] = ()
     text: str = ""
     enclosed: bool = False
+    bare: bool = False  # a marker written without brackets (``offspring.1``), read against the source list
 
 
 def _trim_url(url: str) -> str:
@@ -183,6 +240,9 @@ def _marker(kind: str, match: re.Match[str], text: str, previous: CitationToken 
         refs = _reference_numbers(match.group(f"{kind}_n"))
         if kind == "sup_html" and refs is not None and _is_exponent(text, start, match.group("sup_html_n").strip()):
             refs = None
+    elif kind == "caret":
+        digits = match.group("caret_n")
+        refs = None if _is_exponent(text, start, digits) else _reference_numbers(digits)
     else:  # superscript digits
         digits = match.group(0).strip("⁽⁾").translate(_FROM_SUPERSCRIPT)
         refs = None if _is_exponent(text, start, digits) else _reference_numbers(digits)
@@ -191,14 +251,58 @@ def _marker(kind: str, match: re.Match[str], text: str, previous: CitationToken 
     return CitationToken(start, end, "marker", refs=refs)
 
 
-def scan_citations(text: str) -> list[CitationToken]:
-    """The citation tokens of ``text`` (one block of prose), in order; adjacent markers form one token."""
+def _word_before(text: str, end: int) -> str:
+    found = re.search(r"[^\W\d_]+$", text[max(0, end - 30) : end])
+    return found.group(0).lower() if found else ""
+
+
+def _unbracketed(
+    kind: str, match: re.Match[str], text: str, numbers: frozenset[int] | None, loose: str
+) -> CitationToken | None:
+    """A marker without brackets (module docstring), or None: its numbers must all be entries of the list."""
+    if numbers is None or (kind in ("spaced", "lettered") and loose != kind):
+        return None
+    start, end = match.span(kind)
+    refs = _reference_numbers(match.group(kind))
+    before = text[match.start() - 1] if match.start() else " "
+    if refs is None or not numbers.issuperset(refs) or before.isspace() or before == "|":
+        return None
+    if kind == "lettered":  # polyadic1.: a plain word of three lowercase letters or more, then the numbers
+        word = re.search(r"(?<![\w.-])(?:[a-zß-ɏ]+-)*[a-zß-ɏ]{3,}$", text[max(0, start - 40) : start])
+        return CitationToken(start, end, "marker", refs=refs, bare=True) if word else None
+    if kind != "spaced_cjk" and not (before.isalpha() or before in _CLOSERS):
+        return None
+    if kind == "glued" and _word_before(text, start - 1) in _LABELS:  # Fig.3, No.5
+        return None
+    if kind == "spaced_cjk":
+        at_line_end = text[end : end + 1] not in _CJK_PUNCTUATION or end == len(text)
+        if before in "第表图圖章节節版条條页頁号號" or (at_line_end and not re.match(f"[{_CJK}]", before)):
+            return None
+    if kind == "spaced":
+        if _word_before(text, start - 1) in _COUNTING:  # to 16, top 10:
+            return None
+        if text[end:].lstrip(" \t").startswith("|") and len(text[text.rfind("|", 0, start) + 1 : start].split()) < 2:
+            return None  # | Llama 3 |: a name and its number
+    return CitationToken(start, end, "marker", refs=refs, bare=True)
+
+
+def scan_citations(
+    text: str, numbers: Collection[int] | None = None, loose: Literal["", "spaced", "lettered"] = ""
+) -> list[CitationToken]:
+    """The citation tokens of ``text`` (one block of prose), in order; adjacent markers form one token.
+
+    ``numbers``: the reference numbers of the report's source list, which markers without brackets must cite to be
+    read at all; ``loose``: also read those ``spaced`` before ``,;:`` and table cell ends, or those ``lettered``
+    right after a word (see the module docstring)."""
+    listed = None if numbers is None else frozenset(numbers)
     tokens: list[CitationToken] = []
     for match in _TOKEN.finditer(text):
         kind = next(k for k in _KINDS if match.group(k) is not None)
         start, end = match.span()
         token: CitationToken | None
-        if kind == "code":
+        if kind in _UNBRACKETED:
+            token = _unbracketed(kind, match, text, listed, loose)
+        elif kind == "code":
             token = CitationToken(start, end, "code", text=match.group(0)[1:-1])
         elif kind == "image":
             token = CitationToken(start, end, "image", text=match.group("alt"))
@@ -238,7 +342,9 @@ def scan_citations(text: str) -> list[CitationToken]:
             and last.kind == "marker"
             and _BETWEEN_MARKERS.fullmatch(text, last.end, token.start)
         ):
-            tokens[-1] = CitationToken(last.start, token.end, "marker", refs=last.refs + token.refs)
+            tokens[-1] = CitationToken(
+                last.start, token.end, "marker", refs=last.refs + token.refs, bare=last.bare or token.bare
+            )
         else:
             tokens.append(token)
     return tokens
@@ -258,11 +364,16 @@ def prose_lines(text: str) -> str:
 
 
 def split_references(text: str) -> tuple[str, str]:
-    """(body, references section); the section is the last References heading to the end of the text."""
+    """(body, references section); the section is the last References heading to the end of the text (the last one
+    with a URL or a numbered entry after it, when some heading has)."""
     matches = list(_REFERENCES_HEADING.finditer(text))
     if not matches:
         return text, ""
-    start = matches[-1].start()
+    ends = [m.start() for m in matches[1:]] + [len(text)]  # each heading's own lines: a linear search in all
+    listing = [
+        m for m, end in zip(matches, ends) if _URL.search(text, m.end(), end) or _ENTRY_LINE.search(text, m.end(), end)
+    ]
+    start = (listing or matches)[-1].start()
     return text[:start], text[start:]
 
 
@@ -282,31 +393,75 @@ def cited_urls(body: str) -> list[str]:
     )
 
 
+_TRIM = " \t-–—:;,.<>*_\"'"
+_PAIR = {"(": ")", "[": "]", ")": "(", "]": "["}
+
+
+def is_reference_heading(line: str) -> bool:
+    """Whether ``line`` is a references heading (in any of ``REFERENCE_HEADINGS``)."""
+    return "\n" not in line and _REFERENCES_HEADING.match(line) is not None
+
+
 def _clean_title(text: str) -> str:
     text = MD_LINK.sub(lambda m: m.group(1), text)
     text = _URL.sub("", text)
     text = re.sub(r"\b(?:available at|retrieved from|url)\s*(?::\s*)?$", "", text.strip(), flags=re.IGNORECASE)
-    return text.strip(" \t-–—:;,.<>()[]*_\"'")
+    text = re.sub(r"\(\s*\)|\[\s*\]", "", text).strip(_TRIM)
+    while text[:1] in ("(", "[") and text.count(text[0]) > text.count(_PAIR[text[0]]):  # brackets of their own
+        text = text[1:].strip(_TRIM)
+    while text[-1:] in (")", "]") and text.count(text[-1]) > text.count(_PAIR[text[-1]]):
+        text = text[:-1].strip(_TRIM)
+    return text
 
 
-def _entry(line: str) -> Citation | None:
-    url_match = _URL.search(line)
-    if not url_match:
-        return None
+def read_entry(line: str) -> tuple[tuple[int, ...], str, str] | None:
+    """(reference numbers, URL or ``""``, title) of a source-list entry, or None for a line that is neither numbered
+    nor holds a URL. Numbers may be grouped (``[1] [4] [8] Title``); a link's target is its URL; markdown escapes
+    leave the URL (``\\_`` is ``_``): no URL holds a backslash."""
     index_match = _ENTRY_INDEX.match(line)
-    index = None
+    numbers: tuple[int, ...] = ()
     rest = line
     if index_match:
-        index = int(next(g for g in index_match.groups() if g))
+        numbers = tuple(int(n) for n in re.findall(r"\d+", next(g for g in index_match.groups() if g)))
         rest = line[index_match.end() :]
     md = MD_LINK.search(rest)
-    url = md.group(2) if md else _trim_url(url_match.group(0))
-    return Citation(index=index, url=url, title=_clean_title(rest))
+    url_match = _URL.search(rest)
+    if not numbers and url_match is None:
+        return None
+    url = md.group(2) if md else _trim_url(url_match.group(0)) if url_match else ""
+    return numbers, re.sub(r"\\(?=[!-/:-@\[-`{-~])", "", url), _clean_title(rest)
+
+
+def _entry(line: str) -> list[Citation]:
+    entry = read_entry(line)
+    if entry is None or not entry[1]:
+        return []
+    numbers, url, title = entry
+    return [Citation(index=n, url=url, title=title) for n in numbers or (None,)]
 
 
 def parse_reference_entries(section: str) -> list[Citation]:
-    """Entries of a References section that carry a URL; numbered entries keep their number."""
-    return [entry for line in section.splitlines()[1:] if (entry := _entry(line)) is not None]
+    """Entries of a References section that carry a URL; numbered entries keep their number (each of a group's)."""
+    return [citation for line in section.splitlines()[1:] for citation in _entry(line)]
+
+
+def prose_markers(body: str, numbers: Collection[int] | None = None) -> Iterator[tuple[int, CitationToken]]:
+    """(line index, marker) of every marker in the prose lines of ``body``: markers without brackets read against
+    ``numbers``, the spaced ones too once the report has ``LOOSE_AFTER`` glued ones (see the module docstring)."""
+    lines = prose_lines(body).split("\n")
+
+    def scan(loose: Literal["", "spaced", "lettered"]) -> list[tuple[int, CitationToken]]:
+        return [
+            (i, t) for i, line in enumerate(lines) for t in scan_citations(line, numbers, loose) if t.kind == "marker"
+        ]
+
+    found = scan("")
+    if not numbers:
+        return iter(found)
+    if sum(t.bare for _, t in found) >= LOOSE_AFTER:
+        return iter(scan("spaced"))
+    lettered = scan("lettered")
+    return iter(lettered if sum(t.bare for _, t in lettered) >= LOOSE_AFTER + len(found) else found)
 
 
 def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
@@ -320,13 +475,13 @@ def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
     numbered = {c.index for c in citations if c.index is not None}
     for match in DEFINITION.finditer(body):
         line_end = body.find("\n", match.start())
-        entry = _entry(body[match.start() : line_end if line_end >= 0 else len(body)])
-        if entry is not None and entry.index is not None and entry.index not in numbered:
-            numbered.add(entry.index)
-            citations.append(entry)
+        for entry in _entry(body[match.start() : line_end if line_end >= 0 else len(body)]):
+            if entry.index is not None and entry.index not in numbered:
+                numbered.add(entry.index)
+                citations.append(entry)
+    listed = numbered | {n for line in section.splitlines()[1:] for n in (read_entry(line) or ((),))[0]}
     known_urls = {c.url for c in citations}
-    tokens = scan_citations(prose_lines(body))
-    for token in tokens:
+    for token in scan_citations(prose_lines(body)):
         if token.kind not in ("link", "url"):
             continue
         title = token.text.strip() if token.kind == "link" and len(token.urls) == 1 else ""
@@ -334,7 +489,7 @@ def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
             if url not in known_urls:
                 known_urls.add(url)
                 citations.append(Citation(index=None, url=url, title=title))
-    markers = _unique([n for t in tokens if t.kind == "marker" for n in t.refs])
+    markers = _unique([n for _, t in prose_markers(body, listed) for n in t.refs])
     summary = {
         "cited_indices": markers,
         "dangling_markers": [n for n in markers if n not in numbered],

@@ -4,9 +4,9 @@ last assistant ``message`` item's ``output_text`` parts, and its citations are t
 
 Every distinct URL gets a number in order of first citation. An annotated span that is only a link (the
 ``([site](url))`` the deep-research models write) is replaced by the marker ``[n]``; any other span (a cited
-sentence) gets ``[n]`` appended. A References list ``[n] Title. URL`` is added. ``utm_source=openai`` /
-``utm_source=chatgpt.com`` tracking parameters are dropped from the listed URLs. A response whose ``status`` is
-``failed`` or ``incomplete`` without text is a failed report with the API's reason.
+sentence) gets ``[n]`` appended. A References list ``[n] Title - URL`` is added. Every ``utm_*`` tracking
+parameter (``utm_source=openai``, ``utm_source=chatgpt.com``) is dropped from the listed URLs. A response whose
+``status`` is ``failed`` or ``incomplete`` without text is a failed report with the API's reason.
 """
 
 from __future__ import annotations
@@ -18,14 +18,9 @@ from typing import Any
 
 from .base import IMPORTERS, ImportedReport, ReportError, Source, parse_json, task_id_of
 from .references import link_end, references_section
+from .source_list import clean_url
 
-_TRACKER = re.compile(r"([?&])utm_source=(?:openai|chatgpt\.com)(&|$)")
 _BRACKET_END = re.compile(r"[\]\n]")
-
-
-def clean_url(url: str) -> str:
-    url = _TRACKER.sub(lambda m: m.group(1) if m.group(2) else "", url)
-    return url.rstrip("?&")
 
 
 def _link_starts(span: str) -> Iterator[tuple[int, int]]:
