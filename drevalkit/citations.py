@@ -101,7 +101,7 @@ _SUP_RUN = rf"[{_SUPERSCRIPTS}]{{1,4}}(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]{
 # units (and one-letter symbols) that take a ² or ³ exponent: ``km²`` is an area, not a citation
 _UNITS = frozenset("m cm mm km nm µm μm ft in yd mi s ms kg g ha pc ly au sq mc px dm hm gm".split())
 # CJK scripts: a number spaced after them and before their punctuation is a marker (``優勢 1。``)
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
 _CJK_PUNCTUATION = "。，、；：！？）」』】"
 _CLOSERS = ")]}\"'”’»*_`）」』】"
 # words a number follows as a label or a quantity, not as a citation: ``Fig.3``, ``No.5``, ``top 10:``, ``to 16,``
@@ -139,9 +139,10 @@ _TOKEN = re.compile(
             # markers without brackets (module docstring): read only against a report's source list
             # (the character they follow is checked after a cheap first one: a lookbehind first was slow everywhere)
             rf"[.,;:!?。，；：！？](?P<glued>\d{{1,3}}(?:,\d{{1,3}}){{0,20}})(?=[\s|\\{_CJK}]|$)",
-            rf" (?P<spaced_cjk>\d{{1,3}}(?:[,，、] ?\d{{1,3}}){{0,20}})(?=[{_CJK_PUNCTUATION}]|[ \t]*(?:\n|$))",
+            rf"(?: |(?<=[）」』】]))(?P<spaced_cjk>\d{{1,3}}(?:[,，、] ?\d{{1,3}}){{0,20}})"
+            rf"(?=[{_CJK_PUNCTUATION}]|[ \t]*(?:\n|$))",
             r" (?P<spaced>\d{1,3})(?=[,;:](?:\s|$)|[ \t]+\|)",
-            r"(?P<lettered>\d{1,3}(?:,\d{1,3}){0,20})(?=[.,;:!?](?:\s|$)|[ \t]*(?:\||\n|$))",
+            r"(?P<lettered>\d{1,3}(?:, ?\d{1,3}){0,20})(?=[.,;:!?](?:\s|$)|[ \t]*(?:\||\n|$))",
         ]
     ),
     re.IGNORECASE,
@@ -276,12 +277,17 @@ def _unbracketed(
         return None
     if kind == "spaced_cjk":
         at_line_end = text[end : end + 1] not in _CJK_PUNCTUATION or end == len(text)
-        if before in "第表图圖章节節版条條页頁号號" or (at_line_end and not re.match(f"[{_CJK}]", before)):
+        if before in "第表图圖" or (at_line_end and not re.match(f"[{_CJK}]", before)):
             return None
     if kind == "spaced":
         if _word_before(text, start - 1) in _COUNTING:  # to 16, top 10:
             return None
-        if text[end:].lstrip(" \t").startswith("|") and len(text[text.rfind("|", 0, start) + 1 : start].split()) < 2:
+        cell = text[text.rfind("|", 0, start) + 1 : start]
+        if (
+            text[end:].lstrip(" \t").startswith("|")
+            and len(cell.split()) < 2
+            and len(re.findall(f"[{_CJK}]", cell)) < 4
+        ):
             return None  # | Llama 3 |: a name and its number
     return CitationToken(start, end, "marker", refs=refs, bare=True)
 

@@ -170,11 +170,11 @@ def _rewrite_markers(body: str, mapping: dict[int, int], counts: CitationCounts)
         cited.update(dict.fromkeys(token.refs))
         if not any(n in mapping for n in token.refs):
             continue  # cites nothing listed: left as written
-        refs = list(dict.fromkeys(mapping.get(n, n) for n in token.refs))
+        refs = sorted(dict.fromkeys(mapping.get(n, n) for n in token.refs))
         written = lines[index][token.start : token.end]
         if token.bare:
             counts.add("markers without brackets written [n]")
-        elif refs != list(dict.fromkeys(token.refs)):
+        elif refs != sorted(dict.fromkeys(token.refs)):
             counts.add("markers renumbered to their source's first number")
         elif not _PLAIN.fullmatch(written):
             counts.add("markers of other styles written [n]")
@@ -197,7 +197,8 @@ def _cause(cited: list[int], mapping: dict[int, int], targets: list[Source | Non
     lacking = [n for n in cited if n not in mapping]
     if lacking:
         shown = ", ".join(map(str, lacking[:5])) + (", ..." if len(lacking) > 5 else "")
-        return f"markers cite numbers the source list lacks ({shown}; it lists {min(mapping)}-{max(mapping)})"
+        listed = f"{min(mapping)}-{max(mapping)}" if len(mapping) > 1 else f"only {min(mapping)}"
+        return f"markers cite numbers the source list lacks ({shown}; it lists {listed})"
     urlless = sum(1 for s in targets if s is not None and not s.url and not s.title.endswith(ATTACHED))
     return f"{urlless} cited entries of the source list have no URL"
 

@@ -97,10 +97,11 @@ def read(text: str) -> Entry | None:
     numbers, url, title = parsed
     entry = Entry(numbers=numbers, url=clean_url(url), title=_title(title))
     if not url:
-        if doi := _DOI.search(text):
-            entry.url, entry.converted = "https://doi.org/" + doi.group(1).rstrip(".,;:"), True
-        elif arxiv := _ARXIV.search(text):
-            entry.url, entry.converted = "https://arxiv.org/abs/" + arxiv.group(1), True
+        target = _DOI.search(text) or _ARXIV.search(text)
+        if target is not None:
+            base = "https://doi.org/" if target.re is _DOI else "https://arxiv.org/abs/"
+            entry.url, entry.converted = base + target.group(1).rstrip(".,;:"), True
+            entry.title = _title(entry.title.replace(target.group(0), " "))
         else:  # a file, or a document named without a date or URL (Gemini's uploaded documents)
             entry.attachment = bool(_FILE.search(entry.title) or (entry.title and not _YEAR.search(text)))
     return entry
