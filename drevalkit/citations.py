@@ -7,7 +7,7 @@ Marker styles read (``scan_citations``), each giving reference numbers:
 * ``[^n]`` footnotes (their ``[^n]: ...`` definitions are reference entries, with or without a References heading);
 * ``【n†source】``, ``【n†L10-L20】``, ``【n:m†source】`` (the first number is taken), ``【n】``, ``［n］`` and
   ``[n†L10-L20]``;
-* superscript digits ``¹``, ``¹²``, ``¹,³``, ``¹⁻³``, ``⁽¹⁾`` and ``<sup>1</sup>``.
+* superscript digits ``¹``, ``¹²``, ``¹,³``, ``¹⁻³``, ``⁽¹⁾``, ``<sup>1</sup>`` and pandoc's ``^1^``.
 
 Inline links ``[title](url)`` (also in parentheses, ``([example.com](https://...))``) and bare URLs
 (``(https://...)``, ``<https://...>`` or in the text) cite their URL. IPv6 hosts (``http://[2001:db8::1]:8080/x``)
@@ -18,26 +18,11 @@ numbers), anything in inline code (`` `a[1]` ``), brackets glued to a one-letter
 (``a[1]``, ``x[2][3]``, ``obj.items[1]``), superscripts that are powers (``10³``, ``2⁸``; but ``in 2023¹`` cites),
 ``²``/``³`` after a unit or a one-letter symbol (``km²``, ``m³``, ``x²``), images ``![alt](url)``.
 
-Markers written without brackets, as Google Docs exports of Gemini reports write them, are read only when the
-numbers a report's source list holds are known (``scan_citations(text, numbers)``), and only numbers of that list:
-
-* glued to the end of a clause: ``offspring.1``, ``history.11,12``, ``(ROI).4``, ``"sufficient".4``, ``优势。1``
-  (a letter, closing bracket, quote or emphasis, then the clause's punctuation, then the numbers, then a space or
-  the line's end); never after a digit (``2.5``, ``Table 3.1``, ``version 2.0``, ``in 2019.``) nor after a label
-  (``Fig.3``, ``No.5``, ``pp.12``);
-* spaced before full-width punctuation or at a CJK line's end: ``能力を備えている 1。``, ``部署 5``;
-* once a report has a few glued ones, spaced before ``,;:`` or a table cell's end (``models 9, improving``,
-  ``| Logit bias 11 |``), never after a label or a word that counts (``to 16,``, ``top 10:``), nor in a cell that
-  is only a name and a number (``| Llama 3 |``);
-* in a report written so throughout, right after a lowercase word: ``polyadic1.``, ``hyperedge3,``.
-
-A source list is the last References heading (in the languages the products write it: ``Works cited``,
-``引用的著作``, ``参考文献``, ``Fuentes citadas``, ``Sources des citations``, ``Referenzen``, ``引用文献``, ...) to
-the end of the text, or, without a heading, a run of ``[n]`` entries with URLs (``[1] [4] [8] Title`` and the URL on
-the next line, as ChatGPT's .docx export writes them). Entries span continuation lines (indented or ``>``),
-localised access dates (``accessed July 24, 2025``, ``檢索日期：11月 27, 2025``) leave their titles, markdown
-escapes leave their URLs, ``doi:10.x/y`` and ``arXiv:2303.17125`` become ``https://doi.org/10.x/y`` and
-``https://arxiv.org/abs/2303.17125``, and an entry naming a file and no URL is an attachment.
+Markers written without brackets (``offspring.1``, ``優勢 1。``, ``polyadic1.``), as exports of Gemini reports
+write them, are read only against the numbers of the report's source list (``scan_citations(text, numbers)``; the
+forms and their near misses are in ``drevalkit.citation_forms``). The source list is the last references heading,
+in any of the languages of ``REFERENCE_HEADINGS``, to the end of the text; entries may group numbers
+(``[1] [4] [8] Title``), stand in ``>`` quotes and escape their URLs (``\\_``).
 """
 
 from __future__ import annotations
@@ -47,22 +32,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from .citation_forms import LOOSE_AFTER, REFERENCE_HEADINGS, UNBRACKETED, UNBRACKETED_PATTERNS, acceptable
 from .schemas import Citation
 
-# the heading of a source list, as reports and the products' exports write it in each language
-REFERENCE_HEADINGS = frozenset(
-    (
-        "references|reference|reference list|sources|source list|sources cited|cited sources|sources used|"
-        "sources used in the report|references and sources|sources and references|bibliography|works cited|"
-        "citations|cited works|works consulted|literature|further reading and references|notes and references|"
-        "参考文献|参考资料|参考来源|资料来源|引用来源|引用文献|引用|来源|引用的著作|參考文獻|參考資料|資料來源|"
-        "出典|参考文献一覧|参考資料|참고 문헌|참고문헌|인용된 저작물|출처|quellen|quellenverzeichnis|literatur|"
-        "literaturverzeichnis|zitierte werke|referenzen|quellenangaben|références|sources et références|"
-        "ouvrages cités|sources des citations|sources citées|bibliographie|referencias|fuentes|fuentes citadas|"
-        "obras citadas|trabajos citados|bibliografía|riferimenti|fonti|fonti citate|opere citate|bibliografia|"
-        "referências|fontes|fontes citadas|bronnen|geciteerde werken|источники|список литературы"
-    ).split("|")
-)
 _REFERENCES_HEADING = re.compile(
     r"^\s{0,3}(?:#{1,6}\s*)?(?:\*\*|__)?(?:"
     + "|".join(re.escape(name) for name in sorted(REFERENCE_HEADINGS, key=len, reverse=True))
@@ -100,23 +72,6 @@ _NUMBERS = r"\d{1,4}(?:\s*(?:[,;，、]|[-\u2010\u2013\u2014])\s*\d{1,4})*"
 _SUP_RUN = rf"[{_SUPERSCRIPTS}]{{1,4}}(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]{{1,4}}){{0,20}}"
 # units (and one-letter symbols) that take a ² or ³ exponent: ``km²`` is an area, not a citation
 _UNITS = frozenset("m cm mm km nm µm μm ft in yd mi s ms kg g ha pc ly au sq mc px dm hm gm".split())
-# CJK scripts: a number spaced after them and before their punctuation is a marker (``優勢 1。``)
-_CJK = "\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
-_CJK_PUNCTUATION = "。，、；：！？）」』】"
-_CLOSERS = ")]}\"'”’»*_`）」』】"
-# words a number follows as a label or a quantity, not as a citation: ``Fig.3``, ``No.5``, ``top 10:``, ``to 16,``
-_LABELS = frozenset(
-    "table tab fig figs figure section sec sect chapter chap ch version ver release no nos nr num vol vols pp p pg "
-    "page pages para art article eq eqs equation step steps part item line lines appendix app annex phase stage "
-    "level tier round week day grade rule clause note n op ed edn edition rev model gen series class type option "
-    "case ex q question task lesson unit module year book psalm act verse approx ca jan feb mar apr jun jul aug sep "
-    "sept oct nov dec v vs".split()
-)
-_COUNTING = _LABELS | frozenset(
-    "to from by of than about around over under nearly approximately only just least most top up down and or at "
-    "in on per for with within between after before since until each every the a an some all first last next past "
-    "roughly almost exactly plus minus times x is are was were be been has have had".split()
-)
 
 _TOKEN = re.compile(
     "|".join(
@@ -136,20 +91,12 @@ _TOKEN = re.compile(
             rf"(?P<sup_html><sup>\s*\[?(?P<sup_html_n>{_NUMBERS})\]?\s*</sup>)",
             rf"(?P<sup>⁽{_SUP_RUN}⁾|{_SUP_RUN})",
             r"(?P<caret>\^(?P<caret_n>\d{1,3}(?:[,，]\s?\d{1,3}){0,20})\^)",  # pandoc's superscript: ``^12^``
-            # markers without brackets (module docstring): read only against a report's source list
-            # (the character they follow is checked after a cheap first one: a lookbehind first was slow everywhere)
-            rf"[.,;:!?。，；：！？](?P<glued>\d{{1,3}}(?:,\d{{1,3}}){{0,20}})(?=[\s|\\{_CJK}]|$)",
-            rf"(?: |(?<=[）」』】]))(?P<spaced_cjk>\d{{1,3}}(?:[,，、] ?\d{{1,3}}){{0,20}})"
-            rf"(?=[{_CJK_PUNCTUATION}]|[ \t]*(?:\n|$))",
-            r" (?P<spaced>\d{1,3})(?=[,;:](?:\s|$)|[ \t]+\|)",
-            r"(?P<lettered>\d{1,3}(?:, ?\d{1,3}){0,20})(?=[.,;:!?](?:\s|$)|[ \t]*(?:\||\n|$))",
+            *UNBRACKETED_PATTERNS,  # markers without brackets, read only against a report's source list
         ]
     ),
     re.IGNORECASE,
 )
 _KINDS = tuple(name for name in _TOKEN.groupindex if name != "alt" and not name.endswith("_n"))  # in pattern order
-_UNBRACKETED = ("glued", "spaced_cjk", "spaced", "lettered")
-LOOSE_AFTER = 3  # glued markers that show a report writes markers without brackets, so spaced ones are read too
 _BETWEEN_MARKERS = re.compile(r"\s*(?:[,;]\s*)?")  # not \s*[,;]?\s*: quadratic on spaces before a word
 _IDENTIFIER_BEFORE = re.compile(r"[\w.]+$")
 
@@ -252,43 +199,16 @@ def _marker(kind: str, match: re.Match[str], text: str, previous: CitationToken 
     return CitationToken(start, end, "marker", refs=refs)
 
 
-def _word_before(text: str, end: int) -> str:
-    found = re.search(r"[^\W\d_]+$", text[max(0, end - 30) : end])
-    return found.group(0).lower() if found else ""
-
-
 def _unbracketed(
     kind: str, match: re.Match[str], text: str, numbers: frozenset[int] | None, loose: str
 ) -> CitationToken | None:
-    """A marker without brackets (module docstring), or None: its numbers must all be entries of the list."""
+    """A marker without brackets, or None: its numbers must all be entries of the list (``citation_forms``)."""
     if numbers is None or (kind in ("spaced", "lettered") and loose != kind):
         return None
     start, end = match.span(kind)
     refs = _reference_numbers(match.group(kind))
-    before = text[match.start() - 1] if match.start() else " "
-    if refs is None or not numbers.issuperset(refs) or before.isspace() or before == "|":
+    if refs is None or not numbers.issuperset(refs) or not acceptable(kind, text, match.start(), start, end):
         return None
-    if kind == "lettered":  # polyadic1.: a plain word of three lowercase letters or more, then the numbers
-        word = re.search(r"(?<![\w.-])(?:[a-zß-ɏ]+-)*[a-zß-ɏ]{3,}$", text[max(0, start - 40) : start])
-        return CitationToken(start, end, "marker", refs=refs, bare=True) if word else None
-    if kind != "spaced_cjk" and not (before.isalpha() or before in _CLOSERS):
-        return None
-    if kind == "glued" and _word_before(text, start - 1) in _LABELS:  # Fig.3, No.5
-        return None
-    if kind == "spaced_cjk":
-        at_line_end = text[end : end + 1] not in _CJK_PUNCTUATION or end == len(text)
-        if before in "第表图圖" or (at_line_end and not re.match(f"[{_CJK}]", before)):
-            return None
-    if kind == "spaced":
-        if _word_before(text, start - 1) in _COUNTING:  # to 16, top 10:
-            return None
-        cell = text[text.rfind("|", 0, start) + 1 : start]
-        if (
-            text[end:].lstrip(" \t").startswith("|")
-            and len(cell.split()) < 2
-            and len(re.findall(f"[{_CJK}]", cell)) < 4
-        ):
-            return None  # | Llama 3 |: a name and its number
     return CitationToken(start, end, "marker", refs=refs, bare=True)
 
 
@@ -306,7 +226,7 @@ def scan_citations(
         kind = next(k for k in _KINDS if match.group(k) is not None)
         start, end = match.span()
         token: CitationToken | None
-        if kind in _UNBRACKETED:
+        if kind in UNBRACKETED:
             token = _unbracketed(kind, match, text, listed, loose)
         elif kind == "code":
             token = CitationToken(start, end, "code", text=match.group(0)[1:-1])

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"quality", "factcheck", "render"},
     {"ingest"},
     {
-        "__version__", "aio", "citations", "config", "documents", "embeddings", "errors", "files", "layout", "llm",
+        "__version__", "aio", "citation_forms", "citations", "config", "documents", "embeddings", "errors", "files", "layout", "llm",
         "prompts", "registry", "resources", "retry", "schemas", "stats", "store", "text",
     },
 ]  # fmt: skip

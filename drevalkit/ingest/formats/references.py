@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ...citations import is_reference_heading, prose_markers
 from ..sidecar import CitationCounts
 from .base import Source
-from .source_list import ATTACHED, Entry, clean_url, find_source_list
+from .source_list import ATTACHED, NO_URL, Entry, clean_url, find_source_list
 
 _URL = re.compile(r"https?://[^\s<>\"'\]]+", re.IGNORECASE)
 _LINKED_MARKER = re.compile(r"(?<!!)\[(?:\\?\[)?(\d{1,4})(?:\\?\])?\]\((https?://|#)")
@@ -142,7 +142,7 @@ def _sources(entries: list[Entry], linked: dict[int, str], counts: CitationCount
             own = next((n for n in numbers if n not in sources), None)
             if own is None:
                 own, free = free, free + 1
-            title = f"{entry.title} {ATTACHED}".strip() if entry.attachment else entry.title
+            title = entry.title if entry.url else f"{entry.title} {ATTACHED if entry.attachment else NO_URL}".strip()
             sources[own] = Source(url=entry.url, title=title, index=own)
             if entry.url:
                 by_url[entry.url] = own
@@ -256,7 +256,7 @@ def _title(source: Source) -> str:
 
 def references_section(sources: list[Source]) -> str:
     """A ``## References`` section listing ``sources`` as ``[n] Title - URL`` (numbered by position or index); a
-    source without a URL is ``[n] Title``."""
+    source without a URL is ``[n] Title`` (the canonical list says why: ``(attached file, no URL)``, ``(no URL)``)."""
     lines = ["## References", ""]
     for position, source in enumerate(sources, start=1):
         number = source.index or position

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ...citations import prose_markers, read_entry, split_references
 
 ATTACHED = "(attached file, no URL)"  # what the canonical list says of an attachment
+NO_URL = "(no URL)"  # and of any other entry without a URL (so reading it again keeps it so)
 MAX_ENTRY_LINES = 12  # pandoc wraps a long entry over a few lines; more is not one entry
 MAX_LEAD_LINES = 3  # lines of prose between a references heading and its first entry ("Sources used: ...")
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
@@ -85,7 +86,7 @@ def clean_url(url: str) -> str:
 
 
 def _title(text: str) -> str:
-    text = _ACCESSED.sub(" ", text.replace("{.underline}", "").replace(ATTACHED, ""))
+    text = _ACCESSED.sub(" ", text.replace("{.underline}", "").replace(ATTACHED, "").replace(NO_URL, ""))
     return " ".join(_ESCAPE.sub("", text).split()).strip(" ,，;、:-–—")
 
 
@@ -101,7 +102,9 @@ def read(text: str) -> Entry | None:
         if target is not None:
             base = "https://doi.org/" if target.re is _DOI else "https://arxiv.org/abs/"
             entry.url, entry.converted = base + target.group(1).rstrip(".,;:"), True
-            entry.title = _title(entry.title.replace(target.group(0), " "))
+            entry.title = _title(target.re.sub(" ", entry.title))
+        elif ATTACHED in text or NO_URL in text:  # as the canonical list wrote it
+            entry.attachment = ATTACHED in text
         else:  # a file, or a document named without a date or URL (Gemini's uploaded documents)
             entry.attachment = bool(_FILE.search(entry.title) or (entry.title and not _YEAR.search(text)))
     return entry
