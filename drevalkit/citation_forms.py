@@ -60,13 +60,13 @@ LOOSE_AFTER = 3  # glued markers that show a report writes markers without brack
 
 # one named group per form, its numbers; each starts with a cheap first character and checks what it follows in
 # ``acceptable`` (a lookbehind first was tried at every position of every text: slow everywhere)
-UNBRACKETED_PATTERNS = (
-    rf"[.,;:!?。，；：！？](?P<glued>\d{{1,3}}(?:,\d{{1,3}}){{0,20}})(?=[\s|\\{CJK}]|$)",
-    rf"(?: |(?<=[）」』】]))(?P<spaced_cjk>\d{{1,3}}(?:[,，、] ?\d{{1,3}}){{0,20}})(?=[{CJK_PUNCTUATION}]|[ \t]*(?:\n|$))",
-    r" (?P<spaced>\d{1,3})(?=[,;:](?:\s|$)|[ \t]+\|)",
-    r"(?P<lettered>\d{1,3}(?:, ?\d{1,3}){0,20})(?=[.,;:!?](?:\s|$)|[ \t]*(?:\||\n|$))",
-)
-UNBRACKETED = ("glued", "spaced_cjk", "spaced", "lettered")
+UNBRACKETED_PATTERNS = {
+    "glued": rf"[.,;:!?。，；：！？](?P<glued>\d{{1,3}}(?:,\d{{1,3}}){{0,20}})(?=[\s|\\{CJK}]|$)",
+    "spaced_cjk": rf"(?: |(?<=[）」』】]))(?P<spaced_cjk>\d{{1,3}}(?:[,，、] ?\d{{1,3}}){{0,20}})"
+    rf"(?=[{CJK_PUNCTUATION}]|[ \t]*(?:\n|$))",
+    "spaced": r" (?P<spaced>\d{1,3})(?=[,;:](?:\s|$)|[ \t]+\|)",
+    "lettered": r"(?P<lettered>\d{1,3}(?:, ?\d{1,3}){0,20})(?=[.,;:!?](?:\s|$)|[ \t]*(?:\||\n|$))",
+}
 _LETTERED_WORD = re.compile(r"(?<![\w.-])(?:[a-zß-ɏ]+-)*[a-zß-ɏ]{3,}$")
 
 

@@ -32,7 +32,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from .citation_forms import LOOSE_AFTER, REFERENCE_HEADINGS, UNBRACKETED, UNBRACKETED_PATTERNS, acceptable
+from .citation_forms import LOOSE_AFTER, REFERENCE_HEADINGS, UNBRACKETED_PATTERNS, acceptable
 from .schemas import Citation
 
 _REFERENCES_HEADING = re.compile(
@@ -73,30 +73,31 @@ _SUP_RUN = rf"[{_SUPERSCRIPTS}]{{1,4}}(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]{
 # units (and one-letter symbols) that take a ² or ³ exponent: ``km²`` is an area, not a citation
 _UNITS = frozenset("m cm mm km nm µm μm ft in yd mi s ms kg g ha pc ly au sq mc px dm hm gm".split())
 
-_TOKEN = re.compile(
-    "|".join(
-        [
-            r"(?P<code>`[^`\n]+`)",
-            # alt text and target stop at the next "![": each of a run of "![" would scan the rest of the line
-            r"(?P<image>!\[(?P<alt>(?:[^\]\n!]|!(?!\[))*)\]\((?:[^)\n!]|!(?!\[))*\))",
-            rf"(?P<paren_links>\(\s*{MD_LINK.pattern}(?:\s*[,;]\s*{MD_LINK.pattern})*\s*\))",
-            rf"(?P<link>{MD_LINK.pattern})",
-            rf"(?P<paren>\(\s*(?i:(?:sources?|see|via|from|ref|retrieved from)\s*(?::\s*)?)?<?{_URL_BALANCED}>?"
-            rf"(?:\s*[,;]\s*<?{_URL_BALANCED}>?)*\s*\))",
-            rf"(?P<url><?{_URL.pattern}>?)",
-            r"(?P<dagger>\[(?P<dagger_n>\d{1,4})†[^\[\]\n]{0,100}\])",
-            rf"(?P<lenticular>[【［](?P<lenticular_n>{_NUMBERS})(?::\d{{1,4}})?(?:†[^【】［］\n]{{0,100}})?[】］])",
-            r"(?P<footnote>\[\^(?P<footnote_n>\d{1,4})\](?!:))",
-            rf"(?P<bracket>\[(?:cite:\s*)?(?P<bracket_n>{_NUMBERS})\](?!\())",
-            rf"(?P<sup_html><sup>\s*\[?(?P<sup_html_n>{_NUMBERS})\]?\s*</sup>)",
-            rf"(?P<sup>⁽{_SUP_RUN}⁾|{_SUP_RUN})",
-            r"(?P<caret>\^(?P<caret_n>\d{1,3}(?:[,，]\s?\d{1,3}){0,20})\^)",  # pandoc's superscript: ``^12^``
-            *UNBRACKETED_PATTERNS,  # markers without brackets, read only against a report's source list
-        ]
-    ),
-    re.IGNORECASE,
-)
-_KINDS = tuple(name for name in _TOKEN.groupindex if name != "alt" and not name.endswith("_n"))  # in pattern order
+_STYLES = [
+    r"(?P<code>`[^`\n]+`)",
+    # alt text and target stop at the next "![": each of a run of "![" would scan the rest of the line
+    r"(?P<image>!\[(?P<alt>(?:[^\]\n!]|!(?!\[))*)\]\((?:[^)\n!]|!(?!\[))*\))",
+    rf"(?P<paren_links>\(\s*{MD_LINK.pattern}(?:\s*[,;]\s*{MD_LINK.pattern})*\s*\))",
+    rf"(?P<link>{MD_LINK.pattern})",
+    rf"(?P<paren>\(\s*(?i:(?:sources?|see|via|from|ref|retrieved from)\s*(?::\s*)?)?<?{_URL_BALANCED}>?"
+    rf"(?:\s*[,;]\s*<?{_URL_BALANCED}>?)*\s*\))",
+    rf"(?P<url><?{_URL.pattern}>?)",
+    r"(?P<dagger>\[(?P<dagger_n>\d{1,4})†[^\[\]\n]{0,100}\])",
+    rf"(?P<lenticular>[【［](?P<lenticular_n>{_NUMBERS})(?::\d{{1,4}})?(?:†[^【】［］\n]{{0,100}})?[】］])",
+    r"(?P<footnote>\[\^(?P<footnote_n>\d{1,4})\](?!:))",
+    rf"(?P<bracket>\[(?:cite:\s*)?(?P<bracket_n>{_NUMBERS})\](?!\())",
+    rf"(?P<sup_html><sup>\s*\[?(?P<sup_html_n>{_NUMBERS})\]?\s*</sup>)",
+    rf"(?P<sup>⁽{_SUP_RUN}⁾|{_SUP_RUN})",
+    r"(?P<caret>\^(?P<caret_n>\d{1,3}(?:[,，]\s?\d{1,3}){0,20})\^)",  # pandoc's superscript: ``^12^``
+]
+# one pattern per reading: the unbracketed forms only where they may be read (each match costs Python work)
+_READINGS = {None: (), "": ("glued", "spaced_cjk"), "spaced": ("glued", "spaced_cjk", "spaced")}
+_READINGS["lettered"] = ("glued", "spaced_cjk", "lettered")
+_TOKENS = {
+    mode: re.compile("|".join(_STYLES + [UNBRACKETED_PATTERNS[kind] for kind in kinds]), re.IGNORECASE)
+    for mode, kinds in _READINGS.items()
+}
+_LETTERED_HINT = re.compile(r"[a-z]\d{1,3}[.,;:!?](?=\s|$)")  # what a lettered marker looks like, roughly
 _BETWEEN_MARKERS = re.compile(r"\s*(?:[,;]\s*)?")  # not \s*[,;]?\s*: quadratic on spaces before a word
 _IDENTIFIER_BEFORE = re.compile(r"[\w.]+$")
 
@@ -199,12 +200,8 @@ def _marker(kind: str, match: re.Match[str], text: str, previous: CitationToken 
     return CitationToken(start, end, "marker", refs=refs)
 
 
-def _unbracketed(
-    kind: str, match: re.Match[str], text: str, numbers: frozenset[int] | None, loose: str
-) -> CitationToken | None:
+def _unbracketed(kind: str, match: re.Match[str], text: str, numbers: frozenset[int]) -> CitationToken | None:
     """A marker without brackets, or None: its numbers must all be entries of the list (``citation_forms``)."""
-    if numbers is None or (kind in ("spaced", "lettered") and loose != kind):
-        return None
     start, end = match.span(kind)
     refs = _reference_numbers(match.group(kind))
     if refs is None or not numbers.issuperset(refs) or not acceptable(kind, text, match.start(), start, end):
@@ -222,12 +219,13 @@ def scan_citations(
     right after a word (see the module docstring)."""
     listed = None if numbers is None else frozenset(numbers)
     tokens: list[CitationToken] = []
-    for match in _TOKEN.finditer(text):
-        kind = next(k for k in _KINDS if match.group(k) is not None)
+    for match in _TOKENS[None if listed is None else loose].finditer(text):
+        kind = str(match.lastgroup)  # the style's group closes after any group inside it
         start, end = match.span()
         token: CitationToken | None
-        if kind in UNBRACKETED:
-            token = _unbracketed(kind, match, text, listed, loose)
+        if kind in UNBRACKETED_PATTERNS:
+            assert listed is not None  # the only readings with these forms
+            token = _unbracketed(kind, match, text, listed)
         elif kind == "code":
             token = CitationToken(start, end, "code", text=match.group(0)[1:-1])
         elif kind == "image":
@@ -340,16 +338,19 @@ def _clean_title(text: str) -> str:
     return text
 
 
+def entry_numbers(line: str) -> tuple[int, ...]:
+    """The reference numbers a source-list entry line starts with (``()``: it does not start an entry)."""
+    found = _ENTRY_INDEX.match(line)
+    return tuple(int(n) for n in re.findall(r"\d+", next(g for g in found.groups() if g))) if found else ()
+
+
 def read_entry(line: str) -> tuple[tuple[int, ...], str, str] | None:
     """(reference numbers, URL or ``""``, title) of a source-list entry, or None for a line that is neither numbered
     nor holds a URL. Numbers may be grouped (``[1] [4] [8] Title``); a link's target is its URL; markdown escapes
     leave the URL (``\\_`` is ``_``): no URL holds a backslash."""
     index_match = _ENTRY_INDEX.match(line)
-    numbers: tuple[int, ...] = ()
-    rest = line
-    if index_match:
-        numbers = tuple(int(n) for n in re.findall(r"\d+", next(g for g in index_match.groups() if g)))
-        rest = line[index_match.end() :]
+    numbers = entry_numbers(line)
+    rest = line[index_match.end() :] if index_match else line
     md = MD_LINK.search(rest)
     url_match = _URL.search(rest)
     if not numbers and url_match is None:
@@ -371,23 +372,32 @@ def parse_reference_entries(section: str) -> list[Citation]:
     return [citation for line in section.splitlines()[1:] for citation in _entry(line)]
 
 
-def prose_markers(body: str, numbers: Collection[int] | None = None) -> Iterator[tuple[int, CitationToken]]:
-    """(line index, marker) of every marker in the prose lines of ``body``: markers without brackets read against
-    ``numbers``, the spaced ones too once the report has ``LOOSE_AFTER`` glued ones (see the module docstring)."""
+def prose_tokens(body: str, numbers: Collection[int] | None = None) -> list[tuple[int, CitationToken]]:
+    """(line index, token) of every citation token in the prose lines of ``body``: markers without brackets read
+    against ``numbers``, the spaced ones too once the report has ``LOOSE_AFTER`` glued ones, the lettered ones in a
+    report written so (``citation_forms``). One scan of the text, another only for a report of such markers."""
     lines = prose_lines(body).split("\n")
 
     def scan(loose: Literal["", "spaced", "lettered"]) -> list[tuple[int, CitationToken]]:
-        return [
-            (i, t) for i, line in enumerate(lines) for t in scan_citations(line, numbers, loose) if t.kind == "marker"
-        ]
+        return [(i, t) for i, line in enumerate(lines) for t in scan_citations(line, numbers, loose)]
 
     found = scan("")
     if not numbers:
-        return iter(found)
-    if sum(t.bare for _, t in found) >= LOOSE_AFTER:
-        return iter(scan("spaced"))
-    lettered = scan("lettered")
-    return iter(lettered if sum(t.bare for _, t in lettered) >= LOOSE_AFTER + len(found) else found)
+        return found
+    markers = [t for _, t in found if t.kind == "marker"]
+    if sum(t.bare for t in markers) >= LOOSE_AFTER:
+        return scan("spaced")
+    enough = LOOSE_AFTER + len(markers)
+    if len(_LETTERED_HINT.findall(body, 0, len(body))) >= enough:  # a cheap count first: the scan is slow
+        lettered = scan("lettered")
+        if sum(t.bare for _, t in lettered) >= enough:
+            return lettered
+    return found
+
+
+def prose_markers(body: str, numbers: Collection[int] | None = None) -> Iterator[tuple[int, CitationToken]]:
+    """(line index, marker) of every marker of ``prose_tokens``."""
+    return ((i, t) for i, t in prose_tokens(body, numbers) if t.kind == "marker")
 
 
 def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
@@ -407,7 +417,8 @@ def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
                 citations.append(entry)
     listed = numbered | {n for line in section.splitlines()[1:] for n in (read_entry(line) or ((),))[0]}
     known_urls = {c.url for c in citations}
-    for token in scan_citations(prose_lines(body)):
+    tokens = [token for _, token in prose_tokens(body, listed)]
+    for token in tokens:
         if token.kind not in ("link", "url"):
             continue
         title = token.text.strip() if token.kind == "link" and len(token.urls) == 1 else ""
@@ -415,7 +426,7 @@ def parse_citations(text: str) -> tuple[list[Citation], dict[str, list[int]]]:
             if url not in known_urls:
                 known_urls.add(url)
                 citations.append(Citation(index=None, url=url, title=title))
-    markers = _unique([n for _, t in prose_markers(body, listed) for n in t.refs])
+    markers = _unique([n for t in tokens if t.kind == "marker" for n in t.refs])
     summary = {
         "cited_indices": markers,
         "dangling_markers": [n for n in markers if n not in numbered],

@@ -141,7 +141,7 @@ def test_markers_glued_to_a_clause_are_read_against_the_source_list():
     )
     assert _refs(hits) == [(1,), (11, 12), (4,), (3,), (5,), (6,), (7,), (8,), (9,)]
     assert [t.bare for t in scan_citations("grew.1 x", LISTED)] == [True]
-    assert _refs("grew.1 x", LISTED) == _refs("grew.1 x")  # the numbers may be any collection
+    assert [t.refs for t in scan_citations("grew.1 x", {1, 2})] == _refs("grew.1 x")  # any collection of numbers
     assert scan_citations("grew.1 x") == []  # without the list's numbers nothing unbracketed is read
     assert _refs("grew.45 x") == []  # a number the list lacks is no marker
 

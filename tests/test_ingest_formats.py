@@ -325,7 +325,9 @@ def test_openai_responses_annotations_become_markers_and_references():
         (3, "https://jwst-archive.example/hubble"),
     ]
     assert summary["dangling_markers"] == [] and report.meta["web_searches"] == 2
-    assert any("out-of-range" in note for note in report.notes)
+    assert any("out-of-range" in note for note in report.notes) and report.warnings == [
+        "1 url_citation annotations with missing or out-of-range indices were left out"
+    ]  # a citation lost is said to the user
     (failed,) = _read(DATA / "openai" / "webb-cost.json")[1]
     assert failed.failure == ("api-status: the response is incomplete (max_output_tokens) and holds no report text")
 

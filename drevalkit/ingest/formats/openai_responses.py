@@ -21,6 +21,7 @@ from .references import link_end, references_section
 from .source_list import clean_url
 
 _BRACKET_END = re.compile(r"[\]\n]")
+LEFT_OUT = "url_citation annotations with missing or out-of-range indices were left out"
 
 
 def _link_starts(span: str) -> Iterator[tuple[int, int]]:
@@ -79,7 +80,7 @@ def _annotated(
             sources.append(Source(url=key, title=str(note.get("title") or ""), index=numbers[key]))
         spans.setdefault((start, end), {})[numbers[key]] = None
     if bad:
-        notes.append(f"{bad} url_citation annotations with missing or out-of-range indices were left out")
+        notes.append(f"{bad} {LEFT_OUT}")
     # edits on the original text: a link-only span that overlaps no other span is replaced by its marker,
     # every other span gets its marker inserted after it. In start order, a span overlaps an earlier one when some
     # earlier span ends after its start, and a later one when the next span starts before its end (the pairwise
@@ -156,6 +157,7 @@ class OpenAIResponsesImporter:
             for part in parts
         ]
         report.text = "\n\n".join(t for t in texts if t.strip())
+        report.warnings.extend(note for note in report.notes if note.endswith(LEFT_OUT))  # citations lost
         status = data.get("status")
         if not report.text.strip():
             reason = data.get("error") or data.get("incomplete_details")

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ...citations import prose_markers, read_entry, split_references
+from ...citations import entry_numbers, prose_markers, read_entry, split_references
 
 ATTACHED = "(attached file, no URL)"  # what the canonical list says of an attachment
 NO_URL = "(no URL)"  # and of any other entry without a URL (so reading it again keeps it so)
@@ -110,11 +110,6 @@ def read(text: str) -> Entry | None:
     return entry
 
 
-def _starts_entry(line: str) -> bool:
-    parsed = read_entry(line)
-    return parsed is not None and bool(parsed[0])
-
-
 def _entry_at(lines: list[str], start: int, end: int) -> tuple[Entry | None, int]:
     """The entry whose first line is ``lines[start]``, and the index after its last line (before ``end``): at most
     ``MAX_ENTRY_LINES`` lines, so a run of indented lines is not one entry read again and again."""
@@ -126,7 +121,7 @@ def _entry_at(lines: list[str], start: int, end: int) -> tuple[Entry | None, int
         line = lines[index]
         if not line.strip():
             continue
-        if _starts_entry(line) or len(parts) == MAX_ENTRY_LINES:
+        if entry_numbers(line) or len(parts) == MAX_ENTRY_LINES:
             break
         if _URL_ONLY.match(line):
             own = read(line)
@@ -138,7 +133,7 @@ def _entry_at(lines: list[str], start: int, end: int) -> tuple[Entry | None, int
             break
         parts.append(line.strip().lstrip(">").strip())
         stop = index + 1
-    return read(" ".join(parts)), stop
+    return (read(" ".join(parts)) if len(parts) > 1 else first), stop
 
 
 def _entries(lines: list[str], start: int, end: int) -> tuple[list[Entry], int]:
