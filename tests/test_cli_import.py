@@ -111,7 +111,7 @@ def test_import_links_real_export_formats_warns_about_poor_linking_and_is_idempo
         "attached": 1,
         "unresolved": 1,
         "sources": 13,
-        "cause": "1 cited entries of the source list have no URL",
+        "cause": "1 cited entry of the source list has no URL",
         "rewritten": {
             "markers without brackets written [n]": 14,
             "source lists written as the canonical ## References": 1,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ...citations import is_reference_heading, prose_markers
 from ..sidecar import CitationCounts
-from .base import Source
+from .base import Source, plural
 from .source_list import ATTACHED, NO_URL, Entry, clean_url, find_source_list
 
 _URL = re.compile(r"https?://[^\s<>\"'\]]+", re.IGNORECASE)
@@ -200,7 +200,7 @@ def _cause(cited: list[int], mapping: dict[int, int], targets: list[Source | Non
         listed = f"{min(mapping)}-{max(mapping)}" if len(mapping) > 1 else f"only {min(mapping)}"
         return f"markers cite numbers the source list lacks ({shown}; it lists {listed})"
     urlless = sum(1 for s in targets if s is not None and not s.url and not s.title.endswith(ATTACHED))
-    return f"{urlless} cited entries of the source list have no URL"
+    return f"{plural(urlless, 'cited entry', 'cited entries')} of the source list {'has' if urlless == 1 else 'have'} no URL"
 
 
 def _canonical(text: str, linked: dict[int, str], counts: CitationCounts) -> str:
