@@ -48,9 +48,9 @@ def test_report_citation_map_flags_pages_never_read():
     assert inline.url == "https://inline.example/page" and "never read" in inline.problem
     assert {c.index for c in report.unread} == {3, 7, None}
     # References rebuilt from the pages read: their titles, and the URLs they were read at
-    assert "[1] Cost of Webb. https://a.example/cost\n" in report.text
-    assert "[2] Launch. https://b.example/launch\n" in report.text and report.text.count("## References") == 1
-    assert "[3] C. https://c.example/never" in report.text  # kept as written, flagged in the metadata
+    assert "[1] Cost of Webb - https://a.example/cost\n" in report.text
+    assert "[2] Launch - https://b.example/launch\n" in report.text and report.text.count("## References") == 1
+    assert "[3] C - https://c.example/never" in report.text  # kept, flagged in the metadata
 
 
 def test_report_unnumbered_list_wrapped_in_a_fence_and_without_references():

@@ -26,8 +26,8 @@ LAYERS: list[set[str]] = [
     {"quality", "factcheck", "render"},
     {"ingest"},
     {
-        "__version__", "aio", "citations", "config", "documents", "embeddings", "errors", "files", "layout", "llm",
-        "prompts", "registry", "resources", "retry", "schemas", "shards", "stats", "store", "text",
+        "__version__", "aio", "citation_forms", "citations", "config", "documents", "embeddings", "errors", "files",
+        "layout", "llm", "prompts", "registry", "resources", "retry", "schemas", "shards", "stats", "store", "text",
     },
 ]  # fmt: skip
 APART = {"testing"}  # local servers for tests and users: may use anything, used by nothing in the package

@@ -123,3 +123,136 @@ def test_a_run_of_thousands_of_superscript_digits_is_not_a_crash():
     citations, _ = parse_citations(text)
     assert [c.url for c in citations] == ["https://a.example/x"]
     assert all(n < 10000 for n in cited_indices(text))
+
+
+# --------------------------------------------------------------------------- markers written without brackets
+
+LISTED = range(1, 40)  # the numbers of a source list the markers below are read against
+
+
+def _refs(text, loose=""):
+    return [t.refs for t in scan_citations(text, LISTED, loose) if t.kind == "marker"]
+
+
+def test_markers_glued_to_a_clause_are_read_against_the_source_list():
+    hits = (
+        'their offspring.1 Next, history.11,12 More; (ROI).4 Then "sufficient".3 and **bold**.5 then '
+        "said so;6 but also,7 and why?8 or U.S.9\\\n"
+    )
+    assert _refs(hits) == [(1,), (11, 12), (4,), (3,), (5,), (6,), (7,), (8,), (9,)]
+    assert [t.bare for t in scan_citations("grew.1 x", LISTED)] == [True]
+    assert [t.refs for t in scan_citations("grew.1 x", {1, 2})] == _refs("grew.1 x")  # any collection of numbers
+    assert scan_citations("grew.1 x") == []  # without the list's numbers nothing unbracketed is read
+    assert _refs("grew.45 x") == []  # a number the list lacks is no marker
+
+
+def test_numbers_glued_to_clauses_that_are_not_markers():
+    near_misses = (
+        "Capacity reached 2.5 GW. See Table 3.1 and version 2.0 of the plan, adopted in 2019. Section 1\\. "
+        "Fig.3 and No.5 and pp.12 and v.2 are labels. 1,000,000 people, $5.5 and 3:1 odds. The 2021.8 revision. "
+        "Ratio 10.5% and e.g.1x. The URL https://a.example/x.1 and `code.1 ` stay. Listed:1.5 and x.1.2 too."
+    )
+    assert _refs(near_misses) == []
+    assert _refs(near_misses, "spaced") == []
+
+
+def test_markers_spaced_before_cjk_punctuation_and_their_near_misses():
+    assert _refs("非同步エージェントの能力を備えている 1。一方で") == [(1,)]
+    assert _refs("成本增长到约 100 亿美元 2, 3。主镜") == [(2, 3)]
+    assert _refs("免费方案僅有 10 毫秒）3，以及") == [(3,)]
+    assert _refs("遷移至 KV, D1, R2 4。") == [(4,)]
+    assert _refs("韦布进入日地 L2 点附近的晕轨道 7\n下一段") == [(7,)]
+    assert _refs("部署。1 然後") == [(1,)]
+    assert _refs("约 5 亿美元，共有 18 块镜片，增长了 12 倍。表 3。第 4。") == []
+    assert _refs("the report ends 5\n") == []  # a spaced number at a line's end is a marker only after CJK
+
+
+def test_spaced_markers_before_commas_colons_and_cell_ends_need_loose():
+    text = "Launch was run by Arianespace 8, and the plan lists milestones 9: first | Replan review 5 |"
+    assert _refs(text) == []
+    assert _refs(text, "spaced") == [(8,), (9,), (5,)]
+    near_misses = "rose by about 16, 32 and 64 percent; top 10: x; see Figure 2, | Llama 3 | step 4; grew to 5,"
+    assert _refs(near_misses, "spaced") == []
+    assert _refs("| 打ち上げ記録 4 |", "spaced") == [(4,)]  # a CJK cell of words and its marker
+
+
+def test_lettered_markers_only_after_a_plain_lowercase_word():
+    text = "fundamentally polyadic1. self-realization21, and efficiently1, 3. Python3. GPT4. x-ray3: mp3."
+    assert _refs(text) == []
+    assert _refs(text, "lettered") == [(1,), (21,), (1, 3), (3,)]
+
+
+def test_reports_earn_their_spaced_and_lettered_markers():
+    """Spaced markers are read once a report has glued ones, lettered ones only in a report written so."""
+    from drevalkit.citations import prose_markers
+
+    glued = "One.1 Two.2 Three.3 and Arianespace 4, done."
+    assert [t.refs for _, t in prose_markers(glued, LISTED)] == [(1,), (2,), (3,), (4,)]
+    few = "One.1 and Arianespace 4, done."
+    assert [t.refs for _, t in prose_markers(few, LISTED)] == [(1,)]
+    lettered = "gold1. space2. light3. launch4."
+    assert [t.refs for _, t in prose_markers(lettered, LISTED)] == [(1,), (2,), (3,), (4,)]
+    bracketed = "[1] [2] [3] [4] and python3. and the ipv6, stack"
+    assert [t.refs for _, t in prose_markers(bracketed, LISTED)] == [(1, 2, 3, 4)]
+
+
+def test_pandoc_superscripts_cite_and_exponents_do_not():
+    assert cited_indices("提出^1^。成本^2,3^ and 2.5 × 10^5^ cm^2^ x^2^ mass^4^") == [1, 2, 3, 4]
+
+
+def test_references_headings_in_the_languages_exports_use():
+    from drevalkit.citations import is_reference_heading, split_references
+
+    for heading in (
+        "#### **Works cited**",
+        "#### **引用的著作**",
+        "#### 引用的著作",
+        "#### **引用文献**",
+        "#### **Fuentes citadas**",
+        "#### **Sources des citations**",
+        "#### **Ouvrages cités**",
+        "#### **Zitierte Werke**",
+        "#### **Referenzen**",
+        "## 参考文献",
+        "**References:**",
+    ):
+        assert is_reference_heading(heading), heading
+        body, section = split_references(f"Text.1\n\n{heading}\n\n1. A, https://a.example/1\n")
+        assert body.rstrip() == "Text.1" and section.strip().startswith(heading.strip()), heading
+    assert not is_reference_heading("## Sources of error in the data")
+    # the last heading with entries after it is the section, not a later empty one
+    text = "Body.\n\n## Works cited\n\n1. A https://a.example/1\n\n## Sources\n\nNone of the above.\n"
+    assert split_references(text)[1].strip().startswith("## Works cited")
+
+
+def test_entry_lines_grouped_quoted_escaped():
+    from drevalkit.citations import read_entry
+
+    assert read_entry("[1] [4] [8] Top Gear 2") == ((1, 4, 8), "", "Top Gear 2")
+    assert read_entry("> 3. Gold coatings \\- Optics, [https://o.example/a\\_b](https://o.example/a_b)") == (
+        (3,),
+        "https://o.example/a_b",
+        "Gold coatings \\- Optics",
+    )
+    assert read_entry("1\\. Building, https://docs.example/red\\_hat\\_x") == (
+        (1,),
+        "https://docs.example/red_hat_x",
+        "Building",
+    )
+    assert read_entry("12、第十二条 https://a.example/12")[0] == (12,)
+    assert read_entry("Not an entry") is None
+
+
+def test_a_gemini_export_parses_without_import():
+    """The kernel alone links a Docs export: glued markers resolve to its Works cited entries."""
+    text = (
+        "Webb was proposed in 1996 as a successor.1 Its cost grew to US$10 billion.2,3 The plan lists milestones 4: alignment.\n\n"
+        "#### **Works cited**\n\n"
+        "1. History \\- JWST Archive, accessed July 24, 2025, [https://j.example/h](https://j.example/h)  \n"
+        "2. Cost, accessed July 24, 2025, [https://j.example/c](https://j.example/c)  \n"
+        "3. Budget, accessed July 24, 2025, [https://j.example/b](https://j.example/b)  \n"
+        "4. Milestones, accessed July 24, 2025, [https://j.example/m](https://j.example/m)  \n"
+    )
+    citations, summary = parse_citations(text)
+    assert [c.index for c in citations] == [1, 2, 3, 4]
+    assert summary["cited_indices"] == [1, 2, 3] and summary["dangling_markers"] == []  # 4: spaced, too few glued

@@ -1,6 +1,7 @@
 """dreval import as a user runs it: reports and tasks imported, the summary, its counts (singular for one) and the exit
 codes."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -77,3 +78,52 @@ def test_counts_in_import_messages_are_singular_for_one(tmp_path):
     assert "(1 failed: an error or give-up message, recorded" in failed.output
     tasks = invoke("import", "--tasks", DATA / "drb" / "query.jsonl", "--out", tmp_path / "t.jsonl")
     assert "from 1 file into" in tasks.output
+
+
+def test_import_links_real_export_formats_warns_about_poor_linking_and_is_idempotent(tmp_path):
+    """Gemini Docs exports and ChatGPT .docx exports import canonical with their counts in the sidecar; a report
+    whose markers mostly cite nothing gets one warning naming the cause and a word in the summary; importing the
+    imported folder again changes nothing."""
+    result = invoke(
+        "import",
+        "auto",
+        DATA / "gemini-docs",
+        DATA / "chatgpt-docx",
+        DATA / "markdown" / "webb-instruments-unlinked.md",
+        "--out",
+        tmp_path / "a",
+    )
+    assert result.exit_code == 1, result.output + result.stderr  # a warning was given
+    stderr = " ".join(result.stderr.split())
+    assert stderr.count("warning:") == 1
+    assert (
+        "webb-instruments-unlinked.md: only 1 of 5 markers cite a source (20%): markers cite numbers the source "
+        "list lacks (2, 3, 4, 5; it lists only 1)"
+    ) in stderr
+    assert result.output.strip().splitlines()[-1] == (
+        f"imported 11 reports from 11 files into {tmp_path / 'a'}; 1 report with fewer than 80% of markers citing "
+        "a source; 1 warning (imported, but see the sidecar's notes)"
+    )
+    side = json.loads((tmp_path / "a" / "webb-history-en.meta.json").read_text())
+    assert side["citations"] == {
+        "markers": 12,
+        "resolved": 10,
+        "attached": 1,
+        "unresolved": 1,
+        "sources": 13,
+        "cause": "1 cited entry of the source list has no URL",
+        "rewritten": {
+            "markers without brackets written [n]": 14,
+            "source lists written as the canonical ## References": 1,
+        },
+    }
+    again = invoke("import", "markdown", tmp_path / "a", "--out", tmp_path / "b")
+    for md in sorted((tmp_path / "a").glob("*.md")):
+        assert (tmp_path / "b" / md.name).read_text() == md.read_text(), md.name
+        second = json.loads((tmp_path / "b" / md.name.replace(".md", ".meta.json")).read_text())["citations"]
+        first = json.loads((tmp_path / "a" / md.name.replace(".md", ".meta.json")).read_text())["citations"]
+        assert {k: second[k] for k in ("attached", "unresolved", "sources")} == {
+            k: first[k] for k in ("attached", "unresolved", "sources")
+        }  # the same links (fewer markers where several numbers of one source became one)
+        assert second["rewritten"] == {}
+    assert again.exit_code == 1 and "1 report with fewer than 80%" in again.output  # the unlinked one, still

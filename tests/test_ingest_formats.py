@@ -87,7 +87,8 @@ def test_html_page_keeps_headings_lists_tables_and_titled_references(tmp_path, p
     assert summary["dangling_markers"] == []
     assert report.notes == [
         "converted from HTML to markdown from the page's <article> element: trafilatura left out "
-        "headings (2 of 3 kept), list items (2 of 4 kept), link URLs (0 of 2 kept)"
+        "headings (2 of 3 kept), list items (2 of 4 kept), link URLs (0 of 2 kept)",
+        "source lists written as the canonical ## References: 1",
     ]
 
 
@@ -179,6 +180,7 @@ def test_deepresearcheval_unreadable_sources_warn_and_are_noted(tmp_path):
     assert "got a dict; 3 markers have no source" in stderr
     assert "2 items of deep_research_sources could not be read" in stderr and "; 2 markers have no source" in stderr
     assert "imported 2 reports from 2 files into" in result.output and "2 warnings" in result.output
+    assert "2 reports with fewer than 80% of markers citing a source" in result.output  # the warnings said why
     sidecar = read_sidecar(tmp_path / "24.md")
     assert sidecar.sources_used == [] and any("could not read deep_research_sources" in n for n in sidecar.notes)
     assert [s.url for s in read_sidecar(tmp_path / "25.md").sources_used] == ["https://meti.example/h1"]
@@ -234,11 +236,11 @@ def test_deepresearcheval_gemini_export_is_cleaned_and_its_sources_numbered():
     body, _, references = report.text.partition("\n\n## References\n\n")
     assert body == expected.strip()
     assert references.splitlines() == [
-        "[1] From NGST to Webb: a programme history | JWST Archive. https://jwst-archive.example/history",
-        "[2] Cost and schedule: how the Webb budget grew, 1997-2021 | JWST Archive. https://jwst-archive.example/cost",
-        "[3] Independent reviews of the Webb programme (text record). "
+        "[1] From NGST to Webb: a programme history | JWST Archive - https://jwst-archive.example/history",
+        "[2] Cost and schedule: how the Webb budget grew, 1997-2021 | JWST Archive - https://jwst-archive.example/cost",
+        "[3] Independent reviews of the Webb programme (text record) - "
         "https://audit-records.example/jwst/independent-reviews.txt",
-        "[4] Launch and deployment: Webb's first months in space | JWST Archive. https://jwst-archive.example/launch",
+        "[4] Launch and deployment: Webb's first months in space | JWST Archive - https://jwst-archive.example/launch",
     ]
     citations, summary = parse_citations(report.text)
     assert [(c.index, c.url) for c in citations if c.index] == [(s.index, s.url) for s in report.sources_used]
@@ -323,7 +325,9 @@ def test_openai_responses_annotations_become_markers_and_references():
         (3, "https://jwst-archive.example/hubble"),
     ]
     assert summary["dangling_markers"] == [] and report.meta["web_searches"] == 2
-    assert any("out-of-range" in note for note in report.notes)
+    assert any("out-of-range" in note for note in report.notes) and report.warnings == [
+        "1 url_citation annotations with missing or out-of-range indices were left out"
+    ]  # a citation lost is said to the user
     (failed,) = _read(DATA / "openai" / "webb-cost.json")[1]
     assert failed.failure == ("api-status: the response is incomplete (max_output_tokens) and holds no report text")
 
@@ -358,7 +362,7 @@ def test_chatgpt_perplexity_and_claude_exports():
     assert summary["cited_indices"] == [1, 2] and summary["uncited_references"] == [3, 4]
     assert citations[1].url == "https://jwst-archive.example/hubble"
     (claude,) = _read(DATA / "markdown" / "claude-webb-partners.md")[1]
-    assert claude.text.endswith("2. Webb and Europe. https://esa-news.example/science/webb-europe")
+    assert claude.text.endswith("[2] Webb and Europe - https://esa-news.example/science/webb-europe")
     assert [r["rule"] for r in claude.removed] == ["claude-footer"]
     assert "Opus 4.1" in claude.removed[0]["text"] and "Retry" not in claude.text
 
@@ -384,8 +388,7 @@ def test_marker_styles_and_reference_headings_are_normalised():
         "[4] Fourth https://a.example/4\n"
     )
     result = normalise_references(text)
-    assert "Body with a footnote[^1]" in result.text  # a footnote without a definition stays
-    assert "a fact[2] and a Gemini cite [3] and [4]." in result.text
+    assert "Body with a footnote[1] and a fact[2] and a Gemini cite [3] and [4]." in result.text  # all cite entries
     citations, summary = parse_citations(result.text)
     assert [c.index for c in citations] == [1, 2, 3, 4] and summary["dangling_markers"] == []
     assert normalise_references(result.text).text == result.text  # idempotent

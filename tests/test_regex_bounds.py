@@ -24,13 +24,14 @@ import pytest
 from drevalkit.agents.endpoint import Reply
 from drevalkit.agents.protocols.base import strip_thinking
 from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
-from drevalkit.citations import parse_reference_entries, scan_citations, split_references
+from drevalkit.citations import is_reference_heading, parse_reference_entries, scan_citations, split_references
 from drevalkit.config import Settings
 from drevalkit.factcheck.sentences import content_blocks, segment, sentence_splitter
 from drevalkit.ingest.formats.deepresearcheval import parse_sources
 from drevalkit.ingest.formats.html import _TITLE, html_to_markdown
 from drevalkit.ingest.formats.openai_responses import _annotated, _only_links
-from drevalkit.ingest.formats.references import _add_linked_entries, normalise_references, reference_heading
+from drevalkit.ingest.formats.references import normalise_references
+from drevalkit.ingest.formats.source_list import find_source_list, read
 from drevalkit.llm.client import parse_json_object
 from drevalkit.render.markdown import render_markdown
 from drevalkit.schemas import Report
@@ -112,22 +113,25 @@ def _citations(spans: list[tuple[int, int]], text: str) -> partial:
     return partial(_annotated, text, notes, {}, [], [])
 
 
-def _linked_markers(count: int) -> Callable[[], tuple[str, list[str]]]:
+def _linked_markers(count: int) -> Callable[[], object]:
     text = (
         "".join(f"[{n}](https://a.example/{n}) " for n in range(1, count))
         + "\n\n## References\n\n"
         + "".join(f"[{n}] https://b.example/{n}\n" for n in range(1, count // 2))
     )
-    notes: list[str] = []
-    add = partial(_add_linked_entries, text, {n: f"https://a.example/{n}" for n in range(1, count)}, notes)
-    return lambda: (text, add(), notes)
+    return partial(normalise_references, text)
 
 
-def _check_linked_markers(result, count: int) -> None:
-    text, added, notes = result
-    missing = range(count // 2, count)  # the numbers linked in the text that the References list lacks
-    assert added == text.rstrip() + "\n" + "\n".join(f"[{n}] https://a.example/{n}" for n in missing) + "\n"
-    assert notes == [f"{len(missing)} References entries added from the URLs of linked markers"]
+def _check_linked_markers(done, count: int) -> None:
+    listed = [f"[{n}] https://b.example/{n}" for n in range(1, count // 2)]
+    added = [f"[{n}] https://a.example/{n}" for n in range(count // 2, count)]  # numbers the list lacks: their links
+    assert done.text.split("## References\n\n")[1] == "\n".join(listed + added) + "\n"
+    assert done.counts.rewritten["sources taken from linked markers"] == count - count // 2
+
+
+def _glued_report(n: int) -> str:
+    """One long line of markers glued to clauses, then its source list."""
+    return "Claim one.1 " * n + "\n\n#### **Works cited**\n\n1. Source, accessed July 24, 2025, https://a.example/1\n"
 
 
 def _parse(content: str) -> partial:
@@ -245,12 +249,55 @@ CASES = {
     # ingest/formats/references.py
     # before: a lazy name between runs of \s*: over 60 s on 1,000 spaces
     "reference-heading-line": Case(
-        lambda n: partial(reference_heading, "# a" + " " * n + "x"), lambda kind, n: kind is None, 1000
+        lambda n: partial(is_reference_heading, "# a" + " " * n + "x"), lambda kind, n: kind is False, 1000
+    ),
+    # markers written without brackets, read against the source list: runs of what each form starts with
+    "glued-markers": Case(
+        lambda n: partial(scan_citations, "a.1" * n + " end.2", {1, 2}),
+        lambda tokens, n: [(t.start, t.refs) for t in tokens] == [(3 * n - 1, (1,)), (3 * n + 5, (2,))],  # the last
+        20000,
+    ),
+    "spaced-markers": Case(
+        lambda n: partial(scan_citations, "word 1" * n + ", x", {1}, "spaced"),
+        lambda tokens, n: [t.refs for t in tokens] == [(1,)],
+        20000,
+    ),
+    "lettered-markers": Case(
+        lambda n: partial(scan_citations, "polyadic" + "1" * n + ".", {1}, "lettered"),
+        lambda tokens, n: tokens == [],  # a run of digits is no reference number
+        20000,
+    ),
+    "glued-markers-rewritten": Case(
+        lambda n: partial(normalise_references, _glued_report(n)),
+        lambda done, n: done.text.startswith(("Claim one.[1] " * n).rstrip()) and done.counts.markers == 1,
+        5000,
+    ),
+    # ingest/formats/source_list.py
+    "access-date-spaces": Case(
+        lambda n: partial(read, "1. Title, accessed" + " " * n + "x https://a.example/1"),
+        lambda entry, n: entry is not None and entry.url == "https://a.example/1",
+        5000,
+    ),
+    "url-only-line-spaces": Case(
+        lambda n: partial(find_source_list, "[1] A\n" + " " * n + "x\n"), lambda found, n: found is None, 5000
+    ),
+    "indented-continuations": Case(
+        lambda n: partial(find_source_list, "## References\n\n1. A https://a.example/1\n" + "    > more\n" * n),
+        lambda found, n: found is not None and [e.numbers for e in found.entries] == [(1,)],
+        5000,
+    ),
+    "grouped-entries-without-urls": Case(
+        lambda n: partial(find_source_list, "[1] [2] Title\n\n" * n), lambda found, n: found is None, 5000
+    ),
+    "many-headings": Case(
+        lambda n: partial(find_source_list, "## Sources\n" * n + "1. A https://a.example/1\n"),
+        lambda found, n: found is not None and found.start == n - 1,
+        5000,
     ),
     # before: 4,000 Python steps per "[1](http" of a run of them: 13 s
     "link-target-end": Case(
         lambda n: partial(normalise_references, "[1](http://a(" * n),
-        lambda done, n: (done.text, done.notes, done.linked) == ("[1](http://a(" * n, [], {}),  # nothing to change
+        lambda done, n: (done.text.rstrip(), done.notes, done.linked) == ("[1](http://a(" * n, [], {}),  # unchanged
         3750,
     ),
     # before: the same loop: 7 s
@@ -277,11 +324,10 @@ CASES = {
     "footnote-definitions": Case(
         lambda n: partial(normalise_references, "\n".join(f"[^{k}]: https://a.example" for k in range(n))),
         lambda done, n: (
-            done.notes == [f"{n} footnote definitions turned into a numbered References list"]
+            done.counts.rewritten["footnote definitions made the source list"] == n
             and done.text.startswith("\n\n## References\n\n")
-            and sorted(int(k) for k in re.findall(r"^\[(\d+)\] https://a\.example$", done.text, re.M))
-            == list(range(1, n + 1))
-        ),
+            and len(re.findall(r"^\[\d+\] .*https://a\.example$", done.text, re.M)) == 1
+        ),  # one URL: one source
         5000,
     ),
     # before: the References list re-read per linked marker: 28 s

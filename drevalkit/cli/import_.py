@@ -4,7 +4,7 @@
     dreval import --tasks [FORMAT] PATH... --out tasks.jsonl
 
 Prints a one-line summary, every problem and every warning (a report written without something it should have,
-such as sources that could not be read); exits 0 when everything imported, 1 when some files, entries or reports
+such as sources that could not be read, or whose markers mostly cite no source, with the likely cause); exits 0 when everything imported, 1 when some files, entries or reports
 failed (failed reports are written with their reason) or a warning was given, 2 on a bad invocation.
 """
 
@@ -18,7 +18,7 @@ import click
 
 from ..files import atomic_write_text
 from ..ingest.formats.base import plural
-from ..ingest.importers import IMPORTERS, collect_import_files, import_reports
+from ..ingest.importers import IMPORTERS, LINKED_AT_LEAST, collect_import_files, import_reports
 from ..ingest.task_files import TASK_FORMATS, import_tasks
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail
 from .console import plain, progress_bar, safe, stderr, stdout
@@ -94,6 +94,11 @@ def _import_reports(args: tuple[str, ...], out: Path, max_file_mb: float) -> NoR
     if outcome.failed:
         what = "an error or give-up message" if len(outcome.failed) == 1 else "error or give-up messages"
         line += f" ({len(outcome.failed)} failed: {what}, recorded with the reason)"
+    if outcome.poorly_linked:
+        line += (
+            f"; {plural(len(outcome.poorly_linked), 'report')} with fewer than {LINKED_AT_LEAST:.0%} of "
+            "markers citing a source"
+        )
     if outcome.warnings:
         line += f"; {plural(len(outcome.warnings), 'warning')} (imported, but see the sidecar's notes)"
     if outcome.problems:

@@ -35,10 +35,19 @@ from .formats.base import (
     Source,
     looks_like_jsonl,
     parse_json_or_jsonl,
+    plural,
 )
 from .formats.markdown import MarkdownImporter
 from .formats.references import normalise_references
-from .sidecar import ImportSidecar, SourceEntry, is_sidecar, sha256_text, sidecar_path, write_sidecar
+from .sidecar import (
+    CitationCounts,
+    ImportSidecar,
+    SourceEntry,
+    is_sidecar,
+    sha256_text,
+    sidecar_path,
+    write_sidecar,
+)
 
 __all__ = [
     "IMPORTERS",
@@ -49,6 +58,7 @@ __all__ = [
     "Source",
     "finish",
     "import_reports",
+    "linking_warning",
     "importer_for",
     "load_report",
     "read_reports",
@@ -205,7 +215,34 @@ def finish(report: ImportedReport) -> ImportedReport:
         else:
             report.failure = detect_failure(text)
     report.text = original.strip() if report.failure else text
+    if report.failure is None:
+        report.citations = normalised.counts
+        warning = linking_warning(normalised.counts)
+        if warning is not None and not report.warnings:  # a warning already given says why sources are missing
+            report.warnings.append(warning)
     return report
+
+
+LINKED_AT_LEAST = 0.8  # a report whose markers link less than this is worth a warning at import
+
+
+def linking_warning(counts: CitationCounts) -> str | None:
+    """What a user must be told when fewer than ``LINKED_AT_LEAST`` of a report's markers cite a source (or its
+    listed sources are cited by no marker at all), with the likely cause; None when they link."""
+    if not counts.markers:
+        if not counts.sources:
+            return None
+        return (
+            f"{plural(counts.sources, 'source')} listed but no marker in the text cites one "
+            "(markers written in a form dreval does not read?)"
+        )
+    share = counts.linked
+    if share is None or share >= LINKED_AT_LEAST:
+        return None
+    return (
+        f"only {counts.resolved + counts.attached} of {plural(counts.markers, 'marker')} cite a source "
+        f"({100 * share:.0f}%): {counts.cause}"
+    )
 
 
 _CACHE: OrderedDict[tuple[Any, ...], tuple[int, tuple[str, list[ImportedReport]]]] = OrderedDict()
@@ -282,6 +319,7 @@ def load_report(path: Path, *, system: str, task_id: str, max_bytes: int, format
             "sources_unused": len(report.sources_unused),
             "chrome_removed": len(report.removed),
             "notes": report.notes,
+            "citations": report.citations.model_dump() if report.citations is not None else None,
         },
     }
     return Report(system=system, task_id=task_id, text=text, citations=citations, source_format=name, meta=meta)
@@ -300,6 +338,7 @@ class ImportOutcome:
     failed: list[tuple[Path, str]] = field(default_factory=list)  # (report file, reason)
     problems: list[str] = field(default_factory=list)  # files or entries that could not be imported
     warnings: list[str] = field(default_factory=list)  # imported, but something was lost (also in the sidecar)
+    poorly_linked: list[Path] = field(default_factory=list)  # reports whose markers mostly cite no source
 
     @property
     def ok(self) -> bool:
@@ -362,6 +401,7 @@ def _write_imported(
         sources_unused=_sources(report.sources_unused),
         removed=report.removed,
         notes=report.notes,
+        citations=report.citations,
         meta=report.meta,
         dreval_version=__version__,
     )
@@ -411,6 +451,8 @@ def import_reports(
                 taken[task_id] = where
                 outcome.warnings.extend(f"{where}: {warning}" for warning in report.warnings)
                 target = out / f"{safe_filename(task_id)}.md"
+                if report.citations is not None and linking_warning(report.citations) is not None:
+                    outcome.poorly_linked.append(target)
                 _write_imported(target, report, task_id, name, path, source_sha)
                 outcome.written.append(target)
                 if report.failure:

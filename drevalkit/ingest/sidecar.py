@@ -102,6 +102,28 @@ class AgentRun(BaseModel):
         return flags
 
 
+class CitationCounts(BaseModel):
+    """How an imported report's markers link to its sources: ``markers`` counted on the original (distinct reference
+    numbers its markers cite, in any style), the others on the canonical markdown written beside the sidecar."""
+
+    markers: int = Field(default=0, description="distinct reference numbers the original's markers cite")
+    resolved: int = Field(default=0, description="of those, the ones whose source has a URL")
+    attached: int = Field(default=0, description="of those, the ones whose source is an attached file (no URL)")
+    unresolved: int = Field(default=0, description="of those, the ones that cite no listed URL or file")
+    sources: int = Field(default=0, description="sources the canonical References list holds")
+    cause: str = Field(default="", description="why some markers cite no source, when some do not")
+    rewritten: dict[str, int] = Field(default_factory=dict, description="what import rewrote, by kind: how often")
+
+    def add(self, kind: str, count: int | bool = 1) -> None:
+        if count:
+            self.rewritten[kind] = self.rewritten.get(kind, 0) + int(count)
+
+    @property
+    def linked(self) -> float | None:
+        """The share of markers that cite a source (a URL or an attached file), None without markers."""
+        return (self.resolved + self.attached) / self.markers if self.markers else None
+
+
 class ImportSidecar(BaseModel):
     schema_: str = Field(default=SCHEMA, alias="schema")
     task_id: str
@@ -117,6 +139,7 @@ class ImportSidecar(BaseModel):
     sources_unused: list[SourceEntry] = Field(default_factory=list, description="read but not used in the report")
     removed: list[dict[str, str]] = Field(default_factory=list, description="interface chrome removed: rule, text")
     notes: list[str] = Field(default_factory=list)
+    citations: CitationCounts | None = Field(default=None, description="how the report's markers link to sources")
     meta: dict[str, Any] = Field(default_factory=dict)
     agent: AgentRun | None = Field(default=None, description="set by dreval run-agent")
     dreval_version: str = ""

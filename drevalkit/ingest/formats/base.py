@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from ...errors import DrevalError
 from ...files import ParseFailure, load_json
 from ...registry import Registry
+from ..sidecar import CitationCounts
 
 
 class ReportError(DrevalError, ValueError):
@@ -49,6 +50,7 @@ class ImportedReport:
     removed: list[dict[str, str]] = field(default_factory=list)  # interface chrome taken out: {rule, text}
     notes: list[str] = field(default_factory=list)  # what normalisation changed, and oddities worth knowing
     warnings: list[str] = field(default_factory=list)  # notes the importing user must be told (e.g. sources lost)
+    citations: CitationCounts | None = None  # how its markers link to sources (set by importers.finish)
     failure: str | None = None  # set when the "report" is an error or give-up message
     error: str | None = None  # set when this entry of the file cannot be read at all (it is not imported)
     meta: dict[str, Any] = field(default_factory=dict)  # source metadata (timestamps, ids, titles)

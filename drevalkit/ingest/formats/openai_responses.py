@@ -4,9 +4,9 @@ last assistant ``message`` item's ``output_text`` parts, and its citations are t
 
 Every distinct URL gets a number in order of first citation. An annotated span that is only a link (the
 ``([site](url))`` the deep-research models write) is replaced by the marker ``[n]``; any other span (a cited
-sentence) gets ``[n]`` appended. A References list ``[n] Title. URL`` is added. ``utm_source=openai`` /
-``utm_source=chatgpt.com`` tracking parameters are dropped from the listed URLs. A response whose ``status`` is
-``failed`` or ``incomplete`` without text is a failed report with the API's reason.
+sentence) gets ``[n]`` appended. A References list ``[n] Title - URL`` is added. Every ``utm_*`` tracking
+parameter (``utm_source=openai``, ``utm_source=chatgpt.com``) is dropped from the listed URLs. A response whose
+``status`` is ``failed`` or ``incomplete`` without text is a failed report with the API's reason.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ from typing import Any
 
 from .base import IMPORTERS, ImportedReport, ReportError, Source, parse_json, task_id_of
 from .references import link_end, references_section
+from .source_list import clean_url
 
-_TRACKER = re.compile(r"([?&])utm_source=(?:openai|chatgpt\.com)(&|$)")
 _BRACKET_END = re.compile(r"[\]\n]")
-
-
-def clean_url(url: str) -> str:
-    url = _TRACKER.sub(lambda m: m.group(1) if m.group(2) else "", url)
-    return url.rstrip("?&")
+LEFT_OUT = "url_citation annotations with missing or out-of-range indices were left out"
 
 
 def _link_starts(span: str) -> Iterator[tuple[int, int]]:
@@ -84,7 +80,7 @@ def _annotated(
             sources.append(Source(url=key, title=str(note.get("title") or ""), index=numbers[key]))
         spans.setdefault((start, end), {})[numbers[key]] = None
     if bad:
-        notes.append(f"{bad} url_citation annotations with missing or out-of-range indices were left out")
+        notes.append(f"{bad} {LEFT_OUT}")
     # edits on the original text: a link-only span that overlaps no other span is replaced by its marker,
     # every other span gets its marker inserted after it. In start order, a span overlaps an earlier one when some
     # earlier span ends after its start, and a later one when the next span starts before its end (the pairwise
@@ -161,6 +157,7 @@ class OpenAIResponsesImporter:
             for part in parts
         ]
         report.text = "\n\n".join(t for t in texts if t.strip())
+        report.warnings.extend(note for note in report.notes if note.endswith(LEFT_OUT))  # citations lost
         status = data.get("status")
         if not report.text.strip():
             reason = data.get("error") or data.get("incomplete_details")

@@ -1,15 +1,18 @@
-"""Normalised citations: ``[n]`` markers in the body and a ``## References`` list of ``[n] Title. URL`` entries, the
-shape ``drevalkit.citations.parse_citations`` resolves. Every rewrite is recorded as a note.
+"""Canonical citations: whatever the input, ``[n]`` markers in the body and one final ``## References`` section with
+one ``[n] Title - URL`` line per source, the one shape every later stage (``drevalkit.citations.parse_citations``)
+and a reader sees. What was rewritten is counted (``Normalised.counts``, the sidecar's ``citations``) and noted.
 
-Marker styles rewritten to ``[n]``:
+Rewritten:
 - linked markers ``[n](url)``, ``[\\[n\\]](url)`` (HTML converted by trafilatura) and ``<sup>[n](#ref)</sup>`` /
-  ``<sup>n</sup>``; when the References list has no entry ``n``, the link's URL becomes entry ``n``;
-- footnotes ``[^n]`` and Perplexity's ``[^t_n]`` (their ``[^...]: ...`` definitions become the References list);
-- ``【n】`` / ``［n］`` (full-width brackets) and ``[cite: n, m]``.
+  ``<sup>n</sup>`` (a link's URL is source ``n`` when the list has none); footnotes ``[^n]`` and Perplexity's
+  ``[^t_n]`` (their definitions are the source list); ``【n】`` / ``［n］`` and ``[cite: n, m]``;
+- every other marker that cites a listed source and is not ``[n]`` already: markers without brackets (``offspring.1``,
+  ``history.11,12``, ``優勢 1。``), ``^n^``, superscript digits, ranges (``[5-7]``);
+- the source list, wherever it stands and however it is written (``source_list``): its heading, numbering, access
+  dates, escapes and tracking parameters. A source cited by several numbers (``[1] [4] [8] Title``) or listed twice
+  (one URL) keeps its first number, and markers citing another of its numbers are renumbered.
 
-A references heading the parser does not know (``参考文献``, ``Quellen``, ``Références``, ``Reference``, ...) becomes
-``## References``; entries numbered ``1、``, ``【1】`` or ``(1)`` become ``[1]``. Text outside markers, headings and
-entry numbers is left as it is.
+Prose, headings and markers that cite nothing listed are left as they are; canonical text comes back unchanged.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ...citations import split_references
-from .base import Source
+from ...citations import is_reference_heading, prose_markers
+from ..sidecar import CitationCounts
+from .base import Source, plural
+from .source_list import ATTACHED, NO_URL, Entry, clean_url, find_source_list
 
 _URL = re.compile(r"https?://[^\s<>\"'\]]+", re.IGNORECASE)
 _LINKED_MARKER = re.compile(r"(?<!!)\[(?:\\?\[)?(\d{1,4})(?:\\?\])?\]\((https?://|#)")
@@ -28,54 +33,8 @@ _FOOTNOTE_DEF = re.compile(r"^\s{0,3}\[\^([A-Za-z0-9_.-]{1,20})\]:\s*(.*)$")
 _FOOTNOTE_REF = re.compile(r"\[\^([A-Za-z0-9_.-]{1,20})\](?!:)")
 _WIDE_MARKER = re.compile(r"[【［](\d{1,4}(?:\s*[,，、]\s*\d{1,4})*)[】］]")
 _CITE_MARKER = re.compile(r"\[cite:\s*(\d{1,4}(?:\s*,\s*\d{1,4})*)\]", re.IGNORECASE)
-
-# headings citations.py already recognises (kept as they are)
-_KNOWN_HEADINGS = {"references", "sources", "bibliography", "works cited", "citations", "reference list"}
-# headings rewritten to "## References"
-_OTHER_HEADINGS = {
-    "reference",
-    "source list",
-    "sources cited",
-    "cited sources",
-    "sources used",
-    "sources used in the report",
-    "references and sources",
-    "sources and references",
-    "literature",
-    "further reading and references",
-    "参考文献",
-    "参考资料",
-    "参考来源",
-    "资料来源",
-    "引用来源",
-    "引用文献",
-    "引用",
-    "来源",
-    "出典",
-    "参考文献一覧",
-    "quellen",
-    "quellenverzeichnis",
-    "literatur",
-    "literaturverzeichnis",
-    "références",
-    "sources et références",
-    "referencias",
-    "fuentes",
-    "bibliografía",
-    "riferimenti",
-    "fonti",
-    "referências",
-    "fontes",
-}
-# each run of spaces has one way to match, and the name starts and ends with a non-space: "\s*[:：]?\s*" around a
-# lazy name that could begin or end in spaces took minutes on one line of a few thousand spaces
-_HEADING_LINE = re.compile(
-    r"^\s{0,3}(?:#{1,6}(?:\s*(?:\*\*|__))?|\*\*|__)?\s*(?P<name>[^\s*#:：](?:[^\n*#:：]{0,38}?[^\s*#:：])??)"
-    r"\s*(?:[:：]\s*)?(?:(?:\*\*|__)\s*)?(?:[:：]\s*)?$"
-)
-_ENTRY_NUMBER = re.compile(
-    r"^(\s*(?:[-*]\s*)?)(?:【(\d{1,4})】|［(\d{1,4})］|\((\d{1,4})\)|(\d{1,4})、|\[(\d{1,4})\](?!\())\s*"
-)
+# markers already written [n]: [1], [1, 2], [1][2], [1], [2]
+_PLAIN = re.compile(r"\[\d{1,4}(?:, \d{1,4})*\](?:[ ,;]{0,3}\[\d{1,4}(?:, \d{1,4})*\])*")
 
 
 @dataclass
@@ -83,6 +42,7 @@ class Normalised:
     text: str
     notes: list[str] = field(default_factory=list)
     linked: dict[int, str] = field(default_factory=dict)  # marker number -> URL of linked markers
+    counts: CitationCounts = field(default_factory=CitationCounts)
 
 
 MAX_LINK_TARGET = 4000
@@ -123,20 +83,7 @@ def _unlink_markers(text: str, linked: dict[int, str]) -> tuple[str, int]:
     return "".join(out), count
 
 
-def reference_heading(line: str) -> str | None:
-    """'known', 'other' or None: whether a line is a references heading, and whether the parser knows it."""
-    match = _HEADING_LINE.match(line)
-    if not match:
-        return None
-    name = match.group("name").strip().lower()
-    if name in _KNOWN_HEADINGS:
-        return "known"
-    if name in _OTHER_HEADINGS:
-        return "other"
-    return None
-
-
-def _footnotes(text: str, notes: list[str]) -> str:
+def _footnotes(text: str, counts: CitationCounts) -> str:
     """Footnote definitions ``[^x]: ...`` become a References list and ``[^x]`` markers become ``[n]``."""
     lines = text.split("\n")
     definitions: list[tuple[str, str]] = []
@@ -167,86 +114,139 @@ def _footnotes(text: str, notes: list[str]) -> str:
     body = "\n".join(keep).rstrip()
     body = _FOOTNOTE_REF.sub(lambda m: f"[{numbers[m.group(1)]}]" if m.group(1) in numbers else m.group(0), body)
     entries = [f"[{numbers[label]}] {value}" for label, value in definitions]
-    notes.append(f"{len(definitions)} footnote definitions turned into a numbered References list")
+    counts.add("footnote definitions made the source list", len(definitions))
     heading = "" if _has_heading(body) else "\n\n## References\n"
     return body + heading + "\n" + "\n".join(entries) + "\n"
 
 
 def _has_heading(text: str) -> bool:
     tail = text.rstrip().split("\n")[-1:]
-    return bool(tail) and reference_heading(tail[0]) is not None
+    return bool(tail) and is_reference_heading(tail[0])
 
 
-def _rewrite_section(text: str, notes: list[str]) -> str:
-    """Rename the last references heading the parser does not know, and renumber its entries as ``[n]``."""
-    lines = text.split("\n")
-    last = None
-    for i, line in enumerate(lines):
-        kind = reference_heading(line)
-        if kind and any(_URL.search(after) for after in lines[i + 1 : i + 40]):
-            last = (i, kind)
-    if last is None:
-        return text
-    index, kind = last
-    if kind == "other":
-        notes.append(f"references heading {lines[index].strip()!r} renamed to '## References'")
-        lines[index] = "## References"
-    renumbered = 0
-    for i in range(index + 1, len(lines)):
-        match = _ENTRY_NUMBER.match(lines[i])
-        if match and _URL.search(lines[i]) and not match.group(6):
-            number = next(g for g in match.groups()[1:] if g)
-            lines[i] = f"{match.group(1)}[{number}] " + lines[i][match.end() :]
-            renumbered += 1
-    if renumbered:
-        notes.append(f"{renumbered} reference entries renumbered as [n]")
-    return "\n".join(lines)
+def _sources(entries: list[Entry], linked: dict[int, str], counts: CitationCounts) -> tuple[list[Source], dict]:
+    """The canonical sources (one per URL, each with the first number it was listed under) and the number each listed
+    number becomes. An unnumbered list is numbered by position; linked markers' URLs fill numbers the list lacks."""
+    listed = {n for entry in entries for n in entry.numbers}
+    unnumbered = not listed
+    free = max(listed | set(linked), default=0) + 1
+    sources: dict[int, Source] = {}
+    by_url: dict[str, int] = {}
+    mapping: dict[int, int] = {}
+    for position, entry in enumerate(entries, start=1):
+        numbers = entry.numbers or ((position,) if unnumbered else ())
+        own = by_url.get(entry.url) if entry.url else None
+        if own is not None:
+            counts.add("entries merged: one URL listed twice")
+        else:
+            own = next((n for n in numbers if n not in sources), None)
+            if own is None:
+                own, free = free, free + 1
+            title = entry.title if entry.url else f"{entry.title} {ATTACHED if entry.attachment else NO_URL}".strip()
+            sources[own] = Source(url=entry.url, title=title, index=own)
+            if entry.url:
+                by_url[entry.url] = own
+            counts.add("doi: / arXiv: targets written as URLs", entry.converted)
+        for number in numbers:
+            mapping.setdefault(number, own)
+    for number, url in sorted(linked.items()):
+        url = clean_url(url)
+        if number not in mapping:
+            mapping[number] = by_url.get(url, number)
+            if number not in sources and url not in by_url:
+                sources[number] = Source(url=url, title="", index=number)
+                by_url[url] = number
+                counts.add("sources taken from linked markers")
+    return [sources[n] for n in sorted(sources)], mapping
+
+
+def _rewrite_markers(body: str, mapping: dict[int, int], counts: CitationCounts) -> tuple[str, list[int]]:
+    """``body`` with the markers that cite listed sources written ``[n]`` (module docstring), and the distinct
+    numbers its markers cite as written in the original."""
+    lines = body.split("\n")
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    cited: dict[int, None] = {}
+    for index, token in prose_markers(body, mapping):
+        cited.update(dict.fromkeys(token.refs))
+        if not any(n in mapping for n in token.refs):
+            continue  # cites nothing listed: left as written
+        refs = sorted(dict.fromkeys(mapping.get(n, n) for n in token.refs))
+        written = lines[index][token.start : token.end]
+        if token.bare:
+            counts.add("markers without brackets written [n]")
+        elif refs != sorted(dict.fromkeys(token.refs)):
+            counts.add("markers renumbered to their source's first number")
+        elif not _PLAIN.fullmatch(written):
+            counts.add("markers of other styles written [n]")
+        else:
+            continue
+        edits.setdefault(index, []).append((token.start, token.end, "[" + ", ".join(map(str, refs)) + "]"))
+    for index, changes in edits.items():  # each line rebuilt once (a copy per marker was quadratic)
+        pieces, position = [], 0
+        for start, end, replacement in changes:
+            pieces += [lines[index][position:start], replacement]
+            position = end
+        lines[index] = "".join(pieces) + lines[index][position:]
+    return "\n".join(lines), list(cited)
+
+
+def _cause(cited: list[int], mapping: dict[int, int], targets: list[Source | None]) -> str:
+    """Why some cited numbers link to nothing: no source list, numbers it lacks, or entries without a URL."""
+    if not mapping:
+        return "no source list found (a references heading with numbered entries, or [n] lines with URLs)"
+    lacking = [n for n in cited if n not in mapping]
+    if lacking:
+        shown = ", ".join(map(str, lacking[:5])) + (", ..." if len(lacking) > 5 else "")
+        listed = f"{min(mapping)}-{max(mapping)}" if len(mapping) > 1 else f"only {min(mapping)}"
+        return f"markers cite numbers the source list lacks ({shown}; it lists {listed})"
+    urlless = sum(1 for s in targets if s is not None and not s.url and not s.title.endswith(ATTACHED))
+    return f"{plural(urlless, 'cited entry', 'cited entries')} of the source list {'has' if urlless == 1 else 'have'} no URL"
+
+
+def _canonical(text: str, linked: dict[int, str], counts: CitationCounts) -> str:
+    """The body with its markers written ``[n]`` and the source list, rewritten, at its end."""
+    found = find_source_list(text)
+    entries = found.entries if found is not None else []
+    body = text
+    if found is not None:
+        lines = text.split("\n")
+        body = "\n".join(lines[: found.start] + lines[found.end :])
+    sources, mapping = _sources(entries, linked, counts)
+    body, cited = _rewrite_markers(body, mapping, counts)
+    by_number = {s.index: s for s in sources}
+    targets = [by_number.get(mapping.get(n, -1)) for n in cited]
+    counts.markers = len(cited)
+    counts.resolved = sum(1 for s in targets if s is not None and s.url)
+    counts.attached = sum(1 for s in targets if s is not None and not s.url and s.title.endswith(ATTACHED))
+    counts.unresolved = counts.markers - counts.resolved - counts.attached
+    counts.sources = len(sources)
+    counts.cause = _cause(cited, mapping, targets) if counts.unresolved else ""
+    if not sources:
+        return body
+    section = references_section(sources)
+    if found is not None and "\n".join(text.split("\n")[found.start : found.end]).strip() != section.strip():
+        counts.add("source lists written as the canonical ## References")
+    return body.rstrip() + "\n\n" + section
 
 
 def normalise_references(text: str) -> Normalised:
-    """Rewrite marker styles and the references heading as described in the module docstring."""
-    notes: list[str] = []
+    """Rewrite markers and the source list into the canonical form described in the module docstring."""
     linked: dict[int, str] = {}
+    counts = CitationCounts()
     text, count = _unlink_markers(text, linked)
-    if count:
-        notes.append(f"{count} linked markers [n](url) written as [n]")
+    counts.add("linked markers [n](url) written [n]", count)
     text, sup = _SUP_LINK.subn(lambda m: f"[{m.group(1)}]", text)
     text, sup_plain = _SUP_PLAIN.subn(lambda m: "[" + re.sub(r"\s+", "", m.group(1)).replace(",", ", ") + "]", text)
-    if sup + sup_plain:
-        notes.append(f"{sup + sup_plain} superscript markers written as [n]")
+    counts.add("superscript markers written [n]", sup + sup_plain)
     text, wide = _WIDE_MARKER.subn(lambda m: "[" + re.sub(r"\s*[,，、]\s*", ", ", m.group(1)) + "]", text)
     text, cite = _CITE_MARKER.subn(lambda m: "[" + re.sub(r"\s*,\s*", ", ", m.group(1)) + "]", text)
-    if wide + cite:
-        notes.append(f"{wide + cite} 【n】 / [cite: n] markers written as [n]")
-    text = _footnotes(text, notes)
-    text = _rewrite_section(text, notes)
-    text = _add_linked_entries(text, linked, notes)
-    return Normalised(text=text, notes=notes, linked=linked)
-
-
-def _entry_numbers(section: str) -> set[int]:
-    numbers = set()
-    for line in section.split("\n")[1:]:
-        match = re.match(r"^\s*(?:[-*]\s*)?(?:\[\^?(\d{1,4})\]|(\d{1,4})[.)])", line)
-        if match and _URL.search(line):
-            numbers.add(int(match.group(1) or match.group(2)))
-    return numbers
-
-
-def _add_linked_entries(text: str, linked: dict[int, str], notes: list[str]) -> str:
-    """Entries for linked markers whose number the References list lacks (the link said where ``[n]`` points)."""
-    if not linked:
-        return text
-    _, section = split_references(text)
-    listed = _entry_numbers(section)
-    missing = sorted(n for n in linked if n not in listed)
-    if not missing:
-        return text
-    entries = "\n".join(f"[{n}] {linked[n]}" for n in missing)
-    notes.append(f"{len(missing)} References entries added from the URLs of linked markers")
-    if section:
-        return text.rstrip() + "\n" + entries + "\n"
-    return text.rstrip() + "\n\n## References\n\n" + entries + "\n"
+    counts.add("【n】 / [cite: n] markers written [n]", wide + cite)
+    text = _footnotes(text, counts)
+    canonical = _canonical(text, linked, counts)
+    if canonical.rstrip() != text.rstrip():
+        text = canonical
+    notes = [f"{what}: {n}" for what, n in counts.rewritten.items()]
+    return Normalised(text=text, notes=notes, linked=linked, counts=counts)
 
 
 def _title(source: Source) -> str:
@@ -255,15 +255,17 @@ def _title(source: Source) -> str:
 
 
 def references_section(sources: list[Source]) -> str:
-    """A ``## References`` section listing ``sources`` as ``[n] Title. URL`` (numbered by position or index)."""
+    """A ``## References`` section listing ``sources`` as ``[n] Title - URL`` (numbered by position or index); a
+    source without a URL is ``[n] Title`` (the canonical list says why: ``(attached file, no URL)``, ``(no URL)``)."""
     lines = ["## References", ""]
     for position, source in enumerate(sources, start=1):
         number = source.index or position
         title = _title(source)
-        lines.append(f"[{number}] {title + '. ' if title else ''}{source.url}")
+        parts = [part for part in (title, source.url) if part]
+        lines.append(f"[{number}] " + " - ".join(parts))
     return "\n".join(lines) + "\n"
 
 
 def has_reference_list(text: str) -> bool:
-    _, section = split_references(text)
-    return bool(section) and bool(_URL.search(section))
+    found = find_source_list(text)
+    return found is not None and any(entry.url for entry in found.entries)
