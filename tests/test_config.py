@@ -125,6 +125,19 @@ def test_a_backend_url_changes_the_hash_only_when_that_backend_is_used():
     assert searxng.model_copy(update={"searxng_url": "http://b.example/search"}).config_hash() != searxng.config_hash()
 
 
+@pytest.mark.parametrize("url", ["http://api.openai.com/v1", "HTTP://API.OpenAI.com./v1", "http://api.openai.com:443"])
+def test_plain_http_to_openai_is_refused_before_any_request(url: str):
+    # the key would cross the network in clear text: refused for the judge, the agent and a jury member alike
+    for name in ("base_url", "agent_base_url"):
+        with pytest.raises(ConfigError, match=f"{name}: .*https://"):
+            load_settings(None, {name: url, "api_key": "sk-k"}, environ={})
+    from drevalkit.llm.factory import JudgeSpecError, jury_settings
+
+    with pytest.raises(JudgeSpecError, match="https://"):
+        jury_settings(load_settings(None, {}, environ={}), [f"gpt-4o@{url}"])
+    assert load_settings(None, {"base_url": "http://api.openai.com.example/v1"}, environ={}).base_url
+
+
 def test_agent_settings_section_and_url_check(tmp_path: Path):
     from drevalkit.config import SECTIONS, section_of
 
