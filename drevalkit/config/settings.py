@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..layout import OutputLayout
 from ..schemas import stable_hash
@@ -36,6 +36,8 @@ def section_of(name: str) -> str:
 
 class Price(BaseModel):
     """Price in currency units per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt rate would otherwise count as free
 
     input: float = 0.0
     cached_input: float | None = None
@@ -68,6 +70,8 @@ def setting(
 
 class Settings(BaseModel):
     """Every setting of a run, validated once; ``config_hash`` covers exactly the ones that can change a score."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
 
     # judge: which model answers, and how it is asked
     backend: Literal["auto", "openai", "local"] = setting(
