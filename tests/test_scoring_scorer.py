@@ -121,22 +121,34 @@ def test_report_reading_hashing_rendering_and_writing_run_off_the_event_loop(
     assert settings.layout.scorecard(card.system, card.task_id).is_file()
 
 
-def test_result_json_is_written_when_the_html_page_fails(make_settings, sample_task, sample_report_path, monkeypatch):
+def test_a_page_that_fails_to_render_makes_the_result_partial_and_removes_the_old_page(
+    make_settings, sample_task, sample_report_path, monkeypatch
+):
     def broken(*args, **kwargs):
         raise ValueError("broken page")
 
-    monkeypatch.setattr(scorer, "render_scorecard", broken)
     with FakeOpenAIServer() as server:
         settings = make_settings(server)
-        card = asyncio.run(
-            api.ascore_report(
-                sample_report_path, sample_task, rubric=small_rubric(), factcheck=False, settings=settings
+
+        def score():
+            return asyncio.run(
+                api.ascore_report(
+                    sample_report_path, sample_task, rubric=small_rubric(), factcheck=False, settings=settings
+                )
             )
-        )
+
+        first = score()
+        page = settings.layout.scorecard(first.system, first.task_id)
+        assert first.status == "complete" and page.is_file()
+        monkeypatch.setattr(scorer, "render_scorecard", broken)
+        sample_report_path.write_text(sample_report_path.read_text() + "\nA later paragraph.\n")  # a new result
+        card = score()
     written = Scorecard.model_validate_json(settings.layout.result(card.system, card.task_id).read_text())
     reason = "the HTML scorecard could not be rendered (ValueError: broken page)"
-    assert reason in card.reasons and reason in written.reasons and written.status == card.status == "complete"
-    assert not settings.layout.scorecard(card.system, card.task_id).exists()
+    assert reason in card.reasons and reason in written.reasons
+    # the scores are kept, but the result does not pass for complete: the next run scores it again
+    assert written.status == card.status == "partial" and written.quality.status == "complete"
+    assert not page.exists()  # the first run's page no longer stands for the new result
 
 
 def test_context_check_estimates_the_longest_per_dimension_prompt(sample_task):

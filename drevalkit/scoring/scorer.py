@@ -323,19 +323,21 @@ class Scorer:
         return report, ref
 
     def _write(self, card: Scorecard, rubric: Rubric | None, report: Report | None = None) -> None:
-        """The result JSON always; the HTML page (unless turned off) when it renders (a rendering bug is recorded,
-        not fatal). With pages off, an earlier page of this result is removed rather than left stale. Blocking file
-        I/O and rendering of the whole report: called in a worker thread."""
+        """The result JSON always; the HTML page (unless turned off) when it renders. A page that fails to render
+        makes a complete result partial, with the reason (so the next run scores it again and renders the page);
+        the result is kept. Without a new page, an earlier page of this result is removed rather than left to stand
+        for it. Blocking file I/O and rendering of the whole report: called in a worker thread."""
         page: str | None = None
         if self.html:
             try:
                 page = render_scorecard(card, rubric, report)
             except Exception as exc:  # noqa: BLE001 - the page is extra: its failure is a reason, the result is kept
                 card.reasons.append(f"the HTML scorecard could not be rendered ({type(exc).__name__}: {exc})")
+                card.status = "partial" if card.status == "complete" else card.status
         atomic_write_text(self.layout.result(card.system, card.task_id), card.model_dump_json(indent=2))
         if page is not None:
             atomic_write_text(self.layout.scorecard(card.system, card.task_id), page)
-        elif not self.html:
+        else:
             self.layout.scorecard(card.system, card.task_id).unlink(missing_ok=True)
 
     async def score_all(
