@@ -151,6 +151,64 @@ def test_a_page_that_fails_to_render_makes_the_result_partial_and_removes_the_ol
     assert not page.exists()  # the first run's page no longer stands for the new result
 
 
+def _score_one(settings, job, before=None):
+    """Score ``job`` with a fixed rubric; ``before(scorer)`` runs first, its answer returned with the card."""
+
+    async def go():
+        llm = open_llm(settings)
+        try:
+            the_scorer = Scorer(settings, llm, RubricBook(settings.layout, llm, fixed=small_rubric()))
+            first = before(the_scorer) if before else None
+            return await the_scorer.score(job), first
+        finally:
+            await llm.close()
+
+    return asyncio.run(go())
+
+
+def test_the_bytes_hashed_for_the_input_key_are_the_bytes_scored(
+    make_settings, sample_task, sample_report_path, monkeypatch
+):
+    original = sample_report_path.read_bytes()
+    importer_for = scorer.importer_for
+
+    def rewritten_meanwhile(*args, **kwargs):  # the file changes after it was read for the key
+        sample_report_path.write_text("# Another report\n\nOnly three words.\n")
+        return importer_for(*args, **kwargs)
+
+    def key_of_the_original(the_scorer):
+        key = the_scorer.input_key(ScoreJob(sample_report_path, "s", sample_task.id, sample_task))
+        monkeypatch.setattr(scorer, "importer_for", rewritten_meanwhile)
+        return key
+
+    with FakeOpenAIServer() as server:
+        job = ScoreJob(sample_report_path, "s", sample_task.id, sample_task)
+        card, original_key = _score_one(make_settings(server), job, before=key_of_the_original)
+    assert card.status == "complete" and card.report_ref is not None
+    # what was scored is the original text, under the key of the original bytes (before: the rewritten text)
+    assert card.report_ref.words == len(original.decode().split()) > 100
+    assert card.provenance.input_key == original_key
+
+
+def test_an_oversized_report_is_refused_before_it_is_read(make_settings, sample_task, tmp_path):
+    import tracemalloc
+
+    huge = tmp_path / "huge.md"
+    with huge.open("wb") as handle:  # 200 MB, sparse: nothing on disk
+        handle.truncate(200_000_000)
+    with FakeOpenAIServer() as server:
+        settings = make_settings(server, max_report_mb=5)
+        tracemalloc.start()
+        try:
+            card, _ = _score_one(settings, ScoreJob(huge, "s", sample_task.id, sample_task))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert server.completions == 0
+    assert card.status == "failed" and "200.0 MB is larger than the 5.0 MB limit" in card.reasons[0]
+    assert peak < 20_000_000  # the 200 MB were never read (the whole file read was +200 MB)
+
+
 def test_context_check_estimates_the_longest_per_dimension_prompt(sample_task):
     rubric = small_rubric()
     report = Report(system="s", task_id="t", text=HOSTILE * 50)
