@@ -23,7 +23,7 @@ from ..config import Settings, redact_url
 from ..errors import DrevalError
 from ..registry import Registry, RegistryError
 from ..retry import backoff_delay, retry_after_seconds
-from ..schemas import SearchHit
+from ..schemas import SearchHit, Usage
 from ..store import DEFAULT_SEARCH_TIMEOUT, Store, StoreError, StoreTimeout
 from ..text import redact_secrets
 
@@ -420,17 +420,21 @@ class Searcher:
         """Why searching stopped for this run, if it did."""
         return self._unavailable
 
-    async def search(self, query: str) -> list[SearchHit]:
-        """Up to ``settings.search_results`` hits; raises ``SearchUnavailable`` (stop searching) or ``SearchError``."""
+    async def search(self, query: str, usage: Usage | None = None) -> list[SearchHit]:
+        """Up to ``settings.search_results`` hits; raises ``SearchUnavailable`` (stop searching) or ``SearchError``.
+        ``usage.searches`` counts the search if this call sent it: once, retries included; not a stored answer,
+        nor a request another caller had already sent."""
         query = normalise_query(query)
         if not query:
             return []
         if not self._remote:
             self.searches += 1
+            if usage is not None:
+                usage.searches += 1
             return await self.backend.search(self._client, query, self.k)
         future = self._inflight.get(query)
         if future is None:
-            future = asyncio.ensure_future(self._lookup(query))
+            future = asyncio.ensure_future(self._lookup(query, usage))
             self._inflight[query] = future
             future.add_done_callback(lambda done: self._forget(query, done))
         # shield: a caller that is cancelled must not cancel the request other callers are waiting for
@@ -450,7 +454,7 @@ class Searcher:
             self._unavailable = exc
         return self._unavailable
 
-    async def _lookup(self, query: str) -> list[SearchHit]:
+    async def _lookup(self, query: str, usage: Usage | None) -> list[SearchHit]:
         """The stored answer, else (outside replay, while the backend is usable) a new request."""
         cached = await self.store.arun(self.store.get_search, self._identity, query, self.k)
         if cached is not None:
@@ -459,9 +463,9 @@ class Searcher:
         if self.replay:
             raise SearchError(f"no stored {self.backend.name} results for this query (replay sends no requests)")
         self._raise_if_unavailable()
-        return await self._fetch(query)
+        return await self._fetch(query, usage)
 
-    async def _fetch(self, query: str) -> list[SearchHit]:
+    async def _fetch(self, query: str, usage: Usage | None) -> list[SearchHit]:
         assert self._client is not None  # checked in __init__ for every backend that sends requests
         attempt = 0
         while True:
@@ -469,6 +473,8 @@ class Searcher:
                 async with self._semaphore:
                     self._raise_if_unavailable()  # it may have stopped while this request waited for a slot
                     self.searches += 1
+                    if usage is not None and attempt == 0:
+                        usage.searches += 1
                     hits = await self.backend.search(self._client, query, self.k)
             except SearchUnavailable as exc:
                 raise self._stop(exc) from None
