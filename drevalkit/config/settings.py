@@ -124,7 +124,12 @@ class Settings(BaseModel):
     )
     search_results: int = setting(5, section="search", score=True, ge=1, le=20, description="results per query")
     search_concurrency: int = setting(4, section="search", ge=1)
-    search_timeout: float = setting(10.0, section="search", gt=0, description="seconds per local (store) search")
+    search_timeout: float = setting(
+        15.0,
+        section="search",
+        gt=0,
+        description="seconds a search may take: a search API's connect and read timeout, the cap on a local search",
+    )
     serper_url: str = setting(
         "https://google.serper.dev/search", section="search", score=True, when=("search", "serper")
     )

@@ -20,8 +20,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
-
 from ..aio import gather_or_cancel
 from ..config import Settings
 from ..llm import LLMClient
@@ -42,7 +40,7 @@ from .claims import PROMPTS, Extraction, extract_claims
 from .evidence import Candidate, EmbeddingReranker, Reranker, Via, rank, split_passages
 from .fetch import Fetcher
 from .injection import RULES_VERSION, Finding, screen
-from .search import Searcher, SearchError, SearchUnavailable, make_backend, normalise_query
+from .search import Searcher, SearchError, SearchUnavailable, make_backend, normalise_query, search_client
 from .verify import BATCH_SIZE, verify_batch
 
 MAX_CITED_PASSAGES = 2
@@ -426,7 +424,7 @@ async def open_factchecker(
             f"{' '.join(str(exc).split())[:300]}"
         ) from None
     async with (
-        httpx.AsyncClient(timeout=settings.fetch_timeout) as client,
+        search_client(settings) as client,
         Fetcher(settings, store, replay=replay) as fetcher,
     ):
         searcher = Searcher(backend, store, settings, client=client, replay=replay)

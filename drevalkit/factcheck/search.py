@@ -300,7 +300,7 @@ class LocalBackend:
         try:
             found = await self.store.arun(self.store.search_documents, query, 2 * k, timeout=self.timeout)
         except StoreTimeout as exc:
-            raise SearchError(f"local: {exc} (DREVAL_SEARCH_TIMEOUT sets the limit)") from None
+            raise SearchError(f"local: {exc} (search_timeout, DREVAL_SEARCH_TIMEOUT, sets the limit)") from None
         except StoreError as exc:
             raise SearchError(f"local: {exc}") from None
         return clean_hits(((h.url, h.title, h.snippet) for h in found), k)
@@ -365,6 +365,12 @@ def _make_brave(settings: Settings, store: Store) -> SearchBackend:
     return BraveBackend(
         _url(settings.brave_url, "DREVAL_BRAVE_URL"), _key(settings.brave_api_key, "brave", "BRAVE_API_KEY")
     )
+
+
+def search_client(settings: Settings) -> httpx.AsyncClient:
+    """The HTTP client a ``Searcher`` sends a search API's requests with: ``search_timeout``, the search's own limit
+    (a page's ``fetch_timeout`` is the fetcher's)."""
+    return httpx.AsyncClient(timeout=settings.search_timeout)
 
 
 def make_backend(settings: Settings, store: Store) -> SearchBackend:
