@@ -283,11 +283,8 @@ class BraveBackend(_HTTPBackend):
 
 class LocalBackend:
     """BM25 over the documents already in the store (fetched pages, a loaded offline corpus): no network, no key.
-
-    Each search runs in a worker thread, off the event loop, and is stopped after ``timeout`` seconds (a
-    ``SearchError`` that says so). It asks the store for twice ``k`` hits, since non-web URLs (``file://`` corpus
-    files without a URL map) are left out of the results.
-    """
+    Each search runs in a worker thread, stopped after ``timeout`` seconds (a ``SearchError`` saying so); it asks for
+    twice ``k`` hits, since non-web URLs (``file://`` corpus files without a URL map) are left out of the results."""
 
     name = "local"
     remote = False
@@ -329,6 +326,7 @@ def _key(key: SecretStr | None, backend: str, variable: str) -> SecretStr:
     return key
 
 
+@BACKENDS.register("searxng")
 def _make_searxng(settings: Settings, store: Store) -> SearchBackend:
     if not settings.searxng_url:
         raise SearchError(
@@ -350,9 +348,6 @@ def _make_serper(settings: Settings, store: Store) -> SearchBackend:
     )
 
 
-BACKENDS.register("searxng", _make_searxng)
-
-
 @BACKENDS.register("tavily")
 def _make_tavily(settings: Settings, store: Store) -> SearchBackend:
     return TavilyBackend(
@@ -368,8 +363,7 @@ def _make_brave(settings: Settings, store: Store) -> SearchBackend:
 
 
 def search_client(settings: Settings) -> httpx.AsyncClient:
-    """The HTTP client a ``Searcher`` sends a search API's requests with: ``search_timeout``, the search's own limit
-    (a page's ``fetch_timeout`` is the fetcher's)."""
+    """The client a ``Searcher`` sends requests with: the search's own ``search_timeout``, not the pages' one."""
     return httpx.AsyncClient(timeout=settings.search_timeout)
 
 
@@ -428,15 +422,14 @@ class Searcher:
 
     async def search(self, query: str, usage: Usage | None = None) -> list[SearchHit]:
         """Up to ``settings.search_results`` hits; raises ``SearchUnavailable`` (stop searching) or ``SearchError``.
-        ``usage.searches`` counts the search if this call sent it: once, retries included; not a stored answer,
-        nor a request another caller had already sent."""
+        ``usage.searches`` counts a search this call sent, once (not a stored answer, nor another caller's)."""
+        usage = Usage() if usage is None else usage
         query = normalise_query(query)
         if not query:
             return []
         if not self._remote:
             self.searches += 1
-            if usage is not None:
-                usage.searches += 1
+            usage.searches += 1
             return await self.backend.search(self._client, query, self.k)
         future = self._inflight.get(query)
         if future is None:
@@ -460,7 +453,7 @@ class Searcher:
             self._unavailable = exc
         return self._unavailable
 
-    async def _lookup(self, query: str, usage: Usage | None) -> list[SearchHit]:
+    async def _lookup(self, query: str, usage: Usage) -> list[SearchHit]:
         """The stored answer, else (outside replay, while the backend is usable) a new request."""
         cached = await self.store.arun(self.store.get_search, self._identity, query, self.k)
         if cached is not None:
@@ -471,7 +464,7 @@ class Searcher:
         self._raise_if_unavailable()
         return await self._fetch(query, usage)
 
-    async def _fetch(self, query: str, usage: Usage | None) -> list[SearchHit]:
+    async def _fetch(self, query: str, usage: Usage) -> list[SearchHit]:
         assert self._client is not None  # checked in __init__ for every backend that sends requests
         attempt = 0
         while True:
@@ -479,8 +472,7 @@ class Searcher:
                 async with self._semaphore:
                     self._raise_if_unavailable()  # it may have stopped while this request waited for a slot
                     self.searches += 1
-                    if usage is not None and attempt == 0:
-                        usage.searches += 1
+                    usage.searches += attempt == 0
                     hits = await self.backend.search(self._client, query, self.k)
             except SearchUnavailable as exc:
                 raise self._stop(exc) from None
