@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.factcheck.claims import extract_claims
+from drevalkit.factcheck.claims import CHUNK_TOKENS, extract_claims
 from drevalkit.factcheck.evidence import bm25_scores, split_passages
 from drevalkit.factcheck.sentences import content_blocks, segment
 from drevalkit.llm import open_llm
+from drevalkit.llm.tokens import estimate_messages_tokens
 from drevalkit.schemas import Report
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
@@ -103,6 +104,28 @@ def test_claim_extraction_links_sentence_section_refs_and_budget(make_settings):
     assert by_start["It"].cited_refs == [2, 3] and by_start["It"].section == "Deployment"
     assert [c.id for c in result.claims] == ["c1", "c2", "c3"]
     assert all(c.queries for c in result.claims)
+
+
+def test_sentences_of_long_unbroken_strings_are_sent_for_claims_in_bounded_chunks(make_settings):
+    # 600 "words" of 37,000 characters (keys, hashes, base64): counted in words alone they went in one call
+    def key(i):
+        return "".join(chr(97 + (j * 7919 + i) % 26) for j in range(300))
+
+    text = " ".join(f"In {2000 + i % 20} the key was {key(i)} and {key(i + 1)}." for i in range(60))
+    report = Report(system="s", task_id="t", text=f"# Keys\n\n{text}\n")
+    with FakeOpenAIServer() as server:
+
+        async def go():
+            client = open_llm(make_settings(server))
+            try:
+                return await extract_claims(report, client, max_claims=5)
+            finally:
+                await client.close()
+
+        extraction = asyncio.run(go())
+        sizes = [estimate_messages_tokens(body["messages"]) for body in server.requests]
+    assert extraction.sentences == 60 and not extraction.failed_chunks
+    assert len(sizes) == 3 and max(sizes) < CHUNK_TOKENS + 1500  # the sentences and the instructions
 
 
 def test_extraction_failure_is_reported_not_empty(make_settings):

@@ -87,8 +87,13 @@ class Settings(BaseModel):
         description="share cached answers between endpoints that serve the same weights (replicas): "
         "give them the same name; by default answers are cached per endpoint",
     )
-    context_tokens: int | None = setting(
-        section="judge", score=True, ge=512, description="the endpoint model's context window; longer reports fail fast"
+    context_tokens: int = setting(
+        131072,
+        section="judge",
+        score=True,
+        ge=512,
+        description="the endpoint model's context window, in tokens: a report whose judging prompt and answer "
+        "do not fit is judged on its start (the result says so)",
     )
     concurrency: int = setting(8, section="judge", ge=1, description="concurrent requests per LLM endpoint")
     timeout: float = setting(300.0, section="judge", gt=0, description="seconds per LLM call")
