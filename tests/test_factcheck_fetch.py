@@ -650,6 +650,58 @@ def test_a_worker_killed_from_outside_fails_the_page_for_this_run_only(tmp_path,
     assert pages.hits["/big-article"] == 2
 
 
+# A process that owns a pool: one worker busy with a page of some seconds of trafilatura, another warm and idle.
+_POOL_OWNER = """
+import threading, time
+from drevalkit.documents import ExtractionPool
+from drevalkit.testing.page_server import hostile_page
+pool = ExtractionPool(size=2)
+page = hostile_page("li", 1_500_000, True)
+threading.Thread(target=pool.run, args=("text/html", page, "utf-8"), kwargs={"timeout": 120}, daemon=True).start()
+while not pool.busy:
+    time.sleep(0.05)
+pool.run("text/plain", b"A warm worker.", None, timeout=60)
+time.sleep(0.5)
+print(" ".join(str(w.process.pid) for w in [*pool._busy, *pool._idle]), flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG: Linux")
+def test_workers_die_with_their_parent_even_when_it_is_killed():
+    """SIGKILL runs no cleanup in dreval: its workers must not go on extracting (a busy one took seconds more)."""
+    import select
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    owner = subprocess.Popen([sys.executable, "-c", _POOL_OWNER], stdout=subprocess.PIPE, text=True, env=env)
+    workers: list[int] = []
+    try:
+        assert select.select([owner.stdout], [], [], 120)[0], "the pool's owner did not start its workers"
+        workers = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        owner.kill()
+        owner.wait(10)
+        deadline = time.monotonic() + 2
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        owner.kill()
+        owner.wait(10)
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_giving_up_on_an_extraction_kills_its_worker(tmp_path, pages, store):
     pool = extract_module.extraction_pool()
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)

@@ -9,7 +9,10 @@ import atexit
 import logging
 import os
 import signal
+import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..text import collapse_whitespace
@@ -24,6 +27,8 @@ WORKER_RECYCLE_MB = 384  # a worker whose resident memory grew beyond this is re
 PDF_TIME_SHARE = 0.5  # a PDF's pages are read until this share of the time limit is spent; the rest is left out
 
 _KILLED = -getattr(signal, "SIGKILL", 9)  # a worker's exit code when something outside it killed it
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
+_PARENT_POLL_S = 0.25  # how often a worker checks, where the kernel cannot tell it, that its parent still runs
 
 
 def needs_worker(content_type: str, size: int) -> bool:
@@ -54,8 +59,35 @@ def _resident_mb() -> float:
         return 0.0
 
 
-def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in the worker process
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the worker process
+    """End this worker when the process that started it ends, even by SIGKILL (no cleanup of its own runs then), so
+    that a busy worker does not go on extracting. On Linux the kernel kills it (PR_SET_PDEATHSIG, sent when the
+    thread that started it ends: the pool's spawner); elsewhere a thread sees it reparented. (Only there: a second
+    thread gets a malloc arena of its own, whose reserve counts against the worker's address-space limit.)"""
+    if os.getppid() != parent:  # it ended before this worker could ask to be told
+        os._exit(0)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() == parent:  # else it ended in between
+                    return
+                os._exit(0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="drevalkit-parent-watch").start()
+
+
+def _worker_main(conn: Any, memory_mb: int, parent: int) -> None:  # pragma: no cover - runs in the worker process
     """A worker's loop: one (content_type, data, charset) in, one answer out, until told to stop."""
+    _die_with_parent(parent)
     limit_memory(memory_mb)
     # pypdf logs its repairs of broken files; the caller reports the page's fate in one line of its own
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -97,7 +129,7 @@ class _Worker:
     def __init__(self, context: Any, memory_mb: int):
         self.conn, child_conn = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child_conn, memory_mb), daemon=True, name="drevalkit-extract"
+            target=_worker_main, args=(child_conn, memory_mb, os.getpid()), daemon=True, name="drevalkit-extract"
         )
         self.process.start()
         child_conn.close()
@@ -145,6 +177,9 @@ class ExtractionPool:
         self.size = max(1, size)
         self.memory_mb = memory_mb
         self._context = multiprocessing.get_context("spawn")
+        # Workers are started from one thread that lives as long as the process: the kernel ties a worker's life to
+        # the thread that started it, and the threads that call ``run`` (asyncio's) come and go.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drevalkit-extract-spawner")
         self._lock = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -161,8 +196,8 @@ class ExtractionPool:
     def _start(self) -> _Worker:
         self.started += 1
         try:
-            return _Worker(self._context, self.memory_mb)
-        except OSError as exc:
+            return self._spawner.submit(_Worker, self._context, self.memory_mb).result()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: the spawner is shut down (the interpreter is exiting)
             self.started -= 1
             raise ExtractionError(f"extraction failed: cannot start a worker process: {exc}", durable=False) from None
 
@@ -260,6 +295,7 @@ class ExtractionPool:
                 worker.process.kill()
         for worker in workers:
             worker.process.join(5)
+        self._spawner.shutdown(wait=False)
 
 
 _pool: ExtractionPool | None = None
