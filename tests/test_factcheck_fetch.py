@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from drevalkit import documents as extract_module
-from drevalkit.config import Settings
+from drevalkit.config import Settings, score_fields
 from drevalkit.factcheck import fetch as fetch_module
 from drevalkit.factcheck.fetch import Fetcher, is_public_address
 from drevalkit.schemas import FetchRecord
@@ -575,44 +575,53 @@ def test_large_honest_page_is_extracted_in_a_worker(tmp_path, pages, store):
 
 def test_markup_over_the_cap_is_cut_and_the_cut_is_recorded(tmp_path, pages, store):
     size = len(big_article(1700))
-    assert size > extract_module.MAX_HTML_CHARS
+    assert size > extract_module.DEFAULT_LIMITS.max_html_chars == Settings().extract_max_html_chars
     record, text = fetch_one(fetch_settings(tmp_path, fetch_max_mb=4), store, pages.url("/big-article?kb=1700"))
     assert record.ok and "Lithium iron phosphate" in text
-    assert len(text) < extract_module.MAX_HTML_CHARS
+    assert len(text) < extract_module.DEFAULT_LIMITS.max_html_chars
     assert record.note.startswith("page cut: text extracted from the first ")
-    assert f"of {size:,} characters of markup (MAX_HTML_CHARS)" in record.note
+    assert f"of {size:,} characters of markup (extract_max_html_chars)" in record.note
     assert store.get_fetch(record.url) == record
 
 
-def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages, store, monkeypatch):
+def test_the_extraction_limits_are_settings_handed_down_to_the_workers(tmp_path, pages, store):
+    # a smaller cap on markup, and a pool of its own size and memory limit: read from the settings, not from globals
+    settings = fetch_settings(
+        tmp_path, fetch_max_mb=4, extract_max_html_chars=100_000, extract_workers=1, extract_memory_mb=300
+    )
+    assert "extract_max_html_chars" in score_fields() and "extract_memory_mb" in score_fields()
+    record, text = fetch_one(settings, store, pages.url("/big-article?kb=200"))
+    assert record.ok and record.note.startswith("page cut: text extracted from the first 9"), record.note
+    assert record.note.endswith("characters of markup (extract_max_html_chars)") and len(text) < 100_000
+    pool = extract_module.extraction_pool(extract_module.ExtractionLimits.of(settings))
+    assert (pool.size, pool.memory_mb, pool.started) == (1, 300, 1)  # the page went to this pool's one worker
+
+
+def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages, store):
     pool = extract_module.extraction_pool()
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
     fetch_one(settings, store, pages.url("/report.pdf"))  # a warm worker, so that only the extraction is timed
     killed, started_workers = pool.killed, pool.started
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 0.5)
     slow = pages.url("/hostile/soup?mb=1.5&varied=1")  # varied words: not filler; some seconds of trafilatura
     began = time.monotonic()
-    record, text = fetch_one(settings, store, slow)
+    record, text = fetch_one(settings.model_copy(update={"extract_timeout": 0.5}), store, slow)
     assert time.monotonic() - began < 3
-    assert text is None and record.error == "extraction timed out: not done within 0.5 s (EXTRACT_TIMEOUT_S)"
+    assert text is None and record.error == "extraction timed out: not done within 0.5 s (extract_timeout)"
     assert store.get_fetch(slow) is None  # the time a page takes depends on the load: not stored
     assert pool.killed == killed + 1
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 20.0)
     results, _ = fetch_urls(settings, store, [pages.url("/big-article?kb=200"), pages.url("/report-download")])
     assert all(record.ok for record, _ in results), [record.error for record, _ in results]
     assert pool.started > started_workers  # the killed worker was replaced
 
 
-def test_an_extraction_out_of_time_is_tried_again_by_the_next_run(tmp_path, pages, store, monkeypatch):
+def test_an_extraction_out_of_time_is_tried_again_by_the_next_run(tmp_path, pages, store):
     """On a loaded machine an ordinary page can run out of extraction time: the next run reads it."""
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
     url = pages.url("/big-article?kb=1400")  # about half a second of trafilatura in a worker
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 0.02)
-    (first, text), (again, _) = fetch_urls(settings, store, [url, url])[0]
-    assert text is None and first.error == "extraction timed out: not done within 0.02 s (EXTRACT_TIMEOUT_S)"
+    (first, text), (again, _) = fetch_urls(settings.model_copy(update={"extract_timeout": 0.02}), store, [url, url])[0]
+    assert text is None and first.error == "extraction timed out: not done within 0.02 s (extract_timeout)"
     assert again == first and pages.hits["/big-article"] == 1  # once in a run
     assert store.get_fetch(url) is None
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 20.0)
     record, text = fetch_one(settings, store, url)
     assert record.ok and "Lithium iron phosphate" in text, record.error
     assert pages.hits["/big-article"] == 2 and store.get_fetch(url) == record
@@ -735,13 +744,12 @@ def test_a_worker_over_its_memory_limit_fails_the_page_and_is_replaced():
         pool.close()
 
 
-def test_cut_in_process(monkeypatch):
-    monkeypatch.setattr(extract_module.extract, "MAX_HTML_CHARS", 60_000)
+def test_cut_in_process():
     page = big_article(200)
-    extracted = extract_module.extract_page("text/html", page, "utf-8")
+    extracted = extract_module.extract_page("text/html", page, "utf-8", max_html_chars=60_000)
     assert "Grid-scale battery storage" in extracted.text
     assert extracted.note.startswith("page cut: text extracted from the first 5")
-    assert extracted.note.endswith(f"of {len(page):,} characters of markup (MAX_HTML_CHARS)")
+    assert extracted.note.endswith(f"of {len(page):,} characters of markup (extract_max_html_chars)")
 
 
 def test_script_bodies_are_dropped_in_linear_time():

@@ -161,6 +161,31 @@ class Settings(BaseModel):
         "corpus add' indexes, in MiB (2^20 bytes)",
     )
     fetch_max_redirects: int = setting(5, section="fetch", score=True, ge=0)
+    extract_max_html_chars: int = setting(
+        1_500_000,
+        section="fetch",
+        score=True,
+        ge=10_000,
+        description="markup of a page handed to the extractor; a longer page is cut (its note says so) and its "
+        "text after the cut is no evidence",
+    )
+    extract_timeout: float = setting(
+        20.0,
+        section="fetch",
+        gt=0,
+        description="seconds one extraction in a worker process may take (a PDF is read for half of it); a page "
+        "over it fails for this run only",
+    )
+    extract_memory_mb: int = setting(
+        512,
+        section="fetch",
+        score=True,
+        ge=64,
+        description="address-space limit of an extraction worker, in MiB (POSIX); a page that needs more fails",
+    )
+    extract_workers: int = setting(
+        2, section="fetch", ge=1, description="extraction worker processes, and so pages extracted at once"
+    )
     # fact-checking: claims and verification
     max_claims: int = setting(40, section="factcheck", score=True, ge=1)
     evidence_per_claim: int = setting(

@@ -16,12 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..text import collapse_whitespace
-from .extract import HTML_TYPES, PDF_TYPE, Extracted, ExtractionError, extract_page
+from .extract import DEFAULT_LIMITS, HTML_TYPES, PDF_TYPE, Extracted, ExtractionError, ExtractionLimits, extract_page
 
 INLINE_MAX_BYTES = 64 * 1024  # HTML up to this size is extracted in-process (well under a second whatever it holds)
-EXTRACT_TIMEOUT_S = 20.0  # wall time of one extraction in a worker
-EXTRACT_MEMORY_MB = 512  # address-space limit of a worker process (RLIMIT_AS; skipped where there is none)
-EXTRACT_WORKERS = 2  # worker processes (and so extractions at once)
 WORKER_START_TIMEOUT_S = 60.0  # a new worker must be ready (imports done) within this
 WORKER_RECYCLE_MB = 384  # a worker whose resident memory grew beyond this is replaced after its extraction
 PDF_TIME_SHARE = 0.5  # a PDF's pages are read until this share of the time limit is spent; the rest is left out
@@ -101,14 +98,16 @@ def _worker_main(conn: Any, memory_mb: int, parent: int) -> None:  # pragma: no 
             return
         recycle = False
         try:
-            content_type, data, charset, time_budget = request
-            extracted = extract_page(content_type, data, charset, time_budget=time_budget)
+            content_type, data, charset, time_budget, max_html_chars = request
+            extracted = extract_page(
+                content_type, data, charset, time_budget=time_budget, max_html_chars=max_html_chars
+            )
             answer: tuple[Any, ...] = ("ok", extracted.text, extracted.title, extracted.note)
         except ValueError as exc:
             answer = ("error", str(exc))
         except MemoryError:
             answer, recycle = (
-                ("error", f"extraction ran out of memory (over the {memory_mb} MB limit, EXTRACT_MEMORY_MB)"),
+                ("error", f"extraction ran out of memory (over the {memory_mb} MB limit, extract_memory_mb)"),
                 True,
             )
         except RecursionError:
@@ -171,7 +170,7 @@ class ExtractionPool:
     replaced. Thread-safe: ``run`` blocks the calling thread until its page is done.
     """
 
-    def __init__(self, size: int = EXTRACT_WORKERS, memory_mb: int = EXTRACT_MEMORY_MB):
+    def __init__(self, size: int = DEFAULT_LIMITS.workers, memory_mb: int = DEFAULT_LIMITS.memory_mb):
         import multiprocessing
 
         self.size = max(1, size)
@@ -234,18 +233,18 @@ class ExtractionPool:
         data: bytes,
         charset: str | None,
         *,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_LIMITS.timeout,
+        max_html_chars: int = DEFAULT_LIMITS.max_html_chars,
         job: _Job | None = None,
     ) -> Extracted:
-        """Extract in a worker within ``timeout`` seconds (default ``EXTRACT_TIMEOUT_S``); raises ExtractionError."""
-        timeout = EXTRACT_TIMEOUT_S if timeout is None else timeout
+        """Extract in a worker within ``timeout`` seconds, HTML cut to ``max_html_chars``; raises ExtractionError."""
         job = job or _Job()
         worker = self._acquire(job)
         keep = False
         try:
             worker.wait_ready(WORKER_START_TIMEOUT_S)
             try:
-                worker.conn.send((content_type, data, charset, timeout * PDF_TIME_SHARE))
+                worker.conn.send((content_type, data, charset, timeout * PDF_TIME_SHARE, max_html_chars))
                 answered = worker.conn.poll(timeout)
                 answer = worker.conn.recv() if answered else None
             except (EOFError, OSError):  # the worker died: crashed, killed by the OOM killer, or cancelled below
@@ -261,7 +260,7 @@ class ExtractionPool:
                 with self._lock:
                     self.killed += 1
                 raise ExtractionError(
-                    f"extraction timed out: not done within {timeout:g} s (EXTRACT_TIMEOUT_S)", durable=False
+                    f"extraction timed out: not done within {timeout:g} s (extract_timeout)", durable=False
                 )
             kind, *fields, recycle = answer
             keep = not recycle
@@ -298,41 +297,56 @@ class ExtractionPool:
         self._spawner.shutdown(wait=False)
 
 
-_pool: ExtractionPool | None = None
-_pool_pid: int | None = None
-_pool_lock = threading.Lock()
+_pools: dict[tuple[int, int], ExtractionPool] = {}  # by (workers, memory limit)
+_pools_pid: int | None = None
+_pools_lock = threading.Lock()
 
 
-def extraction_pool() -> ExtractionPool:
-    """The process-wide pool (created on first use, closed at exit; a forked child gets its own)."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool, _pool_pid = ExtractionPool(), os.getpid()
-            atexit.register(_pool.close)
-        return _pool
+def extraction_pool(limits: ExtractionLimits = DEFAULT_LIMITS) -> ExtractionPool:
+    """The process-wide pool of ``limits.workers`` workers under ``limits.memory_mb`` (created on first use, closed
+    at exit; a forked child gets its own)."""
+    global _pools_pid
+    key = (limits.workers, limits.memory_mb)
+    with _pools_lock:
+        if _pools_pid != os.getpid():
+            _pools.clear()
+            _pools_pid = os.getpid()
+        if key not in _pools:
+            _pools[key] = ExtractionPool(*key)
+            atexit.register(_pools[key].close)
+        return _pools[key]
 
 
-def extract_bounded(content_type: str, data: bytes, charset: str | None) -> Extracted:
-    """Like ``extract_page``, but slow kinds of page go to a worker process under time and memory limits."""
+def extract_bounded(
+    content_type: str, data: bytes, charset: str | None, limits: ExtractionLimits = DEFAULT_LIMITS
+) -> Extracted:
+    """Like ``extract_page``, but slow kinds of page go to a worker process under ``limits`` of time and memory."""
     if not needs_worker(content_type, len(data)):
-        return extract_page(content_type, data, charset)
-    return extraction_pool().run(content_type, data, charset)
+        return extract_page(content_type, data, charset, max_html_chars=limits.max_html_chars)
+    return extraction_pool(limits).run(
+        content_type, data, charset, timeout=limits.timeout, max_html_chars=limits.max_html_chars
+    )
 
 
-def extract_text_bounded(content_type: str, data: bytes, charset: str | None) -> tuple[str, str]:
+def extract_text_bounded(
+    content_type: str, data: bytes, charset: str | None, limits: ExtractionLimits = DEFAULT_LIMITS
+) -> tuple[str, str]:
     """(text, title) by ``extract_bounded``; raises ValueError with a one-line reason."""
-    extracted = extract_bounded(content_type, data, charset)
+    extracted = extract_bounded(content_type, data, charset, limits)
     return extracted.text, extracted.title
 
 
-async def extract_async(content_type: str, data: bytes, charset: str | None) -> Extracted:
+async def extract_async(
+    content_type: str, data: bytes, charset: str | None, limits: ExtractionLimits = DEFAULT_LIMITS
+) -> Extracted:
     """``extract_bounded`` without blocking the event loop; cancelling it kills the worker it was using."""
     if not needs_worker(content_type, len(data)):
-        return await asyncio.to_thread(extract_page, content_type, data, charset)
-    pool, job = extraction_pool(), _Job()
+        return await asyncio.to_thread(extract_page, content_type, data, charset, max_html_chars=limits.max_html_chars)
+    pool, job = extraction_pool(limits), _Job()
     try:
-        return await asyncio.to_thread(pool.run, content_type, data, charset, job=job)
+        return await asyncio.to_thread(
+            pool.run, content_type, data, charset, timeout=limits.timeout, max_html_chars=limits.max_html_chars, job=job
+        )
     except asyncio.CancelledError:
         pool.cancel(job)
         raise
