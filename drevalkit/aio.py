@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Any
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 async def gather_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
@@ -18,3 +22,23 @@ async def gather_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def map_in_order(fn: Callable[[T], Awaitable[R]], items: Iterable[T], limit: int) -> AsyncIterator[tuple[T, R]]:
+    """``(item, await fn(item))`` in the order of ``items``, at most ``limit`` running at once, and ``items`` drawn
+    only as room frees up, so a lazy iterable of a million items stays lazy; when one fails the others are cancelled
+    (and awaited) before the error propagates, as in ``gather_or_cancel``."""
+    running: deque[tuple[T, asyncio.Future[R]]] = deque()
+    try:
+        for item in items:
+            running.append((item, asyncio.ensure_future(fn(item))))
+            if len(running) >= max(1, limit):
+                first, future = running.popleft()
+                yield first, await future
+        while running:
+            first, future = running.popleft()
+            yield first, await future
+    finally:
+        for _, future in running:
+            future.cancel()
+        await asyncio.gather(*(future for _, future in running), return_exceptions=True)

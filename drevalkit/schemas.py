@@ -236,7 +236,9 @@ class Usage(BaseModel):
         default=0, description="original completion tokens of the cached answers used"
     )
     from_cache_cost: float = Field(default=0.0, description="original cost of the cached answers used (not spent now)")
-    searches: int = 0
+    searches: int = Field(
+        default=0, description="searches sent in this run, each once (retries not counted; stored answers not at all)"
+    )
     fetches: int = 0
 
     def add(self, other: Usage) -> Usage:

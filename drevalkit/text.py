@@ -9,6 +9,7 @@ printable text (any script, emoji included), newlines and tabs.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 
@@ -168,3 +169,10 @@ def redact_secrets(text: str, secrets: Iterable[str | None]) -> str:
             start = end
         text = "".join(parts) + text[start:]
     return text
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'max_tokens'?)`` for the candidate closest to a misspelt ``name``, or nothing when none is
+    close: the tail of a message that refuses an unknown name."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""

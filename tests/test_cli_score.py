@@ -487,6 +487,9 @@ def test_a_crash_in_one_half_keeps_the_other(judge_env, monkeypatch, tmp_path):
     result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--no-factcheck", "--system", "x")
     card = _card(tmp_path / "dreval-out" / "results" / "x" / "jwst-first-years.json")  # the JSON is written anyway
     assert card.quality.status == "complete" and any("simulated template bug" in r for r in card.reasons)
+    assert card.status == "partial" and result.exit_code == 1
+    assert "could not be rendered (ValueError: simulated template bug)" in result.stderr
+    assert "scorecard: not written" in result.output
     assert not (tmp_path / "dreval-out" / "html" / "x" / "jwst-first-years.html").exists()
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from drevalkit.agents.protocols.base import get_protocol
 from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol
-from drevalkit.config import ConfigError, Price, load_settings, redact_url
+from drevalkit.config import ConfigError, Price, Settings, load_settings, redact_url
 
 
 def test_precedence_file_then_env_then_overrides(tmp_path: Path):
@@ -27,6 +27,25 @@ def test_unknown_key_and_bad_values_are_clear(tmp_path: Path):
         load_settings(None, {"concurrency": 0}, environ={})
     config.write_text("not = [valid")
     with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(config, environ={})
+
+
+def test_a_misspelt_setting_is_an_error_naming_it_and_the_close_match(tmp_path: Path):
+    # keywords of score_report and load_settings overrides used to be dropped without a word
+    with pytest.raises(ConfigError, match=r"max_token: is not a setting \(did you mean 'max_tokens'\?\)") as info:
+        load_settings(None, {"max_token": 9000}, environ={})
+    assert [p.name for p in info.value.problems] == ["max_token"]
+    with pytest.raises(ConfigError, match=r"prices.m.inptu: is not a price rate \(did you mean 'input'\?\)"):
+        load_settings(None, {"prices": {"m": {"inptu": 1.0}}}, environ={})
+    with pytest.raises(ValueError, match="max_token"):
+        Settings(max_token=9000)
+    config = tmp_path / "dreval.toml"
+    config.write_text('modle = "x"\n[judge]\nfetch_timeout = 3\nzzz = 1\n')
+    with pytest.raises(ConfigError, match="unknown keys: judge.fetch_timeout") as info:
+        load_settings(config, environ={})
+    assert "judge.fetch_timeout (it belongs in [fetch]), judge.zzz, modle (did you mean 'model'?)" in str(info.value)
+    config.write_text('[prices."m"]\ncached_inptu = 0.1\n')  # a price table's own keys are checked too
+    with pytest.raises(ConfigError, match=r"prices.m.cached_inptu \(in .*dreval.toml\): is not a price rate"):
         load_settings(config, environ={})
 
 
@@ -123,6 +142,19 @@ def test_a_backend_url_changes_the_hash_only_when_that_backend_is_used():
         assert local.model_copy(update={name: "https://x.example/s"}).config_hash() == local.config_hash(), name
     searxng = Settings(search="searxng", searxng_url="http://a.example/search")
     assert searxng.model_copy(update={"searxng_url": "http://b.example/search"}).config_hash() != searxng.config_hash()
+
+
+@pytest.mark.parametrize("url", ["http://api.openai.com/v1", "HTTP://API.OpenAI.com./v1", "http://api.openai.com:443"])
+def test_plain_http_to_openai_is_refused_before_any_request(url: str):
+    # the key would cross the network in clear text: refused for the judge, the agent and a jury member alike
+    for name in ("base_url", "agent_base_url"):
+        with pytest.raises(ConfigError, match=f"{name}: .*https://"):
+            load_settings(None, {name: url, "api_key": "sk-k"}, environ={})
+    from drevalkit.llm.factory import JudgeSpecError, jury_settings
+
+    with pytest.raises(JudgeSpecError, match="https://"):
+        jury_settings(load_settings(None, {}, environ={}), [f"gpt-4o@{url}"])
+    assert load_settings(None, {"base_url": "http://api.openai.com.example/v1"}, environ={}).base_url
 
 
 def test_agent_settings_section_and_url_check(tmp_path: Path):

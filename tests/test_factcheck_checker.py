@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from drevalkit.factcheck.claims import extract_claims
+from drevalkit.factcheck.claims import CHUNK_TOKENS, extract_claims
 from drevalkit.factcheck.evidence import bm25_scores, split_passages
 from drevalkit.factcheck.sentences import content_blocks, segment
 from drevalkit.llm import open_llm
+from drevalkit.llm.tokens import estimate_messages_tokens
 from drevalkit.schemas import Report
 from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
@@ -105,6 +106,28 @@ def test_claim_extraction_links_sentence_section_refs_and_budget(make_settings):
     assert all(c.queries for c in result.claims)
 
 
+def test_sentences_of_long_unbroken_strings_are_sent_for_claims_in_bounded_chunks(make_settings):
+    # 600 "words" of 37,000 characters (keys, hashes, base64): counted in words alone they went in one call
+    def key(i):
+        return "".join(chr(97 + (j * 7919 + i) % 26) for j in range(300))
+
+    text = " ".join(f"In {2000 + i % 20} the key was {key(i)} and {key(i + 1)}." for i in range(60))
+    report = Report(system="s", task_id="t", text=f"# Keys\n\n{text}\n")
+    with FakeOpenAIServer() as server:
+
+        async def go():
+            client = open_llm(make_settings(server))
+            try:
+                return await extract_claims(report, client, max_claims=5)
+            finally:
+                await client.close()
+
+        extraction = asyncio.run(go())
+        sizes = [estimate_messages_tokens(body["messages"]) for body in server.requests]
+    assert extraction.sentences == 60 and not extraction.failed_chunks
+    assert len(sizes) == 3 and max(sizes) < CHUNK_TOKENS + 1500  # the sentences and the instructions
+
+
 def test_extraction_failure_is_reported_not_empty(make_settings):
     with FakeOpenAIServer() as server:
         server.responder = lambda body: "no json"
@@ -164,7 +187,7 @@ def test_factcheck_end_to_end_cites_fetched_evidence(web, make_settings):
     assert result.citation_accuracy is not None
     wrong = [c.text for c in result.claims if any(v.claim_id == c.id and v.label == "wrong" for v in result.verdicts)]
     assert any("6 billion" in t for t in wrong), wrong  # the deliberate error in the sample report
-    assert usage.searches >= len(set(queries)) and usage.fetches == len(result.fetches)
+    assert usage.searches == len(queries) and usage.fetches == len(result.fetches)
 
     # replay: stored evidence and cached answers only, zero network calls, the same verdicts
     calls, hits, searches = judge.completions, dict(site.hits), len(search.requests)
@@ -174,6 +197,26 @@ def test_factcheck_end_to_end_cites_fetched_evidence(web, make_settings):
     assert [v.model_dump() for v in replayed.verdicts] == [v.model_dump() for v in result.verdicts]
     assert usage2.calls == 0 and judge.completions == calls and dict(site.hits) == hits
     assert len(search.requests) == searches and replayed.replay
+
+
+def test_search_counts_are_of_distinct_queries_and_usage_counts_requests_sent(make_settings, tmp_path):
+    # two claims open with the same ten words, so the rule judge gives them the same query: 3 claims, 2 queries
+    report = tmp_path / "shared.md"
+    report.write_text(
+        "# Plants\n\nThe plant in the north of the region near the coast opened in 2017 with 100 MW.\n\n"
+        "The plant in the north of the region near the coast grew to 150 MW in 2020.\n\n"
+        "A second site in the south reached 80 MW in 2019.\n"
+    )
+    with FakeSearchServer(corpus=[]) as search, FakeOpenAIServer() as judge:
+        judge.responder = rule_judge.respond
+        settings = make_settings(judge, search="searxng", searxng_url=search.url("searxng"), rounds=1)
+        result, usage = check_report(judge, settings, report)
+        sent = len(search.requests)
+        _, again = check_report(judge, settings, report)  # every answer is stored now
+    assert len(result.claims) == 3 and sent == 2
+    assert result.reasons[0].endswith("no fetch failed, searxng search found nothing"), result.reasons
+    assert usage.searches == sent  # each request sent, once; not each claim that asked
+    assert again.searches == 0 and len(search.requests) == sent  # stored answers are not searches sent
 
 
 def test_active_round_retries_unknown_claims(web, make_settings):

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from drevalkit import documents as extract_module
-from drevalkit.config import Settings
+from drevalkit.config import Settings, score_fields
 from drevalkit.factcheck import fetch as fetch_module
 from drevalkit.factcheck.fetch import Fetcher, is_public_address
 from drevalkit.schemas import FetchRecord
@@ -575,44 +575,53 @@ def test_large_honest_page_is_extracted_in_a_worker(tmp_path, pages, store):
 
 def test_markup_over_the_cap_is_cut_and_the_cut_is_recorded(tmp_path, pages, store):
     size = len(big_article(1700))
-    assert size > extract_module.MAX_HTML_CHARS
+    assert size > extract_module.DEFAULT_LIMITS.max_html_chars == Settings().extract_max_html_chars
     record, text = fetch_one(fetch_settings(tmp_path, fetch_max_mb=4), store, pages.url("/big-article?kb=1700"))
     assert record.ok and "Lithium iron phosphate" in text
-    assert len(text) < extract_module.MAX_HTML_CHARS
+    assert len(text) < extract_module.DEFAULT_LIMITS.max_html_chars
     assert record.note.startswith("page cut: text extracted from the first ")
-    assert f"of {size:,} characters of markup (MAX_HTML_CHARS)" in record.note
+    assert f"of {size:,} characters of markup (extract_max_html_chars)" in record.note
     assert store.get_fetch(record.url) == record
 
 
-def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages, store, monkeypatch):
+def test_the_extraction_limits_are_settings_handed_down_to_the_workers(tmp_path, pages, store):
+    # a smaller cap on markup, and a pool of its own size and memory limit: read from the settings, not from globals
+    settings = fetch_settings(
+        tmp_path, fetch_max_mb=4, extract_max_html_chars=100_000, extract_workers=1, extract_memory_mb=300
+    )
+    assert "extract_max_html_chars" in score_fields() and "extract_memory_mb" in score_fields()
+    record, text = fetch_one(settings, store, pages.url("/big-article?kb=200"))
+    assert record.ok and record.note.startswith("page cut: text extracted from the first 9"), record.note
+    assert record.note.endswith("characters of markup (extract_max_html_chars)") and len(text) < 100_000
+    pool = extract_module.extraction_pool(extract_module.ExtractionLimits.of(settings))
+    assert (pool.size, pool.memory_mb, pool.started) == (1, 300, 1)  # the page went to this pool's one worker
+
+
+def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages, store):
     pool = extract_module.extraction_pool()
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
     fetch_one(settings, store, pages.url("/report.pdf"))  # a warm worker, so that only the extraction is timed
     killed, started_workers = pool.killed, pool.started
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 0.5)
     slow = pages.url("/hostile/soup?mb=1.5&varied=1")  # varied words: not filler; some seconds of trafilatura
     began = time.monotonic()
-    record, text = fetch_one(settings, store, slow)
+    record, text = fetch_one(settings.model_copy(update={"extract_timeout": 0.5}), store, slow)
     assert time.monotonic() - began < 3
-    assert text is None and record.error == "extraction timed out: not done within 0.5 s (EXTRACT_TIMEOUT_S)"
+    assert text is None and record.error == "extraction timed out: not done within 0.5 s (extract_timeout)"
     assert store.get_fetch(slow) is None  # the time a page takes depends on the load: not stored
     assert pool.killed == killed + 1
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 20.0)
     results, _ = fetch_urls(settings, store, [pages.url("/big-article?kb=200"), pages.url("/report-download")])
     assert all(record.ok for record, _ in results), [record.error for record, _ in results]
     assert pool.started > started_workers  # the killed worker was replaced
 
 
-def test_an_extraction_out_of_time_is_tried_again_by_the_next_run(tmp_path, pages, store, monkeypatch):
+def test_an_extraction_out_of_time_is_tried_again_by_the_next_run(tmp_path, pages, store):
     """On a loaded machine an ordinary page can run out of extraction time: the next run reads it."""
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
     url = pages.url("/big-article?kb=1400")  # about half a second of trafilatura in a worker
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 0.02)
-    (first, text), (again, _) = fetch_urls(settings, store, [url, url])[0]
-    assert text is None and first.error == "extraction timed out: not done within 0.02 s (EXTRACT_TIMEOUT_S)"
+    (first, text), (again, _) = fetch_urls(settings.model_copy(update={"extract_timeout": 0.02}), store, [url, url])[0]
+    assert text is None and first.error == "extraction timed out: not done within 0.02 s (extract_timeout)"
     assert again == first and pages.hits["/big-article"] == 1  # once in a run
     assert store.get_fetch(url) is None
-    monkeypatch.setattr(extract_module.workers, "EXTRACT_TIMEOUT_S", 20.0)
     record, text = fetch_one(settings, store, url)
     assert record.ok and "Lithium iron phosphate" in text, record.error
     assert pages.hits["/big-article"] == 2 and store.get_fetch(url) == record
@@ -650,6 +659,58 @@ def test_a_worker_killed_from_outside_fails_the_page_for_this_run_only(tmp_path,
     assert pages.hits["/big-article"] == 2
 
 
+# A process that owns a pool: one worker busy with a page of some seconds of trafilatura, another warm and idle.
+_POOL_OWNER = """
+import threading, time
+from drevalkit.documents import ExtractionPool
+from drevalkit.testing.page_server import hostile_page
+pool = ExtractionPool(size=2)
+page = hostile_page("li", 1_500_000, True)
+threading.Thread(target=pool.run, args=("text/html", page, "utf-8"), kwargs={"timeout": 120}, daemon=True).start()
+while not pool.busy:
+    time.sleep(0.05)
+pool.run("text/plain", b"A warm worker.", None, timeout=60)
+time.sleep(0.5)
+print(" ".join(str(w.process.pid) for w in [*pool._busy, *pool._idle]), flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG: Linux")
+def test_workers_die_with_their_parent_even_when_it_is_killed():
+    """SIGKILL runs no cleanup in dreval: its workers must not go on extracting (a busy one took seconds more)."""
+    import select
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    owner = subprocess.Popen([sys.executable, "-c", _POOL_OWNER], stdout=subprocess.PIPE, text=True, env=env)
+    workers: list[int] = []
+    try:
+        assert select.select([owner.stdout], [], [], 120)[0], "the pool's owner did not start its workers"
+        workers = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        owner.kill()
+        owner.wait(10)
+        deadline = time.monotonic() + 2
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        owner.kill()
+        owner.wait(10)
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_giving_up_on_an_extraction_kills_its_worker(tmp_path, pages, store):
     pool = extract_module.extraction_pool()
     settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
@@ -683,13 +744,12 @@ def test_a_worker_over_its_memory_limit_fails_the_page_and_is_replaced():
         pool.close()
 
 
-def test_cut_in_process(monkeypatch):
-    monkeypatch.setattr(extract_module.extract, "MAX_HTML_CHARS", 60_000)
+def test_cut_in_process():
     page = big_article(200)
-    extracted = extract_module.extract_page("text/html", page, "utf-8")
+    extracted = extract_module.extract_page("text/html", page, "utf-8", max_html_chars=60_000)
     assert "Grid-scale battery storage" in extracted.text
     assert extracted.note.startswith("page cut: text extracted from the first 5")
-    assert extracted.note.endswith(f"of {len(page):,} characters of markup (MAX_HTML_CHARS)")
+    assert extracted.note.endswith(f"of {len(page):,} characters of markup (extract_max_html_chars)")
 
 
 def test_script_bodies_are_dropped_in_linear_time():

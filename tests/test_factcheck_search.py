@@ -198,6 +198,25 @@ def test_timeout_is_retried(tmp_path):
     assert hits and searcher.retries == 1 and len(server.requests) == 2
 
 
+def test_a_search_api_gets_the_search_timeout_not_the_fetch_timeout(tmp_path):
+    from drevalkit.factcheck.checker import open_factchecker
+
+    with FakeSearchServer(serper_key=KEYS["serper"], delay=2.0) as server:  # answers, but slowly
+        settings = make_settings(server, tmp_path, "serper", search_timeout=0.3, fetch_timeout=30.0, max_retries=0)
+
+        async def go():
+            with Store(settings.store_path) as store:
+                async with open_factchecker(settings, None, store) as checker:
+                    started = time.perf_counter()
+                    with pytest.raises(SearchError, match="serper: no answer in time") as info:
+                        await checker.searcher.search("webb launch")
+                    return info.value, time.perf_counter() - started
+
+        error, seconds = run(go())
+    assert seconds < 1.5 and len(server.requests) == 1  # given up after search_timeout, long before the answer
+    assert "gave up after 1 attempts" in str(error)
+
+
 def test_unreachable_backend_stops_searching(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

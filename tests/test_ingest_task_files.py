@@ -1,11 +1,13 @@
 """Task files (drevalkit.ingest.task_files): every benchmark's shape read, bad task files refused, task selection,
 and an import that keeps the good items."""
 
+import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from drevalkit.ingest.task_files import TaskError, import_tasks, load_tasks, select_task
+from drevalkit.ingest.task_files import TaskError, import_tasks, iter_tasks, load_tasks, scan_tasks, select_task
 
 DATA = Path(__file__).resolve().parent / "data" / "import"
 
@@ -107,3 +109,49 @@ def test_a_hostile_task_file_is_a_task_error(tmp_path, text):
     path.write_text(text)
     with pytest.raises(TaskError, match="tasks.json.*unreadable JSON"):
         load_tasks(path)
+
+
+def _write_tasks(path: Path, count: int, prompt_chars: int = 40) -> Path:
+    with path.open("w") as handle:
+        for i in range(count):
+            prompt = f"Research question {i}: what changed in grid storage? ".ljust(prompt_chars, "x")
+            handle.write(json.dumps({"id": f"t{i}", "prompt": prompt}) + "\n")
+    return path
+
+
+def test_a_jsonl_task_file_is_read_line_by_line_in_bounded_memory(tmp_path: Path):
+    # 20,000 tasks of 9 MB: the whole file in memory (its text, its lines, every task) is what a million-line file
+    # multiplied into gigabytes; read as a stream only the ids are held (to refuse a repeated one)
+    path = _write_tasks(tmp_path / "tasks.jsonl", 20_000, prompt_chars=400)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        count, picked = scan_tasks(path, ["t7", "t19999"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 20_000 and [t.id for t in picked] == ["t7", "t19999"]
+    assert peak < size / 3, (peak, size)
+    streamed = iter_tasks(path)
+    assert next(streamed).id == "t0" and next(streamed).id == "t1"  # lazily: nothing past what was asked for read
+    streamed.close()
+    with pytest.raises(TaskError, match=r"unknown task id 'zz' in .*tasks.jsonl \(known: t0, t1, t2, t3, t4 ...\)"):
+        scan_tasks(path, ["zz"])
+
+
+def test_a_streamed_file_is_checked_like_a_whole_one(tmp_path: Path):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text('{"id": "a", "prompt": "x"}\n\n{"id": "b", "prompt": "y"}\n{"id": "a", "prompt": "z"}\n')
+    streamed = iter_tasks(path)
+    assert [next(streamed).id, next(streamed).id] == ["a", "b"]
+    with pytest.raises(TaskError, match="task id 'a' appears more than once"):
+        next(streamed)
+    path.write_text('{"id": "a", "prompt": "x"}\n{"id": "b", "prompt": \n')
+    with pytest.raises(TaskError, match=r"tasks.jsonl:2: malformed JSON"):
+        scan_tasks(path)
+    path.write_bytes(b'{"id": "a", "prompt": "x"}\n{"id": "b", "prompt": "\xff"}\n')
+    with pytest.raises(TaskError, match="cannot read the task file"):
+        load_tasks(path)
+    pretty = tmp_path / "tasks.json"  # a JSON list over many lines is read whole, as before
+    pretty.write_text(json.dumps([{"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y"}], indent=2))
+    assert scan_tasks(pretty) == (2, [])

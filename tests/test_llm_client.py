@@ -139,6 +139,15 @@ def test_invalid_output_gets_a_bounded_repair(make_settings, fault):
             assert server.requests[-1]["max_tokens"] == 2 * server.requests[0]["max_tokens"]
 
 
+def test_a_cut_off_answer_is_retried_with_no_fewer_tokens_than_configured(make_settings):
+    # the retry doubles max_tokens up to a cap of 32768, but never below what was configured
+    with FakeOpenAIServer() as server:
+        server.faults.append("truncated")
+        result, _ = run(_ask(make_settings(server, max_tokens=40000)))
+    assert result.usage.calls == 2
+    assert [body["max_tokens"] for body in server.requests] == [40000, 40000]
+
+
 def test_persistent_garbage_fails_explicitly_and_is_not_cached(make_settings, tmp_path):
     with FakeOpenAIServer() as server, Store(tmp_path / "s.sqlite3") as store:
         server.responder = lambda body: "I cannot answer in JSON, sorry."

@@ -9,7 +9,15 @@ import re
 import pytest
 
 from drevalkit.llm import open_llm
-from drevalkit.quality.judge import CriterionJudgement, DimensionOutcome, aggregate, judge_messages, judge_report
+from drevalkit.llm.tokens import estimate_messages_tokens, estimate_tokens
+from drevalkit.quality.judge import (
+    CriterionJudgement,
+    DimensionOutcome,
+    aggregate,
+    cut_text,
+    judge_messages,
+    judge_report,
+)
 from drevalkit.schemas import Report
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
@@ -98,30 +106,62 @@ def test_judging_enums_every_criterion_and_warms_prefix(make_settings, sample_ta
     assert usage.cached_tokens > 0  # later calls reuse the first call's prefix
 
 
-def test_report_that_does_not_fit_the_judge_context_fails_once_with_both_numbers(make_settings, sample_task):
+def _judge(settings, task, report, rubric):
+    async def go():
+        client = open_llm(settings)
+        try:
+            return await judge_report(client, task, report, rubric)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def _largest_prompt(server) -> int:
+    return max(estimate_messages_tokens(body["messages"]) for body in server.requests)
+
+
+def test_a_report_longer_than_the_judge_context_is_judged_on_its_start_and_says_so(make_settings, sample_task):
     rubric = small_rubric()
     report = Report(system="s", task_id="t", text="A long report sentence with figures like 42. " * 2000)
-
-    def judge(settings):
-        async def go():
-            client = open_llm(settings)
-            try:
-                return await judge_report(client, sample_task, report, rubric)
-            finally:
-                await client.close()
-
-        return asyncio.run(go())
-
     with FakeOpenAIServer() as server:
-        result, usage = judge(make_settings(server, context_tokens=16000))
-        assert server.completions == 0 and usage.calls == 0
-        assert result.status == "failed" and result.total is None
-        (reason,) = result.reasons
-        assert "does not fit the judge's context" in reason and "16000 (context_tokens)" in reason
-        needed = int(re.search(r"needs about (\d+) tokens", reason).group(1))
-        assert 20000 < needed < 40000  # ~90K characters of ASCII text plus the 4096 reserved for the answer
-        fits, _ = judge(make_settings(server, context_tokens=128000))
-        assert fits.status == "complete" and server.completions == len(rubric.dimensions)
+        result, usage = _judge(make_settings(server, context_tokens=16000), sample_task, report, rubric)
+        assert server.completions == usage.calls == len(rubric.dimensions)
+        assert _largest_prompt(server) + 4096 <= 16000  # every prompt and its answer fit the window
+        sent = server.requests[0]["messages"][-1]["content"]
+        assert "[dreval: the report is cut here; the rest, about" in sent
+        assert result.status == "partial" and result.total is not None
+        reason = result.reasons[0]
+        assert reason.startswith("the report was cut to fit the judge's context: judged its first")
+        judged, whole = map(int, re.search(r"first (\d+) of about (\d+) tokens", reason).groups())
+        assert 8000 < judged < 12000 and whole == 22500 and "16000, context_tokens" in reason
+        # a window with no room for the report judges nothing: failed once, with both numbers, no call sent
+        calls = server.completions
+        tight, _ = _judge(make_settings(server, context_tokens=5000), sample_task, report, rubric)
+        assert server.completions == calls and tight.status == "failed" and tight.total is None
+        (problem,) = tight.reasons
+        assert "does not fit the judge's context" in problem and "5000 (context_tokens)" in problem
+        fits, _ = _judge(make_settings(server, context_tokens=128000), sample_task, report, rubric)
+        assert fits.status == "complete" and fits.reasons == []
+
+
+def test_an_endpoint_has_a_default_context_budget_so_a_huge_report_is_not_sent_whole(make_settings, sample_task):
+    # one line of 1.2 MB, about 300,000 tokens: before, every dimension's call carried all of it
+    report = Report(system="s", task_id="t", text="".join(f"word{i} " for i in range(170_000)))
+    with FakeOpenAIServer() as server:
+        settings = make_settings(server)
+        result, _ = _judge(settings, sample_task, report, small_rubric())
+        largest = _largest_prompt(server)
+    assert settings.context_tokens == 131072 and largest + settings.max_tokens <= 131072
+    assert result.status == "partial" and "131072, context_tokens" in result.reasons[0]
+
+
+def test_cut_text_ends_at_a_boundary_within_the_estimate():
+    text = "First paragraph here.\n\nSecond one, longer. It has two sentences.\n\nThird."
+    assert cut_text(text, 1000) == text
+    cut = cut_text(text, 12)
+    assert cut == "First paragraph here.\n\nSecond one, longer." and estimate_tokens(cut) <= 12
+    assert cut_text("x" * 100, 5) == "x" * 20  # no boundary: cut anywhere
 
 
 def test_hostile_rubric_file_text_reaches_the_judge_only_fenced_and_neutralised(tmp_path, sample_task):

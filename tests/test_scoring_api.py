@@ -94,3 +94,15 @@ def test_score_report_applies_keyword_overrides_to_given_settings(make_settings,
         )
     assert (tmp_path / "elsewhere" / "results" / "default").is_dir()  # the override of `out` was used
     assert card.factcheck is not None and len(card.factcheck.claims) <= 1
+
+
+def test_a_misspelt_keyword_is_refused_naming_the_close_match_before_anything_runs(
+    judge_server, make_settings, sample_report_path
+):
+    settings = make_settings(judge_server)
+    for keyword, match in (("max_claim", "max_claims"), ("factchek", "factcheck")):
+        with pytest.raises(TypeError, match=rf"unexpected keyword argument '{keyword}' \(did you mean '{match}'\?\)"):
+            drevalkit.score_report(sample_report_path, "Research", settings=settings, **{keyword: 1})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'zzz'$"):
+        drevalkit.score_report(sample_report_path, "Research", settings=settings, zzz=1)
+    assert judge_server.completions == 0 and not settings.out.exists()

@@ -121,22 +121,92 @@ def test_report_reading_hashing_rendering_and_writing_run_off_the_event_loop(
     assert settings.layout.scorecard(card.system, card.task_id).is_file()
 
 
-def test_result_json_is_written_when_the_html_page_fails(make_settings, sample_task, sample_report_path, monkeypatch):
+def test_a_page_that_fails_to_render_makes_the_result_partial_and_removes_the_old_page(
+    make_settings, sample_task, sample_report_path, monkeypatch
+):
     def broken(*args, **kwargs):
         raise ValueError("broken page")
 
-    monkeypatch.setattr(scorer, "render_scorecard", broken)
     with FakeOpenAIServer() as server:
         settings = make_settings(server)
-        card = asyncio.run(
-            api.ascore_report(
-                sample_report_path, sample_task, rubric=small_rubric(), factcheck=False, settings=settings
+
+        def score():
+            return asyncio.run(
+                api.ascore_report(
+                    sample_report_path, sample_task, rubric=small_rubric(), factcheck=False, settings=settings
+                )
             )
-        )
+
+        first = score()
+        page = settings.layout.scorecard(first.system, first.task_id)
+        assert first.status == "complete" and page.is_file()
+        monkeypatch.setattr(scorer, "render_scorecard", broken)
+        sample_report_path.write_text(sample_report_path.read_text() + "\nA later paragraph.\n")  # a new result
+        card = score()
     written = Scorecard.model_validate_json(settings.layout.result(card.system, card.task_id).read_text())
     reason = "the HTML scorecard could not be rendered (ValueError: broken page)"
-    assert reason in card.reasons and reason in written.reasons and written.status == card.status == "complete"
-    assert not settings.layout.scorecard(card.system, card.task_id).exists()
+    assert reason in card.reasons and reason in written.reasons
+    # the scores are kept, but the result does not pass for complete: the next run scores it again
+    assert written.status == card.status == "partial" and written.quality.status == "complete"
+    assert not page.exists()  # the first run's page no longer stands for the new result
+
+
+def _score_one(settings, job, before=None):
+    """Score ``job`` with a fixed rubric; ``before(scorer)`` runs first, its answer returned with the card."""
+
+    async def go():
+        llm = open_llm(settings)
+        try:
+            the_scorer = Scorer(settings, llm, RubricBook(settings.layout, llm, fixed=small_rubric()))
+            first = before(the_scorer) if before else None
+            return await the_scorer.score(job), first
+        finally:
+            await llm.close()
+
+    return asyncio.run(go())
+
+
+def test_the_bytes_hashed_for_the_input_key_are_the_bytes_scored(
+    make_settings, sample_task, sample_report_path, monkeypatch
+):
+    original = sample_report_path.read_bytes()
+    importer_for = scorer.importer_for
+
+    def rewritten_meanwhile(*args, **kwargs):  # the file changes after it was read for the key
+        sample_report_path.write_text("# Another report\n\nOnly three words.\n")
+        return importer_for(*args, **kwargs)
+
+    def key_of_the_original(the_scorer):
+        key = the_scorer.input_key(ScoreJob(sample_report_path, "s", sample_task.id, sample_task))
+        monkeypatch.setattr(scorer, "importer_for", rewritten_meanwhile)
+        return key
+
+    with FakeOpenAIServer() as server:
+        job = ScoreJob(sample_report_path, "s", sample_task.id, sample_task)
+        card, original_key = _score_one(make_settings(server), job, before=key_of_the_original)
+    assert card.status == "complete" and card.report_ref is not None
+    # what was scored is the original text, under the key of the original bytes (before: the rewritten text)
+    assert card.report_ref.words == len(original.decode().split()) > 100
+    assert card.provenance.input_key == original_key
+
+
+def test_an_oversized_report_is_refused_before_it_is_read(make_settings, sample_task, tmp_path):
+    import tracemalloc
+
+    huge = tmp_path / "huge.md"
+    with huge.open("wb") as handle:  # 200 MB, sparse: nothing on disk
+        handle.truncate(200_000_000)
+    with FakeOpenAIServer() as server:
+        settings = make_settings(server, max_report_mb=5)
+        tracemalloc.start()
+        try:
+            card, _ = _score_one(settings, ScoreJob(huge, "s", sample_task.id, sample_task))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert server.completions == 0
+    assert card.status == "failed" and "200.0 MB is larger than the 5.0 MB limit" in card.reasons[0]
+    assert peak < 20_000_000  # the 200 MB were never read (the whole file read was +200 MB)
 
 
 def test_context_check_estimates_the_longest_per_dimension_prompt(sample_task):

@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..__version__ import __version__
 from ..aio import gather_or_cancel
 from ..config import Settings, is_openai_host
 from ..errors import DrevalError
 from ..factcheck.fetch import Fetcher
-from ..factcheck.search import Searcher, make_backend
+from ..factcheck.search import Searcher, make_backend, search_client
 from ..files import atomic_write_text
 from ..ingest.sidecar import read_sidecar, sha256_text
 from ..schemas import Task, utc_now
@@ -254,7 +252,7 @@ async def arun_agent(
     store = Store(settings.store_path) if store is None else store
     try:
         backend = make_backend(settings, store)
-        async with httpx.AsyncClient(timeout=settings.fetch_timeout) as client, Fetcher(settings, store) as fetcher:
+        async with search_client(settings) as client, Fetcher(settings, store) as fetcher:
             if check:
                 await endpoint.check()
                 if extract_endpoint is not None and extract_endpoint is not endpoint:

@@ -13,6 +13,8 @@ import click
 from rich.table import Table
 
 from ..config import Settings
+from ..documents import ExtractionLimits
+from ..factcheck.corpus import CorpusError, add_folder
 from ..files import atomic_write_text
 from ..ingest.task_files import TaskError
 from ..llm import LLMClient
@@ -158,10 +160,8 @@ def _score_now(
 
 
 def _index_corpus(settings: Settings, store: Store, corpus_dir: Path) -> None:
-    from ..factcheck.corpus import CorpusError, add_folder
-
     try:
-        added = add_folder(store, corpus_dir, settings.fetch_max_bytes)
+        added = add_folder(store, corpus_dir, settings.fetch_max_bytes, limits=ExtractionLimits.of(settings))
     except CorpusError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     stderr.print(f"indexed {len(added.added)} pages from {plain(corpus_dir)}", highlight=False, markup=False)

@@ -265,8 +265,11 @@ def print_summary(scored: list[Scorecard], skipped: list[Scorecard], layout: Out
     cards = scored + skipped
     if len(cards) == 1:
         print_path("result", layout.result(cards[0].system, cards[0].task_id))
-        if html:
-            print_path("scorecard", layout.scorecard(cards[0].system, cards[0].task_id))
+        page = layout.scorecard(cards[0].system, cards[0].task_id)
+        if html and page.is_file():
+            print_path("scorecard", page)
+        elif html:  # it failed to render: the reason is among those printed above
+            stdout.print("scorecard: not written (see the reason above)", highlight=False, markup=False)
     else:
         pages = f"  scorecards: {plain(layout.html_dir)}" if html else ""
         stdout.print(f"results: {plain(layout.results_dir)}{pages}", highlight=False, markup=False)

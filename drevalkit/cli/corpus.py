@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from ..documents import ExtractionLimits
 from ..factcheck.corpus import SUFFIX_TYPES, CorpusError, add_folder, corpus_files
 from .app import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, fail
 from .console import plain, safe, stderr, stdout
@@ -49,7 +50,13 @@ def corpus_add(folder: Path, config_file: Path | None) -> None:
             disable=len(files) < 20,
         ) as progress:
             bar = progress.add_task("", total=len(files))
-            report = add_folder(store, folder, settings.fetch_max_bytes, on_file=lambda _: progress.advance(bar))
+            report = add_folder(
+                store,
+                folder,
+                settings.fetch_max_bytes,
+                on_file=lambda _: progress.advance(bar),
+                limits=ExtractionLimits.of(settings),
+            )
     except CorpusError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
     finally:

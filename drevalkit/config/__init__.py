@@ -14,6 +14,7 @@ from .loading import (
     load_settings,
     plain_error,
     user_config_file,
+    with_overrides,
 )
 from .settings import SECTIONS, Price, Settings, score_fields, section_of, setting
 from .urls import OPENAI_DEFAULT_URL, check_base_url, is_openai_host, redact_url
@@ -38,4 +39,5 @@ __all__ = [
     "section_of",
     "setting",
     "user_config_file",
+    "with_overrides",
 ]

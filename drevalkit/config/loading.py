@@ -15,7 +15,8 @@ import platformdirs
 from pydantic import ValidationError
 
 from ..errors import DrevalError
-from .settings import SECTIONS, Settings, section_of
+from ..text import did_you_mean
+from .settings import SECTIONS, Price, Settings, section_of
 from .urls import is_openai_host
 
 if sys.version_info >= (3, 11):
@@ -67,9 +68,18 @@ _PLAIN_TYPES = {
 }
 
 
+def _unknown(loc: tuple[Any, ...]) -> str:
+    """Why a key in ``loc`` is refused, with the known key it is closest to."""
+    if len(loc) == 3 and loc[0] == "prices":
+        return "is not a price rate" + did_you_mean(str(loc[-1]), Price.model_fields)
+    return "is not a setting" + did_you_mean(str(loc[-1]), Settings.model_fields)
+
+
 def plain_error(error: Mapping[str, Any]) -> str:
     """A pydantic error in the words of a message that follows the setting's name ("must be at least 1")."""
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return _unknown(tuple(error.get("loc", ())))
     if kind in _PLAIN_BOUNDS:
         key, words = _PLAIN_BOUNDS[kind]
         bound = ctx.get(key, "?")
@@ -117,12 +127,14 @@ def _file_values(path: Path) -> dict[str, Any]:
             for name, inner in value.items():
                 if name in Settings.model_fields and section_of(name) == key:
                     values[name] = inner
+                elif name in Settings.model_fields:
+                    unknown.append(f"{key}.{name} (it belongs in [{section_of(name)}])")
                 else:
-                    unknown.append(f"{key}.{name}")
+                    unknown.append(f"{key}.{name}{did_you_mean(name, Settings.model_fields)}")
         elif key in Settings.model_fields:
             values[key] = value
         else:
-            unknown.append(key)
+            unknown.append(key + did_you_mean(key, [*Settings.model_fields, *SECTIONS]))
     if unknown:
         raise ConfigError(
             f"config file {path} has unknown keys: {', '.join(sorted(unknown))} (see `dreval config` "
@@ -230,6 +242,17 @@ def load_settings(
         origins["api_key"] = "OPENAI_API_KEY"
     if source is not None and not source.trusted:
         _check_trust(source, values, origins)
+    return _validated(values, origins)
+
+
+def with_overrides(settings: Settings, overrides: Mapping[str, Any]) -> Settings:
+    """``settings`` with ``overrides`` applied and validated like any settings (``None`` values are ignored)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return _validated({**settings.model_dump(), **given}, {}) if given else settings
+
+
+def _validated(values: dict[str, Any], origins: Mapping[str, str | None]) -> Settings:
+    """The settings, or a ``ConfigError`` naming every invalid or unknown one and where its value came from."""
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..layout import OutputLayout
 from ..schemas import stable_hash
@@ -36,6 +36,8 @@ def section_of(name: str) -> str:
 
 class Price(BaseModel):
     """Price in currency units per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt rate would otherwise count as free
 
     input: float = 0.0
     cached_input: float | None = None
@@ -69,6 +71,8 @@ def setting(
 class Settings(BaseModel):
     """Every setting of a run, validated once; ``config_hash`` covers exactly the ones that can change a score."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, never silently the default
+
     # judge: which model answers, and how it is asked
     backend: Literal["auto", "openai", "local"] = setting(
         "auto",
@@ -83,8 +87,13 @@ class Settings(BaseModel):
         description="share cached answers between endpoints that serve the same weights (replicas): "
         "give them the same name; by default answers are cached per endpoint",
     )
-    context_tokens: int | None = setting(
-        section="judge", score=True, ge=512, description="the endpoint model's context window; longer reports fail fast"
+    context_tokens: int = setting(
+        131072,
+        section="judge",
+        score=True,
+        ge=512,
+        description="the endpoint model's context window, in tokens: a report whose judging prompt and answer "
+        "do not fit is judged on its start (the result says so)",
     )
     concurrency: int = setting(8, section="judge", ge=1, description="concurrent requests per LLM endpoint")
     timeout: float = setting(300.0, section="judge", gt=0, description="seconds per LLM call")
@@ -120,7 +129,12 @@ class Settings(BaseModel):
     )
     search_results: int = setting(5, section="search", score=True, ge=1, le=20, description="results per query")
     search_concurrency: int = setting(4, section="search", ge=1)
-    search_timeout: float = setting(10.0, section="search", gt=0, description="seconds per local (store) search")
+    search_timeout: float = setting(
+        15.0,
+        section="search",
+        gt=0,
+        description="seconds a search may take: a search API's connect and read timeout, the cap on a local search",
+    )
     serper_url: str = setting(
         "https://google.serper.dev/search", section="search", score=True, when=("search", "serper")
     )
@@ -147,6 +161,31 @@ class Settings(BaseModel):
         "corpus add' indexes, in MiB (2^20 bytes)",
     )
     fetch_max_redirects: int = setting(5, section="fetch", score=True, ge=0)
+    extract_max_html_chars: int = setting(
+        1_500_000,
+        section="fetch",
+        score=True,
+        ge=10_000,
+        description="markup of a page handed to the extractor; a longer page is cut (its note says so) and its "
+        "text after the cut is no evidence",
+    )
+    extract_timeout: float = setting(
+        20.0,
+        section="fetch",
+        gt=0,
+        description="seconds one extraction in a worker process may take (a PDF is read for half of it); a page "
+        "over it fails for this run only",
+    )
+    extract_memory_mb: int = setting(
+        512,
+        section="fetch",
+        score=True,
+        ge=64,
+        description="address-space limit of an extraction worker, in MiB (POSIX); a page that needs more fails",
+    )
+    extract_workers: int = setting(
+        2, section="fetch", ge=1, description="extraction worker processes, and so pages extracted at once"
+    )
     # fact-checking: claims and verification
     max_claims: int = setting(40, section="factcheck", score=True, ge=1)
     evidence_per_claim: int = setting(

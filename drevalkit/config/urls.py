@@ -25,8 +25,9 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 
 def check_base_url(url: str) -> str:
-    """An endpoint URL as given, or a ``ValueError``: only http(s) with a host, and no credentials, query string or
-    fragment (user:pass would become Basic auth instead of the key, and ``?key=`` would corrupt every request path)."""
+    """An endpoint URL as given, or a ``ValueError``: only http(s) with a host, https for OpenAI's own host, and no
+    credentials, query string or fragment (user:pass would become Basic auth instead of the key, and ``?key=`` would
+    corrupt every request path)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a malformed port
@@ -38,6 +39,8 @@ def check_base_url(url: str) -> str:
         )
     if parts.username or parts.password:
         raise ValueError("base_url must not carry credentials (user:password@): set the key with DREVAL_API_KEY")
+    if parts.scheme == "http" and is_openai_host(url):  # the key would cross the internet in clear text
+        raise ValueError(f"base_url must use https:// for OpenAI, e.g. {OPENAI_DEFAULT_URL} (got {redact_url(url)!r})")
     if parts.query or parts.fragment:
         raise ValueError(
             "base_url must not carry a query string or fragment: set the key with DREVAL_API_KEY and "

@@ -15,6 +15,7 @@ from typing import Any
 import pypdf
 import trafilatura
 
+from ..config import Settings
 from ..errors import DrevalError
 from ..text import collapse_whitespace
 
@@ -29,7 +30,6 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/markdown", "text/x-markdown"})
 PDF_TYPE = "application/pdf"
 
-MAX_HTML_CHARS = 1_500_000  # markup handed to trafilatura: at worst about 10 s and 350 MB in a worker
 REPETITIVE_MIN_CHARS = 512 * 1024  # smaller pages are cheap whatever they hold: no filler check
 MAX_COMPRESSION_RATIO = 50.0
 
@@ -48,6 +48,33 @@ class ExtractionError(DrevalError, ValueError):
         self.durable = durable
 
 
+def _default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
+@dataclass(frozen=True)
+class ExtractionLimits:
+    """How far extracting one page may go: the ``extract_*`` settings of ``[fetch]``, whose defaults these are.
+    ``max_html_chars`` of markup take trafilatura at worst about 10 s and 350 MB (1.5M, the default)."""
+
+    max_html_chars: int = _default("extract_max_html_chars")
+    timeout: float = _default("extract_timeout")  # seconds of one extraction in a worker
+    memory_mb: int = _default("extract_memory_mb")  # a worker's address-space limit (RLIMIT_AS, where there is one)
+    workers: int = _default("extract_workers")  # worker processes, and so extractions at once
+
+    @classmethod
+    def of(cls, settings: Settings) -> ExtractionLimits:
+        return cls(
+            settings.extract_max_html_chars,
+            settings.extract_timeout,
+            settings.extract_memory_mb,
+            settings.extract_workers,
+        )
+
+
+DEFAULT_LIMITS = ExtractionLimits()
+
+
 @dataclass(frozen=True)
 class Extracted:
     text: str
@@ -62,17 +89,24 @@ def decode(data: bytes, charset: str | None) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def extract_page(content_type: str, data: bytes, charset: str | None, *, time_budget: float | None = None) -> Extracted:
+def extract_page(
+    content_type: str,
+    data: bytes,
+    charset: str | None,
+    *,
+    time_budget: float | None = None,
+    max_html_chars: int = DEFAULT_LIMITS.max_html_chars,
+) -> Extracted:
     """Text, title and note of a page body, in this process (cut and checked, but not time-limited).
 
-    ``time_budget`` (seconds) stops reading a PDF's pages once spent. Raises ValueError (``ExtractionError``) with a
-    one-line reason when there is no usable text.
+    ``time_budget`` (seconds) stops reading a PDF's pages once spent; HTML is cut to ``max_html_chars`` of markup.
+    Raises ValueError (``ExtractionError``) with a one-line reason when there is no usable text.
     """
     note = ""
     if content_type == PDF_TYPE:
         text, title, note = _extract_pdf(data, time_budget)
     elif content_type in HTML_TYPES:
-        text, title, note = _extract_html(decode(data, charset))
+        text, title, note = _extract_html(decode(data, charset), max_html_chars)
     else:
         text = decode(data, charset)
         heading = _MARKDOWN_HEADING.search(text) if content_type != "text/plain" else None
@@ -140,18 +174,19 @@ def drop_script_bodies(page: str) -> str:
     return "".join(parts)
 
 
-def cut_markup(page: str) -> tuple[str, str]:
-    """The markup trafilatura gets (at most MAX_HTML_CHARS, ending before a tag) and a note when it was cut."""
-    if len(page) <= MAX_HTML_CHARS:
+def cut_markup(page: str, max_chars: int = DEFAULT_LIMITS.max_html_chars) -> tuple[str, str]:
+    """The markup trafilatura gets (at most ``max_chars``, ending before a tag) and a note when it was cut."""
+    if len(page) <= max_chars:
         return page, ""
     page = drop_script_bodies(page)
-    if len(page) <= MAX_HTML_CHARS:
+    if len(page) <= max_chars:
         return page, ""
     total = len(page)
-    cut = page.rfind("<", MAX_HTML_CHARS // 2, MAX_HTML_CHARS)
-    page = page[: cut if cut > 0 else MAX_HTML_CHARS]
+    cut = page.rfind("<", max_chars // 2, max_chars)
+    page = page[: cut if cut > 0 else max_chars]
     return page, (
-        f"page cut: text extracted from the first {len(page):,} of {total:,} characters of markup (MAX_HTML_CHARS)"
+        f"page cut: text extracted from the first {len(page):,} of {total:,} characters of markup "
+        "(extract_max_html_chars)"
     )
 
 
@@ -169,8 +204,8 @@ def check_not_filler(page: str, what: str = "markup") -> None:
         )
 
 
-def _extract_html(page: str) -> tuple[str, str, str]:
-    page, note = cut_markup(page)
+def _extract_html(page: str, max_chars: int) -> tuple[str, str, str]:
+    page, note = cut_markup(page, max_chars)
     check_not_filler(page)
     tree = trafilatura.load_html(page)  # parsed once, for the title and the text
     if tree is None:

@@ -9,21 +9,23 @@ import atexit
 import logging
 import os
 import signal
+import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..text import collapse_whitespace
-from .extract import HTML_TYPES, PDF_TYPE, Extracted, ExtractionError, extract_page
+from .extract import DEFAULT_LIMITS, HTML_TYPES, PDF_TYPE, Extracted, ExtractionError, ExtractionLimits, extract_page
 
 INLINE_MAX_BYTES = 64 * 1024  # HTML up to this size is extracted in-process (well under a second whatever it holds)
-EXTRACT_TIMEOUT_S = 20.0  # wall time of one extraction in a worker
-EXTRACT_MEMORY_MB = 512  # address-space limit of a worker process (RLIMIT_AS; skipped where there is none)
-EXTRACT_WORKERS = 2  # worker processes (and so extractions at once)
 WORKER_START_TIMEOUT_S = 60.0  # a new worker must be ready (imports done) within this
 WORKER_RECYCLE_MB = 384  # a worker whose resident memory grew beyond this is replaced after its extraction
 PDF_TIME_SHARE = 0.5  # a PDF's pages are read until this share of the time limit is spent; the rest is left out
 
 _KILLED = -getattr(signal, "SIGKILL", 9)  # a worker's exit code when something outside it killed it
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
+_PARENT_POLL_S = 0.25  # how often a worker checks, where the kernel cannot tell it, that its parent still runs
 
 
 def needs_worker(content_type: str, size: int) -> bool:
@@ -54,8 +56,35 @@ def _resident_mb() -> float:
         return 0.0
 
 
-def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in the worker process
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the worker process
+    """End this worker when the process that started it ends, even by SIGKILL (no cleanup of its own runs then), so
+    that a busy worker does not go on extracting. On Linux the kernel kills it (PR_SET_PDEATHSIG, sent when the
+    thread that started it ends: the pool's spawner); elsewhere a thread sees it reparented. (Only there: a second
+    thread gets a malloc arena of its own, whose reserve counts against the worker's address-space limit.)"""
+    if os.getppid() != parent:  # it ended before this worker could ask to be told
+        os._exit(0)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            if ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() == parent:  # else it ended in between
+                    return
+                os._exit(0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="drevalkit-parent-watch").start()
+
+
+def _worker_main(conn: Any, memory_mb: int, parent: int) -> None:  # pragma: no cover - runs in the worker process
     """A worker's loop: one (content_type, data, charset) in, one answer out, until told to stop."""
+    _die_with_parent(parent)
     limit_memory(memory_mb)
     # pypdf logs its repairs of broken files; the caller reports the page's fate in one line of its own
     logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -69,14 +98,16 @@ def _worker_main(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs 
             return
         recycle = False
         try:
-            content_type, data, charset, time_budget = request
-            extracted = extract_page(content_type, data, charset, time_budget=time_budget)
+            content_type, data, charset, time_budget, max_html_chars = request
+            extracted = extract_page(
+                content_type, data, charset, time_budget=time_budget, max_html_chars=max_html_chars
+            )
             answer: tuple[Any, ...] = ("ok", extracted.text, extracted.title, extracted.note)
         except ValueError as exc:
             answer = ("error", str(exc))
         except MemoryError:
             answer, recycle = (
-                ("error", f"extraction ran out of memory (over the {memory_mb} MB limit, EXTRACT_MEMORY_MB)"),
+                ("error", f"extraction ran out of memory (over the {memory_mb} MB limit, extract_memory_mb)"),
                 True,
             )
         except RecursionError:
@@ -97,7 +128,7 @@ class _Worker:
     def __init__(self, context: Any, memory_mb: int):
         self.conn, child_conn = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child_conn, memory_mb), daemon=True, name="drevalkit-extract"
+            target=_worker_main, args=(child_conn, memory_mb, os.getpid()), daemon=True, name="drevalkit-extract"
         )
         self.process.start()
         child_conn.close()
@@ -139,12 +170,15 @@ class ExtractionPool:
     replaced. Thread-safe: ``run`` blocks the calling thread until its page is done.
     """
 
-    def __init__(self, size: int = EXTRACT_WORKERS, memory_mb: int = EXTRACT_MEMORY_MB):
+    def __init__(self, size: int = DEFAULT_LIMITS.workers, memory_mb: int = DEFAULT_LIMITS.memory_mb):
         import multiprocessing
 
         self.size = max(1, size)
         self.memory_mb = memory_mb
         self._context = multiprocessing.get_context("spawn")
+        # Workers are started from one thread that lives as long as the process: the kernel ties a worker's life to
+        # the thread that started it, and the threads that call ``run`` (asyncio's) come and go.
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drevalkit-extract-spawner")
         self._lock = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -161,8 +195,8 @@ class ExtractionPool:
     def _start(self) -> _Worker:
         self.started += 1
         try:
-            return _Worker(self._context, self.memory_mb)
-        except OSError as exc:
+            return self._spawner.submit(_Worker, self._context, self.memory_mb).result()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: the spawner is shut down (the interpreter is exiting)
             self.started -= 1
             raise ExtractionError(f"extraction failed: cannot start a worker process: {exc}", durable=False) from None
 
@@ -199,18 +233,18 @@ class ExtractionPool:
         data: bytes,
         charset: str | None,
         *,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_LIMITS.timeout,
+        max_html_chars: int = DEFAULT_LIMITS.max_html_chars,
         job: _Job | None = None,
     ) -> Extracted:
-        """Extract in a worker within ``timeout`` seconds (default ``EXTRACT_TIMEOUT_S``); raises ExtractionError."""
-        timeout = EXTRACT_TIMEOUT_S if timeout is None else timeout
+        """Extract in a worker within ``timeout`` seconds, HTML cut to ``max_html_chars``; raises ExtractionError."""
         job = job or _Job()
         worker = self._acquire(job)
         keep = False
         try:
             worker.wait_ready(WORKER_START_TIMEOUT_S)
             try:
-                worker.conn.send((content_type, data, charset, timeout * PDF_TIME_SHARE))
+                worker.conn.send((content_type, data, charset, timeout * PDF_TIME_SHARE, max_html_chars))
                 answered = worker.conn.poll(timeout)
                 answer = worker.conn.recv() if answered else None
             except (EOFError, OSError):  # the worker died: crashed, killed by the OOM killer, or cancelled below
@@ -226,7 +260,7 @@ class ExtractionPool:
                 with self._lock:
                     self.killed += 1
                 raise ExtractionError(
-                    f"extraction timed out: not done within {timeout:g} s (EXTRACT_TIMEOUT_S)", durable=False
+                    f"extraction timed out: not done within {timeout:g} s (extract_timeout)", durable=False
                 )
             kind, *fields, recycle = answer
             keep = not recycle
@@ -260,43 +294,59 @@ class ExtractionPool:
                 worker.process.kill()
         for worker in workers:
             worker.process.join(5)
+        self._spawner.shutdown(wait=False)
 
 
-_pool: ExtractionPool | None = None
-_pool_pid: int | None = None
-_pool_lock = threading.Lock()
+_pools: dict[tuple[int, int], ExtractionPool] = {}  # by (workers, memory limit)
+_pools_pid: int | None = None
+_pools_lock = threading.Lock()
 
 
-def extraction_pool() -> ExtractionPool:
-    """The process-wide pool (created on first use, closed at exit; a forked child gets its own)."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool, _pool_pid = ExtractionPool(), os.getpid()
-            atexit.register(_pool.close)
-        return _pool
+def extraction_pool(limits: ExtractionLimits = DEFAULT_LIMITS) -> ExtractionPool:
+    """The process-wide pool of ``limits.workers`` workers under ``limits.memory_mb`` (created on first use, closed
+    at exit; a forked child gets its own)."""
+    global _pools_pid
+    key = (limits.workers, limits.memory_mb)
+    with _pools_lock:
+        if _pools_pid != os.getpid():
+            _pools.clear()
+            _pools_pid = os.getpid()
+        if key not in _pools:
+            _pools[key] = ExtractionPool(*key)
+            atexit.register(_pools[key].close)
+        return _pools[key]
 
 
-def extract_bounded(content_type: str, data: bytes, charset: str | None) -> Extracted:
-    """Like ``extract_page``, but slow kinds of page go to a worker process under time and memory limits."""
+def extract_bounded(
+    content_type: str, data: bytes, charset: str | None, limits: ExtractionLimits = DEFAULT_LIMITS
+) -> Extracted:
+    """Like ``extract_page``, but slow kinds of page go to a worker process under ``limits`` of time and memory."""
     if not needs_worker(content_type, len(data)):
-        return extract_page(content_type, data, charset)
-    return extraction_pool().run(content_type, data, charset)
+        return extract_page(content_type, data, charset, max_html_chars=limits.max_html_chars)
+    return extraction_pool(limits).run(
+        content_type, data, charset, timeout=limits.timeout, max_html_chars=limits.max_html_chars
+    )
 
 
-def extract_text_bounded(content_type: str, data: bytes, charset: str | None) -> tuple[str, str]:
+def extract_text_bounded(
+    content_type: str, data: bytes, charset: str | None, limits: ExtractionLimits = DEFAULT_LIMITS
+) -> tuple[str, str]:
     """(text, title) by ``extract_bounded``; raises ValueError with a one-line reason."""
-    extracted = extract_bounded(content_type, data, charset)
+    extracted = extract_bounded(content_type, data, charset, limits)
     return extracted.text, extracted.title
 
 
-async def extract_async(content_type: str, data: bytes, charset: str | None) -> Extracted:
+async def extract_async(
+    content_type: str, data: bytes, charset: str | None, limits: ExtractionLimits = DEFAULT_LIMITS
+) -> Extracted:
     """``extract_bounded`` without blocking the event loop; cancelling it kills the worker it was using."""
     if not needs_worker(content_type, len(data)):
-        return await asyncio.to_thread(extract_page, content_type, data, charset)
-    pool, job = extraction_pool(), _Job()
+        return await asyncio.to_thread(extract_page, content_type, data, charset, max_html_chars=limits.max_html_chars)
+    pool, job = extraction_pool(limits), _Job()
     try:
-        return await asyncio.to_thread(pool.run, content_type, data, charset, job=job)
+        return await asyncio.to_thread(
+            pool.run, content_type, data, charset, timeout=limits.timeout, max_html_chars=limits.max_html_chars, job=job
+        )
     except asyncio.CancelledError:
         pool.cancel(job)
         raise

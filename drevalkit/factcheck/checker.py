@@ -20,8 +20,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
-
 from ..aio import gather_or_cancel
 from ..config import Settings
 from ..llm import LLMClient
@@ -42,7 +40,7 @@ from .claims import PROMPTS, Extraction, extract_claims
 from .evidence import Candidate, EmbeddingReranker, Reranker, Via, rank, split_passages
 from .fetch import Fetcher
 from .injection import RULES_VERSION, Finding, screen
-from .search import Searcher, SearchError, SearchUnavailable, make_backend
+from .search import Searcher, SearchError, SearchUnavailable, make_backend, normalise_query, search_client
 from .verify import BATCH_SIZE, verify_batch
 
 MAX_CITED_PASSAGES = 2
@@ -133,9 +131,9 @@ class _ReportRun:
     reasons: list[str] = field(default_factory=list)
     evidence: dict[str, Evidence] = field(default_factory=dict)
     fetches: dict[str, FetchRecord] = field(default_factory=dict)
-    queries: set[str] = field(default_factory=set)
+    queries: set[str] = field(default_factory=set)  # distinct queries searched (normalised)
     search_problems: int = 0
-    empty_searches: int = 0
+    empty_queries: set[str] = field(default_factory=set)  # those of them that found nothing
     per_claim: dict[str, list[Evidence]] = field(default_factory=dict)
     citation_urls: dict[int, str] = field(default_factory=dict)
     hostile: dict[str, Finding] = field(default_factory=dict)  # URL -> why the page is not evidence
@@ -194,7 +192,7 @@ class _ReportRun:
                     verdicts[verdict.claim_id] = verdict
                     if verdict.label == "unknown":
                         query = follow_ups.get(verdict.claim_id) or spare.pop(verdict.claim_id, "")
-                        if query and query not in self.queries:
+                        if query and normalise_query(query) not in self.queries:
                             pending[verdict.claim_id] = query
         return verdicts
 
@@ -230,10 +228,10 @@ class _ReportRun:
         if self.hostile:
             parts.append(f"{len(self.hostile)} page(s) addressed the verifier and were not used")
         backend = self.checker.searcher.backend.name
-        if self.queries and self.empty_searches == len(self.queries):
+        if self.queries and self.empty_queries == self.queries:
             parts.append(f"{backend} search found nothing")
-        elif self.empty_searches:
-            parts.append(f"{backend} search found nothing for {self.empty_searches} of {len(self.queries)} queries")
+        elif self.empty_queries:
+            parts.append(f"{backend} search found nothing for {len(self.empty_queries)} of {len(self.queries)} queries")
         return ", ".join(parts)
 
     async def _verify(
@@ -289,10 +287,13 @@ class _ReportRun:
         return found
 
     async def _search(self, query: str) -> list:
-        self.queries.add(query)
+        """The hits of ``query``; a search this report sent is counted in its usage, a stored answer is not."""
+        key = normalise_query(query)
+        self.queries.add(key)
         try:
-            hits = await self.checker.searcher.search(query)
-            self.empty_searches += not hits
+            hits = await self.checker.searcher.search(query, self.usage)
+            if not hits:
+                self.empty_queries.add(key)
             return hits
         except SearchUnavailable as exc:
             self.search_problems += 1
@@ -374,7 +375,6 @@ class _ReportRun:
         sources, unresolved = cited_sources(claims, verdicts, self.citation_urls, self.fetches, set(self.hostile))
         checked = [c for c in claims if c.id in self.per_claim]
         used = {eid for v in ordered for eid in v.evidence_ids}
-        self.usage.searches += len(self.queries)
         self.usage.fetches += len(self.fetches)
         return FactCheckResult(
             claims=claims,
@@ -424,7 +424,7 @@ async def open_factchecker(
             f"{' '.join(str(exc).split())[:300]}"
         ) from None
     async with (
-        httpx.AsyncClient(timeout=settings.fetch_timeout) as client,
+        search_client(settings) as client,
         Fetcher(settings, store, replay=replay) as fetcher,
     ):
         searcher = Searcher(backend, store, settings, client=client, replay=replay)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, create_model
 
 from ..aio import gather_or_cancel
 from ..llm import LLMClient
+from ..llm.tokens import estimate_tokens
 from ..prompts import PromptSet
 from ..schemas import Claim, ClaimKind, Report, StrictModel, Usage
 from ..text import word_count
@@ -22,22 +23,29 @@ from .sentences import Sentence, segment
 
 PROMPTS = PromptSet("drevalkit.factcheck")
 CHUNK_WORDS = 900
+# and at most this many estimated tokens (900 words of prose are about 1,200): text without spaces (a one-line blob,
+# a base64 dump) counts as few words, and would otherwise go whole into one call, past any judge's context
+CHUNK_TOKENS = 4000
 MAX_CLAIMS_PER_CHUNK = 25
 
 
-def chunk_sentences(sentences: list[Sentence], max_words: int = CHUNK_WORDS) -> list[list[Sentence]]:
-    """Runs of sentences of at most ``max_words`` words, one extraction call each; every chunk opens with its
-    section's name, so the judge never reads a sentence without knowing where it stands."""
+def chunk_sentences(
+    sentences: list[Sentence], max_words: int = CHUNK_WORDS, max_tokens: int = CHUNK_TOKENS
+) -> list[list[Sentence]]:
+    """Runs of sentences of at most ``max_words`` words and ``max_tokens`` estimated tokens (a longer sentence is a
+    chunk of its own), one extraction call each; every chunk opens with its section's name, so the judge never
+    reads a sentence without knowing where it stands."""
     chunks: list[list[Sentence]] = []
     current: list[Sentence] = []
-    words = 0
+    words = tokens = 0
     for sentence in sentences:
-        size = word_count(sentence.text)
-        if current and words + size > max_words:
+        size, cost = word_count(sentence.text), estimate_tokens(sentence.text)
+        if current and (words + size > max_words or tokens + cost > max_tokens):
             chunks.append(current)
-            current, words = [], 0
+            current, words, tokens = [], 0, 0
         current.append(sentence)
         words += size
+        tokens += cost
     if current:
         chunks.append(current)
     for chunk in chunks:

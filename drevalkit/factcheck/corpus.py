@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..documents import extract_text_bounded
+from ..documents import DEFAULT_LIMITS, ExtractionLimits, extract_text_bounded
 from ..errors import DrevalError
 from ..files import ParseFailure, load_json
 from ..schemas import FetchRecord
@@ -59,10 +59,15 @@ def corpus_files(folder: Path) -> list[Path]:
 
 
 def add_folder(
-    store: Store, folder: Path, max_bytes: int, on_file: Callable[[Path], None] | None = None
+    store: Store,
+    folder: Path,
+    max_bytes: int,
+    on_file: Callable[[Path], None] | None = None,
+    limits: ExtractionLimits = DEFAULT_LIMITS,
 ) -> CorpusReport:
-    """Extract and store every supported file below ``folder``; unreadable files and files over ``max_bytes``
-    (``Settings.fetch_max_bytes``, the fetcher's cap on a page) are reported, not fatal."""
+    """Extract and store every supported file below ``folder`` under ``limits`` (``ExtractionLimits.of(settings)``,
+    as the fetcher extracts pages); unreadable files and files over ``max_bytes`` (``Settings.fetch_max_bytes``, the
+    fetcher's cap on a page) are reported, not fatal."""
     folder = Path(folder)
     mapping = _url_map(folder)
     report = CorpusReport()
@@ -75,7 +80,7 @@ def add_folder(
                 raise ValueError(
                     f"file too large: {size:,} bytes is over the {max_bytes / 2**20:.4g} MiB cap (fetch_max_mb)"
                 )
-            text, title = extract_text_bounded(SUFFIX_TYPES[path.suffix.lower()], path.read_bytes(), None)
+            text, title = extract_text_bounded(SUFFIX_TYPES[path.suffix.lower()], path.read_bytes(), None, limits)
         except (OSError, ValueError) as exc:
             report.failed.append((relative, str(exc)))
         else:

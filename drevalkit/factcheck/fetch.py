@@ -34,11 +34,11 @@ import httpx
 from ..__version__ import __version__
 from ..config import Settings
 from ..documents import (  # noqa: F401 - extract_text and the type sets are also used from here
-    EXTRACT_WORKERS,
     HTML_TYPES,
     PDF_TYPE,
     TEXT_TYPES,
     ExtractionError,
+    ExtractionLimits,
     extract_async,
     extract_text,
 )
@@ -203,6 +203,7 @@ class Fetcher:
         self.fetches = 0
         self.reused = 0
         self._max_bytes = settings.fetch_max_bytes
+        self._limits = ExtractionLimits.of(settings)
         self._client: httpx.AsyncClient | None = None
         self._inflight: dict[str, asyncio.Task[tuple[FetchRecord, str | None, bool]]] = {}
         self._passing_failures: dict[str, FetchRecord] = {}
@@ -213,7 +214,7 @@ class Fetcher:
     async def __aenter__(self) -> Fetcher:
         self._all = asyncio.Semaphore(self.settings.fetch_concurrency)
         # at most as many extractions waiting in threads as there are workers, so they never fill the thread pool
-        self._extracting = asyncio.Semaphore(EXTRACT_WORKERS)
+        self._extracting = asyncio.Semaphore(self._limits.workers)
         if not self.replay:
             guarded = not self.settings.allow_private_urls
             pinned: dict[str, Any] = {"transport": _PinnedTransport(), "trust_env": False} if guarded else {}
@@ -325,7 +326,7 @@ class Fetcher:
         assert self._extracting is not None
         try:
             async with self._extracting:
-                extracted = await extract_async(page.content_type, page.body, page.charset)
+                extracted = await extract_async(page.content_type, page.body, page.charset, self._limits)
         except ValueError as exc:
             if isinstance(exc, ExtractionError) and not exc.durable:
                 page.durable = False

@@ -23,7 +23,7 @@ from ..config import Settings, redact_url
 from ..errors import DrevalError
 from ..registry import Registry, RegistryError
 from ..retry import backoff_delay, retry_after_seconds
-from ..schemas import SearchHit
+from ..schemas import SearchHit, Usage
 from ..store import DEFAULT_SEARCH_TIMEOUT, Store, StoreError, StoreTimeout
 from ..text import redact_secrets
 
@@ -283,11 +283,8 @@ class BraveBackend(_HTTPBackend):
 
 class LocalBackend:
     """BM25 over the documents already in the store (fetched pages, a loaded offline corpus): no network, no key.
-
-    Each search runs in a worker thread, off the event loop, and is stopped after ``timeout`` seconds (a
-    ``SearchError`` that says so). It asks the store for twice ``k`` hits, since non-web URLs (``file://`` corpus
-    files without a URL map) are left out of the results.
-    """
+    Each search runs in a worker thread, stopped after ``timeout`` seconds (a ``SearchError`` saying so); it asks for
+    twice ``k`` hits, since non-web URLs (``file://`` corpus files without a URL map) are left out of the results."""
 
     name = "local"
     remote = False
@@ -300,7 +297,7 @@ class LocalBackend:
         try:
             found = await self.store.arun(self.store.search_documents, query, 2 * k, timeout=self.timeout)
         except StoreTimeout as exc:
-            raise SearchError(f"local: {exc} (DREVAL_SEARCH_TIMEOUT sets the limit)") from None
+            raise SearchError(f"local: {exc} (search_timeout, DREVAL_SEARCH_TIMEOUT, sets the limit)") from None
         except StoreError as exc:
             raise SearchError(f"local: {exc}") from None
         return clean_hits(((h.url, h.title, h.snippet) for h in found), k)
@@ -329,6 +326,7 @@ def _key(key: SecretStr | None, backend: str, variable: str) -> SecretStr:
     return key
 
 
+@BACKENDS.register("searxng")
 def _make_searxng(settings: Settings, store: Store) -> SearchBackend:
     if not settings.searxng_url:
         raise SearchError(
@@ -350,9 +348,6 @@ def _make_serper(settings: Settings, store: Store) -> SearchBackend:
     )
 
 
-BACKENDS.register("searxng", _make_searxng)
-
-
 @BACKENDS.register("tavily")
 def _make_tavily(settings: Settings, store: Store) -> SearchBackend:
     return TavilyBackend(
@@ -365,6 +360,11 @@ def _make_brave(settings: Settings, store: Store) -> SearchBackend:
     return BraveBackend(
         _url(settings.brave_url, "DREVAL_BRAVE_URL"), _key(settings.brave_api_key, "brave", "BRAVE_API_KEY")
     )
+
+
+def search_client(settings: Settings) -> httpx.AsyncClient:
+    """The client a ``Searcher`` sends requests with: the search's own ``search_timeout``, not the pages' one."""
+    return httpx.AsyncClient(timeout=settings.search_timeout)
 
 
 def make_backend(settings: Settings, store: Store) -> SearchBackend:
@@ -420,17 +420,20 @@ class Searcher:
         """Why searching stopped for this run, if it did."""
         return self._unavailable
 
-    async def search(self, query: str) -> list[SearchHit]:
-        """Up to ``settings.search_results`` hits; raises ``SearchUnavailable`` (stop searching) or ``SearchError``."""
+    async def search(self, query: str, usage: Usage | None = None) -> list[SearchHit]:
+        """Up to ``settings.search_results`` hits; raises ``SearchUnavailable`` (stop searching) or ``SearchError``.
+        ``usage.searches`` counts a search this call sent, once (not a stored answer, nor another caller's)."""
+        usage = Usage() if usage is None else usage
         query = normalise_query(query)
         if not query:
             return []
         if not self._remote:
             self.searches += 1
+            usage.searches += 1
             return await self.backend.search(self._client, query, self.k)
         future = self._inflight.get(query)
         if future is None:
-            future = asyncio.ensure_future(self._lookup(query))
+            future = asyncio.ensure_future(self._lookup(query, usage))
             self._inflight[query] = future
             future.add_done_callback(lambda done: self._forget(query, done))
         # shield: a caller that is cancelled must not cancel the request other callers are waiting for
@@ -450,7 +453,7 @@ class Searcher:
             self._unavailable = exc
         return self._unavailable
 
-    async def _lookup(self, query: str) -> list[SearchHit]:
+    async def _lookup(self, query: str, usage: Usage) -> list[SearchHit]:
         """The stored answer, else (outside replay, while the backend is usable) a new request."""
         cached = await self.store.arun(self.store.get_search, self._identity, query, self.k)
         if cached is not None:
@@ -459,9 +462,9 @@ class Searcher:
         if self.replay:
             raise SearchError(f"no stored {self.backend.name} results for this query (replay sends no requests)")
         self._raise_if_unavailable()
-        return await self._fetch(query)
+        return await self._fetch(query, usage)
 
-    async def _fetch(self, query: str) -> list[SearchHit]:
+    async def _fetch(self, query: str, usage: Usage) -> list[SearchHit]:
         assert self._client is not None  # checked in __init__ for every backend that sends requests
         attempt = 0
         while True:
@@ -469,6 +472,7 @@ class Searcher:
                 async with self._semaphore:
                     self._raise_if_unavailable()  # it may have stopped while this request waited for a slot
                     self.searches += 1
+                    usage.searches += attempt == 0
                     hits = await self.backend.search(self._client, query, self.k)
             except SearchUnavailable as exc:
                 raise self._stop(exc) from None

@@ -61,6 +61,7 @@ __all__ = [
     "linking_warning",
     "importer_for",
     "load_report",
+    "read_report_bytes",
     "read_reports",
     "read_text_file",
 ]
@@ -161,19 +162,24 @@ def importer_for(
     return _instance(sniff_format(Path(path), raw))
 
 
-def _file_bytes(path: Path, max_bytes: int) -> bytes:
+def read_report_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a report file, at most ``max_bytes``: its size is checked before anything is read, and the read
+    stops one byte past the cap (a file that grows meanwhile is refused too), so an oversized file costs no memory."""
+
+    def too_large(size: str) -> ReportError:
+        return ReportError(f"{path}: {size} is larger than the {max_bytes / 1e6:.1f} MB limit (raise --max-report-mb)")
+
     try:
         size = path.stat().st_size
+        if size > max_bytes:
+            raise too_large(f"{size / 1e6:.1f} MB")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise ReportError(f"{path}: cannot read ({exc.strerror})") from None
-    if size > max_bytes:
-        raise ReportError(
-            f"{path}: {size / 1e6:.1f} MB is larger than the {max_bytes / 1e6:.1f} MB limit (raise --max-report-mb)"
-        )
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(data) > max_bytes:
+        raise too_large("the file (it grew while read)")
+    return data
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -190,7 +196,7 @@ def _decode(path: Path, data: bytes) -> str:
 
 def read_text_file(path: Path, max_bytes: int) -> str:
     """Decode a text file, refusing missing, oversized, binary and empty files with a one-line reason."""
-    return _decode(path, _file_bytes(path, max_bytes))
+    return _decode(path, read_report_bytes(path, max_bytes))
 
 
 def finish(report: ImportedReport) -> ImportedReport:
@@ -251,12 +257,15 @@ _CACHE_MAX_BYTES = 64_000_000  # of source files whose reports are memoised
 _CACHE_MAX_FILES = 256
 
 
-def read_reports(path: Path, format_name: str | None = None, *, max_bytes: int) -> tuple[str, list[ImportedReport]]:
-    """(format name, every report in the file, finished). Files are parsed once per content: results are memoised
-    (bounded) by path, content hash and format, so listing a folder's reports and then scoring them, or scoring
-    the many reports of one JSONL, parses each file once."""
+def read_reports(
+    path: Path, format_name: str | None = None, *, max_bytes: int, data: bytes | None = None
+) -> tuple[str, list[ImportedReport]]:
+    """(format name, every report in the file, finished); ``data``: the file's bytes when the caller has read them
+    already (they are what is parsed). Files are parsed once per content: results are memoised (bounded) by path,
+    content hash and format, so listing a folder's reports and then scoring them, or scoring the many reports of
+    one JSONL, parses each file once."""
     path = Path(path)
-    data = _file_bytes(path, max_bytes)
+    data = read_report_bytes(path, max_bytes) if data is None else data
     try:  # a markdown report's sidecar is part of what it is read from
         side = sidecar_path(path).stat()
         side_key: tuple[int, int] | None = (side.st_size, side.st_mtime_ns)
@@ -291,12 +300,21 @@ def _pick(path: Path, reports: list[ImportedReport], task_id: str | None) -> Imp
     raise ReportError(f"{path} holds {len(reports)} reports, none for task {task_id!r} (ids: {known})")
 
 
-def load_report(path: Path, *, system: str, task_id: str, max_bytes: int, format_name: str | None = None) -> Report:
-    """The report of ``task_id`` in the file (the only one, for single-report files), ready to score. A failed
-    report (an error or give-up message, or one its import sidecar marks failed) raises ``ReportError`` with the
-    reason, so the scorer records a failed result."""
+def load_report(
+    path: Path,
+    *,
+    system: str,
+    task_id: str,
+    max_bytes: int,
+    format_name: str | None = None,
+    data: bytes | None = None,
+) -> Report:
+    """The report of ``task_id`` in the file (the only one, for single-report files), ready to score; ``data``: the
+    file's bytes when the caller has read (and hashed) them. A failed report (an error or give-up message, or one
+    its import sidecar marks failed) raises ``ReportError`` with the reason, so the scorer records a failed
+    result."""
     path = Path(path)
-    name, reports = read_reports(path, format_name, max_bytes=max_bytes)
+    name, reports = read_reports(path, format_name, max_bytes=max_bytes, data=data)
     report = _pick(path, reports, task_id)
     if report.error is not None:
         raise ReportError(report.error)
@@ -370,14 +388,15 @@ def _sources(sources: list[Source]) -> list[SourceEntry]:
 
 
 def _read_import_file(path: Path, format_name: str | None, max_bytes: int) -> tuple[str, list[ImportedReport], str]:
-    """(format name, reports, SHA-256 of the file). A named format that does not fit the file is refused here, not
-    when scoring, where --format deliberately overrides."""
+    """(format name, reports, SHA-256 of the file), all from one read of it. A named format that does not fit the
+    file is refused here, not when scoring, where --format deliberately overrides."""
+    data = read_report_bytes(path, max_bytes)
     if format_name and format_name != "auto" and format_name in IMPORTERS:
-        hint = wrong_format(path, read_text_file(path, max_bytes), format_name)
+        hint = wrong_format(path, _decode(path, data), format_name)
         if hint is not None:
             raise ReportError(hint)
-    name, reports = read_reports(path, format_name, max_bytes=max_bytes)
-    return name, reports, hashlib.sha256(path.read_bytes()).hexdigest()
+    name, reports = read_reports(path, format_name, max_bytes=max_bytes, data=data)
+    return name, reports, hashlib.sha256(data).hexdigest()
 
 
 def _write_imported(

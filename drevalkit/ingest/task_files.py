@@ -21,8 +21,9 @@ the good items, lists the bad ones with reasons, and renames every repeated id w
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,40 +188,60 @@ def _task_from(data: Any, where: str, format_name: str | None = None) -> Task:
         raise TaskError(f"{where}: invalid task ({problems})") from None
 
 
-def _read(path: Path) -> str:
+Item = tuple[str, Any, "str | None"]  # (where, the parsed item, why it cannot be read)
+
+
+def _items(path: Path) -> Iterator[Item]:
+    """(where, item, problem) for every item of a task file, as it is read: a JSONL file (a JSON value on its first
+    line and more lines after it) line by line, so a file of a million tasks never sits whole in memory; any other
+    file whole, bounded by ``MAX_TASK_FILE_BYTES``: a JSON list, an object (with a ``tasks`` list, or one task)."""
+    path = Path(path)
     try:
-        size = Path(path).stat().st_size
+        size = path.stat().st_size
         if size > MAX_TASK_FILE_BYTES:
             raise TaskError(
                 f"{path}: {size / 1e6:.0f} MB is larger than the {MAX_TASK_FILE_BYTES / 1e6:.0f} MB limit "
                 "for task files"
             )
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig") as handle:
+            filled = ((number, line) for number, line in enumerate(handle, start=1) if line.strip())
+            first, second = next(filled, None), next(filled, None)
+            if first is None:
+                raise TaskError(f"{path}: the task file is empty")
+            if second is not None and _parses(first[1]):
+                for number, line in itertools.chain((first, second), filled):
+                    yield _line_item(path, number, line)
+                return
+            handle.seek(0)
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskError(f"{path}: cannot read the task file ({exc})") from None
-    if not text.strip():
-        raise TaskError(f"{path}: the task file is empty")
-    return text
+    yield from _whole_file_items(path, text)
 
 
-def _items(path: Path, text: str) -> list[tuple[str, Any, str | None]]:
-    """(where, item, problem) for every item: a JSON list, an object (with a ``tasks`` list, or one task), or
-    JSONL lines."""
-    stripped = text.strip()
+def _parses(line: str) -> bool:
     try:
-        data = load_json(stripped)
+        load_json(line)
+    except ParseFailure:
+        return False
+    return True
+
+
+def _line_item(path: Path, number: int, line: str) -> Item:
+    try:
+        return f"{path}:{number}", load_json(line), None
+    except ParseFailure as exc:
+        return f"{path}:{number}", None, f"{path}:{number}: {exc}"
+
+
+def _whole_file_items(path: Path, text: str) -> list[Item]:
+    try:
+        data = load_json(text.strip())
     except ParseFailure as failure:
         if not failure.syntax:
             return [(str(path), None, f"{path}: {failure}")]
-        items: list[tuple[str, Any, str | None]] = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append((f"{path}:{number}", load_json(line), None))
-            except ParseFailure as exc:
-                items.append((f"{path}:{number}", None, f"{path}:{number}: {exc}"))
-        return items
+        lines = enumerate(text.splitlines(), start=1)  # JSONL whose first line is broken
+        return [_line_item(path, number, line) for number, line in lines if line.strip()]
     if isinstance(data, dict) and isinstance(data.get("tasks"), list):
         data = data["tasks"]
     if isinstance(data, list):
@@ -228,26 +249,29 @@ def _items(path: Path, text: str) -> list[tuple[str, Any, str | None]]:
     return [(f"{path}[0]", data, None)]
 
 
-def load_tasks(path: Path, format_name: str | None = None) -> list[Task]:
-    """All tasks in a file: JSONL (one per line), a JSON list, or a single JSON object."""
-    tasks: list[Task] = []
-    for where, item, problem in _items(path, _read(path)):
+def iter_tasks(path: Path, format_name: str | None = None) -> Iterator[Task]:
+    """Every task of a file, checked as ``load_tasks`` checks them, read as they are needed: of a JSONL file only
+    the ids seen so far are held (to refuse a repeated one)."""
+    seen: dict[str, bool] = {}  # id -> whether that task is a generated one (whose repeated ids are renamed)
+    for where, item, problem in _items(path):
         if problem:
             raise TaskError(problem)
-        tasks.append(_task_from(item, where, format_name))
-    kept: dict[str, Task] = {}
-    for task in tasks:
-        if task.id in kept:
-            if _generated(task) and _generated(kept[task.id]):
-                task = _renamed(task, kept)
-            else:
+        task = _task_from(item, where, format_name)
+        if task.id in seen:
+            if not (_generated(task) and seen[task.id]):
                 raise TaskError(
                     f"{path}: task id {task.id!r} appears more than once (dreval import --tasks renames repeated ids)"
                 )
-        kept[task.id] = task
-    if not kept:
+            task = _renamed(task, seen)
+        seen[task.id] = _generated(task)
+        yield task
+    if not seen:
         raise TaskError(f"{path}: no tasks found")
-    return list(kept.values())
+
+
+def load_tasks(path: Path, format_name: str | None = None) -> list[Task]:
+    """All tasks in a file: JSONL (one per line), a JSON list, or a single JSON object."""
+    return list(iter_tasks(path, format_name))
 
 
 def _generated(task: Task) -> bool:
@@ -256,7 +280,7 @@ def _generated(task: Task) -> bool:
     return task.provenance.get("format") == "deepresearcheval"
 
 
-def _renamed(task: Task, taken: dict[str, Task] | set[str]) -> Task:
+def _renamed(task: Task, taken: dict[str, Task] | dict[str, bool]) -> Task:
     n = 2
     while f"{task.id}-{n}" in taken:
         n += 1
@@ -282,35 +306,41 @@ def import_tasks(paths: Iterable[Path], format_name: str | None = None) -> TaskI
     seen: set[tuple[str, str]] = set()  # (id as found, prompt) of every task kept
     for path in map(Path, paths):
         result.files += 1
+        found = 0
         try:
-            items = _items(path, _read(path))
-        except TaskError as exc:
+            for where, item, problem in _items(path):
+                if problem:
+                    result.problems.append(problem)
+                    continue
+                try:
+                    task = _task_from(item, where, format_name)
+                except TaskError as exc:
+                    result.problems.append(str(exc))
+                    continue
+                found += 1
+                if (task.id, task.prompt) in seen:
+                    result.duplicates += 1
+                    continue
+                seen.add((task.id, task.prompt))
+                if task.id in by_id:
+                    renamed = _renamed(task, by_id)
+                    result.renamed.append(
+                        f"{where}: task id {task.id!r} is taken by another task; renamed {renamed.id}"
+                    )
+                    task = renamed
+                by_id[task.id] = task
+                result.tasks.append(task)
+        except TaskError as exc:  # the file cannot be read (on from where it broke)
             result.problems.append(str(exc))
             continue
-        found = 0
-        for where, item, problem in items:
-            if problem:
-                result.problems.append(problem)
-                continue
-            try:
-                task = _task_from(item, where, format_name)
-            except TaskError as exc:
-                result.problems.append(str(exc))
-                continue
-            found += 1
-            if (task.id, task.prompt) in seen:
-                result.duplicates += 1
-                continue
-            seen.add((task.id, task.prompt))
-            if task.id in by_id:
-                renamed = _renamed(task, by_id)
-                result.renamed.append(f"{where}: task id {task.id!r} is taken by another task; renamed {renamed.id}")
-                task = renamed
-            by_id[task.id] = task
-            result.tasks.append(task)
         if not found and not any(p.startswith(str(path)) for p in result.problems):
             result.problems.append(f"{path}: no tasks found")
     return result
+
+
+def _unknown(task_id: str, path: Path, first_ids: list[str], count: int) -> TaskError:
+    known = ", ".join(first_ids[:5]) + (" ..." if count > 5 else "")
+    return TaskError(f"unknown task id {task_id!r} in {path} (known: {known})")
 
 
 def select_task(tasks: list[Task], task_id: str | None, path: Path) -> Task:
@@ -321,5 +351,22 @@ def select_task(tasks: list[Task], task_id: str | None, path: Path) -> Task:
     for task in tasks:
         if task.id == task_id:
             return task
-    known = ", ".join(t.id for t in tasks[:5]) + (" ..." if len(tasks) > 5 else "")
-    raise TaskError(f"unknown task id {task_id!r} in {path} (known: {known})")
+    raise _unknown(task_id, path, [t.id for t in tasks[:5]], len(tasks))
+
+
+def scan_tasks(path: Path, task_ids: Iterable[str] = (), format_name: str | None = None) -> tuple[int, list[Task]]:
+    """How many tasks a file holds, every one checked as ``load_tasks`` checks them but read as a stream (only the
+    ids are held), and the tasks of ``task_ids``, in that order; an unknown id is a ``TaskError``."""
+    wanted: dict[str, Task | None] = dict.fromkeys(task_ids)
+    first_ids: list[str] = []
+    count = 0
+    for task in iter_tasks(path, format_name):
+        count += 1
+        if len(first_ids) < 5:
+            first_ids.append(task.id)
+        if task.id in wanted:
+            wanted[task.id] = task
+    missing = next((task_id for task_id, found in wanted.items() if found is None), None)
+    if missing is not None:
+        raise _unknown(missing, path, first_ids, count)
+    return count, [found for found in wanted.values() if found is not None]

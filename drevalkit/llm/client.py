@@ -32,6 +32,7 @@ T = TypeVar("T", bound=BaseModel)
 
 STRUCTURED_MODES = ("json_schema", "json_object", "text")
 _REPAIR_ECHO_CHARS = 4000
+_RETRY_MAX_TOKENS = 32768  # a cut-off answer is retried with twice the tokens up to this (never below the setting)
 
 
 @dataclass
@@ -279,7 +280,8 @@ class LLMClient:
                 last_problem = f"does not match the schema ({_describe_validation_error(exc)})"
             except _InvalidOutput as exc:
                 last_problem = str(exc)
-                max_tokens = min(max_tokens * 2, 32768)
+                # more room for the next attempt, up to a cap, but never less than the caller asked for
+                max_tokens = max(max_tokens, min(max_tokens * 2, _RETRY_MAX_TOKENS))
                 continue
             conversation = conversation + [
                 {"role": "assistant", "content": content[:_REPAIR_ECHO_CHARS]},

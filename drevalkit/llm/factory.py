@@ -41,13 +41,13 @@ class JudgeSpecError(DrevalError, ValueError):
 
 def parse_judge(spec: str) -> tuple[str, str | None]:
     """``MODEL@URL`` (an OpenAI-compatible endpoint), ``MODEL`` (the configured endpoint) or ``local`` (the embedded
-    model): (model, base URL or None). The URL starts at the last ``@http://`` or ``@https://``, so model names may
-    hold ``@`` and ``/``."""
+    model): (model, base URL or None). The URL starts at the last ``@http://`` or ``@https://`` (in any case), so model
+    names may hold ``@`` and ``/``."""
     text = spec.strip()
     if not text:
         raise JudgeSpecError(spec, "a judge is MODEL, MODEL@URL or local")
     for scheme in ("@https://", "@http://"):
-        at = text.rfind(scheme)
+        at = text.lower().rfind(scheme)
         if at > 0:
             return text[:at], text[at + 1 :]
     if text.startswith(("http://", "https://")):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, create_model
 
 from ..aio import gather_or_cancel
 from ..llm import LLMClient
-from ..llm.tokens import estimate_messages_tokens
+from ..llm.tokens import estimate_messages_tokens, estimate_tokens
 from ..schemas import (
     Dimension,
     QualityResult,
@@ -87,38 +87,112 @@ def prompt_tokens(prompt: JudgePrompt, rubric: Rubric) -> int:
     return max(estimate_messages_tokens(prompt.messages(d)) for d in rubric.dimensions)
 
 
+def _setting(llm: LLMClient) -> str:
+    return "local_context" if llm.backend.name == "local" else "context_tokens"
+
+
 def context_problem(llm: LLMClient, tokens: int) -> str:
     """Why a prompt of ``tokens`` and the answer cannot fit the judge's context window (one line with both numbers),
-    or "" if they can or the window is unknown. Checked once before judging instead of failing every dimension."""
+    or "" if they can or the window is unknown."""
     context = llm.backend.context_tokens
     needed = tokens + llm.settings.max_tokens
     if not context or needed <= context:
         return ""
-    setting = "local_context" if llm.backend.name == "local" else "context_tokens"
     return (
         f"the report does not fit the judge's context: judging it needs about {needed} tokens (a prompt of "
         f"about {tokens} with the report, plus {llm.settings.max_tokens} for the answer) but the judge has "
-        f"{context} ({setting}); use a judge with a longer context"
+        f"{context} ({_setting(llm)}); use a judge with a longer context"
     )
+
+
+MIN_JUDGED_TOKENS = 1000  # a context with room for less of the report than this judges nothing (a failed result)
+_CUT_NOTE = "\n\n[dreval: the report is cut here; the rest, about {rest} tokens, did not fit the judge's context]"
+_CUT_ATTEMPTS = 4
+
+
+def cut_text(text: str, tokens: int) -> str:
+    """The longest start of ``text`` estimated at no more than ``tokens``, ended at a paragraph, sentence or word
+    boundary in its last fifth when there is one."""
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix within the estimate (estimates grow with the prefix)
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if estimate_tokens(text[:middle]) <= tokens else (low, middle - 1)
+    if low == len(text):
+        return text
+    floor = low - low // 5
+    for boundary in ("\n\n", ". ", "\n", " "):
+        at = text.rfind(boundary, floor, low)
+        if at > 0:
+            return text[: at + len(boundary)].rstrip()
+    return text[:low]
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    """The judging prompt of a report within every judge's context: of the whole report, or of its start (``cut``
+    says so, for the result's reasons); ``problem``: why nothing could be judged."""
+
+    prompt: JudgePrompt
+    cut: str = ""
+    problem: str = ""
+
+
+def fit_prompt(task: Task, report: Report, rubric: Rubric, judges: Sequence[LLMClient]) -> FittedPrompt:
+    """The prompt of ``report``, cut to the smallest context of ``judges`` (its window less the answer's tokens) when
+    it does not fit: report-sized CPU work, for a worker thread. Every judge judges the same text."""
+    prompt = judge_prompt(task, report)
+    windows = [judge for judge in judges if judge.backend.context_tokens]
+    if not windows:
+        return FittedPrompt(prompt)
+    tightest = min(windows, key=lambda j: (j.backend.context_tokens or 0) - j.settings.max_tokens)
+    room = (tightest.backend.context_tokens or 0) - tightest.settings.max_tokens
+    tokens = prompt_tokens(prompt, rubric)
+    if tokens <= room:
+        return FittedPrompt(prompt)
+    whole = estimate_tokens(report.text)
+    keep = room - (tokens - whole) - estimate_tokens(_CUT_NOTE.format(rest=whole))
+    for _ in range(_CUT_ATTEMPTS):  # fencing may lengthen the text a little: cut again until it fits
+        if keep < MIN_JUDGED_TOKENS:
+            break
+        start = cut_text(report.text, keep)
+        judged = estimate_tokens(start)
+        shown = report.model_copy(update={"text": start + _CUT_NOTE.format(rest=whole - judged)})
+        cut_prompt = judge_prompt(task, shown)
+        over = prompt_tokens(cut_prompt, rubric) - room
+        if over <= 0:
+            return FittedPrompt(
+                cut_prompt,
+                cut=f"the report was cut to fit the judge's context: judged its first {judged} of about {whole} "
+                f"tokens (the prompt and {tightest.settings.max_tokens} tokens of answer must fit "
+                f"{tightest.backend.context_tokens}, {_setting(tightest)}); give a judge with a longer context to "
+                "judge all of it",
+            )
+        keep -= over + 16
+    return FittedPrompt(prompt, problem=context_problem(tightest, tokens))
 
 
 async def judge_report(
     llm: LLMClient, task: Task, report: Report, rubric: Rubric, samples: int = 1, jury: Sequence[LLMClient] = ()
 ) -> tuple[QualityResult, Usage]:
     """Judge every dimension (``samples`` times). With a ``jury`` (judges besides ``llm``), every judge judges every
-    dimension and the result is the jury's (``drevalkit.quality.aggregate.combine_quality``), each judge's kept."""
+    dimension and the result is the jury's (``drevalkit.quality.aggregate.combine_quality``), each judge's kept. A
+    report longer than a judge's context is judged on its start, and the result is partial, saying so; one whose
+    context has no room for it is failed before any call."""
     usage = Usage()
     judges = [llm, *jury]
-    prompt = await asyncio.to_thread(judge_prompt, task, report)
-    if any(judge.backend.context_tokens for judge in judges):
-        tokens = await asyncio.to_thread(prompt_tokens, prompt, rubric)
-        too_long = next((problem for judge in judges if (problem := context_problem(judge, tokens))), "")
-        if too_long:
-            return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[too_long]), usage
+    fitted = await asyncio.to_thread(fit_prompt, task, report, rubric, judges)
+    if fitted.problem:
+        return QualityResult(rubric_hash=rubric.hash, status="failed", reasons=[fitted.problem]), usage
+    prompt = fitted.prompt
     if jury:
         outcomes = await gather_or_cancel(*(_judge_all(judge, prompt, rubric, samples, usage) for judge in judges))
-        return combine_quality(rubric, list(outcomes), samples, [judge.judge_info for judge in judges]), usage
-    return aggregate(rubric, await _judge_all(llm, prompt, rubric, samples, usage), samples), usage
+        result = combine_quality(rubric, list(outcomes), samples, [judge.judge_info for judge in judges])
+    else:
+        result = aggregate(rubric, await _judge_all(llm, prompt, rubric, samples, usage), samples)
+    if fitted.cut:
+        result.reasons.insert(0, fitted.cut)
+        result.status = "partial" if result.status == "complete" else result.status
+    return result, usage
 
 
 async def _judge_all(

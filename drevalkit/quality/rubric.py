@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from ..aio import gather_or_cancel
+from ..aio import gather_or_cancel, map_in_order
 from ..errors import DrevalError
 from ..files import ParseFailure, atomic_write_text, load_json
 from ..layout import OutputLayout
@@ -353,12 +354,15 @@ class RubricBook:
 async def build_rubrics(
     layout: OutputLayout,
     llm: LLMClient,
-    tasks: list[Task],
+    tasks: Iterable[Task],
     *,
     rebuild: bool = False,
     stale_hint: str = STALE_HINT_RUBRIC,
-) -> list[tuple[str, str | None]]:
-    """Freeze the rubric of every task: (summary, None) or ("", the reason it failed) per task, in order.
+    on_done: Callable[[Task, str, str | None], None] | None = None,
+) -> int:
+    """Freeze the rubric of every task; ``on_done(task, summary, None)`` or ``(task, "", the reason it failed)`` is
+    called per task, in order, as each is done. Tasks are drawn from ``tasks`` as work frees up (a few times the
+    judge's concurrency at once), so a lazy iterable of a million stays lazy. Returns how many failed.
     ``LLMUnavailable`` (no judge at all) propagates; one task's failure does not stop the others."""
     await llm.check()
     book = RubricBook(layout, llm, rebuild=rebuild, stale_hint=stale_hint)
@@ -372,4 +376,9 @@ async def build_rubrics(
             return "", str(exc)
         return f"{len(built.dimensions)} dimensions, hash {built.hash}", None
 
-    return list(await gather_or_cancel(*(one(t) for t in tasks)))
+    failed = 0
+    async for task, (summary, problem) in map_in_order(one, tasks, 4 * max(llm.settings.concurrency, 4)):
+        failed += problem is not None
+        if on_done is not None:
+            on_done(task, summary, problem)
+    return failed

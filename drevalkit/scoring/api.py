@@ -14,16 +14,18 @@ Settings come from the same places as for the CLI (``dreval.toml``, ``DREVAL_*``
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, with_overrides
 from ..llm import LLMClient, open_llm
 from ..llm.factory import jury_settings
 from ..quality.rubric import read_rubric
 from ..schemas import Rubric, Scorecard, Task
 from ..store import Store
+from ..text import did_you_mean
 from .batch import ScorePlan, score_jobs
 from .jobs import ScoreJob
 
@@ -34,6 +36,15 @@ def _task(task: Task | str | dict[str, Any] | None) -> Task | None:
     if isinstance(task, str):
         return Task.model_validate({"prompt": task})
     return Task.model_validate(task)
+
+
+def _check_keywords(overrides: dict[str, Any]) -> None:
+    """A keyword that is neither an argument nor a setting is refused as Python refuses one, with the close match:
+    dropped, a misspelt ``max_claim=`` would score with the default."""
+    for name in overrides:
+        if name not in Settings.model_fields:
+            known = [*inspect.signature(ascore_report).parameters, *Settings.model_fields]
+            raise TypeError(f"score_report() got an unexpected keyword argument {name!r}{did_you_mean(name, known)}")
 
 
 async def ascore_report(
@@ -53,10 +64,9 @@ async def ascore_report(
 ) -> Scorecard:
     """Score the report file ``report`` against ``task`` (a Task, a prompt or a task dict), optionally by a jury
     of ``judges``; see ``score_report``."""
-    if settings is None:
-        settings = load_settings(None, overrides)
-    elif overrides:  # keyword overrides apply to given settings too (validated like any settings)
-        settings = Settings.model_validate({**settings.model_dump(), **overrides})
+    _check_keywords(overrides)
+    # keyword overrides apply to given settings too (validated like any settings)
+    settings = load_settings(None, overrides) if settings is None else with_overrides(settings, overrides)
     members = jury_settings(settings, [judges] if isinstance(judges, str) else judges)
     if members:
         settings = members[0]  # the lead judge

@@ -23,8 +23,8 @@ from ..aio import gather_or_cancel
 from ..config import Settings
 from ..factcheck.checker import FactChecker
 from ..files import atomic_write_text
-from ..ingest.importers import ReportError, importer_for, load_report
-from ..ingest.sidecar import sidecar_path
+from ..ingest.importers import ReportError, importer_for, load_report, read_report_bytes
+from ..ingest.sidecar import MAX_SIDECAR_BYTES, sidecar_path
 from ..llm import LLMClient, LLMError, LLMUnavailable
 from ..quality.judge import judge_report
 from ..quality.rubric import RubricBook, RubricError
@@ -130,25 +130,52 @@ class Scorer:
         """Every judge of a jury, the lead first; empty for one judge."""
         return [self.llm.judge_info, *(judge.judge_info for judge in self.jury)] if self.jury else []
 
+    @property
+    def max_report_bytes(self) -> int:
+        return int(self.settings.max_report_mb * 1_000_000)
+
     def input_key(self, job: ScoreJob) -> str | None:
         """What a result is computed from besides settings and judge: the report file's bytes and the format it is
         read in, its import or agent sidecar (which can mark it failed or carry its prompt), the task, and replay or
-        not. None when the report cannot be read."""
-        if job.input_key is not None:
-            return job.input_key
+        not. None when the report cannot be read (too large, missing: nothing beyond the size cap is read)."""
+        if job.input_key is None:
+            try:
+                data = read_report_bytes(job.report_path, self.max_report_bytes)
+            except ReportError:
+                return None
+            job.input_key = self._key_of(job, data)
+        return job.input_key
+
+    def _key_of(self, job: ScoreJob, data: bytes) -> str | None:
+        """The input key of ``job`` whose report file holds ``data``."""
         try:
-            report_sha = hashlib.sha256(job.report_path.read_bytes()).hexdigest()
-            report_format = importer_for(job.report_path, job.report_format).name
+            raw = data.decode("utf-8-sig", errors="replace")  # a JSON file's format is told by its content
+            report_format = importer_for(job.report_path, job.report_format, raw).name
             sidecar = sidecar_path(job.report_path)
-            sidecar_sha = hashlib.sha256(sidecar.read_bytes()).hexdigest() if sidecar.is_file() else None
+            sidecar_sha = None
+            if sidecar.is_file():
+                with sidecar.open("rb") as handle:  # bounded: a huge sidecar is not read (read_sidecar ignores it)
+                    sidecar_sha = hashlib.sha256(handle.read(MAX_SIDECAR_BYTES + 1)).hexdigest()
         except (OSError, ReportError):
             return None
         replay = self.factchecker.searcher.replay if self.factchecker is not None else None
         task = job.task.content_key() if job.task is not None else None
-        job.input_key = stable_hash(
+        report_sha = hashlib.sha256(data).hexdigest()
+        return stable_hash(
             {"report": report_sha, "format": report_format, "task": task, "replay": replay, "sidecar": sidecar_sha}
         )
-        return job.input_key
+
+    def _read(self, job: ScoreJob, started_at: str) -> tuple[bytes | None, Provenance]:
+        """The report file read once (None when it cannot be: loading it says why) and the provenance computed from
+        those very bytes, which are the ones scored: the file may change after a resume check read it."""
+        data = None
+        if not job.problem:
+            try:
+                data = read_report_bytes(job.report_path, self.max_report_bytes)
+            except ReportError:
+                pass
+        job.input_key = self._key_of(job, data) if data is not None else None
+        return data, self._provenance(job, started_at)
 
     def is_finished(self, job: ScoreJob) -> Scorecard | None:
         """The existing complete result for this job, if it was computed from exactly what this run would use: the
@@ -222,13 +249,8 @@ class Scorer:
         """Score one job and write its result; ``on_done(card, False)`` runs in the writing thread right after, so
         a result on disk is counted even when the run is interrupted at that moment (the thread finishes)."""
         started, started_at = time.perf_counter(), utc_now()
-        card = Scorecard(
-            system=job.system,
-            task_id=job.task_id,
-            task=job.task,
-            provenance=await asyncio.to_thread(self._provenance, job, started_at),  # reads and hashes the report
-            status="failed",
-        )
+        data, provenance = await asyncio.to_thread(self._read, job, started_at)  # reads and hashes the report
+        card = Scorecard(system=job.system, task_id=job.task_id, task=job.task, provenance=provenance, status="failed")
         usage = Usage()
         rubric = None
         report: Report | None = None
@@ -236,7 +258,7 @@ class Scorer:
         try:
             if job.problem:
                 raise ReportError(job.problem)
-            loaded, card.report_ref = await asyncio.to_thread(self._load, job)
+            loaded, card.report_ref = await asyncio.to_thread(self._load, job, data)
             report = loaded
             parts: list[Awaitable[Any]] = []
             if self.rubrics is not None:
@@ -304,14 +326,16 @@ class Scorer:
         )
         return True
 
-    def _load(self, job: ScoreJob) -> tuple[Report, ReportRef]:
-        """The report and its reference (hash and word count of the whole text): report-sized work for a thread."""
+    def _load(self, job: ScoreJob, data: bytes | None) -> tuple[Report, ReportRef]:
+        """The report read from ``data`` (the bytes its input key was computed from; None: read again, to say why it
+        cannot be) and its reference (hash and word count of the whole text): report-sized work for a thread."""
         report = load_report(
             job.report_path,
             system=job.system,
             task_id=job.task_id,
-            max_bytes=int(self.settings.max_report_mb * 1_000_000),
+            max_bytes=self.max_report_bytes,
             format_name=job.report_format,
+            data=data,
         )
         ref = ReportRef(
             path=str(job.report_path.resolve()),  # absolute: dreval html and agree may run from another folder
@@ -323,19 +347,21 @@ class Scorer:
         return report, ref
 
     def _write(self, card: Scorecard, rubric: Rubric | None, report: Report | None = None) -> None:
-        """The result JSON always; the HTML page (unless turned off) when it renders (a rendering bug is recorded,
-        not fatal). With pages off, an earlier page of this result is removed rather than left stale. Blocking file
-        I/O and rendering of the whole report: called in a worker thread."""
+        """The result JSON always; the HTML page (unless turned off) when it renders. A page that fails to render
+        makes a complete result partial, with the reason (so the next run scores it again and renders the page);
+        the result is kept. Without a new page, an earlier page of this result is removed rather than left to stand
+        for it. Blocking file I/O and rendering of the whole report: called in a worker thread."""
         page: str | None = None
         if self.html:
             try:
                 page = render_scorecard(card, rubric, report)
             except Exception as exc:  # noqa: BLE001 - the page is extra: its failure is a reason, the result is kept
                 card.reasons.append(f"the HTML scorecard could not be rendered ({type(exc).__name__}: {exc})")
+                card.status = "partial" if card.status == "complete" else card.status
         atomic_write_text(self.layout.result(card.system, card.task_id), card.model_dump_json(indent=2))
         if page is not None:
             atomic_write_text(self.layout.scorecard(card.system, card.task_id), page)
-        elif not self.html:
+        else:
             self.layout.scorecard(card.system, card.task_id).unlink(missing_ok=True)
 
     async def score_all(

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import httpx
-
 from ..config import Settings
-from ..factcheck.search import Searcher, SearchError, SearchUnavailable, make_backend
+from ..factcheck.search import Searcher, SearchError, SearchUnavailable, make_backend, search_client
 from ..llm import LLMClient, LLMError
 from ..schemas import SearchHit, Task, Usage, stable_hash
 from ..store import Store
@@ -203,5 +201,5 @@ async def with_searcher(
     if not enabled:
         return await body(None)
     backend = make_backend(settings, store)
-    async with httpx.AsyncClient(timeout=settings.fetch_timeout) as client:
+    async with search_client(settings) as client:
         return await body(Searcher(backend, store, settings, client=client))

@@ -9,8 +9,8 @@ converted here instead (lxml, already installed with trafilatura; no new depende
 the sidecar's notes. Escaped markers ``\\[n\\]`` become ``[n]``; the page title is kept as metadata.
 
 Pages are hostile input, bounded as the fact-checker bounds fetched pages (``drevalkit.documents``): the
-markup is cut to ``MAX_HTML_CHARS``, repetitive filler is refused, and a page over ``INLINE_MAX_BYTES`` is converted
-in a worker process under ``EXTRACT_MEMORY_MB`` and ``EXTRACT_TIMEOUT_S``.
+markup is cut to the default ``extract_max_html_chars``, repetitive filler is refused, and a page over
+``INLINE_MAX_BYTES`` is converted in a worker process under the default ``extract_memory_mb`` and ``extract_timeout``.
 """
 
 from __future__ import annotations
@@ -371,7 +371,7 @@ def _worker(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in th
         converted = convert_page(page)
         answer: tuple[Any, ...] = ("ok", converted.text, converted.notes)
     except MemoryError:
-        answer = ("error", f"conversion ran out of memory (over the {memory_mb} MB limit, EXTRACT_MEMORY_MB)")
+        answer = ("error", f"conversion ran out of memory (over the {memory_mb} MB limit, extract_memory_mb)")
     except RecursionError:
         answer = ("error", "conversion failed: the page is nested too deeply")
     except Exception as exc:  # noqa: BLE001 - a crash of the converter on this page: this page fails
@@ -394,7 +394,7 @@ def _in_worker(page: str, timeout: float, memory_mb: int, start_timeout: float) 
         conn.recv()
         conn.send(page)
         if not conn.poll(timeout):
-            raise ReportError(f"conversion timed out: not done within {timeout:g} s (EXTRACT_TIMEOUT_S)")
+            raise ReportError(f"conversion timed out: not done within {timeout:g} s (extract_timeout)")
         answer = conn.recv()
     except (EOFError, OSError):
         process.join(1)
@@ -424,8 +424,8 @@ def html_to_markdown(raw: str, *, timeout: float | None = None) -> Converted:
     else:
         converted = _in_worker(
             page,
-            extract.EXTRACT_TIMEOUT_S if timeout is None else timeout,
-            extract.EXTRACT_MEMORY_MB,
+            extract.DEFAULT_LIMITS.timeout if timeout is None else timeout,
+            extract.DEFAULT_LIMITS.memory_mb,
             extract.WORKER_START_TIMEOUT_S,
         )
     if cut:

@@ -27,7 +27,7 @@ class OpenAIChatBackend:
         # Two servers can serve different weights under one model alias: answers are cached per endpoint unless
         # the user names deliberate replicas of one model with a shared ``cache_scope``.
         self.identity = settings.cache_scope or self.endpoint
-        self.context_tokens = settings.context_tokens
+        self.context_tokens: int | None = settings.context_tokens
         self._check_timeout = min(settings.timeout, 15.0)
         self._secrets = settings.secrets()
         api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
