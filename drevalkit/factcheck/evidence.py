@@ -19,6 +19,7 @@ _STOP = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was were which with".split()
 )
 PASSAGE_WORDS = 120
+_LINE_BREAKS = re.compile(r"\n\s*\n|\n")
 
 
 def terms(text: str) -> list[str]:
@@ -29,7 +30,7 @@ def split_passages(text: str, target_words: int = PASSAGE_WORDS) -> list[str]:
     """Paragraph-aligned passages of about ``target_words`` words; long paragraphs are cut with overlap."""
     passages: list[str] = []
     current: list[str] = []
-    for paragraph in (p.strip() for p in re.split(r"\n\s*\n|\n", text)):
+    for paragraph in (p.strip() for p in _LINE_BREAKS.split(text)):
         if not paragraph:
             continue
         words = paragraph.split()

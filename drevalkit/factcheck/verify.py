@@ -148,13 +148,14 @@ _QUOTE_CHARS = str.maketrans(
     }
 )
 _ELLIPSIS = re.compile(r"\.\.\.+|…|\[\s*\.\.\.\s*\]")
+_EMPHASIS_MARKS = re.compile(r"[*_`]+")
 MIN_QUOTE_WORDS = 3
 
 
 def _normal(text: str) -> str:
     """Whitespace, case, quote, dash and markdown-emphasis differences removed."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTE_CHARS).casefold()
-    text = re.sub(r"[*_`]+", "", text)
+    text = _EMPHASIS_MARKS.sub("", text)
     return " ".join(text.split())
 
 
