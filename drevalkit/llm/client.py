@@ -70,7 +70,7 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1024)
 def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``strict_json_schema`` once per model class (3 ms a call for a verdict batch; the caller never mutates it)."""
+    """``strict_json_schema`` once per model class (milliseconds of pydantic work a call otherwise); never mutated."""
     return strict_json_schema(model)
 
 
