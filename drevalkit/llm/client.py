@@ -228,10 +228,10 @@ class LLMClient:
             "seed": self.settings.seed + sample,
             "sample": sample,
         }
-        # hashing a report-sized prompt is CPU work: off the event loop
-        key = await asyncio.to_thread(self.cache_key, messages, schema, params)
+        key = ""
         if self._store is not None:
-            hit = await self._store.arun(self._store.get_llm, key)
+            # hashing a report-sized prompt and reading the store: off the event loop, in one hop
+            key, hit = await asyncio.to_thread(self._cached, self._store, messages, schema, params)
             if hit is not None:
                 try:
                     value = spec.validate_json(hit[0])
@@ -250,6 +250,13 @@ class LLMClient:
         if self._store is not None:
             await self._store.arun(self._store.put_llm, key, self.model, content, usage.model_dump())
         return LLMResult(value, usage, cached=False)
+
+    def _cached(
+        self, store: Store, messages: list[dict[str, str]], schema: dict[str, Any], params: dict[str, Any]
+    ) -> tuple[str, tuple[str, dict[str, Any]] | None]:
+        """The call's cache key and the answer stored under it, if any."""
+        key = self.cache_key(messages, schema, params)
+        return key, store.get_llm(key)
 
     async def structured_or_reason(
         self,
