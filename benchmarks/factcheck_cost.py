@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
-import re
 import resource
 import sys
 import tempfile
@@ -25,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 
 from drevalkit.config import Settings
 from drevalkit.factcheck.checker import open_factchecker
-from drevalkit.factcheck.fetch import extract_text
 from drevalkit.ingest.importers import load_report
 from drevalkit.llm import open_llm
 from drevalkit.schemas import Usage
@@ -34,35 +31,9 @@ from drevalkit.testing import rule_judge
 from drevalkit.testing.openai_server import FakeOpenAIServer
 from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.static_site import StaticSite
+from drevalkit.testing.synthetic import corpus_sentences, synthetic_report
 
 CORPUS = ROOT / "samples" / "corpus"
-
-
-def corpus_sentences() -> list[tuple[str, str]]:
-    """(file name, sentence) for every corpus sentence that states a figure."""
-    pairs = []
-    for name in json.loads((CORPUS / "urls.json").read_text()):
-        kind = "text/html" if name.endswith(".html") else "text/plain"
-        text, _ = extract_text(kind, (CORPUS / name).read_bytes(), "utf-8")
-        for sentence in re.split(r"(?<=[.!?])\s+", text.replace("\n", " ")):
-            if re.search(r"\d", sentence) and 8 <= len(sentence.split()) <= 45:
-                pairs.append((name, sentence.strip()))
-    return pairs
-
-
-def make_report(index: int, pairs: list[tuple[str, str]], site: StaticSite, sentences: int) -> str:
-    rng = random.Random(index)
-    chosen = rng.sample(pairs, min(sentences, len(pairs)))
-    names = sorted({name for name, _ in chosen})
-    lines = [f"# Synthetic report {index}", ""]
-    for n, (name, sentence) in enumerate(chosen):
-        if n % 10 == 0:
-            lines += ["", f"## Section {n // 10 + 1}", ""]
-        if rng.random() < 0.2:  # alter a figure: a claim the evidence contradicts
-            sentence = re.sub(r"\d+", lambda m: str(int(m.group(0)) + 3), sentence, count=1)
-        lines.append(f"{sentence.rstrip('.')} [{names.index(name) + 1}].")
-    lines += ["", "## References"] + [f"[{i}] {name}. {site.url(name)}" for i, name in enumerate(names, start=1)]
-    return "\n".join(lines)
 
 
 async def check_all(settings: Settings, paths: list[Path]) -> tuple[list, float]:
@@ -89,7 +60,7 @@ def main() -> None:
     parser.add_argument("--search-latency", type=float, default=0.3, help="simulated seconds per search request")
     args = parser.parse_args()
 
-    pairs = corpus_sentences()
+    pairs = corpus_sentences(CORPUS)
     with (
         tempfile.TemporaryDirectory() as tmp,
         StaticSite(CORPUS) as site,
@@ -101,7 +72,7 @@ def main() -> None:
         paths = []
         for i in range(args.reports):
             path = Path(tmp) / f"report-{i}.md"
-            path.write_text(make_report(i, pairs, site, args.sentences))
+            path.write_text(synthetic_report(i, pairs, site.url, args.sentences))
             paths.append(path)
         settings = Settings(
             base_url=judge.url,

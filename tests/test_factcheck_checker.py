@@ -143,6 +143,27 @@ def test_passages_and_bm25():
     assert scores[0] == max(scores) > 0
 
 
+def test_passages_ranked_with_their_pages_terms_score_as_from_their_text():
+    """A page's passages are split into terms once (issue 20), and rank the same as passages read afresh."""
+    from drevalkit.factcheck.checker import _read_page
+    from drevalkit.factcheck.evidence import Candidate, rank
+
+    text = (SAMPLES / "corpus" / "cost.html").read_text()
+    page = _read_page(" ".join(text.split()[:400]) + "\n" + "Webb cost 10 billion dollars by launch in 2021.")
+
+    def candidates(with_terms: bool) -> list[Candidate]:
+        return [
+            Candidate("u", "t", passage, "x", "now", "search", terms=words if with_terms else None)
+            for passage, words in zip(page.passages, page.terms, strict=True)
+        ]
+
+    assert len(page.passages) > 3
+    fresh = rank("What did the Webb telescope cost by 2021?", candidates(False), 10)
+    kept = rank("What did the Webb telescope cost by 2021?", candidates(True), 10)
+    assert [(c.passage, c.score) for c in kept] == [(c.passage, c.score) for c in fresh]
+    assert "Webb cost 10 billion" in kept[0].passage and kept[0].score > 0
+
+
 @pytest.fixture
 def web(tmp_path):
     """The sample corpus served over HTTP, a search API that indexes it, and the sample report citing it."""

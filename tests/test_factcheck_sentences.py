@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def _model():
     import spacy
 
     try:
-        return spacy.load(segmentation.SPACY_MODEL, exclude=["ner", "lemmatizer"])
+        return spacy.load(segmentation.SPACY_MODEL, exclude=list(segmentation.SPLITTER_EXCLUDES))
     except OSError:
         pytest.skip(f"{segmentation.SPACY_MODEL} is not installed")
 
@@ -274,3 +275,35 @@ def test_a_numbered_finding_with_a_link_is_still_a_sentence(splitter):
         "The plant opened in 1998 https://plant.example/history",
         "It was expanded in 2020 for 5 million euros.",
     ]
+
+
+def test_reports_segmented_at_once_share_one_loaded_pipeline():
+    """Issue 20: every thread that asked for the splitter before the first load finished loaded its own (six loads,
+    seconds each, in a run of 64 reports)."""
+    segmentation._load_splitter.cache_clear()
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: segmentation.sentence_splitter(), range(4)))
+    assert all(nlp is loaded[0] for nlp in loaded)
+    assert segmentation._load_splitter.cache_info().misses == 1
+
+
+def test_the_splitter_finds_the_boundaries_of_the_whole_model():
+    """The tagger and attribute ruler left out, batched through ``nlp.pipe``: the same sentences as the whole
+    model run on each block alone (labelled set, the sample report and corpus)."""
+    import spacy
+
+    try:
+        whole = spacy.load(segmentation.SPACY_MODEL, exclude=["ner", "lemmatizer"])
+    except OSError:
+        pytest.skip(f"{segmentation.SPACY_MODEL} is not installed")
+    root = Path(__file__).resolve().parent.parent
+    texts = [item["text"] for item in ITEMS] + [
+        path.read_text(encoding="utf-8") for path in sorted((root / "samples").rglob("*.md"))
+    ]
+    blocks = [block for text in texts for block in text.split("\n\n") if block.strip()]
+    assert len(blocks) > 100
+    one_by_one = [segmentation._sentence_starts(whole, [block])[0] for block in blocks]
+    lean = segmentation.sentence_splitter()
+    assert "tagger" not in lean.pipe_names and "parser" in lean.pipe_names
+    assert segmentation._sentence_starts(lean, blocks) == one_by_one
+    assert sum(map(len, one_by_one)) > 2 * len(blocks)  # blocks of several sentences, not one each

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from typing import Any, Literal
+
+import pytest
+from pydantic import Field, ValidationError, create_model
 
 from drevalkit.factcheck.numbers import figures, mismatches
-from drevalkit.factcheck.verify import quote_in, verify_batch
-from drevalkit.llm import open_llm
-from drevalkit.schemas import Claim, Evidence, Usage
+from drevalkit.factcheck.verify import BatchVerdicts, quote_in, verdict_output, verdict_schema, verify_batch
+from drevalkit.llm import open_llm, strict_json_schema
+from drevalkit.schemas import Claim, Evidence, StrictModel, Usage
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
 PASSAGE = (
@@ -189,3 +194,108 @@ def test_a_right_verdict_with_other_figures_that_cannot_be_rechecked_is_unknown(
     verdicts, _ = _verify(make_settings, then_fail, invalid_retries=0)
     assert verdicts["c1"].label == "unknown"
     assert any(f.startswith("re-verification failed") for f in verdicts["c1"].flags)
+
+
+def _model_per_batch(per_claim: dict[str, list[str]]) -> dict[str, Any]:
+    """The schema of the pydantic model once built for every batch (a Literal of each claim's ids), as sent."""
+    fields: dict[str, Any] = {}
+    for i, (claim_id, ids) in enumerate(per_claim.items()):
+        evidence = (list[Literal[tuple(ids)]], Field(max_length=5)) if ids else (list[str], Field(max_length=0))
+        item = create_model(
+            f"Verdict{i}",
+            __base__=StrictModel,
+            quote=(
+                str,
+                Field(description="the evidence sentence that addresses the claim, copied exactly; empty if none"),
+            ),
+            rationale=(str, Field(description="one to three sentences comparing the claim with the quote")),
+            label=(Literal["right", "wrong", "unknown"], ...),
+            evidence_ids=evidence,
+            cited_source_supports=(Literal["yes", "no", "unclear", "not_cited"], ...),
+            follow_up_query=(str, Field(description="for unknown claims: a better search query; else empty")),
+        )
+        fields[f"v{i}"] = (item, Field(alias=claim_id))
+    return strict_json_schema(create_model("BatchVerdicts", __base__=StrictModel, **fields))
+
+
+@pytest.mark.parametrize(
+    "per_claim",
+    [
+        {"c1": ["e1a", "e2b"], "c2": [], "c3": ["e9c"]},
+        {"c7": ["e0123456789"]},
+        {"c2": [], "c5": ["e1", "e2", "e3", "e4", "e5", "e6"]},
+    ],
+)
+def test_the_verdict_schema_is_the_one_the_per_batch_model_had(per_claim):
+    # key for key and in order: the same request text, so the LLM cache keys and the server's prefix stay the same
+    assert json.dumps(verdict_schema(per_claim)) == json.dumps(_model_per_batch(per_claim))
+
+
+def _verdicts(evidence: dict[str, list[str]]) -> dict[str, Any]:
+    return {cid: {**_answer("right", "q"), "evidence_ids": ids} for cid, ids in evidence.items()}
+
+
+def test_a_verdict_may_cite_only_its_own_claims_evidence():
+    first = verdict_output({"c1": ["e1"], "c2": ["e2"]})
+    second = verdict_output({"c1": ["e3"], "c2": []})  # another batch after it: no shape is shared between them
+    assert first.validate(_verdicts({"c1": ["e1"], "c2": ["e2"]})).root["c2"].evidence_ids == ["e2"]
+    assert second.validate(_verdicts({"c1": ["e3"], "c2": []})).root["c1"].evidence_ids == ["e3"]
+    refused = [
+        (first, {"c1": ["e2"], "c2": ["e2"]}, "c1.evidence_ids: 'e2' is not one of this claim's (e1)"),  # c2's id
+        (
+            first,
+            {"c1": ["e3"], "c2": ["e2"]},
+            "c1.evidence_ids: 'e3' is not one of this claim's (e1)",
+        ),  # another batch's
+        (second, {"c1": ["e3"], "c2": ["e3"]}, "c2.evidence_ids: 'e3' is not one of this claim's (none: cite nothing)"),
+        (second, {"c1": ["e1"], "c2": []}, "c1.evidence_ids: 'e1' is not one of this claim's (e3)"),
+        (first, {"c1": ["e1"]}, "c2: Field required"),
+        (first, {"c1": ["e1"], "c2": ["e2"], "c9": []}, "c9: Extra inputs are not permitted"),
+        (first, {"c1": ["e1"] * 6, "c2": ["e2"]}, "at most 5 items"),
+    ]
+    for output, answer, problem in refused:
+        with pytest.raises(ValidationError, match=re.escape(problem)):
+            output.validate(_verdicts(answer))
+    with pytest.raises(ValidationError, match="no claims to check the verdicts against"):
+        BatchVerdicts.model_validate(_verdicts({"c1": ["e1"]}))  # without its batch's ids, nothing is accepted
+
+
+def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
+    """Through the real client and server: the answer is invalid output, repaired in a second turn, as when the
+    schema was a model of its own."""
+    other = Evidence(
+        id="e2",
+        url="https://b.example/",
+        passage="It was approved in 2011.",
+        retrieved_at="now",
+        content_sha256="y",
+        via="search",
+    )
+    claims = CLAIMS[1:]
+
+    def answers(number: int) -> dict[str, Any]:
+        c3_cites = ["e2"] if number == 1 else ["e1"]  # first c2's evidence, then its own
+        return {
+            "c2": {**_answer("right", "It was approved in 2011."), "evidence_ids": ["e2"]},
+            "c3": {
+                **_answer("right", "Congress capped the development cost at US$8 billion"),
+                "evidence_ids": c3_cites,
+            },
+        }
+
+    with FakeOpenAIServer() as server:
+        server.responder = lambda body: json.dumps(answers(len(server.requests)))
+
+        usage = Usage()
+
+        async def go():
+            client = open_llm(make_settings(server))
+            try:
+                return await verify_batch(client, claims, {"c2": [other], "c3": [EVIDENCE]}, 1, usage)
+            finally:
+                await client.close()
+
+        verdicts, _ = asyncio.run(go())
+    assert len(server.requests) == 2 and usage.calls == 2 and usage.repairs == 1
+    assert "c3.evidence_ids: 'e2' is not one of this claim's (e1)" in server.requests[1]["messages"][-1]["content"]
+    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", ["e2"]), ("right", ["e1"])]

@@ -274,6 +274,31 @@ def test_a_cache_hit_keeps_what_the_answer_first_cost(judge_server, make_setting
     assert second.usage.from_cache_cost == first.usage.cost
 
 
+def test_the_endpoint_receives_the_request_as_built_with_the_key(make_settings):
+    """The request goes through the SDK's lower-level ``post`` (no per-call transform of the typed parameters): the
+    body is the client's request, key for key, and the bearer key is sent."""
+    secret = "sk-test-SECRET123456789"
+    with FakeOpenAIServer() as server:
+        keys = []
+        server.responder = lambda body: keys.append(server.authorization.value) or None
+        result, client = run(_ask(make_settings(server, api_key=secret, max_tokens=900), sample=2, temperature=0.5))
+    schema = strict_json_schema(Verdict)
+    assert server.requests == [
+        {
+            "model": server.model,
+            "messages": MESSAGES,
+            "temperature": 0.5,
+            "max_tokens": 900,
+            "seed": client.settings.seed + 2,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "Verdict", "schema": schema, "strict": True},
+            },
+        }
+    ]
+    assert keys == [f"Bearer {secret}"] and isinstance(result.value, Verdict)
+
+
 def test_a_key_echoed_by_the_endpoint_is_redacted_from_the_error(make_settings):
     """Issue 17, item 3: "Incorrect API key provided: <the key>" in a 400 must not carry the key into the error."""
     secret = "sk-test-SECRET123456789"

@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from pydantic import ValidationError
 
 from drevalkit.llm import open_llm
 from drevalkit.llm.tokens import estimate_messages_tokens, estimate_tokens
@@ -17,6 +18,7 @@ from drevalkit.quality.judge import (
     cut_text,
     judge_messages,
     judge_report,
+    judgement_model,
 )
 from drevalkit.schemas import Report
 from drevalkit.testing.openai_server import FakeOpenAIServer
@@ -78,6 +80,16 @@ def test_judge_prompt_layout_shares_the_report_prefix(sample_task):
     closing = re.findall(rf"^<<<END REPORT {boundary}>>>$", shared, re.MULTILINE)
     assert len(closing) == 1 and "</report>" not in shared  # the report cannot close its own block
     assert "a.1" in first[1]["content"] and "a.1" not in second[1]["content"]
+
+
+def test_a_dimensions_answer_model_is_built_once_per_set_of_criteria():
+    a, b = small_rubric().dimensions
+    assert judgement_model(a) is judgement_model(a.model_copy(deep=True))  # every report of the task shares it
+    assert judgement_model(a) is not judgement_model(b)
+    answer = {"rationale": "r", "score": 5}
+    assert judgement_model(b).model_validate({"b.1": answer})
+    with pytest.raises(ValidationError):  # another dimension's criteria are refused, whatever was built before
+        judgement_model(b).model_validate({"a.1": answer, "a.2": answer})
 
 
 def test_judging_enums_every_criterion_and_warms_prefix(make_settings, sample_task):

@@ -37,7 +37,7 @@ from ..schemas import (
 from ..store import Store
 from .accounting import MIN_EVIDENCE_COVERAGE, cited_sources, describe_failures, failure_causes
 from .claims import PROMPTS, Extraction, extract_claims
-from .evidence import Candidate, EmbeddingReranker, Reranker, Via, rank, split_passages
+from .evidence import Candidate, EmbeddingReranker, Reranker, Via, passage_terms, rank, split_passages
 from .fetch import Fetcher
 from .injection import RULES_VERSION, Finding, screen
 from .search import Searcher, SearchError, SearchUnavailable, make_backend, normalise_query, search_client
@@ -52,9 +52,11 @@ HOSTILE_URLS_SHOWN = 5  # pages named in the result's reason; the flags of the v
 
 @dataclass(frozen=True)
 class Page:
-    """A document split into passages, and what ``injection.screen`` found in it (None: it only informs)."""
+    """A document split into passages, their BM25 terms, and what ``injection.screen`` found in it (None: it only
+    informs)."""
 
     passages: tuple[str, ...]
+    terms: tuple[tuple[str, ...], ...]  # ``passage_terms`` of each passage
     finding: Finding | None = None
 
 
@@ -120,7 +122,8 @@ class FactChecker:
 
 def _read_page(text: str) -> Page:
     # a page longer than any real source (a hostile one) is ranked on its first passages only
-    return Page(tuple(split_passages(text)[:MAX_PASSAGES_PER_DOCUMENT]), screen(text))
+    passages = tuple(split_passages(text)[:MAX_PASSAGES_PER_DOCUMENT])
+    return Page(passages, tuple(map(passage_terms, passages)), screen(text))
 
 
 @dataclass
@@ -322,7 +325,7 @@ class _ReportRun:
                 self.hostile.setdefault(record.url, finding)
                 self.withheld.setdefault(claim.id, {}).setdefault(record.url, via)
                 continue
-            for passage in page.passages:
+            for passage, words in zip(page.passages, page.terms, strict=True):
                 candidates.append(
                     Candidate(
                         url=record.final_url or record.url,
@@ -332,6 +335,7 @@ class _ReportRun:
                         retrieved_at=record.fetched_at,
                         via=via,
                         cited_ref=(refs or {}).get(record.url),
+                        terms=words,
                     )
                 )
         return candidates

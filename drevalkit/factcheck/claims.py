@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, Field, create_model
@@ -69,6 +70,12 @@ class _ExtractedClaims(Protocol):
 
 def extraction_model(sentence_ids: list[str]) -> type[BaseModel]:
     """Schema of one extraction call: claims whose sentence id is one of the chunk's ids."""
+    return _extraction_model(tuple(sentence_ids))
+
+
+@lru_cache(maxsize=256)
+def _extraction_model(sentence_ids: tuple[str, ...]) -> type[BaseModel]:
+    """Built once per chunk of sentence ids (S1-S12 and so on: the same chunks recur in every report)."""
     sentence_id: Any = Literal[tuple(sentence_ids)]  # a Literal of the ids, built at run time: no static type
     item: Any = create_model(  # a model class built at run time: not a static type either
         "ExtractedClaim",

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -19,17 +21,24 @@ _STOP = frozenset(
     "a an and are as at be by for from has have in is it its of on or that the this to was were which with".split()
 )
 PASSAGE_WORDS = 120
+_LINE_BREAKS = re.compile(r"\n\s*\n|\n")
 
 
 def terms(text: str) -> list[str]:
-    return [t for t in (w.lower() for w in _WORD.findall(text)) if t not in _STOP]
+    return [t for t in map(str.lower, _WORD.findall(text)) if t not in _STOP]
+
+
+def passage_terms(passage: str) -> tuple[str, ...]:
+    """``terms`` of a passage kept with its page, so that ranking it for every claim does not split it again; the
+    words are interned (one string per word of the vocabulary, not one per occurrence)."""
+    return tuple(map(sys.intern, terms(passage)))
 
 
 def split_passages(text: str, target_words: int = PASSAGE_WORDS) -> list[str]:
     """Paragraph-aligned passages of about ``target_words`` words; long paragraphs are cut with overlap."""
     passages: list[str] = []
     current: list[str] = []
-    for paragraph in (p.strip() for p in re.split(r"\n\s*\n|\n", text)):
+    for paragraph in (p.strip() for p in _LINE_BREAKS.split(text)):
         if not paragraph:
             continue
         words = paragraph.split()
@@ -67,19 +76,24 @@ class Candidate:
     via: Via
     cited_ref: int | None = None
     score: float = 0.0
+    terms: tuple[str, ...] | None = None  # ``passage_terms(passage)``, when its page has them already
 
 
 def bm25_scores(query: str, passages: list[str], k1: float = 1.5, b: float = 0.75) -> list[float]:
-    docs = [terms(p) for p in passages]
+    return _bm25(terms(query), [terms(p) for p in passages], k1, b)
+
+
+def _bm25(query: Sequence[str], docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75) -> list[float]:
+    """BM25 of the passages' ``docs`` (their terms) for the query's terms; only the query's terms are counted."""
     if not docs:
         return []
     avg = sum(len(d) for d in docs) / len(docs) or 1.0
-    df = Counter(t for d in docs for t in set(d))
     n = len(docs)
-    q_terms = set(terms(query))
+    q_terms = set(query)
+    counts = [Counter([t for t in doc if t in q_terms]) for doc in docs]
+    df = Counter(t for tf in counts for t in tf)
     scores = []
-    for doc in docs:
-        tf = Counter(doc)
+    for doc, tf in zip(docs, counts):
         score = 0.0
         for term in q_terms:
             if term not in tf:
@@ -109,7 +123,7 @@ def rank(query: str, candidates: list[Candidate], top: int, reranker: Reranker |
     """Best ``top`` passages for the query: BM25, then optional embedding re-ranking of BM25's best."""
     if not candidates:
         return []
-    scores = bm25_scores(query, [c.passage for c in candidates])
+    scores = _bm25(terms(query), [c.terms if c.terms is not None else terms(c.passage) for c in candidates])
     for candidate, score in zip(candidates, scores):
         candidate.score = score
     ordered = sorted(candidates, key=lambda c: -c.score)

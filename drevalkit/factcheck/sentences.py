@@ -71,13 +71,25 @@ class Sentence:
     plain: str = ""  # the text without citation markers and parenthesised URLs
 
 
-@lru_cache(maxsize=1)
 def sentence_splitter() -> Any:
-    """The spaCy pipeline used for sentences (loaded once per process)."""
+    """The spaCy pipeline used for sentences, loaded once per process (reports segmented at once in several threads
+    wait for the first to load it, instead of each loading its own)."""
+    with _LOADING:
+        return _load_splitter()
+
+
+_LOADING = threading.Lock()
+# The model's sentence boundaries come from its parser, which reads only the shared tok2vec: the tagger and the
+# attribute ruler (a fifth of its CPU), the lemmatizer and the entity recogniser are left out.
+SPLITTER_EXCLUDES = ("tagger", "attribute_ruler", "lemmatizer", "ner")
+
+
+@lru_cache(maxsize=1)
+def _load_splitter() -> Any:
     import spacy
 
     try:
-        return spacy.load(SPACY_MODEL, exclude=["ner", "lemmatizer"])
+        return spacy.load(SPACY_MODEL, exclude=list(SPLITTER_EXCLUDES))
     except OSError:
         nlp = spacy.blank("en")
         nlp.add_pipe("sentencizer")
@@ -343,19 +355,25 @@ def _bounded_spans(block: str, limit: int | None = None) -> list[tuple[int, int]
     return spans
 
 
-def _sentence_starts(nlp: Any, text: str) -> list[int]:
-    """Offsets in ``text`` where the splitter starts a sentence (the first is always 0)."""
-    starts = [0]
-    for begin, end in _bounded_spans(text):
-        for span in nlp(text[begin:end]).sents:
-            offset = begin + span.start_char
-            while offset < end and text[offset].isspace():
-                offset += 1
-            opening = _OPENING_BEFORE.search(text, max(begin, offset - 8), offset)
-            if opening:  # "... ended. (The plant ...": the bracket opens the next sentence, not ends this one
-                offset = opening.start(1)
-            if offset < end and offset > starts[-1] and text[starts[-1] : offset].strip():
-                starts.append(offset)
+def _sentence_starts(nlp: Any, texts: list[str]) -> list[list[int]]:
+    """Offsets in each of ``texts`` where the splitter starts a sentence (the first is always 0). The pieces of all
+    the texts go through the pipeline together (``nlp.pipe``: half the CPU of one call per piece, the same
+    boundaries)."""
+    pieces = [(number, begin, end) for number, text in enumerate(texts) for begin, end in _bounded_spans(text)]
+    starts: list[list[int]] = [[0] for _ in texts]
+    with _SPACY_LOCK:  # one pipeline object serves every report; run it in one thread at a time
+        docs = nlp.pipe(texts[number][begin:end] for number, begin, end in pieces)
+        for (number, begin, end), doc in zip(pieces, docs):
+            text, found = texts[number], starts[number]
+            for span in doc.sents:
+                offset = begin + span.start_char
+                while offset < end and text[offset].isspace():
+                    offset += 1
+                opening = _OPENING_BEFORE.search(text, max(begin, offset - 8), offset)
+                if opening:  # "... ended. (The plant ...": the bracket opens the next sentence, not ends this one
+                    offset = opening.start(1)
+                if offset < end and offset > found[-1] and text[found[-1] : offset].strip():
+                    found.append(offset)
     return starts
 
 
@@ -412,17 +430,14 @@ def segment(report: Report) -> list[Sentence]:
     sentences: list[Sentence] = []
     attached: dict[int, _Attached] = {}  # sentence index -> the blocks of citations alone after it
     previous_section = None
-    for section, prose, row in _blocks(report.text):
+    blocks = list(_blocks(report.text))
+    split = iter(_sentence_starts(nlp, [prose.plain for _, prose, row in blocks if prose.plain.strip() and not row]))
+    for section, prose, row in blocks:
         if not prose.plain.strip():  # citations alone ("[3][4]" as a paragraph): they belong to what precedes them
             if sentences and sentences[-1].section == section:
                 attached.setdefault(len(sentences) - 1, _Attached()).add(prose, number_of)
             continue
-        if row:
-            starts = [0]
-        else:
-            with _SPACY_LOCK:  # one pipeline object serves every report; run it in one thread at a time
-                starts = _sentence_starts(nlp, prose.plain)
-            starts = _merge_fragments(prose.plain, _outside_formulas(prose.plain, starts))
+        starts = [0] if row else _merge_fragments(prose.plain, _outside_formulas(prose.plain, next(split)))
         refs: list[list[int]] = [[] for _ in starts]
         urls: list[list[str]] = [[] for _ in starts]
         for offset, numbers, cited in prose.cites:

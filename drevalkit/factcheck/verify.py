@@ -14,12 +14,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import Field, RootModel, ValidationInfo, model_validator
 
 from ..aio import gather_or_cancel
-from ..llm import LLMClient
+from ..llm import LLMClient, StructuredOutput, strict_json_schema
 from ..schemas import Claim, Evidence, StrictModel, Usage, Verdict
 from .claims import PROMPTS
 from .numbers import describe, figures, mismatches
@@ -31,43 +32,83 @@ _Label = Literal["right", "wrong", "unknown"]
 _Supports = Literal["yes", "no", "unclear", "not_cited"]
 
 
-class _VerdictItem(Protocol):
-    """The fields of a ``_verdict_item`` model (built at run time, so mypy cannot see them)."""
-
-    quote: str
-    rationale: str
+# One claim's verdict as the verifier answers it (no docstring: it would become the schema's description).
+class VerdictAnswer(StrictModel):
+    quote: str = Field(description="the evidence sentence that addresses the claim, copied exactly; empty if none")
+    rationale: str = Field(description="one to three sentences comparing the claim with the quote")
     label: _Label
-    evidence_ids: list[str]
+    evidence_ids: list[str] = Field(max_length=MAX_EVIDENCE_PER_VERDICT)
     cited_source_supports: _Supports
-    follow_up_query: str
+    follow_up_query: str = Field(description="for unknown claims: a better search query; else empty")
 
 
-def _verdict_item(name: str, evidence_ids: list[str]) -> type[BaseModel]:
-    evidence_field: tuple[Any, Any]
-    if evidence_ids:
-        evidence_id: Any = Literal[tuple(evidence_ids)]  # a Literal of the ids, built at run time
-        evidence_field = (list[evidence_id], Field(max_length=MAX_EVIDENCE_PER_VERDICT))
+class BatchVerdicts(RootModel[dict[str, VerdictAnswer]]):
+    """A batch's verdicts by claim id. Which claims, and which evidence ids each may cite, vary per batch: they come
+    as the validation context (``verdict_output``), and an answer validated without them is refused, so one model
+    serves every batch and never accepts a verdict citing another claim's evidence."""
+
+    @model_validator(mode="after")
+    def _own_evidence(self, info: ValidationInfo) -> BatchVerdicts:
+        per_claim = info.context
+        if not isinstance(per_claim, dict):
+            raise ValueError("no claims to check the verdicts against")
+        problems = [f"{claim_id}: Field required" for claim_id in per_claim if claim_id not in self.root]
+        problems += [f"{key}: Extra inputs are not permitted" for key in self.root if key not in per_claim]
+        for claim_id, verdict in self.root.items():
+            own = per_claim.get(claim_id, ())
+            wrong = [e for e in verdict.evidence_ids if e not in own]
+            if wrong:
+                allowed = ", ".join(own) or "none: cite nothing"
+                problems.append(f"{claim_id}.evidence_ids: {wrong[0]!r} is not one of this claim's ({allowed})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+@lru_cache(maxsize=1)
+def _item_schema() -> dict[str, Any]:
+    return strict_json_schema(VerdictAnswer)
+
+
+def _evidence_schema(evidence_ids: list[str]) -> dict[str, Any]:
+    """The ``evidence_ids`` property limited to ``evidence_ids`` (written as pydantic writes a list of a Literal)."""
+    items: dict[str, Any]
+    if len(evidence_ids) == 1:
+        items = {"type": "string", "enum": list(evidence_ids)}
+    elif evidence_ids:
+        items = {"enum": list(evidence_ids), "type": "string"}
     else:
-        evidence_field = (list[str], Field(max_length=0))
-    return create_model(
-        name,
-        __base__=StrictModel,
-        quote=(str, Field(description="the evidence sentence that addresses the claim, copied exactly; empty if none")),
-        rationale=(str, Field(description="one to three sentences comparing the claim with the quote")),
-        label=(_Label, ...),
-        evidence_ids=evidence_field,
-        cited_source_supports=(_Supports, ...),
-        follow_up_query=(str, Field(description="for unknown claims: a better search query; else empty")),
-    )
+        items = {"type": "string"}
+    limit = MAX_EVIDENCE_PER_VERDICT if evidence_ids else 0
+    return {"items": items, "maxItems": limit, "title": "Evidence Ids", "type": "array"}
 
 
-def verdict_model(per_claim: dict[str, list[str]]) -> type[BaseModel]:
-    """One required entry per claim id, each limited to the ids of that claim's evidence."""
-    fields: dict[str, Any] = {
-        f"v{i}": (_verdict_item(f"Verdict{i}", ids), Field(alias=claim_id))
-        for i, (claim_id, ids) in enumerate(per_claim.items())
+def verdict_schema(per_claim: dict[str, list[str]]) -> dict[str, Any]:
+    """The strict JSON schema of a batch: one required entry per claim id, each limited to the ids of that claim's
+    evidence. Built as a dict (building a pydantic model per batch cost 6 ms a call), the same schema, key for key,
+    as pydantic wrote for the model it replaced, so answers cached before still match."""
+    item = _item_schema()
+    defs = {
+        f"Verdict{i}": {
+            **item,
+            "properties": {**item["properties"], "evidence_ids": _evidence_schema(ids)},
+            "title": f"Verdict{i}",
+        }
+        for i, ids in enumerate(per_claim.values())
     }
-    return create_model("BatchVerdicts", __base__=StrictModel, **fields)
+    return {
+        "$defs": defs,
+        "additionalProperties": False,
+        "properties": {claim_id: {"$ref": f"#/$defs/Verdict{i}"} for i, claim_id in enumerate(per_claim)},
+        "required": list(per_claim),
+        "title": "BatchVerdicts",
+        "type": "object",
+    }
+
+
+def verdict_output(per_claim: dict[str, list[str]]) -> StructuredOutput[BatchVerdicts]:
+    """What a verification call asks for: ``verdict_schema`` sent, ``BatchVerdicts`` checked against ``per_claim``."""
+    return StructuredOutput(BatchVerdicts, verdict_schema(per_claim), per_claim)
 
 
 def verify_messages(
@@ -107,13 +148,14 @@ _QUOTE_CHARS = str.maketrans(
     }
 )
 _ELLIPSIS = re.compile(r"\.\.\.+|…|\[\s*\.\.\.\s*\]")
+_EMPHASIS_MARKS = re.compile(r"[*_`]+")
 MIN_QUOTE_WORDS = 3
 
 
 def _normal(text: str) -> str:
     """Whitespace, case, quote, dash and markdown-emphasis differences removed."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTE_CHARS).casefold()
-    text = re.sub(r"[*_`]+", "", text)
+    text = _EMPHASIS_MARKS.sub("", text)
     return " ".join(text.split())
 
 
@@ -147,7 +189,7 @@ class _Checked:
 
 async def _ask(
     llm: LLMClient, claims: list[Claim], evidence_for: dict[str, list[Evidence]], notes: dict[str, str], usage: Usage
-) -> BaseModel | str:
+) -> BatchVerdicts | str:
     """The verifier's answer for ``claims``, or the reason it could not be had."""
     shown: dict[str, Evidence] = {}
     for claim in claims:
@@ -156,14 +198,14 @@ async def _ask(
     per_claim = {c.id: [e.id for e in evidence_for.get(c.id, [])] for c in claims}
     answer = await llm.structured_or_reason(
         verify_messages(claims, list(shown.values()), per_claim, notes),
-        verdict_model(per_claim),
+        verdict_output(per_claim),
         usage,
         temperature=0.0,
     )
     return f"verification failed: {answer}" if isinstance(answer, str) else answer
 
 
-def _check(claim: Claim, answer: _VerdictItem, evidence_for: dict[str, list[Evidence]], round_number: int) -> _Checked:
+def _check(claim: Claim, answer: VerdictAnswer, evidence_for: dict[str, list[Evidence]], round_number: int) -> _Checked:
     """A verdict that stands on its evidence: a right/wrong label needs cited evidence that contains its quote;
     a right label whose figures differ from the quote's is flagged."""
     own = {e.id: e for e in evidence_for.get(claim.id, [])}
@@ -238,19 +280,19 @@ async def verify_batch(
     answer = await _ask(llm, claims, evidence_for, {}, usage)
     if isinstance(answer, str):
         return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}
-    checked = {c.id: _check(c, getattr(answer, f"v{i}"), evidence_for, round_number) for i, c in enumerate(claims)}
+    checked = {c.id: _check(c, answer.root[c.id], evidence_for, round_number) for c in claims}
     doubtful = [c for c in claims if checked[c.id].note]
     if doubtful and llm.settings.reverify:
         notes = {c.id: checked[c.id].note for c in doubtful}
         second = await _ask(llm, doubtful, evidence_for, notes, usage)
-        for i, claim in enumerate(doubtful):
+        for claim in doubtful:
             first = checked[claim.id]
             if isinstance(second, str):
                 first.verdict.flags.append(f"re-verification failed: {second}")
                 if first.mismatch:  # a right verdict whose figures differ and could not be checked again
                     first.verdict.label = "unknown"
                 continue
-            again = _check(claim, getattr(second, f"v{i}"), evidence_for, round_number)
+            again = _check(claim, second.root[claim.id], evidence_for, round_number)
             again.verdict.reverified = True
             again.verdict.flags = first.verdict.flags + [f for f in again.verdict.flags if f not in first.verdict.flags]
             if again.mismatch:  # still right although the figures differ: the verdict does not stand

@@ -1,7 +1,7 @@
 """The LLM kernel: a client with structured output, retries, a cache and usage accounting, over chat backends."""
 
 from .backends import CHAT_BACKENDS, ChatBackend
-from .client import LLMClient, LLMResult, parse_json_object, strict_json_schema
+from .client import LLMClient, LLMResult, StructuredOutput, parse_json_object, strict_json_schema
 from .errors import LLMCallFailed, LLMError, LLMOutputError, LLMUnavailable
 from .factory import backend_kind, open_llm
 
@@ -14,6 +14,7 @@ __all__ = [
     "LLMOutputError",
     "LLMResult",
     "LLMUnavailable",
+    "StructuredOutput",
     "backend_kind",
     "open_llm",
     "parse_json_object",

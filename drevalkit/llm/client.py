@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import openai
@@ -66,6 +67,34 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     tighten(schema)
     return schema
+
+
+@lru_cache(maxsize=1024)
+def _model_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``strict_json_schema`` once per model class (milliseconds of pydantic work a call otherwise); never mutated."""
+    return strict_json_schema(model)
+
+
+@dataclass(frozen=True)
+class StructuredOutput(Generic[T]):
+    """What a structured call asks for when its schema varies per call: the ``model`` that validates the answer,
+    the strict JSON ``schema`` sent (and part of the cache key), and the validation ``context`` with which the
+    model's validators check what the schema constrains beyond the model (e.g. each claim's own evidence ids).
+    A plain model class stands for ``StructuredOutput(model, strict_json_schema(model), None)``, built once."""
+
+    model: type[T]
+    schema: dict[str, Any]
+    context: Any = None
+
+    def validate(self, data: Any) -> T:
+        return self.model.model_validate(data, context=self.context)
+
+    def validate_json(self, text: str) -> T:
+        return self.model.model_validate_json(text, context=self.context)
+
+
+def _as_output(output: type[T] | StructuredOutput[T]) -> StructuredOutput[T]:
+    return output if isinstance(output, StructuredOutput) else StructuredOutput(output, _model_schema(output))
 
 
 # the content is stripped after the match: "\s*(.*?)\s*```$" was cubic in a run of spaces
@@ -191,27 +220,28 @@ class LLMClient:
     async def structured(
         self,
         messages: list[dict[str, str]],
-        output: type[T],
+        output: type[T] | StructuredOutput[T],
         *,
         sample: int = 0,
         temperature: float | None = None,
         max_tokens: int | None = None,
     ) -> LLMResult[T]:
         """Ask for an answer that validates against ``output``; raises an ``LLMError`` subclass on failure."""
-        schema = strict_json_schema(output)
+        spec = _as_output(output)
+        schema = spec.schema
         params = {
             "temperature": self.settings.judge_temperature() if temperature is None else temperature,
             "max_tokens": max_tokens or self.settings.max_tokens,
             "seed": self.settings.seed + sample,
             "sample": sample,
         }
-        # hashing a report-sized prompt is CPU work: off the event loop
-        key = await asyncio.to_thread(self.cache_key, messages, schema, params)
+        key = ""
         if self._store is not None:
-            hit = await self._store.arun(self._store.get_llm, key)
+            # hashing a report-sized prompt and reading the store: off the event loop, in one hop
+            key, hit = await asyncio.to_thread(self._cached, self._store, messages, schema, params)
             if hit is not None:
                 try:
-                    value = output.model_validate_json(hit[0])
+                    value = spec.validate_json(hit[0])
                 except ValidationError:
                     value = None
                 if value is not None:
@@ -219,7 +249,7 @@ class LLMClient:
 
         usage = Usage()
         try:
-            value, content = await self._generate(messages, output, schema, params, usage)
+            value, content = await self._generate(messages, spec, params, usage)
         except LLMError as exc:
             usage.failed_calls += 1
             exc.usage = usage
@@ -228,10 +258,17 @@ class LLMClient:
             await self._store.arun(self._store.put_llm, key, self.model, content, usage.model_dump())
         return LLMResult(value, usage, cached=False)
 
+    def _cached(
+        self, store: Store, messages: list[dict[str, str]], schema: dict[str, Any], params: dict[str, Any]
+    ) -> tuple[str, tuple[str, dict[str, Any]] | None]:
+        """The call's cache key and the answer stored under it, if any."""
+        key = self.cache_key(messages, schema, params)
+        return key, store.get_llm(key)
+
     async def structured_or_reason(
         self,
         messages: list[dict[str, str]],
-        output: type[T],
+        output: type[T] | StructuredOutput[T],
         usage: Usage,
         *,
         sample: int = 0,
@@ -254,12 +291,7 @@ class LLMClient:
         return result.value
 
     async def _generate(
-        self,
-        messages: list[dict[str, str]],
-        output: type[T],
-        schema: dict[str, Any],
-        params: dict[str, Any],
-        usage: Usage,
+        self, messages: list[dict[str, str]], output: StructuredOutput[T], params: dict[str, Any], usage: Usage
     ) -> tuple[T, str]:
         conversation = list(messages)
         max_tokens = params["max_tokens"]
@@ -267,12 +299,12 @@ class LLMClient:
         for attempt in range(self.settings.invalid_retries + 1):
             usage.repairs += attempt > 0  # a new attempt after invalid output
             content, finish_reason = await self._complete(
-                conversation, output.__name__, schema, params, max_tokens, usage
+                conversation, output.model.__name__, output.schema, params, max_tokens, usage
             )
             try:
                 if finish_reason == "length":
                     raise _InvalidOutput(f"the answer was cut off at {max_tokens} tokens")
-                value = output.model_validate(parse_json_object(content))
+                value = output.validate(parse_json_object(content))
                 return value, value.model_dump_json(by_alias=True)
             except json.JSONDecodeError as exc:
                 last_problem = f"not valid JSON ({exc.msg} at position {exc.pos})"

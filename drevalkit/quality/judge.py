@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, Field, create_model
@@ -34,9 +35,13 @@ from .rubric import PROMPTS, load_general_rubric
 
 def judgement_model(dimension: Dimension) -> type[BaseModel]:
     """Output schema for one dimension: exactly one entry per criterion id (closed, all required)."""
-    fields: dict[str, Any] = {
-        f"c{i}": (CriterionJudgement, Field(alias=criterion.id)) for i, criterion in enumerate(dimension.criteria)
-    }
+    return _judgement_model(tuple(criterion.id for criterion in dimension.criteria))
+
+
+@lru_cache(maxsize=256)
+def _judgement_model(criterion_ids: tuple[str, ...]) -> type[BaseModel]:
+    """Built once per set of criterion ids (every report of a task, every sample and juror shares its rubric's)."""
+    fields: dict[str, Any] = {f"c{i}": (CriterionJudgement, Field(alias=cid)) for i, cid in enumerate(criterion_ids)}
     return create_model("DimensionJudgement", __base__=StrictModel, **fields)
 
 

@@ -90,13 +90,10 @@ def claim_tags(hl: Highlight) -> str:
     return f'<sup class="claim-tags">{links}</sup>'
 
 
-def _find_in(block: Block, needle: str, taken: list[tuple[int, int]]) -> tuple[int, int] | None:
-    """(start, end) in ``block.plain`` of ``needle`` compared on letters and digits, clear of the ``taken`` spans;
-    when the whole does not match (a link rendered differently), its first and last 40 such characters, close
-    together."""
-    key, _ = alnum(needle)
-    if len(key) < 8:
-        return None
+def _find_in(block: Block, key: str, taken: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """(start, end) in ``block.plain`` of the sentence whose letters and digits are ``key`` (``alnum``), clear of
+    the ``taken`` spans; when the whole does not match (a link rendered differently), its first and last 40 such
+    characters, close together."""
 
     def free(start: int, end: int) -> bool:
         return not any(start < b and a < end for a, b in taken)
@@ -125,13 +122,13 @@ def _find_in(block: Block, needle: str, taken: list[tuple[int, int]]) -> tuple[i
 def _locate(blocks: list[Block], sentence: str, taken: dict[int, list[tuple[int, int]]]) -> list[tuple[int, int, int]]:
     """Where ``sentence`` is: [(block, start, end)] in one block, or every cell of one table row, clear of what
     other sentences took."""
-    for block_index, block in enumerate(blocks):
+    key, _ = alnum(sentence)  # once per sentence, not once per block tried
+    for block_index, block in enumerate(blocks if len(key) >= 8 else []):  # too short to find for sure
         if block.cell_row is not None and taken.get(block_index):
             continue
-        span = _find_in(block, sentence, taken.get(block_index, []))
+        span = _find_in(block, key, taken.get(block_index, []))
         if span is not None:
             return [(block_index, *span)]
-    key, _ = alnum(sentence)
     rows: dict[int, list[int]] = {}
     for block_index, block in enumerate(blocks):
         if block.cell_row is not None:

@@ -138,6 +138,9 @@ class FakeOpenAIServer(LocalHTTPServer):
         self.responder: Callable[[dict[str, Any]], str | None] | None = None
         self.requests: list[dict[str, Any]] = []
         self.completions = 0
+        # seconds of simulated computation (prefill and decode sleeps) over every answered request: with
+        # ``max_sequences`` at once, no client can be served in less than simulated_s / max_sequences
+        self.simulated_s = 0.0
         self.faults_injected: list[str] = []
         self._rng = random.Random(seed)
         self.authorization = threading.local()  # the Authorization header of the request this thread answers
@@ -224,8 +227,8 @@ class FakeOpenAIServer(LocalHTTPServer):
         prompt_text = "\n".join(f"<{m['role']}>{m['content']}" for m in body["messages"])
         tokens = _TOKEN.findall(prompt_text)
         cached, chain = self.cache.lookup(tokens) if self.cache else (0, [])
-        if self.prefill_rate:
-            time.sleep((len(tokens) - cached) / self.prefill_rate)
+        prefill_s = (len(tokens) - cached) / self.prefill_rate if self.prefill_rate else 0.0
+        time.sleep(prefill_s)
         if self.cache:
             self.cache.insert(chain)
 
@@ -246,10 +249,11 @@ class FakeOpenAIServer(LocalHTTPServer):
         elif fault == "schema_violation":
             content = json.dumps({"unexpected": True})
         completion_tokens = count_tokens(content)
-        if self.decode_rate:
-            time.sleep(completion_tokens / self.decode_rate)
+        decode_s = completion_tokens / self.decode_rate if self.decode_rate else 0.0
+        time.sleep(decode_s)
         with self._lock:
             self.completions += 1
+            self.simulated_s += prefill_s + decode_s
             self.timeline.append((received, time.perf_counter(), body))
         return (
             200,
