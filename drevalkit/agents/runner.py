@@ -33,8 +33,9 @@ from ..schemas import Task, utc_now
 from ..store import Store
 from .endpoint import AgentEndpoint
 from .protocols.base import get_protocol
+from .run_setup import RunSetup
 from .task_output import TaskOutcome
-from .task_run import RunSetup, run_task
+from .task_run import run_task
 from .tools import Extractor, Toolbox
 
 RETRIED = ("endpoint_error", "internal_error")  # failures a rerun tries again
@@ -159,6 +160,7 @@ class AgentRunner(RunSetup):
                     "failure": o.failure,
                     "turns": o.turns,
                     "tool_calls": o.tool_calls,
+                    "text_tool_calls": o.text_tool_calls,
                     "seconds": o.seconds,
                 }
                 for o in summary.outcomes
