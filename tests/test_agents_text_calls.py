@@ -155,7 +155,7 @@ def test_openai_tools_runs_text_calls_as_native_calls():
         "web_search",
         {"query": "webb telescope cost", "num": None},
     )
-    assert step.reply is not None and step.reply.content == "I'll search:"
+    assert step.reply is not None and step.reply.content == f"<think>plan {HERMES}</think>\n\nI'll search:"
     (native,) = step.reply.tool_calls
     assert (
         native.id == call.call_id

@@ -5,10 +5,12 @@ calls and sends back the results. It stops when the agent stops calling tools (`
 (``turn_cap``), at ``agent_time_cap`` (``time_cap``; tool calls and model calls are cut off at the deadline), when
 the next request would not fit ``agent_context_tokens`` with its completion (``context_cap``, estimated from the
 text and calibrated on the token counts the server reports, or the server refusing a request as too long), after
-``agent_max_failures`` rejected calls in a row (``repeated_failures``), or when the endpoint keeps failing after its
-retries (``endpoint_error``). Unless the endpoint failed, the agent is then asked for its final report from what it
-has (one more call, not bound by the time cap); a report produced after a limit is marked cut short. Error and
-give-up text never becomes a report: such a task is recorded as failed, with its trace.
+``agent_max_failures`` rejected calls in a row (``repeated_failures``), when the endpoint keeps failing after its
+retries (``endpoint_error``), or when the model writes a tool call as text that cannot be run
+(``unreadable_tool_call``: the server's tool-call setup is at fault, the failure says which flags fix it). Unless the
+research ended on one of the last two, the agent is then asked for its final report from what it has (one more call,
+not bound by the time cap); a report produced after a limit is marked cut short. Error and give-up text, and a tool
+call written as text, never become a report: such a task is recorded as failed, with its trace.
 """
 
 from __future__ import annotations

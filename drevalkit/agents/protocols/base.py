@@ -47,6 +47,11 @@ def closed_end(close: re.Pattern[str], text: str) -> int:
     return end
 
 
+def thinking_part(text: str) -> str:
+    """``text`` up to the end of its last ``</think>`` (its thinking, as a reply rewritten by a protocol keeps it)."""
+    return text[: closed_end(_THINK_CLOSE, text)].strip()
+
+
 def strip_thinking(text: str) -> str:
     """``text`` without its ``<think>`` blocks: closed blocks go; an unclosed ``<think>`` takes the rest of the text
     with it (the model was cut off while thinking); text before a lone ``</think>`` (the chat template opened the

@@ -31,6 +31,7 @@ from .base import (
     ToolCall,
     ToolSpec,
     strip_thinking,
+    thinking_part,
 )
 from .text_calls import NATIVE_CALLS_HINT, TextCalls, read_text_calls
 
@@ -117,7 +118,7 @@ class OpenAIToolsProtocol(Protocol):
         tag = hashlib.sha256(reply.content.encode("utf-8", "replace")).hexdigest()[:10]
         native = replace(
             reply,
-            content=written.prose,
+            content="\n\n".join(filter(None, [thinking_part(reply.content), written.prose])),
             tool_calls=[
                 RawToolCall(f"call_text_{tag}_{i}", call.name, json.dumps(call.arguments, ensure_ascii=False))
                 for i, call in enumerate(written.calls)
