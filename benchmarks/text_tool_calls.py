@@ -83,11 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2, help="the first N sample tasks")
     parser.add_argument("--protocol", action="append", choices=["openai-tools", "mirothinker"])
-    parser.add_argument("--max-turns", type=int, default=4)
-    parser.add_argument("--max-tokens", type=int, default=768)
+    parser.add_argument("--max-turns", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--context", type=int, default=8192, help="tokens of the server's one slot")
     parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (more spin and crawl on a busy CPU)")
+    parser.add_argument("--time-cap", type=float, default=1800.0, help="seconds of research per task")
     args = parser.parse_args()
     protocols = args.protocol or ["openai-tools", "mirothinker"]
     model = resolve_local_model(None, Settings().home)
@@ -115,10 +116,10 @@ def main() -> None:
                     "--search", "searxng", "--search-results", "3", "--allow-private-urls", "--concurrency", "1",
                     "--max-turns", str(args.max_turns), "--max-tokens", str(args.max_tokens),
                     "--context-tokens", str(args.context), "--page-chars", "2500",
-                    "--temperature", str(args.temperature), "--time-cap", "900",
+                    "--temperature", str(args.temperature), "--time-cap", str(args.time_cap),
                 ]  # fmt: skip
                 started = time.perf_counter()
-                done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+                done = subprocess.run(command, env=env, capture_output=True, text=True)
                 wall = time.perf_counter() - started
                 if done.returncode not in (0, 1):
                     print(f"{protocol}: run-agent exited {done.returncode}\n{done.stderr[-2000:]}")
