@@ -7,9 +7,10 @@ model and the server are real; the web is not). Prints, per protocol and task: t
 trace), tool calls read from the text (``text_tool_calls`` in the sidecar), searches, pages read, status and
 termination, and whether the written report holds a tool call (a check of its own, independent of dreval's parser).
 
-Run: ``python benchmarks/text_tool_calls.py [--tasks 2] [--max-turns 4] [--protocol openai-tools]``. Greedy
-decoding (temperature 0) by default, so a rerun on the same build gives the same figures. Slow on a shared CPU: a
-few minutes per task.
+Run: ``python benchmarks/text_tool_calls.py [--tasks 2] [--max-turns 3] [--protocol openai-tools] [--temperature
+0]``. Sampling is each protocol's default (llama.cpp's 0.8 for ``openai-tools``, 1.0 for ``mirothinker``) from a
+fixed server seed (``--seed``), so a rerun on the same build and day gives the same figures; ``--temperature 0`` is
+greedy. Slow on a shared CPU: minutes per turn.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,6 +42,17 @@ CALL_IN_TEXT = re.compile(
     r"<tool_call>|<tools>|<function=|<use_mcp_tool>|\{\s*\"name\"\s*:\s*\"[^\"]+\"\s*,\s*\"(?:arguments|parameters)\"",
     re.IGNORECASE,
 )
+
+
+class SeededServer(LlamaServer):
+    """llama.cpp's server with a fixed sampling seed (dreval sends none), so sampled runs repeat."""
+
+    seed = 42
+
+    def _params(self) -> Any:
+        params = super()._params()
+        params.sampling.seed = self.seed
+        return params
 
 
 def corpus_docs(site: StaticSite) -> list[dict[str, str]]:
@@ -86,7 +99,8 @@ def main() -> None:
     parser.add_argument("--max-turns", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--context", type=int, default=8192, help="tokens of the server's one slot")
-    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--temperature", type=float, help="default: the protocol's (or the server's)")
+    parser.add_argument("--seed", type=int, default=42, help="the server's sampling seed")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (more spin and crawl on a busy CPU)")
     parser.add_argument("--time-cap", type=float, default=1800.0, help="seconds of research per task")
     args = parser.parse_args()
@@ -97,9 +111,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tasks = Path(tmp) / "tasks.jsonl"
         tasks.write_text("\n".join(lines) + "\n")
-        server = LlamaServer(
+        server = SeededServer(
             model.path, alias="qwen2.5-coder-1.5b", context_per_slot=args.context, threads=args.threads
         )
+        server.seed = args.seed
         with StaticSite(SAMPLES / "corpus") as site, FakeSearchServer() as search, server:
             search.corpus = corpus_docs(site)
             for protocol in protocols:
@@ -116,15 +131,21 @@ def main() -> None:
                     "--search", "searxng", "--search-results", "3", "--allow-private-urls", "--concurrency", "1",
                     "--max-turns", str(args.max_turns), "--max-tokens", str(args.max_tokens),
                     "--context-tokens", str(args.context), "--page-chars", "2500",
-                    "--temperature", str(args.temperature), "--time-cap", str(args.time_cap),
+                    "--time-cap", str(args.time_cap),
                 ]  # fmt: skip
+                if args.temperature is not None:
+                    command += ["--temperature", str(args.temperature)]
                 started = time.perf_counter()
                 done = subprocess.run(command, env=env, capture_output=True, text=True)
                 wall = time.perf_counter() - started
                 if done.returncode not in (0, 1):
                     print(f"{protocol}: run-agent exited {done.returncode}\n{done.stderr[-2000:]}")
                 results[protocol] = (task_rows(out), wall)
-    print(f"model {model.path.name}, llama.cpp server (--jinja), {args.tasks} tasks, --max-turns {args.max_turns}")
+    sampling = f"temperature {args.temperature}" if args.temperature is not None else "default sampling"
+    print(
+        f"model {model.path.name}, llama.cpp server (--jinja), {args.tasks} tasks, --max-turns {args.max_turns}, "
+        f"{sampling}, seed {args.seed}"
+    )
     for protocol, (rows, wall) in results.items():
         print(f"\n== {protocol}: {wall:.0f} s")
         print("task           turns native text searches pages status  termination        tool call in report")
