@@ -55,15 +55,25 @@ class ParseFailure(ValueError):
 def load_json(text: str) -> Any:
     """``json.loads`` that fails only with ``ParseFailure``: hostile input (deep nesting, a 100,000-digit number,
     a text too large for memory) is one file's problem, never a traceback that ends a batch."""
+    value, _ = load_json_at(text, 0, whole=True)
+    return value
+
+
+_DECODER = json.JSONDecoder()
+
+
+def load_json_at(text: str, start: int, *, whole: bool = False) -> tuple[Any, int]:
+    """The JSON value that starts at ``start`` of ``text`` and where it ends: a value written inside other text (a
+    tool call in a model's reply), read within the bounds of ``load_json`` (``whole``: the text is that value)."""
     try:
-        value = json.loads(text)
+        value, end = (json.loads(text), len(text)) if whole else _DECODER.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
         raise ParseFailure(f"malformed JSON ({exc.msg}, {where})", True) from None
     except (RecursionError, ValueError, MemoryError) as exc:
         raise ParseFailure(f"unreadable JSON ({_why(exc)})") from None
     _check_nesting(value, "JSON")
-    return value
+    return value, end
 
 
 def load_yaml(text: str) -> Any:

@@ -149,6 +149,59 @@ def test_openai_tools_run_uses_native_tool_calls(agent, make, tmp_path):
     assert "## References" in (out / "jwst.md").read_text()
 
 
+@pytest.mark.parametrize("form", ["hermes", "tools", "function", "json", "mcp", "prose"])
+def test_openai_tools_runs_tool_calls_written_as_text(agent, make, tmp_path, form):
+    out = tmp_path / "r"
+    outcome = run(make(agent, "openai-tools"), [task("txt", f"text-{form}")], out).outcomes[0]
+    assert (outcome.status, outcome.termination, outcome.text_tool_calls) == ("report", "finished", 3)
+    tools = events(out, "txt", "tool")
+    assert [(t["name"], t["ok"]) for t in tools] == [("web_search", True), ("read_url", True), ("read_url", True)]
+    written = events(out, "txt", "text_tool_calls")
+    assert [e["turn"] for e in written] == [1, 2, 3] and all(e["problem"] == "" for e in written)
+    bodies = sent(agent)
+    history = bodies[-1]["messages"]  # the calls kept as native calls, each answered by a role: tool message
+    calls = [c["id"] for m in history if m["role"] == "assistant" for c in m.get("tool_calls") or []]
+    assert calls == [m["tool_call_id"] for m in history if m["role"] == "tool"] and len(calls) == 3
+    assert not any("<tool_call>" in (m.get("content") or "") for m in history if m["role"] == "assistant")
+    meta = sidecar(out, "txt")
+    assert (meta.agent.text_tool_calls, meta.agent.searches, meta.agent.pages_read) == (3, 1, 2)
+    report = (out / "txt.md").read_text()  # the later real answer, which quotes a call in a code block
+    assert report.startswith("# ") and "## References" in report and "```json" in report
+    assert len(meta.agent.citations) == 2 and not meta.agent.unread_citations
+    assert json.loads((out / ".run-agent.json").read_text())["results"][0]["text_tool_calls"] == 3
+
+
+@pytest.mark.parametrize(
+    "scenario, why",
+    [("text-broken", "<tool_call> block is not valid JSON"), ("text-unknown", "'python_interpreter' is not one")],
+)
+def test_a_text_tool_call_that_cannot_run_fails_the_task_with_the_server_flags(agent, make, tmp_path, scenario, why):
+    out = tmp_path / "r"
+    outcome = run(make(agent, "openai-tools"), [task("bad", scenario)], out).outcomes[0]
+    assert (outcome.status, outcome.termination, outcome.turns, outcome.tool_calls) == (
+        "failed",
+        "unreadable_tool_call",
+        1,
+        0,
+    )
+    assert why in outcome.failure and "--tool-call-parser hermes" in outcome.failure and "--jinja" in outcome.failure
+    assert (out / "bad.md").read_text().startswith("<!-- dreval run-agent: no report")
+    (written,) = events(out, "bad", "text_tool_calls")
+    assert why in written["problem"] and events(out, "bad", "end")[0]["status"] == "failed"
+    assert len(sent(agent)) == 1  # no final report asked for: the server's setup, not the model, is at fault
+
+
+def test_a_final_reply_that_is_a_text_tool_call_is_no_report(agent, make, tmp_path):
+    out = tmp_path / "r"
+    outcome = run(make(agent, "openai-tools", agent_max_turns=4), [task("fc", "text-final-call")], out).outcomes[0]
+    assert outcome.status == "failed" and outcome.termination == "turn_cap"
+    assert "asked for its report, the model wrote a tool call as text" in outcome.failure
+    assert "--jinja" in outcome.failure
+    rejected = [e for e in events(out, "fc", "rejected") if e["kind"] == "text_tool_call"]
+    assert len(rejected) == 2 and all(e["final"] for e in rejected)  # asked twice, a call both times
+    assert "<tool_call>" not in (out / "fc.md").read_text()
+
+
 # -- failures the model can recover from, and those that end the loop ------------------------------------------------
 
 

@@ -24,6 +24,8 @@ PROMPTS = {
     "jwst-instruments": "Which instruments and mirror does the Webb telescope carry?",
     "jwst-europe": "What did Europe contribute to the Webb telescope?",
     "jwst-gives-up": "What did the Webb telescope find about exoplanet atmospheres? [scenario: give-up]",
+    "jwst-text-calls": "What did the James Webb Space Telescope cost? [scenario: text-tools]",
+    "jwst-text-broken": "When was the James Webb Space Telescope launched? [scenario: text-broken]",
 }
 
 
@@ -96,6 +98,33 @@ def test_openai_tools_reports_score_with_dreval_score(env, judge_server, agent, 
     scored = invoke("score", out, "--allow-private-urls", "--no-factcheck")  # the sidecar carries the prompt
     assert scored.exit_code == 0, scored.output + scored.stderr
     assert card(tmp_path / "dreval-out" / "results" / "qwen3" / "jwst-launch.json").status == "complete"
+
+
+def test_tool_calls_written_as_text_are_run_or_fail_the_task_never_a_report(env, agent, corpus_web, tmp_path):
+    """Issue 19: a model served without a tool parser writes its calls as text (``<tools>{...}</tools>``, as
+    Qwen2.5-Coder-1.5B did under llama.cpp); they are run, and one that cannot be read fails its task with the
+    server flags that turn native tool calls on."""
+    tasks = write_tasks(tmp_path / "tasks.jsonl", ["jwst-text-calls", "jwst-text-broken"])
+    out = tmp_path / "reports" / "small-model"
+    result = invoke("run-agent", "--tasks", tasks, "--out", out, *agent_args(agent, corpus_web, "openai-tools"))
+    assert result.exit_code == 1, result.output + result.stderr
+    assert "1 reports, 1 failed" in result.output and "unreadable_tool_call" in result.output
+    assert "failed: jwst-text-broken: agent run failed: the model wrote a tool call as text" in result.stderr
+    assert "note: 3 tool calls were written in the message text" in result.stderr
+    for flag in ("--enable-auto-tool-choice --tool-call-parser hermes", "--tool-call-parser qwen25", "--jinja"):
+        assert flag in result.stderr
+    meta = json.loads((out / "jwst-text-calls.meta.json").read_text())["agent"]
+    assert (meta["text_tool_calls"], meta["searches"], meta["pages_read"], meta["turns"]) == (3, 1, 2, 4)
+    report = (out / "jwst-text-calls.md").read_text()  # the later real answer, not a call
+    assert report.startswith("# ") and "## Findings" in report and "<tools>" not in report
+    assert all(c["read"] for c in meta["citations"]) and len(meta["citations"]) == 2
+    trace = [json.loads(line) for line in (out / "jwst-text-calls.trace.jsonl").read_text().splitlines()]
+    assert [e["forms"] for e in trace if e["event"] == "text_tool_calls"] == [["<tools>"]] * 3
+    assert [e["name"] for e in trace if e["event"] == "tool" and e["ok"]] == ["web_search", "read_url", "read_url"]
+    failed = json.loads((out / "jwst-text-broken.meta.json").read_text())
+    assert failed["status"] == "failed" and failed["agent"]["termination"] == "unreadable_tool_call"
+    assert failed["agent"]["tool_calls"] == 0
+    assert (out / "jwst-text-broken.md").read_text().startswith("<!-- dreval run-agent: no report (the model wrote")
 
 
 def test_bad_invocations(env, agent, corpus_web, tmp_path):

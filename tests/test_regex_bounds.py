@@ -24,6 +24,7 @@ import pytest
 from drevalkit.agents.endpoint import Reply
 from drevalkit.agents.protocols.base import strip_thinking
 from drevalkit.agents.protocols.mirothinker import MiroThinkerProtocol, strip_tool_markup
+from drevalkit.agents.protocols.text_calls import MAX_CALLS, read_text_calls
 from drevalkit.citations import is_reference_heading, parse_reference_entries, scan_citations, split_references
 from drevalkit.config import Settings
 from drevalkit.factcheck.sentences import content_blocks, segment, sentence_splitter
@@ -392,6 +393,31 @@ CASES = {
         ),
         _check_arguments_fence,
         2500,
+    ),
+    # tool calls written as text: new with their parser, each linear from the start
+    "text-call-tag-named-in-prose": Case(
+        lambda n: partial(read_text_calls, "the <tools> tag " * n), lambda found, n: found is None, 20000
+    ),
+    "text-call-bare-json-lines": Case(  # each line opens a call that never ends: only the first few are read
+        lambda n: partial(read_text_calls, "prose\n" + '{"name": "a", "arguments": [\n' * n),
+        lambda found, n: found is None,
+        5000,
+    ),
+    "text-call-blank-lines": Case(
+        lambda n: partial(read_text_calls, "x\n[" + "\n" * n + "x"), lambda found, n: found is None, 20000
+    ),
+    "text-call-unclosed-parameters": Case(
+        lambda n: partial(read_text_calls, "<function=web_search>" + "<parameter=q>" * n + "</function>"),
+        lambda found, n: [(c.name, c.arguments) for c in found.calls] == [("web_search", {})],
+        10000,
+    ),
+    "text-call-fence-lines": Case(
+        lambda n: partial(read_text_calls, "x\n" + "```\n<tool_call>\n" * n), lambda found, n: found is None, 5000
+    ),
+    "text-calls-past-the-cap": Case(
+        lambda n: partial(read_text_calls, '<tool_call>{"name": "a", "arguments": {}}</tool_call>' * n),
+        lambda found, n: len(found.calls) == MAX_CALLS and len(found.notes) == 1,
+        20000,
     ),
     # before: 15 s
     "unclosed-thinking": Case(lambda n: partial(strip_thinking, "<think>" * n), lambda text, n: text == "", 17000),

@@ -9,10 +9,12 @@ Protocols (``openai-tools``, ``mirothinker``) are in the ``PROTOCOLS`` registry;
 """
 
 from .protocols import PROTOCOLS, Protocol, get_protocol
+from .protocols.text_calls import NATIVE_CALLS_HINT
 from .runner import AgentRunError, AgentRunner, RunSummary, arun_agent, run_agent
 from .task_output import TaskOutcome
 
 __all__ = [
+    "NATIVE_CALLS_HINT",
     "PROTOCOLS",
     "AgentRunError",
     "AgentRunner",

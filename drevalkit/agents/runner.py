@@ -32,8 +32,9 @@ from ..shards import Shard
 from ..store import Store
 from .endpoint import AgentEndpoint
 from .protocols.base import get_protocol
+from .run_setup import RunSetup
 from .task_output import TaskOutcome
-from .task_run import RunSetup, run_task
+from .task_run import run_task
 from .tools import Extractor, Toolbox
 
 RETRIED = ("endpoint_error", "internal_error")  # failures a rerun tries again
@@ -167,6 +168,7 @@ class AgentRunner(RunSetup):
                     "failure": o.failure,
                     "turns": o.turns,
                     "tool_calls": o.tool_calls,
+                    "text_tool_calls": o.text_tool_calls,
                     "seconds": o.seconds,
                 }
                 for o in summary.outcomes

@@ -43,6 +43,7 @@ class TaskOutcome:
     failure: str | None = None
     turns: int = 0
     tool_calls: int = 0
+    text_tool_calls: int = 0  # of those, written in the message text (the server has no tool parser)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -65,6 +66,7 @@ class TaskOutcome:
             failure=sidecar.failure,
             turns=agent.turns,
             tool_calls=agent.tool_calls,
+            text_tool_calls=agent.text_tool_calls,
             prompt_tokens=agent.prompt_tokens,
             completion_tokens=agent.completion_tokens,
             seconds=agent.seconds,

@@ -5,10 +5,12 @@ calls and sends back the results. It stops when the agent stops calling tools (`
 (``turn_cap``), at ``agent_time_cap`` (``time_cap``; tool calls and model calls are cut off at the deadline), when
 the next request would not fit ``agent_context_tokens`` with its completion (``context_cap``, estimated from the
 text and calibrated on the token counts the server reports, or the server refusing a request as too long), after
-``agent_max_failures`` rejected calls in a row (``repeated_failures``), or when the endpoint keeps failing after its
-retries (``endpoint_error``). Unless the endpoint failed, the agent is then asked for its final report from what it
-has (one more call, not bound by the time cap); a report produced after a limit is marked cut short. Error and
-give-up text never becomes a report: such a task is recorded as failed, with its trace.
+``agent_max_failures`` rejected calls in a row (``repeated_failures``), when the endpoint keeps failing after its
+retries (``endpoint_error``), or when the model writes a tool call as text that cannot be run
+(``unreadable_tool_call``: the server's tool-call setup is at fault, the failure says which flags fix it). Unless the
+research ended on one of the last two, the agent is then asked for its final report from what it has (one more call,
+not bound by the time cap); a report produced after a limit is marked cut short. Error and give-up text, and a tool
+call written as text, never become a report: such a task is recorded as failed, with its trace.
 """
 
 from __future__ import annotations
@@ -16,65 +18,24 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..__version__ import __version__
-from ..config import Settings
 from ..ingest.sidecar import LIMIT_NAMES, AgentRun, Termination
 from ..llm.errors import LLMCallFailed, LLMUnavailable
 from ..schemas import Task, utc_now
-from . import task_output
-from .endpoint import AgentEndpoint, ContextOverflow, DeadlineReached, Reply
+from .endpoint import ContextOverflow, DeadlineReached, Reply
 from .final_report import FinalReport, build_report
-from .protocols.base import OMITTED, Protocol, Step, ToolCall, estimate_request_tokens
+from .protocols.base import OMITTED, Step, ToolCall, estimate_request_tokens
+from .protocols.text_calls import read_text_calls
+from .run_setup import RunSetup
 from .task_output import TaskOutcome, write_task_output
-from .tools import TaskTools, Toolbox, run_with_deadline
+from .tools import TaskTools, run_with_deadline
 from .trace import Trace
 
 MIN_FINAL_TOKENS = 1024
 _REPORT_MIN_WORDS = 40
-
-
-@dataclass
-class RunSetup:
-    """What every task of a run shares: its settings, endpoint, protocol, toolbox and output folder."""
-
-    settings: Settings
-    endpoint: AgentEndpoint
-    protocol: Protocol
-    toolbox: Toolbox
-    out: Path
-
-    def __post_init__(self) -> None:
-        self.out = Path(self.out)
-
-    def report_path(self, task_id: str) -> Path:
-        return task_output.report_path(self.out, task_id)
-
-    def trace_path(self, task_id: str) -> Path:
-        return task_output.trace_path(self.out, task_id)
-
-    def run_settings(self) -> dict[str, Any]:
-        """The limits and sampling a run records (trace, sidecar, manifest): what its reports were produced under."""
-        s, p = self.settings, self.protocol.params
-        return {
-            "max_turns": s.agent_max_turns,
-            "time_cap": s.agent_time_cap,
-            "context_tokens": s.agent_context_tokens,
-            "keep_tool_results": s.agent_keep_tool_results,
-            "max_tool_chars": s.agent_max_tool_chars,
-            "page_chars": s.agent_page_chars,
-            "extract": s.agent_extract,
-            "max_failures": s.agent_max_failures,
-            "search": s.search,
-            "search_results": s.search_results,
-            "temperature": p.temperature,
-            "top_p": p.top_p,
-            "max_tokens": p.max_tokens,
-            "repetition_penalty": p.repetition_penalty,
-        }
+WROTE_CALL = "asked for its report, the model wrote a tool call as text"
 
 
 def _words(text: str) -> int:
@@ -98,6 +59,7 @@ class TaskRun:
         self.turns = 0  # research turns
         self.final_calls = 0
         self.tool_calls = 0
+        self.text_tool_calls = 0  # calls the model wrote in its message text, run as if native
         self.tool_errors = 0
         self.failures_in_row = 0
         self.queries: dict[tuple[str, ...], int] = {}
@@ -188,9 +150,11 @@ class TaskRun:
                 return "endpoint_error"
             self.turns += 1
             self.account(reply, raw)
-            step = self.protocol.parse(reply)
-            for note in step.notes:
-                self.trace.write("note", turn=self.turns, note=note)
+            step = self.read_step(reply)
+            reply = step.reply or reply
+            if step.ends_task:
+                self.error = step.problem
+                return "unreadable_tool_call"
             if step.problem:
                 if self.reject(reply, step, None, "malformed", step.problem):
                     return self.limit("repeated_failures", failures=self.failures_in_row)
@@ -204,6 +168,19 @@ class TaskRun:
                 return "finished"
             if await self.run_calls(reply, step):
                 return self.limit("repeated_failures", failures=self.failures_in_row)
+
+    def read_step(self, reply: Reply) -> Step:
+        """The protocol's reading of ``reply``, with its notes and the tool calls it wrote as text recorded."""
+        step = self.protocol.parse(reply)
+        for note in step.notes:
+            self.trace.write("note", turn=self.turns, note=note)
+        if step.written or step.ends_task:
+            if not step.ends_task:
+                self.text_tool_calls += len(step.written)
+            calls = [{"name": c.name, "arguments": c.arguments} for c in step.calls]
+            problem = step.problem if step.ends_task else ""
+            self.trace.write("text_tool_calls", turn=self.turns, forms=step.written, calls=calls, problem=problem)
+        return step
 
     def reject(self, reply: Reply, step: Step, call: ToolCall | None, kind: str, problem: str) -> bool:
         """Record a rejected reply or call; a protocol that rolls back drops the reply, one that does not answers
@@ -347,6 +324,7 @@ class TaskRun:
         if self.answer is not None:
             return self.protocol.final_text(self.answer), None, self.answer.finish_reason == "length"
         self.protocol.add_final_prompt(self.conversation, termination, self.turns)
+        wrote_call = False
         for _attempt in range(2):
             built = self.final_request()
             if built is None:
@@ -377,6 +355,9 @@ class TaskRun:
             self.final_calls += 1
             self.account(reply, raw)
             text = self.protocol.final_text(reply)
+            if read_text_calls(text) is not None:  # a tool call written as text is never the report
+                self.trace.write("rejected", turn=self.turns, kind="text_tool_call", problem=WROTE_CALL, final=True)
+                text, wrote_call = "", True
             if text.strip():
                 return text, None, reply.finish_reason == "length"
             self.protocol.add_reply(self.conversation, reply, self.turns)
@@ -391,6 +372,8 @@ class TaskRun:
                 },
                 self.turns,
             )
+        if wrote_call:
+            return None, "; ".join(filter(None, [f"no report: {WROTE_CALL}", self.protocol.text_call_hint])), False
         return None, "no report: the agent's final replies contained no report text", False
 
     # -- the record ----------------------------------------------------------------------------------------------
@@ -407,6 +390,7 @@ class TaskRun:
             limits_hit=[termination] if cut_short else [],
             turns=self.turns + self.final_calls,
             tool_calls=self.tool_calls,
+            text_tool_calls=self.text_tool_calls,
             tool_errors=self.tool_errors,
             searches=self.tools.searches,
             pages_read=len({p.final_url for p in self.tools.read_pages.values()}),
@@ -458,6 +442,8 @@ async def run_task(setup: RunSetup, task: Task) -> TaskOutcome:
         truncated = False
         if termination == "endpoint_error":
             failure = f"endpoint error: {run.error}"
+        elif termination == "unreadable_tool_call":
+            failure = run.error
         else:
             text, failure, truncated = await run.final_report(termination)
             if text is not None:

@@ -14,7 +14,11 @@ Events (every line has ``event`` and ``t``, seconds since the task started):
   ``prompt_tokens``, ``completion_tokens``, ``cached_tokens``, ``latency_s``, ``retries`` and what they were for.
 - ``tool``: ``turn``, ``name``, ``server``, ``arguments``, ``ok``, ``error``, ``result_chars`` (what the tool
   returned), ``sent_chars`` (what the model was shown, after the cut), ``cut``, ``urls``, ``seconds``.
-- ``rejected``: a malformed, unknown or repeated call: ``turn``, ``kind``, ``problem``, ``rolled_back``.
+- ``text_tool_calls``: a reply that wrote its tool calls in the message text (``openai-tools`` without a tool
+  parser): ``turn``, ``forms`` (``<tool_call>``, ``<tools>``, ...), ``calls`` (name and arguments, run as if native),
+  ``problem`` (why they cannot run: the task then ends as ``unreadable_tool_call``).
+- ``rejected``: a malformed, unknown or repeated call: ``turn``, ``kind``, ``problem``, ``rolled_back``; kind
+  ``text_tool_call`` with ``final``: a final reply that was a tool call written as text, not a report.
 - ``limit``: ``reason`` (turn_cap, time_cap, context_cap, repeated_failures) and details.
 - ``error``: an endpoint or internal error, with ``kind`` and ``message``.
 - ``end``: ``termination``, ``status`` (report or failed), ``failure``, and the counts of the sidecar.

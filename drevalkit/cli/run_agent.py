@@ -18,7 +18,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from ..agents import PROTOCOLS, AgentRunError, RunSummary, TaskOutcome, arun_agent
+from ..agents import NATIVE_CALLS_HINT, PROTOCOLS, AgentRunError, RunSummary, TaskOutcome, arun_agent
 from ..factcheck.search import BACKENDS, SearchError
 from ..ingest.task_files import TaskError, load_tasks
 from ..llm import LLMUnavailable
@@ -245,6 +245,17 @@ def _print_summary(summary: RunSummary, out: Path, tasks_file: Path, shard: Shar
         f"{summary.seconds:.1f} s"
     )
     stdout.print(plain(line), highlight=False, markup=False, soft_wrap=True)
+    written = sum(o.text_tool_calls for o in ran)
+    if written:
+        stderr.print(
+            plain(
+                f"note: {written} tool calls were written in the message text and run as if native (the server "
+                f"parses none for this model); {NATIVE_CALLS_HINT}"
+            ),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     stdout.print(
         plain(
             f"reports: {out}  next: dreval score {out} --tasks {tasks_file}"

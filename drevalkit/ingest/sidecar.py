@@ -35,7 +35,14 @@ class SourceEntry(BaseModel):
 
 
 Termination = Literal[
-    "finished", "turn_cap", "time_cap", "context_cap", "repeated_failures", "endpoint_error", "internal_error"
+    "finished",
+    "turn_cap",
+    "time_cap",
+    "context_cap",
+    "repeated_failures",
+    "endpoint_error",
+    "unreadable_tool_call",
+    "internal_error",
 ]
 LIMIT_NAMES = {
     "turn_cap": "the turn cap",
@@ -67,6 +74,9 @@ class AgentRun(BaseModel):
     limits_hit: list[str] = Field(default_factory=list)
     turns: int = 0
     tool_calls: int = 0
+    text_tool_calls: int = Field(
+        default=0, description="tool calls the model wrote in its message text (no tool parser), run as if native"
+    )
     tool_errors: int = 0
     searches: int = 0
     pages_read: int = 0

@@ -11,9 +11,9 @@ it read with ``[n]`` and a References list.
 A ``Script`` per task (picked by a marker in the task prompt, e.g. ``[scenario: malformed-once]``) makes it
 misbehave on purpose: malformed calls (once, or always), an unknown tool, the same query again and again, never
 stopping, citing a page it never read and a number without entry, a give-up or error message as its report, an
-empty final answer, a final answer cut at the token limit, thinking sent as ``reasoning_content``, or an endpoint that
-fails from a given turn on; ``AgentServer(context_tokens=N)`` refuses longer requests as vLLM does. Requests
-for extraction ("extract what was asked", ``agent_extract``) are answered with the page's sentences that share
+empty final answer, a final answer cut at the token limit, thinking sent as ``reasoning_content``, an endpoint that
+fails from a given turn on, or tool calls written in the message text instead of as native calls (``text-<form>``,
+see ``agent_scripts``); ``AgentServer(context_tokens=N)`` refuses longer requests as vLLM does. Requests for extraction ("extract what was asked", ``agent_extract``) are answered with the page's sentences that share
 words with the question.
 """
 
@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from drevalkit.testing.agent_scripts import SCENARIOS, Script, quoted_call, written_call
 from drevalkit.testing.openai_server import FakeOpenAIServer, count_tokens
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]+")
@@ -40,46 +41,6 @@ _NOTE = re.compile(r"^NOTE\|(\S+)\|([^|\n]*)\|(.+)$", re.MULTILINE)
 _CANDIDATE = re.compile(r"^CANDIDATE\|(\S+)\|(.*)$", re.MULTILINE)
 _BLOCK = re.compile(r"<use_mcp_tool>(.*?)</use_mcp_tool>", re.DOTALL)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-@dataclass
-class Script:
-    """How the scripted agent behaves on one task."""
-
-    searches: int = 1  # searches before it starts reading
-    reads: int = 2  # pages it reads (the top results it has not read yet)
-    think: bool = True  # notes and reasoning inside <think> (else in the visible text)
-    reasoning_field: bool = False  # thinking sent as reasoning_content, as a server with a reasoning parser does
-    malformed_once: bool = False  # the first attempt of turn 2 is a malformed call
-    malformed_always: bool = False  # every call from turn 2 on is malformed
-    unknown_tool_once: bool = False  # turn 2 calls a tool the run does not have
-    repeat_query: bool = False  # after its first search, repeats it every turn
-    never_finish: bool = False  # after its reads, keeps searching new queries
-    cite_unread: bool = False  # also cites a result it never read, and a number with no References entry
-    final: str = "report"  # report, give-up, error, empty
-    fail_at_turn: int | None = None  # the endpoint answers HTTP 500 from this turn on (every retry)
-    final_cut: bool = False  # the final report ends at the token limit (finish_reason "length")
-    facts_per_page: int = 2
-    filler_words: int = 0  # padding per note, to make turns longer (benchmarks)
-
-
-SCENARIOS: dict[str, Script] = {
-    "normal": Script(),
-    "malformed-once": Script(malformed_once=True),
-    "malformed-always": Script(malformed_always=True),
-    "unknown-tool": Script(unknown_tool_once=True),
-    "repeat-query": Script(repeat_query=True),
-    "never-finish": Script(never_finish=True),
-    "cite-unread": Script(cite_unread=True),
-    "give-up": Script(final="give-up"),
-    "error-report": Script(final="error"),
-    "empty-final": Script(final="empty"),
-    "reasoning-field": Script(reasoning_field=True),
-    "no-think": Script(think=False),
-    "endpoint-fails": Script(fail_at_turn=3),
-    "many-reads": Script(searches=2, reads=8),
-    "final-cut": Script(final_cut=True),
-}
 
 
 @dataclass
@@ -309,6 +270,9 @@ class ScriptedAgent:
             name = {"search": "web_search", "read": "read_url", "unknown": "run_python_code"}.get(kind, "web_search")
             if kind == "search":
                 arguments = {"query": arguments["q"]}
+            if script.text_calls:  # no native call: written in the text, as without a tool parser
+                answer.content = (visible + written_call(script.text_calls, name, arguments)).strip()
+                return answer
             raw = '{"query": "unterminated' if kind == "malformed" else json.dumps(arguments)
             answer.tool_calls = [
                 {"id": f"call_{state.turn}_{kind}", "type": "function", "function": {"name": name, "arguments": raw}}
@@ -335,6 +299,8 @@ class ScriptedAgent:
             body = "Error generating final report: the model failed to produce an answer."
         elif script.final == "empty":
             body = ""
+        elif script.final == "call":
+            body = written_call(script.text_calls or "hermes", "web_search", {"query": "more on this"})
         else:
             body = self._report(state, script, all_notes)
         answer = Answer(
@@ -376,6 +342,8 @@ class ScriptedAgent:
                 lines.append(f"A further source covers the same subject [{n}].")
                 references.append(f"[{n}] {state.candidates[unread[0]] or 'Unread'}. {unread[0]}")
             lines.append("Another figure is reported elsewhere [9].")
+        if script.text_calls:
+            lines += quoted_call()
         lines += [
             "",
             "## Conclusion",

@@ -47,6 +47,11 @@ def closed_end(close: re.Pattern[str], text: str) -> int:
     return end
 
 
+def thinking_part(text: str) -> str:
+    """``text`` up to the end of its last ``</think>`` (its thinking, as a reply rewritten by a protocol keeps it)."""
+    return text[: closed_end(_THINK_CLOSE, text)].strip()
+
+
 def strip_thinking(text: str) -> str:
     """``text`` without its ``<think>`` blocks: closed blocks go; an unclosed ``<think>`` takes the rest of the text
     with it (the model was cut off while thinking); text before a lone ``</think>`` (the chat template opened the
@@ -135,12 +140,16 @@ class ToolSpec:
 @dataclass
 class Step:
     """What a reply asks for: tool calls (each possibly malformed), or none (the agent is done researching).
-    ``problem`` is set when the reply as a whole is malformed (an unterminated or unreadable tool block)."""
+    ``problem`` is set when the reply as a whole is malformed (an unterminated or unreadable tool block);
+    ``ends_task`` when no retry can fix it (a tool call written as text that cannot be run: the server's setup)."""
 
     calls: list[ToolCall] = field(default_factory=list)
     text: str = ""  # the reply's visible text, thinking and tool markup removed
     problem: str = ""
     notes: list[str] = field(default_factory=list)  # oddities worth recording (e.g. a second tool block ignored)
+    written: list[str] = field(default_factory=list)  # how each call the reply wrote as text was written
+    reply: Reply | None = None  # the reply as the conversation keeps it, when the protocol rewrote it
+    ends_task: bool = False
 
 
 @dataclass
@@ -202,6 +211,8 @@ class Protocol:
     # True: a malformed or repeated call is rolled back (not kept in the conversation); False: it is answered
     # with an error the model can recover from.
     rolls_back: ClassVar[bool] = False
+    # what to change when the model writes tool calls as text the protocol cannot run (in the task's failure)
+    text_call_hint: ClassVar[str] = ""
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -42,6 +42,7 @@ from .base import (
     closed_end,
     strip_thinking,
 )
+from .text_calls import read_mcp_block
 
 SEARCH = ToolSpec(
     op="search",
@@ -103,12 +104,6 @@ def _servers() -> list[dict[str, Any]]:
 _BLOCK = re.compile(r"<use_mcp_tool>(.*?)</use_mcp_tool>", re.DOTALL | re.IGNORECASE)
 _OPEN = re.compile(r"<use_mcp_tool>", re.IGNORECASE)
 _CLOSE = re.compile(r"</use_mcp_tool>", re.IGNORECASE)
-_FIELD = {
-    name: (re.compile(rf"<{name}>(.*?)</{name}>", re.DOTALL | re.IGNORECASE), re.compile(rf"</{name}>", re.IGNORECASE))
-    for name in ("server_name", "tool_name", "arguments")
-}
-# the content is stripped after the match: "\s*(.*?)\s*```$" was cubic in a run of spaces
-_FENCE = re.compile(r"^```(?:json)?(.*)```$", re.DOTALL)
 
 
 def strip_tool_markup(text: str) -> str:
@@ -147,33 +142,14 @@ class MiroThinkerProtocol(Protocol):
         return step
 
     def _call(self, block: str) -> ToolCall:
-        values = {}
-        for name, (pattern, close) in _FIELD.items():
-            match = pattern.search(block, 0, closed_end(close, block))
-            values[name] = match.group(1).strip() if match else None
-        call = ToolCall(name=values["tool_name"] or "", op="", server=values["server_name"] or "", raw=block.strip())
-        missing = [name for name, value in values.items() if value is None]
-        if missing:
-            call.problem = f"the tool call has no <{'>, <'.join(missing)}>"
-            return call
-        raw_args = values["arguments"] or "{}"
-        fenced = _FENCE.match(raw_args)
-        if fenced:
-            raw_args = fenced.group(1).strip()
-        try:
-            arguments = json.loads(raw_args)
-        except json.JSONDecodeError as exc:
-            call.problem = f"the arguments are not valid JSON ({exc.msg} at position {exc.pos})"
-            return call
-        if not isinstance(arguments, dict):
-            call.problem = "the arguments must be a JSON object"
-            return call
+        written = read_mcp_block(block)
+        call = ToolCall(name=written.name, op="", server=written.server, raw=written.raw, problem=written.problem)
         spec = _BY_NAME.get(call.name)
-        if spec is None:
-            call.arguments = arguments
+        if call.problem or spec is None:
+            call.arguments = written.arguments
             return call  # an unknown tool: answered with an error, not rolled back
         call.op = spec.op
-        call.arguments, call.problem = spec.arguments(arguments)
+        call.arguments, call.problem = spec.arguments(written.arguments)
         return call
 
     def add_reply(self, conversation: Conversation, reply: Reply, turn: int) -> None:

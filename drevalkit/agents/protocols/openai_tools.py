@@ -6,14 +6,21 @@ Two tools, ``web_search(query, num)`` and ``read_url(url, info_to_extract)``. Ev
 answer, errors included (malformed arguments, an unknown tool, a repeated query), so the model can recover; a
 reply without tool calls is the report (one under 40 words without a citation, such as "I will now write the report",
 gets one more turn that asks for it). The final turn (after a limit) is sent with ``tool_choice: "none"``.
+
+A reply without native calls whose text writes tool calls (``<tool_call>{...}</tool_call>`` and the other forms of
+``text_calls``: the server has no tool parser for this model) is never the report: its calls are run as if native,
+or, when one cannot be read or names a tool the run does not have, the task fails with the server flags that turn
+native tool calls on.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from typing import Any
 
-from ..endpoint import Reply
+from ..endpoint import RawToolCall, Reply
 from ..tools import PROMPTS, ReadOutcome, SearchOutcome
 from .base import (
     PROTOCOLS,
@@ -24,7 +31,9 @@ from .base import (
     ToolCall,
     ToolSpec,
     strip_thinking,
+    thinking_part,
 )
+from .text_calls import NATIVE_CALLS_HINT, TextCalls, read_text_calls
 
 SEARCH = ToolSpec(
     op="search",
@@ -69,6 +78,7 @@ class OpenAIToolsProtocol(Protocol):
     sampling = Sampling(max_tokens=8192)
     final_prompt_after_finish = False
     rolls_back = False
+    text_call_hint = NATIVE_CALLS_HINT
 
     def system_prompt(self) -> str:
         return PROMPTS.render(
@@ -84,6 +94,41 @@ class OpenAIToolsProtocol(Protocol):
         return request
 
     def parse(self, reply: Reply) -> Step:
+        if not reply.tool_calls:
+            written = read_text_calls(strip_thinking(reply.content))
+            if written is not None:
+                return self._written(reply, written)
+        return self._native(reply)
+
+    def _written(self, reply: Reply, written: TextCalls) -> Step:
+        """A reply that wrote its tool calls as text: run as native calls (and kept so in the conversation, so the
+        chat template shows the model its calls in the right form), or, when one cannot be read or names a tool
+        the run does not have, a problem that ends the task with the hint."""
+        forms = [call.form for call in written.calls]
+        unknown = next((call.name for call in written.calls if call.name not in _BY_NAME), None)
+        problem = written.problem or (f"{unknown!r} is not one of its tools" if unknown is not None else "")
+        if problem:
+            return Step(
+                text=written.prose,
+                problem=f"the model wrote a tool call as text that cannot be run ({problem}); {self.text_call_hint}",
+                notes=written.notes,
+                written=forms,
+                ends_task=True,
+            )
+        tag = hashlib.sha256(reply.content.encode("utf-8", "replace")).hexdigest()[:10]
+        native = replace(
+            reply,
+            content="\n\n".join(filter(None, [thinking_part(reply.content), written.prose])),
+            tool_calls=[
+                RawToolCall(f"call_text_{tag}_{i}", call.name, json.dumps(call.arguments, ensure_ascii=False))
+                for i, call in enumerate(written.calls)
+            ],
+        )
+        step = self._native(native)
+        step.notes, step.written, step.reply = written.notes, forms, native
+        return step
+
+    def _native(self, reply: Reply) -> Step:
         step = Step(text=strip_thinking(reply.content))
         for raw in reply.tool_calls:
             spec = _BY_NAME.get(raw.name)
