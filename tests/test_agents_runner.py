@@ -95,7 +95,7 @@ def test_mirothinker_run_writes_report_sidecar_and_trace(agent, make, tmp_path, 
     assert run_info.citations and all(c.read and c.url.startswith(site.url("")) for c in run_info.citations)
     assert not run_info.unread_citations and len(meta.sources_used) == 2
     for citation in run_info.citations:  # each [n] of the References list is a page read, under its title
-        assert f"[{citation.index}] {citation.title}. {citation.read_url}" in text
+        assert f"[{citation.index}] {citation.title} - {citation.read_url}" in text
 
     bodies = sent(agent)
     assert len(bodies) == run_info.turns == 5  # search, read, read, done, final report
