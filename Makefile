@@ -58,6 +58,7 @@ docs-serve: $(VENV)/.docs
 bench: $(VENV)/.local-judge
 	$(BIN)/python benchmarks/quality_cost.py
 	$(BIN)/python benchmarks/factcheck_cost.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/store_scale.py
 	$(BIN)/python benchmarks/hostile_pages.py
 	$(BIN)/python benchmarks/local_judge.py
