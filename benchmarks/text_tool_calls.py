@@ -7,8 +7,11 @@ model and the server are real; the web is not). Prints, per protocol and task: t
 trace), tool calls read from the text (``text_tool_calls`` in the sidecar), searches, pages read, status and
 termination, and whether the written report holds a tool call (a check of its own, independent of dreval's parser).
 
+With ``--first-turns N`` it first samples each task's first reply N times (seeds 0..N-1) and counts native calls,
+calls written as text and prose: how often the model writes calls as text at all.
+
 Run: ``python benchmarks/text_tool_calls.py [--tasks 2] [--max-turns 3] [--protocol openai-tools] [--temperature
-0]``. Sampling is each protocol's default (llama.cpp's 0.8 for ``openai-tools``, 1.0 for ``mirothinker``) from a
+0] [--first-turns 8]``. Sampling is each protocol's default (llama.cpp's 0.8 for ``openai-tools``, 1.0 for ``mirothinker``) from a
 fixed server seed (``--seed``), so a rerun on the same build and day gives the same figures; ``--temperature 0`` is
 greedy. Slow on a shared CPU: minutes per turn.
 """
@@ -26,13 +29,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from drevalkit.agents.protocols.openai_tools import OpenAIToolsProtocol
+from drevalkit.agents.protocols.text_calls import read_text_calls
 from drevalkit.config import Settings
 from drevalkit.factcheck.fetch import extract_text
 from drevalkit.llm.llama_server import LlamaServer
 from drevalkit.llm.local_model import resolve_local_model
+from drevalkit.schemas import Task
 from drevalkit.testing.search_server import FakeSearchServer
 from drevalkit.testing.static_site import StaticSite
 
@@ -92,6 +100,29 @@ def task_rows(out: Path) -> list[dict[str, object]]:
     return rows
 
 
+def first_turns(base_url: str, model: str, lines: list[str], seeds: int, max_tokens: int) -> None:
+    """The first reply of each task, sampled from ``seeds`` seeds, as ``openai-tools`` sends it: how often the model
+    calls a tool natively, writes a call as text (read by dreval's parser), or writes prose (a report at once)."""
+    protocol = OpenAIToolsProtocol(Settings(agent_model=model, agent_base_url=base_url))
+    print(f"\n== first replies under openai-tools, {seeds} seeds per task, {max_tokens} tokens each")
+    for line in lines:
+        task = Task.model_validate_json(line)
+        request = protocol.request(protocol.start(task))
+        counts = {"native": 0, "text call": 0, "unreadable text call": 0, "prose": 0}
+        for seed in range(seeds):
+            body = {**request, "model": model, "max_tokens": max_tokens, "seed": seed}
+            answer = httpx.post(f"{base_url}/chat/completions", json=body, timeout=1800).json()
+            message = answer["choices"][0]["message"]
+            written = read_text_calls(message.get("content") or "")
+            if message.get("tool_calls"):
+                counts["native"] += 1
+            elif written is not None:
+                counts["unreadable text call" if written.problem else "text call"] += 1
+            else:
+                counts["prose"] += 1
+        print(f"{task.id:<14} " + ", ".join(f"{kind} {n}" for kind, n in counts.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=2, help="the first N sample tasks")
@@ -101,6 +132,7 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=8192, help="tokens of the server's one slot")
     parser.add_argument("--temperature", type=float, help="default: the protocol's (or the server's)")
     parser.add_argument("--seed", type=int, default=42, help="the server's sampling seed")
+    parser.add_argument("--first-turns", type=int, default=0, help="also sample each task's first reply N times")
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (more spin and crawl on a busy CPU)")
     parser.add_argument("--time-cap", type=float, default=1800.0, help="seconds of research per task")
     args = parser.parse_args()
@@ -117,6 +149,8 @@ def main() -> None:
         server.seed = args.seed
         with StaticSite(SAMPLES / "corpus") as site, FakeSearchServer() as search, server:
             search.corpus = corpus_docs(site)
+            if args.first_turns:
+                first_turns(server.base_url, server.alias, lines, args.first_turns, min(args.max_tokens, 160))
             for protocol in protocols:
                 out = Path(tmp) / "out" / protocol
                 env = {

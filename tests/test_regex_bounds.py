@@ -398,6 +398,11 @@ CASES = {
     "text-call-tag-named-in-prose": Case(
         lambda n: partial(read_text_calls, "the <tools> tag " * n), lambda found, n: found is None, 20000
     ),
+    "text-call-empty-blocks": Case(  # empty blocks, then tags named without any closing tag after them
+        lambda n: partial(read_text_calls, "<tool_call> </tool_call> " * n + "<tool_call> named " * n),
+        lambda found, n: found is None,
+        5000,
+    ),
     "text-call-bare-json-lines": Case(  # each line opens a call that never ends: only the first few are read
         lambda n: partial(read_text_calls, "prose\n" + '{"name": "a", "arguments": [\n' * n),
         lambda found, n: found is None,

@@ -7,8 +7,8 @@ confused small model, Llama's ``<function=name>{...}</function>`` and Qwen3-Code
 ``<parameter=key>`` lines, a bare ``{"name": ..., "arguments": ...}`` object on lines of its own, or MiroThinker's
 ``<use_mcp_tool>`` block (whose fields ``read_mcp_block`` reads for the ``mirothinker`` protocol too). Only text
 outside code is read: a fenced block or an inline code span quoting a call (a report explaining tool calls) is left
-alone, unless the whole reply is one fenced block. A tag merely named in prose (no JSON after it, no closing tag) is
-not a call. Bounded: at most ``MAX_CALLS`` calls and ``MAX_ATTEMPTS`` JSON reads per reply, each JSON value read
+alone, unless the whole reply is one fenced block. A tag merely named in prose (no JSON after it) or an empty block
+is not a call; only ``<tool_call>`` with something else inside is a call that cannot be read. Bounded: at most ``MAX_CALLS`` calls and ``MAX_ATTEMPTS`` JSON reads per reply, each JSON value read
 with the limits of ``drevalkit.files.load_json_at``, every scan linear in the text.
 """
 
@@ -208,10 +208,11 @@ class _Reader:
             raw = self.text[at:end]
             calls = [_from_json(item, f"<{tag}>", raw) for item in items]
             return calls, self.close(tag, end), next((c.problem for c in calls if c.problem), "")
-        if self.closes[tag] > match.end():
-            end = self.lower.find(f"</{tag}>", match.end())
+        later = tag == "tool_call" and self.closes[tag] > match.end()  # else no search: it would rescan per tag
+        end = self.lower.find("</tool_call>", match.end()) if later else -1
+        if end > 0 and self.text[match.end() : end].strip():  # a call botched inside its own tags
             return [], end + len(tag) + 3, f"the <{tag}> block holds neither a JSON object nor a <function=...> call"
-        return None  # the tag named in prose
+        return None  # the tag named in prose, or an empty block (a model listing <tools></tools>)
 
     def function(self, match: re.Match[str]) -> tuple[list[TextCall], int, str]:
         """``<function=name>`` then a JSON object, or ``<parameter=key>value</parameter>`` lines, to
