@@ -8,6 +8,7 @@ import json
 import threading
 from collections import Counter
 
+from drevalkit.ingest.importers import load_report
 from drevalkit.llm import open_llm
 from drevalkit.llm.tokens import estimate_messages_tokens
 from drevalkit.quality.judge import judge_prompt, judge_report, prompt_tokens
@@ -167,7 +168,7 @@ def _score_one(settings, job, before=None):
 
 
 def test_the_bytes_hashed_for_the_input_key_are_the_bytes_scored(
-    make_settings, sample_task, sample_report_path, monkeypatch
+    make_settings, sample_task, sample_report_path, monkeypatch, tmp_path
 ):
     original = sample_report_path.read_bytes()
     importer_for = scorer.importer_for
@@ -186,7 +187,10 @@ def test_the_bytes_hashed_for_the_input_key_are_the_bytes_scored(
         card, original_key = _score_one(make_settings(server), job, before=key_of_the_original)
     assert card.status == "complete" and card.report_ref is not None
     # what was scored is the original text, under the key of the original bytes (before: the rewritten text)
-    assert card.report_ref.words == len(original.decode().split()) > 100
+    copy = tmp_path / "original.md"
+    copy.write_bytes(original)
+    read = load_report(copy, system="s", task_id=sample_task.id, max_bytes=1_000_000)  # as read: canonical
+    assert card.report_ref.words == len(read.text.split()) > 100
     assert card.provenance.input_key == original_key
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from drevalkit.factcheck.corpus import add_folder
+from drevalkit.ingest.importers import load_report
 from drevalkit.llm import open_llm
 from drevalkit.quality.rubric import RubricBook, read_rubric
 from drevalkit.schemas import FactCheckResult, JudgeInfo
@@ -36,7 +37,8 @@ def length_biased(text, body):
 
 
 def format_biased(text, body):
-    return fair(text, body) + (2.0 if "**" in text or re.search(r"^#{1,6} ", text, re.M) else 0.0)
+    # every report the judge sees ends in the canonical "## References" heading: that one is not style
+    return fair(text, body) + (2.0 if "**" in text or re.search(r"^#{1,6} (?!References$)", text, re.M) else 0.0)
 
 
 def position_biased(text, body):
@@ -260,7 +262,8 @@ def test_every_text_judged_is_kept_and_the_run_is_repeatable_from_the_cache(judg
     judge_server.responder = judge_with(length_biased)
     run = run_stress(corpus_settings, ["pad", "conditions", "null-report"], variants=2)
     folder = Path(run.reports[0].folder)
-    assert (folder / "original.md").read_text() == P.normalise(DEMO_REPORT.read_text())
+    original = load_report(DEMO_REPORT, system="s", task_id="t", max_bytes=1_000_000).text  # as read: canonical
+    assert (folder / "original.md").read_text() == P.normalise(original)
     assert (folder / "original.quality.json").exists()
     for variant in run.reports[0].variants:
         if variant.probe == "conditions":
