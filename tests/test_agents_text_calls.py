@@ -105,6 +105,7 @@ REPORT = (
         REPORT + f"\nThe model wrote `<tool_call>{json.dumps(SEARCH)}</tool_call>` inline.\n",  # an inline code span
         REPORT + "\nSmall models emit a tool_call as text; the <tools> tag is what this one used.\n",  # named in prose
         REPORT + f"\nThe object {json.dumps(SEARCH)} was sent mid-sentence.\n",  # not on lines of its own
+        REPORT + "\nMiroThinker ends a message with a <use_mcp_tool> block.\n",
         REPORT + "\n## Tools\n- <tools></tools>\n- <tools> web_search, read_url </tools>\n",  # what a 1.5B model wrote
         '{"name": "Webb", "cost": 10}',  # a JSON object that is not a call
         "",

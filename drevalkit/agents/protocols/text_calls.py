@@ -187,13 +187,15 @@ class _Reader:
         if match.group("function"):
             return self.function(match)
         tag = match.group("tag").lower()
+        at = _skip_space(self.text, match.end())
         if tag == "use_mcp_tool":
+            if not self.lower.startswith("<", at):
+                return None  # named in prose: a block opens with its <server_name>
             end = self.lower.find("</use_mcp_tool>", match.end())
             if end < 0:
                 return [], len(self.text), "the <use_mcp_tool> call is not terminated (no </use_mcp_tool>)"
             call = read_mcp_block(self.text[match.end() : end])
             return [call], end + len("</use_mcp_tool>"), call.problem
-        at = _skip_space(self.text, match.end())
         if self.lower.startswith("<function=", at):
             inner = _OPENING.match(self.text, at)
             if inner is not None and inner.group("function"):
