@@ -2,7 +2,10 @@
 as an OpenAI-compatible endpoint, so structured output, retries, the cache and usage accounting work unchanged.
 
 xllamacpp serves OpenAI-shaped chat completions in-process, with JSON-schema constrained decoding and prompt-prefix
-reuse. One generation runs at a time per loaded model (a lock); the model loads on first use, in a thread.
+reuse. ``local_parallel`` requests run at once, each in a llama.cpp slot of ``local_context`` tokens, decoded together
+in one batch: on a CPU decoding is bound by reading the weights, so a batch of two costs little more than one answer
+(see ``benchmarks/local_judge.py``). The slot count changes speed only, never the judge's identity or cache keys.
+The model loads on first use, in a thread.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from openai.types.chat import ChatCompletion
@@ -47,8 +51,8 @@ def _trained_context(model: LocalModel) -> int:
 class LocalChatBackend:
     name = "local"
     endpoint = "in-process (xllamacpp)"
-    max_concurrency: int | None = 1  # one generation at a time per loaded model
-    context_tokens: int | None
+    max_concurrency: int | None  # the slots: requests decoded together
+    context_tokens: int | None  # what one request may use (one slot)
 
     def __init__(self, model: LocalModel, settings: Settings):
         self.local = model
@@ -58,26 +62,34 @@ class LocalChatBackend:
         self._context = settings.local_context or _trained_context(model)
         self.context_tokens = self._context
         self._threads = settings.local_threads or available_cpus()
+        self.max_concurrency = self._slots = settings.local_parallel
         self._server: Any = None
         self._load_lock = threading.Lock()
-        self._generate: asyncio.Lock | None = None
+        self._workers: ThreadPoolExecutor | None = None
+
+    def _params(self) -> Any:
+        """llama.cpp's settings: the model, the slots and the context of each, the threads."""
+        try:
+            import xllamacpp
+        except ImportError:
+            raise LLMUnavailable(f"the local judge needs xllamacpp: {INSTALL_LOCAL}") from None
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.local.path)
+        params.n_ctx = self._context * self._slots  # llama.cpp divides it across the slots
+        params.n_parallel = self._slots
+        params.cpuparams.n_threads = self._threads
+        params.cpuparams_batch.n_threads = self._threads
+        params.warmup = False
+        params.verbosity = -1 if not os.environ.get("DREVAL_LOCAL_VERBOSE") else 3
+        return params
 
     def _load(self) -> Any:
         with self._load_lock:
             if self._server is not None:
                 return self._server
-            try:
-                import xllamacpp
-            except ImportError:
-                raise LLMUnavailable(f"the local judge needs xllamacpp: {INSTALL_LOCAL}") from None
-            params = xllamacpp.CommonParams()
-            params.model.path = str(self.local.path)
-            params.n_ctx = self._context
-            params.n_parallel = 1
-            params.cpuparams.n_threads = self._threads
-            params.cpuparams_batch.n_threads = self._threads
-            params.warmup = False
-            params.verbosity = -1 if not os.environ.get("DREVAL_LOCAL_VERBOSE") else 3
+            params = self._params()
+            import xllamacpp
+
             try:
                 self._server = xllamacpp.Server(params)
             except Exception as exc:  # noqa: BLE001 - the runtime reports load failures with several types
@@ -89,17 +101,22 @@ class LocalChatBackend:
 
     async def create(self, request: dict[str, Any]) -> ChatCompletion:
         server = await asyncio.to_thread(self._load)
-        if self._generate is None:
-            self._generate = asyncio.Lock()
+        if self._workers is None:
+            # one thread per slot, blocked for a whole generation: threads of their own, so that the default
+            # executor, which the store and the document workers share, is never starved
+            self._workers = ThreadPoolExecutor(self._slots, thread_name_prefix="dreval-local")
         body = {key: request[key] for key in _FIELDS if key in request}
-        async with self._generate:
-            try:
-                answer = await asyncio.to_thread(server.handle_chat_completions, body)
-            except Exception as exc:  # noqa: BLE001 - e.g. a schema the runtime cannot turn into a grammar
-                raise LLMCallFailed(f"the local model could not run the request: {exc}") from None
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._workers, server.handle_chat_completions, body
+            )
+        except Exception as exc:  # noqa: BLE001 - e.g. a schema the runtime cannot turn into a grammar
+            raise LLMCallFailed(f"the local model could not run the request: {exc}") from None
         if not isinstance(answer, dict) or "error" in answer:
             error = answer.get("error") if isinstance(answer, dict) else answer
-            message = error.get("message", error) if isinstance(error, dict) else error
+            message = str(error.get("message", error) if isinstance(error, dict) else error)
+            if "context size" in message:
+                message += f" (local_context: tokens per request, {self._slots} at once)"
             raise LLMCallFailed(f"the local model rejected the request: {message}")
         try:
             return ChatCompletion.model_validate(answer)
@@ -107,6 +124,9 @@ class LocalChatBackend:
             raise LLMCallFailed(f"the local model returned an unexpected answer: {exc.errors()[0]['msg']}") from None
 
     async def close(self) -> None:
+        if self._workers is not None:
+            self._workers.shutdown(wait=False)
+            self._workers = None
         self._server = None
 
 
