@@ -258,6 +258,16 @@ def _labels(verdicts: list[Any]) -> str:
     return " ".join(f"{label}:{labels.count(label)}" for label in sorted(set(labels)))
 
 
+def show_run(run: Run) -> None:
+    """The demo scored once: its time, then each kind of call (printed as it finishes: a long run may be cut)."""
+    print(f"scored with {run.variant.name}: wall {run.wall:.1f} s, CPU {run.cpu:.1f} s")
+    for kind, row in phase_rows(run).items():
+        print(f"  {kind:8s} {row}")
+    for reason in run.card.reasons:
+        print(f"  reason: {reason}")
+    print(flush=True)
+
+
 def side_by_side(runs: list[Run]) -> None:
     names = list(dict.fromkeys(r.variant.name for r in runs))
     columns = {name: [summary(r) for r in runs if r.variant.name == name] for name in names}
@@ -270,12 +280,6 @@ def side_by_side(runs: list[Run]) -> None:
             numeric = key in ("scoring wall s", "scoring CPU s")
             cells.append(f"{statistics.median(float(v) for v in values):.1f}" if numeric else " / ".join(values))
         print(f"{key:26s}" + "".join(f"{c[: width - 1]:>{width}s}" for c in cells))
-    for run in runs:
-        print(f"\n{run.variant.name}: wall {run.wall:.1f} s, CPU {run.cpu:.1f} s")
-        for kind, row in phase_rows(run).items():
-            print(f"  {kind:8s} {row}")
-        for reason in run.card.reasons:
-            print(f"  reason: {reason}")
 
 
 def corpus_store(home: Path) -> tuple[Path, float]:
@@ -364,7 +368,7 @@ def demo_in_process(model: LocalModel, settings: Settings, chosen: list[Variant]
                     source.backup(copy)  # the corpus, WAL included
                 local = settings.model_copy(update={"home": home, "out": home / "out"})
                 runs.append(asyncio.run(score_demo(model, local, variant, store)))
-                print(f"scored with {variant.name}: {runs[-1].wall:.1f} s wall, {runs[-1].cpu:.1f} s CPU", flush=True)
+                show_run(runs[-1])
         side_by_side(runs)
 
 

@@ -1,6 +1,7 @@
 """The embedded local judge decodes ``local_parallel`` requests together in llama.cpp slots (the tiny SmolLM2 GGUF):
-two requests really overlap, each call's usage is counted, the judge's identity and cache keys do not depend on the
-slot count, each slot holds ``local_context`` tokens, and closing the backend stops llama.cpp's listener."""
+two requests really overlap, requests that share a prompt prefix stay in the slot that holds it, each call's usage is
+counted, the judge's identity and cache keys do not depend on the slot count, each slot holds ``local_context``
+tokens, and closing the backend stops llama.cpp's listener."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drevalkit.config import Settings
 from drevalkit.llm import LLMClient
-from drevalkit.llm.backends.local import LocalChatBackend
+from drevalkit.llm.backends.local import SHARED_PREFIX_CHARS, LocalChatBackend, SlotRouter
 from drevalkit.llm.errors import LLMCallFailed
 from drevalkit.llm.local_model import resolve_local_model
 
@@ -50,7 +51,7 @@ def test_two_slots_decode_two_requests_in_the_same_batches(tmp_path, slots):
     waits for the first, a whole decode later. Both runs are equally slowed by a busy machine."""
     pytest.importorskip("xllamacpp")
     chat = backend(tmp_path, slots)
-    assert chat.max_concurrency == slots
+    assert chat.max_concurrency == (1 if slots == 1 else None)  # with slots, the concurrency setting bounds requests
     (first, a), (second, b) = asyncio.run(two_counts(chat))
     assert a["predicted_n"] == b["predicted_n"] == TOKENS
     decode = min(a["predicted_ms"], b["predicted_ms"]) / 1000
@@ -108,7 +109,7 @@ def test_identity_cache_keys_and_config_hash_do_not_depend_on_the_slots(tmp_path
         seen.add(
             (client.cache_key(messages, schema, params), client.judge_info.model_dump_json(), settings.config_hash())
         )
-        assert chat.max_concurrency == slots and chat.context_tokens == 1024
+        assert chat.context_tokens == 1024
     assert len(seen) == 1
 
 
@@ -151,3 +152,53 @@ def test_closing_the_backend_stops_the_server(tmp_path):
     address = asyncio.run(run())
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{address}/health", timeout=2)
+
+
+def test_requests_sharing_a_prefix_go_to_the_slot_that_holds_it():
+    report = "A report. " * (SHARED_PREFIX_CHARS // 10 + 1)
+    router = SlotRouter(3)
+    first = router.take(report + "dimension 1")
+    other = router.take("extract the claims")
+    assert other != first  # nothing shared: an idle slot
+    router.release(other)
+    assert router.take(report + "dimension 2") == first  # waits for the busy slot that holds the report
+    router.release(first)
+    router.release(first)
+    short = report[: SHARED_PREFIX_CHARS // 2] + "another report"  # too little shared to wait for
+    third = router.take(short)
+    assert third not in (first, other)  # the idle slot used longest ago (never): the report's stays
+    router.release(third)
+    assert router.take("verify the claims") == other  # now the one used longest ago
+    assert router.take(report + "dimension 3") == first
+
+
+PREFIX = "Here is a shared report. " + " ".join(f"Fact {i}: the value is {i * 7}." for i in range(60))
+
+
+def test_a_shared_prefix_is_evaluated_once_with_more_slots_than_requests(tmp_path):
+    """Four slots and three requests at once that share a report: each reuses the report from the one slot that
+    evaluated it (llama.cpp gives another slot the whole prompt again); an unrelated request runs beside them."""
+    pytest.importorskip("xllamacpp")
+    chat = backend(tmp_path, 4)
+
+    def ask(text: str) -> dict:
+        return {"messages": [{"role": "user", "content": text}], "max_tokens": 4, "temperature": 0.0, "seed": 0}
+
+    async def run():
+        try:
+            first = await chat.create(ask(PREFIX + "\n\nRate dimension A."))
+            rest = await asyncio.gather(
+                chat.create(ask("Something unrelated: list three colours.")),
+                *(chat.create(ask(PREFIX + f"\n\nRate dimension {x}.")) for x in "BCD"),
+            )
+            return first, rest
+        finally:
+            await chat.close()
+
+    first, (other, *dimensions) = asyncio.run(run())
+    evaluated = first.model_extra["timings"]["prompt_n"]
+    assert evaluated > 300
+    for answer in dimensions:
+        timings = answer.model_extra["timings"]
+        assert timings["cache_n"] > evaluated - 10 and timings["prompt_n"] < 10, timings
+    assert other.model_extra["timings"]["cache_n"] == 0

@@ -2,10 +2,10 @@
 as an OpenAI-compatible endpoint, so structured output, retries, the cache and usage accounting work unchanged.
 
 xllamacpp serves OpenAI-shaped chat completions in-process, with JSON-schema constrained decoding and prompt-prefix
-reuse. ``local_parallel`` requests run at once, each in a llama.cpp slot of ``local_context`` tokens, decoded together
-in one batch: on a CPU decoding is bound by reading the weights, so a batch of two costs little more than one answer
-(see ``benchmarks/local_judge.py``). The slot count changes speed only, never the judge's identity or cache keys.
-The model loads on first use, in a thread.
+reuse. With ``local_parallel`` slots (each of ``local_context`` tokens), requests in different slots are decoded
+together in one batch, which on a CPU costs less than decoding them one after the other; ``SlotRouter`` keeps
+requests that share a prompt prefix in one slot, where llama.cpp reuses the prefix. The slot count changes speed
+only, never the judge's identity or cache keys. The model loads on first use, in a thread.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from . import CHAT_BACKENDS, ProgressFactory
 
 # Request fields the in-process server understands; others (e.g. the OpenAI client's extras) are dropped.
 _FIELDS = ("messages", "max_tokens", "temperature", "seed", "response_format", "top_p", "stop")
+# A prompt prefix this long (about 128 tokens) takes longer to evaluate again in another slot than decoding two
+# answers together saves on a CPU (benchmarks/local_judge.py): a request sharing it waits for the slot holding it.
+SHARED_PREFIX_CHARS = 512
 
 
 def available_cpus() -> int:
@@ -48,10 +51,54 @@ def _trained_context(model: LocalModel) -> int:
     return length
 
 
+def _shared_prefix(a: str, b: str) -> int:
+    """Length of the common prefix of ``a`` and ``b`` (a binary search of slice comparisons: C speed)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+class SlotRouter:
+    """The llama.cpp slot of each request. llama.cpp reuses a prompt prefix only in the slot that holds it: a request
+    that shares at least ``SHARED_PREFIX_CHARS`` with a slot's last prompt goes to that slot, even busy (llama.cpp
+    queues it); any other to the least busy slot, of those the one used longest ago (its prompt is the least likely
+    to be needed again)."""
+
+    def __init__(self, slots: int):
+        self._prompts = [""] * slots
+        self._busy = [0] * slots
+        self._used = [0] * slots  # when each slot was last given a request
+        self._clock = 0
+
+    def take(self, prompt: str) -> int:
+        shared = [_shared_prefix(prompt, last) for last in self._prompts]
+        slots = range(len(shared))
+        slot = max(slots, key=lambda i: (shared[i], -self._busy[i]))
+        if shared[slot] < SHARED_PREFIX_CHARS:
+            slot = min(slots, key=lambda i: (self._busy[i], self._used[i]))
+        self._clock += 1
+        self._prompts[slot], self._used[slot] = prompt, self._clock
+        self._busy[slot] += 1
+        return slot
+
+    def release(self, slot: int) -> None:
+        self._busy[slot] -= 1
+
+
+def prompt_text(messages: list[dict[str, Any]]) -> str:
+    """The messages as one text, in the order the model reads them (for comparing prefixes)."""
+    return "\n".join(f"{m.get('role')}\n{m.get('content')}" for m in messages)
+
+
 class LocalChatBackend:
     name = "local"
     endpoint = "in-process (xllamacpp)"
-    max_concurrency: int | None  # the slots: requests decoded together
+    max_concurrency: int | None  # 1: one request at a time; None: the concurrency setting (llama.cpp queues them)
     context_tokens: int | None  # what one request may use (one slot)
 
     def __init__(self, model: LocalModel, settings: Settings):
@@ -62,7 +109,11 @@ class LocalChatBackend:
         self._context = settings.local_context or _trained_context(model)
         self.context_tokens = self._context
         self._threads = settings.local_threads or available_cpus()
-        self.max_concurrency = self._slots = settings.local_parallel
+        self._slots = settings.local_parallel
+        # with slots, more requests than slots are sent: one queued for a busy slot must not hold up a free one
+        self.max_concurrency = 1 if self._slots == 1 else None
+        self._requests = 1 if self._slots == 1 else max(settings.concurrency, self._slots)
+        self._router = SlotRouter(self._slots)
         self._server: Any = None
         self._load_lock = threading.Lock()
         self._workers: ThreadPoolExecutor | None = None
@@ -102,16 +153,19 @@ class LocalChatBackend:
     async def create(self, request: dict[str, Any]) -> ChatCompletion:
         server = await asyncio.to_thread(self._load)
         if self._workers is None:
-            # one thread per slot, blocked for a whole generation: threads of their own, so that the default
+            # a thread per request, blocked for its whole generation: threads of their own, so that the default
             # executor, which the store and the document workers share, is never starved
-            self._workers = ThreadPoolExecutor(self._slots, thread_name_prefix="dreval-local")
+            self._workers = ThreadPoolExecutor(self._requests, thread_name_prefix="dreval-local")
         body = {key: request[key] for key in _FIELDS if key in request}
+        slot = body["id_slot"] = self._router.take(prompt_text(body.get("messages") or []))
         try:
             answer = await asyncio.get_running_loop().run_in_executor(
                 self._workers, server.handle_chat_completions, body
             )
         except Exception as exc:  # noqa: BLE001 - e.g. a schema the runtime cannot turn into a grammar
             raise LLMCallFailed(f"the local model could not run the request: {exc}") from None
+        finally:
+            self._router.release(slot)
         if not isinstance(answer, dict) or "error" in answer:
             error = answer.get("error") if isinstance(answer, dict) else answer
             message = str(error.get("message", error) if isinstance(error, dict) else error)
