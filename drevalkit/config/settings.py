@@ -120,6 +120,14 @@ class Settings(BaseModel):
         "supports (its trained context length)",
     )
     local_threads: int | None = setting(section="local", ge=1, description="CPU threads for the local model")
+    local_parallel: int = setting(
+        2,
+        section="local",
+        ge=1,
+        le=16,
+        description="requests the local model decodes together (llama.cpp slots, each holding local_context "
+        "tokens); 1: one at a time",
+    )
     # fact-checking: search
     search: str = setting(
         "local",

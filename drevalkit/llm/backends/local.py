@@ -2,7 +2,10 @@
 as an OpenAI-compatible endpoint, so structured output, retries, the cache and usage accounting work unchanged.
 
 xllamacpp serves OpenAI-shaped chat completions in-process, with JSON-schema constrained decoding and prompt-prefix
-reuse. One generation runs at a time per loaded model (a lock); the model loads on first use, in a thread.
+reuse. With ``local_parallel`` slots (each of ``local_context`` tokens), requests in different slots are decoded
+together in one batch, which on a CPU costs less than decoding them one after the other; ``SlotRouter`` keeps
+requests that share a prompt prefix in one slot, where llama.cpp reuses the prefix. The slot count changes speed
+only, never the judge's identity or cache keys. The model loads on first use, in a thread.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from openai.types.chat import ChatCompletion
@@ -23,6 +27,9 @@ from . import CHAT_BACKENDS, ProgressFactory
 
 # Request fields the in-process server understands; others (e.g. the OpenAI client's extras) are dropped.
 _FIELDS = ("messages", "max_tokens", "temperature", "seed", "response_format", "top_p", "stop")
+# A prompt prefix this long (about 128 tokens) takes longer to evaluate again in another slot than decoding two
+# answers together saves on a CPU (benchmarks/local_judge.py): a request sharing it waits for the slot holding it.
+SHARED_PREFIX_CHARS = 512
 
 
 def available_cpus() -> int:
@@ -44,11 +51,55 @@ def _trained_context(model: LocalModel) -> int:
     return length
 
 
+def _shared_prefix(a: str, b: str) -> int:
+    """Length of the common prefix of ``a`` and ``b`` (a binary search of slice comparisons: C speed)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+class SlotRouter:
+    """The llama.cpp slot of each request. llama.cpp reuses a prompt prefix only in the slot that holds it: a request
+    that shares at least ``SHARED_PREFIX_CHARS`` with a slot's last prompt goes to that slot, even busy (llama.cpp
+    queues it); any other to the least busy slot, of those the one used longest ago (its prompt is the least likely
+    to be needed again)."""
+
+    def __init__(self, slots: int):
+        self._prompts = [""] * slots
+        self._busy = [0] * slots
+        self._used = [0] * slots  # when each slot was last given a request
+        self._clock = 0
+
+    def take(self, prompt: str) -> int:
+        shared = [_shared_prefix(prompt, last) for last in self._prompts]
+        slots = range(len(shared))
+        slot = max(slots, key=lambda i: (shared[i], -self._busy[i]))
+        if shared[slot] < SHARED_PREFIX_CHARS:
+            slot = min(slots, key=lambda i: (self._busy[i], self._used[i]))
+        self._clock += 1
+        self._prompts[slot], self._used[slot] = prompt, self._clock
+        self._busy[slot] += 1
+        return slot
+
+    def release(self, slot: int) -> None:
+        self._busy[slot] -= 1
+
+
+def prompt_text(messages: list[dict[str, Any]]) -> str:
+    """The messages as one text, in the order the model reads them (for comparing prefixes)."""
+    return "\n".join(f"{m.get('role')}\n{m.get('content')}" for m in messages)
+
+
 class LocalChatBackend:
     name = "local"
     endpoint = "in-process (xllamacpp)"
-    max_concurrency: int | None = 1  # one generation at a time per loaded model
-    context_tokens: int | None
+    max_concurrency: int | None  # 1: one request at a time; None: the concurrency setting (llama.cpp queues them)
+    context_tokens: int | None  # what one request may use (one slot)
 
     def __init__(self, model: LocalModel, settings: Settings):
         self.local = model
@@ -58,26 +109,38 @@ class LocalChatBackend:
         self._context = settings.local_context or _trained_context(model)
         self.context_tokens = self._context
         self._threads = settings.local_threads or available_cpus()
+        self._slots = settings.local_parallel
+        # with slots, more requests than slots are sent: one queued for a busy slot must not hold up a free one
+        self.max_concurrency = 1 if self._slots == 1 else None
+        self._requests = 1 if self._slots == 1 else max(settings.concurrency, self._slots)
+        self._router = SlotRouter(self._slots)
         self._server: Any = None
         self._load_lock = threading.Lock()
-        self._generate: asyncio.Lock | None = None
+        self._workers: ThreadPoolExecutor | None = None
+
+    def _params(self) -> Any:
+        """llama.cpp's settings: the model, the slots and the context of each, the threads."""
+        try:
+            import xllamacpp
+        except ImportError:
+            raise LLMUnavailable(f"the local judge needs xllamacpp: {INSTALL_LOCAL}") from None
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.local.path)
+        params.n_ctx = self._context * self._slots  # llama.cpp divides it across the slots
+        params.n_parallel = self._slots
+        params.cpuparams.n_threads = self._threads
+        params.cpuparams_batch.n_threads = self._threads
+        params.warmup = False
+        params.verbosity = -1 if not os.environ.get("DREVAL_LOCAL_VERBOSE") else 3
+        return params
 
     def _load(self) -> Any:
         with self._load_lock:
             if self._server is not None:
                 return self._server
-            try:
-                import xllamacpp
-            except ImportError:
-                raise LLMUnavailable(f"the local judge needs xllamacpp: {INSTALL_LOCAL}") from None
-            params = xllamacpp.CommonParams()
-            params.model.path = str(self.local.path)
-            params.n_ctx = self._context
-            params.n_parallel = 1
-            params.cpuparams.n_threads = self._threads
-            params.cpuparams_batch.n_threads = self._threads
-            params.warmup = False
-            params.verbosity = -1 if not os.environ.get("DREVAL_LOCAL_VERBOSE") else 3
+            params = self._params()
+            import xllamacpp
+
             try:
                 self._server = xllamacpp.Server(params)
             except Exception as exc:  # noqa: BLE001 - the runtime reports load failures with several types
@@ -89,17 +152,25 @@ class LocalChatBackend:
 
     async def create(self, request: dict[str, Any]) -> ChatCompletion:
         server = await asyncio.to_thread(self._load)
-        if self._generate is None:
-            self._generate = asyncio.Lock()
+        if self._workers is None:
+            # a thread per request, blocked for its whole generation: threads of their own, so that the default
+            # executor, which the store and the document workers share, is never starved
+            self._workers = ThreadPoolExecutor(self._requests, thread_name_prefix="dreval-local")
         body = {key: request[key] for key in _FIELDS if key in request}
-        async with self._generate:
-            try:
-                answer = await asyncio.to_thread(server.handle_chat_completions, body)
-            except Exception as exc:  # noqa: BLE001 - e.g. a schema the runtime cannot turn into a grammar
-                raise LLMCallFailed(f"the local model could not run the request: {exc}") from None
+        slot = body["id_slot"] = self._router.take(prompt_text(body.get("messages") or []))
+        try:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._workers, server.handle_chat_completions, body
+            )
+        except Exception as exc:  # noqa: BLE001 - e.g. a schema the runtime cannot turn into a grammar
+            raise LLMCallFailed(f"the local model could not run the request: {exc}") from None
+        finally:
+            self._router.release(slot)
         if not isinstance(answer, dict) or "error" in answer:
             error = answer.get("error") if isinstance(answer, dict) else answer
-            message = error.get("message", error) if isinstance(error, dict) else error
+            message = str(error.get("message", error) if isinstance(error, dict) else error)
+            if "context size" in message:
+                message += f" (local_context: tokens per request, {self._slots} at once)"
             raise LLMCallFailed(f"the local model rejected the request: {message}")
         try:
             return ChatCompletion.model_validate(answer)
@@ -107,6 +178,9 @@ class LocalChatBackend:
             raise LLMCallFailed(f"the local model returned an unexpected answer: {exc.errors()[0]['msg']}") from None
 
     async def close(self) -> None:
+        if self._workers is not None:
+            self._workers.shutdown(wait=False)
+            self._workers = None
         self._server = None
 
 
