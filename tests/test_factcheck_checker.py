@@ -106,6 +106,33 @@ def test_claim_extraction_links_sentence_section_refs_and_budget(make_settings):
     assert all(c.queries for c in result.claims)
 
 
+def test_extraction_asks_for_at_most_the_claims_it_can_use_and_cuts_a_longer_list(make_settings):
+    # the prompt asks for at most 5 (twice a budget of 2, at least 5): the schema carries the same limit, and a
+    # server that ignores it loses the tail of its list, with no repair round
+    def eight(body):
+        claims = [
+            {
+                "sentence_id": f"S{1 + i % 6}",
+                "claim": f"Claim {i} about 2017.",
+                "kind": "date",
+                "worthiness": 0.1 * i,
+                "queries": [f"query {i}"],
+            }
+            for i in range(8)
+        ]
+        return json.dumps({"claims": claims})
+
+    with FakeOpenAIServer() as server:
+        server.responder = eight
+        result = _extract(server, make_settings, _report(LABELLED), max_claims=2)
+        requests = server.requests
+    assert len(requests) == 1  # accepted as sent: no repair round
+    assert requests[0]["response_format"]["json_schema"]["schema"]["properties"]["claims"]["maxItems"] == 5
+    assert "at most 5" in requests[0]["messages"][1]["content"]
+    assert result.found == 5 and result.skipped == 3 and not result.failed_chunks
+    assert sorted(c.text for c in result.claims) == ["Claim 3 about 2017.", "Claim 4 about 2017."]
+
+
 def test_sentences_of_long_unbroken_strings_are_sent_for_claims_in_bounded_chunks(make_settings):
     # 600 "words" of 37,000 characters (keys, hashes, base64): counted in words alone they went in one call
     def key(i):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, Protocol, cast
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, create_model, field_validator
 
 from ..aio import gather_or_cancel
 from ..llm import LLMClient
@@ -68,14 +68,26 @@ class _ExtractedClaims(Protocol):
     claims: list[_ExtractedClaim]
 
 
-def extraction_model(sentence_ids: list[str]) -> type[BaseModel]:
-    """Schema of one extraction call: claims whose sentence id is one of the chunk's ids."""
-    return _extraction_model(tuple(sentence_ids))
+def extraction_model(sentence_ids: list[str], limit: int = MAX_CLAIMS_PER_CHUNK) -> type[BaseModel]:
+    """Schema of one extraction call: at most ``limit`` claims, each with a sentence id that is one of the chunk's.
+
+    The limit is the count the prompt asks for, so a server that constrains output to the schema can stop there;
+    a longer list from one that does not is cut to its first ``limit`` (the prompt asks for the most important
+    first), never refused.
+    """
+    return _extraction_model(tuple(sentence_ids), min(limit, MAX_CLAIMS_PER_CHUNK))
+
+
+def _first(limit: int) -> Any:
+    def cut(value: Any) -> Any:
+        return value[:limit] if isinstance(value, list) else value
+
+    return field_validator("claims", mode="before")(cut)
 
 
 @lru_cache(maxsize=256)
-def _extraction_model(sentence_ids: tuple[str, ...]) -> type[BaseModel]:
-    """Built once per chunk of sentence ids (S1-S12 and so on: the same chunks recur in every report)."""
+def _extraction_model(sentence_ids: tuple[str, ...], limit: int) -> type[BaseModel]:
+    """Built once per chunk of sentence ids and limit (S1-S12 and so on: the same chunks recur in every report)."""
     sentence_id: Any = Literal[tuple(sentence_ids)]  # a Literal of the ids, built at run time: no static type
     item: Any = create_model(  # a model class built at run time: not a static type either
         "ExtractedClaim",
@@ -87,7 +99,10 @@ def _extraction_model(sentence_ids: tuple[str, ...]) -> type[BaseModel]:
         queries=(list[str], Field(min_length=1, max_length=2)),
     )
     return create_model(
-        "ExtractedClaims", __base__=StrictModel, claims=(list[item], Field(max_length=MAX_CLAIMS_PER_CHUNK))
+        "ExtractedClaims",
+        __base__=StrictModel,
+        __validators__={"first": _first(limit)},
+        claims=(list[item], Field(max_length=limit)),
     )
 
 
@@ -115,7 +130,9 @@ async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Ext
             {"role": "system", "content": PROMPTS.render("extract_system.j2")},
             {"role": "user", "content": PROMPTS.render("extract_chunk.j2", sentences=chunk, max_claims=per_chunk)},
         ]
-        answer = await llm.structured_or_reason(messages, extraction_model(list(by_id)), usage, temperature=0.0)
+        answer = await llm.structured_or_reason(
+            messages, extraction_model(list(by_id), per_chunk), usage, temperature=0.0
+        )
         if isinstance(answer, str):
             return f"claims of sentences {chunk[0].id}-{chunk[-1].id} could not be extracted: {answer}"
         return [(by_id[item.sentence_id], item) for item in cast("_ExtractedClaims", answer).claims]
