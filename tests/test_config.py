@@ -251,3 +251,23 @@ def test_the_user_config_is_read_and_trusted(tmp_path: Path, monkeypatch):
         "config: ./dreval.toml (found in the working folder; not trusted for base URLs that receive a key, "
         "nor for allow_private_urls)"
     )
+
+
+def test_a_dreval_variable_no_setting_reads_is_named_with_the_closest_one(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from drevalkit.cli import main
+    from drevalkit.config import unknown_variables
+
+    environ = {"DREVAL_CONCURENCY": "3", "DREVAL_ZZ": "1", "DREVAL_MODEL": "m", "DREVAL_CONFIG": "", "HOME": "/h"}
+    assert unknown_variables(environ) == [
+        "DREVAL_CONCURENCY is not a dreval setting: ignored (did you mean 'DREVAL_CONCURRENCY'?)",
+        "DREVAL_ZZ is not a dreval setting: ignored",
+    ]
+    env = {"DREVAL_HOME": str(tmp_path), "DREVAL_LOCAL_PARALEL": "4"}
+    result = CliRunner().invoke(main, ["config"], env=env)
+    assert result.exit_code == 0
+    assert "DREVAL_LOCAL_PARALEL is not a dreval setting: ignored (did you mean 'DREVAL_LOCAL_PARALLEL'?)" in (
+        result.stderr
+    )
+    assert "DREVAL_LOCAL_PARALEL" not in result.stdout

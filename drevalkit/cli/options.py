@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config import ConfigError, SettingProblem, Settings, find_config, load_settings
+from ..config import ConfigError, SettingProblem, Settings, find_config, load_settings, unknown_variables
 from ..factcheck.search import SearchError
 from ..ingest.task_files import TaskError
 from ..llm import LLMClient, LLMUnavailable, backend_kind, open_llm
@@ -230,8 +230,8 @@ def build_settings(config_file: Path | None, **overrides: Any) -> Settings:
         if not exc.problems:
             fail(str(exc), EXIT_BAD_INPUT)
         fail("; ".join(_problem_text(p, overrides) for p in exc.problems), EXIT_BAD_INPUT)
-    if source is not None:
-        stderr.print(plain(source.describe()), highlight=False, markup=False, soft_wrap=True)
+    for note in ([source.describe()] if source is not None else []) + unknown_variables():
+        stderr.print(plain(note), highlight=False, markup=False, soft_wrap=True)
     return settings
 
 

@@ -13,6 +13,7 @@ from .loading import (
     find_config,
     load_settings,
     plain_error,
+    unknown_variables,
     user_config_file,
     with_overrides,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "score_fields",
     "section_of",
     "setting",
+    "unknown_variables",
     "user_config_file",
     "with_overrides",
 ]

@@ -112,6 +112,25 @@ def _env_values(environ: dict[str, str]) -> dict[str, Any]:
     return values
 
 
+# DREVAL_ variables that are not settings: read where they act
+OTHER_VARIABLES = ("CONFIG", "LOCAL_VERBOSE", "TEST_ARTIFACTS")
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line for each ``DREVAL_*`` variable that no setting reads (a misspelt ``DREVAL_CONCURENCY`` would
+    otherwise leave the default in force unseen), naming the closest setting's variable."""
+    environ = os.environ if environ is None else environ
+    names = [*(name.upper() for name in Settings.model_fields if name != "prices"), *OTHER_VARIABLES]
+    known = [ENV_PREFIX + name for name in names]
+    lines = []
+    for variable in sorted(environ):
+        if variable.startswith(ENV_PREFIX) and variable not in known:
+            # matched without the prefix, which would make every name look close
+            hint = did_you_mean(variable[len(ENV_PREFIX) :], names).replace("'", "'" + ENV_PREFIX, 1)
+            lines.append(f"{variable} is not a dreval setting: ignored{hint}")
+    return lines
+
+
 def _file_values(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
