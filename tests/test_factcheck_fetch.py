@@ -34,6 +34,8 @@ from drevalkit.testing.page_server import (
     make_pdf,
 )
 
+from .support import process_alive
+
 TOTAL_CAP = 1.5
 REFUSED = "refused: {} is a private/loopback address (pass --allow-private-urls to allow)"
 
@@ -676,15 +678,6 @@ time.sleep(120)
 """
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG: Linux")
 def test_workers_die_with_their_parent_even_when_it_is_killed():
     """SIGKILL runs no cleanup in dreval: its workers must not go on extracting (a busy one took seconds more)."""
@@ -696,18 +689,18 @@ def test_workers_die_with_their_parent_even_when_it_is_killed():
     try:
         assert select.select([owner.stdout], [], [], 120)[0], "the pool's owner did not start its workers"
         workers = [int(pid) for pid in owner.stdout.readline().split()]
-        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        assert len(workers) == 2 and all(process_alive(pid) for pid in workers)
         owner.kill()
         owner.wait(10)
         deadline = time.monotonic() + 2
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not [pid for pid in workers if _alive(pid)]
+        assert not [pid for pid in workers if process_alive(pid)]
     finally:
         owner.kill()
         owner.wait(10)
         for pid in workers:
-            if _alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 

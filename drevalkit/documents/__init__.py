@@ -44,6 +44,7 @@ from .workers import (
     WORKER_RECYCLE_MB,
     WORKER_START_TIMEOUT_S,
     ExtractionPool,
+    die_with_parent,
     extract_async,
     extract_bounded,
     extract_text_bounded,
@@ -77,6 +78,7 @@ __all__ = [
     "extract_text",
     "extract_text_bounded",
     "extraction_pool",
+    "die_with_parent",
     "limit_memory",
     "needs_worker",
 ]

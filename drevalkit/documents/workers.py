@@ -56,7 +56,7 @@ def _resident_mb() -> float:
         return 0.0
 
 
-def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the worker process
+def die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the worker process
     """End this worker when the process that started it ends, even by SIGKILL (no cleanup of its own runs then), so
     that a busy worker does not go on extracting. On Linux the kernel kills it (PR_SET_PDEATHSIG, sent when the
     thread that started it ends: the pool's spawner); elsewhere a thread sees it reparented. (Only there: a second
@@ -84,7 +84,7 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the wor
 
 def _worker_main(conn: Any, memory_mb: int, parent: int) -> None:  # pragma: no cover - runs in the worker process
     """A worker's loop: one (content_type, data, charset) in, one answer out, until told to stop."""
-    _die_with_parent(parent)
+    die_with_parent(parent)
     limit_memory(memory_mb)
     # pypdf logs its repairs of broken files; the caller reports the page's fate in one line of its own
     logging.getLogger("pypdf").setLevel(logging.ERROR)

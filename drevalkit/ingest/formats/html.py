@@ -16,6 +16,7 @@ markup is cut to the default ``extract_max_html_chars``, repetitive filler is re
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -360,10 +361,12 @@ def convert_page(page: str) -> Converted:
     )
 
 
-def _worker(conn: Any, memory_mb: int) -> None:  # pragma: no cover - runs in the worker process
-    """Convert one page under a memory limit and send back ("ok", text, notes) or ("error", reason)."""
-    from ...documents import limit_memory
+def _worker(conn: Any, memory_mb: int, parent: int) -> None:  # pragma: no cover - runs in the worker process
+    """Convert one page under a memory limit and send back ("ok", text, notes) or ("error", reason); end with the
+    importing process, even when it is killed."""
+    from ...documents import die_with_parent, limit_memory
 
+    die_with_parent(parent)
     limit_memory(memory_mb)
     conn.send(("ready",))
     page = conn.recv()
@@ -385,7 +388,9 @@ def _in_worker(page: str, timeout: float, memory_mb: int, start_timeout: float) 
 
     context = multiprocessing.get_context("spawn")
     conn, child = context.Pipe()
-    process = context.Process(target=_worker, args=(child, memory_mb), daemon=True, name="dreval-html-import")
+    process = context.Process(
+        target=_worker, args=(child, memory_mb, os.getpid()), daemon=True, name="dreval-html-import"
+    )
     process.start()
     child.close()
     try:
