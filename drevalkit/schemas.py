@@ -437,6 +437,11 @@ class RunManifest(BaseModel):
         "read or scored: file -> what was kept and why; counted as failed in statuses",
     )
     usage: Usage = Field(default_factory=Usage)
+    structured_output_used: str = Field(
+        default="",
+        description="how the run asked for JSON at its end: the judge's structured_output setting, or with auto the "
+        "mode it settled on (json_schema, else json_object or text after an endpoint refused the stricter one)",
+    )
 
 
 class Scorecard(BaseModel):

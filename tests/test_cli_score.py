@@ -65,6 +65,17 @@ def test_score_sample_end_to_end_then_cached(judge_env, judge_server, tmp_path):
     assert _card(out / "results" / "default" / "jwst-first-years.json").usage.cache_hits > 0
 
 
+def test_the_run_manifest_says_which_structured_output_mode_auto_settled_on(judge_env, judge_server, tmp_path):
+    from drevalkit.schemas import RunManifest
+
+    judge_server.reject_formats = {"json_schema"}  # a server without schema-constrained output: 400 on json_schema
+    result = invoke("score", SAMPLES / "report.md", "--task", SAMPLES / "task.json", "--no-factcheck")
+    assert result.exit_code == 0, result.output + result.stderr
+    manifest = RunManifest.model_validate_json((tmp_path / "dreval-out" / "run.json").read_text())
+    assert manifest.structured_output_used == "json_object" and manifest.judge.structured_output == "auto"
+    assert judge_server.requests[-1]["response_format"] == {"type": "json_object"}
+
+
 def test_batch_folder_with_bad_inputs_records_every_outcome(judge_env, judge_server, tmp_path):
     from drevalkit.testing import rule_judge
 

@@ -177,6 +177,7 @@ def test_score_quality_and_factcheck(llama, llama_env, tmp_path):
     assert card.usage.calls >= 2 and tokens(card.usage) == spent  # a quality call and a claim extraction, at least
     manifest = RunManifest.model_validate_json((out / "run.json").read_text())
     assert manifest.statuses == {card.status: 1} and tokens(manifest.usage) == spent
+    assert manifest.structured_output_used == "json_schema"  # what auto settled on, recorded for the audit
 
 
 def test_factcheck_command(llama, llama_env, tmp_path):

@@ -122,5 +122,6 @@ def _write_manifest(
         results=[layout.result(c.system, c.task_id).relative_to(layout.root).as_posix() for c in outcome.cards],
         kept=dict(outcome.kept),
         usage=usage,
+        structured_output_used=llm.mode,
     )
     atomic_write_text(layout.run_manifest(shard), manifest.model_dump_json(indent=2))
