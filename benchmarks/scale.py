@@ -43,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from drevalkit.aio import loop_name, run_loop
 from drevalkit.config import Settings
 from drevalkit.documents.workers import extraction_pool
 from drevalkit.llm import open_llm
@@ -200,10 +201,10 @@ def run(args: argparse.Namespace, tmp: Path, conn: Any) -> dict[str, Any]:
         allow_private_urls=True,
         max_claims=args.sentences,
     )
-    asyncio.run(build_rubric(settings, task))
+    run_loop(build_rubric(settings, task))
     # start-up (the sentence model loaded, templates compiled, modules imported): one report alone, apart
     start_up = cpu_seconds(resource.RUSAGE_SELF)
-    asyncio.run(score(settings, [ScoreJob(first, "start-up", task.id, task)], not args.no_html, None))
+    run_loop(score(settings, [ScoreJob(first, "start-up", task.id, task)], not args.no_html, None))
     start_up = cpu_seconds(resource.RUSAGE_SELF) - start_up
     jobs = [ScoreJob(p, f"system-{i}", task.id, task) for i, p in enumerate(paths)]
     profiles = ThreadProfiles() if args.profile else None
@@ -212,7 +213,7 @@ def run(args: argparse.Namespace, tmp: Path, conn: Any) -> dict[str, Any]:
     conn.send("start")
     cpu, children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    cards = asyncio.run(score(settings, jobs, not args.no_html, profiles))
+    cards = run_loop(score(settings, jobs, not args.no_html, profiles))
     wall, cpu = time.perf_counter() - started, cpu_seconds(resource.RUSAGE_SELF) - cpu
     extraction_pool().close()  # its workers exit and are waited for: their CPU is in RUSAGE_CHILDREN now
     children = cpu_seconds(resource.RUSAGE_CHILDREN) - children
@@ -242,6 +243,7 @@ def report(args: argparse.Namespace, measured: dict[str, Any], served: dict[str,
     claims = sum(len(card.factcheck.claims) for card in cards if card.factcheck is not None)
     figures = {
         "reports": n,
+        "event_loop": loop_name(),
         "concurrency": args.concurrency,
         "sequences": args.sequences,
         "statuses": statuses,

@@ -73,7 +73,7 @@ _SUP_RUN = rf"[{_SUPERSCRIPTS}]{{1,4}}(?:[,˒⁻\u2010\u2013-][{_SUPERSCRIPTS}]{
 # units (and one-letter symbols) that take a ² or ³ exponent: ``km²`` is an area, not a citation
 _UNITS = frozenset("m cm mm km nm µm μm ft in yd mi s ms kg g ha pc ly au sq mc px dm hm gm".split())
 
-_STYLES = [
+_STYLES = [  # each starts with a character of _STARTS below
     r"(?P<code>`[^`\n]+`)",
     # alt text and target stop at the next "![": each of a run of "![" would scan the rest of the line
     r"(?P<image>!\[(?P<alt>(?:[^\]\n!]|!(?!\[))*)\]\((?:[^)\n!]|!(?!\[))*\))",
@@ -93,8 +93,15 @@ _STYLES = [
 # one pattern per reading: the unbracketed forms only where they may be read (each match costs Python work)
 _READINGS = {None: (), "": ("glued", "spaced_cjk"), "spaced": ("glued", "spaced_cjk", "spaced")}
 _READINGS["lettered"] = ("glued", "spaced_cjk", "lettered")
+# the characters a style of _STYLES starts with: without the unbracketed forms (which start at digits, spaces or
+# punctuation) a token can start only at one of them, and the scan skips other positions at the cost of one
+# character test instead of a try of every style (SRE finds no prefix in named groups under IGNORECASE): 7x faster
+_STARTS = rf"(?=[`!(\[<h【［^⁽{_SUPERSCRIPTS}])"
 _TOKENS = {
-    mode: re.compile("|".join(_STYLES + [UNBRACKETED_PATTERNS[kind] for kind in kinds]), re.IGNORECASE)
+    mode: re.compile(
+        ("" if kinds else _STARTS) + "(?:" + "|".join(_STYLES + [UNBRACKETED_PATTERNS[kind] for kind in kinds]) + ")",
+        re.IGNORECASE,
+    )
     for mode, kinds in _READINGS.items()
 }
 _LETTERED_HINT = re.compile(r"[a-z]\d{1,3}[.,;:!?](?=\s|$)")  # what a lettered marker looks like, roughly

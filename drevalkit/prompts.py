@@ -26,7 +26,7 @@ import html
 import itertools
 import re
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import jinja2
 
@@ -46,6 +46,7 @@ _INVISIBLE = (
 # characters (language tag, cancel tag) are dropped.
 _TAGS: dict[int, int | None] = {code: code - 0xE0000 for code in range(0xE0020, 0xE007F)}
 _TAGS.update({code: None for code in (*range(0xE0000, 0xE0020), 0xE007F)})
+_TAG_CHAR = re.compile("[\U000e0000-\U000e007f]")
 _INVISIBLE_ENTITY = r"&(?:nbsp|shy|zwj|zwnj|lrm|rlm|#0*160|#0*173|#0*8203|#x0*a0|#x0*ad|#x0*200[b-f]);?"
 _GAP_COUNTER = itertools.count()
 
@@ -135,7 +136,8 @@ def neutralise(text: str) -> str:
     ``<`` of a closing tag or of a control token becomes ``(`` (``</report>`` reads ``(/report>``, ``<|im_end|>``
     reads ``(|im_end|>``). The rest is unchanged.
     """
-    text = text.translate(_TAGS)
+    if _TAG_CHAR.search(text):  # a translation table walks every character: half the cost on a report
+        text = text.translate(_TAGS)
     text = _OPEN_RUN.sub(_collapse(_OPEN_TOKEN, "<<"), text)
     text = _CLOSE_RUN.sub(_collapse(_CLOSE_TOKEN, ">>"), text)
     text = _CHAT_WORD.sub(lambda m: "(" + m.group("rest"), text)
@@ -178,9 +180,19 @@ def fence(value: object, name: str) -> Fenced:
     if not _NAME.fullmatch(name):
         raise ValueError(f"a fence name is a word of letters, digits and underscores, not {name!r}")
     text = "" if value is None else str(value)
+    return _fenced_once(name.upper(), text) if len(text) <= _REMEMBERED_CHARS else _fenced(name.upper(), text)
+
+
+def _fenced(label: str, text: str) -> Fenced:
     content = neutralise(text.replace("\r\n", "\n").strip("\r\n"))
-    label = name.upper()
     return Fenced(label, boundary(label, content), content)
+
+
+# A report's task, dimensions, claims and evidence passages are fenced again in every prompt that shows them (an
+# evidence passage four times on average in a fact-check): short texts are fenced once (the same text always gives
+# the same block); a report, fenced once per prompt prefix, is not kept.
+_REMEMBERED_CHARS = 8000
+_fenced_once = lru_cache(maxsize=2048)(_fenced)
 
 
 class PromptSet:

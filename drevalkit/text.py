@@ -32,6 +32,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _LINE_SEPARATOR = re.compile("\r\n|[\r\u2028\u2029\x85]")
 _WHITESPACE = re.compile(r"\s+")
+# a character each of the patterns above needs: text without one (nearly all text) is returned after one scan
+_NEEDS_CLEANING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_safe(text: str) -> str:
@@ -40,6 +42,8 @@ def terminal_safe(text: str) -> str:
     Line breaks of any kind (CRLF, a lone CR, U+2028, U+2029, NEL) become newlines first, so a carriage return
     cannot overprint the start of a line. Safe to apply twice; printable characters are never changed.
     """
+    if not _NEEDS_CLEANING.search(text):
+        return text
     text = _LINE_SEPARATOR.sub("\n", text)
     text = _ESCAPE_SEQUENCE.sub("", text)
     text = _CONTROL.sub("", text)

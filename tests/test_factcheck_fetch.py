@@ -381,6 +381,28 @@ def test_a_caller_whose_store_lookup_missed_joins_the_fetch_in_flight(tmp_path, 
     assert one == two and one[0].ok
 
 
+@pytest.mark.parametrize("kept_chars, store_reads", [(fetch_module.RECENT_PAGE_CHARS, 1), (10, 3)])
+def test_a_page_asked_again_in_a_run_comes_from_memory(tmp_path, pages, store, monkeypatch, kept_chars, store_reads):
+    """A source cited by many claims: the store is read for it once per fetcher, not once per claim, unless the
+    pages kept in memory are over their bound (here, 10 characters: nothing is kept)."""
+    monkeypatch.setattr(fetch_module, "RECENT_PAGE_CHARS", kept_chars)
+    settings = fetch_settings(tmp_path)
+    fetch_one(settings, store, pages.url("/article"))  # stored by an earlier run
+    reads = 0
+    lookup = store.arun
+
+    async def counted(*args, **kwargs):
+        nonlocal reads
+        reads += 1
+        return await lookup(*args, **kwargs)
+
+    store.arun = counted  # type: ignore[method-assign]  # counts this instance's reads only
+    results, fetcher = fetch_urls(settings, store, [pages.url("/article")] * 3)
+    assert reads == store_reads and (fetcher.fetches, fetcher.reused) == (0, 3)
+    assert results[0] == results[1] == results[2] and results[0][0].ok and "Grid batteries in Europe" in results[0][1]
+    assert pages.hits["/article"] == 1
+
+
 def test_per_host_limit(tmp_path, pages, store):
     async def run():
         async with Fetcher(fetch_settings(tmp_path, fetch_per_host=2), store) as fetcher:

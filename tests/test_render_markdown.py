@@ -123,3 +123,20 @@ def test_formulas_are_shown_as_written_and_never_cut_by_a_claim():
     # the money and the escaped marker stay text: US$ amounts are not cut, \[3\] links its entry
     assert "US$0.5 billion rose to US$5.0 billion, $5 and $10 are prices" in page
     assert _shown(page) == ({1, 2, 3}, set())
+
+
+def test_a_claim_with_letters_whose_lower_case_is_longer_is_marked_whole():
+    """ "İ" lower-cases to two characters: the letters compared and the places they came from stay aligned (the
+    claim after it was marked out of place, or the page failed)."""
+    text = "İSTANBUL İL MECLİSİ approved the İzmir line in 2019 [1]. The line opened in 2023 [1].\n\n## References\n\n[1] Line. https://rail.example/izmir"
+    rendered = render_markdown(
+        text,
+        [
+            Highlight("İSTANBUL İL MECLİSİ approved the İzmir line in 2019 [1].", [(1, "right")]),
+            Highlight("The line opened in 2023 [1].", [(2, "wrong")]),
+        ],
+    )
+    page = str(rendered.html)
+    assert rendered.highlighted == {1, 2}
+    assert re.search(r'<mark class="hl v-right"[^>]*>İSTANBUL İL MECLİSİ approved the İzmir line in 2019 ', page)
+    assert re.search(r'<mark class="hl v-wrong"[^>]*>The line opened in 2023 ', page)

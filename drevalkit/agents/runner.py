@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..__version__ import __version__
-from ..aio import gather_or_cancel
+from ..aio import gather_or_cancel, run_loop
 from ..config import Settings, is_openai_host
 from ..errors import DrevalError
 from ..factcheck.fetch import Fetcher
@@ -283,7 +283,7 @@ async def arun_agent(
 
 def run_agent(settings: Settings, tasks: list[Task], out: Path, **options: Any) -> RunSummary:
     """``arun_agent`` for code that is not in an event loop."""
-    return asyncio.run(arun_agent(settings, tasks, out, **options))
+    return run_loop(arun_agent(settings, tasks, out, **options))
 
 
 __all__ = ["AgentRunError", "AgentRunner", "RunSummary", "TaskOutcome", "agent_endpoint", "arun_agent", "run_agent"]

@@ -3,7 +3,6 @@ results (read, or scored now) -> the agreement tables and file -> exit code."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
+from ..aio import run_loop
 from ..config import Settings
 from ..documents import ExtractionLimits
 from ..factcheck.corpus import CorpusError, add_folder
@@ -153,7 +153,7 @@ def _score_now(
             _index_corpus(settings, store, corpus_dir)
         try:
             with stderr.status("scoring the labelled reports"):
-                results = asyncio.run(_score(settings, store, llm, labels, replay))
+                results = run_loop(_score(settings, store, llm, labels, replay))
         except (LabelError, RubricError) as exc:
             fail(str(exc), EXIT_BAD_INPUT)
     return results, [llm.judge_info]

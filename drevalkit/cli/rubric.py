@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..aio import run_loop
 from ..ingest.task_files import TaskError, iter_tasks, scan_tasks
 from ..llm import LLMUnavailable
 from ..quality.rubric import STALE_HINT_RUBRIC, build_rubrics
@@ -53,7 +53,7 @@ def rubric_command(
             await llm.close()
 
     try:
-        failed = asyncio.run(run())
+        failed = run_loop(run())
     except LLMUnavailable as exc:
         fail(str(exc), EXIT_JUDGE)
     except TaskError as exc:  # the file changed since it was checked

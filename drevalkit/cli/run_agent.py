@@ -10,7 +10,6 @@ interrupted (finished tasks are kept; run the same command again to continue).
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import click
 from rich.table import Table
 
 from ..agents import NATIVE_CALLS_HINT, PROTOCOLS, AgentRunError, RunSummary, TaskOutcome, arun_agent
+from ..aio import run_loop
 from ..factcheck.search import BACKENDS, SearchError
 from ..ingest.task_files import TaskError, load_tasks
 from ..llm import LLMUnavailable
@@ -145,7 +145,7 @@ def run_agent_command(
                 outcomes.append(outcome)
                 progress.update(bar, advance=1, description=plain(f"{outcome.task_id}: {outcome.termination}"))
 
-            summary = asyncio.run(
+            summary = run_loop(
                 arun_agent(
                     settings,
                     tasks,

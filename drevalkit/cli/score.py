@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..aio import run_loop
 from ..config import Settings
 from ..factcheck.search import SearchError
 from ..llm import LLMClient, LLMUnavailable
@@ -124,7 +124,7 @@ def _score_all(settings: Settings, jurors: list[Settings], jobs: list[ScoreJob],
                 finished.append(card)
                 progress.update(bar, advance=1, description=safe(f"{card.task_id}: {card.status}"))
 
-            return asyncio.run(_score(settings, store, llm, jobs, plan, done, jury))
+            return run_loop(_score(settings, store, llm, jobs, plan, done, jury))
     except KeyboardInterrupt:
         kept = (
             f"{len(finished)} of {len(jobs)} results are finished and kept in {settings.out}"

@@ -3,7 +3,6 @@ the validity stage -> the probe table and the judge card -> exit code."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ import click
 from rich.console import JustifyMethod
 from rich.table import Table
 
+from ..aio import run_loop
 from ..config import Settings
 from ..llm import LLMClient
 from ..quality.rubric import RubricBook
@@ -129,7 +129,7 @@ def _stress(settings: Settings, jobs: list[ScoreJob], fixed: Rubric | None, stre
         with progress_bar("stress") as progress:
             bar = progress.add_task("", total=runner.planned(jobs))
             runner.on_judged = lambda what: progress.update(bar, advance=1, description=plain(what))
-            return asyncio.run(_run(settings, llm, runner, jobs, fixed))
+            return run_loop(_run(settings, llm, runner, jobs, fixed))
 
 
 async def _run(

@@ -4,12 +4,12 @@ unusable service."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..aio import run_loop
 from ..config import Settings
 from ..factcheck.search import Searcher, SearchError, make_backend
 from ..llm import LLMClient, LLMUnavailable, open_llm
@@ -116,7 +116,7 @@ def run_stage(
 
     with StageProgress() as hook:
         try:
-            return asyncio.run(run())
+            return run_loop(run())
         except KeyboardInterrupt:
             done = sum(stage != "run" for stage, _ in store.journal_entries(journal_run))
             fail(

@@ -47,6 +47,9 @@ MAX_CITED_PASSAGES = 2
 FETCHES_PER_QUERY = 3
 MAX_PASSAGES_PER_DOCUMENT = 1500  # about 180K words: ranking cost per claim stays bounded whatever a page holds
 PASSAGE_CACHE_CHARS = 32_000_000  # split documents kept per FactChecker (least recently used dropped beyond this)
+# a BM25 ranking of at most this many passages (about 0.1 ms) runs on the event loop: a worker thread's round trip
+# costs more CPU than it; larger ones, and every embedding re-ranking, run in a thread
+INLINE_RANK_PASSAGES = 64
 HOSTILE_URLS_SHOWN = 5  # pages named in the result's reason; the flags of the verdicts name every one
 
 
@@ -278,16 +281,20 @@ class _ReportRun:
         cited = await self._candidates(claim, cited_urls, "citation", cited_refs)
         budget = self.checker.passages_per_claim
         cited_top = min(MAX_CITED_PASSAGES, budget - 1) if budget > 1 else 1
-        ranked = await asyncio.to_thread(rank, claim.text, cited, cited_top, self.checker.reranker)
+        ranked = await self._rank(claim.text, cited, cited_top)
         found: list[Evidence] = [self._register(c) for c in ranked]
         hits = await self._search(query)
         urls = [h.url for h in hits if h.url not in cited_urls][:FETCHES_PER_QUERY]
         searched = await self._candidates(claim, urls, "search")
-        ranked = await asyncio.to_thread(
-            rank, f"{claim.text} {query}", searched, max(budget - len(found), 0), self.checker.reranker
-        )
+        ranked = await self._rank(f"{claim.text} {query}", searched, max(budget - len(found), 0))
         found += [self._register(c) for c in ranked]
         return found
+
+    async def _rank(self, query: str, candidates: list[Candidate], top: int) -> list[Candidate]:
+        reranker = self.checker.reranker
+        if reranker is None and len(candidates) <= INLINE_RANK_PASSAGES:
+            return rank(query, candidates, top)
+        return await asyncio.to_thread(rank, query, candidates, top, reranker)
 
     async def _search(self, query: str) -> list:
         """The hits of ``query``; a search this report sent is counted in its usage, a stored answer is not."""

@@ -24,6 +24,7 @@ import ipaddress
 import socket
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,9 @@ _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,text/markdown;q=0.9,
 _SNIFFED_TYPES = frozenset({"", "application/octet-stream"})
 
 _LOCAL_NAMES = ("localhost", "metadata.google.internal")
+# pages a Fetcher keeps in memory (least recently used dropped beyond this many characters): a source cited by many
+# claims is read from the store once, not once per claim (each read a thread hop, two queries, a decompression)
+RECENT_PAGE_CHARS = 16_000_000
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -193,7 +197,7 @@ class Fetcher:
     """Fetches pages through the store; use as ``async with Fetcher(settings, store) as fetcher``.
 
     ``fetches`` counts URLs for which a request was sent (a redirect chain counts once); ``reused`` counts answers
-    served from the store.
+    served from the store (or from the pages this fetcher got recently, ``RECENT_PAGE_CHARS``).
     """
 
     def __init__(self, settings: Settings, store: Store, *, replay: bool = False):
@@ -207,6 +211,8 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._inflight: dict[str, asyncio.Task[tuple[FetchRecord, str | None, bool]]] = {}
         self._passing_failures: dict[str, FetchRecord] = {}
+        self._recent: OrderedDict[str, tuple[FetchRecord, str | None]] = OrderedDict()
+        self._recent_chars = 0
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._all: asyncio.Semaphore | None = None
         self._extracting: asyncio.Semaphore | None = None
@@ -240,6 +246,11 @@ class Fetcher:
         if url in self._passing_failures:
             self.reused += 1
             return self._passing_failures[url], None
+        recent = self._recent.get(url)
+        if recent is not None:
+            self._recent.move_to_end(url)
+            self.reused += 1
+            return recent
         # The store lookup runs inside the shared task: a caller arriving while another looks the page up or
         # fetches it waits for that one, instead of missing the store (not written yet) and fetching it again.
         task = self._inflight.get(url)
@@ -256,13 +267,29 @@ class Fetcher:
         """The page from the store (True) or freshly fetched and stored (False)."""
         stored = await self.store.arun(self._from_store, url)
         if stored is not None:
+            self._remember(url, *stored)
             return stored[0], stored[1], True
         if self.replay:
             return FetchRecord(url=url, ok=False, error="not in the evidence store (replay)"), None, False
         if self._client is None:
             raise RuntimeError("Fetcher must be used as 'async with Fetcher(...) as fetcher'")
         record, text = await self._fetch_and_store(url)
+        if url not in self._passing_failures:  # a stored answer: the same as the store would give
+            self._remember(url, record, text)
         return record, text, False
+
+    def _remember(self, url: str, record: FetchRecord, text: str | None) -> None:
+        size = len(text or "")
+        if size > RECENT_PAGE_CHARS:
+            return
+        previous = self._recent.pop(url, None)
+        if previous is not None:
+            self._recent_chars -= len(previous[1] or "")
+        self._recent[url] = (record, text)
+        self._recent_chars += size
+        while self._recent_chars > RECENT_PAGE_CHARS:
+            _, (_, dropped) = self._recent.popitem(last=False)
+            self._recent_chars -= len(dropped or "")
 
     def _from_store(self, url: str) -> tuple[FetchRecord, str | None] | None:
         record = self.store.get_fetch(url)

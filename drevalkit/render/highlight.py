@@ -153,15 +153,9 @@ def _locate(blocks: list[Block], sentence: str, taken: dict[int, list[tuple[int,
 def _pieces(block: Block, start: int, end: int, child_edits: dict[int, list[Edit]]) -> list[tuple[int, int, int]]:
     """The plain range ``[start, end)`` as (child, start, end) pieces of text children (code and formulas whole),
     widened so no marker or URL is cut in two."""
-    pieces: dict[int, list[int]] = {}
-    for child, offset in block.origin[start:end]:
-        if offset < 0:
-            continue
-        span = pieces.setdefault(child, [offset, offset + 1])
-        span[1] = offset + 1
     children = block.token.children or []
     result = []
-    for child, (a, b) in sorted(pieces.items()):
+    for child, a, b in block.children_in(start, end):
         if children[child].type in WHOLE:
             result.append((child, 0, len(children[child].content)))
             continue

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..aio import run_loop
 from ..config import Settings, load_settings, with_overrides
 from ..llm import LLMClient, open_llm
 from ..llm.factory import jury_settings
@@ -108,4 +109,4 @@ def score_report(report: str | Path, task: Task | str | dict[str, Any] | None = 
 
     Raises ``drevalkit.llm.factory.JudgeSpecError`` (a ``ValueError``) for a judge that cannot be used as given and ``LLMUnavailable``
     when no judge can be used. From inside a running event loop, await ``ascore_report`` instead."""
-    return asyncio.run(ascore_report(report, task, **options))
+    return run_loop(ascore_report(report, task, **options))

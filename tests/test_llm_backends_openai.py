@@ -1,0 +1,98 @@
+"""The openai backend's answers as the client reads them: a whole chat completion (validated in one pass), one a
+server wrote without the fields dreval does not use (constructed the SDK's lenient way), and a page that is no
+chat completion at all (a clear error, as before)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from drevalkit.llm import LLMUnavailable, open_llm
+from drevalkit.llm.backends.openai import completion_of
+from drevalkit.testing.base import JSONHandler, LocalHTTPServer
+
+
+class Verdict(BaseModel):
+    rationale: str
+    score: int
+
+
+ANSWER = json.dumps({"rationale": "fine", "score": 7})
+MESSAGES = [{"role": "user", "content": "Judge this."}]
+
+
+class _Answering(LocalHTTPServer):
+    """Answers every chat request with ``payload`` (a dict as JSON, a str as an HTML page)."""
+
+    model = "judge"
+
+    def __init__(self, payload: Any):
+        self.payload = payload
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> _Answering:
+        server = self
+
+        class Handler(JSONHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                self._send(200, server.payload)
+
+        return self._serve(Handler)
+
+
+def _ask(settings):
+    async def go():
+        client = open_llm(settings)
+        try:
+            return await client.structured(MESSAGES, Verdict)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
+
+
+def test_a_whole_completion_is_read_with_its_usage(make_settings):
+    payload = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "judge",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": 40,
+            "completion_tokens": 9,
+            "total_tokens": 49,
+            "prompt_tokens_details": {"cached_tokens": 32},
+        },
+    }
+    with _Answering(payload) as server:
+        result = _ask(make_settings(server, cache=False))
+    assert result.value == Verdict(rationale="fine", score=7)
+    assert (result.usage.calls, result.usage.prompt_tokens, result.usage.cached_tokens) == (1, 40, 32)
+    assert result.usage.completion_tokens == 9
+
+
+def test_a_completion_without_the_fields_dreval_does_not_use_is_read(make_settings):
+    payload = {
+        "choices": [{"message": {"content": ANSWER}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 9},
+    }
+    assert completion_of(json.dumps(payload).encode()).created is None  # constructed: validation refuses it
+    with _Answering(payload) as server:
+        result = _ask(make_settings(server, cache=False))
+    assert result.value == Verdict(rationale="fine", score=7)
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens, result.usage.cached_tokens) == (40, 9, 0)
+
+
+@pytest.mark.parametrize("payload", ["<html><body>Welcome to nginx!</body></html>", [1, 2]])
+def test_an_answer_that_is_no_chat_completion_says_so(make_settings, payload):
+    with _Answering(payload) as server, pytest.raises(LLMUnavailable, match="not a chat completion"):
+        _ask(make_settings(server, cache=False, max_retries=0))
