@@ -12,8 +12,8 @@ R = TypeVar("R")
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)``, on uvloop's event loop when uvloop is installed (``pip install "drevalkit[fast]"``: a
-    tenth less CPU in a scoring run, its socket and scheduling work in C), on asyncio's own otherwise."""
+    """``asyncio.run(main)``, on uvloop's event loop when uvloop is installed (``pip install "drevalkit[fast]"``:
+    its socket and scheduling work in C, a few percent less CPU in a scoring run), on asyncio's own otherwise."""
     try:
         import uvloop
     except ImportError:

@@ -67,6 +67,8 @@ UNBRACKETED_PATTERNS = {
     "spaced": r" (?P<spaced>\d{1,3})(?=[,;:](?:\s|$)|[ \t]+\|)",
     "lettered": r"(?P<lettered>\d{1,3}(?:, ?\d{1,3}){0,20})(?=[.,;:!?](?:\s|$)|[ \t]*(?:\||\n|$))",
 }
+# where each form can start (a lookahead of the scan, which then skips every other position at once)
+UNBRACKETED_STARTS = {"glued": r"[.,;:!?。，；：！？]\d", "spaced_cjk": r" ?\d", "spaced": r" \d", "lettered": r"\d"}
 _LETTERED_WORD = re.compile(r"(?<![\w.-])(?:[a-zß-ɏ]+-)*[a-zß-ɏ]{3,}$")
 
 
