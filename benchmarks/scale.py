@@ -16,7 +16,8 @@ Printed:
 - CPU-s of dreval's own process (``getrusage(RUSAGE_SELF)``: every thread) over the scoring, per report; the
   extraction worker processes apart (``RUSAGE_CHILDREN`` after the pool is closed, before the servers' process
   ends); the servers' own CPU for reference, counted in neither.
-- peak RSS of dreval's process, LLM calls, tokens, search queries and API requests, pages fetched and requested.
+- peak RSS of dreval's process, LLM calls, tokens, search queries and API requests, pages fetched and requested,
+  and the event loop that ran (``drevalkit.aio.run_loop``: uvloop when it is installed, asyncio's own otherwise).
 
 ``--profile FILE`` writes a cProfile of the event loop's thread and of every worker thread, merged, and prints the
 top functions by own time. Run: ``python benchmarks/scale.py --reports 400 --concurrency 256 --sequences 256``.
