@@ -59,6 +59,20 @@ class StoreTimeout(StoreError):
     """A search that did not finish within its time limit."""
 
 
+def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch the store to WAL, waiting for other processes: SQLite answers "database is locked" at once, without its
+    busy handler, when several processes open a new store together (four shards starting at once did)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -70,7 +84,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect()
             self._conn.execute(f"PRAGMA page_size={_PAGE_SIZE}")  # takes effect only in a new, empty store
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._conn)
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._prepare()
         except BaseException as exc:
