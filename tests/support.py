@@ -553,3 +553,34 @@ def process_alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def workers_alive_after_killing(script: str, workers: int) -> list[int]:
+    """Run ``script`` in a Python process that prints the pids of the ``workers`` processes it started, SIGKILL it,
+    and return those still running 2 s later (any left are killed before returning)."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    pids: list[int] = []
+    try:
+        assert owner.stdout is not None and select.select([owner.stdout], [], [], 120)[0], "no workers started"
+        pids = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(pids) == workers and all(process_alive(pid) for pid in pids)
+        owner.kill()
+        owner.wait(10)
+        deadline = time.monotonic() + 2
+        while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return [pid for pid in pids if process_alive(pid)]
+    finally:
+        owner.kill()
+        owner.wait(10)
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -34,7 +34,7 @@ from drevalkit.testing.page_server import (
     make_pdf,
 )
 
-from .support import process_alive
+from .support import workers_alive_after_killing
 
 TOTAL_CAP = 1.5
 REFUSED = "refused: {} is a private/loopback address (pass --allow-private-urls to allow)"
@@ -703,27 +703,7 @@ time.sleep(120)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG: Linux")
 def test_workers_die_with_their_parent_even_when_it_is_killed():
     """SIGKILL runs no cleanup in dreval: its workers must not go on extracting (a busy one took seconds more)."""
-    import select
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    owner = subprocess.Popen([sys.executable, "-c", _POOL_OWNER], stdout=subprocess.PIPE, text=True, env=env)
-    workers: list[int] = []
-    try:
-        assert select.select([owner.stdout], [], [], 120)[0], "the pool's owner did not start its workers"
-        workers = [int(pid) for pid in owner.stdout.readline().split()]
-        assert len(workers) == 2 and all(process_alive(pid) for pid in workers)
-        owner.kill()
-        owner.wait(10)
-        deadline = time.monotonic() + 2
-        while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not [pid for pid in workers if process_alive(pid)]
-    finally:
-        owner.kill()
-        owner.wait(10)
-        for pid in workers:
-            if process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    assert workers_alive_after_killing(_POOL_OWNER, 2) == []
 
 
 def test_giving_up_on_an_extraction_kills_its_worker(tmp_path, pages, store):

@@ -10,11 +10,7 @@ results with url_citation annotations, Perplexity / ChatGPT / Claude exports); n
 """
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +26,7 @@ from drevalkit.ingest.formats.references import normalise_references
 from drevalkit.ingest.importers import IMPORTERS, import_reports, load_report, read_reports
 from drevalkit.ingest.sidecar import ImportSidecar, read_sidecar
 
-from .support import CHROME_PHRASES, process_alive
+from .support import CHROME_PHRASES, workers_alive_after_killing
 
 DATA = Path(__file__).resolve().parent / "data" / "import"
 GEMINI = DATA / "deepresearcheval" / "gemini"
@@ -145,27 +141,7 @@ time.sleep(120)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG: Linux")
 def test_the_conversion_worker_dies_with_the_import_even_when_it_is_killed():
-    import select
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    owner = subprocess.Popen([sys.executable, "-c", _IMPORTER], stdout=subprocess.PIPE, text=True, env=env)
-    workers: list[int] = []
-    try:
-        assert select.select([owner.stdout], [], [], 120)[0], "the import did not start its worker"
-        workers = [int(pid) for pid in owner.stdout.readline().split()]
-        assert len(workers) == 1 and process_alive(workers[0])
-        owner.kill()
-        owner.wait(10)
-        deadline = time.monotonic() + 2
-        while process_alive(workers[0]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not process_alive(workers[0])
-    finally:
-        owner.kill()
-        owner.wait(10)
-        for pid in workers:
-            if process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+    assert workers_alive_after_killing(_IMPORTER, 1) == []
 
 
 def test_repetitive_html_filler_is_refused_without_parsing(tmp_path):
