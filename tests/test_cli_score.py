@@ -398,6 +398,16 @@ def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monk
         assert card.provenance.prompt_versions.keys() == {"quality", "factcheck"}
         html = (tmp_path / "dreval-out" / "html" / "default" / "jwst-first-years.html").read_text()
         assert "Fact-check" in html
+        # the sentence splitter is part of the fact-check's version: results split by another are redone
+        from drevalkit.factcheck.sentences import splitter_name
+
+        assert card.provenance.prompt_versions["factcheck"].endswith(f"+sentences@{splitter_name()}")
+        assert "already done" in invoke(*args, "--allow-private-urls").output
+        other = "sentencizer" if splitter_name() == "senter" else "senter"
+        monkeypatch.setattr("drevalkit.factcheck.checker.splitter_name", lambda: other)
+        assert "already done" not in invoke(*args, "--allow-private-urls").output
+        redone = _card(tmp_path / "dreval-out" / "results" / "default" / "jwst-first-years.json")
+        assert redone.provenance.prompt_versions["factcheck"].endswith(f"+sentences@{other}")
         served, searched, calls = dict(site.hits), len(search.requests), judge_server.completions
 
         # pages fetched with the guard off are only reused with the flag (they may be private)

@@ -285,6 +285,22 @@ def test_reports_segmented_at_once_share_one_loaded_pipeline():
     assert segmentation._load_splitter.cache_info().misses == 1
 
 
+def test_without_the_model_the_sentencizer_splits_and_says_so(monkeypatch):
+    """The splitter's name (in the fact-check's version) and the pipeline loaded agree, without loading to tell."""
+    monkeypatch.setattr(segmentation.importlib.util, "find_spec", lambda name: None)
+    segmentation.splitter_name.cache_clear()
+    segmentation._load_splitter.cache_clear()
+    try:
+        assert segmentation.splitter_name() == "sentencizer"
+        assert segmentation.sentence_splitter().pipe_names == ["sentencizer"]
+    finally:
+        segmentation.splitter_name.cache_clear()
+        segmentation._load_splitter.cache_clear()
+    monkeypatch.undo()
+    if segmentation.splitter_name() == "senter":
+        assert segmentation.sentence_splitter().pipe_names == ["senter"]
+
+
 def test_the_splitter_is_the_sentence_recogniser_batched_like_one_block_at_a_time():
     """Only the model's ``senter`` runs, and batching the blocks through ``nlp.pipe`` changes no boundary
     (labelled set, the sample reports and corpus)."""

@@ -41,6 +41,7 @@ from .evidence import Candidate, EmbeddingReranker, Reranker, Via, passage_terms
 from .fetch import Fetcher
 from .injection import RULES_VERSION, Finding, screen
 from .search import Searcher, SearchError, SearchUnavailable, make_backend, normalise_query, search_client
+from .sentences import splitter_name
 from .verify import BATCH_SIZE, verify_batch
 
 MAX_CITED_PASSAGES = 2
@@ -64,9 +65,9 @@ class Page:
 
 
 def prompt_version() -> str:
-    """Version of the fact-check prompts (extraction and verification) and of the rules that keep pages
-    addressing the verifier out of the evidence, recorded in results (a result of other rules is redone)."""
-    return f"{PROMPTS.version}+{RULES_VERSION}"
+    """Version of the fact-check prompts (extraction and verification), of the rules that keep pages addressing the
+    verifier out of the evidence and of the sentence splitter, recorded in results (a result of others is redone)."""
+    return f"{PROMPTS.version}+{RULES_VERSION}+sentences@{splitter_name()}"
 
 
 @dataclass

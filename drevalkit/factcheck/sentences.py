@@ -21,6 +21,7 @@ run together) is kept as text, its cells joined by "; ", never paired with heade
 from __future__ import annotations
 
 import bisect
+import importlib.util
 import re
 import threading
 from dataclasses import dataclass, field
@@ -95,15 +96,21 @@ def model_splitter() -> Any:
 
 
 @lru_cache(maxsize=1)
+def splitter_name() -> str:
+    """Which splitter segments reports in this installation, without loading it: the sentences, hence the claims,
+    of one differ from the other's, so the fact-check's version names it (a result split by another is redone)."""
+    return "senter" if importlib.util.find_spec(SPACY_MODEL) is not None else "sentencizer"
+
+
+@lru_cache(maxsize=1)
 def _load_splitter() -> Any:
     import spacy
 
-    try:
+    if splitter_name() == "senter":
         return model_splitter()
-    except OSError:
-        nlp = spacy.blank("en")
-        nlp.add_pipe("sentencizer")
-        return nlp
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
 
 
 def _unemphasise(text: str) -> str:
