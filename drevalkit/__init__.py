@@ -2,7 +2,8 @@
 
 The public API: ``score_report`` / ``ascore_report`` score one report from Python; the models (``Task``, ``Report``,
 ``Rubric``, ``Scorecard``, ...) are the artifacts dreval reads and writes; ``load_settings`` and ``Settings`` are
-the configuration; ``load_report`` and ``load_tasks`` read files the way the CLI does.
+the configuration; ``load_report`` and ``load_tasks`` read files the way the CLI does; ``Shard`` splits a task set the
+way ``--shard K/N`` does.
 """
 
 from typing import Any
@@ -21,6 +22,7 @@ from .schemas import (
     Task,
     Verdict,
 )
+from .shards import Shard
 
 
 def __getattr__(name: str) -> Any:  # the scoring stack imports spaCy, trafilatura and the SDK: load it on first use
@@ -49,6 +51,7 @@ __all__ = [
     "Rubric",
     "Scorecard",
     "Settings",
+    "Shard",
     "Task",
     "Verdict",
     "__version__",

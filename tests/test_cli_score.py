@@ -399,7 +399,7 @@ def test_score_with_factcheck_against_a_search_api(judge_env, judge_server, monk
         html = (tmp_path / "dreval-out" / "html" / "default" / "jwst-first-years.html").read_text()
         assert "Fact-check" in html
         # the sentence splitter is part of the fact-check's version: results split by another are redone
-        from drevalkit.factcheck.sentences import splitter_name
+        from drevalkit.factcheck.splitter import splitter_name
 
         assert card.provenance.prompt_versions["factcheck"].endswith(f"+sentences@{splitter_name()}")
         assert "already done" in invoke(*args, "--allow-private-urls").output

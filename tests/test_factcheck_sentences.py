@@ -16,6 +16,7 @@ import pytest
 
 from drevalkit.citations import parse_citations
 from drevalkit.factcheck import sentences as segmentation
+from drevalkit.factcheck import splitter as splitting
 from drevalkit.schemas import Report
 
 DATA = Path(__file__).resolve().parent / "data" / "attribution.jsonl"
@@ -32,9 +33,9 @@ def _blank():
 
 def _model():
     try:
-        return segmentation.model_splitter()
+        return splitting.model_splitter()
     except OSError:
-        pytest.skip(f"{segmentation.SPACY_MODEL} is not installed")
+        pytest.skip(f"{splitting.SPACY_MODEL} is not installed")
 
 
 _PIPELINES = {"model": _model, "blank": _blank}
@@ -278,26 +279,26 @@ def test_a_numbered_finding_with_a_link_is_still_a_sentence(splitter):
 def test_reports_segmented_at_once_share_one_loaded_pipeline():
     """Issue 20: every thread that asked for the splitter before the first load finished loaded its own (six loads,
     seconds each, in a run of 64 reports)."""
-    segmentation._load_splitter.cache_clear()
+    splitting._load_splitter.cache_clear()
     with ThreadPoolExecutor(4) as pool:
         loaded = list(pool.map(lambda _: segmentation.sentence_splitter(), range(4)))
     assert all(nlp is loaded[0] for nlp in loaded)
-    assert segmentation._load_splitter.cache_info().misses == 1
+    assert splitting._load_splitter.cache_info().misses == 1
 
 
 def test_without_the_model_the_sentencizer_splits_and_says_so(monkeypatch):
     """The splitter's name (in the fact-check's version) and the pipeline loaded agree, without loading to tell."""
-    monkeypatch.setattr(segmentation.importlib.util, "find_spec", lambda name: None)
-    segmentation.splitter_name.cache_clear()
-    segmentation._load_splitter.cache_clear()
+    monkeypatch.setattr(splitting.importlib.util, "find_spec", lambda name: None)
+    splitting.splitter_name.cache_clear()
+    splitting._load_splitter.cache_clear()
     try:
-        assert segmentation.splitter_name() == "sentencizer"
+        assert splitting.splitter_name() == "sentencizer"
         assert segmentation.sentence_splitter().pipe_names == ["sentencizer"]
     finally:
-        segmentation.splitter_name.cache_clear()
-        segmentation._load_splitter.cache_clear()
+        splitting.splitter_name.cache_clear()
+        splitting._load_splitter.cache_clear()
     monkeypatch.undo()
-    if segmentation.splitter_name() == "senter":
+    if splitting.splitter_name() == "senter":
         assert segmentation.sentence_splitter().pipe_names == ["senter"]
 
 
@@ -305,9 +306,9 @@ def test_the_splitter_is_the_sentence_recogniser_batched_like_one_block_at_a_tim
     """Only the model's ``senter`` runs, and batching the blocks through ``nlp.pipe`` changes no boundary
     (labelled set, the sample reports and corpus)."""
     try:
-        lean = segmentation.model_splitter()
+        lean = splitting.model_splitter()
     except OSError:
-        pytest.skip(f"{segmentation.SPACY_MODEL} is not installed")
+        pytest.skip(f"{splitting.SPACY_MODEL} is not installed")
     blocks = [block for text in _labelled_and_sample_texts() for block in text.split("\n\n") if block.strip()]
     assert len(blocks) > 100
     assert lean.pipe_names == ["senter"]
@@ -323,10 +324,10 @@ def test_the_sentence_recogniser_keeps_the_parsers_sentences(monkeypatch):
     import spacy
 
     try:
-        parser = spacy.load(segmentation.SPACY_MODEL, exclude=["tagger", "attribute_ruler", "lemmatizer", "ner"])
-        lean = segmentation.model_splitter()
+        parser = spacy.load(splitting.SPACY_MODEL, exclude=["tagger", "attribute_ruler", "lemmatizer", "ner"])
+        lean = splitting.model_splitter()
     except OSError:
-        pytest.skip(f"{segmentation.SPACY_MODEL} is not installed")
+        pytest.skip(f"{splitting.SPACY_MODEL} is not installed")
     found = {}
     for name, nlp in (("parser", parser), ("senter", lean)):
         monkeypatch.setattr(segmentation, "sentence_splitter", lambda nlp=nlp: nlp)

@@ -41,7 +41,7 @@ from .evidence import Candidate, EmbeddingReranker, Reranker, Via, passage_terms
 from .fetch import Fetcher
 from .injection import RULES_VERSION, Finding, screen
 from .search import Searcher, SearchError, SearchUnavailable, make_backend, normalise_query, search_client
-from .sentences import splitter_name
+from .splitter import splitter_name
 from .verify import BATCH_SIZE, verify_batch
 
 MAX_CITED_PASSAGES = 2

