@@ -19,6 +19,10 @@ Printed:
 - peak RSS of dreval's process, LLM calls, tokens, search queries and API requests, pages fetched and requested,
   and the event loop that ran (``drevalkit.aio.run_loop``: uvloop when it is installed, asyncio's own otherwise).
 
+``--processes N`` scores the reports in N dreval processes sharing one ``DREVAL_HOME`` (report i in process i mod N,
+each with ``--concurrency`` / N), as N ``--shard K/N`` runs on one machine would: wall from the moment all are ready
+to the last one done; CPU summed over the processes; peak RSS the largest process's and the sum.
+
 ``--profile FILE`` writes a cProfile of the event loop's thread and of every worker thread, merged, and prints the
 top functions by own time. Run: ``python benchmarks/scale.py --reports 400 --concurrency 256 --sequences 256``.
 """
@@ -179,8 +183,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--search-latency", type=float, default=0.1, help="simulated seconds per search request")
     parser.add_argument("--web", choices=["distinct", "shared"], default="distinct", help="pages per report or one set")
     parser.add_argument("--no-html", action="store_true", help="write no HTML scorecards")
+    parser.add_argument("--processes", type=int, default=1, help="dreval processes sharing the reports and one home")
     parser.add_argument("--profile", type=Path, help="write a cProfile of every thread of dreval's process here")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.processes < 1 or args.processes > args.concurrency:
+        parser.error("--processes must be 1 to --concurrency")
+    if args.profile and args.processes > 1:
+        parser.error("--profile profiles one process: leave --processes at 1")
+    return args
 
 
 def run(args: argparse.Namespace, tmp: Path, conn: Any) -> dict[str, Any]:
@@ -203,6 +213,8 @@ def run(args: argparse.Namespace, tmp: Path, conn: Any) -> dict[str, Any]:
         max_claims=args.sentences,
     )
     run_loop(build_rubric(settings, task))
+    if args.processes > 1:
+        return run_processes(args, settings, task, paths, first, conn)
     # start-up (the sentence model loaded, templates compiled, modules imported): one report alone, apart
     start_up = cpu_seconds(resource.RUSAGE_SELF)
     run_loop(score(settings, [ScoreJob(first, "start-up", task.id, task)], not args.no_html, None))
@@ -221,7 +233,64 @@ def run(args: argparse.Namespace, tmp: Path, conn: Any) -> dict[str, Any]:
     conn.send("stop")
     if profiles is not None:
         write_profile(profiles.stats(), args.profile)
-    return {"cards": cards, "wall": wall, "cpu": cpu, "children": children, "start_up": start_up}
+    rss = peak_rss_mb()
+    return {"cards": cards, "wall": wall, "cpu": cpu, "children": children, "start_up": start_up, "rss": [rss]}
+
+
+def peak_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def scoring_process(conn: Any, settings: Settings, task: Task, jobs: list[ScoreJob], warm_up: Path, html: bool) -> None:
+    """One of ``--processes``: starts up on a report of its own, says it is ready, scores its jobs when told to, and
+    sends what it measured (the same figures as one process's)."""
+    start_up = cpu_seconds(resource.RUSAGE_SELF)
+    run_loop(score(settings, [ScoreJob(warm_up, "start-up", task.id, task)], html, None))
+    start_up = cpu_seconds(resource.RUSAGE_SELF) - start_up
+    conn.send("ready")
+    conn.recv()
+    cpu, children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
+    cards = run_loop(score(settings, jobs, html, None))
+    cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu
+    extraction_pool().close()
+    children = cpu_seconds(resource.RUSAGE_CHILDREN) - children
+    conn.send({"cards": cards, "cpu": cpu, "children": children, "start_up": start_up, "rss": peak_rss_mb()})
+
+
+def run_processes(
+    args: argparse.Namespace, settings: Settings, task: Task, paths: list[Path], warm_up: Path, servers: Any
+) -> dict[str, Any]:
+    """The reports split over ``args.processes`` dreval processes sharing one home, each with its own output folder
+    and an equal part of the concurrency; measured from the moment all have started up."""
+    spawn = multiprocessing.get_context("spawn")
+    count = args.processes
+    pipes, workers = [], []
+    for k in range(count):
+        ours, theirs = spawn.Pipe()
+        part = settings.model_copy(update={"concurrency": args.concurrency // count, "out": settings.out / f"p{k}"})
+        jobs = [ScoreJob(p, f"system-{i}", task.id, task) for i, p in enumerate(paths) if i % count == k]
+        worker = spawn.Process(target=scoring_process, args=(theirs, part, task, jobs, warm_up, not args.no_html))
+        worker.start()
+        pipes.append(ours)
+        workers.append(worker)
+    for pipe in pipes:
+        if pipe.recv() != "ready":
+            raise RuntimeError("a scoring process did not start")
+    servers.send("start")
+    started = time.perf_counter()
+    for pipe in pipes:
+        pipe.send("go")
+    parts = [pipe.recv() for pipe in pipes]
+    wall = time.perf_counter() - started
+    servers.send("stop")
+    for worker in workers:
+        worker.join(timeout=60)
+    return {
+        "cards": [card for part in parts for card in part["cards"]],
+        "wall": wall,
+        **{key: sum(part[key] for part in parts) for key in ("cpu", "children", "start_up")},
+        "rss": [part["rss"] for part in parts],
+    }
 
 
 def write_profile(stats: pstats.Stats, path: Path) -> None:
@@ -256,7 +325,9 @@ def report(args: argparse.Namespace, measured: dict[str, Any], served: dict[str,
         "start_up_cpu_s_apart": round(measured["start_up"], 1),
         "extraction_workers_cpu_s": round(measured["children"], 2),
         "servers_cpu_s_not_counted": round(served["cpu_s"], 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "processes": args.processes,
+        "peak_rss_mb": max(measured["rss"]),
+        "peak_rss_mb_all_processes": sum(measured["rss"]),
         "llm_calls": usage.calls,
         "llm_calls_answered_by_server": served["completions"],
         "prompt_tokens": usage.prompt_tokens,
@@ -270,13 +341,14 @@ def report(args: argparse.Namespace, measured: dict[str, Any], served: dict[str,
     }
     print(
         f"scale: {n} synthetic reports (~{args.sentences} cited sentences each, web {args.web}), quality and "
-        f"fact-check, concurrency {args.concurrency}, HTML {'off' if args.no_html else 'on'}. STAND-INS in another "
+        f"fact-check, concurrency {args.concurrency} in {args.processes} dreval process(es), HTML {'off' if args.no_html else 'on'}. STAND-INS in another "
         f"process: the judge is a simulated server ({args.sequences} sequences at once, prefill {args.prefill:g} and "
         f"decode {args.decode:g} tok/s per sequence; rule-based fact-check answers, schema-filled scores), search a "
         f"fake SearXNG ({args.search_latency:g} s per request), the web loopback copies of samples/corpus.\n"
         "capacity bound = sum over answered requests of (uncached prompt tokens / prefill + completion tokens / "
         f"decode) / sequences = {served['simulated_s']:.1f} s / {args.sequences}.\n"
-        "dreval CPU = getrusage(RUSAGE_SELF) over the scoring (all threads; the servers are another process); "
+        "dreval CPU = getrusage(RUSAGE_SELF) over the scoring (all threads; summed over dreval's processes; the "
+        "servers are another process); "
         "start-up = the same for one report scored alone before (model loading, template compiling, imports), "
         "not in the other figures; extraction workers = RUSAGE_CHILDREN of the closed pool. Goals: <= 0.1 CPU-s per report; wall within 1.3x "
         "the bound; peak RSS under 1 GB."
