@@ -1,12 +1,19 @@
-"""LLM transport: CPU of dreval's process per chat completion, through the openai backend's HTTP transports.
+"""LLM transport: the openai backend's call over the SDK's httpx pool and over aiohttp, its CPU and its tail.
 
-The stand-in judge (``drevalkit.testing.openai_server``, no simulated latency) runs in ANOTHER PROCESS, so its CPU
-is not counted. Each transport sends the same ``--calls`` requests (a fact-check-sized prompt and a JSON schema),
-``--concurrency`` at a time, through ``OpenAIChatBackend.create`` (the SDK's ``client.post`` with a prepared
-body); printed: CPU-s of dreval's process (``getrusage(RUSAGE_SELF)``, every thread) per call, wall, and the event
-loop that ran. Transports: ``httpx`` (the SDK's own httpx2 pool) and ``aiohttp`` (``openai.DefaultAioHttpClient``,
-used when ``openai[aiohttp]`` is installed). Rounds alternate the transports so a load change on the machine hits
-both alike. Run: ``python benchmarks/llm_transport.py --calls 2000 --concurrency 256``.
+Why dreval keeps the SDK's default httpx client. Each transport sends the same ``--calls`` requests (a
+fact-check-sized prompt and a JSON schema), ``--concurrency`` at a time, with the call ``OpenAIChatBackend.create``
+makes (the SDK's ``client.post`` with a prepared body), to the stand-in judge (``drevalkit.testing.openai_server``,
+``--decode`` tokens/s, ``--concurrency`` sequences at once) in ANOTHER PROCESS, not counted. ``aiohttp`` is the SDK's
+``openai.DefaultAioHttpClient`` (the ``openai[aiohttp]`` extra; skipped when it is not installed). Rounds alternate
+the transports so a load change on the machine hits both alike.
+
+Printed per transport and round: CPU-s of this process per call (``getrusage(RUSAGE_SELF)``), wall, the median and
+slowest call, and the calls that failed (the client in dreval would retry them). ``--backlog`` is the stand-in's
+listen backlog: 4096 by default (a GPU server's is thousands); 5 is Python's socketserver default and a small
+server's. When connections arrive faster than the server accepts them, the kernel drops some: over httpx such a call
+fails within a second or two (connection reset) and is retried; over aiohttp it waits out TCP's retransmissions,
+tens of seconds, or the read timeout. Run: ``python benchmarks/llm_transport.py --calls 3000 --concurrency 256`` and
+``... --calls 1500 --concurrency 256 --backlog 5 --decode 400 --cold``.
 """
 
 from __future__ import annotations
@@ -14,20 +21,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.server
+import importlib.util
 import json
 import multiprocessing
 import resource
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import openai
+import pydantic_core
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from drevalkit.aio import loop_name, run_loop
-from drevalkit.config import Settings
-from drevalkit.llm.backends.openai import OpenAIChatBackend
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
 SCHEMA = {
@@ -54,17 +64,16 @@ SCHEMA = {
 PROMPT = "Claim and evidence passages. " + "The passage says something a claim could rest on. " * 90
 
 
-def serve(conn: Any) -> None:
-    """The stand-in judge's process. Its listen backlog is raised from socketserver's 5: the first round opens
-    ``--concurrency`` connections at once, and a full backlog resets them (a GPU server's backlog is thousands)."""
-    http.server.ThreadingHTTPServer.request_queue_size = 4096
-    with FakeOpenAIServer() as judge:
+def serve(conn: Any, backlog: int, decode: float, sequences: int) -> None:
+    """The stand-in judge's process, with a listen backlog of ``backlog``."""
+    http.server.ThreadingHTTPServer.request_queue_size = backlog
+    with FakeOpenAIServer(decode_tokens_per_s=decode or None, max_sequences=sequences) as judge:
         conn.send({"url": judge.url, "model": judge.model})
         conn.recv()
 
 
-def request(model: str, i: int) -> dict[str, Any]:
-    return {
+def body(model: str, i: int) -> bytes:
+    request = {
         "model": model,
         "messages": [{"role": "system", "content": "You verify claims."}, {"role": "user", "content": f"{i} {PROMPT}"}],
         "temperature": 0.0,
@@ -72,59 +81,81 @@ def request(model: str, i: int) -> dict[str, Any]:
         "seed": 0,
         "response_format": {"type": "json_schema", "json_schema": {"name": "v", "schema": SCHEMA, "strict": True}},
     }
+    return pydantic_core.to_json(request)
 
 
-async def calls(settings: Settings, count: int, concurrency: int, transport: Any) -> tuple[float, float]:
-    """(CPU-s, wall-s) of ``count`` completions, ``concurrency`` at once (one warm-up round apart)."""
-    backend = OpenAIChatBackend(settings, transport)
+async def calls(urls: dict[str, str], transport: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--calls`` completions, ``--concurrency`` at once, after a warm-up round (none with ``--cold``: every
+    connection is opened while measuring); CPU, wall, latencies and failures."""
+    count, concurrency = args.calls, args.concurrency
+    http_client = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+    client = openai.AsyncOpenAI(
+        base_url=urls["url"], api_key="bench", max_retries=0, timeout=args.timeout, http_client=http_client
+    )
     semaphore = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    failures: Counter[str] = Counter()
 
     async def one(i: int) -> None:
         async with semaphore:
-            completion = await backend.create(request(settings.model or "", i))
-            assert completion.choices[0].message.content
+            started = time.perf_counter()
+            try:
+                await client.post(
+                    "/chat/completions",
+                    content=body(urls["model"], i),
+                    cast_to=bytes,
+                    options={"security": {"bearer_auth": True}},
+                )
+            except openai.APIError as exc:
+                failures[type(exc).__name__] += 1
+            latencies.append(time.perf_counter() - started)
 
     try:
-        await asyncio.gather(*(one(i) for i in range(concurrency)))
+        await asyncio.gather(*(one(i) for i in range(0 if args.cold else concurrency)))
+        latencies.clear()
+        failures.clear()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu, started = usage.ru_utime + usage.ru_stime, time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime - cpu, time.perf_counter() - started
+        cpu, wall = usage.ru_utime + usage.ru_stime - cpu, time.perf_counter() - started
     finally:
-        await backend.close()
+        await client.close()
+    latencies.sort()
+    return {
+        "cpu_ms_per_call": round(cpu / count * 1000, 2),
+        "wall_s": round(wall, 1),
+        "median_s": round(latencies[len(latencies) // 2], 2),
+        "slowest_s": round(latencies[-1], 1),
+        "failed": dict(failures),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--transports", default="httpx,aiohttp")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--backlog", type=int, default=4096, help="the stand-in judge's listen backlog")
+    parser.add_argument("--decode", type=float, default=0.0, help="simulated decode tokens/s (0: answer at once)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
+    parser.add_argument("--cold", action="store_true", help="no warm-up: connections are opened while measuring")
     args = parser.parse_args()
+    transports = ["httpx"] + (["aiohttp"] if importlib.util.find_spec("aiohttp") else [])
     spawn = multiprocessing.get_context("spawn")
     ours, theirs = spawn.Pipe()
-    server = spawn.Process(target=serve, args=(theirs,), daemon=True)
+    server = spawn.Process(target=serve, args=(theirs, args.backlog, args.decode, args.concurrency), daemon=True)
     server.start()
     try:
         urls = ours.recv()
-        figures: dict[str, list[float]] = {}
-        for _ in range(args.rounds):
-            for transport in args.transports.split(","):
-                settings = Settings(
-                    base_url=urls["url"],
-                    api_key="bench",
-                    model=urls["model"],
-                    concurrency=args.concurrency,
-                )
-                cpu, wall = run_loop(calls(settings, args.calls, args.concurrency, transport))
-                figures.setdefault(transport, []).append(cpu / args.calls * 1000)
-                print(f"{transport:8s} {cpu / args.calls * 1000:6.2f} ms CPU per call, wall {wall:5.1f} s")
         print(
-            f"event loop {loop_name()}; {args.calls} calls at concurrency {args.concurrency}; the stand-in judge in "
-            "another process, not counted"
+            f"{args.calls} calls at concurrency {args.concurrency}, event loop {loop_name()}, the stand-in judge "
+            f"(listen backlog {args.backlog}, decode {args.decode or 'instant'}) in another process, not counted"
         )
-        print(json.dumps({k: [round(v, 3) for v in vs] for k, vs in figures.items()}))
+        for _ in range(args.rounds):
+            for transport in transports:
+                figures = run_loop(calls(urls, transport, args))
+                print(f"{transport:8s} {json.dumps(figures)}")
     finally:
         ours.send("stop")
         server.join(timeout=10)

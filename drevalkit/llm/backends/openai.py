@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any
 
 import openai
 import pydantic_core
@@ -25,7 +22,7 @@ class OpenAIChatBackend:
     model_sha256 = ""
     max_concurrency: int | None = None  # the settings decide
 
-    def __init__(self, settings: Settings, transport: Literal["auto", "aiohttp", "httpx"] = "auto"):
+    def __init__(self, settings: Settings):
         if not settings.model:
             raise LLMUnavailable("no judge model set: pass --model or set DREVAL_MODEL")
         self.model = settings.model
@@ -38,54 +35,29 @@ class OpenAIChatBackend:
         self._check_timeout = min(settings.timeout, 15.0)
         self._secrets = settings.secrets()
         api_key = settings.api_key.get_secret_value() if settings.api_key else "not-needed"
-        self.transport, self._http, self._unmapped = _http_client(transport)
-        self._client = AsyncOpenAI(
-            base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout, http_client=self._http
-        )
+        self._client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=settings.timeout)
 
     async def create(self, request: dict[str, Any]) -> Any:
         # The SDK's documented lower-level request: ``chat.completions.create`` would walk the whole typed request
         # (a report-sized prompt, a schema) to transform it, 3 ms of CPU a call for a body already in wire form.
-        # The body goes as JSON bytes written by pydantic-core (the bytes the SDK's json.dumps would write, in a
-        # fifth of the time). Timeouts, retries (none: the client retries), status errors and the bearer key are
-        # the client's, as they were; the answer comes back as bytes, made a ChatCompletion by ``completion_of``.
-        with self._errors_as_httpx():
-            body = await self._client.post(
-                "/chat/completions",
-                content=pydantic_core.to_json(request),
-                cast_to=bytes,
-                options={"security": {"bearer_auth": True}},
-            )
+        # The body goes as JSON bytes written by pydantic-core: the bytes the SDK's json.dumps writes, in a fifth
+        # of the time (15 against 75 us for a 14 KB prompt). Timeouts, retries (none: the client retries), status
+        # errors and the bearer key are the client's, as they were; the answer comes back as bytes, made a
+        # ChatCompletion by ``completion_of``.
+        body = await self._client.post(
+            "/chat/completions",
+            content=pydantic_core.to_json(request),
+            cast_to=bytes,
+            options={"security": {"bearer_auth": True}},
+        )
         return completion_of(body)
-
-    @contextmanager
-    def _errors_as_httpx(self) -> Iterator[None]:
-        """The SDK's errors as it raises them over httpx, whichever the transport. The SDK's aiohttp adapter makes
-        every aiohttp connection error a connect TIMEOUT (a refused connection, a server that hung up) and lets a
-        reply that is not HTTP through as aiohttp's own error: both are connection errors here, as over httpx, so
-        a dead endpoint is reported unreachable (not slow) and garbage is retried (not a report's crash)."""
-        try:
-            yield
-        except openai.APITimeoutError as exc:
-            causes = []
-            cause = exc.__cause__
-            while cause is not None:
-                causes.append(cause)
-                cause = cause.__cause__
-            timed_out = any(isinstance(c, (TimeoutError, asyncio.TimeoutError)) for c in causes)
-            if self.transport == "httpx" or timed_out or not causes:
-                raise
-            raise openai.APIConnectionError(request=exc.request) from causes[min(1, len(causes) - 1)]  # aiohttp's
-        except self._unmapped as exc:
-            raise openai.APIConnectionError(request=self._http.build_request("POST", self.base_url)) from exc
 
     async def close(self) -> None:
         await self._client.close()
 
     async def check(self) -> None:
         try:
-            with self._errors_as_httpx():
-                models = await self._client.with_options(timeout=self._check_timeout, max_retries=1).models.list()
+            models = await self._client.with_options(timeout=self._check_timeout, max_retries=1).models.list()
         except openai.AuthenticationError as exc:
             raise LLMUnavailable(
                 f"the judge endpoint {self.endpoint} rejected the API key ({exc.status_code})"
@@ -102,28 +74,6 @@ class OpenAIChatBackend:
             ) from None
         if not hasattr(models, "data"):
             raise LLMUnavailable(f"{self.endpoint} does not answer like an OpenAI-compatible API; check --base-url")
-
-
-def _http_client(transport: str) -> tuple[str, Any, tuple[type[Exception], ...]]:
-    """The SDK's HTTP client for ``transport``: ``aiohttp`` is the SDK's own ``DefaultAioHttpClient`` (the
-    ``openai[aiohttp]`` extra, in dreval's ``fast`` extra), about half the CPU per call of its httpx pool (1.3 against
-    2.5 ms at 256 requests in flight, benchmarks/llm_transport.py); ``auto`` takes it when it is installed, the SDK's
-    default httpx client otherwise (None). Both keep the SDK's defaults: connection limits, redirects, proxies from
-    the environment; the timeout is the one the backend gives the SDK. Last: the errors of the transport that the
-    SDK lets through unmapped."""
-    if transport == "httpx":
-        return "httpx", None, ()
-    try:
-        client = openai.DefaultAioHttpClient()
-    except RuntimeError:  # the SDK's client without its extra: "you must have installed ... the aiohttp extra"
-        if transport == "aiohttp":
-            raise LLMUnavailable(
-                'the aiohttp transport needs the openai[aiohttp] extra: pip install "drevalkit[fast]"'
-            ) from None
-        return "httpx", None, ()
-    import aiohttp
-
-    return "aiohttp", client, (aiohttp.ClientError,)
 
 
 def completion_of(body: bytes) -> ChatCompletion | str:
