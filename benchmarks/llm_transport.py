@@ -1,19 +1,21 @@
-"""LLM transport: the openai backend's call over the SDK's httpx pool and over aiohttp, its CPU and its tail.
+"""LLM transport: CPU and tail of a chat completion through the openai backend and through one SDK client over
+httpx or aiohttp.
 
-Why dreval keeps the SDK's default httpx client. Each transport sends the same ``--calls`` requests (a
-fact-check-sized prompt and a JSON schema), ``--concurrency`` at a time, with the call ``OpenAIChatBackend.create``
-makes (the SDK's ``client.post`` with a prepared body), to the stand-in judge (``drevalkit.testing.openai_server``,
-``--decode`` tokens/s, ``--concurrency`` sequences at once) in ANOTHER PROCESS, not counted. ``aiohttp`` is the SDK's
+Each variant sends the same ``--calls`` requests (a fact-check-sized prompt and a JSON schema), ``--concurrency`` at
+a time, to the stand-in judge (``drevalkit.testing.openai_server``, ``--decode`` tokens/s, ``--concurrency``
+sequences at once) in ANOTHER PROCESS, not counted. ``backend`` is ``OpenAIChatBackend.create`` as dreval runs it
+(the SDK's ``client.post`` with a prepared body, a client per ``REQUESTS_PER_CLIENT`` calls in flight, the answer
+made a ChatCompletion); ``httpx`` is the same post on ONE SDK client (its httpx pool); ``aiohttp`` the same on one
 ``openai.DefaultAioHttpClient`` (the ``openai[aiohttp]`` extra; skipped when it is not installed). Rounds alternate
-the transports so a load change on the machine hits both alike.
+the variants so a load change on the machine hits them alike.
 
-Printed per transport and round: CPU-s of this process per call (``getrusage(RUSAGE_SELF)``), wall, the median and
-slowest call, and the calls that failed (the client in dreval would retry them). ``--backlog`` is the stand-in's
-listen backlog: 4096 by default (a GPU server's is thousands); 5 is Python's socketserver default and a small
-server's. When connections arrive faster than the server accepts them, the kernel drops some: over httpx such a call
-fails within a second or two (connection reset) and is retried; over aiohttp it waits out TCP's retransmissions,
-tens of seconds, or the read timeout. Run: ``python benchmarks/llm_transport.py --calls 3000 --concurrency 256`` and
-``... --calls 1500 --concurrency 256 --backlog 5 --decode 400 --cold``.
+Printed per variant and round: CPU-s of this process per call (``getrusage(RUSAGE_SELF)``), wall, the median and
+slowest call, and the calls that failed (dreval's client would retry them). ``--backlog`` is the stand-in's listen
+backlog: 4096 by default (a GPU server's is thousands); 5 is Python's socketserver default and a small server's.
+When connections arrive faster than the server accepts them, the kernel drops some: over httpx such a call fails
+within a second or two (connection reset) and is retried; over aiohttp it waits out TCP's retransmissions, tens of
+seconds, or the read timeout; that is why dreval does not use aiohttp. Run: ``python benchmarks/llm_transport.py
+--calls 3000 --concurrency 256`` and ``... --calls 1500 --concurrency 256 --backlog 5 --decode 400 --cold``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from drevalkit.aio import loop_name, run_loop
+from drevalkit.config import Settings
+from drevalkit.llm.backends.openai import OpenAIChatBackend
 from drevalkit.testing.openai_server import FakeOpenAIServer
 
 SCHEMA = {
@@ -61,6 +65,7 @@ SCHEMA = {
     "required": ["verdicts"],
     "additionalProperties": False,
 }
+OPTIONS: Any = {"security": {"bearer_auth": True}}
 PROMPT = "Claim and evidence passages. " + "The passage says something a claim could rest on. " * 90
 
 
@@ -72,8 +77,8 @@ def serve(conn: Any, backlog: int, decode: float, sequences: int) -> None:
         conn.recv()
 
 
-def body(model: str, i: int) -> bytes:
-    request = {
+def request(model: str, i: int) -> dict[str, Any]:
+    return {
         "model": model,
         "messages": [{"role": "system", "content": "You verify claims."}, {"role": "user", "content": f"{i} {PROMPT}"}],
         "temperature": 0.0,
@@ -81,18 +86,21 @@ def body(model: str, i: int) -> bytes:
         "seed": 0,
         "response_format": {"type": "json_schema", "json_schema": {"name": "v", "schema": SCHEMA, "strict": True}},
     }
-    return pydantic_core.to_json(request)
 
 
-async def calls(urls: dict[str, str], transport: str, args: argparse.Namespace) -> dict[str, Any]:
+async def calls(urls: dict[str, str], variant: str, args: argparse.Namespace) -> dict[str, Any]:
     """``--calls`` completions, ``--concurrency`` at once, after a warm-up round (none with ``--cold``: every
     connection is opened while measuring); CPU, wall, latencies and failures."""
-    count, concurrency = args.calls, args.concurrency
-    http_client = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+    settings = Settings(base_url=urls["url"], api_key="bench", model=urls["model"], timeout=args.timeout)
+    backend = OpenAIChatBackend(settings) if variant == "backend" else None
     client = openai.AsyncOpenAI(
-        base_url=urls["url"], api_key="bench", max_retries=0, timeout=args.timeout, http_client=http_client
+        base_url=urls["url"],
+        api_key="bench",
+        max_retries=0,
+        timeout=args.timeout,
+        http_client=openai.DefaultAioHttpClient() if variant == "aiohttp" else None,
     )
-    semaphore = asyncio.Semaphore(concurrency)
+    semaphore = asyncio.Semaphore(args.concurrency)
     latencies: list[float] = []
     failures: Counter[str] = Counter()
 
@@ -100,30 +108,31 @@ async def calls(urls: dict[str, str], transport: str, args: argparse.Namespace) 
         async with semaphore:
             started = time.perf_counter()
             try:
-                await client.post(
-                    "/chat/completions",
-                    content=body(urls["model"], i),
-                    cast_to=bytes,
-                    options={"security": {"bearer_auth": True}},
-                )
+                if backend is not None:
+                    await backend.create(request(urls["model"], i))
+                else:  # the call the backend makes, on one client
+                    content = pydantic_core.to_json(request(urls["model"], i))
+                    await client.post("/chat/completions", content=content, cast_to=bytes, options=OPTIONS)
             except openai.APIError as exc:
                 failures[type(exc).__name__] += 1
             latencies.append(time.perf_counter() - started)
 
     try:
-        await asyncio.gather(*(one(i) for i in range(0 if args.cold else concurrency)))
+        await asyncio.gather(*(one(i) for i in range(0 if args.cold else args.concurrency)))
         latencies.clear()
         failures.clear()
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu, started = usage.ru_utime + usage.ru_stime, time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(count)))
+        await asyncio.gather(*(one(i) for i in range(args.calls)))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu, wall = usage.ru_utime + usage.ru_stime - cpu, time.perf_counter() - started
     finally:
         await client.close()
+        if backend is not None:
+            await backend.close()
     latencies.sort()
     return {
-        "cpu_ms_per_call": round(cpu / count * 1000, 2),
+        "cpu_ms_per_call": round(cpu / args.calls * 1000, 2),
         "wall_s": round(wall, 1),
         "median_s": round(latencies[len(latencies) // 2], 2),
         "slowest_s": round(latencies[-1], 1),
@@ -141,7 +150,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
     parser.add_argument("--cold", action="store_true", help="no warm-up: connections are opened while measuring")
     args = parser.parse_args()
-    transports = ["httpx"] + (["aiohttp"] if importlib.util.find_spec("aiohttp") else [])
+    variants = ["backend", "httpx"] + (["aiohttp"] if importlib.util.find_spec("aiohttp") else [])
     spawn = multiprocessing.get_context("spawn")
     ours, theirs = spawn.Pipe()
     server = spawn.Process(target=serve, args=(theirs, args.backlog, args.decode, args.concurrency), daemon=True)
@@ -153,9 +162,9 @@ def main() -> None:
             f"(listen backlog {args.backlog}, decode {args.decode or 'instant'}) in another process, not counted"
         )
         for _ in range(args.rounds):
-            for transport in transports:
-                figures = run_loop(calls(urls, transport, args))
-                print(f"{transport:8s} {json.dumps(figures)}")
+            for variant in variants:
+                figures = run_loop(calls(urls, variant, args))
+                print(f"{variant:8s} {json.dumps(figures)}")
     finally:
         ours.send("stop")
         server.join(timeout=10)

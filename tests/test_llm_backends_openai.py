@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+import openai
 import pytest
 from pydantic import BaseModel
 
@@ -122,3 +123,32 @@ def test_the_request_arrives_as_it_was_built(make_settings):
         completion = asyncio.run(send(OpenAIChatBackend(make_settings(server))))
     assert server.requests == [request]
     assert Verdict.model_validate_json(completion.choices[0].message.content)
+
+
+def test_calls_in_flight_are_spread_over_clients_of_32_and_all_closed(make_settings):
+    """One SDK client's connection pool costs more CPU per call the more calls it holds: past 32 in flight the
+    backend opens another client. Every call is answered and counted, failed ones too, and close closes them all."""
+
+    async def run(backend, count):
+        try:
+            completions = await asyncio.gather(
+                *(backend.create(_request(i)) for i in range(count)), return_exceptions=True
+            )
+            return completions, list(backend._in_flight), [client.is_closed() for client in backend._clients]
+        finally:
+            await backend.close()
+
+    with FakeOpenAIServer(decode_tokens_per_s=200) as server:  # answers take a while: all 80 are in flight at once
+        server.faults.extend(["500"] * 5)
+        backend = OpenAIChatBackend(make_settings(server))
+        completions, in_flight, closed = asyncio.run(run(backend, 80))
+    failed = [c for c in completions if isinstance(c, Exception)]
+    assert len(failed) == 5 and all(isinstance(c, openai.InternalServerError) for c in failed)
+    assert all(c.choices[0].message.content for c in completions if not isinstance(c, Exception))
+    assert len(server.requests) == 80
+    assert in_flight == [0, 0, 0] and closed == [False] * 3  # 80 at once: 32 + 32 + 16
+    assert all(client.is_closed() for client in backend._clients)
+
+
+def _request(i: int) -> dict[str, Any]:
+    return {"model": "test-judge", "messages": [{"role": "user", "content": f"Say {i}."}], "max_tokens": 16}
