@@ -167,3 +167,30 @@ def test_dreval_own_rubric_ids_read_back(judge_server, make_settings, sample_tas
     path = tmp_path / "rubric.json"
     path.write_text(json.dumps(data))
     assert read_rubric(path).dimensions[1].criteria[1].id == "task_" + "x" * 40 + "_12.2"
+
+
+def test_a_frozen_rubric_is_parsed_once_per_book_until_its_file_changes(judge_server, make_settings, sample_task):
+    settings = make_settings(judge_server)
+    _build(settings, sample_task)
+    path = settings.layout.rubric(sample_task.id)
+
+    async def twice_then_edited():
+        with Store(settings.store_path) as store:
+            client = open_llm(settings, store)
+            try:
+                book = RubricBook(settings.layout, client)
+                (first, _), (second, _) = await book.get(sample_task), await book.get(sample_task)
+                frozen = path.read_text()
+                data = json.loads(frozen)
+                data["dimensions"][0]["weight"] = 0.99
+                path.write_text(json.dumps(data))  # in place, as an editor saves it (another size: seen however soon)
+                assert path.stat().st_size != len(frozen.encode())
+                edited, _ = await book.get(sample_task)
+                return first, second, edited, book.current_hash(sample_task)
+            finally:
+                await client.close()
+
+    first, second, edited, current = asyncio.run(twice_then_edited())
+    assert second is first  # the same parse, not a second one
+    assert edited is not first and edited.hash != first.hash and edited == read_rubric(path)
+    assert current == edited.hash

@@ -311,6 +311,7 @@ class RubricBook:
         self.stale_hint = stale_hint
         self._locks: dict[str, asyncio.Lock] = {}
         self._rebuilt: set[str] = set()
+        self._files: dict[Path, tuple[tuple[int, int, int], Rubric]] = {}
 
     @property
     def prompt_version(self) -> str:
@@ -325,9 +326,25 @@ class RubricBook:
         if self.rebuild or not path.exists():
             return None
         try:
-            return read_rubric(path).hash
+            return self._read(path).hash
         except RubricError:
             return None
+
+    def _read(self, path: Path) -> Rubric:
+        """``read_rubric(path)``, parsed once while the file stays as it is (its inode, size and modification time):
+        every report of a task asks for its rubric (parsing, checking and normalising it each time was 2% of a
+        scoring run's CPU). A file edited during a run is read again; a rubric is never changed by its users."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return read_rubric(path)  # which says why it cannot be read
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        rubric = read_rubric(path)
+        self._files[path] = (key, rubric)
+        return rubric
 
     async def get(self, task: Task) -> tuple[Rubric, Usage]:
         """The task's frozen rubric (built now if needed) and the usage spent building it."""
@@ -338,7 +355,7 @@ class RubricBook:
             path = self.layout.rubric(task.id)
             expected = build_key(task, self.llm.model)
             if path.exists() and not (self.rebuild and task.id not in self._rebuilt):
-                rubric = read_rubric(path)
+                rubric = self._read(path)
                 if rubric.build_key and rubric.build_key != expected:
                     raise RubricError(
                         f"the frozen rubric {path} was built from a different task text, judge model or prompt "

@@ -10,6 +10,12 @@ from typing import Any, TypeVar
 _S = TypeVar("_S", bound="LocalHTTPServer")
 
 
+class _Server(ThreadingHTTPServer):
+    # a real server's listen backlog (uvicorn's, under vLLM and SGLang, is 2048), not socketserver's 5: with 5, a
+    # burst of connections (a client opening 64 at once) overflows it and the kernel resets some of them
+    request_queue_size = 1024
+
+
 class LocalHTTPServer:
     """A ThreadingHTTPServer on a free 127.0.0.1 port, served from a daemon thread so tests never wait on it.
 
@@ -24,7 +30,7 @@ class LocalHTTPServer:
 
     def _serve(self: _S, handler_class: Any, poll_interval: float = 0.5) -> _S:
         # Daemon request threads: stop() must not wait on handlers that hang on purpose.
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self._httpd = _Server(("127.0.0.1", 0), handler_class)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread = threading.Thread(
