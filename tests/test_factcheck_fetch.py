@@ -597,6 +597,18 @@ def test_large_honest_page_is_extracted_in_a_worker(tmp_path, pages, store):
     assert "Lithium iron phosphate" in text and "NAVHOME" not in text and len(text) > 250_000
 
 
+def test_a_small_fetched_page_is_extracted_in_a_worker_too(tmp_path, pages, store):
+    """Small HTML is extracted in-process elsewhere (an import), but a fetched page goes to the workers, so that
+    trafilatura does not hold the interpreter lock the fact-check's event loop needs."""
+    assert not extract_module.needs_worker("text/html", len(big_article(8)))
+    settings = fetch_settings(tmp_path, extract_workers=1, extract_memory_mb=301)  # a pool of its own
+    record, text = fetch_one(settings, store, pages.url("/big-article?kb=8"))
+    assert record.ok and record.error == "", record.error
+    assert record.title.startswith("Grid batteries in Europe") and "Lithium iron phosphate" in text
+    pool = extract_module.extraction_pool(extract_module.ExtractionLimits.of(settings))
+    assert pool.started == 1 and pool.busy == 0
+
+
 def test_markup_over_the_cap_is_cut_and_the_cut_is_recorded(tmp_path, pages, store):
     size = len(big_article(1700))
     assert size > extract_module.DEFAULT_LIMITS.max_html_chars == Settings().extract_max_html_chars

@@ -12,7 +12,8 @@ per MB of content stream. So:
   evidence matches every search;
 * anything that may be slow (PDFs, HTML over ``INLINE_MAX_BYTES``) is extracted in a warm pool of worker processes,
   each under a memory limit (``extract_memory_mb``, POSIX only), and a worker that takes longer than
-  ``extract_timeout`` is killed and replaced. Small HTML pages and plain text are extracted in-process.
+  ``extract_timeout`` is killed and replaced. Small HTML pages and plain text are extracted in-process, except by
+  the fact-checker's fetcher, which sends every HTML page to the pool (``extract_async(..., inline_max_bytes=0)``).
 * a PDF's pages are read until ``PDF_TIME_SHARE`` of the time limit is spent, so a long but honest PDF gives the text
   of its first pages (with a note) rather than a timeout; one page that alone takes too long still times out.
 

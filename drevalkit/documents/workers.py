@@ -28,9 +28,10 @@ _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent end
 _PARENT_POLL_S = 0.25  # how often a worker checks, where the kernel cannot tell it, that its parent still runs
 
 
-def needs_worker(content_type: str, size: int) -> bool:
-    """Whether a body must be extracted in a worker process (it may take long or much memory)."""
-    return content_type == PDF_TYPE or (content_type in HTML_TYPES and size > INLINE_MAX_BYTES)
+def needs_worker(content_type: str, size: int, inline_max_bytes: int = INLINE_MAX_BYTES) -> bool:
+    """Whether a body is extracted in a worker process: it may take long or much memory (PDFs, HTML over
+    ``inline_max_bytes``)."""
+    return content_type == PDF_TYPE or (content_type in HTML_TYPES and size > inline_max_bytes)
 
 
 def limit_memory(megabytes: int) -> None:
@@ -337,10 +338,16 @@ def extract_text_bounded(
 
 
 async def extract_async(
-    content_type: str, data: bytes, charset: str | None, limits: ExtractionLimits = DEFAULT_LIMITS
+    content_type: str,
+    data: bytes,
+    charset: str | None,
+    limits: ExtractionLimits = DEFAULT_LIMITS,
+    *,
+    inline_max_bytes: int = INLINE_MAX_BYTES,
 ) -> Extracted:
-    """``extract_bounded`` without blocking the event loop; cancelling it kills the worker it was using."""
-    if not needs_worker(content_type, len(data)):
+    """``extract_bounded`` without blocking the event loop; cancelling it kills the worker it was using.
+    ``inline_max_bytes``: HTML up to this size is extracted in this process (in a thread)."""
+    if not needs_worker(content_type, len(data), inline_max_bytes):
         return await asyncio.to_thread(extract_page, content_type, data, charset, max_html_chars=limits.max_html_chars)
     pool, job = extraction_pool(limits), _Job()
     try:

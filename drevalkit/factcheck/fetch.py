@@ -353,7 +353,12 @@ class Fetcher:
         assert self._extracting is not None
         try:
             async with self._extracting:
-                extracted = await extract_async(page.content_type, page.body, page.charset, self._limits)
+                # Every HTML page goes to the worker processes, small ones too: a fact-check fetches pages while
+                # it prompts the judge, and trafilatura in a thread here holds the interpreter lock the event loop
+                # needs (a fifth of a scoring run's CPU at 256 calls in flight: benchmarks/scale.py).
+                extracted = await extract_async(
+                    page.content_type, page.body, page.charset, self._limits, inline_max_bytes=0
+                )
         except ValueError as exc:
             if isinstance(exc, ExtractionError) and not exc.durable:
                 page.durable = False

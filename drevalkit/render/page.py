@@ -44,6 +44,7 @@ def environment() -> jinja2.Environment:
         finalize=_finalize,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # shipped templates: compiled once, no file checks on every page
     )
     env.filters["http_url"] = is_http_url
     env.filters["pct"] = lambda value, digits=0: "—" if value is None else f"{100 * value:.{digits}f}%"
