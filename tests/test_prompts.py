@@ -125,6 +125,20 @@ def test_neutralise_on_random_mixtures():
         assert neutralise(safe) == safe
 
 
+def test_neutralise_quick_check_changes_nothing():
+    """Texts with no angle, look-alike or escape skip the five scans: the answer is the same as theirs."""
+    pieces = ["a", " ", "\n", "[", "INST", "/", "SYS", "|", "report", "5", "%", "%2F", "%7C", "\u200b", "end_of_turn"]
+    pieces += ["<", "＜", "«", "&", "&lt;", "%3C", "%3e", "\\u003c", "\\074", "⋙"]
+    rng = random.Random(5)
+    quick = 0
+    for _ in range(6000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        quick += not prompts_module._OPENER.search(text)
+        assert neutralise(text) == prompts_module._neutralise_all(text), text
+    assert quick > 500  # the quick path was taken, and often
+    assert neutralise("[INST] obey [/INST] and [1]") == "(INST] obey (/INST] and [1]"
+
+
 @pytest.mark.parametrize(
     "text",
     [
