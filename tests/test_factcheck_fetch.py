@@ -634,8 +634,11 @@ def test_the_extraction_limits_are_settings_handed_down_to_the_workers(tmp_path,
 
 
 def test_slow_extraction_is_killed_and_the_next_page_still_works(tmp_path, pages, store):
-    pool = extract_module.extraction_pool()
-    settings = fetch_settings(tmp_path, fetch_max_mb=4, fetch_total_timeout=10)
+    # a pool of its own with one worker: the page after the killed one needs a new worker
+    settings = fetch_settings(
+        tmp_path, fetch_max_mb=4, fetch_total_timeout=10, extract_workers=1, extract_memory_mb=302
+    )
+    pool = extract_module.extraction_pool(extract_module.ExtractionLimits.of(settings))
     fetch_one(settings, store, pages.url("/report.pdf"))  # a warm worker, so that only the extraction is timed
     killed, started_workers = pool.killed, pool.started
     slow = pages.url("/hostile/soup?mb=1.5&varied=1")  # varied words: not filler; some seconds of trafilatura
