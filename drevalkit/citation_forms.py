@@ -70,10 +70,12 @@ UNBRACKETED_PATTERNS = {
 # where each form can start (a lookahead of the scan, which then skips every other position at once)
 UNBRACKETED_STARTS = {"glued": r"[.,;:!?。，；：！？]\d", "spaced_cjk": r" ?\d", "spaced": r" \d", "lettered": r"\d"}
 _LETTERED_WORD = re.compile(r"(?<![\w.-])(?:[a-zß-ɏ]+-)*[a-zß-ɏ]{3,}$")
+_WORD_AT_END = re.compile(r"[^\W\d_]+$")
+_CJK_CHAR = re.compile(f"[{CJK}]")
 
 
 def _word_before(text: str, end: int) -> str:
-    found = re.search(r"[^\W\d_]+$", text[max(0, end - 30) : end])
+    found = _WORD_AT_END.search(text[max(0, end - 30) : end])
     return found.group(0).lower() if found else ""
 
 
@@ -87,7 +89,7 @@ def acceptable(kind: str, text: str, at: int, start: int, end: int) -> bool:
         return _LETTERED_WORD.search(text, max(0, start - 40), start) is not None
     if kind == "spaced_cjk":
         at_line_end = text[end : end + 1] not in CJK_PUNCTUATION or end == len(text)
-        return before not in "第表图圖" and not (at_line_end and not re.match(f"[{CJK}]", before))
+        return before not in "第表图圖" and not (at_line_end and not _CJK_CHAR.match(before))
     if not (before.isalpha() or before in CLOSERS):
         return False
     if kind == "glued":
@@ -96,4 +98,4 @@ def acceptable(kind: str, text: str, at: int, start: int, end: int) -> bool:
         return False
     cell = text[text.rfind("|", 0, start) + 1 : start]
     at_cell_end = text[end:].lstrip(" \t").startswith("|")
-    return not (at_cell_end and len(cell.split()) < 2 and len(re.findall(f"[{CJK}]", cell)) < 4)  # | Llama 3 |
+    return not (at_cell_end and len(cell.split()) < 2 and len(_CJK_CHAR.findall(cell)) < 4)  # | Llama 3 |

@@ -141,12 +141,18 @@ def _trim_url(url: str) -> str:
     return url
 
 
+_GROUP_SEPARATOR = re.compile(r"[,;，、]")
+_RANGE_DASH = re.compile(r"[-\u2010\u2013\u2014]")
+_NUMBER_BEFORE = re.compile(r"[\d.,]+$")
+_UNIT_BEFORE = re.compile(r"[A-Za-zµμ]+$")
+
+
 def _reference_numbers(group: str) -> tuple[int, ...] | None:
     """The numbers of ``1, 3-5`` (ranges expanded), or None if one is not a plausible reference number."""
     numbers: list[int] = []
     # split on the separator alone (a leading \s* rescans a run of spaces from each of its positions)
-    for part in re.split(r"[,;，、]", group.strip()):
-        bounds = [b.strip() for b in re.split(r"[-\u2010\u2013\u2014]", part.strip())]
+    for part in _GROUP_SEPARATOR.split(group.strip()):
+        bounds = [b.strip() for b in _RANGE_DASH.split(part.strip())]
         values = [int(b) for b in bounds if b]
         if not values or len(values) > 2 or not all(0 < v <= MAX_REFERENCE_NUMBER for v in values):
             return None
@@ -168,12 +174,12 @@ def _is_exponent(text: str, start: int, digits: str) -> bool:
     if before in _SUPERSCRIPTS + "⁻⁺^":
         return True
     if before.isdigit():
-        number = re.search(r"[\d.,]+$", text[max(0, start - 24) : start])
+        number = _NUMBER_BEFORE.search(text[max(0, start - 24) : start])
         base = number.group(0).lstrip(".,") if number else before
         return base == "10" or len(base) == 1
     if digits not in ("2", "3"):
         return False
-    word = re.search(r"[A-Za-zµμ]+$", text[max(0, start - 8) : start])
+    word = _UNIT_BEFORE.search(text[max(0, start - 8) : start])
     return word is not None and (len(word.group(0)) == 1 or word.group(0).lower() in _UNITS)
 
 

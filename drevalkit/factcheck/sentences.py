@@ -41,6 +41,9 @@ _CHROME = re.compile(  # the tail is not \s*:?\s*, which splits a run of spaces 
     re.IGNORECASE,
 )
 _LIST_ITEM = re.compile(r"^([-*+]|\d+[.)])\s+")
+_LINE_MARK = re.compile(r"^([-*+>]|\d+[.)])\s+")  # a list item's or a quote's mark
+_CELL_PIPE = re.compile(r"(?<!\\)\|")
+_WORD = re.compile(r"[A-Za-z]{2,}")
 # emphasis (``_`` only at word edges, so snake_case and URLs keep their underscores); a span is at most
 # EMPHASIS_CHARS long, so that unmatched markers cost linear time, not quadratic
 EMPHASIS_CHARS = 400
@@ -172,7 +175,7 @@ def _cells(line: str) -> list[str]:
         stripped = stripped[1:]
     if stripped.endswith("|") and not stripped.endswith("\\|"):
         stripped = stripped[:-1]
-    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", stripped)]
+    return [cell.strip().replace("\\|", "|") for cell in _CELL_PIPE.split(stripped)]
 
 
 def _is_delimiter_row(line: str) -> bool:
@@ -286,7 +289,7 @@ def _blocks(report_text: str) -> list[tuple[str, _Prose, bool]]:
             continue
         if _LIST_ITEM.match(stripped):
             flush()
-        text = re.sub(r"^([-*+>]|\d+[.)])\s+", "", stripped)
+        text = _LINE_MARK.sub("", stripped)
         # a line ending in a citation, then a line that starts a sentence: the line break ends the sentence
         if current and text[:1] and not text[:1].islower() and _ends_with_citation(current[-1]):
             flush()
@@ -376,7 +379,7 @@ def _merge_fragments(text: str, starts: list[int]) -> list[int]:
     kept = starts[:1]
     for number, start in enumerate(starts[1:], start=1):
         end = starts[number + 1] if number + 1 < len(starts) else len(text)
-        if len(re.findall(r"[A-Za-z]{2,}", text[start:end])) >= 2:
+        if len(_WORD.findall(text, start, end)) >= 2:
             kept.append(start)
     return kept
 
