@@ -17,7 +17,8 @@ Printed:
   extraction worker processes apart (``RUSAGE_CHILDREN`` after the pool is closed, before the servers' process
   ends: every fetched HTML page is extracted there) and the two together; the servers' own CPU for reference,
   counted in neither.
-- peak RSS of dreval's process and of its largest extraction worker (``extract_workers`` of them per process), LLM
+- peak RSS of dreval's process and of its largest extraction worker (``extract_workers`` of them per process), the
+  peak of their sum (every dreval process and worker, sampled from /proc every 0.5 s, start-up included; the sampling costs about 1 ms of CPU each time), LLM
   calls, tokens, search queries and API requests, pages fetched and requested,
   and the event loop that ran (``drevalkit.aio.run_loop``: uvloop when it is installed, asyncio's own otherwise).
 
@@ -37,6 +38,7 @@ import cProfile
 import io
 import json
 import multiprocessing
+import os
 import pstats
 import resource
 import sys
@@ -253,6 +255,54 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> int:
     return round(resource.getrusage(who).ru_maxrss / 1024)
 
 
+class TreeMemory:
+    """The peak of the summed RSS of dreval's processes and their extraction workers, sampled every 0.5 s from
+    /proc (Linux; None elsewhere): this process's tree without the servers' process, and without this process itself
+    when it only coordinates ``--processes``."""
+
+    def __init__(self, servers: int, with_self: bool):
+        self._servers, self._with_self = servers, with_self
+        self._page = resource.getpagesize()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.peak: int | None = 0 if Path("/proc/self/statm").exists() else None
+
+    def __enter__(self) -> TreeMemory:
+        if self.peak is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak or 0, self._resident())
+
+    def _resident(self) -> int:
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                ppid = int(stat.read_text().rpartition(")")[2].split()[1])
+                children.setdefault(ppid, []).append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue  # a process that ended meanwhile
+        root = os.getpid()
+        pending, total = [root], 0
+        while pending:
+            pid = pending.pop()
+            pending += [child for child in children.get(pid, []) if child != self._servers]
+            if pid == root and not self._with_self:
+                continue
+            try:
+                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
+
+
 def scoring_process(conn: Any, settings: Settings, task: Task, jobs: list[ScoreJob], warm_up: Path, html: bool) -> None:
     """One of ``--processes``: starts up on a report of its own, says it is ready, scores its jobs when told to, and
     sends what it measured (the same figures as one process's)."""
@@ -352,6 +402,7 @@ def report(args: argparse.Namespace, measured: dict[str, Any], served: dict[str,
         "peak_rss_mb": max(measured["rss"]),
         "peak_rss_mb_all_processes": sum(measured["rss"]),
         "extraction_worker_peak_rss_mb": max(measured["workers_rss"]),
+        "peak_rss_mb_with_workers_sampled": measured["tree_rss"],
         "extraction_workers_per_process": measured["extract_workers"],
         "llm_calls": usage.calls,
         "llm_calls_answered_by_server": served["completions"],
@@ -399,12 +450,14 @@ def main() -> None:
         servers = spawn.Process(target=serve, args=(theirs, web, corpus_sentences(CORPUS), options), daemon=True)
         servers.start()
         try:
-            measured = run(args, tmp, ours)
+            with TreeMemory(servers.pid or 0, with_self=args.processes == 1) as memory:
+                measured = run(args, tmp, ours)
             served = ours.recv()
         finally:
             servers.join(timeout=30)
             if servers.is_alive():
                 servers.kill()
+    measured["tree_rss"] = None if memory.peak is None else round(memory.peak / 2**20)
     report(args, measured, served)
 
 
