@@ -278,6 +278,13 @@ def test_active_round_retries_unknown_claims(web, make_settings):
     second = [v for v in result.verdicts if v.round == 2]
     queries = [r["params"]["q"] for r in search.requests]
     assert second and any(q.endswith(" facts") for q in queries)
+    # the follow-up queries are asked for in the first round only: the last has no later search to use them
+    verifying = [r for r in judge.requests if r["response_format"]["json_schema"]["name"] == "BatchVerdicts"]
+    asked = [
+        "follow_up_query" in next(iter(r["response_format"]["json_schema"]["schema"]["$defs"].values()))["properties"]
+        for r in verifying
+    ]
+    assert asked[0] and not asked[-1]
 
 
 def test_hostile_cited_urls_finish_within_cap(make_settings, tmp_path):

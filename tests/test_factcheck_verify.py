@@ -299,3 +299,58 @@ def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
     assert len(server.requests) == 2 and usage.calls == 2 and usage.repairs == 1
     assert "c3.evidence_ids: 'e2' is not one of this claim's (e1)" in server.requests[1]["messages"][-1]["content"]
     assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", ["e2"]), ("right", ["e1"])]
+
+
+def test_the_last_rounds_verdicts_ask_for_no_follow_up_query():
+    """No later search could use it: the schema lacks it (fewer tokens to generate), and an answer without it is
+    read as asking for nothing; earlier rounds' schemas keep it required."""
+    per_claim = {"c1": ["e1"], "c2": []}
+    earlier, last = verdict_schema(per_claim), verdict_schema(per_claim, follow_up=False)
+    for defs in earlier["$defs"].values():
+        assert defs["required"][-1] == "follow_up_query" and "follow_up_query" in defs["properties"]
+    for defs in last["$defs"].values():
+        assert "follow_up_query" not in defs["properties"] and "follow_up_query" not in defs["required"]
+        assert set(defs["required"]) == set(defs["properties"])
+    answer = {
+        cid: {k: v for k, v in verdict.items() if k != "follow_up_query"}
+        for cid, verdict in _verdicts({"c1": ["e1"], "c2": []}).items()
+    }
+    assert verdict_output(per_claim, follow_up=False).validate(answer).root["c1"].follow_up_query == ""
+
+
+def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(make_settings):
+    """The second question repeats the first one's passages, in order, up to the claims: the server evaluates only
+    the claims sent back and their notes again (the prompt cache keeps the rest), not a new list of passages."""
+    approval = Evidence(
+        id="e2",
+        url="https://b.example/",
+        passage="It was approved in 2011.",
+        retrieved_at="now",
+        content_sha256="y",
+        via="search",
+    )
+    claims = [CLAIMS[1], CLAIMS[0]]  # c2 stands on e2; c1 (the first claim's passages are not its own) goes back
+    evidence_for = {"c2": [approval], "c1": [EVIDENCE]}
+
+    def answers(body: dict) -> str:
+        ids = body["response_format"]["json_schema"]["schema"]["required"]
+        quotes = {"c2": ("It was approved in 2011.", "e2"), "c1": (CLAIMS[0].text, "e1")}
+        return json.dumps({c: {**_answer("right", quotes[c][0]), "evidence_ids": [quotes[c][1]]} for c in ids})
+
+    with FakeOpenAIServer() as server:
+        server.responder = answers
+
+        async def go():
+            client = open_llm(make_settings(server))
+            try:
+                return await verify_batch(client, claims, evidence_for, 1, Usage())
+            finally:
+                await client.close()
+
+        verdicts, _ = asyncio.run(go())
+    first, second = (r["messages"][1]["content"] for r in server.requests)
+    assert server.requests[1]["response_format"]["json_schema"]["schema"]["required"] == ["c1"]
+    passages = first.split("Claims to check")[0]
+    assert second.split("Claims to check")[0] == passages and "approved in 2011" in passages
+    assert "\nc2 (" not in second.split("Claims to check")[1]  # only the claim sent back is asked again
+    assert [v.label for v in verdicts] == ["right", "unknown"]

@@ -202,3 +202,37 @@ def test_a_shared_prefix_is_evaluated_once_with_more_slots_than_requests(tmp_pat
         timings = answer.model_extra["timings"]
         assert timings["cache_n"] > evaluated - 10 and timings["prompt_n"] < 10, timings
     assert other.model_extra["timings"]["cache_n"] == 0
+
+
+class Verdicts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cities: list[Answer] = Field(max_length=3)
+    note: str
+
+
+def test_structured_answers_come_without_line_breaks_between_json_tokens(tmp_path):
+    """The local backend sends a JSON schema as llama.cpp grammar with at most a space between tokens: a model that
+    pretty-prints by default (SmolLM2 does, unforced) writes the same JSON on one line, and it still validates."""
+    pytest.importorskip("xllamacpp")
+    from drevalkit.llm.client import strict_json_schema
+
+    chat = backend(tmp_path, 1)
+    schema = strict_json_schema(Verdicts)
+    question = [{"role": "user", "content": "Rate Paris, Oslo and Rome as capitals from 0 to 10, in JSON."}]
+
+    body = {"messages": question, "max_tokens": 200, "temperature": 0.0, "seed": 0}
+    body["response_format"] = {"type": "json_schema", "json_schema": {"name": "Verdicts", "schema": schema}}
+
+    async def run():
+        try:
+            forced = await chat.create(dict(body))
+            unforced = chat._load().handle_chat_completions(dict(body))  # llama.cpp's own handling of the schema
+            return forced, unforced
+        finally:
+            await chat.close()
+
+    forced, unforced = asyncio.run(run())
+    text = forced.choices[0].message.content
+    assert "\n" not in text and "  " not in text
+    Verdicts.model_validate_json(text)
+    assert "\n" in unforced["choices"][0]["message"]["content"]  # what the grammar saves: the model's own layout

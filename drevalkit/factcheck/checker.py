@@ -245,7 +245,13 @@ class _ReportRun:
         self, batch: list[Claim], per_claim: dict[str, list[Evidence]], round_number: int
     ) -> tuple[list[Verdict], dict[str, str]]:
         verdicts, follow_ups = await verify_batch(
-            self.checker.llm, batch, per_claim, round_number, self.usage, self.checker.jury
+            self.checker.llm,
+            batch,
+            per_claim,
+            round_number,
+            self.usage,
+            self.checker.jury,
+            follow_up=round_number < self.checker.rounds,  # the last round's would never be searched
         )
         for verdict in verdicts:
             self._withhold(verdict)

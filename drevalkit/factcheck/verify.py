@@ -39,7 +39,8 @@ class VerdictAnswer(StrictModel):
     label: _Label
     evidence_ids: list[str] = Field(max_length=MAX_EVIDENCE_PER_VERDICT)
     cited_source_supports: _Supports
-    follow_up_query: str = Field(description="for unknown claims: a better search query; else empty")
+    # asked for only when a later search round can use it (the default: the schema of the last round lacks it)
+    follow_up_query: str = Field("", description="for unknown claims: a better search query; else empty")
 
 
 class BatchVerdicts(RootModel[dict[str, VerdictAnswer]]):
@@ -83,11 +84,15 @@ def _evidence_schema(evidence_ids: list[str]) -> dict[str, Any]:
     return {"items": items, "maxItems": limit, "title": "Evidence Ids", "type": "array"}
 
 
-def verdict_schema(per_claim: dict[str, list[str]]) -> dict[str, Any]:
+def verdict_schema(per_claim: dict[str, list[str]], follow_up: bool = True) -> dict[str, Any]:
     """The strict JSON schema of a batch: one required entry per claim id, each limited to the ids of that claim's
     evidence. Built as a dict (building a pydantic model per batch cost 6 ms a call), the same schema, key for key,
-    as pydantic wrote for the model it replaced, so answers cached before still match."""
+    as pydantic wrote for the model it replaced, so answers cached before still match. Without ``follow_up`` (the
+    last round: no later search could use it) the verdicts have no ``follow_up_query``: fewer tokens to generate."""
     item = _item_schema()
+    if not follow_up:
+        properties = {k: v for k, v in item["properties"].items() if k != "follow_up_query"}
+        item = {**item, "properties": properties, "required": list(properties)}
     defs = {
         f"Verdict{i}": {
             **item,
@@ -106,9 +111,9 @@ def verdict_schema(per_claim: dict[str, list[str]]) -> dict[str, Any]:
     }
 
 
-def verdict_output(per_claim: dict[str, list[str]]) -> StructuredOutput[BatchVerdicts]:
+def verdict_output(per_claim: dict[str, list[str]], follow_up: bool = True) -> StructuredOutput[BatchVerdicts]:
     """What a verification call asks for: ``verdict_schema`` sent, ``BatchVerdicts`` checked against ``per_claim``."""
-    return StructuredOutput(BatchVerdicts, verdict_schema(per_claim), per_claim)
+    return StructuredOutput(BatchVerdicts, verdict_schema(per_claim, follow_up), per_claim)
 
 
 def verify_messages(
@@ -188,17 +193,25 @@ class _Checked:
 
 
 async def _ask(
-    llm: LLMClient, claims: list[Claim], evidence_for: dict[str, list[Evidence]], notes: dict[str, str], usage: Usage
+    llm: LLMClient,
+    claims: list[Claim],
+    evidence_for: dict[str, list[Evidence]],
+    notes: dict[str, str],
+    usage: Usage,
+    follow_up: bool,
+    batch: list[Claim] | None = None,
 ) -> BatchVerdicts | str:
-    """The verifier's answer for ``claims``, or the reason it could not be had."""
+    """The verifier's answer for ``claims``, or the reason it could not be had. The evidence shown is that of the
+    whole ``batch`` (default: ``claims``): a batch's claims sent back are asked after the same passages, in the same
+    order, so the server reuses the prompt it evaluated the first time up to the claims."""
     shown: dict[str, Evidence] = {}
-    for claim in claims:
+    for claim in batch or claims:
         for item in evidence_for.get(claim.id, []):
             shown.setdefault(item.id, item)
     per_claim = {c.id: [e.id for e in evidence_for.get(c.id, [])] for c in claims}
     answer = await llm.structured_or_reason(
         verify_messages(claims, list(shown.values()), per_claim, notes),
-        verdict_output(per_claim),
+        verdict_output(per_claim, follow_up),
         usage,
         temperature=0.0,
     )
@@ -261,8 +274,10 @@ async def verify_batch(
     round_number: int,
     usage: Usage,
     jury: Sequence[LLMClient] = (),
+    follow_up: bool = True,
 ) -> tuple[list[Verdict], dict[str, str]]:
-    """Verdicts for the batch and the verifier's follow-up queries for its unknown claims.
+    """Verdicts for the batch and the verifier's follow-up queries for its unknown claims (asked for only with
+    ``follow_up``: when a later round can search them).
 
     A verdict that does not stand (its quote is not in the passages it cites, or it is ``right`` while its figures
     differ from its quote) is sent back once with the problem named (``reverify``, on by default). If the answer
@@ -275,16 +290,18 @@ async def verify_batch(
         from .jury import combine_verdicts
 
         judges = [llm, *jury]
-        answers = await gather_or_cancel(*(verify_batch(j, claims, evidence_for, round_number, usage) for j in judges))
+        answers = await gather_or_cancel(
+            *(verify_batch(j, claims, evidence_for, round_number, usage, follow_up=follow_up) for j in judges)
+        )
         return combine_verdicts([a[0] for a in answers], [a[1] for a in answers], [j.judge_info for j in judges])
-    answer = await _ask(llm, claims, evidence_for, {}, usage)
+    answer = await _ask(llm, claims, evidence_for, {}, usage, follow_up)
     if isinstance(answer, str):
         return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}
     checked = {c.id: _check(c, answer.root[c.id], evidence_for, round_number) for c in claims}
     doubtful = [c for c in claims if checked[c.id].note]
     if doubtful and llm.settings.reverify:
         notes = {c.id: checked[c.id].note for c in doubtful}
-        second = await _ask(llm, doubtful, evidence_for, notes, usage)
+        second = await _ask(llm, doubtful, evidence_for, notes, usage, follow_up, batch=claims)
         for claim in doubtful:
             first = checked[claim.id]
             if isinstance(second, str):

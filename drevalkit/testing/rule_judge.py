@@ -87,6 +87,7 @@ def verify(prompt: str, schema: dict[str, Any]) -> str:
         claims[claim_id] = text
         own[claim_id] = {e.strip() for e in ids.split(",")} - {"none"}
     answer = {}
+    asked = next(iter(schema["$defs"].values()))["properties"] if schema.get("$defs") else {}
     for claim_id in schema["required"]:
         text = claims[claim_id]
         evidence = [item for item in all_evidence if item[0] in own.get(claim_id, set())]
@@ -124,6 +125,8 @@ def verify(prompt: str, schema: dict[str, Any]) -> str:
                         cited_source_supports="no" if cited else "not_cited",
                     )
                     break
+        if "follow_up_query" not in asked:  # the last round asks for none
+            del verdict["follow_up_query"]
         answer[claim_id] = verdict
     return json.dumps(answer)
 
