@@ -107,7 +107,7 @@ def test_claim_extraction_links_sentence_section_refs_and_budget(make_settings):
 
 
 def test_extraction_asks_for_at_most_the_claims_it_can_use_and_cuts_a_longer_list(make_settings):
-    # the prompt asks for at most 5 (twice a budget of 2, at least 5): the schema carries the same limit, and a
+    # the prompt asks for at most 5 (1.5 times a budget of 2, at least 5): the schema carries the same limit, and a
     # server that ignores it loses the tail of its list, with no repair round
     def eight(body):
         claims = [
@@ -131,6 +131,10 @@ def test_extraction_asks_for_at_most_the_claims_it_can_use_and_cuts_a_longer_lis
     assert "at most 5" in requests[0]["messages"][1]["content"]
     assert result.found == 5 and result.skipped == 3 and not result.failed_chunks
     assert sorted(c.text for c in result.claims) == ["Claim 3 about 2017.", "Claim 4 about 2017."]
+    with FakeOpenAIServer() as server:
+        server.responder = eight
+        _extract(server, make_settings, _report(LABELLED), max_claims=6)
+        assert "at most 9" in server.requests[0]["messages"][1]["content"]  # 1.5 times the budget of 6
 
 
 def test_sentences_of_long_unbroken_strings_are_sent_for_claims_in_bounded_chunks(make_settings):

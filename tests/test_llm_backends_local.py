@@ -211,8 +211,8 @@ class Verdicts(BaseModel):
 
 
 def test_structured_answers_come_without_line_breaks_between_json_tokens(tmp_path):
-    """The local backend sends a JSON schema as llama.cpp grammar with at most a space between tokens: a model that
-    pretty-prints by default (SmolLM2 does, unforced) writes the same JSON on one line, and it still validates."""
+    """The local backend sends a JSON schema as a llama.cpp grammar with json.dumps' layout (", " and ": ", no other
+    space): a model that pretty-prints unforced (SmolLM2 does) writes its JSON on one line, and it still validates."""
     pytest.importorskip("xllamacpp")
     from drevalkit.llm.client import strict_json_schema
 
@@ -233,6 +233,6 @@ def test_structured_answers_come_without_line_breaks_between_json_tokens(tmp_pat
 
     forced, unforced = asyncio.run(run())
     text = forced.choices[0].message.content
-    assert "\n" not in text and "  " not in text
+    assert "\n" not in text and "  " not in text and " ," not in text and '": ' in text  # json.dumps' layout
     Verdicts.model_validate_json(text)
     assert "\n" in unforced["choices"][0]["message"]["content"]  # what the grammar saves: the model's own layout
