@@ -81,11 +81,11 @@ def test_segmentation_matches_hand_labels():
         assert boilerplate not in joined
 
 
-def _extract(server, make_settings, report, max_claims):
+def _extract(server, make_settings, report, max_claims, queries=2):
     async def go():
         client = open_llm(make_settings(server))
         try:
-            return await extract_claims(report, client, max_claims)
+            return await extract_claims(report, client, max_claims, queries)
         finally:
             await client.close()
 
@@ -135,6 +135,24 @@ def test_extraction_asks_for_at_most_the_claims_it_can_use_and_cuts_a_longer_lis
         server.responder = eight
         _extract(server, make_settings, _report(LABELLED), max_claims=6)
         assert "at most 9" in server.requests[0]["messages"][1]["content"]  # 1.5 times the budget of 6
+
+
+def test_with_one_search_round_a_claim_gets_one_query(make_settings):
+    """The second query is a spare for a later round: with one round the schema allows one, and a server that
+    ignores the schema and sends two has the second cut, with no repair round."""
+
+    def two_queries(body):
+        claim = {"sentence_id": "S1", "claim": "It opened in 2017.", "kind": "date", "worthiness": 0.5}
+        return json.dumps({"claims": [{**claim, "queries": ["first query", "second query"]}]})
+
+    for queries in (1, 2):
+        with FakeOpenAIServer() as server:
+            server.responder = two_queries
+            result = _extract(server, make_settings, _report(LABELLED), max_claims=2, queries=queries)
+            schema = server.requests[0]["response_format"]["json_schema"]["schema"]
+            assert len(server.requests) == 1
+        assert schema["$defs"]["ExtractedClaim"]["properties"]["queries"]["maxItems"] == queries
+        assert result.claims[0].queries == ["first query", "second query"][:queries]
 
 
 def test_sentences_of_long_unbroken_strings_are_sent_for_claims_in_bounded_chunks(make_settings):
@@ -266,6 +284,7 @@ def test_search_counts_are_of_distinct_queries_and_usage_counts_requests_sent(ma
         sent = len(search.requests)
         _, again = check_report(judge, settings, report)  # every answer is stored now
     assert len(result.claims) == 3 and sent == 2
+    assert _queries_allowed(judge.requests) == 1  # one round: no spare query
     assert result.reasons[0].endswith("no fetch failed, searxng search found nothing"), result.reasons
     assert usage.searches == sent  # each request sent, once; not each claim that asked
     assert again.searches == 0 and len(search.requests) == sent  # stored answers are not searches sent
@@ -289,6 +308,14 @@ def test_active_round_retries_unknown_claims(web, make_settings):
         for r in verifying
     ]
     assert asked[0] and not asked[-1]
+    assert _queries_allowed(judge.requests) == 2  # a spare query for the second round
+
+
+def _queries_allowed(requests: list[dict]) -> int:
+    extracting = next(r for r in requests if r["response_format"]["json_schema"]["name"] == "ExtractedClaims")
+    return extracting["response_format"]["json_schema"]["schema"]["$defs"]["ExtractedClaim"]["properties"]["queries"][
+        "maxItems"
+    ]
 
 
 def test_hostile_cited_urls_finish_within_cap(make_settings, tmp_path):

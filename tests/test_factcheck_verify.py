@@ -262,9 +262,10 @@ def test_a_verdict_may_cite_only_its_own_claims_evidence():
 
 def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
     """Through the real client and server: the answer is invalid output, repaired in a second turn, as when the
-    schema was a model of its own."""
+    schema was a model of its own. The verifier knows the passages by their names in the prompt (e1 for c2's, e2
+    for c3's); the verdicts come back with the evidence ids."""
     other = Evidence(
-        id="e2",
+        id="e07a11c0ffee",
         url="https://b.example/",
         passage="It was approved in 2011.",
         retrieved_at="now",
@@ -274,9 +275,9 @@ def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
     claims = CLAIMS[1:]
 
     def answers(number: int) -> dict[str, Any]:
-        c3_cites = ["e2"] if number == 1 else ["e1"]  # first c2's evidence, then its own
+        c3_cites = ["e1"] if number == 1 else ["e2"]  # first c2's passage, then its own
         return {
-            "c2": {**_answer("right", "It was approved in 2011."), "evidence_ids": ["e2"]},
+            "c2": {**_answer("right", "It was approved in 2011."), "evidence_ids": ["e1"]},
             "c3": {
                 **_answer("right", "Congress capped the development cost at US$8 billion"),
                 "evidence_ids": c3_cites,
@@ -297,8 +298,9 @@ def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
 
         verdicts, _ = asyncio.run(go())
     assert len(server.requests) == 2 and usage.calls == 2 and usage.repairs == 1
-    assert "c3.evidence_ids: 'e2' is not one of this claim's (e1)" in server.requests[1]["messages"][-1]["content"]
-    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", ["e2"]), ("right", ["e1"])]
+    assert "c3.evidence_ids: 'e1' is not one of this claim's (e2)" in server.requests[1]["messages"][-1]["content"]
+    assert "[e1]" in server.requests[0]["messages"][1]["content"] and "e07a11c0ffee" not in str(server.requests)
+    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", ["e07a11c0ffee"]), ("right", ["e1"])]
 
 
 def test_the_last_rounds_verdicts_ask_for_no_follow_up_query():
@@ -334,7 +336,7 @@ def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(ma
 
     def answers(body: dict) -> str:
         ids = body["response_format"]["json_schema"]["schema"]["required"]
-        quotes = {"c2": ("It was approved in 2011.", "e2"), "c1": (CLAIMS[0].text, "e1")}
+        quotes = {"c2": ("It was approved in 2011.", "e1"), "c1": (CLAIMS[0].text, "e2")}  # by their names
         return json.dumps({c: {**_answer("right", quotes[c][0]), "evidence_ids": [quotes[c][1]]} for c in ids})
 
     with FakeOpenAIServer() as server:
@@ -353,4 +355,5 @@ def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(ma
     passages = first.split("Claims to check")[0]
     assert second.split("Claims to check")[0] == passages and "approved in 2011" in passages
     assert "\nc2 (" not in second.split("Claims to check")[1]  # only the claim sent back is asked again
-    assert [v.label for v in verdicts] == ["right", "unknown"]
+    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", ["e2"]), ("unknown", ["e1"])]
+    assert "cites (e2)" in second  # the note names the passage as the verifier knows it

@@ -148,7 +148,9 @@ class _ReportRun:
 
     async def execute(self) -> tuple[FactCheckResult, Usage]:
         checker = self.checker
-        extraction = await extract_claims(self.report, checker.llm, checker.max_claims)
+        # a claim's second query is searched only in a later round: with one round, none is asked for
+        queries = 2 if checker.rounds > 1 else 1
+        extraction = await extract_claims(self.report, checker.llm, checker.max_claims, queries)
         self.usage.add(extraction.usage)
         self.reasons.extend(extraction.failed_chunks)
         claims = extraction.claims

@@ -72,40 +72,45 @@ class _ExtractedClaims(Protocol):
     claims: list[_ExtractedClaim]
 
 
-def extraction_model(sentence_ids: list[str], limit: int = MAX_CLAIMS_PER_CHUNK) -> type[BaseModel]:
-    """Schema of one extraction call: at most ``limit`` claims, each with a sentence id that is one of the chunk's.
+def extraction_model(sentence_ids: list[str], limit: int = MAX_CLAIMS_PER_CHUNK, queries: int = 2) -> type[BaseModel]:
+    """Schema of one extraction call: at most ``limit`` claims, each with a sentence id that is one of the chunk's
+    and 1 to ``queries`` search queries (a second is searched only in a later round).
 
     The limit is the count the prompt asks for, so a server that constrains output to the schema can stop there;
     a longer list from one that does not is cut to its first ``limit`` (the prompt asks for the most important
     first), never refused.
     """
-    return _extraction_model(tuple(sentence_ids), min(limit, MAX_CLAIMS_PER_CHUNK))
+    return _extraction_model(tuple(sentence_ids), min(limit, MAX_CLAIMS_PER_CHUNK), queries)
 
 
-def _first(limit: int) -> Any:
+def _first(field: str, limit: int) -> Any:
+    """A validator keeping the first ``limit`` items of the list ``field``: a longer list, from a server that does
+    not constrain output to the schema, is cut, never refused."""
+
     def cut(value: Any) -> Any:
         return value[:limit] if isinstance(value, list) else value
 
-    return field_validator("claims", mode="before")(cut)
+    return field_validator(field, mode="before")(cut)
 
 
 @lru_cache(maxsize=256)
-def _extraction_model(sentence_ids: tuple[str, ...], limit: int) -> type[BaseModel]:
+def _extraction_model(sentence_ids: tuple[str, ...], limit: int, queries: int) -> type[BaseModel]:
     """Built once per chunk of sentence ids and limit (S1-S12 and so on: the same chunks recur in every report)."""
     sentence_id: Any = Literal[tuple(sentence_ids)]  # a Literal of the ids, built at run time: no static type
     item: Any = create_model(  # a model class built at run time: not a static type either
         "ExtractedClaim",
         __base__=StrictModel,
+        __validators__={"first": _first("queries", queries)},
         sentence_id=(sentence_id, ...),
         claim=(str, Field(description="self-contained statement of fact")),
         kind=(ClaimKind, ...),
         worthiness=(float, Field(ge=0, le=1)),
-        queries=(list[str], Field(min_length=1, max_length=2)),
+        queries=(list[str], Field(min_length=1, max_length=queries)),
     )
     return create_model(
         "ExtractedClaims",
         __base__=StrictModel,
-        __validators__={"first": _first(limit)},
+        __validators__={"first": _first("claims", limit)},
         claims=(list[item], Field(max_length=limit)),
     )
 
@@ -120,8 +125,9 @@ class Extraction:
     sentences: int = 0  # sentences the report was split into (0: nothing could be read from it)
 
 
-async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Extraction:
-    """All chunks in parallel; keep the ``max_claims`` most check-worthy claims, in report order."""
+async def extract_claims(report: Report, llm: LLMClient, max_claims: int, queries: int = 2) -> Extraction:
+    """All chunks in parallel; keep the ``max_claims`` most check-worthy claims, in report order. ``queries``: the
+    most search queries a claim may have (1 when there is one search round: the second is its spare)."""
     sentences = await asyncio.to_thread(segment, report)  # spaCy is CPU work: keep the event loop free
     chunks = chunk_sentences(sentences)
     usage = Usage()
@@ -134,7 +140,7 @@ async def extract_claims(report: Report, llm: LLMClient, max_claims: int) -> Ext
             {"role": "user", "content": PROMPTS.render("extract_chunk.j2", sentences=chunk, max_claims=per_chunk)},
         ]
         answer = await llm.structured_or_reason(
-            messages, extraction_model(list(by_id), per_chunk), usage, temperature=0.0
+            messages, extraction_model(list(by_id), per_chunk, queries), usage, temperature=0.0
         )
         if isinstance(answer, str):
             return f"claims of sentences {chunk[0].id}-{chunk[-1].id} could not be extracted: {answer}"

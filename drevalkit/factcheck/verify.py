@@ -192,6 +192,16 @@ class _Checked:
     note: str  # what to tell the verifier when the verdict is sent back ("" when it stands)
 
 
+def passage_names(batch: list[Claim], evidence_for: dict[str, list[Evidence]]) -> dict[str, str]:
+    """The name the verifier knows each passage of a batch by: ``e1``, ``e2``, ... in the order shown. An evidence id
+    (11 hex characters) is about 8 tokens, a name 2, and the verifier writes one for every passage it cites."""
+    names: dict[str, str] = {}
+    for claim in batch:
+        for item in evidence_for.get(claim.id, []):
+            names.setdefault(item.id, f"e{len(names) + 1}")
+    return names
+
+
 async def _ask(
     llm: LLMClient,
     claims: list[Claim],
@@ -199,28 +209,41 @@ async def _ask(
     notes: dict[str, str],
     usage: Usage,
     follow_up: bool,
-    batch: list[Claim] | None = None,
+    names: dict[str, str],
 ) -> BatchVerdicts | str:
-    """The verifier's answer for ``claims``, or the reason it could not be had. The evidence shown is that of the
-    whole ``batch`` (default: ``claims``): a batch's claims sent back are asked after the same passages, in the same
-    order, so the server reuses the prompt it evaluated the first time up to the claims."""
-    shown: dict[str, Evidence] = {}
-    for claim in batch or claims:
-        for item in evidence_for.get(claim.id, []):
-            shown.setdefault(item.id, item)
-    per_claim = {c.id: [e.id for e in evidence_for.get(c.id, [])] for c in claims}
+    """The verifier's answer for ``claims``, with its evidence ids, or the reason it could not be had. Every passage
+    of ``names`` (the whole batch's) is shown, by its name: a batch's claims sent back are asked after the same
+    passages, in the same order, so the server reuses the prompt it evaluated the first time up to the claims."""
+    by_id = {e.id: e for c in evidence_for.values() for e in c}
+    shown = [by_id[evidence_id].model_copy(update={"id": name}) for evidence_id, name in names.items()]
+    per_claim = {c.id: [names[e.id] for e in evidence_for.get(c.id, [])] for c in claims}
     answer = await llm.structured_or_reason(
-        verify_messages(claims, list(shown.values()), per_claim, notes),
+        verify_messages(claims, shown, per_claim, notes),
         verdict_output(per_claim, follow_up),
         usage,
         temperature=0.0,
     )
-    return f"verification failed: {answer}" if isinstance(answer, str) else answer
+    if isinstance(answer, str):
+        return f"verification failed: {answer}"
+    evidence_id = {name: evidence_id for evidence_id, name in names.items()}
+    return BatchVerdicts.model_construct(  # validated above, against the names: a copy with the ids
+        {
+            claim_id: verdict.model_copy(update={"evidence_ids": [evidence_id[n] for n in verdict.evidence_ids]})
+            for claim_id, verdict in answer.root.items()
+        }
+    )
 
 
-def _check(claim: Claim, answer: VerdictAnswer, evidence_for: dict[str, list[Evidence]], round_number: int) -> _Checked:
+def _check(
+    claim: Claim,
+    answer: VerdictAnswer,
+    evidence_for: dict[str, list[Evidence]],
+    round_number: int,
+    names: dict[str, str],
+) -> _Checked:
     """A verdict that stands on its evidence: a right/wrong label needs cited evidence that contains its quote;
-    a right label whose figures differ from the quote's is flagged."""
+    a right label whose figures differ from the quote's is flagged (the note names passages as the verifier knows
+    them: ``names``)."""
     own = {e.id: e for e in evidence_for.get(claim.id, [])}
     used = list(dict.fromkeys(answer.evidence_ids))
     label, rationale, quote = answer.label, answer.rationale.strip(), answer.quote.strip()
@@ -233,7 +256,8 @@ def _check(claim: Claim, answer: VerdictAnswer, evidence_for: dict[str, list[Evi
     elif label != "unknown" and not quote_in(quote, [own[e].passage for e in used if e in own]):
         flags.append(f"quote not found in evidence (the {label} verdict's quote is not in the passages it cites)")
         note = (
-            f"Your {label} verdict quoted text that is not in the passages it cites ({', '.join(used)}). Copy "
+            f"Your {label} verdict quoted text that is not in the passages it cites "
+            f"({', '.join(names.get(e, e) for e in used)}). Copy "
             "the sentence that settles the claim exactly as it is written in one of those passages (not the "
             "claim itself), or answer unknown."
         )
@@ -294,14 +318,15 @@ async def verify_batch(
             *(verify_batch(j, claims, evidence_for, round_number, usage, follow_up=follow_up) for j in judges)
         )
         return combine_verdicts([a[0] for a in answers], [a[1] for a in answers], [j.judge_info for j in judges])
-    answer = await _ask(llm, claims, evidence_for, {}, usage, follow_up)
+    names = passage_names(claims, evidence_for)
+    answer = await _ask(llm, claims, evidence_for, {}, usage, follow_up, names)
     if isinstance(answer, str):
         return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}
-    checked = {c.id: _check(c, answer.root[c.id], evidence_for, round_number) for c in claims}
+    checked = {c.id: _check(c, answer.root[c.id], evidence_for, round_number, names) for c in claims}
     doubtful = [c for c in claims if checked[c.id].note]
     if doubtful and llm.settings.reverify:
         notes = {c.id: checked[c.id].note for c in doubtful}
-        second = await _ask(llm, doubtful, evidence_for, notes, usage, follow_up, batch=claims)
+        second = await _ask(llm, doubtful, evidence_for, notes, usage, follow_up, names)
         for claim in doubtful:
             first = checked[claim.id]
             if isinstance(second, str):
@@ -309,7 +334,7 @@ async def verify_batch(
                 if first.mismatch:  # a right verdict whose figures differ and could not be checked again
                     first.verdict.label = "unknown"
                 continue
-            again = _check(claim, second.root[claim.id], evidence_for, round_number)
+            again = _check(claim, second.root[claim.id], evidence_for, round_number, names)
             again.verdict.reverified = True
             again.verdict.flags = first.verdict.flags + [f for f in again.verdict.flags if f not in first.verdict.flags]
             if again.mismatch:  # still right although the figures differ: the verdict does not stand
