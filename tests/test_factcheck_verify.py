@@ -57,6 +57,15 @@ CLAIMS = [
 EVIDENCE = Evidence(
     id="e1", url="https://a.example/cost", passage=PASSAGE, retrieved_at="now", content_sha256="x", via="search"
 )
+# another claim's passage, with an id unlike the names the verifier knows passages by (e1, e2, ...)
+APPROVAL = Evidence(
+    id="e07a11c0ffee",
+    url="https://b.example/",
+    passage="It was approved in 2011.",
+    retrieved_at="now",
+    content_sha256="y",
+    via="search",
+)
 
 
 def _answer(label: str, quote: str) -> dict:
@@ -264,14 +273,6 @@ def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
     """Through the real client and server: the answer is invalid output, repaired in a second turn, as when the
     schema was a model of its own. The verifier knows the passages by their names in the prompt (e1 for c2's, e2
     for c3's); the verdicts come back with the evidence ids."""
-    other = Evidence(
-        id="e07a11c0ffee",
-        url="https://b.example/",
-        passage="It was approved in 2011.",
-        retrieved_at="now",
-        content_sha256="y",
-        via="search",
-    )
     claims = CLAIMS[1:]
 
     def answers(number: int) -> dict[str, Any]:
@@ -292,15 +293,15 @@ def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
         async def go():
             client = open_llm(make_settings(server))
             try:
-                return await verify_batch(client, claims, {"c2": [other], "c3": [EVIDENCE]}, 1, usage)
+                return await verify_batch(client, claims, {"c2": [APPROVAL], "c3": [EVIDENCE]}, 1, usage)
             finally:
                 await client.close()
 
         verdicts, _ = asyncio.run(go())
     assert len(server.requests) == 2 and usage.calls == 2 and usage.repairs == 1
     assert "c3.evidence_ids: 'e1' is not one of this claim's (e2)" in server.requests[1]["messages"][-1]["content"]
-    assert "[e1]" in server.requests[0]["messages"][1]["content"] and "e07a11c0ffee" not in str(server.requests)
-    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", ["e07a11c0ffee"]), ("right", ["e1"])]
+    assert "[e1]" in server.requests[0]["messages"][1]["content"] and APPROVAL.id not in str(server.requests)
+    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", [APPROVAL.id]), ("right", ["e1"])]
 
 
 def test_the_last_rounds_verdicts_ask_for_no_follow_up_query():
@@ -323,16 +324,8 @@ def test_the_last_rounds_verdicts_ask_for_no_follow_up_query():
 def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(make_settings):
     """The second question repeats the first one's passages, in order, up to the claims: the server evaluates only
     the claims sent back and their notes again (the prompt cache keeps the rest), not a new list of passages."""
-    approval = Evidence(
-        id="e2",
-        url="https://b.example/",
-        passage="It was approved in 2011.",
-        retrieved_at="now",
-        content_sha256="y",
-        via="search",
-    )
-    claims = [CLAIMS[1], CLAIMS[0]]  # c2 stands on e2; c1 (the first claim's passages are not its own) goes back
-    evidence_for = {"c2": [approval], "c1": [EVIDENCE]}
+    claims = [CLAIMS[1], CLAIMS[0]]  # c2 stands on its passage; c1 (quoting itself) goes back
+    evidence_for = {"c2": [APPROVAL], "c1": [EVIDENCE]}
 
     def answers(body: dict) -> str:
         ids = body["response_format"]["json_schema"]["schema"]["required"]
@@ -355,5 +348,5 @@ def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(ma
     passages = first.split("Claims to check")[0]
     assert second.split("Claims to check")[0] == passages and "approved in 2011" in passages
     assert "\nc2 (" not in second.split("Claims to check")[1]  # only the claim sent back is asked again
-    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", ["e2"]), ("unknown", ["e1"])]
+    assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", [APPROVAL.id]), ("unknown", ["e1"])]
     assert "cites (e2)" in second  # the note names the passage as the verifier knows it
