@@ -57,7 +57,7 @@ CLAIMS = [
 EVIDENCE = Evidence(
     id="e1", url="https://a.example/cost", passage=PASSAGE, retrieved_at="now", content_sha256="x", via="search"
 )
-# another claim's passage, with an id unlike the names the verifier knows passages by (e1, e2, ...)
+# another claim's passage, with an id unlike the names the verifier knows passages by (passage-1, passage-2, ...)
 APPROVAL = Evidence(
     id="e07a11c0ffee",
     url="https://b.example/",
@@ -73,7 +73,7 @@ def _answer(label: str, quote: str) -> dict:
         "quote": quote,
         "rationale": "r",
         "label": label,
-        "evidence_ids": ["e1"],
+        "evidence_ids": ["passage-1"],
         "cited_source_supports": "not_cited",
         "follow_up_query": "",
     }
@@ -112,7 +112,7 @@ def test_a_judge_that_calls_everything_right_is_held_to_its_evidence(make_settin
     verdicts, requests = _verify(make_settings, always_right)
     assert len(requests) == 2  # c1 is sent back once: its quote is not in the passage
     assert requests[1]["response_format"]["json_schema"]["schema"]["required"] == ["c1"]
-    assert "not in the passages it cites (e1)" in requests[1]["messages"][1]["content"]
+    assert "not in the passages it cites (passage-1)" in requests[1]["messages"][1]["content"]
     assert verdicts["c1"].label == "unknown" and verdicts["c1"].reverified
     assert "quote not found in evidence" in verdicts["c1"].flags[0]
     assert verdicts["c2"].label == "right" and not verdicts["c2"].flags and not verdicts["c2"].reverified
@@ -271,14 +271,14 @@ def test_a_verdict_may_cite_only_its_own_claims_evidence():
 
 def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
     """Through the real client and server: the answer is invalid output, repaired in a second turn, as when the
-    schema was a model of its own. The verifier knows the passages by their names in the prompt (e1 for c2's, e2
+    schema was a model of its own. The verifier knows the passages by their names in the prompt (passage-1 for c2's, passage-2
     for c3's); the verdicts come back with the evidence ids."""
     claims = CLAIMS[1:]
 
     def answers(number: int) -> dict[str, Any]:
-        c3_cites = ["e1"] if number == 1 else ["e2"]  # first c2's passage, then its own
+        c3_cites = ["passage-1"] if number == 1 else ["passage-2"]  # first c2's passage, then its own
         return {
-            "c2": {**_answer("right", "It was approved in 2011."), "evidence_ids": ["e1"]},
+            "c2": {**_answer("right", "It was approved in 2011."), "evidence_ids": ["passage-1"]},
             "c3": {
                 **_answer("right", "Congress capped the development cost at US$8 billion"),
                 "evidence_ids": c3_cites,
@@ -299,8 +299,11 @@ def test_a_verdict_citing_another_claims_evidence_is_sent_back(make_settings):
 
         verdicts, _ = asyncio.run(go())
     assert len(server.requests) == 2 and usage.calls == 2 and usage.repairs == 1
-    assert "c3.evidence_ids: 'e1' is not one of this claim's (e2)" in server.requests[1]["messages"][-1]["content"]
-    assert "[e1]" in server.requests[0]["messages"][1]["content"] and APPROVAL.id not in str(server.requests)
+    assert (
+        "c3.evidence_ids: 'passage-1' is not one of this claim's (passage-2)"
+        in server.requests[1]["messages"][-1]["content"]
+    )
+    assert "[passage-1]" in server.requests[0]["messages"][1]["content"] and APPROVAL.id not in str(server.requests)
     assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", [APPROVAL.id]), ("right", ["e1"])]
 
 
@@ -329,7 +332,10 @@ def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(ma
 
     def answers(body: dict) -> str:
         ids = body["response_format"]["json_schema"]["schema"]["required"]
-        quotes = {"c2": ("It was approved in 2011.", "e1"), "c1": (CLAIMS[0].text, "e2")}  # by their names
+        quotes = {
+            "c2": ("It was approved in 2011.", "passage-1"),
+            "c1": (CLAIMS[0].text, "passage-2"),
+        }  # by their names
         return json.dumps({c: {**_answer("right", quotes[c][0]), "evidence_ids": [quotes[c][1]]} for c in ids})
 
     with FakeOpenAIServer() as server:
@@ -349,4 +355,4 @@ def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(ma
     assert second.split("Claims to check")[0] == passages and "approved in 2011" in passages
     assert "\nc2 (" not in second.split("Claims to check")[1]  # only the claim sent back is asked again
     assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", [APPROVAL.id]), ("unknown", ["e1"])]
-    assert "cites (e2)" in second  # the note names the passage as the verifier knows it
+    assert "cites (passage-2)" in second  # the note names the passage as the verifier knows it

@@ -193,12 +193,14 @@ class _Checked:
 
 
 def passage_names(batch: list[Claim], evidence_for: dict[str, list[Evidence]]) -> dict[str, str]:
-    """The name the verifier knows each passage of a batch by: ``e1``, ``e2``, ... in the order shown. An evidence id
-    (11 hex characters) is about 8 tokens, a name 2, and the verifier writes one for every passage it cites."""
+    """The name the verifier knows each passage of a batch by: ``passage-1``, ``passage-2``, ... in the order shown.
+    An evidence id (11 hex characters) is about 8 tokens, a name 3, and the verifier writes one for every passage it
+    cites. (Names as short as ``e1`` made the embedded judge write a list of them as its rationale when a verdict was
+    sent back.)"""
     names: dict[str, str] = {}
     for claim in batch:
         for item in evidence_for.get(claim.id, []):
-            names.setdefault(item.id, f"e{len(names) + 1}")
+            names.setdefault(item.id, f"passage-{len(names) + 1}")
     return names
 
 

@@ -16,7 +16,7 @@ _SENTENCE = re.compile(r"^(S\d+): (.+)$", re.MULTILINE)
 # A fenced block (drevalkit.prompts.fence): <<<NAME id>>> ... <<<END NAME id>>>, with the line before it.
 _BLOCK = r"<<<{name} (?P<block>[0-9a-f]+)>>>\n(.*?)\n?<<<END {name} (?P=block)>>>"
 _EVIDENCE = re.compile(
-    r"^\[(e[0-9a-f]+)\]( \(cited by the report[^)\n]*\))?\n" + _BLOCK.format(name="EVIDENCE"),
+    r"^\[([\w-]+)\]( \(cited by the report[^)\n]*\))?\n" + _BLOCK.format(name="EVIDENCE"),
     re.MULTILINE | re.DOTALL,
 )
 _CLAIM = re.compile(
