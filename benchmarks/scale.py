@@ -18,9 +18,10 @@ Printed:
   ends: every fetched HTML page is extracted there) and the two together; the servers' own CPU for reference,
   counted in neither.
 - peak RSS of dreval's process and of its largest extraction worker (``extract_workers`` of them per process), the
-  peak of their sum (every dreval process and worker, sampled from /proc every 0.5 s, start-up included; the sampling costs about 1 ms of CPU each time), LLM
-  calls, tokens, search queries and API requests, pages fetched and requested,
-  and the event loop that ran (``drevalkit.aio.run_loop``: uvloop when it is installed, asyncio's own otherwise).
+  peak of their sum (every dreval process and worker, sampled from /proc every 0.5 s, start-up included; the
+  sampling costs about 1 ms of CPU each time), LLM calls, tokens, search queries and API requests, pages fetched and
+  requested, and the event loop that ran (``drevalkit.aio.run_loop``: uvloop when it is installed, asyncio's own
+  otherwise).
 
 ``--processes N`` scores the reports in N dreval processes sharing one ``DREVAL_HOME`` (report i in process i mod N,
 each with ``--concurrency`` / N), as N ``--shard K/N`` runs on one machine would: wall from the moment all are ready
