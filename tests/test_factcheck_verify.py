@@ -356,3 +356,41 @@ def test_claims_sent_back_are_asked_after_the_same_passages_as_the_first_time(ma
     assert "\nc2 (" not in second.split("Claims to check")[1]  # only the claim sent back is asked again
     assert [(v.label, v.evidence_ids) for v in verdicts] == [("right", [APPROVAL.id]), ("unknown", ["e1"])]
     assert "cites (passage-2)" in second  # the note names the passage as the verifier knows it
+
+
+def test_a_passage_found_for_two_claims_is_shown_once_and_each_verdict_keeps_its_own_evidence(make_settings):
+    """The same passage reached c1 through the report's citation and c3 by search (two evidence records): the
+    verifier reads it once, marked as cited, under one name, and each claim's verdict maps that name back to the
+    claim's own record."""
+    cited = EVIDENCE.model_copy(update={"id": "e0c17ed0000", "via": "citation", "cited_ref": 2})
+    found = EVIDENCE.model_copy(update={"id": "e5ea2c40000"})
+    evidence_for = {"c1": [found, APPROVAL], "c3": [cited]}
+
+    def answers(body: dict) -> str:
+        assert body["response_format"]["json_schema"]["schema"]["required"] == ["c1", "c3"]
+        quote = "Congress capped the development cost at US$8 billion"
+        return json.dumps(
+            {
+                "c1": {**_answer("wrong", quote), "evidence_ids": ["passage-1"]},
+                "c3": {**_answer("right", quote), "evidence_ids": ["passage-1"]},
+            }
+        )
+
+    with FakeOpenAIServer() as server:
+        server.responder = answers
+
+        async def go():
+            client = open_llm(make_settings(server))
+            try:
+                return await verify_batch(client, [CLAIMS[0], CLAIMS[2]], evidence_for, 1, Usage())
+            finally:
+                await client.close()
+
+        verdicts, _ = asyncio.run(go())
+    (request,) = server.requests
+    prompt = request["messages"][1]["content"]
+    assert prompt.count("<<<EVIDENCE ") == 2 and prompt.count("estimate of “US$5 billion” unrealistic") == 1
+    assert "[passage-1] (cited by the report as [2])" in prompt and "[passage-2]\n" in prompt
+    assert "c1 (evidence for this claim: passage-1, passage-2):" in prompt
+    assert "c3 (evidence for this claim: passage-1):" in prompt
+    assert [(v.label, v.evidence_ids) for v in verdicts] == [("wrong", [found.id]), ("right", [cited.id])]

@@ -192,16 +192,38 @@ class _Checked:
     note: str  # what to tell the verifier when the verdict is sent back ("" when it stands)
 
 
-def passage_names(batch: list[Claim], evidence_for: dict[str, list[Evidence]]) -> dict[str, str]:
-    """The name the verifier knows each passage of a batch by: ``passage-1``, ``passage-2``, ... in the order shown.
+@dataclass(frozen=True)
+class BatchPassages:
+    """The passages of a batch as the verifier knows them: ``passage-1``, ``passage-2``, ... in the order shown.
+
     An evidence id (11 hex characters) is about 8 tokens, a name 3, and the verifier writes one for every passage it
-    cites. (Names as short as ``e1`` made the embedded judge write a list of them as its rationale when a verdict was
-    sent back.)"""
-    names: dict[str, str] = {}
-    for claim in batch:
-        for item in evidence_for.get(claim.id, []):
-            names.setdefault(item.id, f"passage-{len(names) + 1}")
-    return names
+    cites. (Names as short as ``e1`` made the embedded judge write a list of them as its rationale when a verdict
+    was sent back.) A passage found for several claims of the batch (for one through the report's citation, for
+    another by search) is shown once, under one name, marked as cited if any of its copies was."""
+
+    names: dict[str, str]  # evidence id -> the name of its passage (several ids may share one)
+    shown: list[Evidence]  # one copy of each named passage, with the name as its id
+
+    @classmethod
+    def of(cls, batch: list[Claim], evidence_for: dict[str, list[Evidence]]) -> BatchPassages:
+        names: dict[str, str] = {}
+        shown: dict[tuple[str, str], Evidence] = {}
+        for claim in batch:
+            for item in evidence_for.get(claim.id, []):
+                key = (item.content_sha256, item.passage)
+                first = shown.get(key)
+                name = first.id if first else f"passage-{len(shown) + 1}"
+                if first is None or (item.via == "citation" and first.via != "citation"):
+                    shown[key] = item.model_copy(update={"id": name})
+                names.setdefault(item.id, name)
+        return cls(names, list(shown.values()))
+
+    def of_claim(self, claim_id: str, evidence_for: dict[str, list[Evidence]]) -> dict[str, str]:
+        """The names of one claim's passages, each mapped back to that claim's own evidence id."""
+        own: dict[str, str] = {}
+        for item in evidence_for.get(claim_id, []):
+            own.setdefault(self.names[item.id], item.id)
+        return own
 
 
 async def _ask(
@@ -211,26 +233,24 @@ async def _ask(
     notes: dict[str, str],
     usage: Usage,
     follow_up: bool,
-    names: dict[str, str],
+    passages: BatchPassages,
 ) -> BatchVerdicts | str:
     """The verifier's answer for ``claims``, with its evidence ids, or the reason it could not be had. Every passage
-    of ``names`` (the whole batch's) is shown, by its name: a batch's claims sent back are asked after the same
-    passages, in the same order, so the server reuses the prompt it evaluated the first time up to the claims."""
-    by_id = {e.id: e for c in evidence_for.values() for e in c}
-    shown = [by_id[evidence_id].model_copy(update={"id": name}) for evidence_id, name in names.items()]
-    per_claim = {c.id: [names[e.id] for e in evidence_for.get(c.id, [])] for c in claims}
+    of the whole batch is shown, by its name: a batch's claims sent back are asked after the same passages, in the
+    same order, so the server reuses the prompt it evaluated the first time up to the claims."""
+    own = {c.id: passages.of_claim(c.id, evidence_for) for c in claims}
+    per_claim = {claim_id: list(names) for claim_id, names in own.items()}
     answer = await llm.structured_or_reason(
-        verify_messages(claims, shown, per_claim, notes),
+        verify_messages(claims, passages.shown, per_claim, notes),
         verdict_output(per_claim, follow_up),
         usage,
         temperature=0.0,
     )
     if isinstance(answer, str):
         return f"verification failed: {answer}"
-    evidence_id = {name: evidence_id for evidence_id, name in names.items()}
     return BatchVerdicts.model_construct(  # validated above, against the names: a copy with the ids
         {
-            claim_id: verdict.model_copy(update={"evidence_ids": [evidence_id[n] for n in verdict.evidence_ids]})
+            claim_id: verdict.model_copy(update={"evidence_ids": [own[claim_id][n] for n in verdict.evidence_ids]})
             for claim_id, verdict in answer.root.items()
         }
     )
@@ -320,15 +340,16 @@ async def verify_batch(
             *(verify_batch(j, claims, evidence_for, round_number, usage, follow_up=follow_up) for j in judges)
         )
         return combine_verdicts([a[0] for a in answers], [a[1] for a in answers], [j.judge_info for j in judges])
-    names = passage_names(claims, evidence_for)
-    answer = await _ask(llm, claims, evidence_for, {}, usage, follow_up, names)
+    passages = BatchPassages.of(claims, evidence_for)
+    names = passages.names
+    answer = await _ask(llm, claims, evidence_for, {}, usage, follow_up, passages)
     if isinstance(answer, str):
         return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}
     checked = {c.id: _check(c, answer.root[c.id], evidence_for, round_number, names) for c in claims}
     doubtful = [c for c in claims if checked[c.id].note]
     if doubtful and llm.settings.reverify:
         notes = {c.id: checked[c.id].note for c in doubtful}
-        second = await _ask(llm, doubtful, evidence_for, notes, usage, follow_up, names)
+        second = await _ask(llm, doubtful, evidence_for, notes, usage, follow_up, passages)
         for claim in doubtful:
             first = checked[claim.id]
             if isinstance(second, str):
