@@ -203,12 +203,15 @@ class BatchPassages:
 
     names: dict[str, str]  # evidence id -> the name of its passage (several ids may share one)
     shown: list[Evidence]  # one copy of each named passage, with the name as its id
+    own: dict[str, dict[str, str]]  # claim id -> the names of its passages, each to that claim's own evidence id
 
     @classmethod
     def of(cls, batch: list[Claim], evidence_for: dict[str, list[Evidence]]) -> BatchPassages:
         names: dict[str, str] = {}
         shown: dict[tuple[str, str], Evidence] = {}
+        own: dict[str, dict[str, str]] = {}
         for claim in batch:
+            claim_own = own[claim.id] = {}
             for item in evidence_for.get(claim.id, []):
                 key = (item.content_sha256, item.passage)
                 first = shown.get(key)
@@ -216,30 +219,23 @@ class BatchPassages:
                 if first is None or (item.via == "citation" and first.via != "citation"):
                     shown[key] = item.model_copy(update={"id": name})
                 names.setdefault(item.id, name)
-        return cls(names, list(shown.values()))
-
-    def of_claim(self, claim_id: str, evidence_for: dict[str, list[Evidence]]) -> dict[str, str]:
-        """The names of one claim's passages, each mapped back to that claim's own evidence id."""
-        own: dict[str, str] = {}
-        for item in evidence_for.get(claim_id, []):
-            own.setdefault(self.names[item.id], item.id)
-        return own
+                claim_own.setdefault(name, item.id)
+        return cls(names, list(shown.values()), own)
 
 
 async def _ask(
     llm: LLMClient,
     claims: list[Claim],
-    evidence_for: dict[str, list[Evidence]],
+    passages: BatchPassages,
     notes: dict[str, str],
     usage: Usage,
     follow_up: bool,
-    passages: BatchPassages,
 ) -> BatchVerdicts | str:
     """The verifier's answer for ``claims``, with its evidence ids, or the reason it could not be had. Every passage
     of the whole batch is shown, by its name: a batch's claims sent back are asked after the same passages, in the
     same order, so the server reuses the prompt it evaluated the first time up to the claims."""
-    own = {c.id: passages.of_claim(c.id, evidence_for) for c in claims}
-    per_claim = {claim_id: list(names) for claim_id, names in own.items()}
+    own = passages.own
+    per_claim = {c.id: list(own[c.id]) for c in claims}
     answer = await llm.structured_or_reason(
         verify_messages(claims, passages.shown, per_claim, notes),
         verdict_output(per_claim, follow_up),
@@ -341,15 +337,14 @@ async def verify_batch(
         )
         return combine_verdicts([a[0] for a in answers], [a[1] for a in answers], [j.judge_info for j in judges])
     passages = BatchPassages.of(claims, evidence_for)
-    names = passages.names
-    answer = await _ask(llm, claims, evidence_for, {}, usage, follow_up, passages)
+    answer = await _ask(llm, claims, passages, {}, usage, follow_up)
     if isinstance(answer, str):
         return [Verdict(claim_id=c.id, label="failed", rationale=answer, round=round_number) for c in claims], {}
-    checked = {c.id: _check(c, answer.root[c.id], evidence_for, round_number, names) for c in claims}
+    checked = {c.id: _check(c, answer.root[c.id], evidence_for, round_number, passages.names) for c in claims}
     doubtful = [c for c in claims if checked[c.id].note]
     if doubtful and llm.settings.reverify:
         notes = {c.id: checked[c.id].note for c in doubtful}
-        second = await _ask(llm, doubtful, evidence_for, notes, usage, follow_up, passages)
+        second = await _ask(llm, doubtful, passages, notes, usage, follow_up)
         for claim in doubtful:
             first = checked[claim.id]
             if isinstance(second, str):
@@ -357,7 +352,7 @@ async def verify_batch(
                 if first.mismatch:  # a right verdict whose figures differ and could not be checked again
                     first.verdict.label = "unknown"
                 continue
-            again = _check(claim, second.root[claim.id], evidence_for, round_number, names)
+            again = _check(claim, second.root[claim.id], evidence_for, round_number, passages.names)
             again.verdict.reverified = True
             again.verdict.flags = first.verdict.flags + [f for f in again.verdict.flags if f not in first.verdict.flags]
             if again.mismatch:  # still right although the figures differ: the verdict does not stand
