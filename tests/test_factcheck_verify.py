@@ -12,7 +12,14 @@ import pytest
 from pydantic import Field, ValidationError, create_model
 
 from drevalkit.factcheck.numbers import figures, mismatches
-from drevalkit.factcheck.verify import BatchVerdicts, quote_in, verdict_output, verdict_schema, verify_batch
+from drevalkit.factcheck.verify import (
+    BatchPassages,
+    BatchVerdicts,
+    quote_in,
+    verdict_output,
+    verdict_schema,
+    verify_batch,
+)
 from drevalkit.llm import open_llm, strict_json_schema
 from drevalkit.schemas import Claim, Evidence, StrictModel, Usage
 from drevalkit.testing.openai_server import FakeOpenAIServer
@@ -394,3 +401,13 @@ def test_a_passage_found_for_two_claims_is_shown_once_and_each_verdict_keeps_its
     assert "c1 (evidence for this claim: passage-1, passage-2):" in prompt
     assert "c3 (evidence for this claim: passage-1):" in prompt
     assert [(v.label, v.evidence_ids) for v in verdicts] == [("wrong", [found.id]), ("right", [cited.id])]
+
+
+def test_a_claim_without_evidence_lists_no_passage_and_a_claim_with_one_passage_twice_lists_it_once():
+    """Edge cases of the names: a claim with nothing fetched is asked with no passage; a claim that reached the same
+    passage twice (its citation and its search) knows it by one name, which maps back to its first record."""
+    cited = EVIDENCE.model_copy(update={"id": "e0c17ed0000", "via": "citation", "cited_ref": 1})
+    passages = BatchPassages.of(CLAIMS, {"c1": [EVIDENCE, cited], "c3": [APPROVAL]})
+    assert passages.own == {"c1": {"passage-1": "e1"}, "c2": {}, "c3": {"passage-2": APPROVAL.id}}
+    assert [(e.id, e.via) for e in passages.shown] == [("passage-1", "citation"), ("passage-2", "search")]
+    assert passages.names == {"e1": "passage-1", cited.id: "passage-1", APPROVAL.id: "passage-2"}
